@@ -1,0 +1,101 @@
+//! Command-line interface: every subcommand and flag (clap derive).
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Terminal incident commander for API teams: probes endpoints, scrapes metrics,
+/// detects incidents and walks you through them from playbooks.
+#[derive(Debug, Parser)]
+#[command(name = "ic", version, about, long_about = None, propagate_version = true)]
+#[command(after_help = "Exit codes: 0 ok, 1 unhealthy or findings, 2 usage or config error.\n\
+Config lookup: --config, $IC_CONFIG, ./ic.yaml, then the platform config dir.")]
+pub struct Cli {
+    /// Config file (default: $IC_CONFIG, ./ic.yaml, then the platform config dir).
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Log file (default: the platform data dir's logs/ic.log; level from $IC_LOG).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// What to do; without a command, `ic` opens the full-screen incident view.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the embedded demo shop API with scripted faults (no setup needed).
+    Demo(DemoArgs),
+    /// Probe every endpoint once and report (arrives with the probe engine).
+    Check,
+    /// Probe continuously without the full-screen view, for servers and CI (arrives with the probe engine).
+    Watch,
+    /// Parse a Prometheus /metrics exposition and print per-route figures (arrives with the metrics parser).
+    Scrape,
+    /// Replay a scenario through the detectors in simulated time (arrives with the detection engine).
+    Simulate,
+    /// Validate config and scenario files; exit 0 when all are valid, 2 otherwise.
+    Lint(LintArgs),
+    /// Append an event to an incident timeline (arrives with the timeline journal).
+    Event,
+    /// Render the postmortem of an incident timeline (arrives with the timeline journal).
+    Postmortem,
+    /// Write a commented starter ic.yaml.
+    Init(InitArgs),
+    /// Print shell completions.
+    Completions(CompletionsArgs),
+}
+
+/// `ic demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Run only the API: print `listening on http://127.0.0.1:PORT` and serve until Ctrl-C or SIGTERM.
+    #[arg(long)]
+    pub serve: bool,
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Bundled scenario name or path to a scenario file.
+    #[arg(long, default_value = crate::demo::DEFAULT_SCENARIO, value_name = "NAME|FILE")]
+    pub scenario: String,
+    /// Generated traffic, requests per second (0 turns the generator off).
+    #[arg(long, default_value_t = crate::demo::DEFAULT_RPS, value_parser = parse_rps)]
+    pub rps: f64,
+}
+
+fn parse_rps(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=10_000.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a rate from 0 to 10000 requests per second")),
+    }
+}
+
+/// `ic lint`.
+#[derive(Debug, clap::Args)]
+pub struct LintArgs {
+    /// Files or directories (recursed for *.yaml / *.yml); default: the config found by lookup.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// One JSON object per file on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ic init`.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// Directory to write ic.yaml into.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Overwrite an existing ic.yaml.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `ic completions`.
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// Shell to generate completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}

@@ -1,0 +1,62 @@
+//! What each subcommand does, and how failures map to exit codes
+//! (0 ok, 1 unhealthy or findings, 2 usage or config error).
+
+mod demo;
+mod init;
+mod lint;
+
+use crate::cli::{Cli, Command};
+use crate::config::ConfigError;
+use crate::core::yaml::YamlError;
+use clap::CommandFactory;
+
+/// Everything went well.
+pub const EXIT_OK: u8 = 0;
+/// Something is unhealthy, or there are findings.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Bad usage or a bad config.
+pub const EXIT_USAGE: u8 = 2;
+
+/// A usage mistake that clap cannot catch (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Runs the parsed command line; returns the exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<u8> {
+    let Some(command) = cli.command else {
+        return Err(not_yet(
+            "the full-screen incident view",
+            "`ic demo` runs the demo API and prints a live summary meanwhile",
+        ));
+    };
+    match command {
+        Command::Demo(args) => demo::run(args).await,
+        Command::Lint(args) => lint::run(args, cli.config.as_deref()),
+        Command::Init(args) => init::run(&args),
+        Command::Completions(args) => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(args.shell, &mut cmd, "ic", &mut std::io::stdout());
+            Ok(EXIT_OK)
+        }
+        Command::Check | Command::Watch => Err(not_yet("probing", "`ic lint` validates the endpoints you configured")),
+        Command::Scrape => Err(not_yet("the metrics parser", "curl the /metrics URL meanwhile")),
+        Command::Simulate => Err(not_yet("the detection engine", "`ic demo --scenario NAME` plays a scenario live")),
+        Command::Event | Command::Postmortem => Err(not_yet("the timeline journal", "keep notes by hand meanwhile")),
+    }
+}
+
+fn not_yet(what: &str, meanwhile: &str) -> anyhow::Error {
+    UsageError(format!(
+        "this build of ic does not have {what} yet (it is on the roadmap); {meanwhile}"
+    ))
+    .into()
+}
+
+/// The exit code for an error: 2 for usage and config errors, 1 otherwise.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    let usage = err.chain().any(|e| {
+        e.is::<YamlError>() || e.is::<ConfigError>() || e.is::<UsageError>()
+    });
+    if usage { EXIT_USAGE } else { EXIT_FINDINGS }
+}

@@ -1,0 +1,909 @@
+//! The `ic.yaml` model: parsing with `FILE:LINE:COL` errors, `${ENV}`
+//! interpolation that never prints secrets back, defaults, and where the file is found.
+
+use crate::core::units::{HumanDuration, Percent};
+use crate::core::yaml::{self, YamlError};
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// File name looked up in the current directory and the platform config dir.
+pub const CONFIG_FILE_NAME: &str = "ic.yaml";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Service name shown in the title and the postmortem.
+    pub service: Text,
+    /// Where incident timelines are written; default: the platform data dir.
+    #[serde(default)]
+    pub timeline_dir: Option<PathBuf>,
+    /// Playbook directory or files; default: the bundled playbooks.
+    #[serde(default)]
+    pub playbooks: Option<PlaybookPaths>,
+    /// Probe defaults.
+    #[serde(default)]
+    pub poll: Poll,
+    /// HTTP endpoints to probe.
+    #[serde(default)]
+    pub endpoints: Vec<Endpoint>,
+    /// Prometheus `/metrics` targets to scrape.
+    #[serde(default)]
+    pub metrics: Vec<MetricsTarget>,
+    /// Optional Prometheus-compatible query API.
+    #[serde(default)]
+    pub prometheus: Option<PrometheusSource>,
+    /// Optional Alertmanager.
+    #[serde(default)]
+    pub alertmanager: Option<AlertmanagerSource>,
+    /// Detection settings.
+    #[serde(default)]
+    pub detect: Detect,
+    /// Notification settings.
+    #[serde(default)]
+    pub notify: Notify,
+    /// Values that came from the environment, to redact wherever output leaves `ic`.
+    #[serde(skip)]
+    secrets: Vec<String>,
+    /// The file this config was read from.
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+/// `playbooks:` — one directory (or file), or a list of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaybookPaths {
+    /// A single directory or file.
+    One(PathBuf),
+    /// Several directories or files.
+    Many(Vec<PathBuf>),
+}
+
+impl<'de> Deserialize<'de> for PlaybookPaths {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PlaybookPaths;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a directory, or a list of playbook files or directories")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<PlaybookPaths, E> {
+                Ok(PlaybookPaths::One(PathBuf::from(s)))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<PlaybookPaths, A::Error> {
+                let mut all = Vec::new();
+                while let Some(p) = seq.next_element::<PathBuf>()? {
+                    all.push(p);
+                }
+                Ok(PlaybookPaths::Many(all))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `poll:` — defaults for every endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Poll {
+    /// How often each endpoint is probed.
+    pub interval: HumanDuration,
+    /// How long one probe may take.
+    pub timeout: HumanDuration,
+    /// How many probes may be in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for Poll {
+    fn default() -> Self {
+        Poll {
+            interval: HumanDuration(Duration::from_secs(2)),
+            timeout: HumanDuration(Duration::from_millis(1500)),
+            concurrency: 64,
+        }
+    }
+}
+
+/// One HTTP endpoint to probe.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    /// Unique name shown on screen.
+    pub name: TargetName,
+    /// What to request.
+    pub url: HttpUrl,
+    /// HTTP method; default GET.
+    #[serde(default)]
+    pub method: Method,
+    /// Request headers (values may use `${ENV}`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, Text>,
+    /// Request body.
+    #[serde(default)]
+    pub body: Option<Text>,
+    /// Overrides `poll.interval`.
+    #[serde(default)]
+    pub interval: Option<HumanDuration>,
+    /// Overrides `poll.timeout`.
+    #[serde(default)]
+    pub timeout: Option<HumanDuration>,
+    /// Core functionality: drives severity.
+    #[serde(default)]
+    pub critical: bool,
+    /// What a good answer looks like.
+    #[serde(default)]
+    pub expect: Expect,
+    /// TLS settings.
+    #[serde(default)]
+    pub tls: Tls,
+}
+
+impl Endpoint {
+    /// The probe interval, falling back to `poll.interval`.
+    pub fn interval(&self, poll: &Poll) -> Duration {
+        self.interval.unwrap_or(poll.interval).get()
+    }
+    /// The probe timeout, falling back to `poll.timeout`.
+    pub fn timeout(&self, poll: &Poll) -> Duration {
+        self.timeout.unwrap_or(poll.timeout).get()
+    }
+}
+
+/// HTTP methods a probe may use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    /// GET (default).
+    #[default]
+    Get,
+    /// HEAD.
+    Head,
+    /// POST.
+    Post,
+    /// PUT.
+    Put,
+    /// PATCH.
+    Patch,
+    /// DELETE.
+    Delete,
+    /// OPTIONS.
+    Options,
+}
+
+impl Method {
+    /// The method as written on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+        }
+    }
+}
+
+/// `expect:` — checks on the answer.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Acceptable statuses (`200`, `"2xx"`); empty means any 2xx or 3xx.
+    #[serde(default)]
+    pub status: Vec<StatusPattern>,
+    /// Slower than this counts as `too_slow`.
+    #[serde(default)]
+    pub max_latency: Option<HumanDuration>,
+    /// Text the body must contain.
+    #[serde(default)]
+    pub body_contains: Option<Text>,
+    /// JSON pointer (`/status`) to the value it must have.
+    #[serde(default)]
+    pub json: BTreeMap<JsonPointer, serde_json::Value>,
+}
+
+/// `tls:` — certificate handling.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// Extra CA certificate (PEM) to trust, relative to the config file.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Skip certificate verification (flagged on screen).
+    #[serde(default)]
+    pub insecure: bool,
+}
+
+/// One `/metrics` target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsTarget {
+    /// Unique name shown on screen.
+    pub name: TargetName,
+    /// The exposition URL.
+    pub url: HttpUrl,
+    /// Scrape interval; default 5s.
+    #[serde(default = "default_scrape_interval")]
+    pub interval: HumanDuration,
+    /// Scrape timeout; default 3s.
+    #[serde(default = "default_scrape_timeout")]
+    pub timeout: HumanDuration,
+    /// Request counter name; default: detected (`*_requests_total`).
+    #[serde(default)]
+    pub requests: Option<String>,
+    /// Duration histogram name; default: detected (`*_duration_seconds`).
+    #[serde(default)]
+    pub duration: Option<String>,
+    /// Label that names the route; default: first of route, handler, path, uri, endpoint.
+    #[serde(default)]
+    pub route_label: Option<String>,
+    /// Label that carries the status code; default: first of status, code, status_code.
+    #[serde(default)]
+    pub status_label: Option<String>,
+    /// Request headers (values may use `${ENV}`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, Text>,
+}
+
+fn default_scrape_interval() -> HumanDuration {
+    HumanDuration(Duration::from_secs(5))
+}
+fn default_scrape_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(3))
+}
+
+/// `prometheus:` — a Prometheus-compatible query API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusSource {
+    /// Base URL, e.g. `http://prometheus:9090`.
+    pub url: HttpUrl,
+    /// Bearer token (use `${ENV}`).
+    #[serde(default)]
+    pub bearer_token: Option<Text>,
+    /// Basic auth.
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+    /// How often to query; default 15s.
+    #[serde(default = "default_query_interval")]
+    pub interval: HumanDuration,
+}
+
+fn default_query_interval() -> HumanDuration {
+    HumanDuration(Duration::from_secs(15))
+}
+
+/// Basic-auth credentials.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    /// User name.
+    pub username: Text,
+    /// Password (use `${ENV}`).
+    pub password: Text,
+}
+
+/// `alertmanager:` — firing alerts as signals.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerSource {
+    /// Base URL, e.g. `http://alertmanager:9093`.
+    pub url: HttpUrl,
+    /// Bearer token (use `${ENV}`).
+    #[serde(default)]
+    pub bearer_token: Option<Text>,
+}
+
+/// `detect:` — thresholds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Detect {
+    /// Availability objective, e.g. `99.9%`.
+    pub slo: Percent,
+    /// Error ratio that counts as an incident, e.g. `1%`.
+    pub error_rate: Percent,
+    /// Latency over this multiple of the baseline is a regression.
+    pub latency_factor: f64,
+    /// Traffic this far below baseline is a drop, e.g. `50%`.
+    pub traffic_drop: Percent,
+}
+
+impl Default for Detect {
+    fn default() -> Self {
+        Detect {
+            slo: Percent::from_fraction(0.999),
+            error_rate: Percent::from_fraction(0.01),
+            latency_factor: 2.0,
+            traffic_drop: Percent::from_fraction(0.5),
+        }
+    }
+}
+
+/// `notify:` — where alerts go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Notify {
+    /// Desktop notification.
+    pub desktop: bool,
+    /// Terminal bell.
+    pub bell: bool,
+    /// Webhook POST.
+    pub webhook: Option<Webhook>,
+}
+
+impl Default for Notify {
+    fn default() -> Self {
+        Notify {
+            desktop: true,
+            bell: true,
+            webhook: None,
+        }
+    }
+}
+
+/// A webhook destination.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    /// Where to POST (use `${ENV}` for secret URLs).
+    pub url: HttpUrl,
+    /// Payload format.
+    #[serde(default)]
+    pub format: WebhookFormat,
+}
+
+/// Webhook payload formats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// Our own JSON object.
+    #[default]
+    Json,
+    /// Slack-compatible `{"text": ...}`.
+    Slack,
+}
+
+// ---------------------------------------------------------------------------
+// Value types
+
+/// A string from the config after `${ENV}` interpolation. `Debug` and
+/// `Display` show the template (`Bearer ${TOKEN}`), never the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Text {
+    value: String,
+    template: Option<String>,
+}
+
+impl Text {
+    /// A literal text (no interpolation).
+    pub fn literal(s: impl Into<String>) -> Self {
+        Text {
+            value: s.into(),
+            template: None,
+        }
+    }
+    /// The interpolated value: for use on the wire only, never for display.
+    pub fn expose(&self) -> &str {
+        &self.value
+    }
+    /// Whether the value contains text from the environment.
+    pub fn is_interpolated(&self) -> bool {
+        self.template.is_some()
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.template.as_deref().unwrap_or(&self.value), f)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.template.as_deref().unwrap_or(&self.value))
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Text, E> {
+                interpolate_in_context(s).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Text, E> {
+                Ok(Text::literal(n.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Text, E> {
+                Ok(Text::literal(n.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Text, E> {
+                Ok(Text::literal(n.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Text, E> {
+                Ok(Text::literal(b.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An `http(s)` URL, possibly interpolated; displays its template.
+#[derive(Clone)]
+pub struct HttpUrl {
+    text: Text,
+    url: url::Url,
+}
+
+impl HttpUrl {
+    /// The URL to request (may contain secrets: do not display).
+    pub fn expose(&self) -> &url::Url {
+        &self.url
+    }
+    /// The URL as written in the config, safe to show.
+    pub fn display(&self) -> String {
+        self.text.to_string()
+    }
+}
+
+impl fmt::Debug for HttpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.text, f)
+    }
+}
+
+impl fmt::Display for HttpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.text, f)
+    }
+}
+
+impl<'de> Deserialize<'de> for HttpUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = HttpUrl;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an http:// or https:// URL")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<HttpUrl, E> {
+                let text = interpolate_in_context(s).map_err(E::custom)?;
+                let shown = text.to_string();
+                let url = url::Url::parse(text.expose()).map_err(|e| {
+                    E::custom(format!(
+                        "`{shown}` is not a valid URL ({e}): write it like https://api.example.com/health"
+                    ))
+                })?;
+                if !matches!(url.scheme(), "http" | "https") {
+                    return Err(E::custom(format!(
+                        "`{shown}` uses scheme `{}`: only http:// and https:// URLs can be probed",
+                        url.scheme()
+                    )));
+                }
+                if url.host_str().is_none_or(str::is_empty) {
+                    return Err(E::custom(format!("`{shown}` has no host")));
+                }
+                Ok(HttpUrl { text, url })
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A name of an endpoint or metrics target, unique within one config.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TargetName(String);
+
+impl TargetName {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TargetName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for TargetName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = TargetName;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a name")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<TargetName, E> {
+                let name = s.trim();
+                if name.is_empty() {
+                    return Err(E::custom("a name cannot be empty"));
+                }
+                if name.chars().count() > 64 || name.chars().any(char::is_control) {
+                    return Err(E::custom(format!(
+                        "`{}` is not a usable name: at most 64 characters, no control characters",
+                        name.escape_debug()
+                    )));
+                }
+                let fresh = CONTEXT.with(|c| {
+                    c.borrow_mut()
+                        .as_mut()
+                        .is_none_or(|ctx| ctx.names.insert(name.to_string()))
+                });
+                if !fresh {
+                    return Err(E::custom(format!(
+                        "the name `{name}` is used twice: endpoint and metrics target names must be unique"
+                    )));
+                }
+                Ok(TargetName(name.to_string()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// An accepted status: an exact code (`200`) or a class (`"2xx"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusPattern {
+    /// One exact code.
+    Code(u16),
+    /// Every code of a class, e.g. 2 for 2xx.
+    Class(u8),
+}
+
+impl StatusPattern {
+    /// Whether `status` matches.
+    pub fn matches(self, status: u16) -> bool {
+        match self {
+            StatusPattern::Code(c) => c == status,
+            StatusPattern::Class(k) => status / 100 == u16::from(k),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusPattern {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = StatusPattern;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an HTTP status like 200 or \"2xx\"")
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<StatusPattern, E> {
+                match u16::try_from(n) {
+                    Ok(c) if (100..=599).contains(&c) => Ok(StatusPattern::Code(c)),
+                    _ => Err(E::custom(format!(
+                        "`{n}` is not an HTTP status: use 100 to 599, or a class like \"2xx\""
+                    ))),
+                }
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<StatusPattern, E> {
+                Err(E::custom(format!("`{n}` is not an HTTP status")))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<StatusPattern, E> {
+                let t = s.trim().to_ascii_lowercase();
+                if let Ok(n) = t.parse::<u64>() {
+                    return self.visit_u64(n);
+                }
+                match t.as_bytes() {
+                    [k @ b'1'..=b'5', b'x', b'x'] => Ok(StatusPattern::Class(k - b'0')),
+                    _ => Err(E::custom(format!(
+                        "`{s}` is not an HTTP status: use a code like 200 or a class like \"2xx\""
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A JSON pointer (`/status`, `/data/0/id`) as used in `expect.json`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct JsonPointer(String);
+
+impl JsonPointer {
+    /// The pointer text, for `serde_json::Value::pointer`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonPointer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = JsonPointer;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON pointer like \"/status\"")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<JsonPointer, E> {
+                if s.is_empty() || s.starts_with('/') {
+                    Ok(JsonPointer(s.to_string()))
+                } else {
+                    Err(E::custom(format!(
+                        "`{s}` is not a JSON pointer: start it with a slash, like \"/{s}\""
+                    )))
+                }
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Interpolation
+
+/// A function that looks up an environment variable.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+struct ParseContext {
+    env: Box<dyn Fn(&str) -> Option<String>>,
+    secrets: Vec<String>,
+    names: HashSet<String>,
+}
+
+thread_local! {
+    static CONTEXT: RefCell<Option<ParseContext>> = const { RefCell::new(None) };
+}
+
+fn interpolate_in_context(s: &str) -> Result<Text, String> {
+    CONTEXT.with(|c| {
+        let mut guard = c.borrow_mut();
+        match guard.as_mut() {
+            Some(ctx) => {
+                let (text, found) = interpolate(s, &*ctx.env)?;
+                ctx.secrets.extend(found);
+                Ok(text)
+            }
+            None => interpolate(s, &|k| std::env::var(k).ok()).map(|(t, _)| t),
+        }
+    })
+}
+
+/// Replaces `${VAR}` (or `${VAR:-default}`) with the environment's value; `$$` is a `$`.
+/// Returns the text and the substituted values (secrets to redact).
+pub fn interpolate(s: &str, env: EnvLookup<'_>) -> Result<(Text, Vec<String>), String> {
+    if !s.contains('$') {
+        return Ok((Text::literal(s), Vec::new()));
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut secrets = Vec::new();
+    let mut substituted = false;
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(body) = after.strip_prefix('{') {
+            let Some(end) = body.find('}') else {
+                return Err(
+                    "unclosed `${` in a string: write `${NAME}`, or `$$` for a literal dollar"
+                        .into(),
+                );
+            };
+            let inner = &body[..end];
+            let (name, default) = match inner.split_once(":-") {
+                Some((n, d)) => (n, Some(d)),
+                None => (inner, None),
+            };
+            if name.is_empty()
+                || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                || name.starts_with(|c: char| c.is_ascii_digit())
+            {
+                return Err(format!(
+                    "`${{{inner}}}` is not a valid variable reference: names use letters, digits and _"
+                ));
+            }
+            match env(name).or_else(|| default.map(str::to_string)) {
+                Some(v) => {
+                    if !v.is_empty() {
+                        secrets.push(v.clone());
+                    }
+                    out.push_str(&v);
+                }
+                None => {
+                    return Err(format!(
+                        "environment variable {name} is not set: export {name}=... before starting ic, or write ${{{name}:-default}}"
+                    ));
+                }
+            }
+            substituted = true;
+            rest = &body[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    let template = substituted.then(|| s.to_string());
+    Ok((
+        Text {
+            value: out,
+            template,
+        },
+        secrets,
+    ))
+}
+
+// ---------------------------------------------------------------------------
+// Loading
+
+/// How a config could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The document is invalid; the error carries `file:line:col`.
+    #[error("{0}")]
+    Invalid(#[from] YamlError),
+    /// No config file was found anywhere we looked.
+    #[error(
+        "no config found (looked at {looked}): pass --config FILE, set IC_CONFIG, or run `ic init` to create ./ic.yaml"
+    )]
+    NotFound {
+        /// The places searched, in order.
+        looked: String,
+    },
+}
+
+impl Config {
+    /// Parses a config from text, interpolating `${ENV}` through `env`.
+    pub fn parse(
+        file: &Path,
+        text: &str,
+        env: impl Fn(&str) -> Option<String> + 'static,
+    ) -> Result<Config, YamlError> {
+        let previous = CONTEXT.with(|c| {
+            c.borrow_mut().replace(ParseContext {
+                env: Box::new(env),
+                secrets: Vec::new(),
+                names: HashSet::new(),
+            })
+        });
+        let parsed = yaml::parse::<Config>(file, text);
+        let ctx = CONTEXT.with(|c| std::mem::replace(&mut *c.borrow_mut(), previous));
+        let mut config = parsed?;
+        if let Some(ctx) = ctx {
+            config.secrets = ctx.secrets;
+        }
+        config.source = file.to_path_buf();
+        config.resolve_paths();
+        config.check(file)?;
+        Ok(config)
+    }
+
+    /// Reads and parses a config file with the process environment.
+    pub fn load(file: &Path) -> Result<Config, ConfigError> {
+        let text = yaml::read_text(file)?;
+        Ok(Config::parse(file, &text, |k| std::env::var(k).ok())?)
+    }
+
+    /// Finds the config (`--config`, `IC_CONFIG`, `./ic.yaml`, platform config dir) and loads it.
+    pub fn discover(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let path = locate(explicit, std::env::var_os("IC_CONFIG").map(PathBuf::from))?;
+        Config::load(&path)
+    }
+
+    /// Values substituted from the environment: redact these from anything shown or sent.
+    pub fn secrets(&self) -> &[String] {
+        &self.secrets
+    }
+
+    /// The timeline directory, defaulting to the platform data dir.
+    pub fn timeline_dir(&self) -> Option<PathBuf> {
+        self.timeline_dir
+            .clone()
+            .or_else(|| crate::paths::data_dir().map(|d| d.join("incidents")))
+    }
+
+    fn resolve_paths(&mut self) {
+        let base = self
+            .source
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        if let Some(dir) = self.timeline_dir.as_mut() {
+            fix(dir);
+        }
+        match self.playbooks.as_mut() {
+            Some(PlaybookPaths::One(p)) => fix(p),
+            Some(PlaybookPaths::Many(ps)) => ps.iter_mut().for_each(fix),
+            None => {}
+        }
+        for ep in &mut self.endpoints {
+            if let Some(ca) = ep.tls.ca_file.as_mut() {
+                fix(ca);
+            }
+        }
+    }
+
+    /// Checks that span several fields (positions are the file's, not a value's).
+    fn check(&self, file: &Path) -> Result<(), YamlError> {
+        let bad = |msg: String, hint: &str| {
+            Err(YamlError::whole_file(file, msg, Some(hint.to_string())))
+        };
+        if self.poll.concurrency == 0 {
+            return bad(
+                "poll.concurrency is 0: no probe could ever run".into(),
+                "use at least 1 (default 64)",
+            );
+        }
+        for ep in &self.endpoints {
+            let (interval, timeout) = (ep.interval(&self.poll), ep.timeout(&self.poll));
+            if interval.is_zero() || timeout.is_zero() {
+                return bad(
+                    format!("endpoint `{}`: interval and timeout must be above 0s", ep.name),
+                    "e.g. interval: 2s, timeout: 1500ms",
+                );
+            }
+            if timeout > interval {
+                return bad(
+                    format!(
+                        "endpoint `{}`: timeout {} is longer than its interval {}",
+                        ep.name,
+                        HumanDuration(timeout),
+                        HumanDuration(interval)
+                    ),
+                    "a probe must end before the next one is due: lower the timeout or raise the interval",
+                );
+            }
+        }
+        if !(self.detect.latency_factor.is_finite() && self.detect.latency_factor > 1.0) {
+            return bad(
+                format!(
+                    "detect.latency_factor is {}: it must be above 1",
+                    self.detect.latency_factor
+                ),
+                "e.g. latency_factor: 2 fires when latency doubles",
+            );
+        }
+        if self.detect.error_rate.fraction() <= 0.0 {
+            return bad(
+                "detect.error_rate is 0%: every single failure would be an incident".into(),
+                "e.g. error_rate: 1%",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Picks the config file: `explicit`, then `env_path` (IC_CONFIG), `./ic.yaml`, the platform config dir.
+pub fn locate(explicit: Option<&Path>, env_path: Option<PathBuf>) -> Result<PathBuf, ConfigError> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(p) = env_path.filter(|p| !p.as_os_str().is_empty()) {
+        return Ok(p);
+    }
+    let mut looked = vec![format!("./{CONFIG_FILE_NAME}")];
+    let local = PathBuf::from(CONFIG_FILE_NAME);
+    if local.is_file() {
+        return Ok(local);
+    }
+    if let Some(dir) = crate::paths::config_dir() {
+        let p = dir.join(CONFIG_FILE_NAME);
+        if p.is_file() {
+            return Ok(p);
+        }
+        looked.push(p.display().to_string());
+    }
+    Err(ConfigError::NotFound {
+        looked: looked.join(", "),
+    })
+}

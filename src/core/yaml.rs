@@ -1,0 +1,226 @@
+//! Loading YAML documents into typed models with errors a human can act on:
+//! `FILE:LINE:COL: message` plus a hint (the nearest valid name for a typo).
+
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Largest YAML document we accept (config, playbook, scenario).
+pub const MAX_YAML_BYTES: usize = 4 * 1024 * 1024;
+
+/// An error in a YAML document, with its position when known (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct YamlError {
+    /// The file the document came from (or a name like `<stdin>`).
+    pub file: PathBuf,
+    /// 1-based line, when the parser knows it.
+    pub line: Option<usize>,
+    /// 1-based column, when the parser knows it.
+    pub column: Option<usize>,
+    /// What is wrong, starting with the path of the value (`endpoints[0].interval: ...`).
+    pub message: String,
+    /// What to do about it, when we can tell.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for YamlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let (Some(l), Some(c)) = (self.line, self.column) {
+            write!(f, ":{l}:{c}")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl YamlError {
+    /// An error about the whole file (no position).
+    pub fn whole_file(file: &Path, message: impl Into<String>, hint: Option<String>) -> Self {
+        YamlError {
+            file: file.to_path_buf(),
+            line: None,
+            column: None,
+            message: message.into(),
+            hint,
+        }
+    }
+
+    /// Translates a `yaml_serde` error into ours, adding a hint where we can.
+    pub fn from_yaml(file: &Path, err: &yaml_serde::Error) -> Self {
+        let mut message = err.to_string();
+        let (mut line, mut column) = (None, None);
+        if let Some(loc) = err.location() {
+            let suffix = format!(" at line {} column {}", loc.line(), loc.column());
+            message = message.replacen(&suffix, "", 1);
+            line = Some(loc.line());
+            column = Some(loc.column());
+        }
+        let hint = hint_for(&message);
+        if message.contains("repetition limit exceeded") {
+            message = "the document expands to too many values (an alias bomb?)".into();
+        }
+        YamlError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message,
+            hint,
+        }
+    }
+}
+
+/// Parses `text` (read from `file`) into `T`, refusing oversized documents.
+pub fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, YamlError> {
+    if text.len() > MAX_YAML_BYTES {
+        return Err(YamlError::whole_file(
+            file,
+            format!(
+                "file is {} bytes, more than the {} bytes a YAML document may have",
+                text.len(),
+                MAX_YAML_BYTES
+            ),
+            Some("split it, or check that this is the file you meant".into()),
+        ));
+    }
+    if text.trim().is_empty() {
+        return Err(YamlError::whole_file(
+            file,
+            "the file is empty",
+            Some("run `ic init` for a commented starter config".into()),
+        ));
+    }
+    yaml_serde::from_str(text).map_err(|e| YamlError::from_yaml(file, &e))
+}
+
+/// Reads and parses a YAML file, refusing oversized files before reading them whole.
+pub fn load<T: DeserializeOwned>(file: &Path) -> Result<T, YamlError> {
+    let text = read_text(file)?;
+    parse(file, &text)
+}
+
+/// Reads a YAML file as UTF-8 text with the size cap applied.
+pub fn read_text(file: &Path) -> Result<String, YamlError> {
+    let meta = std::fs::metadata(file).map_err(|e| io_error(file, &e))?;
+    if meta.is_dir() {
+        return Err(YamlError::whole_file(
+            file,
+            "is a directory, not a YAML file",
+            None,
+        ));
+    }
+    if meta.len() > MAX_YAML_BYTES as u64 {
+        return Err(YamlError::whole_file(
+            file,
+            format!(
+                "file is {} bytes, more than the {} bytes a YAML document may have",
+                meta.len(),
+                MAX_YAML_BYTES
+            ),
+            None,
+        ));
+    }
+    let bytes = std::fs::read(file).map_err(|e| io_error(file, &e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        YamlError::whole_file(
+            file,
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+            Some("save the file as UTF-8".into()),
+        )
+    })
+}
+
+fn io_error(file: &Path, e: &std::io::Error) -> YamlError {
+    let hint = match e.kind() {
+        std::io::ErrorKind::NotFound => Some("check the path, or run `ic init` to create a config".into()),
+        std::io::ErrorKind::PermissionDenied => Some("check the file's permissions".into()),
+        _ => None,
+    };
+    YamlError::whole_file(file, format!("cannot read: {e}"), hint)
+}
+
+/// Suggests the nearest valid name for an unknown field or variant.
+fn hint_for(message: &str) -> Option<String> {
+    let (kind, rest) = if let Some(i) = message.find("unknown field `") {
+        ("field", &message[i + "unknown field `".len()..])
+    } else if let Some(i) = message.find("unknown variant `") {
+        ("value", &message[i + "unknown variant `".len()..])
+    } else {
+        return None;
+    };
+    let unknown = rest.split('`').next()?;
+    let candidates: Vec<&str> = rest
+        .split_once("expected")
+        .map(|(_, list)| list.split('`').skip(1).step_by(2).collect())
+        .unwrap_or_default();
+    nearest(unknown, &candidates)
+        .map(|best| format!("did you mean `{best}`?"))
+        .or_else(|| {
+            (!candidates.is_empty())
+                .then(|| format!("valid {kind}s here: {}", candidates.join(", ")))
+        })
+}
+
+/// The candidate closest to `word`, if it is close enough to be a typo.
+pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let lower = word.to_ascii_lowercase();
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Doc {
+        interval: crate::core::units::HumanDuration,
+        name: Option<String>,
+    }
+
+    #[test]
+    fn unknown_field_gets_position_and_nearest_name() {
+        let e = parse::<Doc>(Path::new("x.yaml"), "interval: 2s\nnmae: a\n").unwrap_err();
+        assert_eq!((e.line, e.column), (Some(2), Some(1)));
+        assert_eq!(e.hint.as_deref(), Some("did you mean `name`?"));
+        assert!(e.to_string().starts_with("x.yaml:2:1: unknown field `nmae`"));
+    }
+
+    #[test]
+    fn syntax_error_has_a_position() {
+        let e = parse::<Doc>(Path::new("x.yaml"), "interval: [2s\n").unwrap_err();
+        assert!(e.line.is_some(), "{e}");
+        assert!(!e.message.contains(" at line "), "{e}");
+    }
+
+    #[test]
+    fn alias_bomb_is_refused() {
+        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let p = i - 1;
+            doc.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let e = parse::<yaml_serde::Value>(Path::new("bomb.yaml"), &doc).unwrap_err();
+        assert!(e.message.contains("alias bomb"), "{e}");
+    }
+
+    #[test]
+    fn nearest_ignores_unrelated_words() {
+        assert_eq!(nearest("intervl", &["interval", "timeout"]), Some("interval"));
+        assert_eq!(nearest("zzzzzz", &["interval", "timeout"]), None);
+    }
+}

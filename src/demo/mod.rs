@@ -1,0 +1,192 @@
+//! The embedded demo API: a small shop API on 127.0.0.1 with realistic
+//! latency, `/metrics`, a traffic generator and scripted fault scenarios.
+//! `ic demo` and the tests of later layers run against it.
+
+pub mod api;
+pub mod metrics;
+pub mod routes;
+pub mod server;
+pub mod traffic;
+
+use crate::core::scenario::Scenario;
+use crate::core::yaml::{self, YamlError};
+use api::DemoApi;
+use metrics::Snapshot;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The scenarios shipped in the binary: (name, YAML text).
+pub const BUNDLED_SCENARIOS: [(&str, &str); 6] = [
+    ("calm", include_str!("../../assets/scenarios/calm.yaml")),
+    (
+        "payments-pool-exhaustion",
+        include_str!("../../assets/scenarios/payments-pool-exhaustion.yaml"),
+    ),
+    (
+        "search-latency-regression",
+        include_str!("../../assets/scenarios/search-latency-regression.yaml"),
+    ),
+    (
+        "partner-retry-storm",
+        include_str!("../../assets/scenarios/partner-retry-storm.yaml"),
+    ),
+    ("schema-drift", include_str!("../../assets/scenarios/schema-drift.yaml")),
+    ("full-outage", include_str!("../../assets/scenarios/full-outage.yaml")),
+];
+
+/// The scenario `ic demo` plays when none is named.
+pub const DEFAULT_SCENARIO: &str = "payments-pool-exhaustion";
+
+/// Default generated load, requests per second.
+pub const DEFAULT_RPS: f64 = 40.0;
+
+/// Loads a scenario by bundled name or by file path, and checks its routes exist in the demo API.
+pub fn load_scenario(name_or_path: &str) -> Result<Scenario, YamlError> {
+    let scenario = if let Some((name, text)) = BUNDLED_SCENARIOS.iter().find(|(n, _)| *n == name_or_path) {
+        let file = PathBuf::from(format!("assets/scenarios/{name}.yaml"));
+        Scenario::parse(&file, text)?
+    } else if Path::new(name_or_path).is_file() {
+        Scenario::load(Path::new(name_or_path))?
+    } else {
+        let names: Vec<&str> = BUNDLED_SCENARIOS.iter().map(|(n, _)| *n).collect();
+        let hint = match yaml::nearest(name_or_path, &names) {
+            Some(n) => format!("did you mean `{n}`? bundled: {}", names.join(", ")),
+            None => format!("bundled: {}; or give the path of a scenario file", names.join(", ")),
+        };
+        return Err(YamlError::whole_file(
+            Path::new(name_or_path),
+            "no bundled scenario has this name and no such file exists",
+            Some(hint),
+        ));
+    };
+    scenario.check_routes(Path::new(name_or_path), &routes::templates())?;
+    Ok(scenario)
+}
+
+/// A running demo API: server plus traffic generator.
+pub struct DemoServer {
+    addr: SocketAddr,
+    api: Arc<DemoApi>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl DemoServer {
+    /// Binds 127.0.0.1:`port` and starts serving `scenario` with `rps` of generated traffic.
+    pub async fn start(scenario: Scenario, port: u16, rps: f64) -> std::io::Result<DemoServer> {
+        let (listener, addr) = server::bind(port).await?;
+        let api = Arc::new(DemoApi::new(scenario));
+        let (shutdown, rx) = watch::channel(false);
+        let tasks = vec![
+            tokio::spawn(server::run(listener, api.clone(), rx.clone())),
+            tokio::spawn(traffic::run(api.clone(), rps, rx)),
+        ];
+        tracing::info!("demo API on http://{addr} playing `{}`", api.scenario().name);
+        Ok(DemoServer { addr, api, shutdown, tasks })
+    }
+
+    /// Where the API listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The API state (metrics, faults).
+    pub fn api(&self) -> &Arc<DemoApi> {
+        &self.api
+    }
+
+    /// Stops accepting, drops open connections and stops the generator.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// One plain line describing the last interval: load, errors, the worst route, active faults.
+pub fn summary_line(prev: &Snapshot, now: &Snapshot, seconds: f64, elapsed_s: u64, faults: &[String]) -> String {
+    let delta = |key| now.requests.get(key).copied().unwrap_or(0) - prev.requests.get(key).copied().unwrap_or(0);
+    let mut total = 0u64;
+    let mut errors = 0u64;
+    let mut per_route: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
+    for key in now.requests.keys() {
+        let n = delta(key);
+        total += n;
+        let e = per_route.entry(key.0).or_default();
+        e.0 += n;
+        if key.2 >= 500 {
+            errors += n;
+            e.1 += n;
+        }
+    }
+    let pct = |e: u64, n: u64| if n == 0 { 0.0 } else { 100.0 * e as f64 / n as f64 };
+    let worst = per_route
+        .iter()
+        .filter(|(_, (n, _))| *n > 0)
+        .max_by(|a, b| pct(a.1.1, a.1.0).total_cmp(&pct(b.1.1, b.1.0)));
+    let mut line = format!(
+        "[{:02}:{:02}] {:6.1} req/s  5xx {:5.1}%",
+        elapsed_s / 60,
+        elapsed_s % 60,
+        total as f64 / seconds.max(1e-3),
+        pct(errors, total)
+    );
+    if let Some((route, (n, e))) = worst
+        && *e > 0
+    {
+        line.push_str(&format!("  worst {route} {:.1}% of {n}", pct(*e, *n)));
+    }
+    line.push_str("  faults: ");
+    line.push_str(&if faults.is_empty() { "none".to_string() } else { faults.join(", ") });
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bundled_scenario_loads() {
+        for (name, _) in BUNDLED_SCENARIOS {
+            let s = load_scenario(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(s.name, name);
+        }
+    }
+
+    #[test]
+    fn unknown_scenario_names_the_nearest() {
+        let e = load_scenario("ful-outage").unwrap_err();
+        assert!(e.hint.unwrap().starts_with("did you mean `full-outage`?"));
+    }
+
+    #[test]
+    fn pool_exhaustion_crosses_one_percent_within_thirty_seconds() {
+        let s = load_scenario("payments-pool-exhaustion").unwrap();
+        let at = |t| s.effects_at("/api/payments", std::time::Duration::from_secs(t)).error_rate;
+        assert!(at(30) > 0.01, "{}", at(30));
+        assert!(at(0) < 0.01);
+        let peak = (0..3600).map(at).fold(0.0, f64::max);
+        assert!((peak - 0.15).abs() < 1e-9, "peak {peak}");
+    }
+
+    #[test]
+    fn summary_reports_rate_errors_and_faults() {
+        let mut prev = Snapshot::default();
+        prev.requests.insert(("/a", "GET", 200), 10);
+        let mut now = prev.clone();
+        now.requests.insert(("/a", "GET", 200), 48);
+        now.requests.insert(("/a", "GET", 500), 2);
+        let line = summary_line(&prev, &now, 1.0, 75, &["pool".into()]);
+        assert!(line.starts_with("[01:15]   40.0 req/s  5xx   5.0%  worst /a 5.0% of 40"), "{line}");
+        assert!(line.ends_with("faults: pool"));
+    }
+}

@@ -1,0 +1,12 @@
+//! incident-commander (`ic`): a terminal incident commander for API teams.
+//!
+//! The binary is a thin shell over this library; see `DESIGN.md` for the module map.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod core;
+pub mod demo;
+pub mod logging;
+pub mod paths;
+pub mod signals;

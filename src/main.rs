@@ -1,0 +1,18 @@
+//! The `ic` binary: parses the command line, runs the command, maps errors to exit codes.
+
+use clap::Parser;
+use incident_commander::{cli::Cli, commands, logging};
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.log_file.as_deref());
+    match commands::run(cli).await {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(commands::exit_code(&err))
+        }
+    }
+}
