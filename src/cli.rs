@@ -7,8 +7,10 @@ use std::path::PathBuf;
 /// detects incidents and walks you through them from playbooks.
 #[derive(Debug, Parser)]
 #[command(name = "ic", version, about, long_about = None, propagate_version = true)]
-#[command(after_help = "Exit codes: 0 ok, 1 unhealthy or findings, 2 usage or config error.\n\
-Config lookup: --config, $IC_CONFIG, ./ic.yaml, then the platform config dir.")]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 unhealthy or findings, 2 usage or config error.\n\
+Config lookup: --config, $IC_CONFIG, ./ic.yaml, then the platform config dir."
+)]
 pub struct Cli {
     /// Config file (default: $IC_CONFIG, ./ic.yaml, then the platform config dir).
     #[arg(long, short = 'c', global = true, value_name = "FILE")]
@@ -66,7 +68,9 @@ pub struct DemoArgs {
 fn parse_rps(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if (0.0..=10_000.0).contains(&v) => Ok(v),
-        _ => Err(format!("`{s}` is not a rate from 0 to 10000 requests per second")),
+        _ => Err(format!(
+            "`{s}` is not a rate from 0 to 10000 requests per second"
+        )),
     }
 }
 

@@ -13,11 +13,20 @@ pub(super) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     let description = scenario.description.clone();
     let server = DemoServer::start(scenario, args.port, args.rps)
         .await
-        .with_context(|| format!("cannot listen on 127.0.0.1:{} (is the port in use? try --port 0)", args.port))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on 127.0.0.1:{} (is the port in use? try --port 0)",
+                args.port
+            )
+        })?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on {}", server.url())?;
     out.flush()?;
-    let blurb = if description.is_empty() { String::new() } else { format!(": {description}") };
+    let blurb = if description.is_empty() {
+        String::new()
+    } else {
+        format!(": {description}")
+    };
     writeln!(out, "scenario `{name}`{blurb}")?;
     writeln!(
         out,
@@ -55,7 +64,13 @@ async fn print_summaries(server: &DemoServer) {
             .collect();
         faults.sort();
         faults.dedup();
-        let line = demo::summary_line(&prev, &now, prev_at.elapsed().as_secs_f64(), api.elapsed().as_secs(), &faults);
+        let line = demo::summary_line(
+            &prev,
+            &now,
+            prev_at.elapsed().as_secs_f64(),
+            api.elapsed().as_secs(),
+            &faults,
+        );
         let mut out = std::io::stdout().lock();
         if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
             return; // stdout closed: nobody is reading any more

@@ -19,9 +19,13 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<u8> {
     }
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create directory {}", args.dir.display()))?;
-    std::fs::write(&path, STARTER_CONFIG).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::write(&path, STARTER_CONFIG)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     println!("wrote {}", path.display());
     println!("next: try it against the demo API with `ic demo --serve --port 8080`,");
-    println!("      then point the endpoints at your own API and check it with `ic lint {}`", path.display());
+    println!(
+        "      then point the endpoints at your own API and check it with `ic lint {}`",
+        path.display()
+    );
     Ok(EXIT_OK)
 }

@@ -43,7 +43,10 @@ pub struct Verdict {
 
 pub(super) fn run(args: LintArgs, explicit_config: Option<&Path>) -> anyhow::Result<u8> {
     let roots = if args.paths.is_empty() {
-        vec![config::locate(explicit_config, std::env::var_os("IC_CONFIG").map(PathBuf::from))?]
+        vec![config::locate(
+            explicit_config,
+            std::env::var_os("IC_CONFIG").map(PathBuf::from),
+        )?]
     } else {
         args.paths.clone()
     };

@@ -39,10 +39,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             clap_complete::generate(args.shell, &mut cmd, "ic", &mut std::io::stdout());
             Ok(EXIT_OK)
         }
-        Command::Check | Command::Watch => Err(not_yet("probing", "`ic lint` validates the endpoints you configured")),
-        Command::Scrape => Err(not_yet("the metrics parser", "curl the /metrics URL meanwhile")),
-        Command::Simulate => Err(not_yet("the detection engine", "`ic demo --scenario NAME` plays a scenario live")),
-        Command::Event | Command::Postmortem => Err(not_yet("the timeline journal", "keep notes by hand meanwhile")),
+        Command::Check | Command::Watch => Err(not_yet(
+            "probing",
+            "`ic lint` validates the endpoints you configured",
+        )),
+        Command::Scrape => Err(not_yet(
+            "the metrics parser",
+            "curl the /metrics URL meanwhile",
+        )),
+        Command::Simulate => Err(not_yet(
+            "the detection engine",
+            "`ic demo --scenario NAME` plays a scenario live",
+        )),
+        Command::Event | Command::Postmortem => Err(not_yet(
+            "the timeline journal",
+            "keep notes by hand meanwhile",
+        )),
     }
 }
 
@@ -55,8 +67,8 @@ fn not_yet(what: &str, meanwhile: &str) -> anyhow::Error {
 
 /// The exit code for an error: 2 for usage and config errors, 1 otherwise.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
-    let usage = err.chain().any(|e| {
-        e.is::<YamlError>() || e.is::<ConfigError>() || e.is::<UsageError>()
-    });
+    let usage = err
+        .chain()
+        .any(|e| e.is::<YamlError>() || e.is::<ConfigError>() || e.is::<UsageError>());
     if usage { EXIT_USAGE } else { EXIT_FINDINGS }
 }

@@ -283,7 +283,10 @@ impl Scenario {
                 ));
             }
             if !names.insert(f.name.as_str()) {
-                return err("the name is used twice".into(), "fault names must be unique");
+                return err(
+                    "the name is used twice".into(),
+                    "fault names must be unique",
+                );
             }
             if !f.has_effect() {
                 return err(
@@ -304,7 +307,10 @@ impl Scenario {
                 );
             }
             if f.status.is_empty() {
-                return err("`status` is an empty list".into(), "e.g. status: [500, 503]");
+                return err(
+                    "`status` is an empty list".into(),
+                    "e.g. status: [500, 503]",
+                );
             }
             if let Some(bad) = f.status.iter().find(|s| !(400..=599).contains(*s)) {
                 return err(
@@ -354,7 +360,11 @@ mod tests {
         assert_eq!(at(600).error_rate, 0.0);
         assert_eq!(at(60).statuses, vec![500, 503]);
         assert_eq!(at(60).active, vec!["pool".to_string()]);
-        assert_eq!(s.effects_at("/api/search", Duration::from_secs(60)).error_rate, 0.0);
+        assert_eq!(
+            s.effects_at("/api/search", Duration::from_secs(60))
+                .error_rate,
+            0.0
+        );
     }
 
     #[test]

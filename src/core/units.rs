@@ -73,11 +73,11 @@ pub fn format_duration(d: Duration) -> String {
         "0s".to_string()
     } else if ms < 1000 {
         format!("{ms}ms")
-    } else if ms % 3_600_000 == 0 {
+    } else if ms.is_multiple_of(3_600_000) {
         format!("{}h", ms / 3_600_000)
-    } else if ms % 60_000 == 0 {
+    } else if ms.is_multiple_of(60_000) {
         format!("{}m", ms / 60_000)
-    } else if ms % 1000 == 0 {
+    } else if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{:.1}s", d.as_secs_f64())
@@ -132,7 +132,11 @@ pub struct Percent(f64);
 impl Percent {
     /// A percentage from a fraction in 0..=1 (clamped).
     pub fn from_fraction(f: f64) -> Self {
-        Percent(if f.is_finite() { f.clamp(0.0, 1.0) } else { 0.0 })
+        Percent(if f.is_finite() {
+            f.clamp(0.0, 1.0)
+        } else {
+            0.0
+        })
     }
     /// The value as a fraction: `1%` is `0.01`.
     pub fn fraction(self) -> f64 {
@@ -192,7 +196,9 @@ impl<'de> Deserialize<'de> for Percent {
                 )))
             }
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<Percent, E> {
-                Err(E::custom(format!("`{n}` is not a percentage: write e.g. 1%")))
+                Err(E::custom(format!(
+                    "`{n}` is not a percentage: write e.g. 1%"
+                )))
             }
             fn visit_f64<E: de::Error>(self, n: f64) -> Result<Percent, E> {
                 Err(E::custom(format!(
@@ -362,10 +368,18 @@ mod tests {
     #[test]
     fn bad_durations_say_how_to_write_them() {
         assert!(parse_duration("5").unwrap_err().contains("has no unit"));
-        assert!(parse_duration("5xs").unwrap_err().contains("unknown unit `xs`"));
+        assert!(
+            parse_duration("5xs")
+                .unwrap_err()
+                .contains("unknown unit `xs`")
+        );
         assert!(parse_duration("fast").unwrap_err().contains("like 500ms"));
         assert!(parse_duration("").unwrap_err().contains("empty"));
-        assert!(parse_duration("400d").unwrap_err().contains("longer than a year"));
+        assert!(
+            parse_duration("400d")
+                .unwrap_err()
+                .contains("longer than a year")
+        );
     }
 
     #[test]
@@ -382,7 +396,11 @@ mod tests {
         assert!((parse_percent("99.9%").unwrap() - 0.999).abs() < 1e-12);
         assert!(parse_percent("1").unwrap_err().contains("% sign"));
         assert!(parse_percent("150%").unwrap_err().contains("out of range"));
-        assert!(parse_percent("x%").unwrap_err().contains("not a percentage"));
+        assert!(
+            parse_percent("x%")
+                .unwrap_err()
+                .contains("not a percentage")
+        );
         assert_eq!(Percent::from_fraction(0.999).to_string(), "99.9%");
     }
 

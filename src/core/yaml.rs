@@ -138,7 +138,9 @@ pub fn read_text(file: &Path) -> Result<String, YamlError> {
 
 fn io_error(file: &Path, e: &std::io::Error) -> YamlError {
     let hint = match e.kind() {
-        std::io::ErrorKind::NotFound => Some("check the path, or run `ic init` to create a config".into()),
+        std::io::ErrorKind::NotFound => {
+            Some("check the path, or run `ic init` to create a config".into())
+        }
         std::io::ErrorKind::PermissionDenied => Some("check the file's permissions".into()),
         _ => None,
     };
@@ -172,7 +174,12 @@ pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let lower = word.to_ascii_lowercase();
     candidates
         .iter()
-        .map(|c| (strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()), *c))
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()),
+                *c,
+            )
+        })
         .filter(|(d, c)| *d <= 2.max(c.len() / 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -195,7 +202,10 @@ mod tests {
         let e = parse::<Doc>(Path::new("x.yaml"), "interval: 2s\nnmae: a\n").unwrap_err();
         assert_eq!((e.line, e.column), (Some(2), Some(1)));
         assert_eq!(e.hint.as_deref(), Some("did you mean `name`?"));
-        assert!(e.to_string().starts_with("x.yaml:2:1: unknown field `nmae`"));
+        assert!(
+            e.to_string()
+                .starts_with("x.yaml:2:1: unknown field `nmae`")
+        );
     }
 
     #[test]
@@ -220,7 +230,10 @@ mod tests {
 
     #[test]
     fn nearest_ignores_unrelated_words() {
-        assert_eq!(nearest("intervl", &["interval", "timeout"]), Some("interval"));
+        assert_eq!(
+            nearest("intervl", &["interval", "timeout"]),
+            Some("interval")
+        );
         assert_eq!(nearest("zzzzzz", &["interval", "timeout"]), None);
     }
 }

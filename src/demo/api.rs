@@ -88,7 +88,12 @@ impl Drop for InFlight<'_> {
 }
 
 enum Plan {
-    Answer { status: u16, body: Value, retry_after: Option<u64>, latency: Duration },
+    Answer {
+        status: u16,
+        body: Value,
+        retry_after: Option<u64>,
+        latency: Duration,
+    },
     Hang,
 }
 
@@ -153,7 +158,11 @@ impl DemoApi {
                 &json!({"error": format!("no route {}", req.path)}),
             ));
         };
-        let method = if req.method == route.method { route.method } else { "OTHER" };
+        let method = if req.method == route.method {
+            route.method
+        } else {
+            "OTHER"
+        };
         let _guard = InFlight::new(&self.metrics);
         let started = Instant::now();
         let plan = self.plan(route, id, req, method);
@@ -162,12 +171,18 @@ impl DemoApi {
                 tokio::time::sleep(HANG_LIMIT).await;
                 return None;
             }
-            Plan::Answer { status, body, retry_after, latency } => {
+            Plan::Answer {
+                status,
+                body,
+                retry_after,
+                latency,
+            } => {
                 tokio::time::sleep(latency).await;
                 (status, body, retry_after)
             }
         };
-        self.metrics.record(route.template, method, status, started.elapsed());
+        self.metrics
+            .record(route.template, method, status, started.elapsed());
         let mut resp = ApiResponse::json(status, &body);
         if let Some(s) = retry_after {
             resp.headers.push(("retry-after", s.to_string()));
@@ -179,11 +194,20 @@ impl DemoApi {
         let fx = self.effects(route.template);
         let mut rng = rand::rng();
         let latency = route.sample_latency(fx.latency_factor, &mut rng);
-        let answer = |status: u16, body: Value, retry_after: Option<u64>, latency: Duration| {
-            Plan::Answer { status, body, retry_after, latency }
-        };
+        let answer =
+            |status: u16, body: Value, retry_after: Option<u64>, latency: Duration| Plan::Answer {
+                status,
+                body,
+                retry_after,
+                latency,
+            };
         if method == "OTHER" {
-            return answer(405, json!({"error": format!("use {}", route.method)}), None, Duration::ZERO);
+            return answer(
+                405,
+                json!({"error": format!("use {}", route.method)}),
+                None,
+                Duration::ZERO,
+            );
         }
         if fx.outage {
             return answer(503, routes::error_body(503), None, Duration::from_millis(2));
@@ -335,7 +359,9 @@ fn parse_fault_request(body: &[u8]) -> Result<Fault, String> {
         ramp: HumanDuration::default(),
         end: None,
         error_rate: share("error_rate", req.error_rate)?,
-        retry_after: req.retry_after_s.map(|s| HumanDuration(Duration::from_secs(s))),
+        retry_after: req
+            .retry_after_s
+            .map(|s| HumanDuration(Duration::from_secs(s))),
         status,
         latency_factor: factor("latency_factor", req.latency_factor)?,
         hang: share("hang", req.hang)?,
@@ -356,13 +382,21 @@ mod tests {
     }
 
     fn get(path: &str) -> ApiRequest<'_> {
-        ApiRequest { method: "GET", path, query: None, accept: None, body: b"" }
+        ApiRequest {
+            method: "GET",
+            path,
+            query: None,
+            accept: None,
+            body: b"",
+        }
     }
 
     #[tokio::test(start_paused = true)]
     async fn outage_fault_answers_503_and_is_counted() {
         let api = calm();
-        api.apply_fault(parse_fault_request(br#"{"route": "/api/payments", "outage": true}"#).unwrap());
+        api.apply_fault(
+            parse_fault_request(br#"{"route": "/api/payments", "outage": true}"#).unwrap(),
+        );
         let r = api.serve(get("/api/payments")).await.unwrap();
         assert_eq!(r.status, 503);
         let snap = api.metrics.snapshot();
@@ -387,8 +421,10 @@ mod tests {
     async fn schema_drift_renames_the_field() {
         let api = calm();
         api.apply_fault(
-            parse_fault_request(br#"{"route": "/api/payments", "rename_field": {"from": "status", "to": "state"}}"#)
-                .unwrap(),
+            parse_fault_request(
+                br#"{"route": "/api/payments", "rename_field": {"from": "status", "to": "state"}}"#,
+            )
+            .unwrap(),
         );
         let mut drifted = 0;
         for _ in 0..50 {
@@ -404,10 +440,30 @@ mod tests {
 
     #[test]
     fn bad_fault_requests_say_what_is_wrong() {
-        assert!(parse_fault_request(b"{").unwrap_err().contains("invalid fault JSON"));
-        assert!(parse_fault_request(br#"{"route": "/x", "outage": true}"#).unwrap_err().contains("unknown route"));
-        assert!(parse_fault_request(br#"{"error_rate": 3}"#).unwrap_err().contains("fraction"));
-        assert!(parse_fault_request(br#"{"error_rate": 1, "status": 200}"#).unwrap_err().contains("4xx or 5xx"));
-        assert!(parse_fault_request(br#"{"eror_rate": 1}"#).unwrap_err().contains("unknown field"));
+        assert!(
+            parse_fault_request(b"{")
+                .unwrap_err()
+                .contains("invalid fault JSON")
+        );
+        assert!(
+            parse_fault_request(br#"{"route": "/x", "outage": true}"#)
+                .unwrap_err()
+                .contains("unknown route")
+        );
+        assert!(
+            parse_fault_request(br#"{"error_rate": 3}"#)
+                .unwrap_err()
+                .contains("fraction")
+        );
+        assert!(
+            parse_fault_request(br#"{"error_rate": 1, "status": 200}"#)
+                .unwrap_err()
+                .contains("4xx or 5xx")
+        );
+        assert!(
+            parse_fault_request(br#"{"eror_rate": 1}"#)
+                .unwrap_err()
+                .contains("unknown field")
+        );
     }
 }

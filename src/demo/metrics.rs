@@ -7,7 +7,9 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Upper bounds of the latency histogram buckets, in seconds (the client libraries' default set).
-pub const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+pub const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 const BUCKET_LABELS: [&str; 11] = [
     "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5", "5.0", "10.0",
 ];
@@ -15,7 +17,8 @@ const BUCKET_LABELS: [&str; 11] = [
 /// Content type of Prometheus text 0.0.4.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Content type of OpenMetrics 1.0 text.
-pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Which exposition format to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,10 +104,19 @@ impl Registry {
     }
 
     /// Counts a finished request.
-    pub fn record(&self, route: &'static str, method: &'static str, status: u16, elapsed: Duration) {
+    pub fn record(
+        &self,
+        route: &'static str,
+        method: &'static str,
+        status: u16,
+        elapsed: Duration,
+    ) {
         self.with(|s| {
             *s.requests.entry((route, method, status)).or_default() += 1;
-            s.durations.entry(route).or_default().observe(elapsed.as_secs_f64());
+            s.durations
+                .entry(route)
+                .or_default()
+                .observe(elapsed.as_secs_f64());
         });
     }
 
@@ -124,7 +136,14 @@ impl Registry {
         let om = format == Format::OpenMetrics;
         let mut out = String::with_capacity(16 * 1024);
 
-        family(&mut out, om, "http_requests", "counter", None, "Requests handled, by route, method and status.");
+        family(
+            &mut out,
+            om,
+            "http_requests",
+            "counter",
+            None,
+            "Requests handled, by route, method and status.",
+        );
         for ((route, method, status), n) in &snap.requests {
             let _ = writeln!(
                 out,
@@ -157,11 +176,26 @@ impl Registry {
                 "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
                 h.count
             );
-            let _ = writeln!(out, "http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
-            let _ = writeln!(out, "http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                h.sum
+            );
         }
 
-        family(&mut out, om, "demo_requests_in_flight", "gauge", None, "Requests being served now, hung ones included.");
+        family(
+            &mut out,
+            om,
+            "demo_requests_in_flight",
+            "gauge",
+            None,
+            "Requests being served now, hung ones included.",
+        );
         let _ = writeln!(out, "demo_requests_in_flight {}", snap.in_flight);
 
         self.render_process(&mut out, om);
@@ -177,18 +211,46 @@ impl Registry {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or(0.0);
-        family(out, om, "process_start_time_seconds", "gauge", Some("seconds"), "Start time of the process since the Unix epoch.");
+        family(
+            out,
+            om,
+            "process_start_time_seconds",
+            "gauge",
+            Some("seconds"),
+            "Start time of the process since the Unix epoch.",
+        );
         let _ = writeln!(out, "process_start_time_seconds {start}");
         if let Some(cpu) = process::cpu_seconds() {
-            family(out, om, "process_cpu_seconds", "counter", Some("seconds"), "User and system CPU time spent.");
+            family(
+                out,
+                om,
+                "process_cpu_seconds",
+                "counter",
+                Some("seconds"),
+                "User and system CPU time spent.",
+            );
             let _ = writeln!(out, "process_cpu_seconds_total {cpu}");
         }
         if let Some(rss) = process::resident_bytes() {
-            family(out, om, "process_resident_memory_bytes", "gauge", Some("bytes"), "Resident memory size.");
+            family(
+                out,
+                om,
+                "process_resident_memory_bytes",
+                "gauge",
+                Some("bytes"),
+                "Resident memory size.",
+            );
             let _ = writeln!(out, "process_resident_memory_bytes {rss}");
         }
         if let Some(fds) = process::open_fds() {
-            family(out, om, "process_open_fds", "gauge", None, "Open file descriptors.");
+            family(
+                out,
+                om,
+                "process_open_fds",
+                "gauge",
+                None,
+                "Open file descriptors.",
+            );
             let _ = writeln!(out, "process_open_fds {fds}");
         }
     }
@@ -282,7 +344,9 @@ mod tests {
     fn accept_header_picks_the_format() {
         assert_eq!(Format::negotiate(None), Format::Text);
         assert_eq!(
-            Format::negotiate(Some("application/openmetrics-text;version=1.0.0,text/plain;q=0.5")),
+            Format::negotiate(Some(
+                "application/openmetrics-text;version=1.0.0,text/plain;q=0.5"
+            )),
             Format::OpenMetrics
         );
     }

@@ -33,8 +33,14 @@ pub const BUNDLED_SCENARIOS: [(&str, &str); 6] = [
         "partner-retry-storm",
         include_str!("../../assets/scenarios/partner-retry-storm.yaml"),
     ),
-    ("schema-drift", include_str!("../../assets/scenarios/schema-drift.yaml")),
-    ("full-outage", include_str!("../../assets/scenarios/full-outage.yaml")),
+    (
+        "schema-drift",
+        include_str!("../../assets/scenarios/schema-drift.yaml"),
+    ),
+    (
+        "full-outage",
+        include_str!("../../assets/scenarios/full-outage.yaml"),
+    ),
 ];
 
 /// The scenario `ic demo` plays when none is named.
@@ -45,23 +51,27 @@ pub const DEFAULT_RPS: f64 = 40.0;
 
 /// Loads a scenario by bundled name or by file path, and checks its routes exist in the demo API.
 pub fn load_scenario(name_or_path: &str) -> Result<Scenario, YamlError> {
-    let scenario = if let Some((name, text)) = BUNDLED_SCENARIOS.iter().find(|(n, _)| *n == name_or_path) {
-        let file = PathBuf::from(format!("assets/scenarios/{name}.yaml"));
-        Scenario::parse(&file, text)?
-    } else if Path::new(name_or_path).is_file() {
-        Scenario::load(Path::new(name_or_path))?
-    } else {
-        let names: Vec<&str> = BUNDLED_SCENARIOS.iter().map(|(n, _)| *n).collect();
-        let hint = match yaml::nearest(name_or_path, &names) {
-            Some(n) => format!("did you mean `{n}`? bundled: {}", names.join(", ")),
-            None => format!("bundled: {}; or give the path of a scenario file", names.join(", ")),
+    let scenario =
+        if let Some((name, text)) = BUNDLED_SCENARIOS.iter().find(|(n, _)| *n == name_or_path) {
+            let file = PathBuf::from(format!("assets/scenarios/{name}.yaml"));
+            Scenario::parse(&file, text)?
+        } else if Path::new(name_or_path).is_file() {
+            Scenario::load(Path::new(name_or_path))?
+        } else {
+            let names: Vec<&str> = BUNDLED_SCENARIOS.iter().map(|(n, _)| *n).collect();
+            let hint = match yaml::nearest(name_or_path, &names) {
+                Some(n) => format!("did you mean `{n}`? bundled: {}", names.join(", ")),
+                None => format!(
+                    "bundled: {}; or give the path of a scenario file",
+                    names.join(", ")
+                ),
+            };
+            return Err(YamlError::whole_file(
+                Path::new(name_or_path),
+                "no bundled scenario has this name and no such file exists",
+                Some(hint),
+            ));
         };
-        return Err(YamlError::whole_file(
-            Path::new(name_or_path),
-            "no bundled scenario has this name and no such file exists",
-            Some(hint),
-        ));
-    };
     scenario.check_routes(Path::new(name_or_path), &routes::templates())?;
     Ok(scenario)
 }
@@ -84,8 +94,16 @@ impl DemoServer {
             tokio::spawn(server::run(listener, api.clone(), rx.clone())),
             tokio::spawn(traffic::run(api.clone(), rps, rx)),
         ];
-        tracing::info!("demo API on http://{addr} playing `{}`", api.scenario().name);
-        Ok(DemoServer { addr, api, shutdown, tasks })
+        tracing::info!(
+            "demo API on http://{addr} playing `{}`",
+            api.scenario().name
+        );
+        Ok(DemoServer {
+            addr,
+            api,
+            shutdown,
+            tasks,
+        })
     }
 
     /// Where the API listens.
@@ -113,8 +131,16 @@ impl DemoServer {
 }
 
 /// One plain line describing the last interval: load, errors, the worst route, active faults.
-pub fn summary_line(prev: &Snapshot, now: &Snapshot, seconds: f64, elapsed_s: u64, faults: &[String]) -> String {
-    let delta = |key| now.requests.get(key).copied().unwrap_or(0) - prev.requests.get(key).copied().unwrap_or(0);
+pub fn summary_line(
+    prev: &Snapshot,
+    now: &Snapshot,
+    seconds: f64,
+    elapsed_s: u64,
+    faults: &[String],
+) -> String {
+    let delta = |key| {
+        now.requests.get(key).copied().unwrap_or(0) - prev.requests.get(key).copied().unwrap_or(0)
+    };
     let mut total = 0u64;
     let mut errors = 0u64;
     let mut per_route: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
@@ -128,7 +154,13 @@ pub fn summary_line(prev: &Snapshot, now: &Snapshot, seconds: f64, elapsed_s: u6
             e.1 += n;
         }
     }
-    let pct = |e: u64, n: u64| if n == 0 { 0.0 } else { 100.0 * e as f64 / n as f64 };
+    let pct = |e: u64, n: u64| {
+        if n == 0 {
+            0.0
+        } else {
+            100.0 * e as f64 / n as f64
+        }
+    };
     let worst = per_route
         .iter()
         .filter(|(_, (n, _))| *n > 0)
@@ -146,7 +178,11 @@ pub fn summary_line(prev: &Snapshot, now: &Snapshot, seconds: f64, elapsed_s: u6
         line.push_str(&format!("  worst {route} {:.1}% of {n}", pct(*e, *n)));
     }
     line.push_str("  faults: ");
-    line.push_str(&if faults.is_empty() { "none".to_string() } else { faults.join(", ") });
+    line.push_str(&if faults.is_empty() {
+        "none".to_string()
+    } else {
+        faults.join(", ")
+    });
     line
 }
 
@@ -171,7 +207,10 @@ mod tests {
     #[test]
     fn pool_exhaustion_crosses_one_percent_within_thirty_seconds() {
         let s = load_scenario("payments-pool-exhaustion").unwrap();
-        let at = |t| s.effects_at("/api/payments", std::time::Duration::from_secs(t)).error_rate;
+        let at = |t| {
+            s.effects_at("/api/payments", std::time::Duration::from_secs(t))
+                .error_rate
+        };
         assert!(at(30) > 0.01, "{}", at(30));
         assert!(at(0) < 0.01);
         let peak = (0..3600).map(at).fold(0.0, f64::max);
@@ -186,7 +225,10 @@ mod tests {
         now.requests.insert(("/a", "GET", 200), 48);
         now.requests.insert(("/a", "GET", 500), 2);
         let line = summary_line(&prev, &now, 1.0, 75, &["pool".into()]);
-        assert!(line.starts_with("[01:15]   40.0 req/s  5xx   5.0%  worst /a 5.0% of 40"), "{line}");
+        assert!(
+            line.starts_with("[01:15]   40.0 req/s  5xx   5.0%  worst /a 5.0% of 40"),
+            "{line}"
+        );
         assert!(line.ends_with("faults: pool"));
     }
 }

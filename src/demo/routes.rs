@@ -93,7 +93,12 @@ impl Route {
     }
 
     /// The successful answer: status and JSON body.
-    pub fn success(&self, id: Option<&str>, query: Option<&str>, rng: &mut impl rand::Rng) -> (u16, Value) {
+    pub fn success(
+        &self,
+        id: Option<&str>,
+        query: Option<&str>,
+        rng: &mut impl rand::Rng,
+    ) -> (u16, Value) {
         match self.template {
             "/api/payments" => (
                 200,
@@ -109,7 +114,11 @@ impl Route {
                 let q = query
                     .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("q=")))
                     .unwrap_or("");
-                let hits = if q.is_empty() { 0 } else { rng.random_range(0..25) };
+                let hits = if q.is_empty() {
+                    0
+                } else {
+                    rng.random_range(0..25)
+                };
                 (200, json!({"status": "ok", "query": q, "hits": hits}))
             }
             "/api/users/{id}" => match id.and_then(|i| i.parse::<u32>().ok()) {
@@ -157,7 +166,10 @@ mod tests {
 
     #[test]
     fn paths_match_their_templates() {
-        assert_eq!(match_path("/api/payments").unwrap().0.template, "/api/payments");
+        assert_eq!(
+            match_path("/api/payments").unwrap().0.template,
+            "/api/payments"
+        );
         let (r, id) = match_path("/api/users/42").unwrap();
         assert_eq!((r.template, id), ("/api/users/{id}", Some("42")));
         assert!(match_path("/api/users/").is_none());

@@ -68,7 +68,10 @@ pub async fn run(listener: TcpListener, api: Arc<DemoApi>, mut shutdown: watch::
     while conns.join_next().await.is_some() {}
 }
 
-async fn handle(api: Arc<DemoApi>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, ServeError> {
+async fn handle(
+    api: Arc<DemoApi>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, ServeError> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
@@ -76,7 +79,10 @@ async fn handle(api: Arc<DemoApi>, req: Request<Incoming>) -> Result<Response<Fu
             return Ok(plain(413, "request body too large (limit 64 KiB)"));
         }
     };
-    let accept = parts.headers.get(hyper::header::ACCEPT).and_then(|v| v.to_str().ok());
+    let accept = parts
+        .headers
+        .get(hyper::header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
     let request = ApiRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),
@@ -100,7 +106,8 @@ async fn handle(api: Arc<DemoApi>, req: Request<Incoming>) -> Result<Response<Fu
 
 fn plain(status: u16, text: &'static str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
-    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    *r.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     r
 }
 

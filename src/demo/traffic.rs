@@ -15,7 +15,9 @@ const TICK: Duration = Duration::from_millis(100);
 /// Most generated requests in flight (hung requests hold their slot).
 const MAX_IN_FLIGHT: usize = 5000;
 
-const WORDS: [&str; 8] = ["shoes", "coffee", "laptop", "tent", "lamp", "socks", "bike", "desk"];
+const WORDS: [&str; 8] = [
+    "shoes", "coffee", "laptop", "tent", "lamp", "socks", "bike", "desk",
+];
 
 /// Generates traffic until `shutdown` turns true.
 pub async fn run(api: Arc<DemoApi>, rps: f64, mut shutdown: watch::Receiver<bool>) {
@@ -38,13 +40,16 @@ pub async fn run(api: Arc<DemoApi>, rps: f64, mut shutdown: watch::Receiver<bool
             let requests = {
                 let mut rng = rand::rng();
                 let n = if mean > 0.0 {
-                    Poisson::new(mean).map(|p| p.sample(&mut rng) as usize).unwrap_or(0)
+                    Poisson::new(mean)
+                        .map(|p| p.sample(&mut rng) as usize)
+                        .unwrap_or(0)
                 } else {
                     0
                 };
                 (0..n)
                     .map(|_| {
-                        let delay = Duration::from_micros(rng.random_range(0..TICK.as_micros() as u64));
+                        let delay =
+                            Duration::from_micros(rng.random_range(0..TICK.as_micros() as u64));
                         let (path, query) = synthetic_path(route.template, &mut rng);
                         (delay, path, query)
                     })
@@ -52,7 +57,9 @@ pub async fn run(api: Arc<DemoApi>, rps: f64, mut shutdown: watch::Receiver<bool
             };
             for (delay, path, query) in requests {
                 let Ok(permit) = slots.clone().try_acquire_owned() else {
-                    tracing::debug!("traffic generator: {MAX_IN_FLIGHT} requests in flight, skipping");
+                    tracing::debug!(
+                        "traffic generator: {MAX_IN_FLIGHT} requests in flight, skipping"
+                    );
                     break;
                 };
                 let api = api.clone();

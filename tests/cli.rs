@@ -1,0 +1,281 @@
+//! The `ic` binary as a user runs it: help, version, lint, init, completions,
+//! and `ic demo --serve` as a real process stopped by SIGTERM.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn ic(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ic"))
+        .args(args)
+        .env_remove("IC_CONFIG")
+        .env("IC_LOG", "off")
+        .output()
+        .expect("ic runs")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_lists_every_subcommand() {
+    let o = ic(&["--help"]);
+    assert!(o.status.success());
+    let (out, _) = text(&o);
+    for cmd in [
+        "demo",
+        "check",
+        "watch",
+        "scrape",
+        "simulate",
+        "lint",
+        "event",
+        "postmortem",
+        "init",
+        "completions",
+    ] {
+        assert!(
+            out.lines().any(|l| l.trim_start().starts_with(cmd)),
+            "{cmd} missing from help:\n{out}"
+        );
+    }
+    let o = ic(&["--version"]);
+    assert_eq!(
+        text(&o).0.trim(),
+        format!("ic {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(ic(&["--no-such-flag"]).status.code(), Some(2));
+    assert_eq!(ic(&["demo", "--rps", "-5"]).status.code(), Some(2));
+    let o = ic(&["demo", "--scenario", "ful-outage"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).1.contains("did you mean `full-outage`?"),
+        "{}",
+        text(&o).1
+    );
+    // Commands of later milestones say so instead of pretending.
+    let o = ic(&["check"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).1.contains("does not have probing yet"),
+        "{}",
+        text(&o).1
+    );
+}
+
+#[test]
+fn lint_accepts_the_shipped_files_and_rejects_mistakes() {
+    let o = ic(&["lint", "assets/scenarios", "assets/starter-config.yaml"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(out.contains("7 files checked, all valid"), "{out}");
+    assert!(
+        out.contains("scenario `payments-pool-exhaustion`: 1 faults"),
+        "{out}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("ic.yaml");
+    std::fs::write(&bad, "service: shop\npoll:\n  intreval: 2s\n").unwrap();
+    let scen_dir = dir.path().join("scenarios");
+    std::fs::create_dir(&scen_dir).unwrap();
+    std::fs::write(
+        scen_dir.join("x.yaml"),
+        "faults:\n  - {name: a, route: /api/paymnts, outage: true}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("mystery.yaml"), "hello: world\n").unwrap();
+    let o = ic(&["lint", dir.path().to_str().unwrap()]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:3:3: poll: unknown field `intreval`",
+            bad.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("hint: did you mean `interval`?"), "{err}");
+    assert!(
+        err.contains("fault `a` targets unknown route `/api/paymnts`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("cannot tell what kind of file this is"),
+        "{err}"
+    );
+    assert!(err.contains("3 files checked, 3 with errors"), "{err}");
+
+    let o = ic(&["lint", "--json", bad.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["kind"], "config");
+    assert_eq!(v["error"]["line"], 3);
+    assert_eq!(v["error"]["column"], 3);
+
+    // A secret from the environment never appears, even in a failing file's errors.
+    std::fs::write(
+        &bad,
+        "service: shop\nendpoints:\n  - {name: a, url: \"http://h:${IC_TEST_SECRET}/\"}\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_ic"))
+        .args(["lint", bad.to_str().unwrap()])
+        .env("IC_TEST_SECRET", "hunter2-secret")
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        !out.contains("hunter2") && !err.contains("hunter2"),
+        "{out}{err}"
+    );
+}
+
+#[test]
+fn init_writes_a_valid_config_and_never_overwrites_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("new");
+    let o = ic(&["init", "--dir", d.to_str().unwrap()]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let cfg = d.join("ic.yaml");
+    assert!(cfg.is_file());
+    assert_eq!(ic(&["lint", cfg.to_str().unwrap()]).status.code(), Some(0));
+    // Config lookup through --config works too.
+    assert_eq!(
+        ic(&["--config", cfg.to_str().unwrap(), "lint"])
+            .status
+            .code(),
+        Some(0)
+    );
+
+    std::fs::write(&cfg, "service: mine\n").unwrap();
+    let o = ic(&["init", "--dir", d.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("--force"));
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "service: mine\n");
+    assert!(
+        ic(&["init", "--dir", d.to_str().unwrap(), "--force"])
+            .status
+            .success()
+    );
+    assert_ne!(std::fs::read_to_string(&cfg).unwrap(), "service: mine\n");
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef ic"),
+        ("fish", "complete -c ic"),
+    ] {
+        let o = ic(&["completions", shell]);
+        assert!(o.status.success());
+        assert!(text(&o).0.contains(marker), "{shell}");
+    }
+}
+
+#[test]
+fn demo_serve_prints_its_address_first_and_stops_on_sigterm() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ic"))
+        .args(["demo", "--serve", "--scenario", "calm", "--rps", "20"])
+        .env("IC_LOG", "off")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let first = first.trim_end();
+    let port: u16 = first
+        .strip_prefix("listening on http://127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+    assert_ne!(port, 0);
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = rt.block_on(async {
+        reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status, 200);
+
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ic demo --serve did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "exit status {exit}");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(err.is_empty(), "nothing on stderr: {err}");
+}
+
+#[test]
+fn demo_prints_a_summary_line_per_second() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ic"))
+        .args(["demo", "--scenario", "full-outage", "--rps", "100"])
+        .env("IC_LOG", "off")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lines
+        .iter()
+        .filter(|l: &&String| l.contains("req/s"))
+        .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline);
+        let mut l = String::new();
+        if stdout.read_line(&mut l).unwrap() == 0 {
+            break;
+        }
+        lines.push(l);
+    }
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert!(lines[0].starts_with("listening on http://127.0.0.1:"));
+    let summary: Vec<&String> = lines.iter().filter(|l| l.contains("req/s")).collect();
+    assert_eq!(summary.len(), 2, "{lines:?}");
+    assert!(
+        summary[0].contains("5xx") && summary[0].contains("faults: none"),
+        "{}",
+        summary[0]
+    );
+    assert!(status.success(), "{status}");
+}
