@@ -1,6 +1,7 @@
 //! The `ic.yaml` model: parsing with `FILE:LINE:COL` errors, `${ENV}`
 //! interpolation that never prints secrets back, defaults, and where the file is found.
 
+use crate::core::sample::{Expectations, StatusPattern};
 use crate::core::units::{HumanDuration, Percent};
 use crate::core::yaml::{self, YamlError};
 use serde::Deserialize;
@@ -144,6 +145,18 @@ pub struct Endpoint {
     /// TLS settings.
     #[serde(default)]
     pub tls: Tls,
+}
+
+impl Expect {
+    /// The checks in the core's terms.
+    pub fn expectations(&self) -> Expectations {
+        Expectations {
+            status: self.status.clone(),
+            max_latency: self.max_latency.map(HumanDuration::get),
+            body_contains: self.body_contains.as_ref().map(|t| t.expose().to_string()),
+            json: self.json.iter().map(|(p, v)| (p.as_str().to_string(), v.clone())).collect(),
+        }
+    }
 }
 
 impl Endpoint {
@@ -563,25 +576,6 @@ impl<'de> Deserialize<'de> for TargetName {
             }
         }
         d.deserialize_str(V)
-    }
-}
-
-/// An accepted status: an exact code (`200`) or a class (`"2xx"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusPattern {
-    /// One exact code.
-    Code(u16),
-    /// Every code of a class, e.g. 2 for 2xx.
-    Class(u8),
-}
-
-impl StatusPattern {
-    /// Whether `status` matches.
-    pub fn matches(self, status: u16) -> bool {
-        match self {
-            StatusPattern::Code(c) => c == status,
-            StatusPattern::Class(k) => status / 100 == u16::from(k),
-        }
     }
 }
 

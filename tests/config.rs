@@ -1,7 +1,8 @@
 //! Config loading: the documented example, defaults, and every kind of mistake
 //! reported with its message and `line:col`.
 
-use incident_commander::config::{self, Config, ConfigError, StatusPattern};
+use incident_commander::config::{self, Config, ConfigError};
+use incident_commander::core::sample::StatusPattern;
 use incident_commander::core::yaml::YamlError;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
