@@ -28,10 +28,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the embedded demo shop API with scripted faults (no setup needed).
     Demo(DemoArgs),
-    /// Probe every endpoint once and report (arrives with the probe engine).
-    Check,
-    /// Probe continuously without the full-screen view, for servers and CI (arrives with the probe engine).
-    Watch,
+    /// Probe every endpoint once, in parallel, and report; exit 1 if any is not ok.
+    Check(CheckArgs),
+    /// Probe continuously without the full-screen view, for servers, CI and scripts.
+    Watch(WatchArgs),
     /// Parse a Prometheus /metrics exposition and print per-route figures (arrives with the metrics parser).
     Scrape,
     /// Replay a scenario through the detectors in simulated time (arrives with the detection engine).
@@ -72,6 +72,29 @@ fn parse_rps(s: &str) -> Result<f64, String> {
             "`{s}` is not a rate from 0 to 10000 requests per second"
         )),
     }
+}
+
+/// `ic check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// A JSON array with one object per endpoint on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ic watch`.
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    /// One JSON object per probe on stdout (JSON Lines).
+    #[arg(long)]
+    pub json: bool,
+    /// Stop after this long (e.g. 30s, 10m); default: until Ctrl-C or SIGTERM.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::core::units::parse_duration(s)
 }
 
 /// `ic lint`.

@@ -10,3 +10,4 @@ pub mod demo;
 pub mod logging;
 pub mod paths;
 pub mod signals;
+pub mod source;

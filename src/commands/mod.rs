@@ -1,9 +1,11 @@
 //! What each subcommand does, and how failures map to exit codes
 //! (0 ok, 1 unhealthy or findings, 2 usage or config error).
 
+mod check;
 mod demo;
 mod init;
 mod lint;
+mod watch;
 
 use crate::cli::{Cli, Command};
 use crate::config::ConfigError;
@@ -39,10 +41,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             clap_complete::generate(args.shell, &mut cmd, "ic", &mut std::io::stdout());
             Ok(EXIT_OK)
         }
-        Command::Check | Command::Watch => Err(not_yet(
-            "probing",
-            "`ic lint` validates the endpoints you configured",
-        )),
+        Command::Check(args) => check::run(args, cli.config.as_deref()).await,
+        Command::Watch(args) => watch::run(args, cli.config.as_deref()).await,
         Command::Scrape => Err(not_yet(
             "the metrics parser",
             "curl the /metrics URL meanwhile",

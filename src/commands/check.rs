@@ -1,0 +1,136 @@
+//! `ic check`: one round of every endpoint in parallel, as a table or JSON;
+//! also the shared formatting of a probe result for `ic watch`.
+
+use super::{EXIT_FINDINGS, EXIT_OK, UsageError};
+use crate::cli::CheckArgs;
+use crate::config::Config;
+use crate::core::sample::ProbeSample;
+use crate::source::probe::{self, ProbeTarget};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(super) async fn run(args: CheckArgs, config: Option<&Path>) -> anyhow::Result<u8> {
+    let targets = load_targets(config)?;
+    let concurrency = targets.1;
+    let targets = targets.0;
+    let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, t) in targets.iter().enumerate() {
+        let (t, slots) = (t.clone(), slots.clone());
+        set.spawn(async move {
+            let _permit = slots.acquire_owned().await;
+            (i, probe::probe(&t, chrono::Utc::now()).await)
+        });
+    }
+    let mut results: Vec<Option<ProbeSample>> = vec![None; targets.len()];
+    while let Some(joined) = set.join_next().await {
+        let (i, sample) = joined?;
+        results[i] = Some(sample);
+    }
+    let results: Vec<(&ProbeTarget, ProbeSample)> =
+        targets.iter().zip(results).filter_map(|(t, s)| Some((t, s?))).collect();
+    if args.json {
+        let all: Vec<Value> = results.iter().map(|(t, s)| sample_json(t, s)).collect();
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    } else {
+        print_table(&results);
+    }
+    let healthy = results.iter().all(|(_, s)| s.class.is_ok());
+    Ok(if healthy { EXIT_OK } else { EXIT_FINDINGS })
+}
+
+/// Loads the config and prepares its endpoints; returns them with the concurrency limit.
+pub(super) fn load_targets(config: Option<&Path>) -> anyhow::Result<(Vec<ProbeTarget>, usize)> {
+    let config = Config::discover(config)?;
+    if config.endpoints.is_empty() {
+        return Err(UsageError(format!(
+            "{} has no endpoints to probe: add some under `endpoints:` (see `ic init`)",
+            config.source.display()
+        ))
+        .into());
+    }
+    let targets = config
+        .endpoints
+        .iter()
+        .map(|ep| ProbeTarget::from_config(ep, &config))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| UsageError(format!("{}: {e}", config.source.display())))?;
+    Ok((targets, config.poll.concurrency))
+}
+
+fn ms(d: Option<Duration>) -> Value {
+    d.map_or(Value::Null, |d| json!((d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0))
+}
+
+/// The JSON object of one probe result (the `ic check --json` schema).
+pub(super) fn sample_json(t: &ProbeTarget, s: &ProbeSample) -> Value {
+    json!({
+        "name": t.name,
+        "url": t.url_display,
+        "class": s.class,
+        "status": s.status,
+        "latency_ms": ms(Some(s.latency)),
+        "phases": {
+            "dns_ms": ms(s.phases.dns),
+            "connect_ms": ms(s.phases.connect),
+            "tls_ms": ms(s.phases.tls),
+            "ttfb_ms": ms(s.phases.ttfb),
+            "transfer_ms": ms(s.phases.transfer),
+        },
+        "bytes": s.bytes,
+        "cert_days_left": s.cert_days_left.map(|d| (d * 10.0).round() / 10.0),
+        "retry_after_s": s.retry_after.map(|d| d.as_secs()),
+        "warnings": s.warnings,
+        "error": s.error,
+    })
+}
+
+fn cell(d: Option<Duration>) -> String {
+    match d {
+        None => "-".into(),
+        Some(d) if d < Duration::from_millis(10) => format!("{:.1}", d.as_secs_f64() * 1000.0),
+        Some(d) => format!("{}", d.as_millis()),
+    }
+}
+
+fn print_table(results: &[(&ProbeTarget, ProbeSample)]) {
+    let w = results.iter().map(|(t, _)| t.name.chars().count()).max().unwrap_or(4).max(4);
+    println!(
+        "{:<w$}  {:<13}  {:>6}  {:>8}  {:>6} {:>6} {:>6} {:>6} {:>6}  {:>6}  DETAIL",
+        "NAME", "CLASS", "STATUS", "LATENCY", "DNS", "CONN", "TLS", "TTFB", "XFER", "CERT"
+    );
+    for (t, s) in results {
+        let detail = s
+            .error
+            .iter()
+            .chain(s.warnings.iter())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ");
+        let insecure = if t.insecure { " [tls.insecure]" } else { "" };
+        println!(
+            "{:<w$}  {:<13}  {:>6}  {:>6}ms  {:>6} {:>6} {:>6} {:>6} {:>6}  {:>6}  {}{}",
+            t.name,
+            s.class.as_str(),
+            s.status.map_or("-".into(), |c| c.to_string()),
+            cell(Some(s.latency)),
+            cell(s.phases.dns),
+            cell(s.phases.connect),
+            cell(s.phases.tls),
+            cell(s.phases.ttfb),
+            cell(s.phases.transfer),
+            s.cert_days_left.map_or("-".into(), |d| format!("{d:.0}d")),
+            detail,
+            insecure
+        );
+    }
+    let bad = results.iter().filter(|(_, s)| !s.class.is_ok()).count();
+    println!(
+        "{} endpoints, {} ok, {} failing (phase times in ms)",
+        results.len(),
+        results.len() - bad,
+        bad
+    );
+}

@@ -1,0 +1,5 @@
+//! I/O that produces observations: HTTP probes and their scheduler.
+
+pub mod probe;
+pub mod schedule;
+pub mod tls;
