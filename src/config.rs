@@ -154,7 +154,11 @@ impl Expect {
             status: self.status.clone(),
             max_latency: self.max_latency.map(HumanDuration::get),
             body_contains: self.body_contains.as_ref().map(|t| t.expose().to_string()),
-            json: self.json.iter().map(|(p, v)| (p.as_str().to_string(), v.clone())).collect(),
+            json: self
+                .json
+                .iter()
+                .map(|(p, v)| (p.as_str().to_string(), v.clone()))
+                .collect(),
         }
     }
 }

@@ -29,8 +29,11 @@ pub(super) async fn run(args: CheckArgs, config: Option<&Path>) -> anyhow::Resul
         let (i, sample) = joined?;
         results[i] = Some(sample);
     }
-    let results: Vec<(&ProbeTarget, ProbeSample)> =
-        targets.iter().zip(results).filter_map(|(t, s)| Some((t, s?))).collect();
+    let results: Vec<(&ProbeTarget, ProbeSample)> = targets
+        .iter()
+        .zip(results)
+        .filter_map(|(t, s)| Some((t, s?)))
+        .collect();
     if args.json {
         let all: Vec<Value> = results.iter().map(|(t, s)| sample_json(t, s)).collect();
         println!("{}", serde_json::to_string_pretty(&all)?);
@@ -61,7 +64,9 @@ pub(super) fn load_targets(config: Option<&Path>) -> anyhow::Result<(Vec<ProbeTa
 }
 
 fn ms(d: Option<Duration>) -> Value {
-    d.map_or(Value::Null, |d| json!((d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0))
+    d.map_or(Value::Null, |d| {
+        json!((d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0)
+    })
 }
 
 /// The JSON object of one probe result (the `ic check --json` schema).
@@ -96,7 +101,12 @@ fn cell(d: Option<Duration>) -> String {
 }
 
 fn print_table(results: &[(&ProbeTarget, ProbeSample)]) {
-    let w = results.iter().map(|(t, _)| t.name.chars().count()).max().unwrap_or(4).max(4);
+    let w = results
+        .iter()
+        .map(|(t, _)| t.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
     println!(
         "{:<w$}  {:<13}  {:>6}  {:>8}  {:>6} {:>6} {:>6} {:>6} {:>6}  {:>6}  DETAIL",
         "NAME", "CLASS", "STATUS", "LATENCY", "DNS", "CONN", "TLS", "TTFB", "XFER", "CERT"

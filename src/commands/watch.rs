@@ -19,7 +19,10 @@ const SUMMARY_EVERY: Duration = Duration::from_secs(10);
 pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Result<u8> {
     let (targets, concurrency) = load_targets(config)?;
     let targets = Arc::new(targets);
-    let mut windows: Vec<EndpointWindow> = targets.iter().map(|t| EndpointWindow::for_interval(t.interval)).collect();
+    let mut windows: Vec<EndpointWindow> = targets
+        .iter()
+        .map(|t| EndpointWindow::for_interval(t.interval))
+        .collect();
     let mut last_class: Vec<Option<FailureClass>> = vec![None; targets.len()];
     let mut overruns = vec![0u64; targets.len()];
     let (tx, mut rx) = mpsc::channel(1024);
@@ -36,7 +39,8 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
     tokio::pin!(until_deadline);
     let stop = crate::signals::stop_requested();
     tokio::pin!(stop);
-    let mut summary = tokio::time::interval_at(tokio::time::Instant::now() + SUMMARY_EVERY, SUMMARY_EVERY);
+    let mut summary =
+        tokio::time::interval_at(tokio::time::Instant::now() + SUMMARY_EVERY, SUMMARY_EVERY);
     if !args.json {
         println!("watching {} endpoints (Ctrl-C stops)", targets.len());
     }

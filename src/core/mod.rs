@@ -2,6 +2,6 @@
 
 pub mod sample;
 pub mod scenario;
-pub mod window;
 pub mod units;
+pub mod window;
 pub mod yaml;

@@ -85,7 +85,10 @@ impl FailureClass {
 
     /// Whether the class is a client-error answer (4xx of any kind).
     pub fn is_4xx(self) -> bool {
-        matches!(self, FailureClass::Auth | FailureClass::RateLimited | FailureClass::Http4xx)
+        matches!(
+            self,
+            FailureClass::Auth | FailureClass::RateLimited | FailureClass::Http4xx
+        )
     }
 }
 
@@ -187,12 +190,18 @@ pub const CERT_CRITICAL_DAYS: f64 = 2.0;
 /// Applies the diagnostic ladder.
 pub fn judge(obs: &Observation<'_>, expect: &Expectations) -> Verdict {
     let mut warnings = Vec::new();
-    let fail = |class, msg: String, warnings: Vec<String>| Verdict { class, error: Some(msg), warnings };
+    let fail = |class, msg: String, warnings: Vec<String>| Verdict {
+        class,
+        error: Some(msg),
+        warnings,
+    };
     if let Some(days) = obs.cert_days_left
         && let Some(limit) = CERT_WARN_DAYS.iter().rev().find(|l| days < **l)
         && days >= CERT_CRITICAL_DAYS
     {
-        warnings.push(format!("certificate expires in {days:.1} days (under {limit})"));
+        warnings.push(format!(
+            "certificate expires in {days:.1} days (under {limit})"
+        ));
     }
     if let Some(t) = &obs.transport {
         let (class, msg) = match t {
@@ -221,8 +230,20 @@ pub fn judge(obs: &Observation<'_>, expect: &Expectations) -> Verdict {
     };
     match status {
         500..=599 => return fail(FailureClass::Http5xx, format!("HTTP {status}"), warnings),
-        401 | 403 => return fail(FailureClass::Auth, format!("HTTP {status}: credentials refused"), warnings),
-        429 => return fail(FailureClass::RateLimited, "HTTP 429: rate limited".into(), warnings),
+        401 | 403 => {
+            return fail(
+                FailureClass::Auth,
+                format!("HTTP {status}: credentials refused"),
+                warnings,
+            );
+        }
+        429 => {
+            return fail(
+                FailureClass::RateLimited,
+                "HTTP 429: rate limited".into(),
+                warnings,
+            );
+        }
         400..=499 => return fail(FailureClass::Http4xx, format!("HTTP {status}"), warnings),
         _ => {}
     }
@@ -235,9 +256,18 @@ pub fn judge(obs: &Observation<'_>, expect: &Expectations) -> Verdict {
         let wanted = if expect.status.is_empty() {
             "2xx or 3xx".to_string()
         } else {
-            expect.status.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            expect
+                .status
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         };
-        return fail(FailureClass::BodyMismatch, format!("HTTP {status}, expected {wanted}"), warnings);
+        return fail(
+            FailureClass::BodyMismatch,
+            format!("HTTP {status}, expected {wanted}"),
+            warnings,
+        );
     }
     if let Some(msg) = body_mismatch(obs.body, expect) {
         return fail(FailureClass::BodyMismatch, msg, warnings);
@@ -247,11 +277,19 @@ pub fn judge(obs: &Observation<'_>, expect: &Expectations) -> Verdict {
     {
         return fail(
             FailureClass::TooSlow,
-            format!("took {} ms, limit {} ms", obs.latency.as_millis(), max.as_millis()),
+            format!(
+                "took {} ms, limit {} ms",
+                obs.latency.as_millis(),
+                max.as_millis()
+            ),
             warnings,
         );
     }
-    Verdict { class: FailureClass::Ok, error: None, warnings }
+    Verdict {
+        class: FailureClass::Ok,
+        error: None,
+        warnings,
+    }
 }
 
 fn cert_critical(obs: &Observation<'_>) -> bool {
@@ -274,7 +312,9 @@ fn body_mismatch(body: &[u8], expect: &Expectations) -> Option<String> {
     for (pointer, want) in &expect.json {
         match value.pointer(pointer) {
             None => return Some(format!("JSON field {pointer} is missing (schema drift?)")),
-            Some(got) if got != want => return Some(format!("JSON {pointer} is {got}, expected {want}")),
+            Some(got) if got != want => {
+                return Some(format!("JSON {pointer} is {got}, expected {want}"));
+            }
             Some(_) => {}
         }
     }
@@ -357,10 +397,14 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
 /// Header names whose values are secrets.
 pub fn is_secret_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    matches!(n.as_str(), "authorization" | "proxy-authorization" | "cookie" | "set-cookie")
-        || ["token", "secret", "api-key", "apikey", "password", "session", "auth"]
-            .iter()
-            .any(|w| n.contains(w))
+    matches!(
+        n.as_str(),
+        "authorization" | "proxy-authorization" | "cookie" | "set-cookie"
+    ) || [
+        "token", "secret", "api-key", "apikey", "password", "session", "auth",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
 }
 
 /// Most bytes of response headers kept in an exemplar.
@@ -369,7 +413,10 @@ pub const EXEMPLAR_HEADER_BYTES: usize = 512;
 pub const EXEMPLAR_BODY_BYTES: usize = 200;
 
 /// Formats response headers for an exemplar: secret values redacted, capped in size.
-pub fn exemplar_headers<'a>(headers: impl Iterator<Item = (&'a str, &'a [u8])>, secrets: &[String]) -> String {
+pub fn exemplar_headers<'a>(
+    headers: impl Iterator<Item = (&'a str, &'a [u8])>,
+    secrets: &[String],
+) -> String {
     let mut out = String::new();
     for (name, value) in headers {
         let value = if is_secret_header(name) {
@@ -409,7 +456,12 @@ mod tests {
     use super::*;
 
     fn obs(status: u16, body: &[u8]) -> Observation<'_> {
-        Observation { status: Some(status), latency: Duration::from_millis(20), body, ..Default::default() }
+        Observation {
+            status: Some(status),
+            latency: Duration::from_millis(20),
+            body,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -430,7 +482,10 @@ mod tests {
         let mut o = obs(500, b"");
         o.transport = Some(TransportFailure::Timeout("no answer in 1.5s".into()));
         let v = judge(&o, &Expectations::default());
-        assert_eq!((v.class, v.error.as_deref()), (FailureClass::Timeout, Some("no answer in 1.5s")));
+        assert_eq!(
+            (v.class, v.error.as_deref()),
+            (FailureClass::Timeout, Some("no answer in 1.5s"))
+        );
     }
 
     #[test]
@@ -445,9 +500,15 @@ mod tests {
         assert_eq!(v.class, FailureClass::BodyMismatch);
         assert_eq!(v.error.as_deref(), Some("HTTP 201, expected 200"));
         let v = judge(&obs(200, br#"{"state": "ok"}"#), &e);
-        assert_eq!(v.error.as_deref(), Some("JSON field /status is missing (schema drift?)"));
+        assert_eq!(
+            v.error.as_deref(),
+            Some("JSON field /status is missing (schema drift?)")
+        );
         let v = judge(&obs(200, br#"{"status": "okay"}"#), &e);
-        assert_eq!(v.error.as_deref(), Some("JSON /status is \"okay\", expected \"ok\""));
+        assert_eq!(
+            v.error.as_deref(),
+            Some("JSON /status is \"okay\", expected \"ok\"")
+        );
         let v = judge(&obs(200, b"<html>ok"), &e);
         assert!(v.error.unwrap().starts_with("body is not JSON"));
         let v = judge(&obs(200, br#"{"status": "ok"}"#), &e);
@@ -464,7 +525,10 @@ mod tests {
         o.cert_days_left = Some(30.0);
         assert!(judge(&o, &e).warnings.is_empty());
         o.cert_days_left = Some(20.0);
-        assert_eq!(judge(&o, &e).warnings, vec!["certificate expires in 20.0 days (under 21)".to_string()]);
+        assert_eq!(
+            judge(&o, &e).warnings,
+            vec!["certificate expires in 20.0 days (under 21)".to_string()]
+        );
         o.cert_days_left = Some(5.0);
         let v = judge(&o, &e);
         assert_eq!((v.class, v.warnings.len()), (FailureClass::Ok, 1));
@@ -472,22 +536,41 @@ mod tests {
         o.cert_days_left = Some(1.5);
         let v = judge(&o, &e);
         assert_eq!(v.class, FailureClass::Tls);
-        assert_eq!(v.error.as_deref(), Some("certificate expires in 36.0 hours"));
+        assert_eq!(
+            v.error.as_deref(),
+            Some("certificate expires in 36.0 hours")
+        );
     }
 
     #[test]
     fn retry_after_takes_seconds_or_a_date() {
         let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
-        assert_eq!(parse_retry_after("Thu, 01 Jan 2026 00:00:30 GMT", now), Some(Duration::from_secs(30)));
-        assert_eq!(parse_retry_after("Wed, 31 Dec 2025 00:00:30 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Thu, 01 Jan 2026 00:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 31 Dec 2025 00:00:30 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
     }
 
     #[test]
     fn secrets_are_redacted() {
-        assert!(is_secret_header("Authorization") && is_secret_header("X-Api-Key") && is_secret_header("x-auth-token"));
+        assert!(
+            is_secret_header("Authorization")
+                && is_secret_header("X-Api-Key")
+                && is_secret_header("x-auth-token")
+        );
         assert!(!is_secret_header("content-type"));
-        assert_eq!(redact("echo Bearer abc123xyz", &["abc123xyz".into()]), "echo Bearer [redacted]");
+        assert_eq!(
+            redact("echo Bearer abc123xyz", &["abc123xyz".into()]),
+            "echo Bearer [redacted]"
+        );
     }
 }

@@ -86,7 +86,8 @@ impl EndpointWindow {
     pub fn for_interval(interval: Duration) -> Self {
         let per_hour = RETENTION.as_secs_f64() / interval.as_secs_f64().max(0.001);
         let mut w = Self::default();
-        w.records.reserve_exact((per_hour.ceil() as usize + 16).min(1 << 20));
+        w.records
+            .reserve_exact((per_hour.ceil() as usize + 16).min(1 << 20));
         w
     }
 
@@ -100,7 +101,11 @@ impl EndpointWindow {
             class: sample.class.index() as u8,
         };
         // Probes finish out of order by at most their timeout: keep the ring sorted.
-        let pos = self.records.iter().rposition(|r| r.second <= second).map_or(0, |p| p + 1);
+        let pos = self
+            .records
+            .iter()
+            .rposition(|r| r.second <= second)
+            .map_or(0, |p| p + 1);
         self.records.insert(pos, rec);
         self.first_second = Some(self.first_second.map_or(second, |f| f.min(second)));
         if let Some(ex) = &sample.exemplar {
@@ -162,9 +167,19 @@ impl EndpointWindow {
             .first_second
             .map_or(secs, |f| now_s.saturating_sub(f.max(from)) + 1)
             .clamp(1, secs);
-        let ratio = |n: u64| if total == 0 { 0.0 } else { n as f64 / total as f64 };
+        let ratio = |n: u64| {
+            if total == 0 {
+                0.0
+            } else {
+                n as f64 / total as f64
+            }
+        };
         let errors = total - by_class[FailureClass::Ok.index()];
-        let c4xx: u64 = FailureClass::ALL.iter().filter(|c| c.is_4xx()).map(|c| by_class[c.index()]).sum();
+        let c4xx: u64 = FailureClass::ALL
+            .iter()
+            .filter(|c| c.is_4xx())
+            .map(|c| by_class[c.index()])
+            .sum();
         let q = |p: f64| {
             hist.as_ref()
                 .filter(|_| total > 0)
@@ -180,7 +195,10 @@ impl EndpointWindow {
             p50: q(0.50),
             p95: q(0.95),
             p99: q(0.99),
-            max: hist.as_ref().filter(|_| total > 0).map(|h| Duration::from_micros(h.max())),
+            max: hist
+                .as_ref()
+                .filter(|_| total > 0)
+                .map(|h| Duration::from_micros(h.max())),
         }
     }
 
@@ -248,7 +266,10 @@ mod tests {
                 _ if i % 10 == 0 => FailureClass::RateLimited,
                 _ => FailureClass::Ok,
             };
-            w.record(&sample(t0() + secs(i), i as u64, class, Some(200)), t0() + secs(i));
+            w.record(
+                &sample(t0() + secs(i), i as u64, class, Some(200)),
+                t0() + secs(i),
+            );
         }
         let now = t0() + secs(100);
         let s = w.stats(Duration::from_secs(100), now);
@@ -259,7 +280,9 @@ mod tests {
         assert!((s.error_ratio - 0.10).abs() < 1e-9);
         assert!((s.ratio_4xx - 0.05).abs() < 1e-9);
         // 3 significant figures: 50 ms is 50 000 µs exactly representable within 0.1%.
-        let within = |d: Option<Duration>, ms: f64| (d.unwrap().as_secs_f64() * 1000.0 - ms).abs() <= ms * 0.001 + 0.001;
+        let within = |d: Option<Duration>, ms: f64| {
+            (d.unwrap().as_secs_f64() * 1000.0 - ms).abs() <= ms * 0.001 + 0.001
+        };
         assert!(within(s.p50, 50.0), "{:?}", s.p50);
         assert!(within(s.p95, 95.0), "{:?}", s.p95);
         assert!(within(s.p99, 99.0), "{:?}", s.p99);
@@ -278,7 +301,10 @@ mod tests {
         let mut w = EndpointWindow::new();
         for i in 0..10 {
             for _ in 0..2 {
-                w.record(&sample(t0() + secs(i), 5, FailureClass::Ok, Some(200)), t0() + secs(i));
+                w.record(
+                    &sample(t0() + secs(i), 5, FailureClass::Ok, Some(200)),
+                    t0() + secs(i),
+                );
             }
         }
         let s = w.stats(Duration::from_secs(300), t0() + secs(9));
@@ -289,25 +315,43 @@ mod tests {
     fn buckets_expire_after_an_hour() {
         let mut w = EndpointWindow::new();
         w.record(&sample(t0(), 5, FailureClass::Ok, Some(200)), t0());
-        w.record(&sample(t0() + secs(1800), 5, FailureClass::Ok, Some(200)), t0() + secs(1800));
+        w.record(
+            &sample(t0() + secs(1800), 5, FailureClass::Ok, Some(200)),
+            t0() + secs(1800),
+        );
         assert_eq!(w.len(), 2);
         w.prune(t0() + secs(3599));
         assert_eq!(w.len(), 2, "exactly one hour old is kept");
         w.prune(t0() + secs(3600));
         assert_eq!(w.len(), 1);
-        assert_eq!(w.stats(Duration::from_secs(3600), t0() + secs(3600)).total, 1);
+        assert_eq!(
+            w.stats(Duration::from_secs(3600), t0() + secs(3600)).total,
+            1
+        );
         w.prune(t0() + secs(10_000));
         assert!(w.is_empty());
-        assert_eq!(w.stats(Duration::from_secs(60), t0() + secs(10_000)).p50, None);
+        assert_eq!(
+            w.stats(Duration::from_secs(60), t0() + secs(10_000)).p50,
+            None
+        );
     }
 
     #[test]
     fn out_of_order_completions_stay_in_their_bucket() {
         let mut w = EndpointWindow::new();
-        w.record(&sample(t0() + secs(5), 5, FailureClass::Ok, Some(200)), t0() + secs(5));
-        w.record(&sample(t0() + secs(3), 900, FailureClass::Timeout, None), t0() + secs(5));
+        w.record(
+            &sample(t0() + secs(5), 5, FailureClass::Ok, Some(200)),
+            t0() + secs(5),
+        );
+        w.record(
+            &sample(t0() + secs(3), 900, FailureClass::Timeout, None),
+            t0() + secs(5),
+        );
         let s = w.stats(Duration::from_secs(2), t0() + secs(5));
-        assert_eq!(s.total, 1, "the probe that started at second 3 is outside a 2 s window");
+        assert_eq!(
+            s.total, 1,
+            "the probe that started at second 3 is outside a 2 s window"
+        );
         assert_eq!(w.stats(Duration::from_secs(3), t0() + secs(5)).total, 2);
     }
 
@@ -315,7 +359,10 @@ mod tests {
     fn exemplars_keep_the_last_twenty() {
         let mut w = EndpointWindow::new();
         for i in 0..30 {
-            w.record(&sample(t0() + secs(i), 5, FailureClass::Http5xx, Some(500)), t0() + secs(i));
+            w.record(
+                &sample(t0() + secs(i), 5, FailureClass::Http5xx, Some(500)),
+                t0() + secs(i),
+            );
         }
         let ex: Vec<_> = w.exemplars().collect();
         assert_eq!(ex.len(), EXEMPLARS);
@@ -326,7 +373,11 @@ mod tests {
     fn an_hour_at_one_probe_a_second_fits_in_64_kib() {
         let mut w = EndpointWindow::for_interval(Duration::from_secs(1));
         for i in 0..3600 {
-            let class = if i % 100 == 0 { FailureClass::Http5xx } else { FailureClass::Ok };
+            let class = if i % 100 == 0 {
+                FailureClass::Http5xx
+            } else {
+                FailureClass::Ok
+            };
             let mut s = sample(t0() + secs(i), 40, class, Some(200));
             if let Some(e) = s.exemplar.as_mut() {
                 e.body = "x".repeat(200);

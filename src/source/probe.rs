@@ -72,22 +72,35 @@ pub struct ProbeTarget {
 impl ProbeTarget {
     /// Prepares an endpoint from the config.
     pub fn from_config(ep: &Endpoint, config: &Config) -> Result<ProbeTarget, ProbeSetupError> {
-        let bad = |reason: String| ProbeSetupError { endpoint: ep.name.to_string(), reason };
+        let bad = |reason: String| ProbeSetupError {
+            endpoint: ep.name.to_string(),
+            reason,
+        };
         let mut headers = Vec::new();
         for (k, v) in &ep.headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| bad(format!("`{k}` is not a valid header name")))?;
-            let value = HeaderValue::from_str(v.expose())
-                .map_err(|_| bad(format!("the value of header `{k}` has characters a header cannot carry")))?;
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| bad(format!("`{k}` is not a valid header name")))?;
+            let value = HeaderValue::from_str(v.expose()).map_err(|_| {
+                bad(format!(
+                    "the value of header `{k}` has characters a header cannot carry"
+                ))
+            })?;
             headers.push((name, value));
         }
-        let tls = tls::client_config(ep.tls.ca_file.as_deref(), ep.tls.insecure).map_err(|e| bad(e.to_string()))?;
+        let tls = tls::client_config(ep.tls.ca_file.as_deref(), ep.tls.insecure)
+            .map_err(|e| bad(e.to_string()))?;
         Ok(ProbeTarget {
             name: ep.name.to_string(),
             url: ep.url.expose().clone(),
             url_display: ep.url.display(),
-            method: hyper::Method::from_bytes(ep.method.as_str().as_bytes()).unwrap_or(hyper::Method::GET),
+            method: hyper::Method::from_bytes(ep.method.as_str().as_bytes())
+                .unwrap_or(hyper::Method::GET),
             headers,
-            body: ep.body.as_ref().map(|b| Bytes::from(b.expose().to_string())).unwrap_or_default(),
+            body: ep
+                .body
+                .as_ref()
+                .map(|b| Bytes::from(b.expose().to_string()))
+                .unwrap_or_default(),
             interval: ep.interval(&config.poll),
             timeout: ep.timeout(&config.poll),
             expect: ep.expect.expectations(),
@@ -124,7 +137,10 @@ impl Drop for AbortOnDrop {
 /// Probes `target` once. `at` is the wall-clock start to record; latencies use the monotonic clock.
 pub async fn probe(target: &ProbeTarget, at: DateTime<Utc>) -> ProbeSample {
     let started = Instant::now();
-    let mut progress = Progress { stage: "resolving the name", ..Progress::default() };
+    let mut progress = Progress {
+        stage: "resolving the name",
+        ..Progress::default()
+    };
     let result = tokio::time::timeout(target.timeout, run(target, at, &mut progress)).await;
     let latency = started.elapsed();
     let transport = match result {
@@ -134,7 +150,11 @@ pub async fn probe(target: &ProbeTarget, at: DateTime<Utc>) -> ProbeSample {
             "no complete answer within {} (stopped while {}{})",
             format_duration(target.timeout),
             progress.stage,
-            if progress.bytes > 0 { format!(", {} body bytes read", progress.bytes) } else { String::new() }
+            if progress.bytes > 0 {
+                format!(", {} body bytes read", progress.bytes)
+            } else {
+                String::new()
+            }
         ))),
     };
     let obs = Observation {
@@ -149,7 +169,10 @@ pub async fn probe(target: &ProbeTarget, at: DateTime<Utc>) -> ProbeSample {
         at,
         class: verdict.class,
         status: progress.status,
-        error: verdict.error.as_ref().map(|e| sample::redact(e, &target.secrets)),
+        error: verdict
+            .error
+            .as_ref()
+            .map(|e| sample::redact(e, &target.secrets)),
         body: sample::exemplar_body(&progress.body, &target.secrets),
         headers: progress.headers.clone(),
         phases: progress.phases,
@@ -170,12 +193,20 @@ pub async fn probe(target: &ProbeTarget, at: DateTime<Utc>) -> ProbeSample {
     }
 }
 
-async fn run(target: &ProbeTarget, at: DateTime<Utc>, p: &mut Progress) -> Result<(), TransportFailure> {
+async fn run(
+    target: &ProbeTarget,
+    at: DateTime<Utc>,
+    p: &mut Progress,
+) -> Result<(), TransportFailure> {
     let mut url = target.url.clone();
     let mut method = target.method.clone();
     let mut body = target.body.clone();
     for hop in 0..=target.max_redirects {
-        *p = Progress { stage: "resolving the name", cert_days_left: p.cert_days_left, ..Progress::default() };
+        *p = Progress {
+            stage: "resolving the name",
+            cert_days_left: p.cert_days_left,
+            ..Progress::default()
+        };
         let exchange = request_once(target, &url, &method, body.clone(), at, p).await?;
         let status = exchange.response.status();
         let location = exchange
@@ -193,7 +224,9 @@ async fn run(target: &ProbeTarget, at: DateTime<Utc>, p: &mut Progress) -> Resul
                 )));
             }
             url = url.join(&loc).map_err(|e| {
-                TransportFailure::TooManyRedirects(format!("redirect to an invalid location {loc:?}: {e}"))
+                TransportFailure::TooManyRedirects(format!(
+                    "redirect to an invalid location {loc:?}: {e}"
+                ))
             })?;
             if status == hyper::StatusCode::SEE_OTHER
                 || (matches!(status.as_u16(), 301 | 302) && method == hyper::Method::POST)
@@ -218,7 +251,9 @@ async fn request_once(
 ) -> Result<Exchange, TransportFailure> {
     let host = url.host_str().unwrap_or_default().to_string();
     let https = url.scheme() == "https";
-    let port = url.port_or_known_default().unwrap_or(if https { 443 } else { 80 });
+    let port = url
+        .port_or_known_default()
+        .unwrap_or(if https { 443 } else { 80 });
 
     p.stage = "resolving the name";
     let addrs: Vec<SocketAddr> = match url.host() {
@@ -253,8 +288,14 @@ async fn request_once(
     }
     let stream = match (stream, last_err) {
         (Some(s), _) => s,
-        (None, Some((addr, e))) => return Err(TransportFailure::Connect(connect_message(*addr, &e))),
-        (None, None) => return Err(TransportFailure::Connect(format!("no address to connect to for {host}"))),
+        (None, Some((addr, e))) => {
+            return Err(TransportFailure::Connect(connect_message(*addr, &e)));
+        }
+        (None, None) => {
+            return Err(TransportFailure::Connect(format!(
+                "no address to connect to for {host}"
+            )));
+        }
     };
     p.phases.connect = Some(t.elapsed());
     let _ = stream.set_nodelay(true);
@@ -262,8 +303,9 @@ async fn request_once(
     let (mut sender, conn_task) = if https {
         p.stage = "in the TLS handshake";
         let t = Instant::now();
-        let name = rustls::pki_types::ServerName::try_from(host.clone())
-            .map_err(|_| TransportFailure::Tls(format!("`{host}` is not a valid TLS server name")))?;
+        let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|_| {
+            TransportFailure::Tls(format!("`{host}` is not a valid TLS server name"))
+        })?;
         let tls_stream = TlsConnector::from(target.tls.clone())
             .connect(name, stream)
             .await
@@ -280,14 +322,19 @@ async fn request_once(
     };
 
     p.stage = "waiting for the first byte";
-    let mut req = hyper::Request::builder().method(method.clone()).uri(path_and_query(url));
+    let mut req = hyper::Request::builder()
+        .method(method.clone())
+        .uri(path_and_query(url));
     let host_header = match url.port() {
         Some(port) => format!("{host}:{port}"),
         None => host.clone(),
     };
     req = req
         .header(hyper::header::HOST, host_header)
-        .header(hyper::header::USER_AGENT, concat!("incident-commander/", env!("CARGO_PKG_VERSION"), " (probe)"))
+        .header(
+            hyper::header::USER_AGENT,
+            concat!("incident-commander/", env!("CARGO_PKG_VERSION"), " (probe)"),
+        )
         .header(hyper::header::ACCEPT_ENCODING, "identity")
         .header(hyper::header::CONNECTION, "close");
     for (k, v) in &target.headers {
@@ -298,12 +345,18 @@ async fn request_once(
         .map_err(|e| TransportFailure::Connect(format!("could not build the request: {e}")))?;
     let t = Instant::now();
     let response = sender.send_request(req).await.map_err(|e| {
-        TransportFailure::Connect(format!("connection failed before an answer arrived: {}", hyper_message(&e)))
+        TransportFailure::Connect(format!(
+            "connection failed before an answer arrived: {}",
+            hyper_message(&e)
+        ))
     })?;
     p.phases.ttfb = Some(t.elapsed());
     p.status = Some(response.status().as_u16());
     p.headers = sample::exemplar_headers(
-        response.headers().iter().map(|(k, v)| (k.as_str(), v.as_bytes())),
+        response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_bytes())),
         &target.secrets,
     );
     if response.status() == hyper::StatusCode::TOO_MANY_REQUESTS {
@@ -313,7 +366,11 @@ async fn request_once(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| sample::parse_retry_after(v, Utc::now()));
     }
-    Ok(Exchange { response, _sender: sender, _driver: conn_task })
+    Ok(Exchange {
+        response,
+        _sender: sender,
+        _driver: conn_task,
+    })
 }
 
 /// A response with what keeps its connection alive; dropping it (for example on
@@ -326,23 +383,39 @@ struct Exchange {
 
 async fn handshake<S>(
     io: S,
-) -> Result<(hyper::client::conn::http1::SendRequest<Full<Bytes>>, AbortOnDrop), TransportFailure>
+) -> Result<
+    (
+        hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+        AbortOnDrop,
+    ),
+    TransportFailure,
+>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
         .await
-        .map_err(|e| TransportFailure::Connect(format!("HTTP handshake failed: {}", hyper_message(&e))))?;
+        .map_err(|e| {
+            TransportFailure::Connect(format!("HTTP handshake failed: {}", hyper_message(&e)))
+        })?;
     let task = tokio::spawn(async move {
         let _ = conn.await;
     });
     Ok((sender, AbortOnDrop(task)))
 }
 
-async fn read_body(exchange: Exchange, target: &ProbeTarget, p: &mut Progress) -> Result<(), TransportFailure> {
+async fn read_body(
+    exchange: Exchange,
+    target: &ProbeTarget,
+    p: &mut Progress,
+) -> Result<(), TransportFailure> {
     p.stage = "reading the body";
     let t = Instant::now();
-    let Exchange { response, _sender, _driver } = exchange;
+    let Exchange {
+        response,
+        _sender,
+        _driver,
+    } = exchange;
     let mut body = response.into_body();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
@@ -387,7 +460,10 @@ fn connect_message(addr: SocketAddr, e: &std::io::Error) -> String {
 }
 
 fn tls_message(e: &std::io::Error, host: &str) -> String {
-    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
         Some(r) => tls::explain(r, host),
         None => format!("TLS handshake with {host} failed: {e}"),
     }

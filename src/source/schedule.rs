@@ -21,7 +21,7 @@ pub enum ProbeEvent {
         /// Index of the endpoint in the target list.
         endpoint: usize,
         /// The result.
-        sample: ProbeSample,
+        sample: Box<ProbeSample>,
     },
     /// A probe was due while the previous one was still running.
     Overrun {
@@ -78,13 +78,17 @@ async fn endpoint_loop(
         }
         while probes.try_join_next().is_some() {}
         if busy.swap(true, Ordering::AcqRel) {
-            let overrun = ProbeEvent::Overrun { endpoint: index, at: Utc::now() };
+            let overrun = ProbeEvent::Overrun {
+                endpoint: index,
+                at: Utc::now(),
+            };
             if events.send(overrun).await.is_err() {
                 break;
             }
             continue;
         }
-        let (targets, slots, events, busy) = (targets.clone(), slots.clone(), events.clone(), busy.clone());
+        let (targets, slots, events, busy) =
+            (targets.clone(), slots.clone(), events.clone(), busy.clone());
         probes.spawn(async move {
             let Ok(_permit) = slots.acquire_owned().await else {
                 busy.store(false, Ordering::Release);
@@ -94,7 +98,12 @@ async fn endpoint_loop(
             let mut sample = probe::probe(&targets[index], Utc::now()).await;
             sample.lateness = lateness;
             busy.store(false, Ordering::Release);
-            let _ = events.send(ProbeEvent::Sample { endpoint: index, sample }).await;
+            let _ = events
+                .send(ProbeEvent::Sample {
+                    endpoint: index,
+                    sample: Box::new(sample),
+                })
+                .await;
         });
     }
     probes.abort_all();

@@ -28,7 +28,8 @@ pub enum TlsSetupError {
 
 fn provider() -> Arc<CryptoProvider> {
     static P: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    P.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider())).clone()
+    P.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .clone()
 }
 
 fn system_roots() -> &'static [CertificateDer<'static>] {
@@ -43,8 +44,12 @@ fn system_roots() -> &'static [CertificateDer<'static>] {
 }
 
 /// Client settings for one endpoint.
-pub fn client_config(ca_file: Option<&Path>, insecure: bool) -> Result<Arc<ClientConfig>, TlsSetupError> {
-    let builder = ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
+pub fn client_config(
+    ca_file: Option<&Path>,
+    insecure: bool,
+) -> Result<Arc<ClientConfig>, TlsSetupError> {
+    let builder =
+        ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
     let mut config = if insecure {
         builder
             .dangerous()
@@ -56,11 +61,16 @@ pub fn client_config(ca_file: Option<&Path>, insecure: bool) -> Result<Arc<Clien
         let mut roots = RootCertStore::empty();
         roots.add_parsable_certificates(system_roots().iter().cloned());
         if let Some(path) = ca_file {
-            let bad = |reason: String| TlsSetupError::CaFile { path: path.display().to_string(), reason };
+            let bad = |reason: String| TlsSetupError::CaFile {
+                path: path.display().to_string(),
+                reason,
+            };
             let mut added = 0;
             for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))? {
                 let cert = cert.map_err(|e| bad(format!("not a PEM certificate: {e}")))?;
-                roots.add(cert).map_err(|e| bad(format!("unusable certificate: {e}")))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| bad(format!("unusable certificate: {e}")))?;
                 added += 1;
             }
             if added == 0 {
@@ -132,7 +142,9 @@ pub fn explain(err: &rustls::Error, host: &str) -> String {
         rustls::Error::InvalidCertificate(C::UnknownIssuer) => format!(
             "certificate of {host} is not trusted (unknown issuer, self-signed?): add its CA with tls.ca_file"
         ),
-        rustls::Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+        rustls::Error::InvalidCertificate(
+            C::NotValidForName | C::NotValidForNameContext { .. },
+        ) => {
             format!("certificate is not valid for the name {host}")
         }
         other => format!("TLS handshake with {host} failed: {other}"),
