@@ -101,6 +101,9 @@ pub struct Poll {
     pub timeout: HumanDuration,
     /// How many probes may be in flight at once.
     pub concurrency: usize,
+    /// Keep connections open between probes (default: a new connection per probe,
+    /// so connect and TLS are measured every time).
+    pub reuse_connections: bool,
 }
 
 impl Default for Poll {
@@ -109,6 +112,7 @@ impl Default for Poll {
             interval: HumanDuration(Duration::from_secs(2)),
             timeout: HumanDuration(Duration::from_millis(1500)),
             concurrency: 64,
+            reuse_connections: false,
         }
     }
 }
@@ -136,6 +140,9 @@ pub struct Endpoint {
     /// Overrides `poll.timeout`.
     #[serde(default)]
     pub timeout: Option<HumanDuration>,
+    /// Overrides `poll.reuse_connections`.
+    #[serde(default)]
+    pub reuse_connections: Option<bool>,
     /// Core functionality: drives severity.
     #[serde(default)]
     pub critical: bool,

@@ -490,3 +490,44 @@ async fn scheduler_never_piles_up_probes_on_a_slow_endpoint() {
         "{hits} requests for {slow_samples} probes"
     );
 }
+
+#[tokio::test]
+async fn connections_are_new_per_probe_unless_reuse_is_on() {
+    for reuse in [false, true] {
+        let (conn_tx, mut conn_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let port = server(move |mut s| {
+            let conns = conn_tx.clone();
+            async move {
+                let _ = conns.send(());
+                loop {
+                    let head = read_head(&mut s).await;
+                    if head.is_empty() {
+                        return;
+                    }
+                    if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await.is_err() {
+                        return;
+                    }
+                }
+            }
+        })
+        .await;
+        let t = target(port, &format!(", reuse_connections: {reuse}"));
+        let mut samples = Vec::new();
+        for _ in 0..3 {
+            samples.push(run(&t).await);
+        }
+        assert!(samples.iter().all(|s| s.class == FailureClass::Ok));
+        let mut conns = 0;
+        while conn_rx.try_recv().is_ok() {
+            conns += 1;
+        }
+        if reuse {
+            assert_eq!(conns, 1, "one kept-alive connection");
+            assert!(samples[0].phases.connect.is_some());
+            assert!(samples[1].phases.connect.is_none() && samples[2].phases.connect.is_none());
+        } else {
+            assert_eq!(conns, 3, "a new connection per probe");
+            assert!(samples.iter().all(|s| s.phases.connect.is_some()));
+        }
+    }
+}

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderName, HeaderValue};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -67,6 +67,10 @@ pub struct ProbeTarget {
     pub max_redirects: usize,
     /// Values to redact from exemplars.
     pub secrets: Arc<Vec<String>>,
+    /// Keep the connection open between probes (then connect and TLS are timed only when it is new).
+    pub reuse_connections: bool,
+    /// The kept connection.
+    pool: ConnectionSlot,
 }
 
 impl ProbeTarget {
@@ -109,6 +113,8 @@ impl ProbeTarget {
             max_body: DEFAULT_MAX_BODY,
             max_redirects: DEFAULT_MAX_REDIRECTS,
             secrets: Arc::new(config.secrets().to_vec()),
+            reuse_connections: ep.reuse_connections.unwrap_or(config.poll.reuse_connections),
+            pool: ConnectionSlot::default(),
         })
     }
 }
@@ -255,13 +261,92 @@ async fn request_once(
         .port_or_known_default()
         .unwrap_or(if https { 443 } else { 80 });
 
+    let key = format!("{}://{host}:{port}", url.scheme());
+    let pooled = target
+        .reuse_connections
+        .then(|| lock(&target.pool).take())
+        .flatten()
+        .filter(|c| c.key == key && c.sender.is_ready());
+    let mut conn = match pooled {
+        Some(c) => {
+            p.cert_days_left = c.cert_days_left;
+            c
+        }
+        None => open(target, url, &host, port, key, at, p).await?,
+    };
+
+    p.stage = "waiting for the first byte";
+    let mut req = hyper::Request::builder()
+        .method(method.clone())
+        .uri(path_and_query(url));
+    let host_header = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.clone(),
+    };
+    req = req
+        .header(hyper::header::HOST, host_header)
+        .header(
+            hyper::header::USER_AGENT,
+            concat!("incident-commander/", env!("CARGO_PKG_VERSION"), " (probe)"),
+        )
+        .header(hyper::header::ACCEPT_ENCODING, "identity")
+        .header(
+            hyper::header::CONNECTION,
+            if target.reuse_connections { "keep-alive" } else { "close" },
+        );
+    for (k, v) in &target.headers {
+        req = req.header(k, v);
+    }
+    let req = req
+        .body(Full::new(body))
+        .map_err(|e| TransportFailure::Connect(format!("could not build the request: {e}")))?;
+    let t = Instant::now();
+    let response = conn.sender.send_request(req).await.map_err(|e| {
+        TransportFailure::Connect(format!(
+            "connection failed before an answer arrived: {}",
+            hyper_message(&e)
+        ))
+    })?;
+    p.phases.ttfb = Some(t.elapsed());
+    p.status = Some(response.status().as_u16());
+    p.headers = sample::exemplar_headers(
+        response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_bytes())),
+        &target.secrets,
+    );
+    if response.status() == hyper::StatusCode::TOO_MANY_REQUESTS {
+        p.retry_after = response
+            .headers()
+            .get(hyper::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| sample::parse_retry_after(v, Utc::now()));
+    }
+    Ok(Exchange {
+        response,
+        conn,
+    })
+}
+
+/// Resolves, connects and (for https) shakes hands: a fresh connection, every phase timed.
+async fn open(
+    target: &ProbeTarget,
+    url: &Url,
+    host: &str,
+    port: u16,
+    key: String,
+    at: DateTime<Utc>,
+    p: &mut Progress,
+) -> Result<Conn, TransportFailure> {
+    let https = url.scheme() == "https";
     p.stage = "resolving the name";
     let addrs: Vec<SocketAddr> = match url.host() {
         Some(url::Host::Ipv4(ip)) => vec![SocketAddr::from((ip, port))],
         Some(url::Host::Ipv6(ip)) => vec![SocketAddr::from((ip, port))],
         _ => {
             let t = Instant::now();
-            let found = tokio::net::lookup_host((host.as_str(), port))
+            let found = tokio::net::lookup_host((host, port))
                 .await
                 .map_err(|e| TransportFailure::Dns(format!("could not resolve {host}: {e}")))?
                 .collect::<Vec<_>>();
@@ -300,10 +385,10 @@ async fn request_once(
     p.phases.connect = Some(t.elapsed());
     let _ = stream.set_nodelay(true);
 
-    let (mut sender, conn_task) = if https {
+    let (sender, driver) = if https {
         p.stage = "in the TLS handshake";
         let t = Instant::now();
-        let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|_| {
+        let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|_| {
             TransportFailure::Tls(format!("`{host}` is not a valid TLS server name"))
         })?;
         let tls_stream = TlsConnector::from(target.tls.clone())
@@ -320,56 +405,11 @@ async fn request_once(
     } else {
         handshake(stream).await?
     };
-
-    p.stage = "waiting for the first byte";
-    let mut req = hyper::Request::builder()
-        .method(method.clone())
-        .uri(path_and_query(url));
-    let host_header = match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.clone(),
-    };
-    req = req
-        .header(hyper::header::HOST, host_header)
-        .header(
-            hyper::header::USER_AGENT,
-            concat!("incident-commander/", env!("CARGO_PKG_VERSION"), " (probe)"),
-        )
-        .header(hyper::header::ACCEPT_ENCODING, "identity")
-        .header(hyper::header::CONNECTION, "close");
-    for (k, v) in &target.headers {
-        req = req.header(k, v);
-    }
-    let req = req
-        .body(Full::new(body))
-        .map_err(|e| TransportFailure::Connect(format!("could not build the request: {e}")))?;
-    let t = Instant::now();
-    let response = sender.send_request(req).await.map_err(|e| {
-        TransportFailure::Connect(format!(
-            "connection failed before an answer arrived: {}",
-            hyper_message(&e)
-        ))
-    })?;
-    p.phases.ttfb = Some(t.elapsed());
-    p.status = Some(response.status().as_u16());
-    p.headers = sample::exemplar_headers(
-        response
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_bytes())),
-        &target.secrets,
-    );
-    if response.status() == hyper::StatusCode::TOO_MANY_REQUESTS {
-        p.retry_after = response
-            .headers()
-            .get(hyper::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| sample::parse_retry_after(v, Utc::now()));
-    }
-    Ok(Exchange {
-        response,
-        _sender: sender,
-        _driver: conn_task,
+    Ok(Conn {
+        key,
+        sender,
+        _driver: driver,
+        cert_days_left: p.cert_days_left,
     })
 }
 
@@ -377,8 +417,29 @@ async fn request_once(
 /// timeout) stops the connection driver.
 struct Exchange {
     response: hyper::Response<hyper::body::Incoming>,
-    _sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    conn: Conn,
+}
+
+/// An open HTTP/1.1 connection and the task driving it (aborted when dropped).
+struct Conn {
+    /// `scheme://host:port`, to reuse it only for the same origin.
+    key: String,
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
     _driver: AbortOnDrop,
+    cert_days_left: Option<f64>,
+}
+
+/// The connection kept between probes when `reuse_connections` is on.
+type ConnectionSlot = Arc<Mutex<Option<Conn>>>;
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Conn({})", self.key)
+    }
+}
+
+fn lock(slot: &ConnectionSlot) -> std::sync::MutexGuard<'_, Option<Conn>> {
+    slot.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 async fn handshake<S>(
@@ -411,11 +472,7 @@ async fn read_body(
 ) -> Result<(), TransportFailure> {
     p.stage = "reading the body";
     let t = Instant::now();
-    let Exchange {
-        response,
-        _sender,
-        _driver,
-    } = exchange;
+    let Exchange { response, conn } = exchange;
     let mut body = response.into_body();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
@@ -439,6 +496,9 @@ async fn read_body(
         }
     }
     p.phases.transfer = Some(t.elapsed());
+    if target.reuse_connections {
+        *lock(&target.pool) = Some(conn);
+    }
     Ok(())
 }
 
