@@ -62,13 +62,26 @@ fn usage_errors_exit_2() {
         text(&o).1
     );
     // Commands of later milestones say so instead of pretending.
-    let o = ic(&["check"]);
+    let o = ic(&["scrape"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        text(&o).1.contains("does not have probing yet"),
+        text(&o).1.contains("does not have the metrics parser yet"),
         "{}",
         text(&o).1
     );
+    // A missing config is a usage error that says where it looked and what to do.
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_ic"))
+        .arg("check")
+        .current_dir(dir.path())
+        .env_remove("IC_CONFIG")
+        .env("XDG_CONFIG_HOME", dir.path())
+        .env("IC_LOG", "off")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("no config found"), "{}", text(&o).1);
+    assert!(text(&o).1.contains("ic init"), "{}", text(&o).1);
 }
 
 #[test]
@@ -278,4 +291,39 @@ fn demo_prints_a_summary_line_per_second() {
         summary[0]
     );
     assert!(status.success(), "{status}");
+}
+
+#[test]
+fn demo_serve_keeps_serving_when_its_reader_goes_away() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ic"))
+        .args(["demo", "--serve", "--scenario", "calm", "--rps", "0"])
+        .env("IC_LOG", "off")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    // Read only the first line, then close the pipe.
+    {
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut first).unwrap();
+    }
+    let port: u16 = first.trim().rsplit(':').next().unwrap().parse().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the server exited when its stdout closed"
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = rt.block_on(async {
+        reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+            .await
+            .unwrap()
+            .status()
+    });
+    assert_eq!(status, 200);
+    let _ = child.kill();
+    let _ = child.wait();
 }

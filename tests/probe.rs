@@ -504,7 +504,10 @@ async fn connections_are_new_per_probe_unless_reuse_is_on() {
                     if head.is_empty() {
                         return;
                     }
-                    if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await.is_err() {
+                    if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }

@@ -19,20 +19,20 @@ pub(super) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
                 args.port
             )
         })?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "listening on {}", server.url())?;
-    out.flush()?;
     let blurb = if description.is_empty() {
         String::new()
     } else {
         format!(": {description}")
     };
-    writeln!(out, "scenario `{name}`{blurb}")?;
-    writeln!(
-        out,
-        "routes: /api/payments /api/orders /api/search?q= /api/users/{{id}} /healthz  metrics: /metrics  faults: /_demo/fault  (Ctrl-C stops)"
-    )?;
-    out.flush()?;
+    let banner = format!(
+        "listening on {}\nscenario `{name}`{blurb}\nroutes: /api/payments /api/orders /api/search?q= /api/users/{{id}} /healthz  metrics: /metrics  faults: /_demo/fault  (Ctrl-C stops)\n",
+        server.url()
+    );
+    // A reader that has gone away (it only wanted the port) must not stop the server.
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(banner.as_bytes()).and_then(|()| out.flush()) {
+        tracing::info!("demo banner not fully written ({e}); serving on");
+    }
     drop(out);
 
     let stopped = if args.serve {

@@ -113,7 +113,9 @@ impl ProbeTarget {
             max_body: DEFAULT_MAX_BODY,
             max_redirects: DEFAULT_MAX_REDIRECTS,
             secrets: Arc::new(config.secrets().to_vec()),
-            reuse_connections: ep.reuse_connections.unwrap_or(config.poll.reuse_connections),
+            reuse_connections: ep
+                .reuse_connections
+                .unwrap_or(config.poll.reuse_connections),
             pool: ConnectionSlot::default(),
         })
     }
@@ -292,7 +294,11 @@ async fn request_once(
         .header(hyper::header::ACCEPT_ENCODING, "identity")
         .header(
             hyper::header::CONNECTION,
-            if target.reuse_connections { "keep-alive" } else { "close" },
+            if target.reuse_connections {
+                "keep-alive"
+            } else {
+                "close"
+            },
         );
     for (k, v) in &target.headers {
         req = req.header(k, v);
@@ -323,10 +329,7 @@ async fn request_once(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| sample::parse_retry_after(v, Utc::now()));
     }
-    Ok(Exchange {
-        response,
-        conn,
-    })
+    Ok(Exchange { response, conn })
 }
 
 /// Resolves, connects and (for https) shakes hands: a fresh connection, every phase timed.

@@ -7,8 +7,9 @@ use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Why TLS settings could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -43,8 +44,28 @@ fn system_roots() -> &'static [CertificateDer<'static>] {
     })
 }
 
-/// Client settings for one endpoint.
+/// Client settings for an endpoint; endpoints with the same settings share one
+/// (a root store costs tens of KiB, so a thousand copies would cost tens of MB).
 pub fn client_config(
+    ca_file: Option<&Path>,
+    insecure: bool,
+) -> Result<Arc<ClientConfig>, TlsSetupError> {
+    type Cache = Mutex<HashMap<(Option<PathBuf>, bool), Arc<ClientConfig>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let key = (ca_file.map(Path::to_path_buf), insecure);
+    let cache = CACHE.get_or_init(Mutex::default);
+    if let Some(found) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(found.clone());
+    }
+    let built = build_client_config(ca_file, insecure)?;
+    cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, built.clone());
+    Ok(built)
+}
+
+fn build_client_config(
     ca_file: Option<&Path>,
     insecure: bool,
 ) -> Result<Arc<ClientConfig>, TlsSetupError> {
