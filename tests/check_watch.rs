@@ -122,7 +122,6 @@ fn check_reports_every_endpoint_and_ends_within_the_largest_timeout() {
     assert!(text.starts_with("NAME"), "{text}");
     assert!(text.contains("1 endpoints, 1 ok, 0 failing"), "{text}");
 }
-}
 
 #[test]
 fn watch_prints_class_changes_and_json_lines() {
