@@ -397,7 +397,7 @@ async fn open(
         let tls_stream = TlsConnector::from(target.tls.clone())
             .connect(name, stream)
             .await
-            .map_err(|e| TransportFailure::Tls(tls_message(&e, &host)))?;
+            .map_err(|e| TransportFailure::Tls(tls_message(&e, host)))?;
         p.phases.tls = Some(t.elapsed());
         let (_, session) = tls_stream.get_ref();
         p.cert_days_left = session
