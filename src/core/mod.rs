@@ -1,5 +1,6 @@
 //! The pure core: plain data and functions, no network, terminal, files or tokio.
 
+pub mod exposition;
 pub mod sample;
 pub mod scenario;
 pub mod units;
