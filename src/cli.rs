@@ -32,8 +32,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Probe continuously without the full-screen view, for servers, CI and scripts.
     Watch(WatchArgs),
-    /// Parse a Prometheus /metrics exposition and print per-route figures (arrives with the metrics parser).
-    Scrape,
+    /// Parse a Prometheus /metrics exposition (URL, file or -) and print per-route figures.
+    Scrape(ScrapeArgs),
     /// Replay a scenario through the detectors in simulated time (arrives with the detection engine).
     Simulate,
     /// Validate config and scenario files; exit 0 when all are valid, 2 otherwise.
@@ -95,6 +95,35 @@ pub struct WatchArgs {
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     crate::core::units::parse_duration(s)
+}
+
+/// `ic scrape`.
+#[derive(Debug, clap::Args)]
+pub struct ScrapeArgs {
+    /// An http(s) URL, a file, or - for standard input.
+    #[arg(value_name = "URL|FILE|-")]
+    pub source: String,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Fail (exit 2) on the first malformed line instead of skipping it.
+    #[arg(long)]
+    pub strict: bool,
+    /// Label that names the route (default: first of route, handler, path, uri, endpoint).
+    #[arg(long, value_name = "LABEL")]
+    pub route_label: Option<String>,
+    /// Label that carries the status code (default: first of status, code, status_code).
+    #[arg(long, value_name = "LABEL")]
+    pub status_label: Option<String>,
+    /// Request counter (default: detected, *_requests_total).
+    #[arg(long, value_name = "METRIC")]
+    pub requests: Option<String>,
+    /// Latency histogram (default: detected, *_duration_seconds).
+    #[arg(long, value_name = "METRIC")]
+    pub duration: Option<String>,
+    /// Timeout for a URL.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub timeout: std::time::Duration,
 }
 
 /// `ic lint`.

@@ -5,6 +5,7 @@ mod check;
 mod demo;
 mod init;
 mod lint;
+mod scrape;
 mod watch;
 
 use crate::cli::{Cli, Command};
@@ -43,10 +44,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Check(args) => check::run(args, cli.config.as_deref()).await,
         Command::Watch(args) => watch::run(args, cli.config.as_deref()).await,
-        Command::Scrape => Err(not_yet(
-            "the metrics parser",
-            "curl the /metrics URL meanwhile",
-        )),
+        Command::Scrape(args) => scrape::run(args).await,
         Command::Simulate => Err(not_yet(
             "the detection engine",
             "`ic demo --scenario NAME` plays a scenario live",

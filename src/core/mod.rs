@@ -1,6 +1,7 @@
 //! The pure core: plain data and functions, no network, terminal, files or tokio.
 
 pub mod exposition;
+pub mod metrics;
 pub mod sample;
 pub mod scenario;
 pub mod units;

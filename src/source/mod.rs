@@ -2,4 +2,5 @@
 
 pub mod probe;
 pub mod schedule;
+pub mod scrape;
 pub mod tls;

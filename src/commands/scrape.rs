@@ -1,0 +1,224 @@
+//! `ic scrape`: parse one exposition (URL, file or stdin) and print its counts
+//! and a per-route table — requests, 5xx, 4xx and p50 / p95 / p99 from the
+//! cumulative buckets — or the same as one JSON object.
+
+use super::{EXIT_FINDINGS, EXIT_OK, UsageError};
+use crate::cli::ScrapeArgs;
+use crate::core::exposition::{Exposition, Format};
+use crate::core::metrics::{self, Mapping, RouteView};
+use crate::source::scrape;
+use serde_json::json;
+use std::collections::HashSet;
+use std::hash::{BuildHasher, Hasher};
+use std::io::Read;
+
+/// Largest file or standard input read.
+const MAX_FILE_BYTES: u64 = 1024 * 1024 * 1024;
+
+pub(super) async fn run(args: ScrapeArgs) -> anyhow::Result<u8> {
+    let (text, format) = match read_source(&args).await {
+        Ok(x) => x,
+        Err(Failure::Usage(e)) => return Err(e.into()),
+        Err(Failure::Target(e)) => {
+            if args.json {
+                println!("{}", json!({"error": e.message, "class": e.class}));
+            } else {
+                eprintln!("error: {e}");
+            }
+            return Ok(EXIT_FINDINGS);
+        }
+    };
+    let (expo, mut warnings) = scrape::parse_capped(&text, format, scrape::DEFAULT_MAX_SERIES);
+    if args.strict
+        && let Some(first) = expo.errors.first()
+    {
+        return Err(UsageError(format!(
+            "{}:{}:{}: {} ({} malformed lines in all; drop --strict to skip them)",
+            args.source,
+            first.line,
+            first.column,
+            first.message,
+            expo.errors.len()
+        ))
+        .into());
+    }
+    warnings.extend(
+        expo.errors
+            .iter()
+            .take(100)
+            .map(|e| format!("{}:{}: {}", e.line, e.column, e.message)),
+    );
+    if expo.errors.len() > 100 {
+        warnings.push(format!(
+            "… and {} more malformed lines",
+            expo.errors.len() - 100
+        ));
+    }
+    let mapping = Mapping {
+        requests: args.requests.clone(),
+        duration: args.duration.clone(),
+        route_label: args.route_label.clone(),
+        status_label: args.status_label.clone(),
+    };
+    let snap = metrics::snapshot(&expo, &mapping);
+    if let Some(r) = &snap.resolved {
+        if r.requests.is_none() {
+            warnings.push(
+                "no request counter found (looked for *_requests_total; set --requests)".into(),
+            );
+        }
+        if r.duration.is_none() {
+            warnings.push(
+                "no latency histogram found (looked for *_duration_seconds_bucket; set --duration)"
+                    .into(),
+            );
+        }
+        if r.route_label.is_none() && r.requests.is_some() {
+            warnings.push("no route label found (tried route, handler, path, uri, endpoint; set --route-label)".into());
+        }
+    }
+    let routes = metrics::totals(&snap);
+    let series = count_series(&expo);
+    let families = count_families(&expo);
+    if args.json {
+        let out = json!({
+            "samples": expo.samples.len(),
+            "families": families,
+            "series": series,
+            "warnings": warnings,
+            "routes": routes.iter().map(|r| json!({
+                "route": r.route,
+                "requests": r.requests,
+                "errors_5xx": r.errors_5xx,
+                "errors_4xx": r.errors_4xx,
+                "p50": r.p50,
+                "p95": r.p95,
+                "p99": r.p99,
+            })).collect::<Vec<_>>(),
+        });
+        println!("{out}");
+    } else {
+        print_table(&args.source, &expo, families, series, &routes, &warnings);
+    }
+    Ok(EXIT_OK)
+}
+
+enum Failure {
+    Usage(UsageError),
+    Target(scrape::ScrapeError),
+}
+
+async fn read_source(args: &ScrapeArgs) -> Result<(String, Format), Failure> {
+    let src = args.source.as_str();
+    if src.starts_with("http://") || src.starts_with("https://") {
+        let client = scrape::client(args.timeout).map_err(Failure::Target)?;
+        let fetched = scrape::fetch(&client, src, scrape::DEFAULT_MAX_BYTES)
+            .await
+            .map_err(Failure::Target)?;
+        return Ok((fetched.text, fetched.format));
+    }
+    let mut bytes = Vec::new();
+    let read = if src == "-" {
+        std::io::stdin()
+            .lock()
+            .take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(src).and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+    };
+    read.map_err(|e| Failure::Usage(UsageError(format!("{src}: cannot read: {e}"))))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Failure::Usage(UsageError(format!(
+            "{src}: larger than 1 GiB; refusing to parse it"
+        ))));
+    }
+    let text = String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    // A file is OpenMetrics when it ends with `# EOF`.
+    let format = if text.trim_end().ends_with("# EOF") {
+        Format::OpenMetrics
+    } else {
+        Format::Text
+    };
+    Ok((text, format))
+}
+
+/// Distinct series: name plus label set.
+fn count_series(expo: &Exposition<'_>) -> usize {
+    let state = std::hash::RandomState::new();
+    let mut seen = HashSet::with_capacity(expo.samples.len());
+    for s in &expo.samples {
+        let mut h = state.build_hasher();
+        h.write(s.name.as_bytes());
+        for l in expo.labels(s) {
+            h.write_u8(0xff);
+            h.write(l.name.as_bytes());
+            h.write_u8(b'=');
+            h.write(l.value().as_bytes());
+        }
+        seen.insert(h.finish());
+    }
+    seen.len()
+}
+
+/// Families: the declared ones plus undeclared metric names.
+fn count_families(expo: &Exposition<'_>) -> usize {
+    let mut undeclared = HashSet::new();
+    for s in &expo.samples {
+        if expo.family_of(s).is_none() {
+            undeclared.insert(s.name);
+        }
+    }
+    expo.families.len() + undeclared.len()
+}
+
+fn secs(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(s) if s.is_infinite() => "inf".into(),
+        Some(s) if s < 1.0 => format!("{:.1}ms", s * 1000.0),
+        Some(s) => format!("{s:.2}s"),
+    }
+}
+
+fn print_table(
+    source: &str,
+    expo: &Exposition<'_>,
+    families: usize,
+    series: usize,
+    routes: &[RouteView],
+    warnings: &[String],
+) {
+    println!(
+        "{source}: {} samples, {families} families, {series} series, {} malformed lines skipped",
+        expo.samples.len(),
+        expo.errors.len()
+    );
+    if !routes.is_empty() {
+        let w = routes
+            .iter()
+            .map(|r| r.route.chars().count())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        println!(
+            "{:<w$}  {:>12}  {:>10}  {:>10}  {:>9}  {:>9}  {:>9}",
+            "ROUTE", "REQUESTS", "5XX", "4XX", "P50", "P95", "P99"
+        );
+        for r in routes {
+            println!(
+                "{:<w$}  {:>12}  {:>10}  {:>10}  {:>9}  {:>9}  {:>9}",
+                r.route,
+                r.requests,
+                r.errors_5xx,
+                r.errors_4xx,
+                secs(r.p50),
+                secs(r.p95),
+                secs(r.p99)
+            );
+        }
+    }
+    for w in warnings {
+        println!("warning: {w}");
+    }
+}
