@@ -7,6 +7,7 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    incident_commander::source::tls::install_default_provider();
     logging::init(cli.log_file.as_deref());
     match commands::run(cli).await {
         Ok(code) => ExitCode::from(code),

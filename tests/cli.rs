@@ -62,10 +62,12 @@ fn usage_errors_exit_2() {
         text(&o).1
     );
     // Commands of later milestones say so instead of pretending.
-    let o = ic(&["scrape"]);
+    let o = ic(&["simulate"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        text(&o).1.contains("does not have the metrics parser yet"),
+        text(&o)
+            .1
+            .contains("does not have the detection engine yet"),
         "{}",
         text(&o).1
     );
@@ -215,6 +217,7 @@ fn demo_serve_prints_its_address_first_and_stops_on_sigterm() {
         .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
     assert_ne!(port, 0);
 
+    incident_commander::source::tls::install_default_provider();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -313,6 +316,7 @@ fn demo_serve_keeps_serving_when_its_reader_goes_away() {
         child.try_wait().unwrap().is_none(),
         "the server exited when its stdout closed"
     );
+    incident_commander::source::tls::install_default_provider();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

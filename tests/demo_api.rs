@@ -20,6 +20,7 @@ fn calm() -> Scenario {
 }
 
 fn client() -> reqwest::Client {
+    incident_commander::source::tls::install_default_provider();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -329,6 +330,7 @@ async fn hung_requests_hold_until_the_client_gives_up() {
     )
     .unwrap();
     let server = start(scenario, 0.0).await;
+    incident_commander::source::tls::install_default_provider();
     let c = reqwest::Client::builder()
         .timeout(Duration::from_millis(500))
         .build()

@@ -27,6 +27,12 @@ pub enum TlsSetupError {
     Rustls(#[from] rustls::Error),
 }
 
+/// Makes ring the process-wide rustls provider (for HTTP clients built without
+/// our settings). Safe to call more than once.
+pub fn install_default_provider() {
+    let _ = CryptoProvider::install_default((*provider()).clone());
+}
+
 fn provider() -> Arc<CryptoProvider> {
     static P: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     P.get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
