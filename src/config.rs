@@ -300,10 +300,77 @@ pub struct PrometheusSource {
     /// How often to query; default 15s.
     #[serde(default = "default_query_interval")]
     pub interval: HumanDuration,
+    /// Query timeout; default 10s.
+    #[serde(default = "default_query_timeout")]
+    pub timeout: HumanDuration,
+    /// The `rate()` window of the default queries; default 1m.
+    #[serde(default = "default_query_window")]
+    pub window: HumanDuration,
+    /// Metric and label names the default queries use.
+    #[serde(default)]
+    pub metrics: QueryNames,
+    /// PromQL overriding any default query.
+    #[serde(default)]
+    pub queries: QueryOverrides,
 }
 
 fn default_query_interval() -> HumanDuration {
     HumanDuration(Duration::from_secs(15))
+}
+fn default_query_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(10))
+}
+fn default_query_window() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
+}
+
+/// `prometheus.metrics:` — names the default queries are written over.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryNames {
+    /// Request counter; default `http_requests_total`.
+    pub requests: String,
+    /// Latency histogram; default `http_request_duration_seconds`.
+    pub duration: String,
+    /// Route label; default `route`.
+    pub route_label: String,
+    /// Status label; default `status`.
+    pub status_label: String,
+}
+
+impl Default for QueryNames {
+    fn default() -> Self {
+        QueryNames {
+            requests: "http_requests_total".into(),
+            duration: "http_request_duration_seconds".into(),
+            route_label: "route".into(),
+            status_label: "status".into(),
+        }
+    }
+}
+
+/// `prometheus.queries:` — PromQL for any figure, grouped by the route label.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryOverrides {
+    /// Requests per second.
+    #[serde(default)]
+    pub rate: Option<String>,
+    /// 5xx per second.
+    #[serde(default)]
+    pub errors_5xx: Option<String>,
+    /// 4xx per second.
+    #[serde(default)]
+    pub errors_4xx: Option<String>,
+    /// Median latency (seconds).
+    #[serde(default)]
+    pub p50: Option<String>,
+    /// 95th percentile latency (seconds).
+    #[serde(default)]
+    pub p95: Option<String>,
+    /// 99th percentile latency (seconds).
+    #[serde(default)]
+    pub p99: Option<String>,
 }
 
 /// Basic-auth credentials.

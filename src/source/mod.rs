@@ -1,6 +1,7 @@
 //! I/O that produces observations: HTTP probes and their scheduler.
 
 pub mod probe;
+pub mod prometheus;
 pub mod schedule;
 pub mod scrape;
 pub mod tls;
