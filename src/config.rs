@@ -392,6 +392,15 @@ pub struct AlertmanagerSource {
     /// Bearer token (use `${ENV}`).
     #[serde(default)]
     pub bearer_token: Option<Text>,
+    /// Only alerts whose labels have these values (e.g. `{service: checkout}`).
+    #[serde(default)]
+    pub matchers: BTreeMap<String, String>,
+    /// How often to poll; default 15s.
+    #[serde(default = "default_query_interval")]
+    pub interval: HumanDuration,
+    /// Request timeout; default 10s.
+    #[serde(default = "default_query_timeout")]
+    pub timeout: HumanDuration,
 }
 
 /// `detect:` — thresholds.

@@ -160,3 +160,161 @@ pub fn parse_capped(
     }
     (expo, warnings)
 }
+
+/// One `metrics:` target, prepared.
+#[derive(Debug, Clone)]
+pub struct ScrapeTarget {
+    /// Target name.
+    pub name: String,
+    /// Exposition URL (may carry secrets; never displayed).
+    pub url: String,
+    /// Scrape interval.
+    pub interval: std::time::Duration,
+    /// Scrape timeout.
+    pub timeout: std::time::Duration,
+    /// Which series mean what.
+    pub mapping: crate::core::metrics::Mapping,
+}
+
+impl ScrapeTarget {
+    /// Prepares a target from the config.
+    pub fn from_config(t: &crate::config::MetricsTarget) -> ScrapeTarget {
+        ScrapeTarget {
+            name: t.name.to_string(),
+            url: t.url.expose().to_string(),
+            interval: t.interval.get(),
+            timeout: t.timeout.get(),
+            mapping: crate::core::metrics::Mapping {
+                requests: t.requests.clone(),
+                duration: t.duration.clone(),
+                route_label: t.route_label.clone(),
+                status_label: t.status_label.clone(),
+            },
+        }
+    }
+}
+
+/// What one scrape of a target found.
+#[derive(Debug, Clone)]
+pub struct ScrapeObservation {
+    /// When the scrape started.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// Per-route figures since the previous scrape (`None` on the first scrape).
+    pub routes: Option<Vec<crate::core::metrics::RouteView>>,
+    /// Counter resets and vanished series since the previous scrape.
+    pub changes: crate::core::metrics::Changes,
+    /// Samples parsed.
+    pub samples: usize,
+    /// Malformed lines, dropped series, missing metrics.
+    pub warnings: Vec<String>,
+    /// How long the scrape took.
+    pub took: Duration,
+}
+
+/// A scrape result for target `target` (index into the target list).
+#[derive(Debug, Clone)]
+pub struct ScrapeEvent {
+    /// Index of the target.
+    pub target: usize,
+    /// The observation, or why the target could not be scraped (target down).
+    pub result: Result<Box<ScrapeObservation>, ScrapeError>,
+}
+
+/// Scrapes every target at its interval until `shutdown` turns true.
+pub async fn run(
+    targets: Vec<ScrapeTarget>,
+    events: tokio::sync::mpsc::Sender<ScrapeEvent>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut loops = tokio::task::JoinSet::new();
+    for (index, target) in targets.into_iter().enumerate() {
+        loops.spawn(target_loop(index, target, events.clone(), shutdown.clone()));
+    }
+    while loops.join_next().await.is_some() {}
+}
+
+async fn target_loop(
+    index: usize,
+    target: ScrapeTarget,
+    events: tokio::sync::mpsc::Sender<ScrapeEvent>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let client = match client(target.timeout) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = events
+                .send(ScrapeEvent {
+                    target: index,
+                    result: Err(e),
+                })
+                .await;
+            return;
+        }
+    };
+    let mut tick = tokio::time::interval(target.interval.max(Duration::from_millis(100)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut previous: Option<(crate::core::metrics::Snapshot, Instant)> = None;
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = tick.tick() => {}
+        }
+        let at = chrono::Utc::now();
+        let started = Instant::now();
+        let result = match fetch(&client, &target.url, DEFAULT_MAX_BYTES).await {
+            Err(mut e) => {
+                e.message = format!(
+                    "target `{}`: {}",
+                    target.name,
+                    e.message.replace(&target.url, "<url>")
+                );
+                Err(e)
+            }
+            Ok(fetched) => {
+                let (expo, mut warnings) =
+                    parse_capped(&fetched.text, fetched.format, DEFAULT_MAX_SERIES);
+                warnings.extend(
+                    expo.errors
+                        .iter()
+                        .take(20)
+                        .map(|e| format!("line {}:{}: {}", e.line, e.column, e.message)),
+                );
+                let snap = crate::core::metrics::snapshot(&expo, &target.mapping);
+                if snap.requests.is_empty() {
+                    warnings.push("no request counter series found".into());
+                }
+                let (routes, changes) = match &previous {
+                    Some((prev, when)) => {
+                        let (views, changes) = crate::core::metrics::deltas(
+                            prev,
+                            &snap,
+                            started.duration_since(*when).as_secs_f64(),
+                        );
+                        (Some(views), changes)
+                    }
+                    None => (None, Default::default()),
+                };
+                let samples = expo.samples.len();
+                previous = Some((snap, started));
+                Ok(Box::new(ScrapeObservation {
+                    at,
+                    routes,
+                    changes,
+                    samples,
+                    warnings,
+                    took: fetched.took,
+                }))
+            }
+        };
+        if events
+            .send(ScrapeEvent {
+                target: index,
+                result,
+            })
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+}
