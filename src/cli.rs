@@ -121,6 +121,9 @@ pub struct ScrapeArgs {
     /// Latency histogram (default: detected, *_duration_seconds).
     #[arg(long, value_name = "METRIC")]
     pub duration: Option<String>,
+    /// Most series kept (beyond it a warning and the rest dropped).
+    #[arg(long, default_value_t = crate::source::scrape::DEFAULT_MAX_SERIES, value_name = "N")]
+    pub max_series: usize,
     /// Timeout for a URL.
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub timeout: std::time::Duration,

@@ -36,7 +36,7 @@ pub(super) async fn run(args: CheckArgs, config: Option<&Path>) -> anyhow::Resul
         .collect();
     if args.json {
         let all: Vec<Value> = results.iter().map(|(t, s)| sample_json(t, s)).collect();
-        println!("{}", serde_json::to_string_pretty(&all)?);
+        out!("{}", serde_json::to_string_pretty(&all)?);
     } else {
         print_table(&results);
     }
@@ -107,9 +107,18 @@ fn print_table(results: &[(&ProbeTarget, ProbeSample)]) {
         .max()
         .unwrap_or(4)
         .max(4);
-    println!(
+    out!(
         "{:<w$}  {:<13}  {:>6}  {:>8}  {:>6} {:>6} {:>6} {:>6} {:>6}  {:>6}  DETAIL",
-        "NAME", "CLASS", "STATUS", "LATENCY", "DNS", "CONN", "TLS", "TTFB", "XFER", "CERT"
+        "NAME",
+        "CLASS",
+        "STATUS",
+        "LATENCY",
+        "DNS",
+        "CONN",
+        "TLS",
+        "TTFB",
+        "XFER",
+        "CERT"
     );
     for (t, s) in results {
         let detail = s
@@ -120,7 +129,7 @@ fn print_table(results: &[(&ProbeTarget, ProbeSample)]) {
             .collect::<Vec<_>>()
             .join("; ");
         let insecure = if t.insecure { " [tls.insecure]" } else { "" };
-        println!(
+        out!(
             "{:<w$}  {:<13}  {:>6}  {:>6}ms  {:>6} {:>6} {:>6} {:>6} {:>6}  {:>6}  {}{}",
             t.name,
             s.class.as_str(),
@@ -137,7 +146,7 @@ fn print_table(results: &[(&ProbeTarget, ProbeSample)]) {
         );
     }
     let bad = results.iter().filter(|(_, s)| !s.class.is_ok()).count();
-    println!(
+    out!(
         "{} endpoints, {} ok, {} failing (phase times in ms)",
         results.len(),
         results.len() - bad,

@@ -21,9 +21,9 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<u8> {
         .with_context(|| format!("cannot create directory {}", args.dir.display()))?;
     std::fs::write(&path, STARTER_CONFIG)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    println!("wrote {}", path.display());
-    println!("next: try it against the demo API with `ic demo --serve --port 8080`,");
-    println!(
+    out!("wrote {}", path.display());
+    out!("next: try it against the demo API with `ic demo --serve --port 8080`,");
+    out!(
         "      then point the endpoints at your own API and check it with `ic lint {}`",
         path.display()
     );

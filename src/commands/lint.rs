@@ -68,19 +68,19 @@ pub(super) fn run(args: LintArgs, explicit_config: Option<&Path>) -> anyhow::Res
                 "summary": v.summary,
                 "error": error,
             });
-            println!("{obj}");
+            out!("{obj}");
         }
     } else {
         for v in &verdicts {
             match (&v.error, &v.summary) {
                 (Some(e), _) => eprintln!("{e}"),
-                (None, Some(s)) => println!("ok  {}  ({s})", v.path.display()),
-                (None, None) => println!("ok  {}", v.path.display()),
+                (None, Some(s)) => out!("ok  {}  ({s})", v.path.display()),
+                (None, None) => out!("ok  {}", v.path.display()),
             }
         }
         let noun = if verdicts.len() == 1 { "file" } else { "files" };
         if failed == 0 {
-            println!("{} {noun} checked, all valid", verdicts.len());
+            out!("{} {noun} checked, all valid", verdicts.len());
         } else {
             eprintln!("{} {noun} checked, {failed} with errors", verdicts.len());
         }

@@ -1,6 +1,14 @@
 //! What each subcommand does, and how failures map to exit codes
 //! (0 ok, 1 unhealthy or findings, 2 usage or config error).
 
+/// Prints a line to stdout; when the reader has gone away (`ic scrape … | head`),
+/// exits quietly with 141 like other Unix tools instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::commands::print_line(format_args!($($arg)*))
+    };
+}
+
 mod check;
 mod demo;
 mod init;
@@ -69,4 +77,19 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         .chain()
         .any(|e| e.is::<YamlError>() || e.is::<ConfigError>() || e.is::<UsageError>());
     if usage { EXIT_USAGE } else { EXIT_FINDINGS }
+}
+
+/// Writes one line to stdout (see `out!`).
+pub fn print_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_fmt(args)
+        .and_then(|()| stdout.write_all(b"\n"))
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        tracing::warn!("cannot write to stdout: {e}");
+    }
 }

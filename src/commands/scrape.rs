@@ -21,14 +21,14 @@ pub(super) async fn run(args: ScrapeArgs) -> anyhow::Result<u8> {
         Err(Failure::Usage(e)) => return Err(e.into()),
         Err(Failure::Target(e)) => {
             if args.json {
-                println!("{}", json!({"error": e.message, "class": e.class}));
+                out!("{}", json!({"error": e.message, "class": e.class}));
             } else {
                 eprintln!("error: {e}");
             }
             return Ok(EXIT_FINDINGS);
         }
     };
-    let (expo, mut warnings) = scrape::parse_capped(&text, format, scrape::DEFAULT_MAX_SERIES);
+    let (expo, mut warnings) = scrape::parse_capped(&text, format, args.max_series);
     if args.strict
         && let Some(first) = expo.errors.first()
     {
@@ -96,7 +96,7 @@ pub(super) async fn run(args: ScrapeArgs) -> anyhow::Result<u8> {
                 "p99": r.p99,
             })).collect::<Vec<_>>(),
         });
-        println!("{out}");
+        out!("{out}");
     } else {
         print_table(&args.source, &expo, families, series, &routes, &warnings);
     }
@@ -145,8 +145,8 @@ async fn read_source(args: &ScrapeArgs) -> Result<(String, Format), Failure> {
 
 /// Distinct series: name plus label set.
 fn count_series(expo: &Exposition<'_>) -> usize {
-    let state = std::hash::RandomState::new();
-    let mut seen = HashSet::with_capacity(expo.samples.len());
+    let state = rustc_hash::FxBuildHasher;
+    let mut seen = HashSet::with_capacity_and_hasher(expo.samples.len(), rustc_hash::FxBuildHasher);
     for s in &expo.samples {
         let mut h = state.build_hasher();
         h.write(s.name.as_bytes());
@@ -154,7 +154,7 @@ fn count_series(expo: &Exposition<'_>) -> usize {
             h.write_u8(0xff);
             h.write(l.name.as_bytes());
             h.write_u8(b'=');
-            h.write(l.value().as_bytes());
+            h.write(l.raw().as_bytes());
         }
         seen.insert(h.finish());
     }
@@ -189,7 +189,7 @@ fn print_table(
     routes: &[RouteView],
     warnings: &[String],
 ) {
-    println!(
+    out!(
         "{source}: {} samples, {families} families, {series} series, {} malformed lines skipped",
         expo.samples.len(),
         expo.errors.len()
@@ -201,12 +201,18 @@ fn print_table(
             .max()
             .unwrap_or(5)
             .max(5);
-        println!(
+        out!(
             "{:<w$}  {:>12}  {:>10}  {:>10}  {:>9}  {:>9}  {:>9}",
-            "ROUTE", "REQUESTS", "5XX", "4XX", "P50", "P95", "P99"
+            "ROUTE",
+            "REQUESTS",
+            "5XX",
+            "4XX",
+            "P50",
+            "P95",
+            "P99"
         );
         for r in routes {
-            println!(
+            out!(
                 "{:<w$}  {:>12}  {:>10}  {:>10}  {:>9}  {:>9}  {:>9}",
                 r.route,
                 r.requests,
@@ -219,6 +225,6 @@ fn print_table(
         }
     }
     for w in warnings {
-        println!("warning: {w}");
+        out!("warning: {w}");
     }
 }

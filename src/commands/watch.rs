@@ -42,7 +42,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
     let mut summary =
         tokio::time::interval_at(tokio::time::Instant::now() + SUMMARY_EVERY, SUMMARY_EVERY);
     if !args.json {
-        println!("watching {} endpoints (Ctrl-C stops)", targets.len());
+        out!("watching {} endpoints (Ctrl-C stops)", targets.len());
     }
     loop {
         tokio::select! {
@@ -55,7 +55,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                     let p95 = s.p95.map_or("-".into(), |d| format!("{}ms", d.as_millis()));
                     format!("{} {:.0}% err p95 {p95}", t.name, s.error_ratio * 100.0)
                 }).collect();
-                println!("{} summary (1m): {}", now.format("%H:%M:%S"), parts.join(" | "));
+                out!("{} summary (1m): {}", now.format("%H:%M:%S"), parts.join(" | "));
             }
             event = rx.recv() => {
                 let Some(event) = event else { break };
@@ -68,20 +68,20 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                             let mut obj = sample_json(t, &sample);
                             obj["at"] = serde_json::json!(sample.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
                             obj["lateness_ms"] = serde_json::json!(sample.lateness.as_secs_f64() * 1000.0);
-                            println!("{obj}");
+                            out!("{obj}");
                         } else if last_class[endpoint] != Some(sample.class) {
                             let from = last_class[endpoint].map_or("start", FailureClass::as_str);
                             let detail = sample.error.clone().unwrap_or_else(|| format!("{} ms", sample.latency.as_millis()));
-                            println!("{} {}  {} -> {}  {}", sample.at.format("%H:%M:%S"), t.name, from, sample.class, detail);
+                            out!("{} {}  {} -> {}  {}", sample.at.format("%H:%M:%S"), t.name, from, sample.class, detail);
                         }
                         last_class[endpoint] = Some(sample.class);
                     }
                     ProbeEvent::Overrun { endpoint, at } => {
                         overruns[endpoint] += 1;
                         if !args.json {
-                            println!("{} {}  overrun: the previous probe is still running", at.format("%H:%M:%S"), targets[endpoint].name);
+                            out!("{} {}  overrun: the previous probe is still running", at.format("%H:%M:%S"), targets[endpoint].name);
                         } else {
-                            println!("{}", serde_json::json!({"name": targets[endpoint].name, "overrun": true, "at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)}));
+                            out!("{}", serde_json::json!({"name": targets[endpoint].name, "overrun": true, "at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)}));
                         }
                     }
                 }

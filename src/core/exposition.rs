@@ -87,6 +87,11 @@ pub struct Label<'a> {
 }
 
 impl<'a> Label<'a> {
+    /// The value as written, escapes included (escapes are canonical, so this identifies the value).
+    pub fn raw(&self) -> &'a str {
+        self.raw
+    }
+
     /// The label value with `\\`, `\"` and `\n` resolved.
     pub fn value(&self) -> Cow<'a, str> {
         if !self.escaped {

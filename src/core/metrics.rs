@@ -5,7 +5,8 @@
 //! Prometheus's exact `histogram_quantile`. Pure.
 
 use crate::core::exposition::{Exposition, MetricType, Sample};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Label names tried for the route, in order.
 pub const ROUTE_LABELS: [&str; 5] = ["route", "handler", "path", "uri", "endpoint"];
@@ -107,20 +108,25 @@ pub struct Snapshot {
 }
 
 fn series_key(expo: &Exposition<'_>, s: &Sample<'_>, skip: &str) -> String {
-    let mut key = String::with_capacity(64);
+    let labels = expo.labels(s);
+    let mut key = String::with_capacity(s.name.len() + labels.len() * 24);
     key.push_str(s.name.strip_suffix("_bucket").unwrap_or(s.name));
-    let mut labels: Vec<(&str, std::borrow::Cow<'_, str>)> = expo
-        .labels(s)
-        .iter()
-        .filter(|l| l.name != skip)
-        .map(|l| (l.name, l.value()))
-        .collect();
-    labels.sort();
-    for (n, v) in labels {
+    // Label order is not significant: visit them sorted by name, without allocating for the usual few.
+    let mut order = [0u8; 16];
+    let n = labels.len().min(order.len());
+    for (i, slot) in order.iter_mut().enumerate().take(n) {
+        *slot = i as u8;
+    }
+    order[..n].sort_unstable_by_key(|&i| labels[usize::from(i)].name);
+    for &i in &order[..n] {
+        let l = &labels[usize::from(i)];
+        if l.name == skip {
+            continue;
+        }
         key.push('\u{1f}');
-        key.push_str(n);
+        key.push_str(l.name);
         key.push('=');
-        key.push_str(&v);
+        key.push_str(&l.value());
     }
     key
 }
@@ -219,14 +225,24 @@ pub struct Changes {
     pub vanished: Vec<String>,
 }
 
+/// Per-route accumulators, keyed by route names borrowed from the snapshot.
+type RouteAcc<'s> = BTreeMap<&'s str, (RouteView, BTreeMap<u64, f64>)>;
+
+fn route_acc<'m, 's>(
+    routes: &'m mut RouteAcc<'s>,
+    route: &'s str,
+) -> &'m mut (RouteView, BTreeMap<u64, f64>) {
+    routes.entry(route).or_default()
+}
+
 /// Per-route totals of one scrape (quantiles from the cumulative buckets).
 pub fn totals(snap: &Snapshot) -> Vec<RouteView> {
-    let mut routes: BTreeMap<String, (RouteView, BTreeMap<u64, f64>)> = BTreeMap::new();
+    let mut routes = RouteAcc::new();
     for (route, status, v) in snap.requests.values() {
-        add_requests(&mut routes.entry(route.clone()).or_default().0, *status, *v);
+        add_requests(&mut route_acc(&mut routes, route).0, *status, *v);
     }
     for (route, buckets) in snap.buckets.values() {
-        let acc = &mut routes.entry(route.clone()).or_default().1;
+        let acc = &mut route_acc(&mut routes, route).1;
         for (le, c) in buckets {
             *acc.entry(le.to_bits()).or_default() += c;
         }
@@ -238,7 +254,7 @@ pub fn totals(snap: &Snapshot) -> Vec<RouteView> {
 /// down is taken as a restart (its new value is the increase).
 pub fn deltas(prev: &Snapshot, cur: &Snapshot, seconds: f64) -> (Vec<RouteView>, Changes) {
     let mut changes = Changes::default();
-    let mut routes: BTreeMap<String, (RouteView, BTreeMap<u64, f64>)> = BTreeMap::new();
+    let mut routes = RouteAcc::new();
     let increase = |key: &str, before: Option<f64>, now: f64, resets: &mut Vec<String>| match before
     {
         Some(b) if now >= b => now - b,
@@ -255,7 +271,7 @@ pub fn deltas(prev: &Snapshot, cur: &Snapshot, seconds: f64) -> (Vec<RouteView>,
             *v,
             &mut changes.resets,
         );
-        let view = &mut routes.entry(route.clone()).or_default().0;
+        let view = &mut route_acc(&mut routes, route).0;
         add_requests(view, *status, d);
     }
     for (key, (route, buckets)) in &cur.buckets {
@@ -265,7 +281,7 @@ pub fn deltas(prev: &Snapshot, cur: &Snapshot, seconds: f64) -> (Vec<RouteView>,
         if reset {
             changes.resets.push(key.clone());
         }
-        let acc = &mut routes.entry(route.clone()).or_default().1;
+        let acc = &mut route_acc(&mut routes, route).1;
         for (le, c) in buckets {
             let old = if reset {
                 None
@@ -313,7 +329,7 @@ fn add_requests(view: &mut RouteView, status: Option<u16>, n: f64) {
     }
 }
 
-fn finish(routes: BTreeMap<String, (RouteView, BTreeMap<u64, f64>)>) -> Vec<RouteView> {
+fn finish(routes: RouteAcc) -> Vec<RouteView> {
     routes
         .into_iter()
         .map(|(route, (mut view, buckets))| {
@@ -321,7 +337,7 @@ fn finish(routes: BTreeMap<String, (RouteView, BTreeMap<u64, f64>)>) -> Vec<Rout
                 .into_iter()
                 .map(|(le, c)| (f64::from_bits(le), c))
                 .collect();
-            view.route = route;
+            view.route = route.to_string();
             view.p50 = histogram_quantile(0.50, &buckets);
             view.p95 = histogram_quantile(0.95, &buckets);
             view.p99 = histogram_quantile(0.99, &buckets);
