@@ -293,3 +293,65 @@ async fn alertmanager_firing_alerts_are_read_with_matchers() {
     assert_eq!(firing[0].labels["severity"], "page");
     assert!(firing[0].starts_at.is_some() && !firing[0].fingerprint.is_empty());
 }
+
+#[tokio::test]
+async fn query_source_sends_credentials_and_reports_refusals() {
+    // A stand-in API that answers only with the right bearer token or basic credentials.
+    let port = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    let n = s.read(&mut buf).await.unwrap_or(0);
+                    let req = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+                    let ok = req.contains("authorization: bearer s3cret-token")
+                        || req.contains(&"authorization: basic aWM6cGFzcw==".to_ascii_lowercase()); // ic:pass
+                    let (status, body) = if ok {
+                        (
+                            "200 OK",
+                            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"route":"/a"},"value":[1700000000,"2.5"]}]}}"#,
+                        )
+                    } else {
+                        (
+                            "401 Unauthorized",
+                            r#"{"status":"error","errorType":"unauthorized","error":"bad credentials"}"#,
+                        )
+                    };
+                    let resp = format!(
+                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = s.write_all(resp.as_bytes()).await;
+                });
+            }
+        });
+        port
+    };
+    let client_for = |auth: &str| {
+        let yaml = format!("service: t\nprometheus: {{url: \"http://127.0.0.1:{port}\"{auth}}}\n");
+        let config = Config::parse(Path::new("ic.yaml"), &yaml, |k| {
+            (k == "PROM_TOKEN").then(|| "s3cret-token".to_string())
+        })
+        .unwrap();
+        incident_commander::source::prometheus::PromClient::new(config.prometheus.as_ref().unwrap())
+            .unwrap()
+    };
+    for auth in [
+        ", bearer_token: \"${PROM_TOKEN}\"",
+        ", basic_auth: {username: ic, password: pass}",
+    ] {
+        let rows = client_for(auth).query("x").await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].1, 2.5);
+    }
+    let err = client_for("").query("x").await.unwrap_err();
+    assert_eq!(err.class, FailureClass::Auth);
+    assert!(
+        err.message.contains("unauthorized error: bad credentials"),
+        "{}",
+        err.message
+    );
+    assert!(!err.message.contains("s3cret"));
+}

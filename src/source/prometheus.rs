@@ -207,10 +207,10 @@ impl PromClient {
         })?;
         if body.status != "success" {
             return Err(ScrapeError {
-                class: if status >= 500 {
-                    FailureClass::Http5xx
-                } else {
-                    FailureClass::Http4xx
+                class: match status {
+                    401 | 403 => FailureClass::Auth,
+                    500..=599 => FailureClass::Http5xx,
+                    _ => FailureClass::Http4xx,
                 },
                 message: format!(
                     "{shown}: {} error: {}",
