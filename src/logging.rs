@@ -3,9 +3,21 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// Starts logging to `file` (or the default log file) at the level in `$IC_LOG` (default `info`).
+/// Starts logging to `file` (or the default log file) at the level in `$IC_LOG`
+/// (`off`, `error`, `warn`, `info` — the default —, `debug` or `trace`).
 /// Returns the path in use, or `None` when no log file could be opened (then nothing is logged).
 pub fn init(file: Option<&Path>) -> Option<PathBuf> {
+    let level = std::env::var("IC_LOG")
+        .ok()
+        .and_then(|v| {
+            v.trim()
+                .parse::<tracing_subscriber::filter::LevelFilter>()
+                .ok()
+        })
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
+    if level == tracing_subscriber::filter::LevelFilter::OFF {
+        return None;
+    }
     let path = match file {
         Some(p) => p.to_path_buf(),
         None => crate::paths::log_dir()?.join("ic.log"),
@@ -18,10 +30,8 @@ pub fn init(file: Option<&Path>) -> Option<PathBuf> {
         .append(true)
         .open(&path)
         .ok()?;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("IC_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(level)
         .with_ansi(false)
         .with_writer(Mutex::new(out))
         .try_init()

@@ -14,6 +14,22 @@ fn ic(args: &[&str]) -> Output {
         .expect("ic runs")
 }
 
+/// `GET /healthz` on a demo API listening on `port`.
+fn healthz_status(port: u16) -> u16 {
+    incident_commander::source::tls::install_default_provider();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+}
+
 fn text(o: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -217,18 +233,7 @@ fn demo_serve_prints_its_address_first_and_stops_on_sigterm() {
         .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
     assert_ne!(port, 0);
 
-    incident_commander::source::tls::install_default_provider();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let status = rt.block_on(async {
-        reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
-            .await
-            .unwrap()
-            .status()
-    });
-    assert_eq!(status, 200);
+    assert_eq!(healthz_status(port), 200);
 
     let term = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -316,18 +321,7 @@ fn demo_serve_keeps_serving_when_its_reader_goes_away() {
         child.try_wait().unwrap().is_none(),
         "the server exited when its stdout closed"
     );
-    incident_commander::source::tls::install_default_provider();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let status = rt.block_on(async {
-        reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
-            .await
-            .unwrap()
-            .status()
-    });
-    assert_eq!(status, 200);
+    assert_eq!(healthz_status(port), 200);
     let _ = child.kill();
     let _ = child.wait();
 }

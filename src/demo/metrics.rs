@@ -291,7 +291,7 @@ pub mod process {
     pub fn cpu_seconds() -> Option<f64> {
         let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
         // Fields after the command name (which is in parentheses and may contain spaces).
-        let rest = &stat[stat.rfind(')')? + 2..];
+        let rest = stat.get(stat.rfind(')')? + 2..)?;
         let f: Vec<&str> = rest.split_whitespace().collect();
         let utime: f64 = f.get(11)?.parse().ok()?;
         let stime: f64 = f.get(12)?.parse().ok()?;
