@@ -214,3 +214,81 @@ fn watch_stops_on_sigterm_with_exit_0() {
     };
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn watch_scrapes_metrics_targets_and_reports_their_health() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt
+        .block_on(incident_commander::demo::DemoServer::start(
+            incident_commander::demo::load_scenario("calm").unwrap(),
+            0,
+            200.0,
+        ))
+        .unwrap();
+    let down = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ic.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "service: t\nmetrics:\n  - {{name: shop, url: \"{}/metrics\", interval: 300ms}}\n  - {{name: gone, url: \"http://127.0.0.1:{down}/metrics\", interval: 300ms}}\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let out = ic(&["-c", cfg.to_str().unwrap(), "watch", "--duration", "1500ms"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("watching 0 endpoints and 2 metrics targets"),
+        "{text}"
+    );
+    assert!(text.contains("metrics:shop  up"), "{text}");
+    assert!(
+        text.contains("metrics:gone  down  connect: target `gone`"),
+        "{text}"
+    );
+
+    let out = ic(&[
+        "-c",
+        cfg.to_str().unwrap(),
+        "watch",
+        "--json",
+        "--duration",
+        "1500ms",
+    ])
+    .output()
+    .unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let shop: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["metrics_target"] == "shop")
+        .collect();
+    assert!(shop.len() >= 2, "{lines:?}");
+    let with_routes = shop
+        .iter()
+        .find(|l| l["routes"].is_array())
+        .expect("a scrape with rates");
+    assert!(
+        with_routes["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["route"] == "/api/payments")
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["metrics_target"] == "gone" && l["class"] == "connect")
+    );
+    rt.block_on(server.shutdown());
+}

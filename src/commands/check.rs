@@ -6,15 +6,22 @@ use crate::cli::CheckArgs;
 use crate::config::Config;
 use crate::core::sample::ProbeSample;
 use crate::source::probe::{self, ProbeTarget};
+use crate::source::scrape::ScrapeTarget;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 pub(super) async fn run(args: CheckArgs, config: Option<&Path>) -> anyhow::Result<u8> {
-    let targets = load_targets(config)?;
-    let concurrency = targets.1;
-    let targets = targets.0;
+    let sources = load_sources(config)?;
+    if sources.probes.is_empty() {
+        return Err(UsageError(
+            "the config has no endpoints to probe: add some under `endpoints:` (see `ic init`)"
+                .into(),
+        )
+        .into());
+    }
+    let (targets, concurrency) = (sources.probes, sources.concurrency);
     let slots = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let mut set = tokio::task::JoinSet::new();
     for (i, t) in targets.iter().enumerate() {
@@ -44,23 +51,35 @@ pub(super) async fn run(args: CheckArgs, config: Option<&Path>) -> anyhow::Resul
     Ok(if healthy { EXIT_OK } else { EXIT_FINDINGS })
 }
 
-/// Loads the config and prepares its endpoints; returns them with the concurrency limit.
-pub(super) fn load_targets(config: Option<&Path>) -> anyhow::Result<(Vec<ProbeTarget>, usize)> {
+/// What a config asks to watch: endpoints to probe and metrics targets to scrape.
+pub(super) struct Sources {
+    /// Endpoints.
+    pub probes: Vec<ProbeTarget>,
+    /// `poll.concurrency`.
+    pub concurrency: usize,
+    /// `metrics:` targets.
+    pub scrapes: Vec<ScrapeTarget>,
+}
+
+/// Loads the config and prepares its endpoints and metrics targets.
+pub(super) fn load_sources(config: Option<&Path>) -> anyhow::Result<Sources> {
     let config = Config::discover(config)?;
-    if config.endpoints.is_empty() {
-        return Err(UsageError(format!(
-            "{} has no endpoints to probe: add some under `endpoints:` (see `ic init`)",
-            config.source.display()
-        ))
-        .into());
-    }
-    let targets = config
+    let probes = config
         .endpoints
         .iter()
         .map(|ep| ProbeTarget::from_config(ep, &config))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| UsageError(format!("{}: {e}", config.source.display())))?;
-    Ok((targets, config.poll.concurrency))
+    let scrapes = config
+        .metrics
+        .iter()
+        .map(ScrapeTarget::from_config)
+        .collect();
+    Ok(Sources {
+        probes,
+        concurrency: config.poll.concurrency,
+        scrapes,
+    })
 }
 
 fn ms(d: Option<Duration>) -> Value {

@@ -1,13 +1,17 @@
-//! `ic watch`: continuous headless probing. Prints a line whenever an
-//! endpoint's class changes and a summary every 10 s, or every probe as JSON
-//! Lines with `--json`; stops at `--duration` or on Ctrl-C / SIGTERM with exit 0.
+//! `ic watch`: continuous headless probing and scraping. Prints a line whenever
+//! an endpoint's class or a metrics target's health changes and a summary every
+//! 10 s, or every probe and scrape as JSON Lines with `--json`; stops at
+//! `--duration` or on Ctrl-C / SIGTERM with exit 0.
 
 use super::EXIT_OK;
-use super::check::{load_targets, sample_json};
+use super::UsageError;
+use super::check::{load_sources, sample_json};
 use crate::cli::WatchArgs;
+use crate::core::metrics::RouteView;
 use crate::core::sample::FailureClass;
 use crate::core::window::EndpointWindow;
 use crate::source::schedule::{self, ProbeEvent};
+use crate::source::scrape::{self, ScrapeEvent};
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -17,8 +21,17 @@ use tokio::sync::{mpsc, watch};
 const SUMMARY_EVERY: Duration = Duration::from_secs(10);
 
 pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Result<u8> {
-    let (targets, concurrency) = load_targets(config)?;
-    let targets = Arc::new(targets);
+    let sources = load_sources(config)?;
+    if sources.probes.is_empty() && sources.scrapes.is_empty() {
+        return Err(UsageError(
+            "the config has nothing to watch: add `endpoints:` or `metrics:` targets (see `ic init`)".into(),
+        )
+        .into());
+    }
+    let (targets, concurrency) = (Arc::new(sources.probes), sources.concurrency);
+    let scrape_names: Vec<String> = sources.scrapes.iter().map(|t| t.name.clone()).collect();
+    let mut scrape_state: Vec<Option<Result<Vec<RouteView>, String>>> =
+        vec![None; scrape_names.len()];
     let mut windows: Vec<EndpointWindow> = targets
         .iter()
         .map(|t| EndpointWindow::for_interval(t.interval))
@@ -27,7 +40,16 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
     let mut overruns = vec![0u64; targets.len()];
     let (tx, mut rx) = mpsc::channel(1024);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let scheduler = tokio::spawn(schedule::run(targets.clone(), concurrency, tx, stop_rx));
+    let scheduler = tokio::spawn(schedule::run(
+        targets.clone(),
+        concurrency,
+        tx,
+        stop_rx.clone(),
+    ));
+    let (scrape_tx, mut scrape_rx) = mpsc::channel::<ScrapeEvent>(256);
+    let scraper = tokio::spawn(scrape::run(sources.scrapes, scrape_tx, stop_rx));
+    let mut probes_open = !targets.is_empty();
+    let mut scrapes_open = !scrape_names.is_empty();
 
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
     let until_deadline = async {
@@ -42,7 +64,11 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
     let mut summary =
         tokio::time::interval_at(tokio::time::Instant::now() + SUMMARY_EVERY, SUMMARY_EVERY);
     if !args.json {
-        out!("watching {} endpoints (Ctrl-C stops)", targets.len());
+        out!(
+            "watching {} endpoints and {} metrics targets (Ctrl-C stops)",
+            targets.len(),
+            scrape_names.len()
+        );
     }
     loop {
         tokio::select! {
@@ -50,15 +76,54 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
             () = &mut until_deadline => break,
             _ = summary.tick(), if !args.json => {
                 let now = chrono::Utc::now();
-                let parts: Vec<String> = targets.iter().zip(&windows).map(|(t, w)| {
+                let mut parts: Vec<String> = targets.iter().zip(&windows).map(|(t, w)| {
                     let s = w.stats(Duration::from_secs(60), now);
                     let p95 = s.p95.map_or("-".into(), |d| format!("{}ms", d.as_millis()));
                     format!("{} {:.0}% err p95 {p95}", t.name, s.error_ratio * 100.0)
                 }).collect();
+                parts.extend(scrape_names.iter().zip(&scrape_state).map(|(name, state)| scrape_summary(name, state.as_ref())));
                 out!("{} summary (1m): {}", now.format("%H:%M:%S"), parts.join(" | "));
             }
-            event = rx.recv() => {
-                let Some(event) = event else { break };
+            event = scrape_rx.recv(), if scrapes_open => {
+                let Some(ScrapeEvent { target, result }) = event else {
+                    scrapes_open = false;
+                    continue;
+                };
+                let name = &scrape_names[target];
+                let now_state = result.as_ref().map(|o| o.routes.clone().unwrap_or_default()).map_err(ToString::to_string);
+                if args.json {
+                    let obj = match &result {
+                        Ok(o) => serde_json::json!({
+                            "metrics_target": name,
+                            "at": o.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                            "samples": o.samples,
+                            "warnings": o.warnings,
+                            "resets": o.changes.resets.len(),
+                            "vanished": o.changes.vanished.len(),
+                            "routes": o.routes.as_ref().map(|rs| rs.iter().map(|r| serde_json::json!({
+                                "route": r.route, "rate": r.rate, "error_ratio": r.error_ratio(),
+                                "ratio_4xx": r.ratio_4xx(), "p50": r.p50, "p95": r.p95, "p99": r.p99,
+                            })).collect::<Vec<_>>()),
+                        }),
+                        Err(e) => serde_json::json!({"metrics_target": name, "class": e.class, "error": e.message}),
+                    };
+                    out!("{obj}");
+                } else {
+                    let was_up = scrape_state[target].as_ref().map(Result::is_ok);
+                    let time = chrono::Utc::now().format("%H:%M:%S");
+                    match (&now_state, was_up) {
+                        (Err(e), None | Some(true)) => out!("{time} metrics:{name}  down  {e}"),
+                        (Ok(_), None | Some(false)) => out!("{time} metrics:{name}  up"),
+                        _ => {}
+                    }
+                }
+                scrape_state[target] = Some(now_state);
+            }
+            event = rx.recv(), if probes_open => {
+                let Some(event) = event else {
+                    probes_open = false;
+                    continue;
+                };
                 let now = chrono::Utc::now();
                 match event {
                     ProbeEvent::Sample { endpoint, sample } => {
@@ -93,5 +158,31 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
     }
     let _ = stop_tx.send(true);
     let _ = scheduler.await;
+    let _ = scraper.await;
     Ok(EXIT_OK)
+}
+
+/// `name: N routes, worst /x 3% 5xx, p95 120ms` for the 10 s summary.
+fn scrape_summary(name: &str, state: Option<&Result<Vec<RouteView>, String>>) -> String {
+    match state {
+        None => format!("metrics:{name} waiting"),
+        Some(Err(_)) => format!("metrics:{name} DOWN"),
+        Some(Ok(routes)) => {
+            let worst = routes
+                .iter()
+                .max_by(|a, b| a.error_ratio().total_cmp(&b.error_ratio()));
+            match worst {
+                None => format!("metrics:{name} no routes yet"),
+                Some(w) => {
+                    let p95 = w.p95.map_or("-".into(), |p| format!("{:.0}ms", p * 1000.0));
+                    format!(
+                        "metrics:{name} {} routes, worst {} {:.1}% 5xx p95 {p95}",
+                        routes.len(),
+                        w.route,
+                        w.error_ratio() * 100.0
+                    )
+                }
+            }
+        }
+    }
 }
