@@ -76,10 +76,11 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
             () = &mut until_deadline => break,
             _ = summary.tick(), if !args.json => {
                 let now = chrono::Utc::now();
-                let mut parts: Vec<String> = targets.iter().zip(&windows).map(|(t, w)| {
+                let mut parts: Vec<String> = targets.iter().zip(&windows).zip(&overruns).map(|((t, w), overrun)| {
                     let s = w.stats(Duration::from_secs(60), now);
                     let p95 = s.p95.map_or("-".into(), |d| format!("{}ms", d.as_millis()));
-                    format!("{} {:.0}% err p95 {p95}", t.name, s.error_ratio * 100.0)
+                    let late = if *overrun > 0 { format!(" ({overrun} overruns)") } else { String::new() };
+                    format!("{} {:.0}% err p95 {p95}{late}", t.name, s.error_ratio * 100.0)
                 }).collect();
                 parts.extend(scrape_names.iter().zip(&scrape_state).map(|(name, state)| scrape_summary(name, state.as_ref())));
                 out!("{} summary (1m): {}", now.format("%H:%M:%S"), parts.join(" | "));
