@@ -438,6 +438,8 @@ pub struct Notify {
     pub bell: bool,
     /// Webhook POST.
     pub webhook: Option<Webhook>,
+    /// Least time between two notifications about the same signal; default 5m.
+    pub min_interval: HumanDuration,
 }
 
 impl Default for Notify {
@@ -446,6 +448,7 @@ impl Default for Notify {
             desktop: true,
             bell: true,
             webhook: None,
+            min_interval: HumanDuration(Duration::from_secs(300)),
         }
     }
 }
@@ -459,6 +462,13 @@ pub struct Webhook {
     /// Payload format.
     #[serde(default)]
     pub format: WebhookFormat,
+    /// Timeout of one attempt; default 5s.
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout: HumanDuration,
+}
+
+fn default_webhook_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(5))
 }
 
 /// Webhook payload formats.

@@ -8,6 +8,7 @@ pub mod config;
 pub mod core;
 pub mod demo;
 pub mod logging;
+pub mod notify;
 pub mod paths;
 pub mod signals;
 pub mod source;

@@ -4,6 +4,7 @@ pub mod exposition;
 pub mod metrics;
 pub mod sample;
 pub mod scenario;
+pub mod signal;
 pub mod units;
 pub mod window;
 pub mod yaml;

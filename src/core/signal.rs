@@ -1,0 +1,109 @@
+//! Signals: what a detector (or Alertmanager) says about a target — fired,
+//! updated or resolved — with the evidence a human can act on in one line.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use std::fmt;
+
+/// Which detector speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DetectorKind {
+    /// Consecutive failed probes.
+    Down,
+    /// Error ratio above the threshold or burning the error budget.
+    ErrorRate,
+    /// Latency far above its baseline.
+    Latency,
+    /// Traffic far below its baseline, or gone.
+    TrafficDrop,
+    /// A surge of 4xx answers.
+    ClientErrors,
+    /// A certificate close to expiry.
+    Certificate,
+    /// A firing Alertmanager alert.
+    Alert,
+}
+
+impl DetectorKind {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DetectorKind::Down => "down",
+            DetectorKind::ErrorRate => "error_rate",
+            DetectorKind::Latency => "latency",
+            DetectorKind::TrafficDrop => "traffic_drop",
+            DetectorKind::ClientErrors => "client_errors",
+            DetectorKind::Certificate => "certificate",
+            DetectorKind::Alert => "alert",
+        }
+    }
+}
+
+/// Where a signal is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalState {
+    /// Newly detected.
+    Fired,
+    /// Still firing, with new numbers.
+    Updated,
+    /// Over, after a quiet period.
+    Resolved,
+}
+
+/// How bad the detector thinks it is (the responder sets the real severity).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeverityHint {
+    /// Page now.
+    Critical,
+    /// Look soon.
+    Warning,
+    /// For the record.
+    Info,
+}
+
+/// One signal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Signal {
+    /// Detector.
+    pub kind: DetectorKind,
+    /// Endpoint, route or alert name.
+    pub target: String,
+    /// Fired, updated or resolved.
+    pub state: SignalState,
+    /// Detector's view of severity.
+    pub severity: SeverityHint,
+    /// The numbers and windows that triggered it, in words.
+    pub evidence: String,
+    /// Estimated start of the anomaly (first bad bucket): what makes time-to-detect honest.
+    pub started: DateTime<Utc>,
+    /// When this state was reached.
+    pub at: DateTime<Utc>,
+}
+
+impl Signal {
+    /// One line a human can act on, e.g.
+    /// `ALERT error_rate payments: 15% 5xx over 30s (threshold 1%) since 12:00:03Z`.
+    pub fn headline(&self) -> String {
+        let word = match self.state {
+            SignalState::Fired => "ALERT",
+            SignalState::Updated => "STILL",
+            SignalState::Resolved => "RESOLVED",
+        };
+        format!(
+            "{word} {} {}: {} (since {})",
+            self.kind.as_str(),
+            self.target,
+            self.evidence,
+            self.started.to_rfc3339_opts(SecondsFormat::Secs, true)
+        )
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.headline())
+    }
+}
