@@ -1,5 +1,6 @@
 //! The pure core: plain data and functions, no network, terminal, files or tokio.
 
+pub mod detect;
 pub mod exposition;
 pub mod metrics;
 pub mod sample;
