@@ -292,3 +292,77 @@ fn watch_scrapes_metrics_targets_and_reports_their_health() {
     );
     rt.block_on(server.shutdown());
 }
+
+#[test]
+fn watch_detects_a_failing_route_and_a_down_endpoint() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let scenario = incident_commander::core::scenario::Scenario::parse(
+        std::path::Path::new("t.yaml"),
+        "name: t\nfaults:\n  - {name: broken-search, route: /api/search, error_rate: 60%, status: [503]}\n",
+    )
+    .unwrap();
+    let server = rt
+        .block_on(incident_commander::demo::DemoServer::start(
+            scenario, 0, 200.0,
+        ))
+        .unwrap();
+    let down = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ic.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "service: t\nnotify: {{desktop: false, bell: false}}\npoll: {{interval: 200ms, timeout: 150ms}}\n\
+             endpoints:\n  - {{name: gone, url: \"http://127.0.0.1:{down}/\"}}\n\
+             metrics:\n  - {{name: shop, url: \"{}/metrics\", interval: 500ms}}\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let out = ic(&["-c", cfg.to_str().unwrap(), "watch", "--duration", "6s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("ALERT error_rate shop /api/search:"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("ALERT error_rate shop /api/payments"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ALERT down gone: 2 of the last 3 probes failed: connect"),
+        "{text}"
+    );
+
+    let out = ic(&[
+        "-c",
+        cfg.to_str().unwrap(),
+        "watch",
+        "--json",
+        "--duration",
+        "6s",
+    ])
+    .output()
+    .unwrap();
+    let signals: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "signal")
+        .collect();
+    let search = signals
+        .iter()
+        .find(|s| s["target"] == "shop /api/search")
+        .expect("a signal for search");
+    assert_eq!(search["kind"], "error_rate");
+    assert_eq!(search["state"], "fired");
+    assert!(search["started"].as_str().unwrap().ends_with('Z'));
+    assert!(search["evidence"].as_str().unwrap().contains("errors over"));
+    rt.block_on(server.shutdown());
+}

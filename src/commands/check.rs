@@ -59,6 +59,8 @@ pub(super) struct Sources {
     pub concurrency: usize,
     /// `metrics:` targets.
     pub scrapes: Vec<ScrapeTarget>,
+    /// The whole config (detection and notification settings).
+    pub config: Config,
 }
 
 /// Loads the config and prepares its endpoints and metrics targets.
@@ -79,6 +81,7 @@ pub(super) fn load_sources(config: Option<&Path>) -> anyhow::Result<Sources> {
         probes,
         concurrency: config.poll.concurrency,
         scrapes,
+        config,
     })
 }
 

@@ -7,11 +7,15 @@ use super::EXIT_OK;
 use super::UsageError;
 use super::check::{load_sources, sample_json};
 use crate::cli::WatchArgs;
+use crate::core::detect::{CountSeries, Counts, DownDetector, ErrorRateDetector, Thresholds};
 use crate::core::metrics::RouteView;
 use crate::core::sample::FailureClass;
+use crate::core::signal::Signal;
 use crate::core::window::EndpointWindow;
+use crate::notify::Notifier;
 use crate::source::schedule::{self, ProbeEvent};
 use crate::source::scrape::{self, ScrapeEvent};
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -29,6 +33,23 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
         .into());
     }
     let (targets, concurrency) = (Arc::new(sources.probes), sources.concurrency);
+    let thresholds = Thresholds {
+        slo: sources.config.detect.slo.fraction(),
+        error_rate: sources.config.detect.error_rate.fraction(),
+    };
+    let mut notifier = Notifier::start(&sources.config.notify, sources.config.secrets());
+    let mut down: Vec<DownDetector> = vec![DownDetector::default(); targets.len()];
+    let mut routes: HashMap<String, (CountSeries, ErrorRateDetector)> = HashMap::new();
+    let emit = |signal: Signal, json: bool, notifier: &mut Notifier| {
+        if json {
+            let mut obj = serde_json::json!(signal);
+            obj["type"] = serde_json::json!("signal");
+            out!("{obj}");
+        } else {
+            out!("{} {}", signal.at.format("%H:%M:%S"), signal.headline());
+        }
+        notifier.notify(&signal, std::time::Instant::now());
+    };
     let scrape_names: Vec<String> = sources.scrapes.iter().map(|t| t.name.clone()).collect();
     let mut scrape_state: Vec<Option<Result<Vec<RouteView>, String>>> =
         vec![None; scrape_names.len()];
@@ -118,6 +139,19 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                         _ => {}
                     }
                 }
+                if let Ok(obs) = &result
+                    && let Some(views) = &obs.routes
+                {
+                    let second = obs.at.timestamp();
+                    for v in views {
+                        let key = format!("{name} {}", v.route);
+                        let (series, det) = routes.entry(key.clone()).or_default();
+                        series.add(second, Counts { total: v.requests.round() as u64, errors: v.errors_5xx.round() as u64 });
+                        if let Some(sig) = det.evaluate(&key, series, second, thresholds) {
+                            emit(sig, args.json, &mut notifier);
+                        }
+                    }
+                }
                 scrape_state[target] = Some(now_state);
             }
             event = rx.recv(), if probes_open => {
@@ -130,6 +164,10 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                     ProbeEvent::Sample { endpoint, sample } => {
                         windows[endpoint].record(&sample, now);
                         let t = &targets[endpoint];
+                        let what = sample.error.clone().unwrap_or_default();
+                        if let Some(sig) = down[endpoint].observe(&t.name, sample.at.timestamp(), sample.class.is_ok(), &format!("{}: {what}", sample.class)) {
+                            emit(sig, args.json, &mut notifier);
+                        }
                         if args.json {
                             let mut obj = sample_json(t, &sample);
                             obj["at"] = serde_json::json!(sample.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
