@@ -7,7 +7,9 @@ use super::EXIT_OK;
 use super::UsageError;
 use super::check::{load_sources, sample_json};
 use crate::cli::WatchArgs;
-use crate::core::detect::{CountSeries, Counts, DownDetector, ErrorRateDetector, Thresholds};
+use crate::core::detect::{
+    CertificateDetector, CountSeries, Counts, DownDetector, ErrorRateDetector, Thresholds,
+};
 use crate::core::metrics::RouteView;
 use crate::core::sample::FailureClass;
 use crate::core::signal::Signal;
@@ -39,6 +41,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
     };
     let mut notifier = Notifier::start(&sources.config.notify, sources.config.secrets());
     let mut down: Vec<DownDetector> = vec![DownDetector::default(); targets.len()];
+    let mut certs: Vec<CertificateDetector> = vec![CertificateDetector::default(); targets.len()];
     let mut routes: HashMap<String, (CountSeries, ErrorRateDetector)> = HashMap::new();
     let emit = |signal: Signal, json: bool, notifier: &mut Notifier| {
         if json {
@@ -166,6 +169,11 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                         let t = &targets[endpoint];
                         let what = sample.error.clone().unwrap_or_default();
                         if let Some(sig) = down[endpoint].observe(&t.name, sample.at.timestamp(), sample.class.is_ok(), &format!("{}: {what}", sample.class)) {
+                            emit(sig, args.json, &mut notifier);
+                        }
+                        if let Some(days) = sample.cert_days_left
+                            && let Some(sig) = certs[endpoint].observe(&t.name, sample.at.timestamp(), days)
+                        {
                             emit(sig, args.json, &mut notifier);
                         }
                         if args.json {

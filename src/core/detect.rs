@@ -377,6 +377,79 @@ impl DownDetector {
     }
 }
 
+/// The certificate detector of one endpoint: a warning under 21, 14 and 7 days
+/// left (an update at each step down), critical under 48 hours, resolved when a
+/// renewed certificate has 21 days or more.
+#[derive(Debug, Clone, Default)]
+pub struct CertificateDetector {
+    /// The step in force: index into `CERT_STEPS`, when firing.
+    step: Option<usize>,
+    since: i64,
+}
+
+/// (days left under which, severity) from the mildest to the worst.
+const CERT_STEPS: [(f64, SeverityHint); 4] = [
+    (21.0, SeverityHint::Info),
+    (14.0, SeverityHint::Warning),
+    (7.0, SeverityHint::Warning),
+    (2.0, SeverityHint::Critical),
+];
+
+impl CertificateDetector {
+    /// Feeds the days left on the leaf certificate seen at Unix second `at`.
+    pub fn observe(&mut self, target: &str, at: i64, days_left: f64) -> Option<Signal> {
+        let step = CERT_STEPS.iter().rposition(|(limit, _)| days_left < *limit);
+        let signal = |state, severity, evidence: String, since| Signal {
+            kind: DetectorKind::Certificate,
+            target: target.to_string(),
+            state,
+            severity,
+            evidence,
+            started: ts(since),
+            at: ts(at),
+        };
+        let describe = |i: usize| {
+            if days_left < 2.0 {
+                format!(
+                    "certificate expires in {:.0} hours",
+                    (days_left * 24.0).max(0.0)
+                )
+            } else {
+                format!(
+                    "certificate expires in {days_left:.1} days (under {})",
+                    CERT_STEPS[i].0
+                )
+            }
+        };
+        match (self.step, step) {
+            (None, Some(i)) => {
+                self.step = Some(i);
+                self.since = at;
+                Some(signal(SignalState::Fired, CERT_STEPS[i].1, describe(i), at))
+            }
+            (Some(old), Some(i)) if i > old => {
+                self.step = Some(i);
+                Some(signal(
+                    SignalState::Updated,
+                    CERT_STEPS[i].1,
+                    describe(i),
+                    self.since,
+                ))
+            }
+            (Some(_), None) => {
+                self.step = None;
+                Some(signal(
+                    SignalState::Resolved,
+                    SeverityHint::Info,
+                    format!("certificate renewed: {days_left:.0} days left"),
+                    self.since,
+                ))
+            }
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -567,6 +640,32 @@ mod tests {
         let want = (0.23 - 4.0 * (0.1675f64 / 100.0).sqrt()) / 1.16;
         assert!((wilson_lower(15, 100, 4.0) - want).abs() < 1e-12);
         assert_eq!(wilson_lower(0, 0, 4.0), 0.0);
+    }
+
+    #[test]
+    fn certificate_steps_down_then_resolves_on_renewal() {
+        let mut c = CertificateDetector::default();
+        assert!(c.observe("api", 1, 30.0).is_none());
+        let s = c.observe("api", 2, 20.0).unwrap();
+        assert_eq!(
+            (s.state, s.severity),
+            (SignalState::Fired, SeverityHint::Info)
+        );
+        assert!(c.observe("api", 3, 19.0).is_none(), "no news inside a step");
+        let s = c.observe("api", 4, 6.5).unwrap();
+        assert_eq!(
+            (s.state, s.severity),
+            (SignalState::Updated, SeverityHint::Warning)
+        );
+        assert_eq!(s.evidence, "certificate expires in 6.5 days (under 7)");
+        let s = c.observe("api", 5, 1.5).unwrap();
+        assert_eq!(
+            (s.severity, s.evidence.as_str()),
+            (SeverityHint::Critical, "certificate expires in 36 hours")
+        );
+        assert_eq!(s.started.timestamp(), 2);
+        let s = c.observe("api", 6, 90.0).unwrap();
+        assert_eq!(s.state, SignalState::Resolved);
     }
 
     #[test]
