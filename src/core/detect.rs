@@ -171,6 +171,26 @@ fn ts(second: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(second, 0).single().unwrap_or_default()
 }
 
+fn make_signal(
+    kind: DetectorKind,
+    target: &str,
+    state: SignalState,
+    severity: SeverityHint,
+    evidence: String,
+    started: i64,
+    at: i64,
+) -> Signal {
+    Signal {
+        kind,
+        target: target.to_string(),
+        state,
+        severity,
+        evidence,
+        started: ts(started),
+        at: ts(at),
+    }
+}
+
 impl ErrorRateDetector {
     /// Whether it is firing.
     pub fn is_firing(&self) -> bool {
@@ -186,14 +206,16 @@ impl ErrorRateDetector {
         th: Thresholds,
     ) -> Option<Signal> {
         let hot = hot_evidence(series, now, th);
-        let signal = |state, evidence: String, started: i64, severity| Signal {
-            kind: DetectorKind::ErrorRate,
-            target: target.to_string(),
-            state,
-            severity,
-            evidence,
-            started: ts(started),
-            at: ts(now),
+        let signal = |state, evidence, started, severity| {
+            make_signal(
+                DetectorKind::ErrorRate,
+                target,
+                state,
+                severity,
+                evidence,
+                started,
+                now,
+            )
         };
         match (&mut self.firing, hot) {
             (None, Some((evidence, severity))) => {
@@ -343,14 +365,16 @@ impl DownDetector {
             self.last.pop_front();
         }
         let failed = self.last.iter().filter(|(_, ok)| !ok).count();
-        let signal = |state, evidence: String, started: i64, severity| Signal {
-            kind: DetectorKind::Down,
-            target: target.to_string(),
-            state,
-            severity,
-            evidence,
-            started: ts(started),
-            at: ts(at),
+        let signal = |state, evidence, started, severity| {
+            make_signal(
+                DetectorKind::Down,
+                target,
+                state,
+                severity,
+                evidence,
+                started,
+                at,
+            )
         };
         match self.firing_since {
             None if failed >= 2 => {
@@ -399,14 +423,16 @@ impl CertificateDetector {
     /// Feeds the days left on the leaf certificate seen at Unix second `at`.
     pub fn observe(&mut self, target: &str, at: i64, days_left: f64) -> Option<Signal> {
         let step = CERT_STEPS.iter().rposition(|(limit, _)| days_left < *limit);
-        let signal = |state, severity, evidence: String, since| Signal {
-            kind: DetectorKind::Certificate,
-            target: target.to_string(),
-            state,
-            severity,
-            evidence,
-            started: ts(since),
-            at: ts(at),
+        let signal = |state, severity, evidence, since| {
+            make_signal(
+                DetectorKind::Certificate,
+                target,
+                state,
+                severity,
+                evidence,
+                since,
+                at,
+            )
         };
         let describe = |i: usize| {
             if days_left < 2.0 {
