@@ -366,3 +366,83 @@ fn watch_detects_a_failing_route_and_a_down_endpoint() {
     assert!(search["evidence"].as_str().unwrap().contains("errors over"));
     rt.block_on(server.shutdown());
 }
+
+#[test]
+fn watch_turns_alertmanager_alerts_into_signals() {
+    let Some(bin) = ["prometheus-alertmanager", "alertmanager"]
+        .into_iter()
+        .find(|b| Command::new(b).arg("--version").output().is_ok())
+    else {
+        assert_ne!(
+            std::env::var("IC_REQUIRE_PROMETHEUS").as_deref(),
+            Ok("1"),
+            "IC_REQUIRE_PROMETHEUS=1 but Alertmanager is missing"
+        );
+        eprintln!("SKIPPED: Alertmanager is not installed");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let am_cfg = dir.path().join("am.yml");
+    std::fs::write(
+        &am_cfg,
+        "route: {receiver: none}\nreceivers: [{name: none}]\n",
+    )
+    .unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut am = Command::new(bin)
+        .arg(format!("--config.file={}", am_cfg.display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--cluster.listen-address=")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Post one alert through the API with a plain HTTP/1.1 request.
+    let body = format!(
+        "[{{\"labels\": {{\"alertname\": \"CheckoutDown\", \"service\": \"checkout\", \"severity\": \"critical\"}}, \"annotations\": {{\"summary\": \"checkout returns 503\"}}, \"startsAt\": \"{}\"}}]",
+        chrono::Utc::now().to_rfc3339()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let req = format!(
+                "POST /api/v2/alerts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let mut resp = String::new();
+            if s.write_all(req.as_bytes()).is_ok()
+                && std::io::Read::read_to_string(&mut s, &mut resp).is_ok()
+                && resp.starts_with("HTTP/1.1 200")
+            {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "could not post to Alertmanager");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let cfg = dir.path().join("ic.yaml");
+    std::fs::write(
+        &cfg,
+        format!("service: t\nnotify: {{desktop: false, bell: false}}\nalertmanager: {{url: \"http://127.0.0.1:{port}\", interval: 300ms}}\n"),
+    )
+    .unwrap();
+    let out = ic(&["-c", cfg.to_str().unwrap(), "watch", "--duration", "2s"])
+        .output()
+        .unwrap();
+    let _ = am.kill();
+    let _ = am.wait();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("ALERT alert CheckoutDown: checkout returns 503 [service=checkout]"),
+        "{text}"
+    );
+}

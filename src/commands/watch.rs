@@ -28,9 +28,12 @@ const SUMMARY_EVERY: Duration = Duration::from_secs(10);
 
 pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Result<u8> {
     let sources = load_sources(config)?;
-    if sources.probes.is_empty() && sources.scrapes.is_empty() {
+    if sources.probes.is_empty()
+        && sources.scrapes.is_empty()
+        && sources.config.alertmanager.is_none()
+    {
         return Err(UsageError(
-            "the config has nothing to watch: add `endpoints:` or `metrics:` targets (see `ic init`)".into(),
+            "the config has nothing to watch: add `endpoints:`, `metrics:` targets or `alertmanager:` (see `ic init`)".into(),
         )
         .into());
     }
@@ -72,6 +75,31 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
     ));
     let (scrape_tx, mut scrape_rx) = mpsc::channel::<ScrapeEvent>(256);
     let scraper = tokio::spawn(scrape::run(sources.scrapes, scrape_tx, stop_rx));
+    let (alert_tx, mut alert_rx) = mpsc::channel::<Vec<Signal>>(16);
+    if let Some(am) = &sources.config.alertmanager {
+        let client = crate::source::alertmanager::AlertmanagerClient::new(am)?;
+        let every = am.interval.get();
+        let mut stop = stop_tx.subscribe();
+        tokio::spawn(async move {
+            let mut tracker = crate::source::alertmanager::AlertTracker::default();
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    _ = tick.tick() => {}
+                }
+                match client.firing().await {
+                    Ok(alerts) => {
+                        let signals = tracker.update(alerts, chrono::Utc::now());
+                        if !signals.is_empty() && alert_tx.send(signals).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => tracing::warn!("alertmanager: {e}"),
+                }
+            }
+        });
+    }
     let mut probes_open = !targets.is_empty();
     let mut scrapes_open = !scrape_names.is_empty();
 
@@ -108,6 +136,11 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                 }).collect();
                 parts.extend(scrape_names.iter().zip(&scrape_state).map(|(name, state)| scrape_summary(name, state.as_ref())));
                 out!("{} summary (1m): {}", now.format("%H:%M:%S"), parts.join(" | "));
+            }
+            Some(signals) = alert_rx.recv() => {
+                for sig in signals {
+                    emit(sig, args.json, &mut notifier);
+                }
             }
             event = scrape_rx.recv(), if scrapes_open => {
                 let Some(ScrapeEvent { target, result }) = event else {

@@ -128,3 +128,95 @@ impl AlertmanagerClient {
             .collect())
     }
 }
+
+/// Turns successive lists of firing alerts into signals: `Fired` for an alert
+/// not seen before, `Resolved` for one that stopped firing.
+#[derive(Debug, Default)]
+pub struct AlertTracker {
+    firing: std::collections::HashMap<String, Alert>,
+}
+
+impl AlertTracker {
+    /// The signals between the previous list and `now_firing`, observed at `at`.
+    pub fn update(
+        &mut self,
+        now_firing: Vec<Alert>,
+        at: DateTime<Utc>,
+    ) -> Vec<crate::core::signal::Signal> {
+        use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
+        let signal = |a: &Alert, state| {
+            let severity = match a.labels.get("severity").map(String::as_str) {
+                Some("critical" | "page") => SeverityHint::Critical,
+                Some("warning") => SeverityHint::Warning,
+                _ => SeverityHint::Info,
+            };
+            let mut evidence = a
+                .summary
+                .clone()
+                .unwrap_or_else(|| "firing in Alertmanager".into());
+            if let Some(service) = a.labels.get("service") {
+                evidence.push_str(&format!(" [service={service}]"));
+            }
+            Signal {
+                kind: DetectorKind::Alert,
+                target: a.name.clone(),
+                state,
+                severity,
+                evidence,
+                started: a.starts_at.unwrap_or(at),
+                at,
+            }
+        };
+        let mut out = Vec::new();
+        let current: std::collections::HashMap<String, Alert> = now_firing
+            .into_iter()
+            .map(|a| (a.fingerprint.clone(), a))
+            .collect();
+        for (fp, a) in &current {
+            if !self.firing.contains_key(fp) {
+                out.push(signal(a, SignalState::Fired));
+            }
+        }
+        for (fp, a) in &self.firing {
+            if !current.contains_key(fp) {
+                out.push(signal(a, SignalState::Resolved));
+            }
+        }
+        self.firing = current;
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::signal::{SeverityHint, SignalState};
+
+    fn alert(name: &str, fp: &str) -> Alert {
+        Alert {
+            name: name.into(),
+            labels: [("severity".to_string(), "page".to_string())].into(),
+            summary: Some("5xx above 5%".into()),
+            starts_at: None,
+            fingerprint: fp.into(),
+        }
+    }
+
+    #[test]
+    fn new_alerts_fire_and_vanished_ones_resolve() {
+        let mut t = AlertTracker::default();
+        let now = Utc::now();
+        let s = t.update(vec![alert("HighErrorRate", "a1")], now);
+        assert_eq!(s.len(), 1);
+        assert_eq!(
+            (s[0].state, s[0].severity),
+            (SignalState::Fired, SeverityHint::Critical)
+        );
+        assert!(
+            t.update(vec![alert("HighErrorRate", "a1")], now).is_empty(),
+            "still firing: no news"
+        );
+        let s = t.update(vec![], now);
+        assert_eq!((s.len(), s[0].state), (1, SignalState::Resolved));
+    }
+}
