@@ -222,7 +222,61 @@ async fn query_source_agrees_with_our_own_scrape() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
+
+    // `ic watch` reads the same views through the query API (and feeds them to detection).
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ic.yaml");
+    std::fs::write(
+        &cfg,
+        format!("service: t\nnotify: {{desktop: false, bell: false}}\nprometheus: {{url: \"{}\", interval: 1s}}\n", prom.url),
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ic"))
+            .args([
+                "-c",
+                cfg.to_str().unwrap(),
+                "watch",
+                "--json",
+                "--duration",
+                "4s",
+            ])
+            .env("IC_LOG", "off")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
     traffic.abort();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["source"] == "prometheus" && l["up"] == true),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["prometheus_route"] == "/api/payments" && l["rate"].as_f64().unwrap() > 0.0)
+    );
+    let users = lines
+        .iter()
+        .find(|l| l["prometheus_route"] == "/api/users/{id}")
+        .unwrap();
+    assert!(
+        (users["error_ratio"].as_f64().unwrap() - 1.0).abs() < 0.01,
+        "{users}"
+    );
     let routes: Vec<&str> = views.iter().map(|v| v.route.as_str()).collect();
     assert_eq!(routes, ours.keys().map(String::as_str).collect::<Vec<_>>());
     let users = views.iter().find(|v| v.route == "/api/users/{id}").unwrap();

@@ -31,9 +31,10 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
     if sources.probes.is_empty()
         && sources.scrapes.is_empty()
         && sources.config.alertmanager.is_none()
+        && sources.config.prometheus.is_none()
     {
         return Err(UsageError(
-            "the config has nothing to watch: add `endpoints:`, `metrics:` targets or `alertmanager:` (see `ic init`)".into(),
+            "the config has nothing to watch: add `endpoints:`, `metrics:` targets, `prometheus:` or `alertmanager:` (see `ic init`)".into(),
         )
         .into());
     }
@@ -75,6 +76,27 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
     ));
     let (scrape_tx, mut scrape_rx) = mpsc::channel::<ScrapeEvent>(256);
     let scraper = tokio::spawn(scrape::run(sources.scrapes, scrape_tx, stop_rx));
+    let (prom_tx, mut prom_rx) = mpsc::channel::<Result<Vec<RouteView>, String>>(16);
+    let prom_every = sources.config.prometheus.as_ref().map(|p| p.interval.get());
+    if let Some(p) = &sources.config.prometheus {
+        let client = crate::source::prometheus::PromClient::new(p)?;
+        let every = p.interval.get();
+        let mut stop = stop_tx.subscribe();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    _ = tick.tick() => {}
+                }
+                let views = client.route_views().await.map_err(|e| e.to_string());
+                if prom_tx.send(views).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let mut prom_up: Option<bool> = None;
     let (alert_tx, mut alert_rx) = mpsc::channel::<Vec<Signal>>(16);
     if let Some(am) = &sources.config.alertmanager {
         let client = crate::source::alertmanager::AlertmanagerClient::new(am)?;
@@ -136,6 +158,35 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                 }).collect();
                 parts.extend(scrape_names.iter().zip(&scrape_state).map(|(name, state)| scrape_summary(name, state.as_ref())));
                 out!("{} summary (1m): {}", now.format("%H:%M:%S"), parts.join(" | "));
+            }
+            Some(views) = prom_rx.recv() => {
+                let at = chrono::Utc::now();
+                match &views {
+                    Err(e) if prom_up != Some(false) => out_health(args.json, "prometheus", Some(e)),
+                    Ok(_) if prom_up != Some(true) => out_health(args.json, "prometheus", None),
+                    _ => {}
+                }
+                prom_up = Some(views.is_ok());
+                if let Ok(views) = views {
+                    // Rates over the query window become counts for one polling interval.
+                    let secs = prom_every.map_or(15.0, |d| d.as_secs_f64());
+                    for v in &views {
+                        if args.json {
+                            out!("{}", serde_json::json!({
+                                "prometheus_route": v.route, "at": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                                "rate": v.rate, "error_ratio": v.error_ratio(), "ratio_4xx": v.ratio_4xx(),
+                                "p50": v.p50, "p95": v.p95, "p99": v.p99,
+                            }));
+                        }
+                        let key = format!("prometheus {}", v.route);
+                        let (series, det) = routes.entry(key.clone()).or_default();
+                        let counts = Counts { total: (v.requests * secs).round() as u64, errors: (v.errors_5xx * secs).round() as u64 };
+                        series.add(at.timestamp(), counts);
+                        if let Some(sig) = det.evaluate(&key, series, at.timestamp(), thresholds) {
+                            emit(sig, args.json, &mut notifier);
+                        }
+                    }
+                }
             }
             Some(signals) = alert_rx.recv() => {
                 for sig in signals {
@@ -240,6 +291,20 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
     let _ = scheduler.await;
     let _ = scraper.await;
     Ok(EXIT_OK)
+}
+
+/// Reports a source going down (`Some(error)`) or coming up.
+fn out_health(json: bool, source: &str, error: Option<&String>) {
+    let time = chrono::Utc::now().format("%H:%M:%S");
+    match (json, error) {
+        (true, Some(e)) => out!(
+            "{}",
+            serde_json::json!({"source": source, "up": false, "error": e})
+        ),
+        (true, None) => out!("{}", serde_json::json!({"source": source, "up": true})),
+        (false, Some(e)) => out!("{time} {source}  down  {e}"),
+        (false, None) => out!("{time} {source}  up"),
+    }
 }
 
 /// `name: N routes, worst /x 3% 5xx, p95 120ms` for the 10 s summary.

@@ -166,10 +166,13 @@ impl PromClient {
             class: FailureClass::Connect,
             message: format!("bad Prometheus URL {}: {e}", self.base),
         })?;
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in params {
-            form.append_pair(k, v);
-        }
+        let body = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in params {
+                form.append_pair(k, v);
+            }
+            form.finish()
+        };
         let mut req = self
             .client
             .post(url.clone())
@@ -177,7 +180,7 @@ impl PromClient {
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             )
-            .body(form.finish());
+            .body(body);
         req = match &self.auth {
             Auth::None => req,
             Auth::Bearer(t) => req.bearer_auth(t),
