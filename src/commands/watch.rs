@@ -8,7 +8,8 @@ use super::UsageError;
 use super::check::{load_sources, sample_json};
 use crate::cli::WatchArgs;
 use crate::core::detect::{
-    CertificateDetector, CountSeries, Counts, DownDetector, ErrorRateDetector, Thresholds,
+    CertificateDetector, CountSeries, Counts, DownDetector, ErrorRateDetector, LatencyDetector,
+    Thresholds,
 };
 use crate::core::metrics::RouteView;
 use crate::core::sample::FailureClass;
@@ -46,7 +47,9 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
     let mut notifier = Notifier::start(&sources.config.notify, sources.config.secrets());
     let mut down: Vec<DownDetector> = vec![DownDetector::default(); targets.len()];
     let mut certs: Vec<CertificateDetector> = vec![CertificateDetector::default(); targets.len()];
-    let mut routes: HashMap<String, (CountSeries, ErrorRateDetector)> = HashMap::new();
+    let mut routes: HashMap<String, (CountSeries, ErrorRateDetector, LatencyDetector)> =
+        HashMap::new();
+    let latency_factor = sources.config.detect.latency_factor;
     let emit = |signal: Signal, json: bool, notifier: &mut Notifier| {
         if json {
             let mut obj = serde_json::json!(signal);
@@ -179,10 +182,15 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                             }));
                         }
                         let key = format!("prometheus {}", v.route);
-                        let (series, det) = routes.entry(key.clone()).or_default();
+                        let (series, det, lat) = routes.entry(key.clone()).or_default();
                         let counts = Counts { total: (v.requests * secs).round() as u64, errors: (v.errors_5xx * secs).round() as u64 };
                         series.add(at.timestamp(), counts);
                         if let Some(sig) = det.evaluate(&key, series, at.timestamp(), thresholds) {
+                            emit(sig, args.json, &mut notifier);
+                        }
+                        if let Some(p95) = v.p95
+                            && let Some(sig) = lat.observe(&key, at.timestamp(), p95, counts.total, latency_factor)
+                        {
                             emit(sig, args.json, &mut notifier);
                         }
                     }
@@ -232,9 +240,15 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                     let second = obs.at.timestamp();
                     for v in views {
                         let key = format!("{name} {}", v.route);
-                        let (series, det) = routes.entry(key.clone()).or_default();
-                        series.add(second, Counts { total: v.requests.round() as u64, errors: v.errors_5xx.round() as u64 });
+                        let (series, det, lat) = routes.entry(key.clone()).or_default();
+                        let total = v.requests.round() as u64;
+                        series.add(second, Counts { total, errors: v.errors_5xx.round() as u64 });
                         if let Some(sig) = det.evaluate(&key, series, second, thresholds) {
+                            emit(sig, args.json, &mut notifier);
+                        }
+                        if let Some(p95) = v.p95
+                            && let Some(sig) = lat.observe(&key, second, p95, total, latency_factor)
+                        {
                             emit(sig, args.json, &mut notifier);
                         }
                     }
