@@ -1,5 +1,7 @@
 //! `ic check` and `ic watch` as real processes against servers on 127.0.0.1.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -369,42 +371,11 @@ fn watch_detects_a_failing_route_and_a_down_endpoint() {
 
 #[test]
 fn watch_turns_alertmanager_alerts_into_signals() {
-    let Some(bin) = ["prometheus-alertmanager", "alertmanager"]
-        .into_iter()
-        .find(|b| Command::new(b).arg("--version").output().is_ok())
-    else {
-        assert_ne!(
-            std::env::var("IC_REQUIRE_PROMETHEUS").as_deref(),
-            Ok("1"),
-            "IC_REQUIRE_PROMETHEUS=1 but Alertmanager is missing"
-        );
-        eprintln!("SKIPPED: Alertmanager is not installed");
+    let Some(am) = support::start_alertmanager() else {
         return;
     };
+    let port = am.port;
     let dir = tempfile::tempdir().unwrap();
-    let am_cfg = dir.path().join("am.yml");
-    std::fs::write(
-        &am_cfg,
-        "route: {receiver: none}\nreceivers: [{name: none}]\n",
-    )
-    .unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut am = Command::new(bin)
-        .arg(format!("--config.file={}", am_cfg.display()))
-        .arg(format!(
-            "--storage.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--cluster.listen-address=")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
     // Post one alert through the API with a plain HTTP/1.1 request.
     let body = format!(
         "[{{\"labels\": {{\"alertname\": \"CheckoutDown\", \"service\": \"checkout\", \"severity\": \"critical\"}}, \"annotations\": {{\"summary\": \"checkout returns 503\"}}, \"startsAt\": \"{}\"}}]",
@@ -437,8 +408,7 @@ fn watch_turns_alertmanager_alerts_into_signals() {
     let out = ic(&["-c", cfg.to_str().unwrap(), "watch", "--duration", "2s"])
         .output()
         .unwrap();
-    let _ = am.kill();
-    let _ = am.wait();
+    drop(am);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(

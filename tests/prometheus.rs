@@ -2,6 +2,8 @@
 //! here on 127.0.0.1 with a temp dir) scraping the demo API: its per-route
 //! numbers must match `ic`'s own scrape of the same API.
 
+mod support;
+
 use incident_commander::config::Config;
 use incident_commander::core::exposition;
 use incident_commander::core::metrics::{self, Mapping};
@@ -26,14 +28,6 @@ impl Drop for Prometheus {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts Prometheus scraping `target` (host:port) every second; `None` when not installed.
 async fn start_prometheus(target: &str) -> Option<Prometheus> {
     if Command::new("prometheus")
@@ -56,7 +50,7 @@ async fn start_prometheus(target: &str) -> Option<Prometheus> {
         format!("global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nscrape_configs:\n  - job_name: demo\n    static_configs: [{{targets: ['{target}']}}]\n"),
     )
     .unwrap();
-    let port = free_port();
+    let port = support::free_port();
     let child = Command::new("prometheus")
         .arg(format!("--config.file={}", cfg.display()))
         .arg(format!(

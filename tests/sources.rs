@@ -2,6 +2,8 @@
 //! real servers on 127.0.0.1 (the demo API, small purpose-built servers, and
 //! Debian's Alertmanager when installed).
 
+mod support;
+
 use incident_commander::config::Config;
 use incident_commander::core::exposition::Format;
 use incident_commander::core::sample::FailureClass;
@@ -199,45 +201,10 @@ async fn fetch_decodes_gzip_and_stops_at_the_size_cap() {
 
 #[tokio::test]
 async fn alertmanager_firing_alerts_are_read_with_matchers() {
-    let bin = ["prometheus-alertmanager", "alertmanager"]
-        .into_iter()
-        .find(|b| {
-            std::process::Command::new(b)
-                .arg("--version")
-                .output()
-                .is_ok()
-        });
-    let Some(bin) = bin else {
-        if std::env::var("IC_REQUIRE_PROMETHEUS").as_deref() == Ok("1") {
-            panic!(
-                "IC_REQUIRE_PROMETHEUS=1 but Alertmanager is missing (apt-get install prometheus-alertmanager)"
-            );
-        }
-        eprintln!(
-            "SKIPPED: Alertmanager is not installed (apt-get install prometheus-alertmanager)"
-        );
+    let Some(am_server) = support::start_alertmanager() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("am.yml");
-    std::fs::write(&cfg, "route: {receiver: none}\nreceivers: [{name: none}]\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = std::process::Command::new(bin)
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!(
-            "--storage.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--cluster.listen-address=")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let port = am_server.port;
     let base = format!("http://127.0.0.1:{port}");
     let http = scrape::client(Duration::from_secs(2)).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -282,8 +249,7 @@ async fn alertmanager_firing_alerts_are_read_with_matchers() {
         assert!(Instant::now() < deadline, "the alert never showed");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(am_server);
     assert_eq!(firing.len(), 1, "{firing:?}");
     assert_eq!(firing[0].name, "HighErrorRate");
     assert_eq!(
