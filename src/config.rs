@@ -1,8 +1,9 @@
 //! The `ic.yaml` model: parsing with `FILE:LINE:COL` errors, `${ENV}`
 //! interpolation that never prints secrets back, defaults, and where the file is found.
 
+use crate::core::detect::Settings;
 use crate::core::sample::{Expectations, StatusPattern};
-use crate::core::units::{HumanDuration, Percent};
+use crate::core::units::HumanDuration;
 use crate::core::yaml::{self, YamlError};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
@@ -44,7 +45,7 @@ pub struct Config {
     pub alertmanager: Option<AlertmanagerSource>,
     /// Detection settings.
     #[serde(default)]
-    pub detect: Detect,
+    pub detect: Settings,
     /// Notification settings.
     #[serde(default)]
     pub notify: Notify,
@@ -401,31 +402,6 @@ pub struct AlertmanagerSource {
     /// Request timeout; default 10s.
     #[serde(default = "default_query_timeout")]
     pub timeout: HumanDuration,
-}
-
-/// `detect:` — thresholds.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Detect {
-    /// Availability objective, e.g. `99.9%`.
-    pub slo: Percent,
-    /// Error ratio that counts as an incident, e.g. `1%`.
-    pub error_rate: Percent,
-    /// Latency over this multiple of the baseline is a regression.
-    pub latency_factor: f64,
-    /// Traffic this far below baseline is a drop, e.g. `50%`.
-    pub traffic_drop: Percent,
-}
-
-impl Default for Detect {
-    fn default() -> Self {
-        Detect {
-            slo: Percent::from_fraction(0.999),
-            error_rate: Percent::from_fraction(0.01),
-            latency_factor: 2.0,
-            traffic_drop: Percent::from_fraction(0.5),
-        }
-    }
 }
 
 /// `notify:` — where alerts go.
@@ -961,20 +937,8 @@ impl Config {
                 );
             }
         }
-        if !(self.detect.latency_factor.is_finite() && self.detect.latency_factor > 1.0) {
-            return bad(
-                format!(
-                    "detect.latency_factor is {}: it must be above 1",
-                    self.detect.latency_factor
-                ),
-                "e.g. latency_factor: 2 fires when latency doubles",
-            );
-        }
-        if self.detect.error_rate.fraction() <= 0.0 {
-            return bad(
-                "detect.error_rate is 0%: every single failure would be an incident".into(),
-                "e.g. error_rate: 1%",
-            );
+        if let Some((message, hint)) = self.detect.problem() {
+            return bad(message, hint);
         }
         Ok(())
     }

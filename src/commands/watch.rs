@@ -7,10 +7,7 @@ use super::EXIT_OK;
 use super::UsageError;
 use super::check::{load_sources, sample_json};
 use crate::cli::WatchArgs;
-use crate::core::detect::{
-    CertificateDetector, CountSeries, Counts, DownDetector, ErrorRateDetector, LatencyDetector,
-    Thresholds,
-};
+use crate::core::detect::{CertificateDetector, Counts, DownDetector, RouteDetectors};
 use crate::core::metrics::RouteView;
 use crate::core::sample::FailureClass;
 use crate::core::signal::Signal;
@@ -40,16 +37,12 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
         .into());
     }
     let (targets, concurrency) = (Arc::new(sources.probes), sources.concurrency);
-    let thresholds = Thresholds {
-        slo: sources.config.detect.slo.fraction(),
-        error_rate: sources.config.detect.error_rate.fraction(),
-    };
+    let settings = sources.config.detect;
     let mut notifier = Notifier::start(&sources.config.notify, sources.config.secrets());
     let mut down: Vec<DownDetector> = vec![DownDetector::default(); targets.len()];
     let mut certs: Vec<CertificateDetector> = vec![CertificateDetector::default(); targets.len()];
-    let mut routes: HashMap<String, (CountSeries, ErrorRateDetector, LatencyDetector)> =
-        HashMap::new();
-    let latency_factor = sources.config.detect.latency_factor;
+    let mut routes: HashMap<String, RouteDetectors> = HashMap::new();
+    let mut fresh: Vec<Signal> = Vec::new();
     let emit = |signal: Signal, json: bool, notifier: &mut Notifier| {
         if json {
             let mut obj = serde_json::json!(signal);
@@ -182,17 +175,11 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                             }));
                         }
                         let key = format!("prometheus {}", v.route);
-                        let (series, det, lat) = routes.entry(key.clone()).or_default();
-                        let counts = Counts { total: (v.requests * secs).round() as u64, errors: (v.errors_5xx * secs).round() as u64 };
-                        series.add(at.timestamp(), counts);
-                        if let Some(sig) = det.evaluate(&key, series, at.timestamp(), thresholds) {
-                            emit(sig, args.json, &mut notifier);
-                        }
-                        if let Some(p95) = v.p95
-                            && let Some(sig) = lat.observe(&key, at.timestamp(), p95, counts.total, latency_factor)
-                        {
-                            emit(sig, args.json, &mut notifier);
-                        }
+                        let counts = view_counts(v, secs);
+                        routes.entry(key.clone()).or_default().observe(&key, at.timestamp(), counts, v.p95, &settings, &mut fresh);
+                    }
+                    for sig in fresh.drain(..) {
+                        emit(sig, args.json, &mut notifier);
                     }
                 }
             }
@@ -240,17 +227,18 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                     let second = obs.at.timestamp();
                     for v in views {
                         let key = format!("{name} {}", v.route);
-                        let (series, det, lat) = routes.entry(key.clone()).or_default();
-                        let total = v.requests.round() as u64;
-                        series.add(second, Counts { total, errors: v.errors_5xx.round() as u64 });
-                        if let Some(sig) = det.evaluate(&key, series, second, thresholds) {
-                            emit(sig, args.json, &mut notifier);
+                        let counts = view_counts(v, 1.0);
+                        routes.entry(key.clone()).or_default().observe(&key, second, counts, v.p95, &settings, &mut fresh);
+                    }
+                    // A route that vanished from the exposition had no traffic at all.
+                    let prefix = format!("{name} ");
+                    for (key, det) in routes.iter_mut() {
+                        if key.starts_with(&prefix) && !views.iter().any(|v| key[prefix.len()..] == v.route) {
+                            det.observe(key, second, Counts::default(), None, &settings, &mut fresh);
                         }
-                        if let Some(p95) = v.p95
-                            && let Some(sig) = lat.observe(&key, second, p95, total, latency_factor)
-                        {
-                            emit(sig, args.json, &mut notifier);
-                        }
+                    }
+                    for sig in fresh.drain(..) {
+                        emit(sig, args.json, &mut notifier);
                     }
                 }
                 scrape_state[target] = Some(now_state);
@@ -343,5 +331,15 @@ fn scrape_summary(name: &str, state: Option<&Result<Vec<RouteView>, String>>) ->
                 }
             }
         }
+    }
+}
+
+/// A view's per-second rates (or counts, with `secs` = 1) as request counts over `secs` seconds.
+fn view_counts(v: &RouteView, secs: f64) -> Counts {
+    let count = |x: f64| (x * secs).round().max(0.0) as u64;
+    Counts {
+        total: count(v.requests),
+        errors: count(v.errors_5xx),
+        client_errors: count(v.errors_4xx),
     }
 }

@@ -1,0 +1,348 @@
+//! Detection, pure and clock-driven: per-target request counts in 1-second
+//! buckets (last 5 minutes) and 1-minute buckets (last 6 hours), and the
+//! detectors that turn them into signals with hysteresis.
+//!
+//! Error rate fires on either
+//! - the fast path: in any of the 10 s / 30 s / 60 s / 5 m windows, the error
+//!   ratio is *statistically certain* to exceed `detect.error_rate` (Wilson
+//!   lower bound at z = 4, with at least 20 requests and 3 errors), so a big
+//!   step fires in seconds and a low-traffic route never pages on one failure;
+//! - the SRE-workbook multi-window burn rate against `detect.slo`: 14.4× the
+//!   budget over 1 h and 5 m, or 6× over 6 h and 30 m (with at least 3 errors
+//!   in the short window).
+//!
+//! It resolves after 20 s in which the last 30 s stayed under half the
+//! threshold, so a fault's end is seen within about a minute and a fault that
+//! is still there does not flap.
+
+use super::{CountSeries, SECOND_BUCKETS, Thresholds, make_signal, pct, wilson_lower};
+use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
+
+const FAST_WINDOWS: [i64; 4] = [10, 30, 60, 300];
+const Z_FIRE: f64 = 4.0;
+const MIN_REQUESTS: u64 = 20;
+const MIN_ERRORS: u64 = 3;
+const QUIET_WINDOW: i64 = 30;
+const QUIET_FOR: i64 = 20;
+const UPDATE_EVERY: i64 = 60;
+/// How far back a gap of healthy seconds may be bridged when estimating the start.
+const START_GAP: i64 = 3;
+
+#[derive(Debug, Clone)]
+struct Firing {
+    started: i64,
+    last_update: i64,
+    quiet_since: Option<i64>,
+}
+
+/// The error-rate detector of one target.
+#[derive(Debug, Clone, Default)]
+pub struct ErrorRateDetector {
+    firing: Option<Firing>,
+    /// After a resolution, windows reaching back before this second are not evidence of a new
+    /// incident (they still hold the old one).
+    fresh_from: i64,
+}
+
+impl ErrorRateDetector {
+    /// Whether it is firing.
+    pub fn is_firing(&self) -> bool {
+        self.firing.is_some()
+    }
+
+    /// Evaluates at Unix second `now`; returns a signal when the state changes (or a periodic update).
+    pub fn evaluate(
+        &mut self,
+        target: &str,
+        series: &CountSeries,
+        now: i64,
+        th: Thresholds,
+    ) -> Option<Signal> {
+        let fresh_from = if self.firing.is_some() {
+            i64::MIN
+        } else {
+            self.fresh_from
+        };
+        let hot = hot_evidence(series, now, th, fresh_from);
+        let signal = |state, evidence, started, severity| {
+            make_signal(
+                DetectorKind::ErrorRate,
+                target,
+                state,
+                severity,
+                evidence,
+                started,
+                now,
+            )
+        };
+        match (&mut self.firing, hot) {
+            (None, Some((evidence, severity))) => {
+                let started = estimate_start(series, now, th.error_rate);
+                self.firing = Some(Firing {
+                    started,
+                    last_update: now,
+                    quiet_since: None,
+                });
+                Some(signal(SignalState::Fired, evidence, started, severity))
+            }
+            (None, None) => None,
+            (Some(f), hot) => {
+                let recent = series.window(now, QUIET_WINDOW);
+                if recent.ratio() >= th.error_rate / 2.0 && recent.total > 0 {
+                    f.quiet_since = None;
+                } else if f.quiet_since.is_none() {
+                    f.quiet_since = Some(now);
+                }
+                if f.quiet_since.is_some_and(|q| now - q >= QUIET_FOR) {
+                    let started = f.started;
+                    self.fresh_from = f.quiet_since.map_or(now, |q| q - QUIET_WINDOW + 1);
+                    self.firing = None;
+                    let evidence = format!(
+                        "{} over the last {QUIET_WINDOW}s ({} of {}), under {} for {QUIET_FOR}s",
+                        pct(recent.ratio()),
+                        recent.errors,
+                        recent.total,
+                        pct(th.error_rate / 2.0)
+                    );
+                    return Some(signal(
+                        SignalState::Resolved,
+                        evidence,
+                        started,
+                        SeverityHint::Info,
+                    ));
+                }
+                if now - f.last_update >= UPDATE_EVERY
+                    && let Some((evidence, severity)) = hot
+                {
+                    f.last_update = now;
+                    return Some(signal(SignalState::Updated, evidence, f.started, severity));
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Why the error rate counts as an incident right now, if it does.
+/// Windows starting before `fresh_from` are skipped.
+fn hot_evidence(
+    series: &CountSeries,
+    now: i64,
+    th: Thresholds,
+    fresh_from: i64,
+) -> Option<(String, SeverityHint)> {
+    let fresh = |w: i64| now - w + 1 >= fresh_from;
+    for w in FAST_WINDOWS.into_iter().filter(|w| fresh(*w)) {
+        let c = series.window(now, w);
+        if c.total >= MIN_REQUESTS
+            && c.errors >= MIN_ERRORS
+            && wilson_lower(c.errors, c.total, Z_FIRE) > th.error_rate
+        {
+            let severity = if c.ratio() >= 0.5 {
+                SeverityHint::Critical
+            } else {
+                SeverityHint::Warning
+            };
+            return Some((
+                format!(
+                    "{} errors over {w}s ({} of {}; threshold {})",
+                    pct(c.ratio()),
+                    c.errors,
+                    c.total,
+                    pct(th.error_rate)
+                ),
+                severity,
+            ));
+        }
+    }
+    let budget = (1.0 - th.slo).max(1e-9);
+    for (long, short, factor) in [(3600, 300, 14.4), (21_600, 1800, 6.0)] {
+        if !fresh(short) {
+            continue;
+        }
+        let (l, s) = (series.window(now, long), series.window(now, short));
+        if s.errors >= MIN_ERRORS && l.ratio() > factor * budget && s.ratio() > factor * budget {
+            return Some((
+                format!(
+                    "burning the error budget at {:.1}× ({} over {}m, {} over {}m; SLO {})",
+                    s.ratio() / budget,
+                    pct(l.ratio()),
+                    long / 60,
+                    pct(s.ratio()),
+                    short / 60,
+                    pct(th.slo)
+                ),
+                if factor > 10.0 {
+                    SeverityHint::Critical
+                } else {
+                    SeverityHint::Warning
+                },
+            ));
+        }
+    }
+    None
+}
+
+/// The first second of the current bad stretch: walking back while seconds are
+/// over the threshold, bridging up to `START_GAP` healthy or empty seconds.
+fn estimate_start(series: &CountSeries, now: i64, threshold: f64) -> i64 {
+    let mut start = now;
+    let mut gap = 0;
+    let mut s = now;
+    while s > now - SECOND_BUCKETS {
+        match series.second(s) {
+            Some(c) if c.errors > 0 && c.ratio() > threshold => {
+                start = s;
+                gap = 0;
+            }
+            _ => {
+                gap += 1;
+                if gap > START_GAP {
+                    break;
+                }
+            }
+        }
+        s -= 1;
+    }
+    start
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Counts;
+    use super::super::testing::{T0, TH, Traffic};
+    use super::*;
+
+    /// Runs `secs` seconds of 20 rps with `p(t)`; returns (seconds to fire after `fault_at`, seconds
+    /// to resolve after `fault_end`, false alerts before the fault).
+    fn run(
+        secs: i64,
+        p: impl Fn(i64) -> f64,
+        fault_at: i64,
+        fault_end: i64,
+    ) -> (Option<i64>, Option<i64>, usize) {
+        let mut traffic = Traffic { seed: 42 };
+        let mut series = CountSeries::default();
+        let mut det = ErrorRateDetector::default();
+        let (mut fired, mut resolved, mut false_alerts) = (None, None, 0);
+        for t in 0..secs {
+            series.add(T0 + t, traffic.second(20, p(t)));
+            if let Some(sig) = det.evaluate("api", &series, T0 + t, TH) {
+                match sig.state {
+                    SignalState::Fired if t < fault_at || fired.is_some() => false_alerts += 1,
+                    SignalState::Fired if fired.is_none() => {
+                        fired = Some(t - fault_at);
+                        assert!(
+                            sig.started.timestamp() >= T0 + fault_at - 3,
+                            "start {} vs fault at {}",
+                            sig.started.timestamp() - T0,
+                            fault_at
+                        );
+                    }
+                    SignalState::Resolved if t >= fault_end && resolved.is_none() => {
+                        resolved = Some(t - fault_end)
+                    }
+                    SignalState::Resolved if t < fault_end => {
+                        panic!("resolved during the fault at {t}")
+                    }
+                    _ => {}
+                }
+            }
+        }
+        (fired, resolved, false_alerts)
+    }
+
+    #[test]
+    fn a_15_percent_step_fires_within_10_seconds_and_resets_within_a_minute() {
+        let (fired, resolved, false_alerts) = run(
+            900,
+            |t| if (300..600).contains(&t) { 0.15 } else { 0.001 },
+            300,
+            600,
+        );
+        assert!(fired.unwrap() <= 10, "{fired:?}");
+        assert!(resolved.unwrap() <= 60, "{resolved:?}");
+        assert_eq!(false_alerts, 0);
+    }
+
+    #[test]
+    fn smaller_steps_fire_within_their_targets() {
+        let (fired, resolved, false_alerts) = run(
+            1500,
+            |t| {
+                if (300..1200).contains(&t) {
+                    0.05
+                } else {
+                    0.001
+                }
+            },
+            300,
+            1200,
+        );
+        assert!(fired.unwrap() <= 60, "5%: {fired:?}");
+        assert!(resolved.unwrap() <= 60, "5%: {resolved:?}");
+        assert_eq!(false_alerts, 0, "5%: no second alert after the fault");
+        let (fired, _, _) = run(1200, |t| if t >= 300 { 0.02 } else { 0.001 }, 300, i64::MAX);
+        assert!(fired.unwrap() <= 300, "2%: {fired:?}");
+    }
+
+    #[test]
+    fn an_outage_fires_within_five_seconds() {
+        let (fired, resolved, false_alerts) = run(
+            600,
+            |t| if (300..360).contains(&t) { 1.0 } else { 0.001 },
+            300,
+            360,
+        );
+        assert!(fired.unwrap() <= 5, "{fired:?}");
+        assert!(resolved.unwrap() <= 60, "{resolved:?}");
+        assert_eq!(false_alerts, 0, "no second alert after the outage");
+    }
+
+    #[test]
+    fn noise_under_the_threshold_never_fires() {
+        // A day of 0.5% errors against a 1% threshold (SLO 99%: the noise is within budget).
+        let th = Thresholds {
+            slo: 0.99,
+            error_rate: 0.01,
+        };
+        let mut traffic = Traffic { seed: 7 };
+        let mut series = CountSeries::default();
+        let mut det = ErrorRateDetector::default();
+        for t in 0..86_400 {
+            series.add(T0 + t, traffic.second(20, 0.005));
+            assert!(
+                det.evaluate("api", &series, T0 + t, th).is_none(),
+                "false alert at {t}"
+            );
+        }
+    }
+
+    #[test]
+    fn one_failure_on_a_quiet_route_never_fires() {
+        let mut series = CountSeries::default();
+        let mut det = ErrorRateDetector::default();
+        for t in 0..7200 {
+            let c = match t % 360 {
+                0 if t == 720 => Counts {
+                    total: 1,
+                    errors: 1,
+                    ..Counts::default()
+                },
+                0 => Counts {
+                    total: 1,
+                    errors: 0,
+                    ..Counts::default()
+                },
+                _ => Counts::default(),
+            };
+            if c.total > 0 {
+                series.add(T0 + t, c);
+            }
+            assert!(
+                det.evaluate("quiet", &series, T0 + t, TH).is_none(),
+                "alert at {t}"
+            );
+        }
+    }
+}

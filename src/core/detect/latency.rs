@@ -1,0 +1,200 @@
+//! Latency regressions: the p95 of a route against its own learned baseline.
+
+use super::make_signal;
+use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
+use std::collections::VecDeque;
+
+/// The latency detector of one route: fires when the median of the p95
+/// readings of the last 30 s (at least 3 of them, each over at least 20
+/// requests) is at least `factor` × the baseline — the median of the
+/// per-minute p95s over the last hour (at least 10 minutes of them); resolves
+/// after 30 s back under the factor.
+#[derive(Debug, Clone, Default)]
+pub struct LatencyDetector {
+    /// (minute, p95s seen in that minute) for the last hour.
+    minutes: VecDeque<(i64, Vec<f64>)>,
+    /// (second, p95) of the last `LATENCY_SUSTAIN` seconds.
+    recent: VecDeque<(i64, f64)>,
+    under_since: Option<i64>,
+    firing_since: Option<i64>,
+}
+
+const LATENCY_SUSTAIN: i64 = 30;
+const LATENCY_MIN_MINUTES: usize = 10;
+/// Least requests behind one p95 reading.
+const MIN_REQUESTS: u64 = 20;
+
+impl LatencyDetector {
+    /// Whether it is firing.
+    pub fn is_firing(&self) -> bool {
+        self.firing_since.is_some()
+    }
+
+    /// Feeds the p95 (seconds) measured at Unix second `at` over `requests` requests.
+    pub fn observe(
+        &mut self,
+        target: &str,
+        at: i64,
+        p95: f64,
+        requests: u64,
+        factor: f64,
+    ) -> Option<Signal> {
+        if !p95.is_finite() || p95 <= 0.0 || requests < MIN_REQUESTS {
+            return None;
+        }
+        let baseline = self.baseline(at);
+        let minute = at.div_euclid(60);
+        // While firing, keep the regression out of the baseline.
+        if self.firing_since.is_none() {
+            match self.minutes.back_mut() {
+                Some((m, v)) if *m == minute => v.push(p95),
+                _ => self.minutes.push_back((minute, vec![p95])),
+            }
+            while self.minutes.front().is_some_and(|(m, _)| *m <= minute - 60) {
+                self.minutes.pop_front();
+            }
+        }
+        self.recent.push_back((at, p95));
+        while self
+            .recent
+            .front()
+            .is_some_and(|(t, _)| *t <= at - LATENCY_SUSTAIN)
+        {
+            self.recent.pop_front();
+        }
+        let baseline = baseline?;
+        let mut readings: Vec<f64> = self.recent.iter().map(|(_, v)| *v).collect();
+        readings.sort_by(f64::total_cmp);
+        let current = readings.get(readings.len() / 2).copied().unwrap_or(p95);
+        let over = readings.len() >= 3 && current >= factor * baseline;
+        let describe = || {
+            format!(
+                "p95 {:.0} ms over the last {LATENCY_SUSTAIN}s is {:.1}× its baseline of {:.0} ms",
+                current * 1000.0,
+                current / baseline,
+                baseline * 1000.0
+            )
+        };
+        match self.firing_since {
+            None if over => {
+                let since = self.recent.front().map_or(at, |(t, _)| *t);
+                self.firing_since = Some(since);
+                self.under_since = None;
+                let severity = if current >= 4.0 * baseline {
+                    SeverityHint::Critical
+                } else {
+                    SeverityHint::Warning
+                };
+                Some(make_signal(
+                    DetectorKind::Latency,
+                    target,
+                    SignalState::Fired,
+                    severity,
+                    describe(),
+                    since,
+                    at,
+                ))
+            }
+            None => None,
+            Some(_) if over => {
+                self.under_since = None;
+                None
+            }
+            Some(since) => {
+                let quiet = *self.under_since.get_or_insert(at);
+                if at - quiet >= LATENCY_SUSTAIN {
+                    self.firing_since = None;
+                    return Some(make_signal(
+                        DetectorKind::Latency,
+                        target,
+                        SignalState::Resolved,
+                        SeverityHint::Info,
+                        describe(),
+                        since,
+                        at,
+                    ));
+                }
+                None
+            }
+        }
+    }
+
+    /// Median of the per-minute p95s (each minute's median reading) before `at`'s minute.
+    fn baseline(&self, at: i64) -> Option<f64> {
+        let minute = at.div_euclid(60);
+        let mut per_minute: Vec<f64> = self
+            .minutes
+            .iter()
+            .filter(|(m, _)| *m < minute)
+            .filter_map(|(_, v)| {
+                let mut v = v.clone();
+                v.sort_by(f64::total_cmp);
+                v.get(v.len() / 2).copied()
+            })
+            .collect();
+        if per_minute.len() < LATENCY_MIN_MINUTES {
+            return None;
+        }
+        per_minute.sort_by(f64::total_cmp);
+        per_minute.get(per_minute.len() / 2).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{T0, Traffic};
+    use super::*;
+
+    #[test]
+    fn a_latency_regression_after_a_warm_up_fires_within_a_minute_and_resets() {
+        let mut d = LatencyDetector::default();
+        let mut traffic = Traffic { seed: 3 };
+        let mut fired = None;
+        let mut resolved = None;
+        // A reading every 5 s: an hour of ~50 ms with ±20% noise, 10 minutes at 2.5×, then back.
+        for i in 0..(3600 + 600 + 600) / 5 {
+            let t = i * 5;
+            let noise = 0.8 + 0.4 * traffic.uniform();
+            let p95 = if (3600..4200).contains(&t) {
+                0.125
+            } else {
+                0.05
+            } * noise;
+            if let Some(sig) = d.observe("r", T0 + t, p95, 100, 2.0) {
+                match sig.state {
+                    SignalState::Fired => {
+                        assert!(t >= 3600, "false alert at {t}");
+                        fired.get_or_insert(t - 3600);
+                    }
+                    SignalState::Resolved => {
+                        resolved.get_or_insert(t - 4200);
+                    }
+                    SignalState::Updated => {}
+                }
+            }
+        }
+        assert!(fired.unwrap() <= 60, "{fired:?}");
+        assert!(resolved.unwrap() <= 60, "{resolved:?}");
+    }
+
+    #[test]
+    fn latency_needs_a_baseline_and_enough_requests() {
+        let mut d = LatencyDetector::default();
+        for i in 0..100 {
+            assert!(
+                d.observe("r", T0 + i * 5, 5.0, 100, 2.0).is_none(),
+                "no baseline yet"
+            );
+        }
+        let mut d = LatencyDetector::default();
+        for i in 0..720 {
+            d.observe("r", T0 + i * 5, 0.05, 100, 2.0);
+        }
+        for i in 720..800 {
+            assert!(
+                d.observe("r", T0 + i * 5, 0.5, 3, 2.0).is_none(),
+                "3 requests are not evidence"
+            );
+        }
+    }
+}

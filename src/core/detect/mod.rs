@@ -1,0 +1,398 @@
+//! Detection, pure and clock-driven: per-target request counts in 1-second
+//! buckets (last 5 minutes) and 1-minute buckets (last 6 hours), the settings
+//! shared by every detector, and the detectors that turn observations into
+//! signals with hysteresis — one module per detector.
+
+mod client_errors;
+mod error_rate;
+mod latency;
+mod probe;
+mod traffic;
+
+pub use client_errors::ClientErrorDetector;
+pub use error_rate::ErrorRateDetector;
+pub use latency::LatencyDetector;
+pub use probe::{CertificateDetector, DownDetector};
+pub use traffic::TrafficDropDetector;
+
+use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
+use crate::core::units::Percent;
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Deserialize;
+use std::collections::VecDeque;
+
+/// Requests in a bucket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// All requests (or probes).
+    pub total: u64,
+    /// Failed ones (5xx, or a failed probe).
+    pub errors: u64,
+    /// Answered with a 4xx.
+    pub client_errors: u64,
+}
+
+impl Counts {
+    fn add(&mut self, o: Counts) {
+        self.total += o.total;
+        self.errors += o.errors;
+        self.client_errors += o.client_errors;
+    }
+    /// Error ratio (0 with no requests).
+    pub fn ratio(self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.errors as f64 / self.total as f64
+        }
+    }
+}
+
+pub(crate) const SECOND_BUCKETS: i64 = 300;
+const MINUTE_BUCKETS: i64 = 360;
+
+/// One target's recent counts: 1-second buckets for 5 minutes, 1-minute buckets for 6 hours.
+#[derive(Debug, Clone, Default)]
+pub struct CountSeries {
+    seconds: VecDeque<(i64, Counts)>,
+    minutes: VecDeque<(i64, Counts)>,
+}
+
+impl CountSeries {
+    /// Adds counts observed in Unix second `second` (out-of-order within the kept span is fine).
+    pub fn add(&mut self, second: i64, c: Counts) {
+        add_bucket(&mut self.seconds, second, c);
+        add_bucket(&mut self.minutes, second.div_euclid(60), c);
+        while self
+            .seconds
+            .front()
+            .is_some_and(|(s, _)| *s <= second - SECOND_BUCKETS)
+        {
+            self.seconds.pop_front();
+        }
+        let minute = second.div_euclid(60);
+        while self
+            .minutes
+            .front()
+            .is_some_and(|(m, _)| *m <= minute - MINUTE_BUCKETS)
+        {
+            self.minutes.pop_front();
+        }
+    }
+
+    /// Sum over the last `secs` seconds ending at `now` (inclusive). Windows up to 5 minutes
+    /// are exact; longer ones are counted in whole minutes.
+    pub fn window(&self, now: i64, secs: i64) -> Counts {
+        let mut sum = Counts::default();
+        if secs <= SECOND_BUCKETS {
+            for (s, c) in self.seconds.iter().rev() {
+                if *s > now {
+                    continue;
+                }
+                if *s <= now - secs {
+                    break;
+                }
+                sum.add(*c);
+            }
+        } else {
+            let now_m = now.div_euclid(60);
+            let mins = (secs + 59) / 60;
+            for (m, c) in self.minutes.iter().rev() {
+                if *m > now_m {
+                    continue;
+                }
+                if *m <= now_m - mins {
+                    break;
+                }
+                sum.add(*c);
+            }
+        }
+        sum
+    }
+
+    /// The 1-minute buckets, oldest first: (Unix minute, counts).
+    pub fn minutes(&self) -> impl Iterator<Item = (i64, Counts)> + '_ {
+        self.minutes.iter().copied()
+    }
+
+    /// The counts of Unix second `s`, if any were recorded.
+    pub fn second(&self, s: i64) -> Option<Counts> {
+        self.seconds
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == s)
+            .map(|(_, c)| *c)
+    }
+}
+
+fn add_bucket(q: &mut VecDeque<(i64, Counts)>, key: i64, c: Counts) {
+    match q.iter().rposition(|(k, _)| *k <= key) {
+        Some(i) if q[i].0 == key => q[i].1.add(c),
+        Some(i) => q.insert(i + 1, (key, c)),
+        None => q.push_front((key, c)),
+    }
+}
+
+/// Lower bound of the Wilson score interval for `errors` of `total` at `z`.
+pub fn wilson_lower(errors: u64, total: u64, z: f64) -> f64 {
+    if total == 0 {
+        return 0.0;
+    }
+    let n = total as f64;
+    let p = errors as f64 / n;
+    let z2 = z * z;
+    let centre = p + z2 / (2.0 * n);
+    let margin = z * ((p * (1.0 - p) + z2 / (4.0 * n)) / n).sqrt();
+    ((centre - margin) / (1.0 + z2 / n)).max(0.0)
+}
+
+/// `detect:` — the thresholds every detector uses (config and scenarios share this schema).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Availability objective, e.g. `99.9%`.
+    pub slo: Percent,
+    /// Error ratio that counts as an incident, e.g. `1%`.
+    pub error_rate: Percent,
+    /// Latency over this multiple of the baseline is a regression.
+    pub latency_factor: f64,
+    /// Traffic this far below baseline is a drop, e.g. `50%`.
+    pub traffic_drop: Percent,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            slo: Percent::from_fraction(0.999),
+            error_rate: Percent::from_fraction(0.01),
+            latency_factor: 2.0,
+            traffic_drop: Percent::from_fraction(0.5),
+        }
+    }
+}
+
+impl Settings {
+    /// The error-rate thresholds as fractions.
+    pub fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            slo: self.slo.fraction(),
+            error_rate: self.error_rate.fraction(),
+        }
+    }
+
+    /// What is wrong with the values, as (message, how to fix it).
+    pub fn problem(&self) -> Option<(String, &'static str)> {
+        if !(self.latency_factor.is_finite() && self.latency_factor > 1.0) {
+            return Some((
+                format!(
+                    "detect.latency_factor is {}: it must be above 1",
+                    self.latency_factor
+                ),
+                "e.g. latency_factor: 2 fires when latency doubles",
+            ));
+        }
+        if self.error_rate.fraction() <= 0.0 {
+            return Some((
+                "detect.error_rate is 0%: every single failure would be an incident".into(),
+                "e.g. error_rate: 1%",
+            ));
+        }
+        if self.slo.fraction() >= 1.0 {
+            return Some((
+                "detect.slo is 100%: there is no error budget to burn".into(),
+                "e.g. slo: 99.9%",
+            ));
+        }
+        let drop = self.traffic_drop.fraction();
+        if drop <= 0.0 || drop >= 1.0 {
+            return Some((
+                format!(
+                    "detect.traffic_drop is {}: it must be between 0% and 100%",
+                    self.traffic_drop
+                ),
+                "e.g. traffic_drop: 50% fires when traffic halves",
+            ));
+        }
+        None
+    }
+}
+
+/// Error-rate thresholds as fractions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    /// Availability objective as a fraction (0.999).
+    pub slo: f64,
+    /// Error ratio that counts as an incident (0.01).
+    pub error_rate: f64,
+}
+
+/// Every detector that watches one target's request counts (a metrics route, a
+/// Prometheus route, a simulated route): error rate, latency, traffic drop, 4xx surge.
+#[derive(Debug, Clone, Default)]
+pub struct RouteDetectors {
+    series: CountSeries,
+    error_rate: ErrorRateDetector,
+    latency: LatencyDetector,
+    traffic: TrafficDropDetector,
+    client_errors: ClientErrorDetector,
+}
+
+impl RouteDetectors {
+    /// Records the counts (and p95 in seconds, if measured) seen at Unix second
+    /// `second`, evaluates every detector and appends their signals to `out`.
+    pub fn observe(
+        &mut self,
+        target: &str,
+        second: i64,
+        counts: Counts,
+        p95: Option<f64>,
+        settings: &Settings,
+        out: &mut Vec<Signal>,
+    ) {
+        self.series.add(second, counts);
+        out.extend(
+            self.error_rate
+                .evaluate(target, &self.series, second, settings.thresholds()),
+        );
+        out.extend(self.traffic.evaluate(
+            target,
+            &self.series,
+            second,
+            settings.traffic_drop.fraction(),
+        ));
+        out.extend(self.client_errors.evaluate(target, &self.series, second));
+        if let Some(p95) = p95 {
+            out.extend(self.latency.observe(
+                target,
+                second,
+                p95,
+                counts.total,
+                settings.latency_factor,
+            ));
+        }
+    }
+
+    /// The counts recorded so far.
+    pub fn series(&self) -> &CountSeries {
+        &self.series
+    }
+
+    /// Whether any detector is firing.
+    pub fn is_firing(&self) -> bool {
+        self.error_rate.is_firing()
+            || self.latency.is_firing()
+            || self.traffic.is_firing()
+            || self.client_errors.is_firing()
+    }
+}
+
+pub(crate) fn ts(second: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(second, 0).single().unwrap_or_default()
+}
+
+pub(crate) fn make_signal(
+    kind: DetectorKind,
+    target: &str,
+    state: SignalState,
+    severity: SeverityHint,
+    evidence: String,
+    started: i64,
+    at: i64,
+) -> Signal {
+    Signal {
+        kind,
+        target: target.to_string(),
+        state,
+        severity,
+        evidence,
+        started: ts(started),
+        at: ts(at),
+    }
+}
+
+pub(crate) fn pct(r: f64) -> String {
+    let p = r * 100.0;
+    if p >= 10.0 {
+        format!("{p:.0}%")
+    } else if p >= 1.0 {
+        format!("{p:.1}%")
+    } else {
+        format!("{p:.2}%")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A deterministic stream of per-second counts: `rps` requests with error probability `p(t)`.
+    pub(crate) struct Traffic {
+        pub(crate) seed: u64,
+    }
+
+    impl Traffic {
+        pub(crate) fn uniform(&mut self) -> f64 {
+            self.seed = self
+                .seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (self.seed >> 11) as f64 / (1u64 << 53) as f64
+        }
+        pub(crate) fn second(&mut self, rps: u64, p: f64) -> Counts {
+            let errors = (0..rps).filter(|_| self.uniform() < p).count() as u64;
+            Counts {
+                total: rps,
+                errors,
+                client_errors: 0,
+            }
+        }
+    }
+
+    pub(crate) const TH: Thresholds = Thresholds {
+        slo: 0.999,
+        error_rate: 0.01,
+    };
+    pub(crate) const T0: i64 = 1_800_000_000;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::T0;
+    use super::*;
+
+    #[test]
+    fn windows_sum_seconds_and_minutes() {
+        let mut s = CountSeries::default();
+        for t in 0..4000 {
+            s.add(
+                T0 + t,
+                Counts {
+                    total: 2,
+                    errors: u64::from(t % 10 == 0),
+                    ..Counts::default()
+                },
+            );
+        }
+        let now = T0 + 3999;
+        assert_eq!(
+            s.window(now, 10),
+            Counts {
+                total: 20,
+                errors: 1,
+                client_errors: 0
+            }
+        );
+        assert_eq!(s.window(now, 300).total, 600);
+        // Long windows count whole minutes: the current one (40 s so far) and the 59 before it.
+        assert_eq!(s.window(now, 3600).total, 2 * (40 + 59 * 60));
+        assert!(s.seconds.len() <= SECOND_BUCKETS as usize);
+    }
+
+    #[test]
+    fn wilson_bound_matches_hand_computed_values() {
+        // 15 of 100 at z=4: (0.15 + 0.08 - 4*sqrt((0.1275 + 0.04)/100)) / 1.16
+        let want = (0.23 - 4.0 * (0.1675f64 / 100.0).sqrt()) / 1.16;
+        assert!((wilson_lower(15, 100, 4.0) - want).abs() < 1e-12);
+        assert_eq!(wilson_lower(0, 0, 4.0), 0.0);
+    }
+}

@@ -1,0 +1,181 @@
+//! Probe-level detectors of one endpoint: `down` (consecutive failed probes)
+//! and certificate expiry.
+
+use super::make_signal;
+use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
+use std::collections::VecDeque;
+
+/// The `down` detector of one endpoint: fires when 2 of the last 3 probes failed,
+/// resolves after 3 good probes in a row.
+#[derive(Debug, Clone, Default)]
+pub struct DownDetector {
+    last: VecDeque<(i64, bool)>,
+    firing_since: Option<i64>,
+}
+
+impl DownDetector {
+    /// Feeds one probe result (`ok`) taken at Unix second `at`, with a description of the failure.
+    pub fn observe(&mut self, target: &str, at: i64, ok: bool, what: &str) -> Option<Signal> {
+        self.last.push_back((at, ok));
+        if self.last.len() > 3 {
+            self.last.pop_front();
+        }
+        let failed = self.last.iter().filter(|(_, ok)| !ok).count();
+        let signal = |state, evidence, started, severity| {
+            make_signal(
+                DetectorKind::Down,
+                target,
+                state,
+                severity,
+                evidence,
+                started,
+                at,
+            )
+        };
+        match self.firing_since {
+            None if failed >= 2 => {
+                let started = self.last.iter().find(|(_, ok)| !ok).map_or(at, |(t, _)| *t);
+                self.firing_since = Some(started);
+                Some(signal(
+                    SignalState::Fired,
+                    format!("{failed} of the last 3 probes failed: {what}"),
+                    started,
+                    SeverityHint::Critical,
+                ))
+            }
+            Some(started) if self.last.len() == 3 && failed == 0 => {
+                self.firing_since = None;
+                Some(signal(
+                    SignalState::Resolved,
+                    "3 good probes in a row".into(),
+                    started,
+                    SeverityHint::Info,
+                ))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The certificate detector of one endpoint: a warning under 21, 14 and 7 days
+/// left (an update at each step down), critical under 48 hours, resolved when a
+/// renewed certificate has 21 days or more.
+#[derive(Debug, Clone, Default)]
+pub struct CertificateDetector {
+    /// The step in force: index into `CERT_STEPS`, when firing.
+    step: Option<usize>,
+    since: i64,
+}
+
+/// (days left under which, severity) from the mildest to the worst.
+const CERT_STEPS: [(f64, SeverityHint); 4] = [
+    (21.0, SeverityHint::Info),
+    (14.0, SeverityHint::Warning),
+    (7.0, SeverityHint::Warning),
+    (2.0, SeverityHint::Critical),
+];
+
+impl CertificateDetector {
+    /// Feeds the days left on the leaf certificate seen at Unix second `at`.
+    pub fn observe(&mut self, target: &str, at: i64, days_left: f64) -> Option<Signal> {
+        let step = CERT_STEPS.iter().rposition(|(limit, _)| days_left < *limit);
+        let signal = |state, severity, evidence, since| {
+            make_signal(
+                DetectorKind::Certificate,
+                target,
+                state,
+                severity,
+                evidence,
+                since,
+                at,
+            )
+        };
+        let describe = |i: usize| {
+            if days_left < 2.0 {
+                format!(
+                    "certificate expires in {:.0} hours",
+                    (days_left * 24.0).max(0.0)
+                )
+            } else {
+                format!(
+                    "certificate expires in {days_left:.1} days (under {})",
+                    CERT_STEPS[i].0
+                )
+            }
+        };
+        match (self.step, step) {
+            (None, Some(i)) => {
+                self.step = Some(i);
+                self.since = at;
+                Some(signal(SignalState::Fired, CERT_STEPS[i].1, describe(i), at))
+            }
+            (Some(old), Some(i)) if i > old => {
+                self.step = Some(i);
+                Some(signal(
+                    SignalState::Updated,
+                    CERT_STEPS[i].1,
+                    describe(i),
+                    self.since,
+                ))
+            }
+            (Some(_), None) => {
+                self.step = None;
+                Some(signal(
+                    SignalState::Resolved,
+                    SeverityHint::Info,
+                    format!("certificate renewed: {days_left:.0} days left"),
+                    self.since,
+                ))
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_steps_down_then_resolves_on_renewal() {
+        let mut c = CertificateDetector::default();
+        assert!(c.observe("api", 1, 30.0).is_none());
+        let s = c.observe("api", 2, 20.0).unwrap();
+        assert_eq!(
+            (s.state, s.severity),
+            (SignalState::Fired, SeverityHint::Info)
+        );
+        assert!(c.observe("api", 3, 19.0).is_none(), "no news inside a step");
+        let s = c.observe("api", 4, 6.5).unwrap();
+        assert_eq!(
+            (s.state, s.severity),
+            (SignalState::Updated, SeverityHint::Warning)
+        );
+        assert_eq!(s.evidence, "certificate expires in 6.5 days (under 7)");
+        let s = c.observe("api", 5, 1.5).unwrap();
+        assert_eq!(
+            (s.severity, s.evidence.as_str()),
+            (SeverityHint::Critical, "certificate expires in 36 hours")
+        );
+        assert_eq!(s.started.timestamp(), 2);
+        let s = c.observe("api", 6, 90.0).unwrap();
+        assert_eq!(s.state, SignalState::Resolved);
+    }
+
+    #[test]
+    fn down_needs_two_of_three_and_three_good_to_clear() {
+        let mut d = DownDetector::default();
+        assert!(d.observe("e", 1, false, "connect").is_none());
+        assert!(d.observe("e", 2, true, "").is_none());
+        let fired = d.observe("e", 3, false, "connect: refused").unwrap();
+        assert_eq!(
+            (fired.state, fired.started.timestamp()),
+            (SignalState::Fired, 1)
+        );
+        assert!(fired.evidence.contains("2 of the last 3"));
+        assert!(d.observe("e", 4, true, "").is_none());
+        assert!(d.observe("e", 5, true, "").is_none());
+        let resolved = d.observe("e", 6, true, "").unwrap();
+        assert_eq!(resolved.state, SignalState::Resolved);
+    }
+}

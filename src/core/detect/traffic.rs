@@ -1,0 +1,247 @@
+//! Traffic drops: a route's request rate far below its learned baseline, or gone.
+//!
+//! The baseline is the median per-minute request count over the last hour
+//! (at least 10 complete minutes of data), frozen while firing. It fires when,
+//! in any of the 10 s / 30 s / 60 s / 5 m windows, a Poisson upper bound
+//! (z = 4) on the observed count is still below what `traffic_drop` allows,
+//! and that allowance is at least 20 requests — so a quiet route whose normal
+//! traffic is a few requests an hour never fires. It resolves after 20 s in
+//! which the last 30 s carried at least the allowed share of the baseline.
+
+use super::{CountSeries, make_signal};
+use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
+
+const WINDOWS: [i64; 4] = [10, 30, 60, 300];
+const Z: f64 = 4.0;
+/// Least number of requests the allowed rate must predict in a window before its count is evidence.
+const MIN_EXPECTED: f64 = 20.0;
+const MIN_MINUTES: usize = 10;
+const QUIET_WINDOW: i64 = 30;
+const QUIET_FOR: i64 = 20;
+/// How many normal seconds may be bridged when estimating the start.
+const START_GAP: i64 = 3;
+
+#[derive(Debug, Clone)]
+struct Firing {
+    started: i64,
+    /// Requests per second before the drop.
+    baseline: f64,
+    back_since: Option<i64>,
+}
+
+/// The traffic-drop detector of one target.
+#[derive(Debug, Clone, Default)]
+pub struct TrafficDropDetector {
+    /// (minute the baseline was computed for, requests per second).
+    cached: Option<(i64, Option<f64>)>,
+    firing: Option<Firing>,
+    /// After a resolution, windows reaching back before this second still hold the old drop.
+    fresh_from: i64,
+}
+
+/// An upper confidence bound for a Poisson count `k` (square-root approximation).
+fn poisson_upper(k: u64, z: f64) -> f64 {
+    let r = (k as f64 + 1.0).sqrt() + z / 2.0;
+    r * r
+}
+
+impl TrafficDropDetector {
+    /// Whether it is firing.
+    pub fn is_firing(&self) -> bool {
+        self.firing.is_some()
+    }
+
+    /// Evaluates at Unix second `now`; `drop` is the fraction below baseline that counts (0.5).
+    pub fn evaluate(
+        &mut self,
+        target: &str,
+        series: &CountSeries,
+        now: i64,
+        drop: f64,
+    ) -> Option<Signal> {
+        let allowed_share = 1.0 - drop;
+        let signal = |state, severity, evidence, started| {
+            make_signal(
+                DetectorKind::TrafficDrop,
+                target,
+                state,
+                severity,
+                evidence,
+                started,
+                now,
+            )
+        };
+        if let Some(f) = &mut self.firing {
+            let recent = series.window(now, QUIET_WINDOW).total as f64;
+            if recent >= allowed_share * f.baseline * QUIET_WINDOW as f64 {
+                let since = *f.back_since.get_or_insert(now);
+                if now - since >= QUIET_FOR {
+                    let (started, baseline) = (f.started, f.baseline);
+                    self.fresh_from = since - QUIET_WINDOW + 1;
+                    self.firing = None;
+                    return Some(signal(
+                        SignalState::Resolved,
+                        SeverityHint::Info,
+                        format!(
+                            "{:.1}/s over the last {QUIET_WINDOW}s, back above {:.0}% of the baseline {:.1}/s",
+                            recent / QUIET_WINDOW as f64,
+                            allowed_share * 100.0,
+                            baseline
+                        ),
+                        started,
+                    ));
+                }
+            } else {
+                f.back_since = None;
+            }
+            return None;
+        }
+        let baseline = self.baseline(series, now)?;
+        for w in WINDOWS
+            .into_iter()
+            .filter(|w| now - w + 1 >= self.fresh_from)
+        {
+            let allowed = allowed_share * baseline * w as f64;
+            let seen = series.window(now, w).total;
+            if allowed >= MIN_EXPECTED && poisson_upper(seen, Z) < allowed {
+                let started = estimate_start(series, now, allowed_share * baseline);
+                let (severity, evidence) = if seen == 0 {
+                    (
+                        SeverityHint::Critical,
+                        format!("no requests for {w}s (baseline {baseline:.1}/s)"),
+                    )
+                } else {
+                    (
+                        SeverityHint::Warning,
+                        format!(
+                            "{seen} requests over {w}s, {:.0}% of the baseline {baseline:.1}/s (alert under {:.0}%)",
+                            seen as f64 / (baseline * w as f64) * 100.0,
+                            allowed_share * 100.0
+                        ),
+                    )
+                };
+                self.firing = Some(Firing {
+                    started,
+                    baseline,
+                    back_since: None,
+                });
+                return Some(signal(SignalState::Fired, severity, evidence, started));
+            }
+        }
+        None
+    }
+
+    /// Requests per second: the median per-minute count of the last hour's complete minutes.
+    fn baseline(&mut self, series: &CountSeries, now: i64) -> Option<f64> {
+        let minute = now.div_euclid(60);
+        if let Some((m, b)) = self.cached
+            && m == minute
+        {
+            return b;
+        }
+        let mut per_minute: Vec<u64> = series
+            .minutes()
+            .filter(|(m, _)| *m < minute && *m >= minute - 60)
+            .map(|(_, c)| c.total)
+            .collect();
+        let b = (per_minute.len() >= MIN_MINUTES).then(|| {
+            per_minute.sort_unstable();
+            per_minute[per_minute.len() / 2] as f64 / 60.0
+        });
+        self.cached = Some((minute, b));
+        b
+    }
+}
+
+/// The first second of the current low stretch, bridging up to `START_GAP` normal seconds.
+fn estimate_start(series: &CountSeries, now: i64, allowed_per_second: f64) -> i64 {
+    let (mut start, mut gap, mut s) = (now, 0, now);
+    while s > now - 300 {
+        let count = series.second(s).map_or(0, |c| c.total) as f64;
+        if count < allowed_per_second {
+            start = s;
+            gap = 0;
+        } else {
+            gap += 1;
+            if gap > START_GAP {
+                break;
+            }
+        }
+        s -= 1;
+    }
+    start
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Counts;
+    use super::super::testing::T0;
+    use super::*;
+
+    fn feed(
+        series: &mut CountSeries,
+        det: &mut TrafficDropDetector,
+        t: i64,
+        n: u64,
+    ) -> Option<Signal> {
+        series.add(
+            T0 + t,
+            Counts {
+                total: n,
+                ..Counts::default()
+            },
+        );
+        det.evaluate("r", series, T0 + t, 0.5)
+    }
+
+    #[test]
+    fn traffic_to_zero_fires_within_15_seconds_and_resets_when_it_returns() {
+        let (mut series, mut det) = (CountSeries::default(), TrafficDropDetector::default());
+        let mut fired = None;
+        let mut resolved = None;
+        for t in 0..3000 {
+            let n = if (1800..2400).contains(&t) {
+                0
+            } else {
+                18 + (t % 5) as u64
+            };
+            if let Some(s) = feed(&mut series, &mut det, t, n) {
+                match s.state {
+                    SignalState::Fired => {
+                        assert!(fired.is_none() && t >= 1800, "fired at {t}");
+                        assert_eq!(s.started.timestamp(), T0 + 1800);
+                        fired = Some(t - 1800);
+                    }
+                    SignalState::Resolved => resolved = Some(t - 2400),
+                    SignalState::Updated => {}
+                }
+            }
+        }
+        assert!(fired.unwrap() <= 15, "{fired:?}");
+        assert!(resolved.unwrap() <= 60, "{resolved:?}");
+    }
+
+    #[test]
+    fn no_baseline_or_a_quiet_route_never_fires() {
+        let (mut series, mut det) = (CountSeries::default(), TrafficDropDetector::default());
+        for t in 0..500 {
+            let n = if t < 300 { 20 } else { 0 };
+            assert!(
+                feed(&mut series, &mut det, t, n).is_none(),
+                "no baseline yet at {t}"
+            );
+        }
+        // Ten requests an hour: nothing is expected in any window, so silence is not news.
+        let (mut series, mut det) = (CountSeries::default(), TrafficDropDetector::default());
+        for t in 0..14_400 {
+            let n = u64::from(t % 360 == 0 && t < 7200);
+            assert!(feed(&mut series, &mut det, t, n).is_none(), "alert at {t}");
+        }
+    }
+
+    #[test]
+    fn poisson_bound_is_above_the_count() {
+        assert_eq!(poisson_upper(0, 4.0), 9.0);
+        assert!(poisson_upper(100, 4.0) > 120.0);
+    }
+}
