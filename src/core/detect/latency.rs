@@ -17,6 +17,8 @@ pub struct LatencyDetector {
     recent: VecDeque<(i64, f64)>,
     under_since: Option<i64>,
     firing_since: Option<i64>,
+    /// (minute, baseline) — the baseline only changes when a minute completes.
+    cached: Option<(i64, Option<f64>)>,
 }
 
 const LATENCY_SUSTAIN: i64 = 30;
@@ -120,8 +122,13 @@ impl LatencyDetector {
     }
 
     /// Median of the per-minute p95s (each minute's median reading) before `at`'s minute.
-    fn baseline(&self, at: i64) -> Option<f64> {
+    fn baseline(&mut self, at: i64) -> Option<f64> {
         let minute = at.div_euclid(60);
+        if let Some((m, b)) = self.cached
+            && m == minute
+        {
+            return b;
+        }
         let mut per_minute: Vec<f64> = self
             .minutes
             .iter()
@@ -132,11 +139,12 @@ impl LatencyDetector {
                 v.get(v.len() / 2).copied()
             })
             .collect();
-        if per_minute.len() < LATENCY_MIN_MINUTES {
-            return None;
-        }
-        per_minute.sort_by(f64::total_cmp);
-        per_minute.get(per_minute.len() / 2).copied()
+        let b = (per_minute.len() >= LATENCY_MIN_MINUTES).then(|| {
+            per_minute.sort_by(f64::total_cmp);
+            per_minute[per_minute.len() / 2]
+        });
+        self.cached = Some((minute, b));
+        b
     }
 }
 

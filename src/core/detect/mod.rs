@@ -38,6 +38,13 @@ impl Counts {
         self.errors += o.errors;
         self.client_errors += o.client_errors;
     }
+    fn minus(self, o: Counts) -> Counts {
+        Counts {
+            total: self.total.saturating_sub(o.total),
+            errors: self.errors.saturating_sub(o.errors),
+            client_errors: self.client_errors.saturating_sub(o.client_errors),
+        }
+    }
     /// Error ratio (0 with no requests).
     pub fn ratio(self) -> f64 {
         if self.total == 0 {
@@ -52,84 +59,106 @@ pub(crate) const SECOND_BUCKETS: i64 = 300;
 const MINUTE_BUCKETS: i64 = 360;
 
 /// One target's recent counts: 1-second buckets for 5 minutes, 1-minute buckets for 6 hours.
+/// Each bucket also holds the running total up to it, so any window is one
+/// subtraction after a binary search.
 #[derive(Debug, Clone, Default)]
 pub struct CountSeries {
-    seconds: VecDeque<(i64, Counts)>,
-    minutes: VecDeque<(i64, Counts)>,
+    seconds: Buckets,
+    minutes: Buckets,
+}
+
+/// Time-ordered buckets: (key, own counts, running total through this bucket).
+#[derive(Debug, Clone, Default)]
+struct Buckets(VecDeque<(i64, Counts, Counts)>);
+
+impl Buckets {
+    fn add(&mut self, key: i64, c: Counts) {
+        let q = &mut self.0;
+        // `first_stale`: the first bucket whose running total does not include `c` yet.
+        let first_stale = match q.iter().rposition(|(k, _, _)| *k <= key) {
+            Some(i) if q[i].0 == key => {
+                q[i].1.add(c);
+                i
+            }
+            Some(i) => {
+                let mut cum = q[i].2;
+                cum.add(c);
+                q.insert(i + 1, (key, c, cum));
+                i + 2
+            }
+            None => {
+                let before = q
+                    .front()
+                    .map_or(Counts::default(), |(_, own, cum)| cum.minus(*own));
+                let mut cum = before;
+                cum.add(c);
+                q.push_front((key, c, cum));
+                1
+            }
+        };
+        for entry in q.iter_mut().skip(first_stale) {
+            entry.2.add(c);
+        }
+    }
+
+    fn evict_through(&mut self, key: i64) {
+        while self.0.front().is_some_and(|(k, _, _)| *k <= key) {
+            self.0.pop_front();
+        }
+    }
+
+    /// The running total through the last bucket with key ≤ `key`.
+    fn cum_at(&self, key: i64) -> Counts {
+        let q = &self.0;
+        let n = q.partition_point(|(k, _, _)| *k <= key);
+        match n {
+            0 => q
+                .front()
+                .map_or(Counts::default(), |(_, own, cum)| cum.minus(*own)),
+            n => q[n - 1].2,
+        }
+    }
+
+    /// Sum of the buckets with keys in (`from`, `to`].
+    fn sum(&self, from: i64, to: i64) -> Counts {
+        self.cum_at(to).minus(self.cum_at(from))
+    }
 }
 
 impl CountSeries {
     /// Adds counts observed in Unix second `second` (out-of-order within the kept span is fine).
     pub fn add(&mut self, second: i64, c: Counts) {
-        add_bucket(&mut self.seconds, second, c);
-        add_bucket(&mut self.minutes, second.div_euclid(60), c);
-        while self
-            .seconds
-            .front()
-            .is_some_and(|(s, _)| *s <= second - SECOND_BUCKETS)
-        {
-            self.seconds.pop_front();
-        }
+        self.seconds.add(second, c);
         let minute = second.div_euclid(60);
-        while self
-            .minutes
-            .front()
-            .is_some_and(|(m, _)| *m <= minute - MINUTE_BUCKETS)
-        {
-            self.minutes.pop_front();
-        }
+        self.minutes.add(minute, c);
+        let newest = self.seconds.0.back().map_or(second, |(k, _, _)| *k);
+        self.seconds.evict_through(newest - SECOND_BUCKETS);
+        self.minutes
+            .evict_through(newest.div_euclid(60) - MINUTE_BUCKETS);
     }
 
     /// Sum over the last `secs` seconds ending at `now` (inclusive). Windows up to 5 minutes
     /// are exact; longer ones are counted in whole minutes.
     pub fn window(&self, now: i64, secs: i64) -> Counts {
-        let mut sum = Counts::default();
         if secs <= SECOND_BUCKETS {
-            for (s, c) in self.seconds.iter().rev() {
-                if *s > now {
-                    continue;
-                }
-                if *s <= now - secs {
-                    break;
-                }
-                sum.add(*c);
-            }
+            self.seconds.sum(now - secs, now)
         } else {
             let now_m = now.div_euclid(60);
             let mins = (secs + 59) / 60;
-            for (m, c) in self.minutes.iter().rev() {
-                if *m > now_m {
-                    continue;
-                }
-                if *m <= now_m - mins {
-                    break;
-                }
-                sum.add(*c);
-            }
+            self.minutes.sum(now_m - mins, now_m)
         }
-        sum
     }
 
     /// The 1-minute buckets, oldest first: (Unix minute, counts).
     pub fn minutes(&self) -> impl Iterator<Item = (i64, Counts)> + '_ {
-        self.minutes.iter().copied()
+        self.minutes.0.iter().map(|(m, c, _)| (*m, *c))
     }
 
     /// The counts of Unix second `s`, if any were recorded.
     pub fn second(&self, s: i64) -> Option<Counts> {
-        self.seconds
-            .iter()
-            .rev()
-            .find(|(k, _)| *k == s)
-            .map(|(_, c)| *c)
-    }
-}
-
-fn add_bucket(q: &mut VecDeque<(i64, Counts)>, key: i64, c: Counts) {
-    match q.iter().rposition(|(k, _)| *k <= key) {
-        Some(i) if q[i].0 == key => q[i].1.add(c),
-        Some(i) => q.insert(i + 1, (key, c)),
-        None => q.push_front((key, c)),
+        let q = &self.seconds.0;
+        let i = q.partition_point(|(k, _, _)| *k < s);
+        q.get(i).filter(|(k, _, _)| *k == s).map(|(_, c, _)| *c)
     }
 }
 
@@ -385,7 +414,19 @@ mod tests {
         assert_eq!(s.window(now, 300).total, 600);
         // Long windows count whole minutes: the current one (40 s so far) and the 59 before it.
         assert_eq!(s.window(now, 3600).total, 2 * (40 + 59 * 60));
-        assert!(s.seconds.len() <= SECOND_BUCKETS as usize);
+        assert!(s.seconds.0.len() <= SECOND_BUCKETS as usize);
+        // A late bucket for an earlier second lands in every window that covers it.
+        s.add(
+            now - 5,
+            Counts {
+                total: 7,
+                ..Counts::default()
+            },
+        );
+        assert_eq!(s.window(now, 10).total, 27);
+        assert_eq!(s.window(now, 5).total, 10);
+        assert_eq!(s.second(now - 5).map(|c| c.total), Some(9));
+        assert_eq!(s.window(now, 3600).total, 2 * (40 + 59 * 60) + 7);
     }
 
     #[test]
