@@ -29,7 +29,14 @@ fn main() {
     let warm = 6 * 3600;
     let p95 = |t: i64| 0.05 + 0.001 * (t % 7) as f64;
     for t in 0..warm {
-        det.observe("api", t0 + t, second(t), Some(p95(t)), &settings, &mut out);
+        det.observe(
+            "api",
+            t0 + t,
+            second(t),
+            Some((p95(t), 20)),
+            &settings,
+            &mut out,
+        );
     }
     out.clear();
     let ticks = 200_000i64;
@@ -39,7 +46,7 @@ fn main() {
             black_box("api"),
             t0 + t,
             second(t),
-            Some(p95(t)),
+            Some((p95(t), 20)),
             &settings,
             &mut out,
         );

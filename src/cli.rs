@@ -34,8 +34,9 @@ pub enum Command {
     Watch(WatchArgs),
     /// Parse a Prometheus /metrics exposition (URL, file or -) and print per-route figures.
     Scrape(ScrapeArgs),
-    /// Replay a scenario through the detectors in simulated time (arrives with the detection engine).
-    Simulate,
+    /// Replay a scenario through our detectors and the usual alert rules in simulated time;
+    /// exit 1 when `ic` misses the scenario's `expect:` targets.
+    Simulate(SimulateArgs),
     /// Validate config and scenario files; exit 0 when all are valid, 2 otherwise.
     Lint(LintArgs),
     /// Append an event to an incident timeline (arrives with the timeline journal).
@@ -95,6 +96,20 @@ pub struct WatchArgs {
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     crate::core::units::parse_duration(s)
+}
+
+/// `ic simulate`.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// A scenario file, or the name of a bundled scenario.
+    #[arg(value_name = "SCENARIO.yaml")]
+    pub scenario: String,
+    /// One JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Random seed (default: the scenario's `seed`, else 1).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
 }
 
 /// `ic scrape`.

@@ -11,4 +11,5 @@ pub mod logging;
 pub mod notify;
 pub mod paths;
 pub mod signals;
+pub mod sim;
 pub mod source;

@@ -339,7 +339,7 @@ fn watch_detects_a_failing_route_and_a_down_endpoint() {
         "{text}"
     );
     assert!(
-        text.contains("ALERT down gone: 2 of the last 3 probes failed: connect"),
+        text.contains("ALERT down gone: 2 of the last 3 probes got no answer: connect"),
         "{text}"
     );
 

@@ -78,15 +78,17 @@ fn usage_errors_exit_2() {
         text(&o).1
     );
     // Commands of later milestones say so instead of pretending.
-    let o = ic(&["simulate"]);
+    let o = ic(&["event"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         text(&o)
             .1
-            .contains("does not have the detection engine yet"),
+            .contains("does not have the timeline journal yet"),
         "{}",
         text(&o).1
     );
+    let o = ic(&["simulate", "no-such-scenario"]);
+    assert_eq!(o.status.code(), Some(2));
     // A missing config is a usage error that says where it looked and what to do.
     let dir = tempfile::tempdir().unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_ic"))
@@ -107,7 +109,7 @@ fn lint_accepts_the_shipped_files_and_rejects_mistakes() {
     let o = ic(&["lint", "assets/scenarios", "assets/starter-config.yaml"]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
-    assert!(out.contains("7 files checked, all valid"), "{out}");
+    assert!(out.contains("16 files checked, all valid"), "{out}");
     assert!(
         out.contains("scenario `payments-pool-exhaustion`: 1 faults"),
         "{out}"

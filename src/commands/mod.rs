@@ -14,6 +14,7 @@ mod demo;
 mod init;
 mod lint;
 mod scrape;
+mod simulate;
 mod watch;
 
 use crate::cli::{Cli, Command};
@@ -53,10 +54,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Check(args) => check::run(args, cli.config.as_deref()).await,
         Command::Watch(args) => watch::run(args, cli.config.as_deref()).await,
         Command::Scrape(args) => scrape::run(args).await,
-        Command::Simulate => Err(not_yet(
-            "the detection engine",
-            "`ic demo --scenario NAME` plays a scenario live",
-        )),
+        Command::Simulate(args) => simulate::run(&args),
         Command::Event | Command::Postmortem => Err(not_yet(
             "the timeline journal",
             "keep notes by hand meanwhile",

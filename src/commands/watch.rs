@@ -7,7 +7,7 @@ use super::EXIT_OK;
 use super::UsageError;
 use super::check::{load_sources, sample_json};
 use crate::cli::WatchArgs;
-use crate::core::detect::{CertificateDetector, Counts, DownDetector, RouteDetectors};
+use crate::core::detect::{CertificateDetector, Counts, DownDetector, ProbeResult, RouteDetectors};
 use crate::core::metrics::RouteView;
 use crate::core::sample::FailureClass;
 use crate::core::signal::Signal;
@@ -176,7 +176,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                         }
                         let key = format!("prometheus {}", v.route);
                         let counts = view_counts(v, secs);
-                        routes.entry(key.clone()).or_default().observe(&key, at.timestamp(), counts, v.p95, &settings, &mut fresh);
+                        routes.entry(key.clone()).or_default().observe(&key, at.timestamp(), counts, v.p95.map(|p| (p, counts.total)), &settings, &mut fresh);
                     }
                     for sig in fresh.drain(..) {
                         emit(sig, args.json, &mut notifier);
@@ -228,7 +228,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                     for v in views {
                         let key = format!("{name} {}", v.route);
                         let counts = view_counts(v, 1.0);
-                        routes.entry(key.clone()).or_default().observe(&key, second, counts, v.p95, &settings, &mut fresh);
+                        routes.entry(key.clone()).or_default().observe(&key, second, counts, v.p95.map(|p| (p, counts.total)), &settings, &mut fresh);
                     }
                     // A route that vanished from the exposition had no traffic at all.
                     let prefix = format!("{name} ");
@@ -254,7 +254,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                         windows[endpoint].record(&sample, now);
                         let t = &targets[endpoint];
                         let what = sample.error.clone().unwrap_or_default();
-                        if let Some(sig) = down[endpoint].observe(&t.name, sample.at.timestamp(), sample.class.is_ok(), &format!("{}: {what}", sample.class)) {
+                        if let Some(sig) = down[endpoint].observe(&t.name, sample.at.timestamp(), probe_result(sample.class), &format!("{}: {what}", sample.class)) {
                             emit(sig, args.json, &mut notifier);
                         }
                         if let Some(days) = sample.cert_days_left
@@ -341,5 +341,16 @@ fn view_counts(v: &RouteView, secs: f64) -> Counts {
         total: count(v.requests),
         errors: count(v.errors_5xx),
         client_errors: count(v.errors_4xx),
+    }
+}
+
+/// How the `down` detector reads a probe's class.
+fn probe_result(class: FailureClass) -> ProbeResult {
+    match class {
+        FailureClass::Ok => ProbeResult::Ok,
+        FailureClass::Dns | FailureClass::Connect | FailureClass::Tls | FailureClass::Timeout => {
+            ProbeResult::Unreachable
+        }
+        _ => ProbeResult::Failed,
     }
 }

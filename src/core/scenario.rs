@@ -1,8 +1,13 @@
 //! Fault scenarios: the YAML model (`assets/scenarios/*.yaml`) and what a
 //! scenario does to a route at a given time since its start. Pure: time is an
 //! argument, nothing here sleeps or does I/O.
+//!
+//! One file serves both the demo API (which uses the faults) and `ic simulate`
+//! (which also uses the duration, warm-up, per-route traffic, `detect:`
+//! settings and the expectations the suite is held to).
 
-use crate::core::units::{Factor, HumanDuration, Percent, Ramp};
+use crate::core::detect::Settings;
+use crate::core::units::{Factor, HumanDuration, Percent, Ramp, Rate};
 use crate::core::yaml::{self, YamlError};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
@@ -24,6 +29,108 @@ pub struct Scenario {
     /// The faults, each timed from the scenario's start.
     #[serde(default)]
     pub faults: Vec<Fault>,
+    /// Simulation: how long to simulate after the warm-up; default: 10 minutes after the last
+    /// fault ends (or starts, if it never ends).
+    #[serde(default)]
+    pub duration: Option<HumanDuration>,
+    /// Simulation: calm traffic simulated before time 0, so detectors have learned a baseline.
+    #[serde(default)]
+    pub warm_up: HumanDuration,
+    /// Simulation: random seed (`--seed` overrides); default 1.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Simulation: an alert this long after a fault ends still belongs to it; default 5m.
+    #[serde(default)]
+    pub grace: Option<HumanDuration>,
+    /// Simulation: how often `ic` probes each route; default 2s (`poll.interval`).
+    #[serde(default)]
+    pub probe_interval: Option<HumanDuration>,
+    /// Simulation: detection settings, the config's `detect:` schema.
+    #[serde(default)]
+    pub detect: Settings,
+    /// Simulation: the routes and their calm behaviour; default: the demo API's routes.
+    #[serde(default)]
+    pub traffic: Vec<RouteTraffic>,
+    /// Simulation: what `ic` must achieve on this file (`ic simulate` exits 1 otherwise).
+    #[serde(default)]
+    pub expect: Option<Expect>,
+}
+
+/// One simulated route at baseline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteTraffic {
+    /// Route template, e.g. `/api/payments`.
+    pub route: String,
+    /// Request rate, e.g. `20/s` or `10/h`.
+    pub rps: Rate,
+    /// Share answered with a 500 at baseline.
+    #[serde(default)]
+    pub error_rate: Percent,
+    /// Share answered with a 4xx at baseline.
+    #[serde(default)]
+    pub client_error_rate: Percent,
+    /// Latency distribution (log-normal from median and p95).
+    #[serde(default)]
+    pub latency: Latency,
+    /// Traffic follows the day: ± this share over 24 hours (peak at 15:00 UTC).
+    #[serde(default)]
+    pub daily_swing: Percent,
+    /// Whether the route is also probed (by `ic` and by the Gatus-style check); default true.
+    #[serde(default = "yes")]
+    pub probe: bool,
+    /// A probe slower than this fails (`expect.max_latency` / Gatus `[RESPONSE_TIME] <`).
+    #[serde(default)]
+    pub max_latency: Option<HumanDuration>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A route's latency at baseline.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Latency {
+    /// Median.
+    pub median: HumanDuration,
+    /// 95th percentile (must be above the median).
+    pub p95: HumanDuration,
+    /// Minute-to-minute wobble of the whole distribution: each minute is scaled by a
+    /// factor drawn from 1 ± jitter.
+    pub jitter: Percent,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency {
+            median: HumanDuration(Duration::from_millis(50)),
+            p95: HumanDuration(Duration::from_millis(120)),
+            jitter: Percent::default(),
+        }
+    }
+}
+
+/// What `ic` must achieve on a scenario.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Most false alerts allowed.
+    #[serde(default)]
+    pub false_alerts: u32,
+    /// Every fault occurrence must reset this soon after it ends.
+    #[serde(default)]
+    pub reset_within: Option<HumanDuration>,
+}
+
+/// A fault that comes back: each occurrence lasts `lasts`, one starts every `every`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repeat {
+    /// Time from one occurrence's start to the next's.
+    pub every: HumanDuration,
+    /// How long each occurrence lasts.
+    pub lasts: HumanDuration,
 }
 
 /// One fault: which route, when, and what it does.
@@ -68,6 +175,18 @@ pub struct Fault {
     /// Total outage: every request answered 503.
     #[serde(default)]
     pub outage: bool,
+    /// The first N requests after `start` fail with a 500 (a one-off blip).
+    #[serde(default)]
+    pub fail_requests: Option<u64>,
+    /// Comes back periodically (spikes, bursts).
+    #[serde(default)]
+    pub repeat: Option<Repeat>,
+    /// Whether a tool should alert on it; `false` marks noise that must stay silent.
+    #[serde(default = "yes")]
+    pub incident: bool,
+    /// Simulation: `ic` must detect each occurrence this soon.
+    #[serde(default)]
+    pub detect_within: Option<HumanDuration>,
 }
 
 fn default_statuses() -> Vec<u16> {
@@ -145,6 +264,8 @@ pub struct RouteEffects {
     pub traffic_factor: f64,
     /// Every request answered 503.
     pub outage: bool,
+    /// `fail_requests` faults in force: (fault name, how many requests it fails in all).
+    pub fail_requests: Vec<(String, u64)>,
     /// Names of the faults in force.
     pub active: Vec<String>,
 }
@@ -186,6 +307,9 @@ impl RouteEffects {
             self.rename = fault.rename_field.clone();
         }
         self.outage |= fault.outage;
+        if let Some(n) = fault.fail_requests {
+            self.fail_requests.push((name.to_string(), n));
+        }
         self.active.push(name.to_string());
     }
 }
@@ -197,11 +321,41 @@ impl Fault {
         if elapsed < start || self.end.is_some_and(|e| elapsed >= e.get()) {
             return None;
         }
+        let mut since = elapsed - start;
+        if let Some(r) = self.repeat {
+            let every = r.every.get().as_nanos().max(1);
+            since = Duration::from_nanos((since.as_nanos() % every) as u64);
+            if since >= r.lasts.get() {
+                return None;
+            }
+        }
         let ramp = self.ramp.get();
         if ramp.is_zero() {
             return Some(1.0);
         }
-        Some(((elapsed - start).as_secs_f64() / ramp.as_secs_f64()).min(1.0))
+        Some((since.as_secs_f64() / ramp.as_secs_f64()).min(1.0))
+    }
+
+    /// Each time the fault is in force before `until`: (start, end), `end` = `None` for
+    /// "until the end".
+    pub fn occurrences(&self, until: Duration) -> Vec<(Duration, Option<Duration>)> {
+        let start = self.start.get();
+        let end = self.end.map(|e| e.get());
+        let Some(r) = self.repeat else {
+            return if start < until {
+                vec![(start, end.filter(|e| *e < until))]
+            } else {
+                vec![]
+            };
+        };
+        let mut out = Vec::new();
+        let mut s = start;
+        while s < until && end.is_none_or(|e| s < e) && !r.every.get().is_zero() {
+            let e = (s + r.lasts.get()).min(end.unwrap_or(Duration::MAX));
+            out.push((s, (e < until).then_some(e)));
+            s += r.every.get();
+        }
+        out
     }
 
     fn has_effect(&self) -> bool {
@@ -211,6 +365,7 @@ impl Fault {
             || self.rename_field.is_some()
             || self.traffic_factor.is_some()
             || self.outage
+            || self.fail_requests.is_some()
     }
 }
 
@@ -265,7 +420,83 @@ impl Scenario {
         Ok(())
     }
 
+    /// Simulated time after the warm-up: `duration`, or 10 minutes after the last fault.
+    pub fn duration(&self) -> Duration {
+        if let Some(d) = self.duration {
+            return d.get();
+        }
+        let last = self
+            .faults
+            .iter()
+            .map(|f| f.end.unwrap_or(f.start).get())
+            .max()
+            .unwrap_or(Duration::ZERO);
+        last + Duration::from_secs(600)
+    }
+
+    /// How long after a fault an alert still belongs to it.
+    pub fn grace(&self) -> Duration {
+        self.grace.map_or(Duration::from_secs(300), |g| g.get())
+    }
+
+    /// How often `ic` probes each simulated route.
+    pub fn probe_interval(&self) -> Duration {
+        self.probe_interval
+            .map_or(Duration::from_secs(2), |p| p.get())
+    }
+
+    fn check_simulation(&self, file: &Path) -> Result<(), YamlError> {
+        let bad =
+            |msg: String, hint: &str| Err(YamlError::whole_file(file, msg, Some(hint.to_string())));
+        if let Some((message, hint)) = self.detect.problem() {
+            return bad(message, hint);
+        }
+        if self.duration.is_some_and(|d| d.get().is_zero()) {
+            return bad("`duration` is 0s".into(), "e.g. duration: 1h");
+        }
+        if self
+            .probe_interval
+            .is_some_and(|p| p.get() < Duration::from_secs(1))
+        {
+            return bad(
+                "`probe_interval` is under 1s: the simulation steps one second at a time".into(),
+                "e.g. probe_interval: 2s",
+            );
+        }
+        let mut seen = HashSet::new();
+        for t in &self.traffic {
+            if !t.route.starts_with('/') {
+                return bad(
+                    format!("traffic route `{}` is not a path", t.route),
+                    "write a route like /api/payments",
+                );
+            }
+            if !seen.insert(t.route.as_str()) {
+                return bad(
+                    format!("traffic route `{}` is listed twice", t.route),
+                    "list each route once",
+                );
+            }
+            let (m, p95) = (t.latency.median.get(), t.latency.p95.get());
+            if m.is_zero() || p95 <= m {
+                return bad(
+                    format!(
+                        "route `{}`: latency p95 {} must be above the median {} (and the median above 0)",
+                        t.route, t.latency.p95, t.latency.median
+                    ),
+                    "e.g. latency: {median: 50ms, p95: 120ms}",
+                );
+            }
+        }
+        if !self.traffic.is_empty() {
+            let routes: Vec<&str> = self.traffic.iter().map(|t| t.route.as_str()).collect();
+            self.check_routes(file, &routes)?;
+        }
+        Ok(())
+    }
+
     fn check(&self, file: &Path) -> Result<(), YamlError> {
+        self.check_simulation(file)?;
         let mut names = HashSet::new();
         for f in &self.faults {
             let err = |msg: String, hint: &str| {
@@ -291,7 +522,7 @@ impl Scenario {
             if !f.has_effect() {
                 return err(
                     "does nothing".into(),
-                    "set at least one of error_rate, latency_factor, hang, rename_field, traffic_factor, outage",
+                    "set at least one of error_rate, latency_factor, hang, rename_field, traffic_factor, outage, fail_requests",
                 );
             }
             if let Some(end) = f.end
@@ -305,6 +536,29 @@ impl Scenario {
                     ),
                     "make `end` later than `start` + `ramp`",
                 );
+            }
+            if let Some(r) = f.repeat {
+                if r.lasts.get().is_zero() || r.lasts.get() >= r.every.get() {
+                    return err(
+                        format!(
+                            "repeat lasts {} every {}: each occurrence must end before the next starts",
+                            r.lasts, r.every
+                        ),
+                        "e.g. repeat: {every: 10m, lasts: 5m}",
+                    );
+                }
+                if r.lasts.get() <= f.ramp.get() {
+                    return err(
+                        format!(
+                            "repeat lasts {}, no longer than the ramp {}",
+                            r.lasts, f.ramp
+                        ),
+                        "make `lasts` longer than `ramp`",
+                    );
+                }
+            }
+            if f.fail_requests == Some(0) {
+                return err("`fail_requests` is 0".into(), "e.g. fail_requests: 1");
             }
             if f.status.is_empty() {
                 return err(
@@ -412,5 +666,68 @@ mod tests {
             .check_routes(Path::new("s.yaml"), &["/api/payments", "/healthz"])
             .unwrap_err();
         assert!(e.hint.unwrap().starts_with("did you mean `/api/payments`?"));
+    }
+
+    #[test]
+    fn repeating_faults_come_back_and_list_their_occurrences() {
+        let s = parse(
+            "faults:\n  - {name: spike, start: 10m, end: 35m, repeat: {every: 10m, lasts: 5m}, error_rate: 100%}\n",
+        )
+        .unwrap();
+        let at = |m: u64, sec: u64| {
+            s.effects_at("/x", Duration::from_secs(m * 60 + sec))
+                .error_rate
+        };
+        assert_eq!(at(9, 59), 0.0);
+        assert_eq!(at(10, 0), 1.0);
+        assert_eq!(at(14, 59), 1.0);
+        assert_eq!(at(15, 0), 0.0);
+        assert_eq!(at(20, 30), 1.0);
+        assert_eq!(at(35, 0), 0.0);
+        let secs = |d: Duration| d.as_secs() / 60;
+        let occ: Vec<(u64, Option<u64>)> = s.faults[0]
+            .occurrences(Duration::from_secs(3600))
+            .into_iter()
+            .map(|(a, b)| (secs(a), b.map(secs)))
+            .collect();
+        assert_eq!(occ, vec![(10, Some(15)), (20, Some(25)), (30, Some(35))]);
+        // An open-ended fault lasts past the end of a run.
+        let s = parse("faults:\n  - {name: a, start: 1m, outage: true}\n").unwrap();
+        assert_eq!(
+            s.faults[0].occurrences(Duration::from_secs(600)),
+            vec![(Duration::from_secs(60), None)]
+        );
+        assert_eq!(s.duration(), Duration::from_secs(660));
+    }
+
+    #[test]
+    fn simulation_fields_are_checked() {
+        let s = parse(
+            "warm_up: 1h\nduration: 2h\nseed: 3\ndetect: {error_rate: 2%}\ntraffic:\n  - {route: /a, rps: 10/h, latency: {median: 10ms, p95: 30ms, jitter: 10%}}\nfaults:\n  - {name: blip, route: /a, start: 5m, fail_requests: 1, incident: false}\n",
+        )
+        .unwrap();
+        assert_eq!(s.duration(), Duration::from_secs(7200));
+        assert!((s.traffic[0].rps.get() - 10.0 / 3600.0).abs() < 1e-12);
+        assert!(!s.faults[0].incident);
+        let fx = s.effects_at("/a", Duration::from_secs(400));
+        assert_eq!(fx.fail_requests, vec![("blip".to_string(), 1)]);
+
+        let e = parse("traffic:\n  - {route: /a, rps: 1, latency: {median: 50ms, p95: 20ms}}\n")
+            .unwrap_err();
+        assert!(
+            e.message.contains("p95 20ms must be above the median"),
+            "{e}"
+        );
+        let e = parse("traffic: [{route: /a, rps: 1}, {route: /a, rps: 2}]\n").unwrap_err();
+        assert!(e.message.contains("listed twice"), "{e}");
+        let e =
+            parse("traffic: [{route: /a, rps: 1}]\nfaults: [{name: x, route: /b, outage: true}]\n")
+                .unwrap_err();
+        assert!(e.message.contains("unknown route `/b`"), "{e}");
+        let e = parse("faults: [{name: x, outage: true, repeat: {every: 5m, lasts: 5m}}]\n")
+            .unwrap_err();
+        assert!(e.message.contains("must end before the next"), "{e}");
+        let e = parse("detect: {latency_factor: 0.5}\n").unwrap_err();
+        assert!(e.message.contains("above 1"), "{e}");
     }
 }

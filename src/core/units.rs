@@ -350,6 +350,88 @@ impl<'de, T: Deserialize<'de> + Copy> Deserialize<'de> for Ramp<T> {
     }
 }
 
+/// A rate of events written `20/s`, `600/min`, `10/h` (a bare number is per second),
+/// stored per second.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Default)]
+pub struct Rate(f64);
+
+impl Rate {
+    /// A rate from events per second.
+    pub fn per_second(v: f64) -> Self {
+        Rate(if v.is_finite() { v.max(0.0) } else { 0.0 })
+    }
+    /// Events per second.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+/// Parses `20/s`, `600/min`, `10/h` or `20` into events per second.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let s = text.trim();
+    let (number, per) = match s.split_once('/') {
+        Some((n, unit)) => {
+            let per = match unit.trim() {
+                "s" | "sec" => 1.0,
+                "m" | "min" => 60.0,
+                "h" | "hour" => 3600.0,
+                "d" | "day" => 86_400.0,
+                u => {
+                    return Err(format!(
+                        "`{s}`: unknown unit `/{u}`; write a rate like 20/s, 600/min or 10/h"
+                    ));
+                }
+            };
+            (n.trim(), per)
+        }
+        None => (s, 1.0),
+    };
+    let v: f64 = number
+        .parse()
+        .map_err(|_| format!("`{s}` is not a rate: write e.g. 20/s, 600/min or 10/h"))?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(format!("`{s}` is not a rate: it must be 0 or more"));
+    }
+    Ok(v / per)
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 >= 1.0 || self.0 == 0.0 {
+            write!(f, "{}/s", (self.0 * 100.0).round() / 100.0)
+        } else {
+            write!(f, "{}/h", (self.0 * 3600.0 * 100.0).round() / 100.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Rate;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a rate like 20/s, 600/min or 10/h")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Rate, E> {
+                parse_rate(s).map(Rate).map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Rate, E> {
+                Ok(Rate(n as f64))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Rate, E> {
+                Err(E::custom(format!(
+                    "`{n}` is not a rate: it must be 0 or more"
+                )))
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Rate, E> {
+                parse_rate(&n.to_string()).map(Rate).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,5 +497,15 @@ mod tests {
         assert!((f.at(0.5) - 2.5).abs() < 1e-12);
         let x: Ramp<Factor> = yaml_serde::from_str("10x").unwrap();
         assert_eq!(x.to.get(), 10.0);
+    }
+
+    #[test]
+    fn rates_take_a_unit_or_default_to_per_second() {
+        assert_eq!(parse_rate("20").unwrap(), 20.0);
+        assert_eq!(parse_rate("600/min").unwrap(), 10.0);
+        assert!((parse_rate("10/h").unwrap() - 10.0 / 3600.0).abs() < 1e-12);
+        assert!(parse_rate("5/week").unwrap_err().contains("unknown unit"));
+        assert!(parse_rate("-1/s").is_err());
+        assert_eq!(Rate::per_second(10.0 / 3600.0).to_string(), "10/h");
     }
 }

@@ -61,6 +61,8 @@ impl ApiResponse {
 struct RuntimeFaults {
     faults: Vec<Fault>,
     scenario_cleared: bool,
+    /// Requests failed so far by each `fail_requests` fault, by fault name.
+    forced: std::collections::HashMap<String, u64>,
 }
 
 /// The demo API: scenario, runtime faults and metrics.
@@ -212,6 +214,9 @@ impl DemoApi {
         if fx.outage {
             return answer(503, routes::error_body(503), None, Duration::from_millis(2));
         }
+        if self.take_forced_failure(&fx) {
+            return answer(500, routes::error_body(500), None, latency);
+        }
         if rng.random::<f64>() < fx.hang {
             return Plan::Hang;
         }
@@ -232,6 +237,21 @@ impl DemoApi {
             routes::rename_field(&mut body, from, to);
         }
         answer(status, body, None, latency)
+    }
+
+    /// Whether a `fail_requests` fault in force still has failures to hand out (and takes one).
+    fn take_forced_failure(&self, fx: &RouteEffects) -> bool {
+        if fx.fail_requests.is_empty() {
+            return false;
+        }
+        self.runtime(|r| {
+            fx.fail_requests.iter().any(|(name, budget)| {
+                let used = r.forced.entry(name.clone()).or_default();
+                let take = *used < *budget;
+                *used += u64::from(take);
+                take
+            })
+        })
     }
 
     /// `GET` shows the faults, `POST` applies one to a route, `DELETE` clears them all.
@@ -368,6 +388,10 @@ fn parse_fault_request(body: &[u8]) -> Result<Fault, String> {
         rename_field: req.rename_field,
         traffic_factor: factor("traffic_factor", req.traffic_factor)?,
         outage: req.outage,
+        fail_requests: None,
+        repeat: None,
+        incident: true,
+        detect_within: None,
     };
     Ok(fault)
 }

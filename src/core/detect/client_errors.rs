@@ -5,16 +5,16 @@
 //! 10 minutes and 200 requests), frozen while firing. The surge line is the
 //! baseline plus the larger of the baseline itself and 5 points (so 2% normal
 //! 404s alert over 7%, 30% normal 404s over 60%). It fires when, in any of the
-//! 10 s / 30 s / 60 s / 5 m windows, the Wilson lower bound (z = 5) of the 4xx
-//! share is over that line with at least 20 requests and 3 4xx answers, and
+//! 10 s / 30 s / 60 s / 5 m windows, the 4xx count is statistically certain
+//! (exact binomial tail under `ALPHA`) to come from a share over that line,
+//! with at least 20 requests and 3 4xx answers, and
 //! resolves after 20 s in which the last 30 s stayed under the midpoint of
 //! baseline and line.
 
-use super::{CountSeries, make_signal, pct, wilson_lower};
+use super::{CountSeries, make_signal, pct, surely_above};
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
 
 const WINDOWS: [i64; 4] = [10, 30, 60, 300];
-const Z: f64 = 5.0;
 const MIN_REQUESTS: u64 = 20;
 const MIN_4XX: u64 = 3;
 const MIN_MINUTES: usize = 10;
@@ -94,7 +94,7 @@ impl ClientErrorDetector {
             let c = series.window(now, w);
             if c.total >= MIN_REQUESTS
                 && c.client_errors >= MIN_4XX
-                && wilson_lower(c.client_errors, c.total, Z) > line
+                && surely_above(c.client_errors, c.total, line)
             {
                 self.firing = Some(Firing {
                     started: now - w + 1,

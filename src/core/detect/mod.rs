@@ -12,7 +12,7 @@ mod traffic;
 pub use client_errors::ClientErrorDetector;
 pub use error_rate::ErrorRateDetector;
 pub use latency::LatencyDetector;
-pub use probe::{CertificateDetector, DownDetector};
+pub use probe::{CertificateDetector, DownDetector, ProbeResult};
 pub use traffic::TrafficDropDetector;
 
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
@@ -65,6 +65,8 @@ const MINUTE_BUCKETS: i64 = 360;
 pub struct CountSeries {
     seconds: Buckets,
     minutes: Buckets,
+    /// The first second ever recorded.
+    since: Option<i64>,
 }
 
 /// Time-ordered buckets: (key, own counts, running total through this bucket).
@@ -128,6 +130,7 @@ impl Buckets {
 impl CountSeries {
     /// Adds counts observed in Unix second `second` (out-of-order within the kept span is fine).
     pub fn add(&mut self, second: i64, c: Counts) {
+        self.since = Some(self.since.map_or(second, |s| s.min(second)));
         self.seconds.add(second, c);
         let minute = second.div_euclid(60);
         self.minutes.add(minute, c);
@@ -149,6 +152,11 @@ impl CountSeries {
         }
     }
 
+    /// Whether the series has data reaching back over the whole `secs` window ending at `now`.
+    pub fn covers(&self, now: i64, secs: i64) -> bool {
+        self.since.is_some_and(|s| now - s + 1 >= secs)
+    }
+
     /// The 1-minute buckets, oldest first: (Unix minute, counts).
     pub fn minutes(&self) -> impl Iterator<Item = (i64, Counts)> + '_ {
         self.minutes.0.iter().map(|(m, c, _)| (*m, *c))
@@ -162,17 +170,56 @@ impl CountSeries {
     }
 }
 
-/// Lower bound of the Wilson score interval for `errors` of `total` at `z`.
-pub fn wilson_lower(errors: u64, total: u64, z: f64) -> f64 {
-    if total == 0 {
+/// Chance of a false alarm we accept per window evaluation: a route evaluated
+/// every second over four windows for a week stays silent on noise at half the
+/// line (`sim-noise-week.yaml`).
+pub const ALPHA: f64 = 1e-6;
+
+/// Whether `k` events out of `n` are too many to come from a rate of `p0` or
+/// less: the exact binomial upper tail P(X ≥ k | n, p0) is under `ALPHA`. Exact
+/// rather than a normal or Wilson bound, which at a handful of expected events
+/// claims certainty far too early.
+pub fn surely_above(k: u64, n: u64, p0: f64) -> bool {
+    if n == 0 || k == 0 || (k as f64) <= n as f64 * p0 {
+        return false;
+    }
+    if p0 <= 0.0 {
+        return true;
+    }
+    if p0 >= 1.0 {
+        return false;
+    }
+    binomial_tail(k, n, p0) < ALPHA
+}
+
+/// P(X ≥ k) for X ~ Binomial(n, p), for k above the mean (the terms then only shrink).
+pub fn binomial_tail(k: u64, n: u64, p: f64) -> f64 {
+    if k > n {
         return 0.0;
     }
-    let n = total as f64;
-    let p = errors as f64 / n;
-    let z2 = z * z;
-    let centre = p + z2 / (2.0 * n);
-    let margin = z * ((p * (1.0 - p) + z2 / (4.0 * n)) / n).sqrt();
-    ((centre - margin) / (1.0 + z2 / n)).max(0.0)
+    let ln_term = ln_factorial(n) - ln_factorial(k) - ln_factorial(n - k)
+        + k as f64 * p.ln()
+        + (n - k) as f64 * (1.0 - p).ln();
+    let mut term = ln_term.exp();
+    let mut sum = term;
+    let odds = p / (1.0 - p);
+    let mut i = k;
+    while i < n && term > sum * 1e-12 {
+        term *= (n - i) as f64 / (i + 1) as f64 * odds;
+        sum += term;
+        i += 1;
+    }
+    sum.min(1.0)
+}
+
+/// ln(n!): exact below 32, Stirling's series above (error under 1e-12).
+fn ln_factorial(n: u64) -> f64 {
+    if n < 32 {
+        return (2..=n).map(|i| (i as f64).ln()).sum();
+    }
+    let x = n as f64;
+    x * x.ln() - x + 0.5 * (std::f64::consts::TAU * x).ln() + 1.0 / (12.0 * x)
+        - 1.0 / (360.0 * x * x * x)
 }
 
 /// `detect:` — the thresholds every detector uses (config and scenarios share this schema).
@@ -267,14 +314,14 @@ pub struct RouteDetectors {
 }
 
 impl RouteDetectors {
-    /// Records the counts (and p95 in seconds, if measured) seen at Unix second
-    /// `second`, evaluates every detector and appends their signals to `out`.
+    /// Records the counts seen at Unix second `second` (and a p95 reading: seconds, and
+    /// the requests behind it), evaluates every detector and appends their signals to `out`.
     pub fn observe(
         &mut self,
         target: &str,
         second: i64,
         counts: Counts,
-        p95: Option<f64>,
+        p95: Option<(f64, u64)>,
         settings: &Settings,
         out: &mut Vec<Signal>,
     ) {
@@ -290,12 +337,12 @@ impl RouteDetectors {
             settings.traffic_drop.fraction(),
         ));
         out.extend(self.client_errors.evaluate(target, &self.series, second));
-        if let Some(p95) = p95 {
+        if let Some((p95, requests)) = p95 {
             out.extend(self.latency.observe(
                 target,
                 second,
                 p95,
-                counts.total,
+                requests,
                 settings.latency_factor,
             ));
         }
@@ -430,10 +477,17 @@ mod tests {
     }
 
     #[test]
-    fn wilson_bound_matches_hand_computed_values() {
-        // 15 of 100 at z=4: (0.15 + 0.08 - 4*sqrt((0.1275 + 0.04)/100)) / 1.16
-        let want = (0.23 - 4.0 * (0.1675f64 / 100.0).sqrt()) / 1.16;
-        assert!((wilson_lower(15, 100, 4.0) - want).abs() < 1e-12);
-        assert_eq!(wilson_lower(0, 0, 4.0), 0.0);
+    fn binomial_tail_matches_hand_computed_values() {
+        // P(X >= 2 | n = 3, p = 0.5) = 4/8.
+        assert!((binomial_tail(2, 3, 0.5) - 0.5).abs() < 1e-12);
+        // P(X >= 10 | n = 10, p = 0.1) = 1e-10.
+        assert!((binomial_tail(10, 10, 0.1) / 1e-10 - 1.0).abs() < 1e-9);
+        // Stirling takes over at 32 without a seam.
+        assert!((ln_factorial(32) - ln_factorial(31) - 32f64.ln()).abs() < 1e-9);
+        // 6 errors of 100 against 1%: Wilson at z = 5 calls it certain; the exact tail does not.
+        assert!(!surely_above(6, 100, 0.01));
+        assert!(surely_above(10, 100, 0.01));
+        assert!(!surely_above(1, 1, 0.01), "one failure is never certain");
+        assert!(!surely_above(0, 0, 0.01));
     }
 }

@@ -1,0 +1,217 @@
+//! `ic simulate`: runs a scenario through `sim` and prints the comparison
+//! table (or `--json`), then checks `ic` against the scenario's `expect:`.
+
+use super::{EXIT_FINDINGS, EXIT_OK};
+use crate::cli::SimulateArgs;
+use crate::core::scenario::{Latency, RouteTraffic, Scenario};
+use crate::core::units::{HumanDuration, Percent, Rate};
+use crate::demo::{self, routes::ROUTES};
+use crate::sim::{self, FaultOutcome, Report};
+use std::path::Path;
+use std::time::Duration;
+
+pub(super) fn run(args: &SimulateArgs) -> anyhow::Result<u8> {
+    let scenario = if Path::new(&args.scenario).is_file() {
+        Scenario::load(Path::new(&args.scenario))?
+    } else {
+        demo::load_scenario(&args.scenario)?
+    };
+    let traffic = if scenario.traffic.is_empty() {
+        scenario.check_routes(Path::new(&args.scenario), &demo::routes::templates())?;
+        demo_traffic()
+    } else {
+        scenario.traffic.clone()
+    };
+    let seed = args.seed.or(scenario.seed).unwrap_or(1);
+    let report = sim::run(&scenario, &traffic, seed);
+    let misses = misses(&scenario, &report);
+    if args.json {
+        let mut obj = serde_json::json!(report);
+        obj["ic_misses"] = serde_json::json!(misses);
+        out!("{obj}");
+    } else {
+        print_table(&report);
+        if scenario.expect.is_some() || scenario.faults.iter().any(|f| f.detect_within.is_some()) {
+            if misses.is_empty() {
+                out!("ic meets every target of this scenario");
+            }
+            for m in &misses {
+                out!("MISSED: {m}");
+            }
+        }
+    }
+    Ok(if misses.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FINDINGS
+    })
+}
+
+/// The demo API's routes at its default load, for scenarios without `traffic:`.
+fn demo_traffic() -> Vec<RouteTraffic> {
+    ROUTES
+        .iter()
+        .map(|r| {
+            let p95_ms = r.median_ms * (1.644_853_6 * r.sigma).exp();
+            RouteTraffic {
+                route: r.template.to_string(),
+                rps: Rate::per_second(demo::DEFAULT_RPS * r.traffic_share),
+                error_rate: Percent::from_fraction(r.base_error_rate),
+                client_error_rate: Percent::default(),
+                latency: Latency {
+                    median: HumanDuration(Duration::from_secs_f64(r.median_ms / 1000.0)),
+                    p95: HumanDuration(Duration::from_secs_f64(p95_ms / 1000.0)),
+                    jitter: Percent::default(),
+                },
+                daily_swing: Percent::default(),
+                probe: true,
+                max_latency: None,
+            }
+        })
+        .collect()
+}
+
+/// Where `ic` falls short of the scenario's targets, in words.
+fn misses(scenario: &Scenario, report: &Report) -> Vec<String> {
+    let Some(ic) = report.strategies.iter().find(|s| s.name == "ic") else {
+        return vec!["no `ic` strategy in the report".into()];
+    };
+    let mut out = Vec::new();
+    let allowed = scenario.expect.map_or(u32::MAX, |e| e.false_alerts);
+    if ic.false_alerts > allowed {
+        out.push(format!(
+            "{} false alerts (allowed {allowed})",
+            ic.false_alerts
+        ));
+    }
+    if ic.warm_up_alerts > 0 && scenario.expect.is_some() {
+        out.push(format!(
+            "{} alerts during the warm-up (ic must be quiet on a cold start)",
+            ic.warm_up_alerts
+        ));
+    }
+    let reset_within = scenario
+        .expect
+        .and_then(|e| e.reset_within)
+        .map(|d| d.get().as_secs());
+    for o in ic.faults.iter().filter(|o| o.incident) {
+        let fault = scenario
+            .faults
+            .iter()
+            .find(|f| o.name == f.name || o.name.starts_with(&format!("{} #", f.name)));
+        if let Some(within) = fault.and_then(|f| f.detect_within) {
+            match o.detected_after_s {
+                None => out.push(format!("{}: never detected (target {within})", o.name)),
+                Some(s) if s > within.get().as_secs() => out.push(format!(
+                    "{}: detected after {} (target {within})",
+                    o.name,
+                    secs(s)
+                )),
+                Some(_) => {}
+            }
+        }
+        if let (Some(limit), Some(_)) = (reset_within, o.end_s) {
+            match o.reset_after_s {
+                Some(s) if s <= limit => {}
+                Some(s) => out.push(format!(
+                    "{}: reset {} after its end (target {})",
+                    o.name,
+                    secs(s),
+                    secs(limit)
+                )),
+                None if o.detected_after_s.is_some() || o.already_firing => {
+                    out.push(format!("{}: never reset after its end", o.name))
+                }
+                None => {}
+            }
+        }
+    }
+    out
+}
+
+/// `42s`, `5m07s`, `2h03m`.
+fn secs(s: u64) -> String {
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+fn cell(o: &FaultOutcome) -> String {
+    if !o.incident {
+        return if o.alerts == 0 {
+            "silent".into()
+        } else {
+            format!("{} alerts", o.alerts)
+        };
+    }
+    let detected = match (o.detected_after_s, o.already_firing) {
+        (Some(s), _) => secs(s),
+        (None, true) => "still on".into(),
+        (None, false) => "missed".into(),
+    };
+    match (o.end_s, o.reset_after_s) {
+        (Some(_), Some(r)) if o.detected_after_s.is_some() || o.already_firing => {
+            format!("{detected}, reset {}", secs(r))
+        }
+        (Some(_), None) if o.detected_after_s.is_some() || o.already_firing => {
+            format!("{detected}, no reset")
+        }
+        _ => detected,
+    }
+}
+
+fn print_table(report: &Report) {
+    out!(
+        "scenario {} (seed {}): {} simulated after a {} warm-up, {} route(s)",
+        report.scenario,
+        report.seed,
+        secs(report.duration_s),
+        secs(report.warm_up_s),
+        report.routes.len()
+    );
+    let first = report.strategies.first();
+    let label = |o: &FaultOutcome| match o.end_s {
+        Some(e) => format!("{} [{}–{}]", o.name, secs(o.start_s), secs(e)),
+        None => format!("{} [from {}]", o.name, secs(o.start_s)),
+    };
+    let width = first
+        .map(|s| {
+            s.faults
+                .iter()
+                .map(|o| label(o).chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
+        .max("warm-up alerts".len());
+    out!("each cell: time to the first alert after the fault began, and to quiet after it ended");
+    let mut header = format!("{:width$}", "fault");
+    for s in &report.strategies {
+        header.push_str(&format!("  {:>22}", s.name));
+    }
+    out!("{header}");
+    if let Some(first) = first {
+        for (i, o) in first.faults.iter().enumerate() {
+            let mut line = format!("{:width$}", label(o));
+            for s in &report.strategies {
+                let c = s.faults.get(i).map(cell).unwrap_or_default();
+                line.push_str(&format!("  {c:>22}"));
+            }
+            out!("{line}");
+        }
+    }
+    let mut line = format!("{:width$}", "false alerts");
+    for s in &report.strategies {
+        line.push_str(&format!("  {:>22}", s.false_alerts));
+    }
+    out!("{line}");
+    if report.strategies.iter().any(|s| s.warm_up_alerts > 0) {
+        let mut line = format!("{:width$}", "warm-up alerts");
+        for s in &report.strategies {
+            line.push_str(&format!("  {:>22}", s.warm_up_alerts));
+        }
+        out!("{line}");
+    }
+}

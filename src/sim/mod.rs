@@ -1,0 +1,334 @@
+//! `ic simulate`: a deterministic simulator in simulated time. It draws
+//! per-second request outcomes and latencies per route, and probe results, from
+//! a scenario and a seed, replays them through our detectors and, side by side,
+//! through the anchors' strategies (see `strategies`), and scores each: time to
+//! detect and to reset per fault occurrence, and false alerts. Pure: no clock,
+//! no sleeping, no I/O — a simulated week takes seconds.
+
+pub mod strategies;
+pub mod world;
+
+use crate::core::scenario::{RouteTraffic, Scenario};
+use serde::Serialize;
+use strategies::{AlertEvent, Gatus3Checks, Ic, PrometheusFor5m, SreBurnRate, Strategy};
+use world::World;
+
+/// Unix time of simulated second 0: 2026-01-01T00:00:00Z (minute- and day-aligned).
+pub const T0: i64 = 1_767_225_600;
+
+/// The outcome of one simulation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed used.
+    pub seed: u64,
+    /// Calm seconds simulated before time 0.
+    pub warm_up_s: u64,
+    /// Seconds simulated after time 0.
+    pub duration_s: u64,
+    /// Routes simulated.
+    pub routes: Vec<String>,
+    /// One entry per strategy, `ic` first.
+    pub strategies: Vec<StrategyReport>,
+}
+
+/// How one strategy did.
+#[derive(Debug, Clone, Serialize)]
+pub struct StrategyReport {
+    /// `ic`, `prometheus-for-5m`, `sre-burn-rate` or `gatus-3-checks`.
+    pub name: &'static str,
+    /// Alerts fired after time 0 outside every incident fault (and its grace period), or on noise.
+    pub false_alerts: u32,
+    /// Alerts fired during the warm-up (a cold start: too little history), not in `false_alerts`.
+    pub warm_up_alerts: u32,
+    /// Every alert fired.
+    pub alerts: u32,
+    /// One entry per fault occurrence.
+    pub faults: Vec<FaultOutcome>,
+    /// Every alert start and end, in order.
+    pub alert_log: Vec<AlertEvent>,
+}
+
+/// How one strategy did on one fault occurrence.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultOutcome {
+    /// Fault name (`name #k` for the k-th occurrence of a repeating fault).
+    pub name: String,
+    /// Whether it is an incident (`false`: noise that should stay silent).
+    pub incident: bool,
+    /// Start, in seconds from time 0.
+    pub start_s: u64,
+    /// End, in seconds from time 0 (`null`: lasts to the end of the run).
+    pub end_s: Option<u64>,
+    /// Seconds from the start to the first alert on an affected route (`null`: never).
+    pub detected_after_s: Option<u64>,
+    /// Seconds from the end until no alert is firing on the affected routes (`null`: never,
+    /// or never detected).
+    pub reset_after_s: Option<u64>,
+    /// An alert from before the start was still firing when it began.
+    pub already_firing: bool,
+    /// Alerts fired on the affected routes during the occurrence and its grace period.
+    pub alerts: u32,
+}
+
+struct Occurrence {
+    name: String,
+    incident: bool,
+    start: i64,
+    end: Option<i64>,
+    routes: Vec<usize>,
+}
+
+/// Runs `scenario` over `routes` with `seed`.
+pub fn run(scenario: &Scenario, routes: &[RouteTraffic], seed: u64) -> Report {
+    let warm = scenario.warm_up.get().as_secs() as i64;
+    let duration = scenario.duration().as_secs() as i64;
+    let names: Vec<String> = routes.iter().map(|r| r.route.clone()).collect();
+    let settings = scenario.detect;
+    let mut world = World::new(scenario, routes, seed);
+    let mut strategies: Vec<Box<dyn Strategy>> = vec![
+        Box::new(Ic::new(
+            settings,
+            names.clone(),
+            scenario.probe_interval().as_secs() as i64,
+        )),
+        Box::new(PrometheusFor5m::new(
+            settings.error_rate.fraction(),
+            routes.len(),
+        )),
+        Box::new(SreBurnRate::new(settings.slo.fraction(), routes.len())),
+        Box::new(Gatus3Checks::new(routes.len())),
+    ];
+    let probed: Vec<usize> = routes
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.probe)
+        .map(|(i, _)| i)
+        .collect();
+    let mut logs: Vec<Vec<AlertEvent>> = vec![Vec::new(); strategies.len()];
+    let mut seconds = Vec::with_capacity(routes.len());
+    for t in -warm..duration {
+        let unix = T0 + t;
+        world.second(t, unix, &mut seconds);
+        for (s, log) in strategies.iter_mut().zip(logs.iter_mut()) {
+            s.second(t, unix, &seconds, log);
+            if let Some((every, offset)) = s.probe_schedule()
+                && (t - offset).rem_euclid(every) == 0
+            {
+                for &i in &probed {
+                    let result = world.probe(i, t);
+                    s.probe(t, unix, i, result, log);
+                }
+            }
+        }
+    }
+    let occurrences = occurrences(scenario, &names, duration);
+    let grace = scenario.grace().as_secs() as i64;
+    Report {
+        scenario: scenario.name.clone(),
+        seed,
+        warm_up_s: warm as u64,
+        duration_s: duration as u64,
+        routes: names,
+        strategies: strategies
+            .iter()
+            .zip(&logs)
+            .map(|(s, log)| score(s.name(), log, &occurrences, grace, duration))
+            .collect(),
+    }
+}
+
+fn occurrences(scenario: &Scenario, names: &[String], duration: i64) -> Vec<Occurrence> {
+    let until = std::time::Duration::from_secs(duration as u64);
+    let mut out = Vec::new();
+    for f in &scenario.faults {
+        let routes: Vec<usize> = names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| f.route.matches(n))
+            .map(|(i, _)| i)
+            .collect();
+        let all = f.occurrences(until);
+        let numbered = all.len() > 1 || f.repeat.is_some();
+        for (k, (start, end)) in all.into_iter().enumerate() {
+            out.push(Occurrence {
+                name: if numbered {
+                    format!("{} #{}", f.name, k + 1)
+                } else {
+                    f.name.clone()
+                },
+                incident: f.incident,
+                start: start.as_secs() as i64,
+                end: end.map(|e| e.as_secs() as i64),
+                routes: routes.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Scores one strategy's alerts against the fault occurrences.
+fn score(
+    name: &'static str,
+    log: &[AlertEvent],
+    occurrences: &[Occurrence],
+    grace: i64,
+    duration: i64,
+) -> StrategyReport {
+    let window = |o: &Occurrence| (o.start, o.end.unwrap_or(duration) + grace);
+    let mut false_alerts = 0;
+    let warm_up_alerts = log.iter().filter(|e| e.firing && e.t < 0).count() as u32;
+    for e in log.iter().filter(|e| e.firing && e.t >= 0) {
+        let explained = occurrences.iter().any(|o| {
+            let (from, to) = window(o);
+            o.incident && o.routes.contains(&e.route) && (from..=to).contains(&e.t)
+        });
+        if !explained {
+            false_alerts += 1;
+        }
+    }
+    let faults = occurrences
+        .iter()
+        .map(|o| {
+            let (from, to) = window(o);
+            let covered = |e: &&AlertEvent| o.routes.contains(&e.route);
+            let mine: Vec<&AlertEvent> = log
+                .iter()
+                .filter(covered)
+                .filter(|e| e.firing && (from..=to).contains(&e.t))
+                .collect();
+            let detected = mine.first().map(|e| (e.t - o.start) as u64);
+            let covered_log: Vec<&AlertEvent> = log.iter().filter(covered).collect();
+            let already = !firing_before(&covered_log, o.start).is_empty();
+            let reset = match o.end {
+                Some(end) if detected.is_some() || already => first_quiet(&covered_log, end),
+                _ => None,
+            };
+            FaultOutcome {
+                name: o.name.clone(),
+                incident: o.incident,
+                start_s: o.start.max(0) as u64,
+                end_s: o.end.map(|e| e.max(0) as u64),
+                detected_after_s: detected,
+                reset_after_s: reset,
+                already_firing: already,
+                alerts: mine.len() as u32,
+            }
+        })
+        .collect();
+    StrategyReport {
+        name,
+        false_alerts,
+        warm_up_alerts,
+        alerts: log.iter().filter(|e| e.firing).count() as u32,
+        faults,
+        alert_log: log.to_vec(),
+    }
+}
+
+/// The (route, rule) alerts firing just before second `t`.
+fn firing_before<'a>(log: &[&'a AlertEvent], t: i64) -> Vec<(usize, &'a str)> {
+    let mut firing = Vec::new();
+    for e in log.iter().take_while(|e| e.t < t) {
+        apply(&mut firing, e);
+    }
+    firing
+}
+
+fn apply<'a>(firing: &mut Vec<(usize, &'a str)>, e: &'a AlertEvent) {
+    let key = (e.route, e.rule);
+    if e.firing {
+        if !firing.contains(&key) {
+            firing.push(key);
+        }
+    } else {
+        firing.retain(|k| *k != key);
+    }
+}
+
+/// Seconds from `end` until nothing is firing (0 if nothing was); `None` if it never clears.
+fn first_quiet(log: &[&AlertEvent], end: i64) -> Option<u64> {
+    let mut firing = firing_before(log, end);
+    if firing.is_empty() {
+        return Some(0);
+    }
+    for e in log.iter().filter(|e| e.t >= end) {
+        apply(&mut firing, e);
+        if firing.is_empty() {
+            return Some((e.t - end) as u64);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(t: i64, route: usize, firing: bool) -> AlertEvent {
+        AlertEvent {
+            t,
+            route,
+            rule: "r",
+            firing,
+            evidence: String::new(),
+        }
+    }
+
+    fn occ(name: &str, start: i64, end: Option<i64>, incident: bool) -> Occurrence {
+        Occurrence {
+            name: name.into(),
+            incident,
+            start,
+            end,
+            routes: vec![0],
+        }
+    }
+
+    #[test]
+    fn alerts_are_attributed_to_faults_and_the_rest_are_false() {
+        let log = vec![
+            ev(-50, 0, true), // warm-up
+            ev(-40, 0, false),
+            ev(100, 1, true), // other route: false
+            ev(130, 1, false),
+            ev(610, 0, true),  // detects the fault 10 s in
+            ev(950, 0, false), // resets 50 s after its end
+            ev(960, 0, true),  // within grace: a flap, not false
+            ev(970, 0, false),
+            ev(2000, 0, true), // long after: false
+        ];
+        let o = [occ("f", 600, Some(900), true)];
+        let r = score("x", &log, &o, 300, 3000);
+        assert_eq!((r.false_alerts, r.warm_up_alerts, r.alerts), (2, 1, 5));
+        let f = &r.faults[0];
+        assert_eq!(f.detected_after_s, Some(10));
+        assert_eq!(f.reset_after_s, Some(50));
+        assert_eq!(f.alerts, 2);
+        assert!(!f.already_firing);
+    }
+
+    #[test]
+    fn an_alert_carried_over_is_not_a_detection_and_noise_alerts_are_false() {
+        let log = vec![ev(100, 0, true), ev(1000, 0, false)];
+        let o = [
+            occ("a", 50, Some(200), true),
+            occ("b", 300, Some(400), true),
+            occ("noise", 500, None, false),
+        ];
+        let r = score("x", &log, &o, 60, 2000);
+        assert_eq!(r.false_alerts, 0);
+        assert_eq!(r.faults[0].detected_after_s, Some(50));
+        assert_eq!(r.faults[0].reset_after_s, Some(800));
+        assert_eq!(r.faults[1].detected_after_s, None);
+        assert!(r.faults[1].already_firing);
+        assert_eq!(r.faults[1].reset_after_s, Some(600));
+        assert_eq!(r.faults[2].alerts, 0);
+
+        let r = score("x", &[ev(600, 0, true)], &o, 60, 2000);
+        assert_eq!(r.false_alerts, 1, "an alert on noise is false");
+        assert_eq!(r.faults[2].detected_after_s, Some(100));
+        assert_eq!(r.faults[0].reset_after_s, None, "never detected: no reset");
+    }
+}

@@ -1,0 +1,419 @@
+//! The detection strategies a simulation compares: ours (`ic`, the real
+//! detectors of `core::detect`) and faithful implementations of the rules
+//! teams copy today:
+//!
+//! - `prometheus-for-5m`: `sum(rate(5xx[5m])) / sum(rate(all[5m])) > error_rate`
+//!   with `for: 5m`, rules evaluated every 15 s over 15 s scrapes (Prometheus
+//!   defaults), per route. As in Prometheus, an evaluation with no result
+//!   (no traffic in the window) resets a pending alert and resolves a firing one.
+//! - `sre-burn-rate`: the SRE workbook's multi-window multi-burn-rate page,
+//!   `(1h > 14.4×budget and 5m > 14.4×budget) or (6h > 6×budget and 30m > 6×budget)`,
+//!   no `for`, on the same scrapes and evaluation interval.
+//! - `gatus-3-checks`: one check per route every 60 s; the alert triggers after 3
+//!   consecutive failures and resolves after 2 consecutive successes (Gatus's
+//!   default `failure-threshold` and `success-threshold`).
+
+use super::world::{Probe, RouteSecond};
+use crate::core::detect::{Counts, DownDetector, ProbeResult, RouteDetectors, Settings};
+use crate::core::signal::SignalState;
+use std::collections::VecDeque;
+
+/// An alert starting or ending.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AlertEvent {
+    /// Simulated second.
+    pub t: i64,
+    /// Route index.
+    pub route: usize,
+    /// Which rule or detector (one strategy may fire several per route).
+    pub rule: &'static str,
+    /// Fired (true) or resolved.
+    pub firing: bool,
+    /// Why, in words (our detectors' evidence; empty for the anchors' rules).
+    pub evidence: String,
+}
+
+/// A detection strategy fed the simulated world.
+pub trait Strategy {
+    /// Name in reports.
+    fn name(&self) -> &'static str;
+    /// The probe schedule, (every, offset) in seconds, if the strategy probes.
+    fn probe_schedule(&self) -> Option<(i64, i64)>;
+    /// One second of every route's traffic.
+    fn second(&mut self, t: i64, unix: i64, routes: &[RouteSecond], log: &mut Vec<AlertEvent>);
+    /// One probe of `route`.
+    fn probe(&mut self, t: i64, unix: i64, route: usize, result: Probe, log: &mut Vec<AlertEvent>);
+}
+
+/// Ours: every route detector over per-second counts, and `down` over probes.
+pub struct Ic {
+    settings: Settings,
+    names: Vec<String>,
+    routes: Vec<RouteDetectors>,
+    down: Vec<DownDetector>,
+    probe_every: i64,
+    buf: Vec<crate::core::signal::Signal>,
+}
+
+impl Ic {
+    /// `ic` over routes named `names`, probing every `probe_every` seconds.
+    pub fn new(settings: Settings, names: Vec<String>, probe_every: i64) -> Self {
+        Ic {
+            settings,
+            routes: vec![RouteDetectors::default(); names.len()],
+            down: vec![DownDetector::default(); names.len()],
+            names,
+            probe_every: probe_every.max(1),
+            buf: Vec::new(),
+        }
+    }
+
+    fn drain(&mut self, t: i64, route: usize, log: &mut Vec<AlertEvent>) {
+        for sig in self.buf.drain(..) {
+            let firing = match sig.state {
+                SignalState::Fired => true,
+                SignalState::Resolved => false,
+                SignalState::Updated => continue,
+            };
+            log.push(AlertEvent {
+                t,
+                route,
+                rule: sig.kind.as_str(),
+                firing,
+                evidence: sig.evidence,
+            });
+        }
+    }
+}
+
+impl Strategy for Ic {
+    fn name(&self) -> &'static str {
+        "ic"
+    }
+    fn probe_schedule(&self) -> Option<(i64, i64)> {
+        Some((self.probe_every, 1))
+    }
+    fn second(&mut self, t: i64, unix: i64, routes: &[RouteSecond], log: &mut Vec<AlertEvent>) {
+        for (i, r) in routes.iter().enumerate() {
+            let counts = Counts {
+                total: r.total,
+                errors: r.errors,
+                client_errors: r.client_errors,
+            };
+            self.routes[i].observe(
+                &self.names[i],
+                unix,
+                counts,
+                r.p95,
+                &self.settings,
+                &mut self.buf,
+            );
+            self.drain(t, i, log);
+        }
+    }
+    fn probe(&mut self, t: i64, unix: i64, route: usize, result: Probe, log: &mut Vec<AlertEvent>) {
+        let result = match result {
+            Probe::Ok => ProbeResult::Ok,
+            Probe::Unreachable => ProbeResult::Unreachable,
+            Probe::Failed => ProbeResult::Failed,
+        };
+        self.buf
+            .extend(self.down[route].observe(&self.names[route], unix, result, "simulated"));
+        self.drain(t, route, log);
+    }
+}
+
+const SCRAPE_EVERY: i64 = 15;
+const EVAL_EVERY: i64 = 15;
+/// Rule evaluation is not aligned with scrapes.
+const EVAL_OFFSET: i64 = 7;
+
+/// One route's counters as a Prometheus server scrapes them.
+#[derive(Debug, Clone, Default)]
+struct Scraped {
+    total: u64,
+    errors: u64,
+    /// (scrape time, requests counter, 5xx counter).
+    samples: VecDeque<(i64, u64, u64)>,
+}
+
+impl Scraped {
+    fn second(&mut self, t: i64, r: &RouteSecond, keep: i64) {
+        self.total += r.total;
+        self.errors += r.errors;
+        if t.rem_euclid(SCRAPE_EVERY) == 0 {
+            self.samples.push_back((t, self.total, self.errors));
+            while self.samples.front().is_some_and(|(s, _, _)| *s <= t - keep) {
+                self.samples.pop_front();
+            }
+        }
+    }
+
+    /// `rate(5xx[w]) / rate(all[w])` at `now`: the increase between the first and last
+    /// samples in (now - w, now] (extrapolation cancels: both series share timestamps);
+    /// `None` when the window has under two samples or no requests, as PromQL gives no result.
+    fn ratio(&self, now: i64, w: i64) -> Option<f64> {
+        let from = self.samples.partition_point(|(s, _, _)| *s <= now - w);
+        let to = self.samples.partition_point(|(s, _, _)| *s <= now);
+        if to < from + 2 {
+            return None;
+        }
+        let (first, last) = (self.samples[from], self.samples[to - 1]);
+        let total = last.1 - first.1;
+        (total > 0).then(|| (last.2 - first.2) as f64 / total as f64)
+    }
+}
+
+/// `prometheus-for-5m`.
+pub struct PrometheusFor5m {
+    threshold: f64,
+    routes: Vec<(Scraped, Option<i64>, bool)>,
+}
+
+impl PrometheusFor5m {
+    /// The rule at `threshold` (the error ratio) over `n` routes.
+    pub fn new(threshold: f64, n: usize) -> Self {
+        PrometheusFor5m {
+            threshold,
+            routes: vec![(Scraped::default(), None, false); n],
+        }
+    }
+}
+
+impl Strategy for PrometheusFor5m {
+    fn name(&self) -> &'static str {
+        "prometheus-for-5m"
+    }
+    fn probe_schedule(&self) -> Option<(i64, i64)> {
+        None
+    }
+    fn second(&mut self, t: i64, _unix: i64, routes: &[RouteSecond], log: &mut Vec<AlertEvent>) {
+        let evaluate = t.rem_euclid(EVAL_EVERY) == EVAL_OFFSET;
+        for (i, r) in routes.iter().enumerate() {
+            let (scraped, pending_since, firing) = &mut self.routes[i];
+            scraped.second(t, r, 330);
+            if !evaluate {
+                continue;
+            }
+            let active = scraped.ratio(t, 300).is_some_and(|x| x > self.threshold);
+            match (active, *firing) {
+                (true, false) => {
+                    let since = *pending_since.get_or_insert(t);
+                    if t - since >= 300 {
+                        *firing = true;
+                        log.push(AlertEvent {
+                            t,
+                            route: i,
+                            rule: "error-ratio-5m",
+                            firing: true,
+                            evidence: String::new(),
+                        });
+                    }
+                }
+                (false, was_firing) => {
+                    *pending_since = None;
+                    if was_firing {
+                        *firing = false;
+                        log.push(AlertEvent {
+                            t,
+                            route: i,
+                            rule: "error-ratio-5m",
+                            firing: false,
+                            evidence: String::new(),
+                        });
+                    }
+                }
+                (true, true) => {}
+            }
+        }
+    }
+    fn probe(&mut self, _: i64, _: i64, _: usize, _: Probe, _: &mut Vec<AlertEvent>) {}
+}
+
+/// `sre-burn-rate`.
+pub struct SreBurnRate {
+    budget: f64,
+    routes: Vec<(Scraped, bool)>,
+}
+
+impl SreBurnRate {
+    /// The page rule for an objective `slo` (0.999) over `n` routes.
+    pub fn new(slo: f64, n: usize) -> Self {
+        SreBurnRate {
+            budget: (1.0 - slo).max(1e-9),
+            routes: vec![(Scraped::default(), false); n],
+        }
+    }
+}
+
+impl Strategy for SreBurnRate {
+    fn name(&self) -> &'static str {
+        "sre-burn-rate"
+    }
+    fn probe_schedule(&self) -> Option<(i64, i64)> {
+        None
+    }
+    fn second(&mut self, t: i64, _unix: i64, routes: &[RouteSecond], log: &mut Vec<AlertEvent>) {
+        let evaluate = t.rem_euclid(EVAL_EVERY) == EVAL_OFFSET;
+        for (i, r) in routes.iter().enumerate() {
+            let (scraped, firing) = &mut self.routes[i];
+            scraped.second(t, r, 21_600 + 30);
+            if !evaluate {
+                continue;
+            }
+            let over = |w: i64, factor: f64| {
+                scraped
+                    .ratio(t, w)
+                    .is_some_and(|x| x > factor * self.budget)
+            };
+            let page =
+                (over(3600, 14.4) && over(300, 14.4)) || (over(21_600, 6.0) && over(1800, 6.0));
+            if page != *firing {
+                *firing = page;
+                log.push(AlertEvent {
+                    t,
+                    route: i,
+                    rule: "burn-rate-page",
+                    firing: page,
+                    evidence: String::new(),
+                });
+            }
+        }
+    }
+    fn probe(&mut self, _: i64, _: i64, _: usize, _: Probe, _: &mut Vec<AlertEvent>) {}
+}
+
+/// `gatus-3-checks`.
+pub struct Gatus3Checks {
+    /// (consecutive failures, consecutive successes, triggered) per route.
+    routes: Vec<(u32, u32, bool)>,
+}
+
+impl Gatus3Checks {
+    /// Checks over `n` routes.
+    pub fn new(n: usize) -> Self {
+        Gatus3Checks {
+            routes: vec![(0, 0, false); n],
+        }
+    }
+}
+
+impl Strategy for Gatus3Checks {
+    fn name(&self) -> &'static str {
+        "gatus-3-checks"
+    }
+    fn probe_schedule(&self) -> Option<(i64, i64)> {
+        Some((60, 30))
+    }
+    fn second(&mut self, _: i64, _: i64, _: &[RouteSecond], _: &mut Vec<AlertEvent>) {}
+    fn probe(
+        &mut self,
+        t: i64,
+        _unix: i64,
+        route: usize,
+        result: Probe,
+        log: &mut Vec<AlertEvent>,
+    ) {
+        let (fails, oks, triggered) = &mut self.routes[route];
+        if result == Probe::Ok {
+            *fails = 0;
+            *oks += 1;
+            if *triggered && *oks >= 2 {
+                *triggered = false;
+                log.push(AlertEvent {
+                    t,
+                    route,
+                    rule: "check",
+                    firing: false,
+                    evidence: String::new(),
+                });
+            }
+        } else {
+            *oks = 0;
+            *fails += 1;
+            if !*triggered && *fails >= 3 {
+                *triggered = true;
+                log.push(AlertEvent {
+                    t,
+                    route,
+                    rule: "check",
+                    firing: true,
+                    evidence: String::new(),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn second(total: u64, errors: u64) -> RouteSecond {
+        RouteSecond {
+            total,
+            errors,
+            client_errors: 0,
+            p95: None,
+        }
+    }
+
+    #[test]
+    fn prometheus_for_5m_waits_five_minutes_then_resolves_on_the_first_clean_evaluation() {
+        let mut s = PrometheusFor5m::new(0.01, 1);
+        let mut log = Vec::new();
+        for t in 0..3000 {
+            let errors = if (1000..1600).contains(&t) { 2 } else { 0 };
+            s.second(t, t, &[second(20, errors)], &mut log);
+        }
+        assert_eq!(log.len(), 2, "{log:?}");
+        // Pending from the first evaluation whose 5 m ratio is over 1% (10% errors need 45 s
+        // of them to get there), firing 5 m after that.
+        assert!((1330..=1360).contains(&log[0].t), "{log:?}");
+        // Resolved once the 5 m window no longer holds enough errors.
+        assert!(log[1].t > 1600 && log[1].t <= 1900, "{log:?}");
+        assert!(!log[1].firing);
+    }
+
+    #[test]
+    fn a_window_without_requests_has_no_result() {
+        let mut s = Scraped::default();
+        for t in 0..600 {
+            s.second(t, &second(0, 0), 400);
+        }
+        assert_eq!(s.ratio(599, 300), None);
+    }
+
+    #[test]
+    fn sre_burn_rate_pages_on_fast_burn_only_with_both_windows() {
+        let mut s = SreBurnRate::new(0.999, 1);
+        let mut log = Vec::new();
+        for t in 0..4000 {
+            // 100% errors for 2 minutes: the 5 m window is hot at once, the 1 h one too (2/60 > 1.44%).
+            let errors = if (3600..3720).contains(&t) { 20 } else { 0 };
+            s.second(t, t, &[second(20, errors)], &mut log);
+        }
+        assert!(log[0].firing && (3600..3640).contains(&log[0].t), "{log:?}");
+    }
+
+    #[test]
+    fn gatus_triggers_after_three_failures_and_resolves_after_two_successes() {
+        let mut g = Gatus3Checks::new(1);
+        let mut log = Vec::new();
+        let results = [
+            Probe::Failed,
+            Probe::Failed,
+            Probe::Ok,
+            Probe::Failed,
+            Probe::Unreachable,
+            Probe::Failed,
+            Probe::Ok,
+            Probe::Ok,
+        ];
+        for (i, r) in results.into_iter().enumerate() {
+            g.probe(i as i64 * 60, 0, 0, r, &mut log);
+        }
+        let times: Vec<(i64, bool)> = log.iter().map(|e| (e.t, e.firing)).collect();
+        assert_eq!(times, vec![(300, true), (420, false)]);
+    }
+}
