@@ -201,8 +201,13 @@ fn score(
             let detected = mine.first().map(|e| (e.t - o.start) as u64);
             let covered_log: Vec<&AlertEvent> = log.iter().filter(covered).collect();
             let already = !firing_before(&covered_log, o.start).is_empty();
+            // Quiet again after the end — or, for an alert that only fired after the end
+            // (in the grace period), after that alert.
             let reset = match o.end {
-                Some(end) if detected.is_some() || already => first_quiet(&covered_log, end),
+                Some(end) if detected.is_some() || already => {
+                    let from = mine.first().map_or(end, |e| e.t.max(end));
+                    first_quiet(&covered_log, from).map(|q| q + (from - end) as u64)
+                }
                 _ => None,
             };
             FaultOutcome {
@@ -247,16 +252,20 @@ fn apply<'a>(firing: &mut Vec<(usize, &'a str)>, e: &'a AlertEvent) {
     }
 }
 
-/// Seconds from `end` until nothing is firing (0 if nothing was); `None` if it never clears.
-fn first_quiet(log: &[&AlertEvent], end: i64) -> Option<u64> {
-    let mut firing = firing_before(log, end);
+/// Seconds from `from` until nothing is firing (0 if nothing was, counting alerts that
+/// fire at `from` itself); `None` if it never clears.
+fn first_quiet(log: &[&AlertEvent], from: i64) -> Option<u64> {
+    let mut firing = firing_before(log, from);
+    for e in log.iter().filter(|e| e.t == from) {
+        apply(&mut firing, e);
+    }
     if firing.is_empty() {
         return Some(0);
     }
-    for e in log.iter().filter(|e| e.t >= end) {
+    for e in log.iter().filter(|e| e.t > from) {
         apply(&mut firing, e);
         if firing.is_empty() {
-            return Some((e.t - end) as u64);
+            return Some((e.t - from) as u64);
         }
     }
     None
@@ -325,6 +334,11 @@ mod tests {
         assert!(r.faults[1].already_firing);
         assert_eq!(r.faults[1].reset_after_s, Some(600));
         assert_eq!(r.faults[2].alerts, 0);
+
+        // An alert that fires only after the end resets when it resolves.
+        let r = score("x", &[ev(230, 0, true), ev(300, 0, false)], &o, 60, 2000);
+        assert_eq!(r.faults[0].detected_after_s, Some(180));
+        assert_eq!(r.faults[0].reset_after_s, Some(100));
 
         let r = score("x", &[ev(600, 0, true)], &o, 60, 2000);
         assert_eq!(r.false_alerts, 1, "an alert on noise is false");
