@@ -176,7 +176,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                         }
                         let key = format!("prometheus {}", v.route);
                         let counts = view_counts(v, secs);
-                        routes.entry(key.clone()).or_default().observe(&key, at.timestamp(), counts, v.p95.map(|p| (p, counts.total)), &settings, &mut fresh);
+                        routes.entry(key.clone()).or_default().observe(&key, at.timestamp(), counts, settings.latency_quantile.pick(v.p50, v.p95, v.p99).map(|p| (p, counts.total)), &settings, &mut fresh);
                     }
                     for sig in fresh.drain(..) {
                         emit(sig, args.json, &mut notifier);
@@ -228,7 +228,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                     for v in views {
                         let key = format!("{name} {}", v.route);
                         let counts = view_counts(v, 1.0);
-                        routes.entry(key.clone()).or_default().observe(&key, second, counts, v.p95.map(|p| (p, counts.total)), &settings, &mut fresh);
+                        routes.entry(key.clone()).or_default().observe(&key, second, counts, settings.latency_quantile.pick(v.p50, v.p95, v.p99).map(|p| (p, counts.total)), &settings, &mut fresh);
                     }
                     // A route that vanished from the exposition had no traffic at all.
                     let prefix = format!("{name} ");

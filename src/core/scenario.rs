@@ -703,10 +703,11 @@ mod tests {
     #[test]
     fn simulation_fields_are_checked() {
         let s = parse(
-            "warm_up: 1h\nduration: 2h\nseed: 3\ndetect: {error_rate: 2%}\ntraffic:\n  - {route: /a, rps: 10/h, latency: {median: 10ms, p95: 30ms, jitter: 10%}}\nfaults:\n  - {name: blip, route: /a, start: 5m, fail_requests: 1, incident: false}\n",
+            "warm_up: 1h\nduration: 2h\nseed: 3\ndetect: {error_rate: 2%, latency_quantile: p99}\ntraffic:\n  - {route: /a, rps: 10/h, latency: {median: 10ms, p95: 30ms, jitter: 10%}}\nfaults:\n  - {name: blip, route: /a, start: 5m, fail_requests: 1, incident: false}\n",
         )
         .unwrap();
         assert_eq!(s.duration(), Duration::from_secs(7200));
+        assert_eq!(s.detect.latency_quantile.fraction(), 0.99);
         assert!((s.traffic[0].rps.get() - 10.0 / 3600.0).abs() < 1e-12);
         assert!(!s.faults[0].incident);
         let fx = s.effects_at("/a", Duration::from_secs(400));
@@ -727,6 +728,8 @@ mod tests {
         let e = parse("faults: [{name: x, outage: true, repeat: {every: 5m, lasts: 5m}}]\n")
             .unwrap_err();
         assert!(e.message.contains("must end before the next"), "{e}");
+        let e = parse("detect: {latency_quantile: p90}\n").unwrap_err();
+        assert!(e.message.contains("p95"), "{e}");
         let e = parse("detect: {latency_factor: 0.5}\n").unwrap_err();
         assert!(e.message.contains("above 1"), "{e}");
     }

@@ -104,7 +104,7 @@ impl Strategy for Ic {
                 &self.names[i],
                 unix,
                 counts,
-                r.p95,
+                r.latency,
                 &self.settings,
                 &mut self.buf,
             );
@@ -354,7 +354,7 @@ mod tests {
             total,
             errors,
             client_errors: 0,
-            p95: None,
+            latency: None,
         }
     }
 

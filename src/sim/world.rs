@@ -10,10 +10,10 @@ use std::time::Duration;
 
 /// z of the 95th percentile of a standard normal.
 const Z95: f64 = 1.644_853_6;
-/// Seconds between p95 readings (`ic`'s default scrape interval).
-const P95_SPAN: usize = 5;
-/// Least requests behind a p95 reading.
-const P95_MIN: usize = 20;
+/// Seconds between latency readings (`ic`'s default scrape interval).
+const READING_SPAN: usize = 5;
+/// Least requests behind a latency reading.
+const READING_MIN: usize = 20;
 /// Latency of a request refused by an outage.
 const REFUSED_LATENCY: f64 = 0.002;
 
@@ -26,9 +26,10 @@ pub struct RouteSecond {
     pub errors: u64,
     /// Answered with a 4xx.
     pub client_errors: u64,
-    /// Every `P95_SPAN` seconds (as a 5 s scrape would): the p95 latency in seconds of
-    /// the answers since the last reading, and how many there were (when at least 20).
-    pub p95: Option<(f64, u64)>,
+    /// Every `READING_SPAN` seconds (as a 5 s scrape would): the watched latency quantile
+    /// (`detect.latency_quantile`) in seconds of the answers since the last reading, and
+    /// how many there were (when at least 20).
+    pub latency: Option<(f64, u64)>,
 }
 
 /// What one probe saw.
@@ -45,7 +46,7 @@ pub enum Probe {
 struct RouteState {
     spec: RouteTraffic,
     sigma: f64,
-    /// Latencies of the last `P95_SPAN` seconds, one vector per second.
+    /// Latencies of the last `READING_SPAN` seconds, one vector per second.
     recent: VecDeque<Vec<f64>>,
     /// Latency wobble of the current minute: (minute, factor).
     jitter: (i64, f64),
@@ -124,7 +125,7 @@ impl<'a> World<'a> {
             };
             route.jitter = (minute, j);
         }
-        let mut latencies = if route.recent.len() >= P95_SPAN {
+        let mut latencies = if route.recent.len() >= READING_SPAN {
             route.recent.pop_front().unwrap_or_default()
         } else {
             Vec::new()
@@ -171,16 +172,17 @@ impl<'a> World<'a> {
             }
         }
         route.recent.push_back(latencies);
-        let mut p95 = None;
-        if t.rem_euclid(P95_SPAN as i64) == 0 {
+        let mut reading = None;
+        if t.rem_euclid(READING_SPAN as i64) == 0 {
             self.scratch.clear();
             for v in &route.recent {
                 self.scratch.extend_from_slice(v);
             }
             let n = self.scratch.len();
-            if n >= P95_MIN {
-                let k = ((n as f64 * 0.95).ceil() as usize).saturating_sub(1);
-                p95 = Some((
+            if n >= READING_MIN {
+                let q = self.scenario.detect.latency_quantile.fraction();
+                let k = ((n as f64 * q).ceil() as usize).saturating_sub(1);
+                reading = Some((
                     *self.scratch.select_nth_unstable_by(k, f64::total_cmp).1,
                     n as u64,
                 ));
@@ -190,7 +192,7 @@ impl<'a> World<'a> {
             total: answered,
             errors,
             client_errors,
-            p95,
+            latency: reading,
         }
     }
 

@@ -1,6 +1,7 @@
-//! Latency regressions: the p95 of a route against its own learned baseline.
+//! Latency regressions: a latency quantile of a route (p95 by default) against
+//! its own learned baseline. Below, "p95" stands for whichever quantile is watched.
 
-use super::make_signal;
+use super::{Quantile, make_signal};
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
 use std::collections::VecDeque;
 
@@ -50,13 +51,14 @@ impl LatencyDetector {
         self.firing_since.is_some()
     }
 
-    /// Feeds the p95 (seconds) measured at Unix second `at` over `requests` requests.
+    /// Feeds a reading of `quantile` (seconds, and how many requests it was measured over)
+    /// taken at Unix second `at`.
     pub fn observe(
         &mut self,
         target: &str,
         at: i64,
-        p95: f64,
-        requests: u64,
+        (p95, requests): (f64, u64),
+        quantile: Quantile,
         factor: f64,
     ) -> Option<Signal> {
         if !p95.is_finite() || p95 <= 0.0 || requests < MIN_REQUESTS {
@@ -103,7 +105,8 @@ impl LatencyDetector {
         let still_over = recent >= RESOLVE_SHARE * factor * baseline;
         let describe = |value: f64, span: i64| {
             format!(
-                "p95 {:.0} ms over the last {span}s is {:.1}× its baseline of {:.0} ms",
+                "{} {:.0} ms over the last {span}s is {:.1}× its baseline of {:.0} ms",
+                quantile.label(),
                 value * 1000.0,
                 value / baseline,
                 baseline * 1000.0
@@ -207,7 +210,7 @@ mod tests {
             } else {
                 0.05
             } * noise;
-            if let Some(sig) = d.observe("r", T0 + t, p95, 100, 2.0) {
+            if let Some(sig) = d.observe("r", T0 + t, (p95, 100), Quantile::P95, 2.0) {
                 match sig.state {
                     SignalState::Fired => {
                         assert!(t >= 3600, "false alert at {t}");
@@ -229,17 +232,19 @@ mod tests {
         let mut d = LatencyDetector::default();
         for i in 0..100 {
             assert!(
-                d.observe("r", T0 + i * 5, 5.0, 100, 2.0).is_none(),
+                d.observe("r", T0 + i * 5, (5.0, 100), Quantile::P95, 2.0)
+                    .is_none(),
                 "no baseline yet"
             );
         }
         let mut d = LatencyDetector::default();
         for i in 0..720 {
-            d.observe("r", T0 + i * 5, 0.05, 100, 2.0);
+            d.observe("r", T0 + i * 5, (0.05, 100), Quantile::P95, 2.0);
         }
         for i in 720..800 {
             assert!(
-                d.observe("r", T0 + i * 5, 0.5, 3, 2.0).is_none(),
+                d.observe("r", T0 + i * 5, (0.5, 3), Quantile::P95, 2.0)
+                    .is_none(),
                 "3 requests are not evidence"
             );
         }

@@ -234,6 +234,48 @@ pub struct Settings {
     pub latency_factor: f64,
     /// Traffic this far below baseline is a drop, e.g. `50%`.
     pub traffic_drop: Percent,
+    /// Which latency quantile the latency detector watches: `p50`, `p95` (default) or `p99`.
+    pub latency_quantile: Quantile,
+}
+
+/// A latency quantile the latency detector can watch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Quantile {
+    /// The median.
+    P50,
+    /// The 95th percentile.
+    #[default]
+    P95,
+    /// The 99th percentile.
+    P99,
+}
+
+impl Quantile {
+    /// As a fraction: 0.5, 0.95, 0.99.
+    pub fn fraction(self) -> f64 {
+        match self {
+            Quantile::P50 => 0.50,
+            Quantile::P95 => 0.95,
+            Quantile::P99 => 0.99,
+        }
+    }
+    /// `p50`, `p95`, `p99`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Quantile::P50 => "p50",
+            Quantile::P95 => "p95",
+            Quantile::P99 => "p99",
+        }
+    }
+    /// The matching one of three measured quantiles.
+    pub fn pick(self, p50: Option<f64>, p95: Option<f64>, p99: Option<f64>) -> Option<f64> {
+        match self {
+            Quantile::P50 => p50,
+            Quantile::P95 => p95,
+            Quantile::P99 => p99,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -243,6 +285,7 @@ impl Default for Settings {
             error_rate: Percent::from_fraction(0.01),
             latency_factor: 2.0,
             traffic_drop: Percent::from_fraction(0.5),
+            latency_quantile: Quantile::P95,
         }
     }
 }
@@ -314,14 +357,15 @@ pub struct RouteDetectors {
 }
 
 impl RouteDetectors {
-    /// Records the counts seen at Unix second `second` (and a p95 reading: seconds, and
-    /// the requests behind it), evaluates every detector and appends their signals to `out`.
+    /// Records the counts seen at Unix second `second` (and a latency reading of
+    /// `settings.latency_quantile`: seconds, and the requests behind it), evaluates every
+    /// detector and appends their signals to `out`.
     pub fn observe(
         &mut self,
         target: &str,
         second: i64,
         counts: Counts,
-        p95: Option<(f64, u64)>,
+        latency: Option<(f64, u64)>,
         settings: &Settings,
         out: &mut Vec<Signal>,
     ) {
@@ -337,12 +381,12 @@ impl RouteDetectors {
             settings.traffic_drop.fraction(),
         ));
         out.extend(self.client_errors.evaluate(target, &self.series, second));
-        if let Some((p95, requests)) = p95 {
+        if let Some((value, requests)) = latency {
             out.extend(self.latency.observe(
                 target,
                 second,
-                p95,
-                requests,
+                (value, requests),
+                settings.latency_quantile,
                 settings.latency_factor,
             ));
         }
