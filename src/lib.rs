@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod core;
 pub mod demo;
+pub mod journal;
 pub mod logging;
 pub mod notify;
 pub mod paths;

@@ -1,7 +1,9 @@
 //! The pure core: plain data and functions, no network, terminal, files or tokio.
 
 pub mod detect;
+pub mod event;
 pub mod exposition;
+pub mod incident;
 pub mod metrics;
 pub mod sample;
 pub mod scenario;

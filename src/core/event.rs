@@ -1,0 +1,537 @@
+//! Timeline events: the schema of one line of a timeline file (`seq`, `ts`,
+//! `kind`, `actor`, `msg`, `data`), the kinds, the severities and lifecycle
+//! stages they mention, and constructors for each kind's payload so every
+//! writer produces the same shape. Pure: parsing and building only.
+
+use crate::core::signal::{Signal, SignalState};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Value, json};
+use std::fmt;
+
+/// One line of the timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Unique, increasing within a file (assigned under the journal's lock).
+    pub seq: u64,
+    /// When it was written, RFC 3339 UTC with milliseconds.
+    #[serde(serialize_with = "ts_ser", deserialize_with = "ts_de")]
+    pub ts: DateTime<Utc>,
+    /// What happened.
+    pub kind: Kind,
+    /// Who did it: a person's name, or `ic` for the tool itself.
+    pub actor: String,
+    /// One human-readable line.
+    pub msg: String,
+    /// The kind's payload.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub data: Value,
+}
+
+fn ts_ser<S: Serializer>(ts: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_ts(*ts))
+}
+
+fn ts_de<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+    let s = String::deserialize(d)?;
+    DateTime::parse_from_rfc3339(&s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| serde::de::Error::custom(format!("`{s}` is not an RFC 3339 time: {e}")))
+}
+
+/// RFC 3339 UTC with milliseconds: `2026-11-22T03:04:05.678Z`.
+pub fn format_ts(ts: DateTime<Utc>) -> String {
+    ts.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// What an event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// An incident began (data: `title`, `service`).
+    IncidentOpened,
+    /// The incident is over (data: `override` when closed before the exit criteria held).
+    IncidentClosed,
+    /// A detector fired (data: the signal).
+    SignalFired,
+    /// A firing detector has new numbers.
+    SignalUpdated,
+    /// A detector resolved.
+    SignalResolved,
+    /// Severity set or changed (data: `severity`, `reason`).
+    SeveritySet,
+    /// A role given to a person (data: `role`, `person`).
+    RoleAssigned,
+    /// The response moved to a phase (data: `phase`, `override`, `open_steps`).
+    PhaseEntered,
+    /// A playbook chosen for the incident (data: `playbook`).
+    PlaybookSelected,
+    /// A playbook step done (data: `playbook`, `phase`, `step`, `verify`).
+    StepDone,
+    /// A playbook step skipped (same data, plus `reason`).
+    StepSkipped,
+    /// A free note (data: `tags`, e.g. `went_well`, `went_poorly`).
+    Note,
+    /// A hypothesis for the ledger (data: `id`, `text`).
+    HypothesisAdded,
+    /// Evidence for or against a hypothesis (data: `hypothesis`, `supports`, `text`).
+    EvidenceAdded,
+    /// A hypothesis confirmed (data: `hypothesis`).
+    HypothesisConfirmed,
+    /// A hypothesis ruled out (data: `hypothesis`).
+    HypothesisRuledOut,
+    /// A playbook command ran (data: `command`, `exit_code`, `duration_ms`, `output`, …).
+    CommandRun,
+    /// A status update sent to stakeholders (data: `text`).
+    CommsUpdate,
+    /// The numbers at a moment (data: `targets`: [{`target`, `rps`, `error_ratio`, `p95_ms`, `failed`}]).
+    MetricSnapshot,
+    /// A deploy, config change or feature flag (data: `change`, `version`).
+    ChangeMarker,
+    /// Follow-up work (data: `text`, `owner`, `due`).
+    ActionItem,
+    /// A lifecycle timestamp (data: `stage`, `at`); a later one corrects an earlier one.
+    Lifecycle,
+    /// The cause, for the postmortem (data: `technical`, `process`).
+    RootCause,
+    /// A kind this version does not know (written by a newer `ic`).
+    #[serde(other)]
+    Unknown,
+}
+
+impl Kind {
+    /// Every kind this version writes.
+    pub const ALL: [Kind; 23] = [
+        Kind::IncidentOpened,
+        Kind::IncidentClosed,
+        Kind::SignalFired,
+        Kind::SignalUpdated,
+        Kind::SignalResolved,
+        Kind::SeveritySet,
+        Kind::RoleAssigned,
+        Kind::PhaseEntered,
+        Kind::PlaybookSelected,
+        Kind::StepDone,
+        Kind::StepSkipped,
+        Kind::Note,
+        Kind::HypothesisAdded,
+        Kind::EvidenceAdded,
+        Kind::HypothesisConfirmed,
+        Kind::HypothesisRuledOut,
+        Kind::CommandRun,
+        Kind::CommsUpdate,
+        Kind::MetricSnapshot,
+        Kind::ChangeMarker,
+        Kind::ActionItem,
+        Kind::Lifecycle,
+        Kind::RootCause,
+    ];
+
+    /// The snake_case name written to the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::IncidentOpened => "incident_opened",
+            Kind::IncidentClosed => "incident_closed",
+            Kind::SignalFired => "signal_fired",
+            Kind::SignalUpdated => "signal_updated",
+            Kind::SignalResolved => "signal_resolved",
+            Kind::SeveritySet => "severity_set",
+            Kind::RoleAssigned => "role_assigned",
+            Kind::PhaseEntered => "phase_entered",
+            Kind::PlaybookSelected => "playbook_selected",
+            Kind::StepDone => "step_done",
+            Kind::StepSkipped => "step_skipped",
+            Kind::Note => "note",
+            Kind::HypothesisAdded => "hypothesis_added",
+            Kind::EvidenceAdded => "evidence_added",
+            Kind::HypothesisConfirmed => "hypothesis_confirmed",
+            Kind::HypothesisRuledOut => "hypothesis_ruled_out",
+            Kind::CommandRun => "command_run",
+            Kind::CommsUpdate => "comms_update",
+            Kind::MetricSnapshot => "metric_snapshot",
+            Kind::ChangeMarker => "change_marker",
+            Kind::ActionItem => "action_item",
+            Kind::Lifecycle => "lifecycle",
+            Kind::RootCause => "root_cause",
+            Kind::Unknown => "unknown",
+        }
+    }
+
+    /// Parses a snake_case name.
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Incident severity, SEV-1 (worst) to SEV-4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Severity {
+    /// Core functionality down.
+    #[serde(rename = "SEV-1")]
+    Sev1,
+    /// Major degradation.
+    #[serde(rename = "SEV-2")]
+    Sev2,
+    /// Minor degradation.
+    #[serde(rename = "SEV-3")]
+    Sev3,
+    /// Little or no customer impact.
+    #[serde(rename = "SEV-4")]
+    Sev4,
+}
+
+impl Severity {
+    /// All four, worst first.
+    pub const ALL: [Severity; 4] = [
+        Severity::Sev1,
+        Severity::Sev2,
+        Severity::Sev3,
+        Severity::Sev4,
+    ];
+
+    /// `SEV-1` … `SEV-4`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Sev1 => "SEV-1",
+            Severity::Sev2 => "SEV-2",
+            Severity::Sev3 => "SEV-3",
+            Severity::Sev4 => "SEV-4",
+        }
+    }
+
+    /// Parses `SEV-2`, `sev2`, `2`.
+    pub fn parse(s: &str) -> Option<Severity> {
+        let t = s.trim().to_ascii_uppercase().replace(['-', ' '], "");
+        match t.trim_start_matches("SEV") {
+            "1" => Some(Severity::Sev1),
+            "2" => Some(Severity::Sev2),
+            "3" => Some(Severity::Sev3),
+            "4" => Some(Severity::Sev4),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The response phases, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Confirm what the alert says.
+    Detect,
+    /// Scope and severity.
+    Triage,
+    /// Stop the bleeding.
+    Mitigate,
+    /// Confirm recovery.
+    Resolve,
+    /// Learn from it.
+    Learn,
+}
+
+impl Phase {
+    /// All five, in order.
+    pub const ALL: [Phase; 5] = [
+        Phase::Detect,
+        Phase::Triage,
+        Phase::Mitigate,
+        Phase::Resolve,
+        Phase::Learn,
+    ];
+
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Detect => "detect",
+            Phase::Triage => "triage",
+            Phase::Mitigate => "mitigate",
+            Phase::Resolve => "resolve",
+            Phase::Learn => "learn",
+        }
+    }
+
+    /// The phase after this one, if any.
+    pub fn next(self) -> Option<Phase> {
+        let i = Phase::ALL.iter().position(|p| *p == self)?;
+        Phase::ALL.get(i + 1).copied()
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The lifecycle timestamps an incident's figures are computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Customers started to be hurt.
+    ImpactStarted,
+    /// We knew.
+    Detected,
+    /// A person took it.
+    Acknowledged,
+    /// The bleeding stopped.
+    Mitigated,
+    /// Back to normal.
+    Resolved,
+}
+
+impl Stage {
+    /// All five, in order.
+    pub const ALL: [Stage; 5] = [
+        Stage::ImpactStarted,
+        Stage::Detected,
+        Stage::Acknowledged,
+        Stage::Mitigated,
+        Stage::Resolved,
+    ];
+
+    /// snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::ImpactStarted => "impact_started",
+            Stage::Detected => "detected",
+            Stage::Acknowledged => "acknowledged",
+            Stage::Mitigated => "mitigated",
+            Stage::Resolved => "resolved",
+        }
+    }
+
+    /// Parses a snake_case name (also with dashes or spaces).
+    pub fn parse(s: &str) -> Option<Stage> {
+        let t = s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+        Stage::ALL.into_iter().find(|k| k.as_str() == t)
+    }
+}
+
+/// An event before the journal gives it a `seq` and a `ts`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    /// What happened.
+    pub kind: Kind,
+    /// Who did it.
+    pub actor: String,
+    /// One line.
+    pub msg: String,
+    /// Payload.
+    pub data: Value,
+}
+
+impl Draft {
+    /// A draft of any kind.
+    pub fn new(kind: Kind, actor: &str, msg: impl Into<String>, data: Value) -> Draft {
+        Draft {
+            kind,
+            actor: actor.to_string(),
+            msg: msg.into(),
+            data,
+        }
+    }
+
+    /// The event this draft becomes with `seq` at `ts`.
+    pub fn into_event(self, seq: u64, ts: DateTime<Utc>) -> Event {
+        Event {
+            seq,
+            ts,
+            kind: self.kind,
+            actor: self.actor,
+            msg: self.msg,
+            data: self.data,
+        }
+    }
+
+    /// An incident opened.
+    pub fn opened(actor: &str, title: &str, service: &str) -> Draft {
+        Draft::new(
+            Kind::IncidentOpened,
+            actor,
+            format!("incident opened: {title}"),
+            json!({"title": title, "service": service}),
+        )
+    }
+
+    /// A detector signal, by its state.
+    pub fn signal(signal: &Signal) -> Draft {
+        let kind = match signal.state {
+            SignalState::Fired => Kind::SignalFired,
+            SignalState::Updated => Kind::SignalUpdated,
+            SignalState::Resolved => Kind::SignalResolved,
+        };
+        Draft::new(
+            kind,
+            "ic",
+            signal.headline(),
+            json!({
+                "detector": signal.kind.as_str(),
+                "target": signal.target,
+                "severity": signal.severity,
+                "evidence": signal.evidence,
+                "started": format_ts(signal.started),
+                "at": format_ts(signal.at),
+            }),
+        )
+    }
+
+    /// A note, with optional tags (`went_well`, `went_poorly`, …).
+    pub fn note(actor: &str, text: &str, tags: &[&str]) -> Draft {
+        Draft::new(Kind::Note, actor, text, json!({"tags": tags}))
+    }
+
+    /// Severity set.
+    pub fn severity(actor: &str, severity: Severity, reason: &str) -> Draft {
+        Draft::new(
+            Kind::SeveritySet,
+            actor,
+            format!("severity {severity}{}", suffix(reason)),
+            json!({"severity": severity, "reason": reason}),
+        )
+    }
+
+    /// A lifecycle timestamp (a correction when one of that stage exists).
+    pub fn lifecycle(actor: &str, stage: Stage, at: DateTime<Utc>) -> Draft {
+        Draft::new(
+            Kind::Lifecycle,
+            actor,
+            format!("{} at {}", stage.as_str().replace('_', " "), format_ts(at)),
+            json!({"stage": stage, "at": format_ts(at)}),
+        )
+    }
+
+    /// A change marker: `change` is deploy, config, flag, …
+    pub fn change(actor: &str, change: &str, what: &str, version: Option<&str>) -> Draft {
+        Draft::new(
+            Kind::ChangeMarker,
+            actor,
+            what,
+            json!({"change": change, "version": version}),
+        )
+    }
+
+    /// An action item.
+    pub fn action_item(actor: &str, text: &str, owner: &str, due: Option<&str>) -> Draft {
+        Draft::new(
+            Kind::ActionItem,
+            actor,
+            text,
+            json!({"text": text, "owner": owner, "due": due}),
+        )
+    }
+}
+
+fn suffix(reason: &str) -> String {
+    if reason.trim().is_empty() {
+        String::new()
+    } else {
+        format!(": {}", reason.trim())
+    }
+}
+
+/// Why a line is not an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct LineError(pub String);
+
+impl Event {
+    /// Parses one line of a timeline file.
+    pub fn parse_line(line: &str) -> Result<Event, LineError> {
+        let event: Event = serde_json::from_str(line.trim_end_matches(['\n', '\r']))
+            .map_err(|e| LineError(format!("not a timeline event: {e}")))?;
+        if event.seq == 0 {
+            return Err(LineError("`seq` is 0: sequence numbers start at 1".into()));
+        }
+        Ok(event)
+    }
+
+    /// The event as one line of JSON (no trailing newline).
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            // Serializing plain data cannot fail; keep a valid line if it ever does.
+            format!(
+                "{{\"seq\":{},\"ts\":\"{}\",\"kind\":\"note\",\"actor\":\"ic\",\"msg\":\"unserializable event: {}\"}}",
+                self.seq,
+                format_ts(self.ts),
+                e.to_string().replace('"', "'")
+            )
+        })
+    }
+
+    /// A string field of `data`.
+    pub fn str_field(&self, key: &str) -> Option<&str> {
+        self.data.get(key).and_then(Value::as_str)
+    }
+
+    /// A time field of `data` (RFC 3339).
+    pub fn time_field(&self, key: &str) -> Option<DateTime<Utc>> {
+        self.str_field(key)
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&Utc))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_line_round_trips_with_millisecond_utc_times() {
+        let ts = Utc.with_ymd_and_hms(2026, 11, 22, 3, 4, 5).unwrap()
+            + chrono::Duration::milliseconds(678);
+        let e = Draft::note("ann", "checked the pool", &["went_well"]).into_event(7, ts);
+        let line = e.to_line();
+        assert!(
+            line.starts_with(
+                r#"{"seq":7,"ts":"2026-11-22T03:04:05.678Z","kind":"note","actor":"ann","msg":"checked the pool","data":{"tags":["went_well"]}}"#
+            ),
+            "{line}"
+        );
+        assert_eq!(Event::parse_line(&line).unwrap(), e);
+    }
+
+    #[test]
+    fn every_kind_has_a_name_that_parses_back() {
+        for k in Kind::ALL {
+            assert_eq!(Kind::parse(k.as_str()), Some(k));
+            let v: Kind = serde_json::from_value(json!(k.as_str())).unwrap();
+            assert_eq!(v, k);
+        }
+        let v: Kind = serde_json::from_value(json!("from_the_future")).unwrap();
+        assert_eq!(v, Kind::Unknown);
+    }
+
+    #[test]
+    fn bad_lines_say_why() {
+        assert!(Event::parse_line("{not json").is_err());
+        let e = Event::parse_line(r#"{"seq":1,"ts":"yesterday","kind":"note","actor":"a","msg":"m"}"#)
+            .unwrap_err();
+        assert!(e.0.contains("RFC 3339"), "{e}");
+        let e = Event::parse_line(r#"{"seq":0,"ts":"2026-01-01T00:00:00Z","kind":"note","actor":"a","msg":"m"}"#)
+            .unwrap_err();
+        assert!(e.0.contains("start at 1"), "{e}");
+    }
+
+    #[test]
+    fn severities_and_stages_parse_loosely() {
+        assert_eq!(Severity::parse("sev2"), Some(Severity::Sev2));
+        assert_eq!(Severity::parse("SEV-1"), Some(Severity::Sev1));
+        assert_eq!(Severity::parse("4"), Some(Severity::Sev4));
+        assert_eq!(Severity::parse("SEV-5"), None);
+        assert_eq!(Stage::parse("impact-started"), Some(Stage::ImpactStarted));
+        assert_eq!(Phase::Resolve.next(), Some(Phase::Learn));
+        assert_eq!(Phase::Learn.next(), None);
+    }
+}

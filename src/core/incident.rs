@@ -1,0 +1,669 @@
+//! Incident state as a fold over timeline events: phase, severity and its
+//! history, roles, checklist progress, the assumption ledger, action items,
+//! lifecycle timestamps and the figures derived from them (time to detect,
+//! acknowledge, mitigate, resolve; impact). Resuming after a crash is folding
+//! the file again. Pure.
+
+use crate::core::event::{Event, Kind, Phase, Severity, Stage};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Actors that are the tool, not a person (their actions do not acknowledge).
+pub const TOOL_ACTORS: [&str; 2] = ["ic", "ic watch"];
+
+/// A severity decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeverityChange {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: String,
+    /// To what.
+    pub severity: Severity,
+    /// Why.
+    pub reason: String,
+}
+
+/// A playbook step's record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepRecord {
+    /// Done (true) or skipped.
+    pub done: bool,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: String,
+    /// The verify result, when the step checked itself.
+    pub verify: Option<Value>,
+}
+
+/// Where a hypothesis stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HypothesisStatus {
+    /// Not decided.
+    Open,
+    /// Confirmed.
+    Confirmed,
+    /// Ruled out.
+    RuledOut,
+}
+
+/// One piece of evidence in the ledger.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    /// For (true) or against.
+    pub supports: bool,
+    /// What was seen.
+    pub text: String,
+    /// Who saw it.
+    pub actor: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A hypothesis in the assumption ledger.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hypothesis {
+    /// Short id (`h1`, …).
+    pub id: String,
+    /// The claim.
+    pub text: String,
+    /// Who raised it.
+    pub actor: String,
+    /// Where it stands.
+    pub status: HypothesisStatus,
+    /// Evidence for and against.
+    pub evidence: Vec<Evidence>,
+}
+
+/// Follow-up work.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActionItem {
+    /// What.
+    pub text: String,
+    /// Who owns it.
+    pub owner: String,
+    /// By when (free text, usually a date).
+    pub due: Option<String>,
+}
+
+/// What a detector said about one target during the incident.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SignalRecord {
+    /// Detector kind (`error_rate`, …).
+    pub detector: String,
+    /// Endpoint or route.
+    pub target: String,
+    /// First time it fired.
+    pub first_fired: DateTime<Utc>,
+    /// Estimated start of the anomaly.
+    pub started: Option<DateTime<Utc>>,
+    /// Latest evidence.
+    pub evidence: String,
+    /// Still firing.
+    pub firing: bool,
+    /// When it last resolved.
+    pub resolved: Option<DateTime<Utc>>,
+}
+
+/// A timestamped line of text (notes, comms) with who wrote it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub text: String,
+    /// Tags (notes: `went_well`, `went_poorly`, …; changes: the change kind).
+    pub tags: Vec<String>,
+}
+
+/// A command a playbook step ran.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommandRecord {
+    /// When it finished.
+    pub at: DateTime<Utc>,
+    /// Who confirmed it.
+    pub actor: String,
+    /// The command (redacted).
+    pub command: String,
+    /// Exit code, if it exited.
+    pub exit_code: Option<i64>,
+    /// How long it ran.
+    pub duration_ms: Option<u64>,
+    /// Output excerpt (redacted, capped).
+    pub output: String,
+}
+
+/// Time spans derived from the lifecycle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Figures {
+    /// Detected − impact start.
+    pub time_to_detect: Option<Duration>,
+    /// Acknowledged − detected.
+    pub time_to_acknowledge: Option<Duration>,
+    /// Mitigated − impact start.
+    pub time_to_mitigate: Option<Duration>,
+    /// Resolved − impact start.
+    pub time_to_resolve: Option<Duration>,
+}
+
+/// Who and what was hurt.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Impact {
+    /// Failed requests counted by metric snapshots between impact start and resolution.
+    pub failed_requests: Option<u64>,
+    /// Endpoints and routes any detector fired on.
+    pub affected: BTreeSet<String>,
+    /// Worst error ratio seen in a snapshot.
+    pub peak_error_ratio: Option<f64>,
+}
+
+/// The state of one incident.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Incident {
+    /// Title.
+    pub title: String,
+    /// Service.
+    pub service: String,
+    /// When the incident was opened.
+    pub opened: Option<DateTime<Utc>>,
+    /// When it was closed.
+    pub closed: Option<DateTime<Utc>>,
+    /// Current phase.
+    pub phase: Option<Phase>,
+    /// Every phase entered: (phase, when, by whom, overridden open steps).
+    pub phases: Vec<(Phase, DateTime<Utc>, String, bool)>,
+    /// Severity history, oldest first.
+    pub severity: Vec<SeverityChange>,
+    /// Role → person.
+    pub roles: BTreeMap<String, String>,
+    /// The playbook in use.
+    pub playbook: Option<String>,
+    /// (phase, step id) → record; the latest decision counts.
+    pub steps: BTreeMap<(String, String), StepRecord>,
+    /// The assumption ledger.
+    pub hypotheses: Vec<Hypothesis>,
+    /// Action items.
+    pub action_items: Vec<ActionItem>,
+    /// Lifecycle timestamps set explicitly (the latest event of a stage wins).
+    pub lifecycle: BTreeMap<&'static str, DateTime<Utc>>,
+    /// (detector, target) → what it said.
+    pub signals: BTreeMap<(String, String), SignalRecord>,
+    /// Commands run.
+    pub commands: Vec<CommandRecord>,
+    /// Status updates sent.
+    pub comms: Vec<Entry>,
+    /// Notes.
+    pub notes: Vec<Entry>,
+    /// Deploys, config changes, flags.
+    pub changes: Vec<Entry>,
+    /// Root cause: (technical, process).
+    pub root_cause: Option<(String, String)>,
+    /// (when, target, error ratio, failed requests) from metric snapshots.
+    pub snapshots: Vec<(DateTime<Utc>, String, Option<f64>, Option<u64>)>,
+    /// First action by a person after opening.
+    pub first_human_action: Option<DateTime<Utc>>,
+    /// Events whose payload could not be read (seq, why).
+    pub problems: Vec<(u64, String)>,
+}
+
+impl Incident {
+    /// Folds `events` (file order) into a state.
+    pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Incident {
+        let mut state = Incident::default();
+        for e in events {
+            state.apply(e);
+        }
+        state
+    }
+
+    /// Applies one event.
+    pub fn apply(&mut self, e: &Event) {
+        if self.opened.is_some()
+            && self.first_human_action.is_none()
+            && !TOOL_ACTORS.contains(&e.actor.as_str())
+        {
+            self.first_human_action = Some(e.ts);
+        }
+        let s = |k: &str| e.str_field(k).unwrap_or_default().to_string();
+        match e.kind {
+            Kind::IncidentOpened => {
+                if self.opened.is_none() {
+                    self.opened = Some(e.ts);
+                    self.title = s("title");
+                    self.service = s("service");
+                    self.phase.get_or_insert(Phase::Detect);
+                }
+            }
+            Kind::IncidentClosed => self.closed = Some(e.ts),
+            Kind::SignalFired | Kind::SignalUpdated | Kind::SignalResolved => {
+                let key = (s("detector"), s("target"));
+                if key.0.is_empty() || key.1.is_empty() {
+                    self.problems
+                        .push((e.seq, "signal without `detector` and `target`".into()));
+                    return;
+                }
+                let rec = self
+                    .signals
+                    .entry(key.clone())
+                    .or_insert_with(|| SignalRecord {
+                        detector: key.0.clone(),
+                        target: key.1.clone(),
+                        first_fired: e.ts,
+                        started: None,
+                        evidence: String::new(),
+                        firing: false,
+                        resolved: None,
+                    });
+                rec.evidence = s("evidence");
+                if rec.started.is_none() {
+                    rec.started = e.time_field("started");
+                }
+                rec.firing = e.kind != Kind::SignalResolved;
+                if e.kind == Kind::SignalResolved {
+                    rec.resolved = Some(e.ts);
+                }
+            }
+            Kind::SeveritySet => match e
+                .str_field("severity")
+                .and_then(Severity::parse)
+            {
+                Some(sev) => self.severity.push(SeverityChange {
+                    at: e.ts,
+                    actor: e.actor.clone(),
+                    severity: sev,
+                    reason: s("reason"),
+                }),
+                None => self
+                    .problems
+                    .push((e.seq, "severity_set without a SEV-1..4 `severity`".into())),
+            },
+            Kind::RoleAssigned => {
+                let (role, person) = (s("role"), s("person"));
+                if role.is_empty() {
+                    self.problems.push((e.seq, "role_assigned without `role`".into()));
+                } else if person.is_empty() {
+                    self.roles.remove(&role);
+                } else {
+                    self.roles.insert(role, person);
+                }
+            }
+            Kind::PhaseEntered => match serde_json::from_value::<Phase>(
+                e.data.get("phase").cloned().unwrap_or_default(),
+            ) {
+                Ok(p) => {
+                    self.phase = Some(p);
+                    let forced = e.data.get("override").and_then(Value::as_bool) == Some(true);
+                    self.phases.push((p, e.ts, e.actor.clone(), forced));
+                }
+                Err(_) => self
+                    .problems
+                    .push((e.seq, "phase_entered without a known `phase`".into())),
+            },
+            Kind::PlaybookSelected => self.playbook = Some(s("playbook")),
+            Kind::StepDone | Kind::StepSkipped => {
+                let (phase, step) = (s("phase"), s("step"));
+                if step.is_empty() {
+                    self.problems.push((e.seq, "step event without `step`".into()));
+                    return;
+                }
+                self.steps.insert(
+                    (phase, step),
+                    StepRecord {
+                        done: e.kind == Kind::StepDone,
+                        at: e.ts,
+                        actor: e.actor.clone(),
+                        verify: e.data.get("verify").cloned().filter(|v| !v.is_null()),
+                    },
+                );
+            }
+            Kind::Note => self.notes.push(Entry {
+                at: e.ts,
+                actor: e.actor.clone(),
+                text: e.msg.clone(),
+                tags: strings(e.data.get("tags")),
+            }),
+            Kind::HypothesisAdded => {
+                let id = match e.str_field("id") {
+                    Some(id) if !id.is_empty() => id.to_string(),
+                    _ => format!("h{}", self.hypotheses.len() + 1),
+                };
+                let text = e.str_field("text").unwrap_or(&e.msg).to_string();
+                self.hypotheses.push(Hypothesis {
+                    id,
+                    text,
+                    actor: e.actor.clone(),
+                    status: HypothesisStatus::Open,
+                    evidence: Vec::new(),
+                });
+            }
+            Kind::EvidenceAdded | Kind::HypothesisConfirmed | Kind::HypothesisRuledOut => {
+                let id = s("hypothesis");
+                let Some(h) = self.hypotheses.iter_mut().find(|h| h.id == id) else {
+                    self.problems
+                        .push((e.seq, format!("no hypothesis `{id}` in the ledger")));
+                    return;
+                };
+                match e.kind {
+                    Kind::EvidenceAdded => h.evidence.push(Evidence {
+                        supports: e.data.get("supports").and_then(Value::as_bool).unwrap_or(true),
+                        text: e.str_field("text").unwrap_or(&e.msg).to_string(),
+                        actor: e.actor.clone(),
+                        at: e.ts,
+                    }),
+                    Kind::HypothesisConfirmed => h.status = HypothesisStatus::Confirmed,
+                    _ => h.status = HypothesisStatus::RuledOut,
+                }
+            }
+            Kind::CommandRun => self.commands.push(CommandRecord {
+                at: e.ts,
+                actor: e.actor.clone(),
+                command: s("command"),
+                exit_code: e.data.get("exit_code").and_then(Value::as_i64),
+                duration_ms: e.data.get("duration_ms").and_then(Value::as_u64),
+                output: s("output"),
+            }),
+            Kind::CommsUpdate => self.comms.push(Entry {
+                at: e.ts,
+                actor: e.actor.clone(),
+                text: e.str_field("text").unwrap_or(&e.msg).to_string(),
+                tags: Vec::new(),
+            }),
+            Kind::MetricSnapshot => {
+                for t in e
+                    .data
+                    .get("targets")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let name = t.get("target").and_then(Value::as_str).unwrap_or_default();
+                    self.snapshots.push((
+                        e.ts,
+                        name.to_string(),
+                        t.get("error_ratio").and_then(Value::as_f64),
+                        t.get("failed").and_then(Value::as_u64),
+                    ));
+                }
+            }
+            Kind::ChangeMarker => self.changes.push(Entry {
+                at: e.ts,
+                actor: e.actor.clone(),
+                text: e.msg.clone(),
+                tags: [s("change"), s("version")]
+                    .into_iter()
+                    .filter(|t| !t.is_empty())
+                    .collect(),
+            }),
+            Kind::ActionItem => self.action_items.push(ActionItem {
+                text: e.str_field("text").unwrap_or(&e.msg).to_string(),
+                owner: s("owner"),
+                due: e.str_field("due").map(str::to_string),
+            }),
+            Kind::Lifecycle => {
+                match (
+                    e.str_field("stage").and_then(Stage::parse),
+                    e.time_field("at"),
+                ) {
+                    (Some(stage), Some(at)) => {
+                        self.lifecycle.insert(stage.as_str(), at);
+                    }
+                    _ => self
+                        .problems
+                        .push((e.seq, "lifecycle needs a known `stage` and an RFC 3339 `at`".into())),
+                }
+            }
+            Kind::RootCause => self.root_cause = Some((s("technical"), s("process"))),
+            Kind::Unknown => {}
+        }
+    }
+
+    /// Whether the incident is open.
+    pub fn is_open(&self) -> bool {
+        self.opened.is_some() && self.closed.is_none()
+    }
+
+    /// The current severity.
+    pub fn current_severity(&self) -> Option<Severity> {
+        self.severity.last().map(|s| s.severity)
+    }
+
+    /// A lifecycle timestamp: set explicitly, or derived — impact started: the earliest
+    /// estimated anomaly start of a signal; detected: the first signal (or the opening);
+    /// acknowledged: the first action by a person; mitigated: entering `resolve`;
+    /// resolved: closing.
+    pub fn stage(&self, stage: Stage) -> Option<DateTime<Utc>> {
+        if let Some(t) = self.lifecycle.get(stage.as_str()) {
+            return Some(*t);
+        }
+        match stage {
+            Stage::ImpactStarted => self
+                .signals
+                .values()
+                .filter_map(|s| s.started.or(Some(s.first_fired)))
+                .min()
+                .or_else(|| self.stage(Stage::Detected)),
+            Stage::Detected => self
+                .signals
+                .values()
+                .map(|s| s.first_fired)
+                .min()
+                .or(self.opened),
+            Stage::Acknowledged => self.first_human_action,
+            Stage::Mitigated => self
+                .phases
+                .iter()
+                .find(|(p, ..)| *p >= Phase::Resolve)
+                .map(|(_, t, ..)| *t),
+            Stage::Resolved => self.closed,
+        }
+    }
+
+    /// Time to detect, acknowledge, mitigate and resolve.
+    pub fn figures(&self) -> Figures {
+        let span = |a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>| match (a, b) {
+            (Some(a), Some(b)) if b >= a => Some(b - a),
+            _ => None,
+        };
+        let impact = self.stage(Stage::ImpactStarted);
+        let detected = self.stage(Stage::Detected);
+        Figures {
+            time_to_detect: span(impact, detected),
+            time_to_acknowledge: span(detected, self.stage(Stage::Acknowledged)),
+            time_to_mitigate: span(impact, self.stage(Stage::Mitigated)),
+            time_to_resolve: span(impact, self.stage(Stage::Resolved)),
+        }
+    }
+
+    /// Affected targets, and failed requests from snapshots between impact start and resolution.
+    pub fn impact(&self) -> Impact {
+        let from = self.stage(Stage::ImpactStarted);
+        let to = self.stage(Stage::Resolved);
+        let inside = |t: &DateTime<Utc>| from.is_none_or(|f| *t >= f) && to.is_none_or(|e| *t <= e);
+        let mut failed = None;
+        let mut peak: Option<f64> = None;
+        for (at, _, ratio, n) in self.snapshots.iter().filter(|s| inside(&s.0)) {
+            let _ = at;
+            if let Some(n) = n {
+                *failed.get_or_insert(0) += n;
+            }
+            if let Some(r) = ratio {
+                peak = Some(peak.map_or(*r, |p| p.max(*r)));
+            }
+        }
+        Impact {
+            failed_requests: failed,
+            affected: self.signals.values().map(|s| s.target.clone()).collect(),
+            peak_error_ratio: peak,
+        }
+    }
+
+    /// Signals still firing.
+    pub fn firing(&self) -> impl Iterator<Item = &SignalRecord> {
+        self.signals.values().filter(|s| s.firing)
+    }
+
+    /// The last time any signal fired or resolved (for exit criteria: quiet since).
+    pub fn last_signal_change(&self) -> Option<DateTime<Utc>> {
+        self.signals
+            .values()
+            .map(|s| s.resolved.unwrap_or(s.first_fired).max(s.first_fired))
+            .max()
+    }
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::event::Draft;
+    use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap()
+    }
+
+    fn signal(state: SignalState, at: i64) -> Draft {
+        Draft::signal(&Signal {
+            kind: DetectorKind::ErrorRate,
+            target: "payments".into(),
+            state,
+            severity: SeverityHint::Critical,
+            evidence: "15% errors over 10s".into(),
+            started: t(-30),
+            at: t(at),
+        })
+    }
+
+    /// One event of every kind, in a plausible order.
+    fn story() -> Vec<Event> {
+        let drafts = vec![
+            (0, Draft::opened("ic", "Payments 5xx", "shop")),
+            (0, signal(SignalState::Fired, 0)),
+            (60, Draft::severity("ann", Severity::Sev2, "checkout failing")),
+            (61, Draft::new(Kind::RoleAssigned, "ann", "ann leads", json!({"role": "incident-lead", "person": "ann"}))),
+            (62, Draft::new(Kind::PlaybookSelected, "ic", "playbook", json!({"playbook": "http-5xx-spike"}))),
+            (70, Draft::new(Kind::StepDone, "ann", "confirmed", json!({"playbook": "http-5xx-spike", "phase": "detect", "step": "confirm", "verify": {"passed": true, "value": 0.15}}))),
+            (80, Draft::new(Kind::PhaseEntered, "ann", "triage", json!({"phase": "triage"}))),
+            (90, Draft::new(Kind::HypothesisAdded, "bob", "pool exhausted", json!({"id": "h1", "text": "DB pool exhausted"}))),
+            (95, Draft::new(Kind::EvidenceAdded, "bob", "waits", json!({"hypothesis": "h1", "supports": true, "text": "pool waits at 100%"}))),
+            (96, Draft::new(Kind::EvidenceAdded, "bob", "cpu", json!({"hypothesis": "h1", "supports": false, "text": "DB CPU normal"}))),
+            (100, Draft::new(Kind::HypothesisConfirmed, "bob", "confirmed", json!({"hypothesis": "h1"}))),
+            (101, Draft::new(Kind::HypothesisAdded, "bob", "bad deploy", json!({}))),
+            (102, Draft::new(Kind::HypothesisRuledOut, "bob", "no deploy", json!({"hypothesis": "h2"}))),
+            (103, Draft::change("ci", "deploy", "payments v42", Some("v42"))),
+            (110, Draft::new(Kind::MetricSnapshot, "ann", "snapshot", json!({"targets": [{"target": "payments", "error_ratio": 0.15, "failed": 180}]}))),
+            (120, Draft::new(Kind::StepSkipped, "ann", "skip", json!({"phase": "triage", "step": "scope", "reason": "obvious"}))),
+            (130, Draft::new(Kind::PhaseEntered, "ann", "mitigate", json!({"phase": "mitigate", "override": true}))),
+            (140, Draft::new(Kind::CommandRun, "ann", "rollback", json!({"command": "kubectl rollout undo deploy/payments", "exit_code": 0, "duration_ms": 1200, "output": "rolled back"}))),
+            (150, Draft::new(Kind::CommsUpdate, "cat", "update", json!({"text": "Payments failing; rolling back"}))),
+            (160, Draft::note("ann", "rollback was quick", &["went_well"])),
+            (170, signal(SignalState::Resolved, 170)),
+            (175, Draft::new(Kind::PhaseEntered, "ann", "resolve", json!({"phase": "resolve"}))),
+            (180, Draft::new(Kind::MetricSnapshot, "ic", "snapshot", json!({"targets": [{"target": "payments", "error_ratio": 0.001, "failed": 2}]}))),
+            (200, Draft::lifecycle("ann", Stage::Mitigated, t(165))),
+            (210, Draft::action_item("ann", "Alert on pool saturation", "bob", Some("2026-12-01"))),
+            (220, Draft::new(Kind::RootCause, "ann", "root cause", json!({"technical": "pool size 10 under load", "process": "no load test"}))),
+            (1000, Draft::new(Kind::IncidentClosed, "ann", "closed", Value::Null)),
+        ];
+        drafts
+            .into_iter()
+            .enumerate()
+            .map(|(i, (at, d))| d.into_event(i as u64 + 1, t(at)))
+            .collect()
+    }
+
+    #[test]
+    fn every_kind_folds_into_the_state() {
+        let events = story();
+        let kinds: BTreeSet<Kind> = events.iter().map(|e| e.kind).collect();
+        for k in Kind::ALL {
+            assert!(
+                kinds.contains(&k) || k == Kind::SignalUpdated,
+                "story lacks {k}"
+            );
+        }
+        let s = Incident::fold(&events);
+        assert_eq!((s.title.as_str(), s.service.as_str()), ("Payments 5xx", "shop"));
+        assert!(!s.is_open());
+        assert_eq!(s.current_severity(), Some(Severity::Sev2));
+        assert_eq!(s.roles["incident-lead"], "ann");
+        assert_eq!(s.playbook.as_deref(), Some("http-5xx-spike"));
+        assert_eq!(s.phase, Some(Phase::Resolve));
+        assert!(s.phases.iter().any(|(p, _, _, forced)| *p == Phase::Mitigate && *forced));
+        let confirm = &s.steps[&("detect".into(), "confirm".into())];
+        assert!(confirm.done && confirm.verify.is_some());
+        assert!(!s.steps[&("triage".into(), "scope".into())].done);
+        assert_eq!(s.hypotheses[0].status, HypothesisStatus::Confirmed);
+        assert_eq!(s.hypotheses[0].evidence.len(), 2);
+        assert!(!s.hypotheses[0].evidence[1].supports);
+        assert_eq!(s.hypotheses[1].id, "h2");
+        assert_eq!(s.hypotheses[1].status, HypothesisStatus::RuledOut);
+        assert_eq!(s.changes[0].tags, vec!["deploy", "v42"]);
+        assert_eq!(s.commands[0].exit_code, Some(0));
+        assert_eq!(s.comms.len(), 1);
+        assert_eq!(s.notes[0].tags, vec!["went_well"]);
+        assert_eq!(s.action_items[0].owner, "bob");
+        assert_eq!(s.root_cause.as_ref().unwrap().1, "no load test");
+        assert!(s.problems.is_empty(), "{:?}", s.problems);
+        assert_eq!(s.firing().count(), 0);
+    }
+
+    #[test]
+    fn figures_come_from_the_lifecycle_with_corrections() {
+        let s = Incident::fold(&story());
+        // Impact began at the signal's estimated start (-30 s), detected at 0, a person
+        // acted at 60, mitigation was backdated to 165, closed at 1000.
+        assert_eq!(s.stage(Stage::ImpactStarted), Some(t(-30)));
+        let f = s.figures();
+        assert_eq!(f.time_to_detect, Some(Duration::seconds(30)));
+        assert_eq!(f.time_to_acknowledge, Some(Duration::seconds(60)));
+        assert_eq!(f.time_to_mitigate, Some(Duration::seconds(195)));
+        assert_eq!(f.time_to_resolve, Some(Duration::seconds(1030)));
+        let imp = s.impact();
+        assert_eq!(imp.failed_requests, Some(182));
+        assert_eq!(imp.affected.iter().collect::<Vec<_>>(), vec!["payments"]);
+        assert_eq!(imp.peak_error_ratio, Some(0.15));
+
+        // A later correction of impact start wins.
+        let mut events = story();
+        let n = events.len() as u64;
+        events.push(Draft::lifecycle("ann", Stage::ImpactStarted, t(-300)).into_event(n + 1, t(2000)));
+        let s = Incident::fold(&events);
+        assert_eq!(s.figures().time_to_detect, Some(Duration::seconds(300)));
+    }
+
+    #[test]
+    fn replay_is_the_same_state_however_often_and_bad_payloads_are_noted() {
+        let events = story();
+        assert_eq!(Incident::fold(&events), Incident::fold(&events));
+        let mut half = Incident::fold(&events[..10]);
+        for e in &events[10..] {
+            half.apply(e);
+        }
+        assert_eq!(half, Incident::fold(&events));
+
+        let bad = [
+            Draft::new(Kind::SeveritySet, "a", "x", json!({"severity": "SEV-9"})).into_event(1, t(0)),
+            Draft::new(Kind::EvidenceAdded, "a", "x", json!({"hypothesis": "h7"})).into_event(2, t(1)),
+            Draft::new(Kind::Lifecycle, "a", "x", json!({"stage": "later"})).into_event(3, t(2)),
+        ];
+        let s = Incident::fold(&bad);
+        assert_eq!(s.problems.len(), 3, "{:?}", s.problems);
+    }
+}
