@@ -39,11 +39,15 @@ pub enum JournalError {
 
 fn hint(e: &io::Error) -> &'static str {
     match e.raw_os_error() {
-        Some(libc::ENOSPC) => " (the disk is full: free space; events are kept until they can be written)",
+        Some(libc::ENOSPC) => {
+            " (the disk is full: free space; events are kept until they can be written)"
+        }
         Some(libc::EACCES) | Some(libc::EPERM) => {
             " (check the permissions of the timeline directory, or set timeline_dir in ic.yaml)"
         }
-        Some(libc::EROFS) => " (the file system is read-only: set timeline_dir to a writable place)",
+        Some(libc::EROFS) => {
+            " (the file system is read-only: set timeline_dir to a writable place)"
+        }
         _ => "",
     }
 }
@@ -130,7 +134,11 @@ impl Journal {
     }
 
     /// Creates a new timeline in `dir` for an incident titled `title` starting at `started`.
-    pub fn create(dir: &Path, started: DateTime<Utc>, title: &str) -> Result<Journal, JournalError> {
+    pub fn create(
+        dir: &Path,
+        started: DateTime<Utc>,
+        title: &str,
+    ) -> Result<Journal, JournalError> {
         ensure_dir(dir)?;
         let mut path = dir.join(file_name(started, title));
         let mut n = 2;
@@ -159,7 +167,10 @@ impl Journal {
             .lock()
             .map_err(io_err(&path, "lock the timeline"))?;
         let result = self.append_locked(draft, now);
-        let unlocked = self.file.unlock().map_err(io_err(&path, "unlock the timeline"));
+        let unlocked = self
+            .file
+            .unlock()
+            .map_err(io_err(&path, "unlock the timeline"));
         let event = result?;
         unlocked?;
         Ok(event)
@@ -335,7 +346,10 @@ pub fn parse(bytes: &[u8]) -> Replay {
         if raw.len() > MAX_LINE {
             replay.problems.push(Problem {
                 line: n,
-                message: format!("line of {} bytes is longer than {MAX_LINE}: skipped", raw.len()),
+                message: format!(
+                    "line of {} bytes is longer than {MAX_LINE}: skipped",
+                    raw.len()
+                ),
             });
             continue;
         }
@@ -486,7 +500,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let tl = dir.path().join("incidents");
         let mut j = Journal::create(&tl, t(0), "Payments 5xx / pool!").unwrap();
-        assert!(j.path().ends_with("20270115T080000Z-payments-5xx-pool.jsonl"), "{}", j.path().display());
+        assert!(
+            j.path()
+                .ends_with("20270115T080000Z-payments-5xx-pool.jsonl"),
+            "{}",
+            j.path().display()
+        );
         let a = j.append(Draft::note("ann", "one", &[]), t(1)).unwrap();
         let b = j.append(Draft::note("bob", "two", &[]), t(2)).unwrap();
         assert_eq!((a.seq, b.seq), (1, 2));
@@ -505,16 +524,25 @@ mod tests {
         let mut j = Journal::open(&path).unwrap();
         j.append(Draft::note("a", "one", &[]), t(1)).unwrap();
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(br#"{"seq":2,"ts":"2027-01-15T08:00:02.000Z","kind":"no"#).unwrap();
+        f.write_all(br#"{"seq":2,"ts":"2027-01-15T08:00:02.000Z","kind":"no"#)
+            .unwrap();
         let r = read(&path).unwrap();
         assert_eq!(r.events.len(), 1);
-        assert!(r.problems[0].message.contains("torn last line"), "{:?}", r.problems);
+        assert!(
+            r.problems[0].message.contains("torn last line"),
+            "{:?}",
+            r.problems
+        );
 
         let e = j.append(Draft::note("a", "two", &[]), t(3)).unwrap();
         assert_eq!(e.seq, 2);
         let torn = j.take_torn();
         assert_eq!(torn.len(), 1);
-        assert!(fs::read_to_string(torn_path(&path)).unwrap().contains(r#""kind":"no"#));
+        assert!(
+            fs::read_to_string(torn_path(&path))
+                .unwrap()
+                .contains(r#""kind":"no"#)
+        );
         let r = read(&path).unwrap();
         assert_eq!(r.events.len(), 2);
         assert!(r.problems.is_empty(), "{:?}", r.problems);
@@ -524,16 +552,38 @@ mod tests {
     fn bad_lines_duplicates_and_backwards_time_are_reported_not_fatal() {
         let e1 = Draft::note("a", "one", &[]).into_event(1, t(10));
         let e2 = Draft::note("a", "two", &[]).into_event(1, t(5));
-        let text = format!("{}\nnot json\n\n{}\n{}\n", e1.to_line(), e2.to_line(), "\u{0}");
+        let text = format!(
+            "{}\nnot json\n\n{}\n{}\n",
+            e1.to_line(),
+            e2.to_line(),
+            "\u{0}"
+        );
         let mut bytes = text.into_bytes();
         bytes.extend_from_slice(&[0xff, 0xfe, b'\n']);
         let r = parse(&bytes);
         assert_eq!(r.events.len(), 2);
-        let msgs: Vec<String> = r.problems.iter().map(|p| format!("{}: {}", p.line, p.message)).collect();
-        assert!(msgs.iter().any(|m| m.starts_with("2: not a timeline event")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("seq 1 appears again")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("time goes backwards")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.starts_with("6: not UTF-8")), "{msgs:?}");
+        let msgs: Vec<String> = r
+            .problems
+            .iter()
+            .map(|p| format!("{}: {}", p.line, p.message))
+            .collect();
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("2: not a timeline event")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.contains("seq 1 appears again")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.contains("time goes backwards")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.starts_with("6: not UTF-8")),
+            "{msgs:?}"
+        );
     }
 
     #[test]
@@ -560,12 +610,22 @@ mod tests {
     fn the_newest_open_incident_is_found() {
         let dir = tempfile::tempdir().unwrap();
         let mut old = Journal::create(dir.path(), t(0), "old").unwrap();
-        old.append(Draft::opened("ic", "old", "shop"), t(0)).unwrap();
-        let mut new = Journal::create(dir.path(), t(100), "new").unwrap();
-        new.append(Draft::opened("ic", "new", "shop"), t(100)).unwrap();
-        assert_eq!(newest_open(dir.path()).as_deref(), Some(new.path()));
-        new.append(Draft::new(Kind::IncidentClosed, "ann", "closed", serde_json::Value::Null), t(200))
+        old.append(Draft::opened("ic", "old", "shop"), t(0))
             .unwrap();
+        let mut new = Journal::create(dir.path(), t(100), "new").unwrap();
+        new.append(Draft::opened("ic", "new", "shop"), t(100))
+            .unwrap();
+        assert_eq!(newest_open(dir.path()).as_deref(), Some(new.path()));
+        new.append(
+            Draft::new(
+                Kind::IncidentClosed,
+                "ann",
+                "closed",
+                serde_json::Value::Null,
+            ),
+            t(200),
+        )
+        .unwrap();
         assert_eq!(newest_open(dir.path()).as_deref(), Some(old.path()));
     }
 }

@@ -1,9 +1,11 @@
-//! `ic lint`: validates config and scenario files, telling each kind apart by
-//! location (`scenarios/`) or content (`faults:` vs `endpoints:` / `service:`).
+//! `ic lint`: validates config, playbook and scenario files, telling each kind
+//! apart by location (`scenarios/`, `playbooks/`) or content (`faults:`,
+//! `phases:`, or `endpoints:` / `service:`).
 
 use super::{EXIT_OK, EXIT_USAGE};
 use crate::cli::LintArgs;
 use crate::config::{self, Config};
+use crate::core::playbook::Playbook;
 use crate::core::scenario::Scenario;
 use crate::core::yaml::{self, YamlError};
 use crate::demo;
@@ -17,6 +19,8 @@ pub enum Kind {
     Config,
     /// A fault scenario.
     Scenario,
+    /// A playbook.
+    Playbook,
 }
 
 impl Kind {
@@ -24,6 +28,7 @@ impl Kind {
         match self {
             Kind::Config => "config",
             Kind::Scenario => "scenario",
+            Kind::Playbook => "playbook",
         }
     }
 }
@@ -141,6 +146,14 @@ pub fn lint_file(path: &Path) -> Verdict {
                 c.metrics.len()
             )
         }),
+        Kind::Playbook => Playbook::parse(path, &text).map(|p| {
+            let steps = p.phases.all().count();
+            let checks = p.phases.all().filter(|(_, s)| s.verify.is_some()).count();
+            format!(
+                "playbook `{}`: {steps} steps, {checks} self-verifying",
+                p.id
+            )
+        }),
         Kind::Scenario => Scenario::parse(path, &text).and_then(|s| {
             // With its own `traffic:`, a scenario's routes were checked against it on parsing;
             // without, it plays on the demo API's routes.
@@ -166,24 +179,26 @@ pub fn lint_file(path: &Path) -> Verdict {
 
 /// Tells a config from a scenario by the directory name, then by the top-level keys.
 fn detect_kind(path: &Path, text: &str) -> Result<Kind, YamlError> {
-    let in_scenarios = path
-        .parent()
-        .and_then(Path::file_name)
-        .is_some_and(|d| d == "scenarios");
-    if in_scenarios {
+    let dir = path.parent().and_then(Path::file_name);
+    if dir.is_some_and(|d| d == "scenarios") {
         return Ok(Kind::Scenario);
+    }
+    if dir.is_some_and(|d| d == "playbooks") {
+        return Ok(Kind::Playbook);
     }
     let value: yaml_serde::Value = yaml::parse(path, text)?;
     let has = |k: &str| value.get(k).is_some();
     if has("faults") {
         Ok(Kind::Scenario)
+    } else if has("phases") || has("applies_when") {
+        Ok(Kind::Playbook)
     } else if has("service") || has("endpoints") || has("metrics") {
         Ok(Kind::Config)
     } else {
         Err(YamlError::whole_file(
             path,
             "cannot tell what kind of file this is",
-            Some("a config has `service:` and `endpoints:`; a scenario has `faults:` (or lives in a scenarios/ directory)".into()),
+            Some("a config has `service:` and `endpoints:`; a scenario has `faults:` (or lives in a scenarios/ directory); a playbook has `phases:` (or lives in a playbooks/ directory)".into()),
         ))
     }
 }

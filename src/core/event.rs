@@ -516,11 +516,14 @@ mod tests {
     #[test]
     fn bad_lines_say_why() {
         assert!(Event::parse_line("{not json").is_err());
-        let e = Event::parse_line(r#"{"seq":1,"ts":"yesterday","kind":"note","actor":"a","msg":"m"}"#)
-            .unwrap_err();
+        let e =
+            Event::parse_line(r#"{"seq":1,"ts":"yesterday","kind":"note","actor":"a","msg":"m"}"#)
+                .unwrap_err();
         assert!(e.0.contains("RFC 3339"), "{e}");
-        let e = Event::parse_line(r#"{"seq":0,"ts":"2026-01-01T00:00:00Z","kind":"note","actor":"a","msg":"m"}"#)
-            .unwrap_err();
+        let e = Event::parse_line(
+            r#"{"seq":0,"ts":"2026-01-01T00:00:00Z","kind":"note","actor":"a","msg":"m"}"#,
+        )
+        .unwrap_err();
         assert!(e.0.contains("start at 1"), "{e}");
     }
 

@@ -269,10 +269,7 @@ impl Incident {
                     rec.resolved = Some(e.ts);
                 }
             }
-            Kind::SeveritySet => match e
-                .str_field("severity")
-                .and_then(Severity::parse)
-            {
+            Kind::SeveritySet => match e.str_field("severity").and_then(Severity::parse) {
                 Some(sev) => self.severity.push(SeverityChange {
                     at: e.ts,
                     actor: e.actor.clone(),
@@ -286,7 +283,8 @@ impl Incident {
             Kind::RoleAssigned => {
                 let (role, person) = (s("role"), s("person"));
                 if role.is_empty() {
-                    self.problems.push((e.seq, "role_assigned without `role`".into()));
+                    self.problems
+                        .push((e.seq, "role_assigned without `role`".into()));
                 } else if person.is_empty() {
                     self.roles.remove(&role);
                 } else {
@@ -309,7 +307,8 @@ impl Incident {
             Kind::StepDone | Kind::StepSkipped => {
                 let (phase, step) = (s("phase"), s("step"));
                 if step.is_empty() {
-                    self.problems.push((e.seq, "step event without `step`".into()));
+                    self.problems
+                        .push((e.seq, "step event without `step`".into()));
                     return;
                 }
                 self.steps.insert(
@@ -351,7 +350,11 @@ impl Incident {
                 };
                 match e.kind {
                     Kind::EvidenceAdded => h.evidence.push(Evidence {
-                        supports: e.data.get("supports").and_then(Value::as_bool).unwrap_or(true),
+                        supports: e
+                            .data
+                            .get("supports")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(true),
                         text: e.str_field("text").unwrap_or(&e.msg).to_string(),
                         actor: e.actor.clone(),
                         at: e.ts,
@@ -413,9 +416,10 @@ impl Incident {
                     (Some(stage), Some(at)) => {
                         self.lifecycle.insert(stage.as_str(), at);
                     }
-                    _ => self
-                        .problems
-                        .push((e.seq, "lifecycle needs a known `stage` and an RFC 3339 `at`".into())),
+                    _ => self.problems.push((
+                        e.seq,
+                        "lifecycle needs a known `stage` and an RFC 3339 `at`".into(),
+                    )),
                 }
             }
             Kind::RootCause => self.root_cause = Some((s("technical"), s("process"))),
@@ -555,31 +559,185 @@ mod tests {
         let drafts = vec![
             (0, Draft::opened("ic", "Payments 5xx", "shop")),
             (0, signal(SignalState::Fired, 0)),
-            (60, Draft::severity("ann", Severity::Sev2, "checkout failing")),
-            (61, Draft::new(Kind::RoleAssigned, "ann", "ann leads", json!({"role": "incident-lead", "person": "ann"}))),
-            (62, Draft::new(Kind::PlaybookSelected, "ic", "playbook", json!({"playbook": "http-5xx-spike"}))),
-            (70, Draft::new(Kind::StepDone, "ann", "confirmed", json!({"playbook": "http-5xx-spike", "phase": "detect", "step": "confirm", "verify": {"passed": true, "value": 0.15}}))),
-            (80, Draft::new(Kind::PhaseEntered, "ann", "triage", json!({"phase": "triage"}))),
-            (90, Draft::new(Kind::HypothesisAdded, "bob", "pool exhausted", json!({"id": "h1", "text": "DB pool exhausted"}))),
-            (95, Draft::new(Kind::EvidenceAdded, "bob", "waits", json!({"hypothesis": "h1", "supports": true, "text": "pool waits at 100%"}))),
-            (96, Draft::new(Kind::EvidenceAdded, "bob", "cpu", json!({"hypothesis": "h1", "supports": false, "text": "DB CPU normal"}))),
-            (100, Draft::new(Kind::HypothesisConfirmed, "bob", "confirmed", json!({"hypothesis": "h1"}))),
-            (101, Draft::new(Kind::HypothesisAdded, "bob", "bad deploy", json!({}))),
-            (102, Draft::new(Kind::HypothesisRuledOut, "bob", "no deploy", json!({"hypothesis": "h2"}))),
-            (103, Draft::change("ci", "deploy", "payments v42", Some("v42"))),
-            (110, Draft::new(Kind::MetricSnapshot, "ann", "snapshot", json!({"targets": [{"target": "payments", "error_ratio": 0.15, "failed": 180}]}))),
-            (120, Draft::new(Kind::StepSkipped, "ann", "skip", json!({"phase": "triage", "step": "scope", "reason": "obvious"}))),
-            (130, Draft::new(Kind::PhaseEntered, "ann", "mitigate", json!({"phase": "mitigate", "override": true}))),
-            (140, Draft::new(Kind::CommandRun, "ann", "rollback", json!({"command": "kubectl rollout undo deploy/payments", "exit_code": 0, "duration_ms": 1200, "output": "rolled back"}))),
-            (150, Draft::new(Kind::CommsUpdate, "cat", "update", json!({"text": "Payments failing; rolling back"}))),
-            (160, Draft::note("ann", "rollback was quick", &["went_well"])),
+            (
+                60,
+                Draft::severity("ann", Severity::Sev2, "checkout failing"),
+            ),
+            (
+                61,
+                Draft::new(
+                    Kind::RoleAssigned,
+                    "ann",
+                    "ann leads",
+                    json!({"role": "incident-lead", "person": "ann"}),
+                ),
+            ),
+            (
+                62,
+                Draft::new(
+                    Kind::PlaybookSelected,
+                    "ic",
+                    "playbook",
+                    json!({"playbook": "http-5xx-spike"}),
+                ),
+            ),
+            (
+                70,
+                Draft::new(
+                    Kind::StepDone,
+                    "ann",
+                    "confirmed",
+                    json!({"playbook": "http-5xx-spike", "phase": "detect", "step": "confirm", "verify": {"passed": true, "value": 0.15}}),
+                ),
+            ),
+            (
+                80,
+                Draft::new(
+                    Kind::PhaseEntered,
+                    "ann",
+                    "triage",
+                    json!({"phase": "triage"}),
+                ),
+            ),
+            (
+                90,
+                Draft::new(
+                    Kind::HypothesisAdded,
+                    "bob",
+                    "pool exhausted",
+                    json!({"id": "h1", "text": "DB pool exhausted"}),
+                ),
+            ),
+            (
+                95,
+                Draft::new(
+                    Kind::EvidenceAdded,
+                    "bob",
+                    "waits",
+                    json!({"hypothesis": "h1", "supports": true, "text": "pool waits at 100%"}),
+                ),
+            ),
+            (
+                96,
+                Draft::new(
+                    Kind::EvidenceAdded,
+                    "bob",
+                    "cpu",
+                    json!({"hypothesis": "h1", "supports": false, "text": "DB CPU normal"}),
+                ),
+            ),
+            (
+                100,
+                Draft::new(
+                    Kind::HypothesisConfirmed,
+                    "bob",
+                    "confirmed",
+                    json!({"hypothesis": "h1"}),
+                ),
+            ),
+            (
+                101,
+                Draft::new(Kind::HypothesisAdded, "bob", "bad deploy", json!({})),
+            ),
+            (
+                102,
+                Draft::new(
+                    Kind::HypothesisRuledOut,
+                    "bob",
+                    "no deploy",
+                    json!({"hypothesis": "h2"}),
+                ),
+            ),
+            (
+                103,
+                Draft::change("ci", "deploy", "payments v42", Some("v42")),
+            ),
+            (
+                110,
+                Draft::new(
+                    Kind::MetricSnapshot,
+                    "ann",
+                    "snapshot",
+                    json!({"targets": [{"target": "payments", "error_ratio": 0.15, "failed": 180}]}),
+                ),
+            ),
+            (
+                120,
+                Draft::new(
+                    Kind::StepSkipped,
+                    "ann",
+                    "skip",
+                    json!({"phase": "triage", "step": "scope", "reason": "obvious"}),
+                ),
+            ),
+            (
+                130,
+                Draft::new(
+                    Kind::PhaseEntered,
+                    "ann",
+                    "mitigate",
+                    json!({"phase": "mitigate", "override": true}),
+                ),
+            ),
+            (
+                140,
+                Draft::new(
+                    Kind::CommandRun,
+                    "ann",
+                    "rollback",
+                    json!({"command": "kubectl rollout undo deploy/payments", "exit_code": 0, "duration_ms": 1200, "output": "rolled back"}),
+                ),
+            ),
+            (
+                150,
+                Draft::new(
+                    Kind::CommsUpdate,
+                    "cat",
+                    "update",
+                    json!({"text": "Payments failing; rolling back"}),
+                ),
+            ),
+            (
+                160,
+                Draft::note("ann", "rollback was quick", &["went_well"]),
+            ),
             (170, signal(SignalState::Resolved, 170)),
-            (175, Draft::new(Kind::PhaseEntered, "ann", "resolve", json!({"phase": "resolve"}))),
-            (180, Draft::new(Kind::MetricSnapshot, "ic", "snapshot", json!({"targets": [{"target": "payments", "error_ratio": 0.001, "failed": 2}]}))),
+            (
+                175,
+                Draft::new(
+                    Kind::PhaseEntered,
+                    "ann",
+                    "resolve",
+                    json!({"phase": "resolve"}),
+                ),
+            ),
+            (
+                180,
+                Draft::new(
+                    Kind::MetricSnapshot,
+                    "ic",
+                    "snapshot",
+                    json!({"targets": [{"target": "payments", "error_ratio": 0.001, "failed": 2}]}),
+                ),
+            ),
             (200, Draft::lifecycle("ann", Stage::Mitigated, t(165))),
-            (210, Draft::action_item("ann", "Alert on pool saturation", "bob", Some("2026-12-01"))),
-            (220, Draft::new(Kind::RootCause, "ann", "root cause", json!({"technical": "pool size 10 under load", "process": "no load test"}))),
-            (1000, Draft::new(Kind::IncidentClosed, "ann", "closed", Value::Null)),
+            (
+                210,
+                Draft::action_item("ann", "Alert on pool saturation", "bob", Some("2026-12-01")),
+            ),
+            (
+                220,
+                Draft::new(
+                    Kind::RootCause,
+                    "ann",
+                    "root cause",
+                    json!({"technical": "pool size 10 under load", "process": "no load test"}),
+                ),
+            ),
+            (
+                1000,
+                Draft::new(Kind::IncidentClosed, "ann", "closed", Value::Null),
+            ),
         ];
         drafts
             .into_iter()
@@ -599,13 +757,20 @@ mod tests {
             );
         }
         let s = Incident::fold(&events);
-        assert_eq!((s.title.as_str(), s.service.as_str()), ("Payments 5xx", "shop"));
+        assert_eq!(
+            (s.title.as_str(), s.service.as_str()),
+            ("Payments 5xx", "shop")
+        );
         assert!(!s.is_open());
         assert_eq!(s.current_severity(), Some(Severity::Sev2));
         assert_eq!(s.roles["incident-lead"], "ann");
         assert_eq!(s.playbook.as_deref(), Some("http-5xx-spike"));
         assert_eq!(s.phase, Some(Phase::Resolve));
-        assert!(s.phases.iter().any(|(p, _, _, forced)| *p == Phase::Mitigate && *forced));
+        assert!(
+            s.phases
+                .iter()
+                .any(|(p, _, _, forced)| *p == Phase::Mitigate && *forced)
+        );
         let confirm = &s.steps[&("detect".into(), "confirm".into())];
         assert!(confirm.done && confirm.verify.is_some());
         assert!(!s.steps[&("triage".into(), "scope".into())].done);
@@ -643,7 +808,9 @@ mod tests {
         // A later correction of impact start wins.
         let mut events = story();
         let n = events.len() as u64;
-        events.push(Draft::lifecycle("ann", Stage::ImpactStarted, t(-300)).into_event(n + 1, t(2000)));
+        events.push(
+            Draft::lifecycle("ann", Stage::ImpactStarted, t(-300)).into_event(n + 1, t(2000)),
+        );
         let s = Incident::fold(&events);
         assert_eq!(s.figures().time_to_detect, Some(Duration::seconds(300)));
     }
@@ -659,8 +826,10 @@ mod tests {
         assert_eq!(half, Incident::fold(&events));
 
         let bad = [
-            Draft::new(Kind::SeveritySet, "a", "x", json!({"severity": "SEV-9"})).into_event(1, t(0)),
-            Draft::new(Kind::EvidenceAdded, "a", "x", json!({"hypothesis": "h7"})).into_event(2, t(1)),
+            Draft::new(Kind::SeveritySet, "a", "x", json!({"severity": "SEV-9"}))
+                .into_event(1, t(0)),
+            Draft::new(Kind::EvidenceAdded, "a", "x", json!({"hypothesis": "h7"}))
+                .into_event(2, t(1)),
             Draft::new(Kind::Lifecycle, "a", "x", json!({"stage": "later"})).into_event(3, t(2)),
         ];
         let s = Incident::fold(&bad);

@@ -1,0 +1,782 @@
+//! Playbooks (`playbooks/*.yaml`): the model, validation with `FILE:LINE:COL`
+//! for every mistake, matching to signals (best first, a generic fallback
+//! always applies), step conditions, and rendering of `run` commands with
+//! shell-escaped variables and of the comms template. Pure.
+
+use crate::core::event::{Phase, Severity};
+use crate::core::signal::DetectorKind;
+use crate::core::units::HumanDuration;
+use crate::core::verify::{self, Expr};
+use crate::core::yaml::{self, YamlError};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+/// Variables a step's `run` may use.
+pub const RUN_VARIABLES: [&str; 5] = ["target", "service", "severity", "incident", "playbook"];
+/// Variables the comms template may use.
+pub const COMMS_VARIABLES: [&str; 8] = [
+    "what_changed",
+    "impact",
+    "workaround",
+    "next_update",
+    "service",
+    "severity",
+    "title",
+    "status",
+];
+/// Detector names `applies_when.signals` may list.
+pub const SIGNAL_NAMES: [&str; 7] = [
+    "down",
+    "error_rate",
+    "latency",
+    "traffic_drop",
+    "client_errors",
+    "certificate",
+    "alert",
+];
+
+/// A playbook.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Playbook {
+    /// Unique id, e.g. `http-5xx-spike`.
+    pub id: String,
+    /// One line.
+    pub title: String,
+    /// Longer description.
+    #[serde(default)]
+    pub description: String,
+    /// Which signals and targets it is for; empty: a generic fallback.
+    #[serde(default)]
+    pub applies_when: AppliesWhen,
+    /// SEV-1..4 guidance shown in triage.
+    #[serde(default)]
+    pub severity: BTreeMap<Severity, Guidance>,
+    /// Roles to fill.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Steps per phase.
+    pub phases: Phases,
+    /// The status update template.
+    #[serde(default)]
+    pub comms: Option<Comms>,
+    /// When the incident may be resolved.
+    #[serde(default)]
+    pub exit_criteria: Option<ExitCriteria>,
+}
+
+/// Which signals a playbook is for.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppliesWhen {
+    /// Detector names (`error_rate`, `down`, …); empty: any.
+    #[serde(default)]
+    pub signals: Vec<String>,
+    /// Target patterns with `*` wildcards, most specific first; empty: any.
+    #[serde(default)]
+    pub targets: Vec<String>,
+}
+
+/// Guidance for one severity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guidance {
+    /// When this severity applies.
+    pub when: String,
+    /// What the response looks like.
+    pub respond: String,
+    /// Acknowledge within.
+    #[serde(default)]
+    pub ack_within: Option<HumanDuration>,
+    /// Send a status update this often.
+    #[serde(default)]
+    pub update_every: Option<HumanDuration>,
+}
+
+/// The five phases' steps.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phases {
+    /// Confirm the alert.
+    #[serde(default)]
+    pub detect: Vec<Step>,
+    /// Scope and severity.
+    #[serde(default)]
+    pub triage: Vec<Step>,
+    /// Stop the bleeding.
+    #[serde(default)]
+    pub mitigate: Vec<Step>,
+    /// Confirm recovery.
+    #[serde(default)]
+    pub resolve: Vec<Step>,
+    /// Learn.
+    #[serde(default)]
+    pub learn: Vec<Step>,
+}
+
+impl Phases {
+    /// The steps of `phase`.
+    pub fn of(&self, phase: Phase) -> &[Step] {
+        match phase {
+            Phase::Detect => &self.detect,
+            Phase::Triage => &self.triage,
+            Phase::Mitigate => &self.mitigate,
+            Phase::Resolve => &self.resolve,
+            Phase::Learn => &self.learn,
+        }
+    }
+
+    /// Every (phase, step), in order.
+    pub fn all(&self) -> impl Iterator<Item = (Phase, &Step)> {
+        Phase::ALL
+            .into_iter()
+            .flat_map(move |p| self.of(p).iter().map(move |s| (p, s)))
+    }
+}
+
+/// One step.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Unique within the playbook.
+    pub id: String,
+    /// What to do.
+    pub text: String,
+    /// Longer explanation.
+    #[serde(default)]
+    pub description: String,
+    /// A condition over live data that checks the step (see `core::verify`).
+    #[serde(default)]
+    pub verify: Option<String>,
+    /// Only when these hold.
+    #[serde(default)]
+    pub when: Option<When>,
+    /// A command to run after confirmation; `{target}` etc. are shell-escaped.
+    #[serde(default)]
+    pub run: Option<String>,
+    /// How long `run` may take; default 60s.
+    #[serde(default)]
+    pub timeout: Option<HumanDuration>,
+    /// Runbooks and dashboards.
+    #[serde(default)]
+    pub links: Vec<String>,
+    /// Whether moving to the next phase waits for it; default true.
+    #[serde(default = "yes")]
+    pub required: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A step's condition.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct When {
+    /// The step applies at these severities.
+    #[serde(default)]
+    pub severity: Vec<Severity>,
+}
+
+/// The comms template.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Comms {
+    /// Text with `{what_changed}`, `{impact}`, `{workaround}`, `{next_update}`, ….
+    pub template: String,
+}
+
+/// When the incident may be resolved.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExitCriteria {
+    /// No signal firing for this long.
+    pub quiet_for: HumanDuration,
+}
+
+impl Step {
+    /// Whether the step applies at `severity` (no condition: always; no severity yet: yes).
+    pub fn applies(&self, severity: Option<Severity>) -> bool {
+        match (&self.when, severity) {
+            (Some(w), Some(s)) if !w.severity.is_empty() => w.severity.contains(&s),
+            _ => true,
+        }
+    }
+
+    /// The parsed `verify` expression (validated when the playbook loaded).
+    pub fn verify_expr(&self) -> Option<Expr> {
+        self.verify.as_deref().and_then(|v| verify::parse(v).ok())
+    }
+}
+
+impl Playbook {
+    /// Parses and validates a playbook; `file` names it in errors.
+    pub fn parse(file: &Path, text: &str) -> Result<Playbook, YamlError> {
+        let p: Playbook = yaml::parse(file, text)?;
+        p.check(file, text)?;
+        Ok(p)
+    }
+
+    /// Reads, parses and validates a playbook file.
+    pub fn load(file: &Path) -> Result<Playbook, YamlError> {
+        let text = yaml::read_text(file)?;
+        Playbook::parse(file, &text)
+    }
+
+    /// Whether this is a generic fallback (applies to anything).
+    pub fn is_generic(&self) -> bool {
+        self.applies_when.signals.is_empty() && self.applies_when.targets.is_empty()
+    }
+
+    /// Finds a step by id.
+    pub fn step(&self, id: &str) -> Option<(Phase, &Step)> {
+        self.phases.all().find(|(_, s)| s.id == id)
+    }
+
+    fn check(&self, file: &Path, text: &str) -> Result<(), YamlError> {
+        let at = |line_col: Option<(usize, usize)>, message: String, hint: &str| YamlError {
+            file: file.to_path_buf(),
+            line: line_col.map(|l| l.0),
+            column: line_col.map(|l| l.1),
+            message,
+            hint: (!hint.is_empty()).then(|| hint.to_string()),
+        };
+        if self.id.trim().is_empty()
+            || !self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(at(
+                locate_key(text, "id", 0),
+                format!("id `{}` must be letters, digits, - and _", self.id),
+                "e.g. id: http-5xx-spike",
+            ));
+        }
+        for (i, s) in self.applies_when.signals.iter().enumerate() {
+            if !SIGNAL_NAMES.contains(&s.as_str()) {
+                let hint = match yaml::nearest(s, &SIGNAL_NAMES) {
+                    Some(n) => format!("did you mean `{n}`? signals: {}", SIGNAL_NAMES.join(", ")),
+                    None => format!("signals: {}", SIGNAL_NAMES.join(", ")),
+                };
+                return Err(at(
+                    locate_word(text, s, 0),
+                    format!("applies_when.signals[{i}]: unknown signal `{s}`"),
+                    &hint,
+                ));
+            }
+        }
+        let mut seen: HashSet<&str> = HashSet::new();
+        let mut nth: BTreeMap<&str, usize> = BTreeMap::new();
+        for (phase, step) in self.phases.all() {
+            let k = nth.entry(step.id.as_str()).or_default();
+            let pos = locate_key_value(text, "id", &step.id, *k);
+            *k += 1;
+            let path = format!("phases.{phase}[id: {}]", step.id);
+            if step.id.trim().is_empty() {
+                return Err(at(
+                    pos,
+                    format!("phases.{phase}: a step has an empty id"),
+                    "give every step a short unique id",
+                ));
+            }
+            if !seen.insert(step.id.as_str()) {
+                return Err(at(
+                    pos,
+                    format!("{path}: step id `{}` is used twice", step.id),
+                    "step ids must be unique within a playbook (they name the step in the timeline)",
+                ));
+            }
+            let from = pos.map_or(0, |(l, _)| line_offset(text, l));
+            if let Some(v) = &step.verify
+                && let Err(e) = verify::parse(v)
+            {
+                let p = locate_inside(text, v, e.column, from);
+                return Err(at(
+                    p,
+                    format!("{path}.verify: {}", e.message),
+                    "e.g. verify: \"error_rate({target}) < 1% over 5m\"",
+                ));
+            }
+            if let Some(run) = &step.run {
+                if run.trim().is_empty() {
+                    return Err(at(
+                        pos,
+                        format!("{path}.run is empty"),
+                        "give a command, or drop `run`",
+                    ));
+                }
+                if let Err((col, name)) = find_unknown_variable(run, &RUN_VARIABLES) {
+                    let p = locate_inside(text, run, col, from);
+                    return Err(at(
+                        p,
+                        format!("{path}.run: unknown variable `{{{name}}}`"),
+                        &format!("run may use {}", braces(&RUN_VARIABLES)),
+                    ));
+                }
+            }
+            if step.timeout.is_some_and(|t| t.get().is_zero()) {
+                return Err(at(pos, format!("{path}.timeout is 0s"), "e.g. timeout: 2m"));
+            }
+        }
+        if let Some(c) = &self.comms
+            && let Err((col, name)) = find_unknown_variable(&c.template, &COMMS_VARIABLES)
+        {
+            let from = locate_key(text, "template", 0).map_or(0, |(l, _)| line_offset(text, l));
+            let p = locate_inside(text, &c.template, col, from);
+            return Err(at(
+                p,
+                format!("comms.template: unknown variable `{{{name}}}`"),
+                &format!("the template may use {}", braces(&COMMS_VARIABLES)),
+            ));
+        }
+        if self.phases.all().next().is_none() {
+            return Err(at(
+                locate_key(text, "phases", 0),
+                "phases: no steps at all".into(),
+                "give at least one step, e.g. detect: [{id: confirm, text: \"Confirm the alert\"}]",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn braces(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("{{{n}}}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The first `{name}` not in `known`: (0-based column, name).
+fn find_unknown_variable(text: &str, known: &[&str]) -> Result<(), (usize, String)> {
+    let mut i = 0;
+    while let Some(rel) = text[i..].find('{') {
+        let start = i + rel;
+        let Some(len) = text[start..].find('}') else {
+            return Err((start, text[start + 1..].to_string()));
+        };
+        let name = &text[start + 1..start + len];
+        if !known.contains(&name) {
+            return Err((start, name.to_string()));
+        }
+        i = start + len + 1;
+    }
+    Ok(())
+}
+
+/// Byte offset of the start of 1-based `line`.
+fn line_offset(text: &str, line: usize) -> usize {
+    text.split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum()
+}
+
+/// 1-based (line, column) of byte offset `at`.
+fn position(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
+    (line, col)
+}
+
+/// Position of the `nth` occurrence of `key:`.
+fn locate_key(text: &str, key: &str, nth: usize) -> Option<(usize, usize)> {
+    let needle = format!("{key}:");
+    let mut found = 0;
+    for (i, _) in text.match_indices(&needle) {
+        let before = text[..i].chars().next_back();
+        if before.is_none_or(|c| c.is_whitespace() || c == '{' || c == ',' || c == '-') {
+            if found == nth {
+                return Some(position(text, i));
+            }
+            found += 1;
+        }
+    }
+    None
+}
+
+/// Position of the value of the `nth` `key: value` pair whose value is `value`.
+fn locate_key_value(text: &str, key: &str, value: &str, nth: usize) -> Option<(usize, usize)> {
+    let needle = format!("{key}:");
+    let mut found = 0;
+    for (i, _) in text.match_indices(&needle) {
+        let rest = &text[i + needle.len()..];
+        let trimmed = rest.trim_start_matches([' ', '\t']);
+        let lead = rest.len() - trimmed.len();
+        let unquoted = trimmed.trim_start_matches(['"', '\'']);
+        let quote = trimmed.len() - unquoted.len();
+        if let Some(after) = unquoted.strip_prefix(value)
+            && after
+                .chars()
+                .next()
+                .is_none_or(|c| c.is_whitespace() || matches!(c, ',' | '}' | '"' | '\'' | '#'))
+        {
+            if found == nth {
+                return Some(position(text, i + needle.len() + lead + quote));
+            }
+            found += 1;
+        }
+    }
+    None
+}
+
+/// Position of `needle` at or after byte `from`.
+fn locate_after(text: &str, needle: &str, from: usize) -> Option<(usize, usize)> {
+    let from = (0..=from.min(text.len()))
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
+    text[from..]
+        .find(needle)
+        .map(|i| position(text, from + i))
+        .or_else(|| text.find(needle).map(|i| position(text, i)))
+}
+
+/// Position of character `col` of the value `whole` (found at or after byte `from`): the
+/// value's text from `col` is searched for, since escapes in the file (`\n`) shift columns.
+fn locate_inside(text: &str, whole: &str, col: usize, from: usize) -> Option<(usize, usize)> {
+    let fragment: String = whole
+        .get(col..)
+        .unwrap_or("")
+        .chars()
+        .take_while(|c| *c != '\n')
+        .take(16)
+        .collect();
+    let from = (0..=from.min(text.len()))
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
+    if !fragment.is_empty()
+        && let Some(i) = text[from..].find(&fragment)
+    {
+        return Some(position(text, from + i));
+    }
+    locate_after(text, whole, from).map(|(l, c)| (l, c + col))
+}
+
+/// Position of the `nth` occurrence of `word` as a whole word.
+fn locate_word(text: &str, word: &str, nth: usize) -> Option<(usize, usize)> {
+    text.match_indices(word)
+        .filter(|(i, _)| {
+            let before = text[..*i].chars().next_back();
+            let after = text[i + word.len()..].chars().next();
+            before.is_none_or(|c| !c.is_alphanumeric() && c != '_')
+                && after.is_none_or(|c| !c.is_alphanumeric() && c != '_')
+        })
+        .nth(nth)
+        .map(|(i, _)| position(text, i))
+}
+
+/// Whether `pattern` (with `*` wildcards, case-insensitive) matches `text`.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.to_ascii_lowercase(), text.to_ascii_lowercase());
+    let parts: Vec<&str> = p.split('*').collect();
+    if parts.len() == 1 {
+        return p == t;
+    }
+    let mut rest = t.as_str();
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            let Some(r) = rest.strip_prefix(part) else {
+                return false;
+            };
+            rest = r;
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(j) => rest = &rest[j + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+/// How well `playbook` fits a signal from `detector` on `target` (0: not at all).
+pub fn fit(playbook: &Playbook, detector: DetectorKind, target: &str) -> u32 {
+    let a = &playbook.applies_when;
+    if playbook.is_generic() {
+        return 1;
+    }
+    let kind = if a.signals.is_empty() {
+        5
+    } else if a.signals.iter().any(|s| s == detector.as_str()) {
+        20
+    } else {
+        return 0;
+    };
+    let target_fit = if a.targets.is_empty() {
+        Some(0)
+    } else {
+        a.targets
+            .iter()
+            .filter(|p| glob(p, target))
+            .map(|p| p.chars().filter(|c| *c != '*').count() as u32)
+            .max()
+    };
+    match target_fit {
+        Some(t) => 100 + kind + t,
+        None => 0,
+    }
+}
+
+/// The playbooks that apply to `signals` (detector, target), best first; generic fallbacks
+/// always apply, last.
+pub fn rank<'a>(
+    playbooks: &'a [Playbook],
+    signals: &[(DetectorKind, String)],
+) -> Vec<&'a Playbook> {
+    let mut scored: Vec<(u32, &Playbook)> = playbooks
+        .iter()
+        .map(|p| {
+            let best = signals
+                .iter()
+                .map(|(d, t)| fit(p, *d, t))
+                .max()
+                .unwrap_or(u32::from(p.is_generic()));
+            (best, p)
+        })
+        .filter(|(s, _)| *s > 0)
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+    scored.into_iter().map(|(_, p)| p).collect()
+}
+
+/// Quotes `value` for a POSIX shell when it holds anything but plain word characters.
+pub fn shell_escape(value: &str) -> String {
+    if !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c))
+    {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', r"'\''"))
+    }
+}
+
+/// Renders a `run` command: every `{name}` becomes the shell-escaped value of `vars[name]`.
+pub fn render_run(template: &str, vars: &BTreeMap<&str, String>) -> Result<String, String> {
+    render(template, vars, shell_escape)
+}
+
+/// Renders the comms template (no escaping: it is prose).
+pub fn render_comms(template: &str, vars: &BTreeMap<&str, String>) -> Result<String, String> {
+    render(template, vars, str::to_string)
+}
+
+fn render(
+    template: &str,
+    vars: &BTreeMap<&str, String>,
+    escape: impl Fn(&str) -> String,
+) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        let Some(j) = rest[i..].find('}') else {
+            return Err("`{` without a closing `}`".into());
+        };
+        let name = &rest[i + 1..i + j];
+        let value = vars
+            .get(name)
+            .ok_or_else(|| format!("no value for `{{{name}}}`"))?;
+        out.push_str(&escape(value));
+        rest = &rest[i + j + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Loads every `*.yaml` / `*.yml` playbook in `dir` (sorted); errors are returned per file.
+pub fn load_dir(dir: &Path) -> (Vec<Playbook>, Vec<YamlError>) {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    files.sort();
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for f in files {
+        match Playbook::load(&f) {
+            Ok(p) => good.push(p),
+            Err(e) => bad.push(e),
+        }
+    }
+    (good, bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"id: http-5xx-spike
+title: 5xx error spike on an API endpoint
+applies_when: {signals: [error_rate, down], targets: ["*payments*", "*"]}
+severity:
+  SEV-1: {when: "Core functionality completely down", respond: "all hands, now", ack_within: 5m, update_every: 15m}
+roles: [incident-lead, comms, investigator]
+phases:
+  detect:   [{id: confirm, text: "Confirm the alert against the endpoint pane", verify: "error_rate({target}) > 1% over 1m"}]
+  triage:   [{id: scope, text: "One endpoint or many? Getting worse?"}]
+  mitigate: [{id: rollback, text: "Roll back the last deploy", when: {severity: [SEV-1, SEV-2]}, run: "kubectl rollout undo deploy/{target}", links: ["https://runbooks.example/rollback"]}]
+  resolve:  [{id: verify, text: "Error rate back under 1% for 15 minutes", verify: "error_rate({target}) < 1% for 15m"}]
+  learn:    [{id: review, text: "Schedule the blameless review"}]
+comms: {template: "What changed: {what_changed}\nImpact: {impact}\nWorkaround: {workaround}\nNext update: {next_update}"}
+exit_criteria: {quiet_for: 15m}
+"#;
+
+    fn parse(text: &str) -> Result<Playbook, YamlError> {
+        Playbook::parse(Path::new("p.yaml"), text)
+    }
+
+    #[test]
+    fn the_issue_example_parses() {
+        let p = parse(EXAMPLE).unwrap();
+        assert_eq!(p.id, "http-5xx-spike");
+        assert_eq!(p.phases.all().count(), 5);
+        let (phase, step) = p.step("rollback").unwrap();
+        assert_eq!(phase, Phase::Mitigate);
+        assert!(step.applies(Some(Severity::Sev1)));
+        assert!(!step.applies(Some(Severity::Sev3)));
+        assert!(step.applies(None));
+        assert_eq!(
+            p.severity[&Severity::Sev1]
+                .ack_within
+                .unwrap()
+                .get()
+                .as_secs(),
+            300
+        );
+        assert_eq!(p.exit_criteria.unwrap().quiet_for.get().as_secs(), 900);
+    }
+
+    /// (replace this, with that) → (line, column, message fragment)
+    #[test]
+    fn every_kind_of_mistake_has_a_position_and_a_message() {
+        let cases: [(&str, &str, usize, usize, &str); 9] = [
+            ("title: 5xx", "titel: 5xx", 2, 1, "unknown field `titel`"),
+            (
+                "  learn:    [",
+                "  lurn:    [",
+                12,
+                3,
+                "unknown field `lurn`",
+            ),
+            ("[SEV-1, SEV-2]", "[SEV-1, SEV-7]", 10, 89, "SEV-7"),
+            (
+                "{id: review,",
+                "{id: scope,",
+                12,
+                19,
+                "step id `scope` is used twice",
+            ),
+            ("> 1% over 1m", "> 1 over 1m", 8, 113, "% sign"),
+            ("< 1% for 15m", "< 1% for soon", 11, 115, "soon"),
+            (
+                "deploy/{target}",
+                "deploy/{tagret}",
+                10,
+                132,
+                "unknown variable `{tagret}`",
+            ),
+            (
+                "{impact}",
+                "{impakt}",
+                13,
+                58,
+                "unknown variable `{impakt}`",
+            ),
+            (
+                "[error_rate, down]",
+                "[error_rate, dwn]",
+                3,
+                38,
+                "unknown signal `dwn`",
+            ),
+        ];
+        for (from, to, line, col, needle) in cases {
+            assert!(EXAMPLE.contains(from), "{from}");
+            let e = parse(&EXAMPLE.replacen(from, to, 1)).unwrap_err();
+            assert!(e.message.contains(needle), "{to}: {e}");
+            assert_eq!((e.line, e.column), (Some(line), Some(col)), "{to}: {e}");
+        }
+        let e =
+            parse(&EXAMPLE.replacen("{id: review,", "{id: review, timeout: 0s,", 1)).unwrap_err();
+        assert!(e.message.contains("timeout is 0s"), "{e}");
+        let e = parse("id: x\ntitle: t\nphases: {}\n").unwrap_err();
+        assert!(e.message.contains("no steps"), "{e}");
+        let e = parse("id: x\ntitle: t\n").unwrap_err();
+        assert!(e.message.contains("phases"), "{e}");
+    }
+
+    #[test]
+    fn matching_ranks_specific_playbooks_first_and_the_fallback_last() {
+        let specific = parse(EXAMPLE).unwrap();
+        let latency = parse("id: latency\ntitle: t\napplies_when: {signals: [latency]}\nphases: {detect: [{id: a, text: a}]}\n").unwrap();
+        let generic =
+            parse("id: generic\ntitle: t\nphases: {detect: [{id: a, text: a}]}\n").unwrap();
+        let all = [generic, latency, specific];
+        let ids = |sigs: &[(DetectorKind, &str)]| -> Vec<String> {
+            let sigs: Vec<(DetectorKind, String)> =
+                sigs.iter().map(|(d, t)| (*d, t.to_string())).collect();
+            rank(&all, &sigs).iter().map(|p| p.id.clone()).collect()
+        };
+        assert_eq!(
+            ids(&[(DetectorKind::ErrorRate, "payments")]),
+            ["http-5xx-spike", "generic"]
+        );
+        assert_eq!(
+            ids(&[(DetectorKind::Latency, "search")]),
+            ["latency", "generic"]
+        );
+        assert_eq!(ids(&[(DetectorKind::Certificate, "api")]), ["generic"]);
+        assert_eq!(ids(&[]), ["generic"]);
+        assert!(
+            fit(&all[2], DetectorKind::ErrorRate, "shop /api/payments")
+                > fit(&all[2], DetectorKind::ErrorRate, "search")
+        );
+        assert!(
+            glob("*pay*", "PAYMENTS") && glob("a*c", "abc") && !glob("a*c", "abd") && glob("*", "")
+        );
+    }
+
+    #[test]
+    fn run_variables_are_shell_escaped() {
+        let vars = BTreeMap::from([
+            ("target", "payments; rm -rf /".to_string()),
+            ("service", "shop".to_string()),
+        ]);
+        assert_eq!(
+            render_run("kubectl rollout undo deploy/{target} -n {service}", &vars).unwrap(),
+            "kubectl rollout undo deploy/'payments; rm -rf /' -n shop"
+        );
+        let vars = BTreeMap::from([("target", "it's".to_string())]);
+        assert_eq!(
+            render_run("echo {target}", &vars).unwrap(),
+            r"echo 'it'\''s'"
+        );
+        assert_eq!(shell_escape(""), "''");
+        assert!(
+            render_run("echo {nope}", &vars)
+                .unwrap_err()
+                .contains("{nope}")
+        );
+        let vars = BTreeMap::from([("impact", "checkout; 3% failing".to_string())]);
+        assert_eq!(
+            render_comms("Impact: {impact}", &vars).unwrap(),
+            "Impact: checkout; 3% failing"
+        );
+    }
+}
