@@ -139,6 +139,19 @@ pub struct CommandRecord {
     pub output: String,
 }
 
+/// One target's numbers in a metric snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SnapshotRow {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Endpoint or route.
+    pub target: String,
+    /// Error ratio then.
+    pub error_ratio: Option<f64>,
+    /// Failed requests since the previous snapshot.
+    pub failed: Option<u64>,
+}
+
 /// Time spans derived from the lifecycle.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Figures {
@@ -204,8 +217,8 @@ pub struct Incident {
     pub changes: Vec<Entry>,
     /// Root cause: (technical, process).
     pub root_cause: Option<(String, String)>,
-    /// (when, target, error ratio, failed requests) from metric snapshots.
-    pub snapshots: Vec<(DateTime<Utc>, String, Option<f64>, Option<u64>)>,
+    /// Per-target numbers from metric snapshots.
+    pub snapshots: Vec<SnapshotRow>,
     /// First action by a person after opening.
     pub first_human_action: Option<DateTime<Utc>>,
     /// Events whose payload could not be read (seq, why).
@@ -386,12 +399,12 @@ impl Incident {
                     .flatten()
                 {
                     let name = t.get("target").and_then(Value::as_str).unwrap_or_default();
-                    self.snapshots.push((
-                        e.ts,
-                        name.to_string(),
-                        t.get("error_ratio").and_then(Value::as_f64),
-                        t.get("failed").and_then(Value::as_u64),
-                    ));
+                    self.snapshots.push(SnapshotRow {
+                        at: e.ts,
+                        target: name.to_string(),
+                        error_ratio: t.get("error_ratio").and_then(Value::as_f64),
+                        failed: t.get("failed").and_then(Value::as_u64),
+                    });
                 }
             }
             Kind::ChangeMarker => self.changes.push(Entry {
@@ -491,13 +504,12 @@ impl Incident {
         let inside = |t: &DateTime<Utc>| from.is_none_or(|f| *t >= f) && to.is_none_or(|e| *t <= e);
         let mut failed = None;
         let mut peak: Option<f64> = None;
-        for (at, _, ratio, n) in self.snapshots.iter().filter(|s| inside(&s.0)) {
-            let _ = at;
-            if let Some(n) = n {
+        for row in self.snapshots.iter().filter(|s| inside(&s.at)) {
+            if let Some(n) = row.failed {
                 *failed.get_or_insert(0) += n;
             }
-            if let Some(r) = ratio {
-                peak = Some(peak.map_or(*r, |p| p.max(*r)));
+            if let Some(r) = row.error_ratio {
+                peak = Some(peak.map_or(r, |p| p.max(r)));
             }
         }
         Impact {
