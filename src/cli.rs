@@ -39,10 +39,10 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Validate config and scenario files; exit 0 when all are valid, 2 otherwise.
     Lint(LintArgs),
-    /// Append an event to an incident timeline (arrives with the timeline journal).
-    Event,
-    /// Render the postmortem of an incident timeline (arrives with the timeline journal).
-    Postmortem,
+    /// Append an event to an incident timeline, from a shell or a pipeline.
+    Event(EventArgs),
+    /// Render the postmortem of an incident timeline (Markdown or JSON).
+    Postmortem(PostmortemArgs),
     /// Write a commented starter ic.yaml.
     Init(InitArgs),
     /// Print shell completions.
@@ -92,10 +92,72 @@ pub struct WatchArgs {
     /// Stop after this long (e.g. 30s, 10m); default: until Ctrl-C or SIGTERM.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<std::time::Duration>,
+    /// Do not open an incident timeline when a signal fires.
+    #[arg(long)]
+    pub no_incident: bool,
+    /// Where incident timelines go (default: the config's `timeline_dir`).
+    #[arg(long, value_name = "DIR")]
+    pub timeline_dir: Option<std::path::PathBuf>,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     crate::core::units::parse_duration(s)
+}
+
+/// `ic event`.
+#[derive(Debug, clap::Args)]
+pub struct EventArgs {
+    /// What happened: the note, change, update or item text (for `severity`: e.g. "SEV-2 checkout down").
+    #[arg(value_name = "MESSAGE", required = true, num_args = 1..)]
+    pub message: Vec<String>,
+    /// The timeline file (created if missing); default: the newest open incident in the timeline dir.
+    #[arg(long, short = 't', value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
+    /// Where timelines live (default: the config's `timeline_dir`, else the platform data dir).
+    #[arg(long, value_name = "DIR")]
+    pub timeline_dir: Option<PathBuf>,
+    /// note, deploy, config, flag, comms, action, hypothesis, severity, root-cause, open, close,
+    /// or a lifecycle stage: impact-started, detected, acknowledged, mitigated, resolved.
+    #[arg(long, short = 'k', default_value = "note", value_name = "KIND")]
+    pub kind: String,
+    /// Who (default: $USER).
+    #[arg(long, short = 'a', value_name = "NAME")]
+    pub actor: Option<String>,
+    /// Version for deploy / config / flag changes.
+    #[arg(long, value_name = "V")]
+    pub change_version: Option<String>,
+    /// Owner of an action item.
+    #[arg(long, value_name = "NAME")]
+    pub owner: Option<String>,
+    /// Due date of an action item (e.g. 2026-12-01).
+    #[arg(long, value_name = "DATE")]
+    pub due: Option<String>,
+    /// Tag a note (went_well, went_poorly, …); repeatable.
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// For a lifecycle stage: when it happened (RFC 3339; default now) — a later event corrects an earlier one.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Print the written event as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ic postmortem`.
+#[derive(Debug, clap::Args)]
+pub struct PostmortemArgs {
+    /// The timeline file; default: the newest in the timeline dir.
+    #[arg(value_name = "TIMELINE")]
+    pub timeline: Option<PathBuf>,
+    /// Write to this file (mode 0600) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// md (default) or json.
+    #[arg(long, default_value = "md", value_parser = ["md", "json"])]
+    pub format: String,
+    /// Where timelines live (default: the config's `timeline_dir`, else the platform data dir).
+    #[arg(long, value_name = "DIR")]
+    pub timeline_dir: Option<PathBuf>,
 }
 
 /// `ic simulate`.
@@ -172,4 +234,15 @@ pub struct CompletionsArgs {
     /// Shell to generate completions for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_subcommand_is_well_formed() {
+        Cli::command().debug_assert();
+    }
 }

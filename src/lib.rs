@@ -11,6 +11,7 @@ pub mod journal;
 pub mod logging;
 pub mod notify;
 pub mod paths;
+pub mod recorder;
 pub mod signals;
 pub mod sim;
 pub mod source;

@@ -53,7 +53,19 @@ fn config(dir: &tempfile::TempDir, endpoints: &[String]) -> std::path::PathBuf {
 
 fn ic(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ic"));
-    c.args(args).env("IC_LOG", "off").env_remove("IC_CONFIG");
+    // Timelines of incidents opened by `ic watch` go to a fresh directory per run,
+    // inside the target dir.
+    static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let data = format!(
+        "{}/xdg-data-{}-{n}",
+        env!("CARGO_TARGET_TMPDIR"),
+        std::process::id()
+    );
+    c.args(args)
+        .env("IC_LOG", "off")
+        .env_remove("IC_CONFIG")
+        .env("XDG_DATA_HOME", data);
     c
 }
 
@@ -319,8 +331,10 @@ fn watch_detects_a_failing_route_and_a_down_endpoint() {
         &cfg,
         format!(
             "service: t\nnotify: {{desktop: false, bell: false}}\npoll: {{interval: 200ms, timeout: 150ms}}\n\
+             timeline_dir: {}\n\
              endpoints:\n  - {{name: gone, url: \"http://127.0.0.1:{down}/\"}}\n\
              metrics:\n  - {{name: shop, url: \"{}/metrics\", interval: 500ms}}\n",
+            dir.path().join("incidents").display(),
             server.url()
         ),
     )
@@ -341,6 +355,29 @@ fn watch_detects_a_failing_route_and_a_down_endpoint() {
     assert!(
         text.contains("ALERT down gone: 2 of the last 3 probes got no answer: connect"),
         "{text}"
+    );
+    // The first signal opened an incident; every signal is in its timeline, written first.
+    assert!(text.contains("incident opened: "), "{text}");
+    let timelines = incident_commander::journal::timelines(&dir.path().join("incidents"));
+    assert_eq!(timelines.len(), 1, "{text}");
+    let replay = incident_commander::journal::read(&timelines[0]).unwrap();
+    let inc = incident_commander::core::incident::Incident::fold(&replay.events);
+    assert!(inc.is_open());
+    assert!(
+        inc.signals
+            .contains_key(&("down".to_string(), "gone".to_string())),
+        "{:?}",
+        inc.signals.keys()
+    );
+    assert!(
+        inc.signals
+            .contains_key(&("error_rate".to_string(), "shop /api/search".to_string()))
+    );
+    assert!(
+        replay
+            .events
+            .iter()
+            .any(|e| e.kind == incident_commander::core::event::Kind::MetricSnapshot)
     );
 
     let out = ic(&[

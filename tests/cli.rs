@@ -10,6 +10,10 @@ fn ic(args: &[&str]) -> Output {
         .args(args)
         .env_remove("IC_CONFIG")
         .env("IC_LOG", "off")
+        .env(
+            "XDG_DATA_HOME",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/xdg-data"),
+        )
         .output()
         .expect("ic runs")
 }

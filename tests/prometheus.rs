@@ -234,6 +234,7 @@ async fn query_source_agrees_with_our_own_scrape() {
                 "--json",
                 "--duration",
                 "4s",
+                "--no-incident",
             ])
             .env("IC_LOG", "off")
             .output()

@@ -11,16 +11,19 @@ macro_rules! out {
 
 mod check;
 mod demo;
+mod event;
 mod init;
 mod lint;
+mod postmortem;
 mod scrape;
 mod simulate;
 mod watch;
 
 use crate::cli::{Cli, Command};
-use crate::config::ConfigError;
+use crate::config::{Config, ConfigError};
 use crate::core::yaml::YamlError;
 use clap::CommandFactory;
+use std::path::{Path, PathBuf};
 
 /// Everything went well.
 pub const EXIT_OK: u8 = 0;
@@ -55,10 +58,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Watch(args) => watch::run(args, cli.config.as_deref()).await,
         Command::Scrape(args) => scrape::run(args).await,
         Command::Simulate(args) => simulate::run(&args),
-        Command::Event | Command::Postmortem => Err(not_yet(
-            "the timeline journal",
-            "keep notes by hand meanwhile",
-        )),
+        Command::Event(args) => event::run(&args, cli.config.as_deref()),
+        Command::Postmortem(args) => postmortem::run(&args, cli.config.as_deref()),
     }
 }
 
@@ -90,4 +91,25 @@ pub fn print_line(args: std::fmt::Arguments<'_>) {
         }
         tracing::warn!("cannot write to stdout: {e}");
     }
+}
+
+/// Where timelines live: `explicit`, else the config's `timeline_dir` (when a config is
+/// found), else the platform data dir's `incidents/`.
+pub fn timeline_dir(explicit: Option<&Path>, config: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(d) = explicit {
+        return Ok(d.to_path_buf());
+    }
+    let found = match Config::discover(config) {
+        Ok(c) => c.timeline_dir(),
+        Err(ConfigError::NotFound { .. }) if config.is_none() => None,
+        Err(e) => return Err(e.into()),
+    };
+    found
+        .or_else(|| crate::paths::data_dir().map(|d| d.join("incidents")))
+        .ok_or_else(|| {
+            UsageError(
+                "no timeline directory: set timeline_dir in ic.yaml or pass --timeline-dir".into(),
+            )
+            .into()
+        })
 }

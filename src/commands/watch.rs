@@ -8,11 +8,13 @@ use super::UsageError;
 use super::check::{load_sources, sample_json};
 use crate::cli::WatchArgs;
 use crate::core::detect::{CertificateDetector, Counts, DownDetector, ProbeResult, RouteDetectors};
+use crate::core::event::Kind;
 use crate::core::metrics::RouteView;
 use crate::core::sample::FailureClass;
 use crate::core::signal::Signal;
 use crate::core::window::EndpointWindow;
 use crate::notify::Notifier;
+use crate::recorder::{Recorder, SnapshotRow};
 use crate::source::schedule::{self, ProbeEvent};
 use crate::source::scrape::{self, ScrapeEvent};
 use std::collections::HashMap;
@@ -43,7 +45,45 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
     let mut certs: Vec<CertificateDetector> = vec![CertificateDetector::default(); targets.len()];
     let mut routes: HashMap<String, RouteDetectors> = HashMap::new();
     let mut fresh: Vec<Signal> = Vec::new();
-    let emit = |signal: Signal, json: bool, notifier: &mut Notifier| {
+    let dir = match &args.timeline_dir {
+        Some(d) => d.clone(),
+        None => sources
+            .config
+            .timeline_dir()
+            .ok_or_else(|| UsageError("no timeline directory: set timeline_dir in ic.yaml, pass --timeline-dir, or --no-incident".into()))?,
+    };
+    let mut recorder = Recorder::new(&dir, sources.config.service.expose(), !args.no_incident);
+    if let Some(p) = recorder.path() {
+        if args.json {
+            out!(
+                "{}",
+                serde_json::json!({"type": "incident", "state": "resumed", "timeline": p})
+            );
+        } else {
+            out!("resuming the open incident {}", p.display());
+        }
+    }
+    // The timeline is written first: what is printed or sent is on disk.
+    let emit = |signal: Signal, json: bool, notifier: &mut Notifier, recorder: &mut Recorder| {
+        match recorder.record(&signal, chrono::Utc::now()) {
+            Ok(written) => {
+                if let Some(opened) = written.iter().find(|e| e.kind == Kind::IncidentOpened) {
+                    let path = recorder
+                        .path()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default();
+                    if json {
+                        out!(
+                            "{}",
+                            serde_json::json!({"type": "incident", "state": "opened", "timeline": path, "title": opened.str_field("title")})
+                        );
+                    } else {
+                        out!("{} incident opened: {path}", opened.ts.format("%H:%M:%S"));
+                    }
+                }
+            }
+            Err(e) => eprintln!("warning: the signal could not be written to the timeline: {e}"),
+        }
         if json {
             let mut obj = serde_json::json!(signal);
             obj["type"] = serde_json::json!("signal");
@@ -133,6 +173,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
     tokio::pin!(stop);
     let mut summary =
         tokio::time::interval_at(tokio::time::Instant::now() + SUMMARY_EVERY, SUMMARY_EVERY);
+    let mut snapshots = tokio::time::interval(SUMMARY_EVERY);
     if !args.json {
         out!(
             "watching {} endpoints and {} metrics targets (Ctrl-C stops)",
@@ -144,6 +185,15 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
         tokio::select! {
             _ = &mut stop => break,
             () = &mut until_deadline => break,
+            _ = snapshots.tick(), if recorder.is_open() => {
+                let now = chrono::Utc::now();
+                if recorder.snapshot_due(now) {
+                    let rows = snapshot_rows(&routes, targets.iter().map(|t| t.name.as_str()).zip(&windows), now);
+                    if let Err(e) = recorder.snapshot(&rows, "ic", now) {
+                        eprintln!("warning: the metric snapshot could not be written to the timeline: {e}");
+                    }
+                }
+            }
             _ = summary.tick(), if !args.json => {
                 let now = chrono::Utc::now();
                 let mut parts: Vec<String> = targets.iter().zip(&windows).zip(&overruns).map(|((t, w), overrun)| {
@@ -179,13 +229,13 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                         routes.entry(key.clone()).or_default().observe(&key, at.timestamp(), counts, settings.latency_quantile.pick(v.p50, v.p95, v.p99).map(|p| (p, counts.total)), &settings, &mut fresh);
                     }
                     for sig in fresh.drain(..) {
-                        emit(sig, args.json, &mut notifier);
+                        emit(sig, args.json, &mut notifier, &mut recorder);
                     }
                 }
             }
             Some(signals) = alert_rx.recv() => {
                 for sig in signals {
-                    emit(sig, args.json, &mut notifier);
+                    emit(sig, args.json, &mut notifier, &mut recorder);
                 }
             }
             event = scrape_rx.recv(), if scrapes_open => {
@@ -238,7 +288,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                         }
                     }
                     for sig in fresh.drain(..) {
-                        emit(sig, args.json, &mut notifier);
+                        emit(sig, args.json, &mut notifier, &mut recorder);
                     }
                 }
                 scrape_state[target] = Some(now_state);
@@ -255,12 +305,12 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                         let t = &targets[endpoint];
                         let what = sample.error.clone().unwrap_or_default();
                         if let Some(sig) = down[endpoint].observe(&t.name, sample.at.timestamp(), probe_result(sample.class), &format!("{}: {what}", sample.class)) {
-                            emit(sig, args.json, &mut notifier);
+                            emit(sig, args.json, &mut notifier, &mut recorder);
                         }
                         if let Some(days) = sample.cert_days_left
                             && let Some(sig) = certs[endpoint].observe(&t.name, sample.at.timestamp(), days)
                         {
-                            emit(sig, args.json, &mut notifier);
+                            emit(sig, args.json, &mut notifier, &mut recorder);
                         }
                         if args.json {
                             let mut obj = sample_json(t, &sample);
@@ -353,4 +403,39 @@ fn probe_result(class: FailureClass) -> ProbeResult {
         }
         _ => ProbeResult::Failed,
     }
+}
+
+/// The last minute of every route and endpoint that saw traffic, for a metric snapshot.
+fn snapshot_rows<'a>(
+    routes: &HashMap<String, RouteDetectors>,
+    endpoints: impl Iterator<Item = (&'a str, &'a EndpointWindow)>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<SnapshotRow> {
+    let mut rows: Vec<SnapshotRow> = routes
+        .iter()
+        .filter_map(|(key, det)| {
+            let c = det.series().window(now.timestamp(), 60);
+            (c.total > 0).then(|| SnapshotRow {
+                target: key.clone(),
+                rps: c.total as f64 / 60.0,
+                error_ratio: c.ratio(),
+                p95_ms: None,
+                failed: c.errors,
+            })
+        })
+        .collect();
+    for (name, w) in endpoints {
+        let s = w.stats(Duration::from_secs(60), now);
+        if s.total > 0 {
+            rows.push(SnapshotRow {
+                target: name.to_string(),
+                rps: s.rate,
+                error_ratio: s.error_ratio,
+                p95_ms: s.p95.map(|d| d.as_secs_f64() * 1000.0),
+                failed: (s.error_ratio * s.total as f64).round() as u64,
+            });
+        }
+    }
+    rows.sort_by(|a, b| a.target.cmp(&b.target));
+    rows
 }

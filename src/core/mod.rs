@@ -6,6 +6,7 @@ pub mod exposition;
 pub mod incident;
 pub mod metrics;
 pub mod playbook;
+pub mod postmortem;
 pub mod sample;
 pub mod scenario;
 pub mod signal;

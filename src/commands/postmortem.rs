@@ -1,0 +1,58 @@
+//! `ic postmortem`: renders an incident timeline as a Markdown (or JSON)
+//! postmortem, to stdout or a private (0600) file.
+
+use super::{EXIT_OK, UsageError, timeline_dir};
+use crate::cli::PostmortemArgs;
+use crate::core::postmortem;
+use crate::journal;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+pub(super) fn run(args: &PostmortemArgs, config: Option<&Path>) -> anyhow::Result<u8> {
+    let path = match &args.timeline {
+        Some(p) => p.clone(),
+        None => {
+            let dir = timeline_dir(args.timeline_dir.as_deref(), config)?;
+            journal::timelines(&dir).into_iter().next().ok_or_else(|| {
+                UsageError(format!(
+                    "no timelines in {}: give the timeline file, e.g. `ic postmortem incidents/20261122T030405Z-payments.jsonl`",
+                    dir.display()
+                ))
+            })?
+        }
+    };
+    if !path.is_file() {
+        return Err(UsageError(format!("{}: no such timeline file", path.display())).into());
+    }
+    let replay = journal::read(&path)?;
+    for p in &replay.problems {
+        eprintln!("warning: {}:{}: {}", path.display(), p.line, p.message);
+    }
+    let text = if args.format == "json" {
+        let mut v = postmortem::json(&replay.events);
+        v["source"] = serde_json::json!(path.display().to_string());
+        format!("{v}\n")
+    } else {
+        postmortem::markdown(&replay.events)
+    };
+    match &args.output {
+        None => out!("{}", text.trim_end()),
+        Some(out) => {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(out)
+                .map_err(|e| {
+                    anyhow::anyhow!("{}: cannot write the postmortem: {e}", out.display())
+                })?;
+            f.write_all(text.as_bytes()).map_err(|e| {
+                anyhow::anyhow!("{}: cannot write the postmortem: {e}", out.display())
+            })?;
+            eprintln!("postmortem written to {}", out.display());
+        }
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,384 @@
+//! The postmortem: a deterministic rendering of an incident's timeline as
+//! Markdown (for people) or JSON (for tools) — summary, severity, impact,
+//! lifecycle figures, the whole timeline, the hypotheses and their evidence,
+//! commands run, what went well and poorly, root cause and action items, in
+//! blameless wording. Pure: the same events always give the same document.
+
+use crate::core::event::{Event, Kind, Stage, format_ts};
+use crate::core::incident::{HypothesisStatus, Incident};
+use chrono::Duration;
+use serde_json::{Value, json};
+use std::fmt::Write;
+
+/// `1h 02m 03s`, `4m 05s`, `12s`.
+pub fn span(d: Duration) -> String {
+    let s = d.num_seconds().max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m {:02}s", s / 3600, (s % 3600) / 60, s % 60),
+    }
+}
+
+fn opt_span(d: Option<Duration>) -> String {
+    d.map_or_else(|| "—".to_string(), span)
+}
+
+/// Escapes text for a Markdown table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Renders the postmortem as Markdown.
+pub fn markdown(events: &[Event]) -> String {
+    let inc = Incident::fold(events);
+    let mut out = String::new();
+    let title = if inc.title.is_empty() {
+        "Untitled incident"
+    } else {
+        &inc.title
+    };
+    let _ = writeln!(out, "# Postmortem: {title}\n");
+    let _ = writeln!(
+        out,
+        "_Blameless review. This document describes what happened and how the system and our process behaved, not who is to blame._\n"
+    );
+
+    // Summary
+    let _ = writeln!(out, "## Summary\n");
+    let sev = inc
+        .current_severity()
+        .map_or("not set".to_string(), |s| s.to_string());
+    let _ = writeln!(out, "| | |\n|---|---|");
+    let _ = writeln!(out, "| Service | {} |", cell(or_dash(&inc.service)));
+    let _ = writeln!(out, "| Severity | {sev} |");
+    let _ = writeln!(
+        out,
+        "| Status | {} |",
+        if inc.is_open() { "open" } else { "closed" }
+    );
+    let _ = writeln!(
+        out,
+        "| Playbook | {} |",
+        inc.playbook.as_deref().unwrap_or("—")
+    );
+    for (role, person) in &inc.roles {
+        let _ = writeln!(out, "| {} | {} |", cell(role), cell(person));
+    }
+    if inc.severity.len() > 1 {
+        let history: Vec<String> = inc
+            .severity
+            .iter()
+            .map(|s| format!("{} at {}", s.severity, format_ts(s.at)))
+            .collect();
+        let _ = writeln!(out, "| Severity history | {} |", history.join(" → "));
+    }
+    out.push('\n');
+
+    // Impact
+    let impact = inc.impact();
+    let _ = writeln!(out, "## Impact\n");
+    let _ = writeln!(out, "| | |\n|---|---|");
+    let _ = writeln!(
+        out,
+        "| Affected endpoints | {} |",
+        if impact.affected.is_empty() {
+            "—".to_string()
+        } else {
+            impact
+                .affected
+                .iter()
+                .map(|a| cell(a))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
+    let _ = writeln!(
+        out,
+        "| Failed requests | {} |",
+        impact
+            .failed_requests
+            .map_or("not measured (no metric snapshots)".to_string(), |n| n
+                .to_string())
+    );
+    if let Some(p) = impact.peak_error_ratio {
+        let _ = writeln!(out, "| Peak error rate | {:.2}% |", p * 100.0);
+    }
+    let _ = writeln!(
+        out,
+        "| Duration of impact | {} |",
+        opt_span(inc.figures().time_to_resolve)
+    );
+    out.push('\n');
+
+    // Lifecycle
+    let f = inc.figures();
+    let _ = writeln!(out, "## Lifecycle\n");
+    let _ = writeln!(out, "| Stage | Time (UTC) | |\n|---|---|---|");
+    for (stage, label, figure) in [
+        (Stage::ImpactStarted, "Impact started", None),
+        (
+            Stage::Detected,
+            "Detected",
+            Some(("time to detect", f.time_to_detect)),
+        ),
+        (
+            Stage::Acknowledged,
+            "Acknowledged",
+            Some(("time to acknowledge", f.time_to_acknowledge)),
+        ),
+        (
+            Stage::Mitigated,
+            "Mitigated",
+            Some(("time to mitigate", f.time_to_mitigate)),
+        ),
+        (
+            Stage::Resolved,
+            "Resolved",
+            Some(("time to resolve", f.time_to_resolve)),
+        ),
+    ] {
+        let at = inc.stage(stage).map_or("—".to_string(), format_ts);
+        let fig = figure.map_or(String::new(), |(n, d)| format!("{n}: {}", opt_span(d)));
+        let _ = writeln!(out, "| {label} | {at} | {fig} |");
+    }
+    out.push('\n');
+
+    // Signals
+    if !inc.signals.is_empty() {
+        let _ = writeln!(out, "## Signals\n");
+        let _ = writeln!(
+            out,
+            "| Detector | Target | First fired | Anomaly began | Resolved | Last evidence |\n|---|---|---|---|---|---|"
+        );
+        for s in inc.signals.values() {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                s.detector,
+                cell(&s.target),
+                format_ts(s.first_fired),
+                s.started.map_or("—".to_string(), format_ts),
+                s.resolved.map_or(
+                    if s.firing {
+                        "still firing".to_string()
+                    } else {
+                        "—".to_string()
+                    },
+                    format_ts
+                ),
+                cell(&s.evidence)
+            );
+        }
+        out.push('\n');
+    }
+
+    // Timeline
+    let _ = writeln!(out, "## Timeline\n");
+    let _ = writeln!(out, "| Time (UTC) | Kind | Who | What |\n|---|---|---|---|");
+    for e in events {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            format_ts(e.ts),
+            e.kind,
+            cell(&e.actor),
+            cell(&e.msg)
+        );
+    }
+    out.push('\n');
+
+    // Hypotheses
+    let _ = writeln!(out, "## Hypotheses\n");
+    if inc.hypotheses.is_empty() {
+        let _ = writeln!(out, "_None recorded._\n");
+    }
+    for h in &inc.hypotheses {
+        let status = match h.status {
+            HypothesisStatus::Open => "open",
+            HypothesisStatus::Confirmed => "confirmed",
+            HypothesisStatus::RuledOut => "ruled out",
+        };
+        let _ = writeln!(out, "- **{}** {} — _{status}_", h.id, h.text);
+        for ev in &h.evidence {
+            let _ = writeln!(
+                out,
+                "  - {} {} ({}, {})",
+                if ev.supports { "for:" } else { "against:" },
+                ev.text,
+                ev.actor,
+                format_ts(ev.at)
+            );
+        }
+    }
+    if !inc.hypotheses.is_empty() {
+        out.push('\n');
+    }
+
+    // Commands
+    if !inc.commands.is_empty() {
+        let _ = writeln!(out, "## Commands run\n");
+        for c in &inc.commands {
+            let _ = writeln!(
+                out,
+                "- `{}` — exit {}{}, confirmed by {} at {}",
+                c.command.replace('`', "'"),
+                c.exit_code.map_or("none".to_string(), |x| x.to_string()),
+                c.duration_ms.map_or(String::new(), |ms| format!(
+                    " in {:.1} s",
+                    ms as f64 / 1000.0
+                )),
+                c.actor,
+                format_ts(c.at)
+            );
+            if !c.output.trim().is_empty() {
+                let excerpt: String = c.output.lines().take(10).collect::<Vec<_>>().join("\n");
+                let _ = writeln!(out, "\n  ```\n  {}\n  ```", excerpt.replace('\n', "\n  "));
+            }
+        }
+        out.push('\n');
+    }
+
+    // Changes and comms
+    if !inc.changes.is_empty() {
+        let _ = writeln!(out, "## Changes around the incident\n");
+        for c in &inc.changes {
+            let _ = writeln!(
+                out,
+                "- {} {} ({})",
+                format_ts(c.at),
+                c.text,
+                c.tags.join(", ")
+            );
+        }
+        out.push('\n');
+    }
+    if !inc.comms.is_empty() {
+        let _ = writeln!(out, "## Status updates\n");
+        for c in &inc.comms {
+            let _ = writeln!(
+                out,
+                "- {} ({}): {}",
+                format_ts(c.at),
+                c.actor,
+                c.text.replace('\n', " / ")
+            );
+        }
+        out.push('\n');
+    }
+
+    // Went well / poorly
+    for (tag, heading) in [
+        ("went_well", "What went well"),
+        ("went_poorly", "What went poorly"),
+    ] {
+        let _ = writeln!(out, "## {heading}\n");
+        let notes: Vec<_> = inc
+            .notes
+            .iter()
+            .filter(|n| n.tags.iter().any(|t| t == tag))
+            .collect();
+        if notes.is_empty() {
+            let _ = writeln!(out, "- _to fill in at the review_");
+        }
+        for n in notes {
+            let _ = writeln!(out, "- {} ({})", n.text, n.actor);
+        }
+        out.push('\n');
+    }
+
+    // Root cause
+    let _ = writeln!(out, "## Root cause\n");
+    match &inc.root_cause {
+        Some((tech, process)) => {
+            let _ = writeln!(out, "- **Technical:** {}", or_fill(tech));
+            let _ = writeln!(out, "- **Process:** {}\n", or_fill(process));
+        }
+        None => {
+            let _ = writeln!(out, "- **Technical:** _to fill in at the review_");
+            let _ = writeln!(
+                out,
+                "- **Process:** _to fill in at the review (what let this reach customers, what slowed the response)_\n"
+            );
+        }
+    }
+
+    // Action items
+    let _ = writeln!(out, "## Action items\n");
+    let _ = writeln!(out, "| Action | Owner | Due |\n|---|---|---|");
+    if inc.action_items.is_empty() {
+        let _ = writeln!(out, "| _to fill in at the review_ | | |");
+    }
+    for a in &inc.action_items {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} |",
+            cell(&a.text),
+            cell(or_dash(&a.owner)),
+            cell(a.due.as_deref().unwrap_or("—"))
+        );
+    }
+    if !inc.problems.is_empty() {
+        let _ = writeln!(out, "\n## Notes on the record\n");
+        for (seq, why) in &inc.problems {
+            let _ = writeln!(out, "- event {seq}: {why}");
+        }
+    }
+    out
+}
+
+fn or_dash(s: &str) -> &str {
+    if s.trim().is_empty() { "—" } else { s }
+}
+
+fn or_fill(s: &str) -> &str {
+    if s.trim().is_empty() {
+        "_to fill in at the review_"
+    } else {
+        s
+    }
+}
+
+/// Renders the postmortem as JSON.
+pub fn json(events: &[Event]) -> Value {
+    let inc = Incident::fold(events);
+    let f = inc.figures();
+    let secs = |d: Option<Duration>| d.map(|d| d.num_seconds());
+    let stage = |s: Stage| inc.stage(s).map(format_ts);
+    json!({
+        "title": inc.title,
+        "service": inc.service,
+        "status": if inc.is_open() { "open" } else { "closed" },
+        "severity": inc.current_severity(),
+        "severity_history": inc.severity,
+        "playbook": inc.playbook,
+        "roles": inc.roles,
+        "impact": inc.impact(),
+        "lifecycle": {
+            "impact_started": stage(Stage::ImpactStarted),
+            "detected": stage(Stage::Detected),
+            "acknowledged": stage(Stage::Acknowledged),
+            "mitigated": stage(Stage::Mitigated),
+            "resolved": stage(Stage::Resolved),
+        },
+        "figures_s": {
+            "time_to_detect": secs(f.time_to_detect),
+            "time_to_acknowledge": secs(f.time_to_acknowledge),
+            "time_to_mitigate": secs(f.time_to_mitigate),
+            "time_to_resolve": secs(f.time_to_resolve),
+        },
+        "signals": inc.signals.values().collect::<Vec<_>>(),
+        "hypotheses": inc.hypotheses,
+        "commands": inc.commands,
+        "changes": inc.changes,
+        "comms": inc.comms,
+        "went_well": inc.notes.iter().filter(|n| n.tags.iter().any(|t| t == "went_well")).map(|n| &n.text).collect::<Vec<_>>(),
+        "went_poorly": inc.notes.iter().filter(|n| n.tags.iter().any(|t| t == "went_poorly")).map(|n| &n.text).collect::<Vec<_>>(),
+        "root_cause": inc.root_cause.as_ref().map(|(t, p)| json!({"technical": t, "process": p})),
+        "action_items": inc.action_items,
+        "timeline": events.iter().map(|e| json!({"seq": e.seq, "ts": format_ts(e.ts), "kind": e.kind, "actor": e.actor, "msg": e.msg})).collect::<Vec<_>>(),
+        "problems": inc.problems.iter().map(|(s, w)| json!({"seq": s, "problem": w})).collect::<Vec<_>>(),
+        "notes": inc.notes.iter().filter(|n| n.tags.is_empty()).map(|n| json!({"at": format_ts(n.at), "actor": n.actor, "text": n.text})).collect::<Vec<_>>(),
+        "unknown_events": events.iter().filter(|e| e.kind == Kind::Unknown).count(),
+    })
+}
