@@ -10,6 +10,7 @@ pub mod demo;
 pub mod logging;
 pub mod notify;
 pub mod paths;
+pub mod runner;
 pub mod signals;
 pub mod sim;
 pub mod source;

@@ -3,6 +3,7 @@
 pub mod detect;
 pub mod exposition;
 pub mod metrics;
+pub mod redact;
 pub mod sample;
 pub mod scenario;
 pub mod signal;
