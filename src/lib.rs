@@ -1,6 +1,7 @@
 //! incident-commander (`ic`): a terminal incident commander for API teams.
 //!
-//! The binary is a thin shell over this library; see `DESIGN.md` for the module map.
+//! The binary is a thin shell over this library; the module map is in the README's
+//! "Architecture" section.
 
 pub mod cli;
 pub mod commands;
@@ -12,6 +13,7 @@ pub mod logging;
 pub mod notify;
 pub mod paths;
 pub mod recorder;
+pub mod runner;
 pub mod signals;
 pub mod sim;
 pub mod source;
