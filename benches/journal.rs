@@ -24,7 +24,10 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let t0 = Utc.timestamp_opt(1_800_000_000, 0).single().unwrap_or_default();
+    let t0 = Utc
+        .timestamp_opt(1_800_000_000, 0)
+        .single()
+        .unwrap_or_default();
 
     // Appends with fsync.
     let path = dir.path().join("appends.jsonl");
@@ -53,13 +56,32 @@ fn main() {
     for seq in 1..=total {
         let ts = t0 + chrono::Duration::milliseconds(seq as i64 * 100);
         let d = match seq % 5 {
-            0 => Draft::new(Kind::MetricSnapshot, "ic", "snapshot", json!({"targets": [{"target": "shop /api/payments", "rps": 20.0, "error_ratio": 0.12, "failed": 144}]})),
-            1 => Draft::new(Kind::SignalUpdated, "ic", "STILL error_rate", json!({"detector": "error_rate", "target": "shop /api/payments", "evidence": "15% errors over 30s", "started": "2027-01-15T08:00:00.000Z"})),
+            0 => Draft::new(
+                Kind::MetricSnapshot,
+                "ic",
+                "snapshot",
+                json!({"targets": [{"target": "shop /api/payments", "rps": 20.0, "error_ratio": 0.12, "failed": 144}]}),
+            ),
+            1 => Draft::new(
+                Kind::SignalUpdated,
+                "ic",
+                "STILL error_rate",
+                json!({"detector": "error_rate", "target": "shop /api/payments", "evidence": "15% errors over 30s", "started": "2027-01-15T08:00:00.000Z"}),
+            ),
             2 => Draft::note("ann", "looking at the pool graphs", &[]),
-            3 => Draft::new(Kind::StepDone, "ann", "step", json!({"phase": "triage", "step": format!("s{}", seq % 50)})),
+            3 => Draft::new(
+                Kind::StepDone,
+                "ann",
+                "step",
+                json!({"phase": "triage", "step": format!("s{}", seq % 50)}),
+            ),
             _ => Draft::lifecycle("ann", Stage::Acknowledged, ts),
         };
-        let d = if seq == 1 { Draft::opened("ic", "bench", "shop") } else { d };
+        let d = if seq == 1 {
+            Draft::opened("ic", "bench", "shop")
+        } else {
+            d
+        };
         let _ = writeln!(f, "{}", d.into_event(seq, ts).to_line());
     }
     drop(f);

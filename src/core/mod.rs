@@ -5,12 +5,9 @@ pub mod event;
 pub mod exposition;
 pub mod incident;
 pub mod metrics;
-<<<<<<< HEAD
 pub mod playbook;
 pub mod postmortem;
-=======
 pub mod redact;
->>>>>>> runner
 pub mod sample;
 pub mod scenario;
 pub mod signal;
