@@ -108,8 +108,11 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 #[derive(Debug, clap::Args)]
 pub struct EventArgs {
     /// What happened: the note, change, update or item text (for `severity`: e.g. "SEV-2 checkout down").
-    #[arg(value_name = "MESSAGE", required = true, num_args = 1..)]
+    #[arg(value_name = "MESSAGE", required_unless_present = "stdin", num_args = 1..)]
     pub message: Vec<String>,
+    /// Append one event per line of standard input (each acknowledged on stdout once on disk).
+    #[arg(long, conflicts_with = "message")]
+    pub stdin: bool,
     /// The timeline file (created if missing); default: the newest open incident in the timeline dir.
     #[arg(long, short = 't', value_name = "FILE")]
     pub timeline: Option<PathBuf>,

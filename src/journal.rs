@@ -183,11 +183,14 @@ impl Journal {
             .metadata()
             .map_err(io_err(&path, "read the timeline's size"))?
             .len();
-        let (last_seq, torn_at) = self.scan_tail(len)?;
+        let (last, torn_at) = self.scan_tail(len)?;
         if let Some(at) = torn_at {
             self.set_aside(at, len)?;
         }
-        let event = draft.into_event(last_seq + 1, now);
+        // Time never goes backwards within a file: a writer that took `now` before another
+        // process's append (or a wall clock stepped back) gets the last event's time.
+        let (last_seq, last_ts) = last.unwrap_or((0, now));
+        let event = draft.into_event(last_seq + 1, now.max(last_ts));
         let mut line = event.to_line().into_bytes();
         line.push(b'\n');
         let written = self
@@ -205,11 +208,16 @@ impl Journal {
         Ok(event)
     }
 
-    /// The last valid `seq` and, when the file does not end in a newline, where the torn
-    /// line starts. Reads the last 64 KiB, or the whole file when that holds no valid line.
-    fn scan_tail(&self, len: u64) -> Result<(u64, Option<u64>), JournalError> {
+    /// The highest valid `seq` with the latest `ts` and, when the file does not end in a
+    /// newline, where the torn line starts. Reads the last 64 KiB, or the whole file when
+    /// that holds no valid line.
+    #[allow(clippy::type_complexity)]
+    fn scan_tail(
+        &self,
+        len: u64,
+    ) -> Result<(Option<(u64, DateTime<Utc>)>, Option<u64>), JournalError> {
         if len == 0 {
-            return Ok((0, None));
+            return Ok((None, None));
         }
         let mut from = len.saturating_sub(TAIL);
         loop {
@@ -240,11 +248,12 @@ impl Journal {
                 .split(|b| *b == b'\n')
                 .filter_map(|l| std::str::from_utf8(l).ok())
                 .filter_map(|l| Event::parse_line(l).ok())
-                .map(|e| e.seq)
-                .max();
+                .fold(None, |acc: Option<(u64, DateTime<Utc>)>, e| {
+                    Some(acc.map_or((e.seq, e.ts), |(s, t)| (s.max(e.seq), t.max(e.ts))))
+                });
             match best {
-                Some(seq) => return Ok((seq, torn_at)),
-                None if from == 0 => return Ok((0, torn_at)),
+                Some(b) => return Ok((Some(b), torn_at)),
+                None if from == 0 => return Ok((None, torn_at)),
                 None => from = 0,
             }
         }
@@ -507,8 +516,11 @@ mod tests {
             j.path().display()
         );
         let a = j.append(Draft::note("ann", "one", &[]), t(1)).unwrap();
-        let b = j.append(Draft::note("bob", "two", &[]), t(2)).unwrap();
+        // A writer whose clock is behind (or took `now` before another's append) does not
+        // make time go backwards in the file.
+        let b = j.append(Draft::note("bob", "two", &[]), t(0)).unwrap();
         assert_eq!((a.seq, b.seq), (1, 2));
+        assert_eq!(b.ts, t(1));
         let r = read(j.path()).unwrap();
         assert_eq!(r.events, vec![a, b]);
         assert!(r.problems.is_empty());

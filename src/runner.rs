@@ -141,6 +141,16 @@ impl CommandOutcome {
         })
     }
 
+    /// The timeline event recording this run (actor: whoever confirmed it).
+    pub fn to_draft(&self) -> crate::core::event::Draft {
+        crate::core::event::Draft::new(
+            crate::core::event::Kind::CommandRun,
+            &self.confirmed_by,
+            format!("ran `{}`: {}", self.command, self.summary()),
+            self.to_event_data(),
+        )
+    }
+
     /// One line: `exit 0 in 1.2 s`, `timed out after 60 s`,
     /// `cancelled after 3.4 s`, `killed by signal 9`.
     pub fn summary(&self) -> String {

@@ -110,10 +110,16 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn lint_accepts_the_shipped_files_and_rejects_mistakes() {
-    let o = ic(&["lint", "assets/scenarios", "assets/starter-config.yaml"]);
+    let o = ic(&[
+        "lint",
+        "assets/scenarios",
+        "assets/starter-config.yaml",
+        "playbooks",
+    ]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
-    assert!(out.contains("16 files checked, all valid"), "{out}");
+    assert!(out.contains("26 files checked, all valid"), "{out}");
+    assert!(out.contains("playbook `http-5xx-spike`"), "{out}");
     assert!(
         out.contains("scenario `payments-pool-exhaustion`: 1 faults"),
         "{out}"

@@ -312,6 +312,16 @@ async fn event_data_has_every_field() {
     assert_eq!(data["truncated"], false);
     assert_eq!(data["timed_out"], false);
     assert_eq!(data["cancelled"], false);
+    // The timeline event folds into the incident's command list.
+    let event = o.to_draft().into_event(1, chrono::Utc::now());
+    let inc = incident_commander::core::incident::Incident::fold([&event]);
+    assert_eq!(inc.commands[0].exit_code, Some(3));
+    assert_eq!(inc.commands[0].actor, "ann");
+    assert!(
+        event.msg.starts_with("ran `echo hi; exit 3`: exit 3"),
+        "{}",
+        event.msg
+    );
 }
 
 #[tokio::test]

@@ -11,7 +11,11 @@ use serde_json::{Value, json};
 use std::path::Path;
 
 pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8> {
-    let message = args.message.join(" ");
+    let message = if args.stdin {
+        "events from standard input".to_string()
+    } else {
+        args.message.join(" ")
+    };
     if message.trim().is_empty() {
         return Err(UsageError("the message is empty: say what happened".into()).into());
     }
@@ -22,12 +26,19 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
         .filter(|a| !a.trim().is_empty())
         .unwrap_or_else(|| "someone".into());
     let now = Utc::now();
-    let draft = draft(args, &actor, &message, now)?;
+    let first = draft(args, &actor, &message, now)?;
+    if args.stdin && first.kind == Kind::IncidentOpened {
+        return Err(UsageError(
+            "--stdin appends to an incident; open it first with `ic event --kind open TITLE`"
+                .into(),
+        )
+        .into());
+    }
     let path = match &args.timeline {
         Some(p) => p.clone(),
         None => {
             let dir = timeline_dir(args.timeline_dir.as_deref(), config)?;
-            if draft.kind == Kind::IncidentOpened {
+            if first.kind == Kind::IncidentOpened {
                 journal::ensure_dir(&dir)?;
                 dir.join(journal::file_name(now, &message))
             } else {
@@ -41,28 +52,45 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
         }
     };
     let mut journal = Journal::open(&path)?;
-    let event = journal.append(draft, now)?;
+    if !args.stdin {
+        let event = journal.append(first, now)?;
+        report(&mut journal, &event, args.json);
+        return Ok(EXIT_OK);
+    }
+    for line in std::io::stdin().lines() {
+        let line = line.map_err(|e| anyhow::anyhow!("cannot read standard input: {e}"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let now = Utc::now();
+        let event = journal.append(draft(args, &actor, &line, now)?, now)?;
+        report(&mut journal, &event, args.json);
+    }
+    Ok(EXIT_OK)
+}
+
+/// Prints the acknowledgement of a written event (and any torn tail set aside).
+fn report(journal: &mut Journal, event: &crate::core::event::Event, json: bool) {
     for torn in journal.take_torn() {
         eprintln!(
             "warning: {}: a torn last line ({} bytes) from an interrupted write was moved to {}",
-            path.display(),
+            journal.path().display(),
             torn.bytes,
             torn.kept_in.display()
         );
     }
-    if args.json {
+    if json {
         out!("{}", event.to_line());
     } else {
         out!(
             "{}  #{} {} {}: {}",
-            path.display(),
+            journal.path().display(),
             event.seq,
             format_ts(event.ts),
             event.kind,
             event.msg
         );
     }
-    Ok(EXIT_OK)
 }
 
 fn draft(

@@ -596,6 +596,59 @@ fn render(
     Ok(out)
 }
 
+/// The playbooks shipped with `ic` (`playbooks/`), compiled in: (id, YAML).
+pub const BUNDLED: [(&str, &str); 10] = [
+    (
+        "auth-expiry",
+        include_str!("../../playbooks/auth-expiry.yaml"),
+    ),
+    (
+        "bad-deploy",
+        include_str!("../../playbooks/bad-deploy.yaml"),
+    ),
+    (
+        "certificate-expiry",
+        include_str!("../../playbooks/certificate-expiry.yaml"),
+    ),
+    (
+        "dependency-down",
+        include_str!("../../playbooks/dependency-down.yaml"),
+    ),
+    ("generic", include_str!("../../playbooks/generic.yaml")),
+    (
+        "http-5xx-spike",
+        include_str!("../../playbooks/http-5xx-spike.yaml"),
+    ),
+    (
+        "latency-regression",
+        include_str!("../../playbooks/latency-regression.yaml"),
+    ),
+    (
+        "retry-storm",
+        include_str!("../../playbooks/retry-storm.yaml"),
+    ),
+    (
+        "schema-drift",
+        include_str!("../../playbooks/schema-drift.yaml"),
+    ),
+    (
+        "traffic-drop",
+        include_str!("../../playbooks/traffic-drop.yaml"),
+    ),
+];
+
+/// The bundled playbooks, parsed.
+pub fn bundled() -> Vec<Playbook> {
+    BUNDLED
+        .iter()
+        .filter_map(|(id, text)| {
+            Playbook::parse(Path::new(&format!("playbooks/{id}.yaml")), text)
+                .map_err(|e| tracing::error!("bundled playbook {id}: {e}"))
+                .ok()
+        })
+        .collect()
+}
+
 /// Loads every `*.yaml` / `*.yml` playbook in `dir` (sorted); errors are returned per file.
 pub fn load_dir(dir: &Path) -> (Vec<Playbook>, Vec<YamlError>) {
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -749,6 +802,48 @@ exit_criteria: {quiet_for: 15m}
         );
         assert!(
             glob("*pay*", "PAYMENTS") && glob("a*c", "abc") && !glob("a*c", "abd") && glob("*", "")
+        );
+    }
+
+    #[test]
+    fn the_bundled_playbooks_load_use_every_phase_and_match_sensibly() {
+        let all = bundled();
+        assert_eq!(all.len(), BUNDLED.len());
+        for p in &all {
+            for phase in Phase::ALL {
+                assert!(
+                    !p.phases.of(phase).is_empty(),
+                    "{} has no {phase} steps",
+                    p.id
+                );
+            }
+            assert!(
+                p.phases.all().any(|(_, s)| s.verify.is_some()),
+                "{} never verifies itself",
+                p.id
+            );
+            assert_eq!(p.severity.len(), 4, "{}: SEV-1..4 guidance", p.id);
+        }
+        let top = |d: DetectorKind, t: &str| rank(&all, &[(d, t.to_string())])[0].id.clone();
+        assert_eq!(
+            top(DetectorKind::ErrorRate, "shop /api/payments"),
+            "http-5xx-spike"
+        );
+        assert_eq!(
+            top(DetectorKind::Latency, "shop /api/search"),
+            "latency-regression"
+        );
+        assert_eq!(
+            top(DetectorKind::TrafficDrop, "shop /api/orders"),
+            "traffic-drop"
+        );
+        assert_eq!(top(DetectorKind::Certificate, "api"), "certificate-expiry");
+        assert_eq!(
+            rank(&all, &[(DetectorKind::Alert, "x".into())])
+                .last()
+                .unwrap()
+                .id,
+            "generic"
         );
     }
 

@@ -1,0 +1,285 @@
+//! The timeline under load and under crashes, through the real binary:
+//! several `ic event --stdin` writers at once (no loss, no interleaving,
+//! unique increasing seq), SIGKILL at random points (every acknowledged event
+//! survives, the file loads), and the CLI's kinds and mistakes.
+
+use incident_commander::core::event::Kind;
+use incident_commander::core::incident::Incident;
+use incident_commander::journal;
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn ic() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ic"));
+    c.env("IC_LOG", "off").env_remove("IC_CONFIG");
+    c
+}
+
+/// Starts a writer appending one event per stdin line to `file`, acknowledging each as JSON.
+fn writer(file: &Path, actor: &str) -> std::process::Child {
+    ic().args(["event", "--stdin", "--json", "-a", actor, "-t"])
+        .arg(file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start ic event")
+}
+
+#[test]
+fn four_writers_at_once_lose_nothing_and_number_uniquely() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.jsonl");
+    const PER: usize = 600;
+    let mut children: Vec<_> = (0..4).map(|w| writer(&file, &format!("w{w}"))).collect();
+    // Feed all four at once from threads.
+    let feeders: Vec<_> = children
+        .iter_mut()
+        .enumerate()
+        .map(|(w, c)| {
+            let mut stdin = c.stdin.take().unwrap();
+            std::thread::spawn(move || {
+                for i in 0..PER {
+                    writeln!(stdin, "writer {w} line {i} {}", "x".repeat(i % 200)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for f in feeders {
+        f.join().unwrap();
+    }
+    let mut acked = 0;
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success());
+        acked += out
+            .stdout
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count();
+    }
+    assert_eq!(acked, 4 * PER);
+    let replay = journal::read(&file).unwrap();
+    assert!(
+        replay.problems.is_empty(),
+        "{:?}",
+        &replay.problems[..replay.problems.len().min(3)]
+    );
+    assert_eq!(replay.events.len(), 4 * PER);
+    let seqs: Vec<u64> = replay.events.iter().map(|e| e.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=(4 * PER) as u64).collect::<Vec<_>>(),
+        "seq is unique and in file order"
+    );
+    for w in 0..4 {
+        let mine: Vec<&str> = replay
+            .events
+            .iter()
+            .filter(|e| e.actor == format!("w{w}"))
+            .map(|e| e.msg.as_str())
+            .collect();
+        assert_eq!(mine.len(), PER);
+        for (i, m) in mine.iter().enumerate() {
+            assert!(m.starts_with(&format!("writer {w} line {i} ")), "{m}");
+        }
+    }
+}
+
+#[test]
+fn sigkill_at_random_points_never_loses_an_acknowledged_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.jsonl");
+    let mut acked: BTreeSet<u64> = BTreeSet::new();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let deadline = Instant::now() + Duration::from_secs(25);
+    for round in 0..100 {
+        assert!(
+            Instant::now() < deadline,
+            "100 rounds should take well under 25 s (round {round})"
+        );
+        let mut child = writer(&file, "crash");
+        let mut stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut seqs = Vec::new();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+                seqs.push(v["seq"].as_u64().unwrap());
+            }
+            seqs
+        });
+        let feeder = std::thread::spawn(move || {
+            for i in 0.. {
+                if writeln!(stdin, "round {round} event {i}").is_err() {
+                    break;
+                }
+            }
+        });
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(5 + seed % 40));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        feeder.join().unwrap();
+        acked.extend(reader.join().unwrap());
+        // The file loads after every crash, and every acknowledged event is in it.
+        let replay = journal::read(&file).unwrap();
+        let present: BTreeSet<u64> = replay.events.iter().map(|e| e.seq).collect();
+        let lost: Vec<&u64> = acked.difference(&present).collect();
+        assert!(
+            lost.is_empty(),
+            "round {round}: acknowledged but missing: {lost:?}"
+        );
+        for p in &replay.problems {
+            assert!(p.message.contains("torn last line"), "round {round}: {p:?}");
+        }
+    }
+    assert!(
+        acked.len() > 100,
+        "the writers got work done: {}",
+        acked.len()
+    );
+}
+
+#[test]
+fn the_cli_writes_every_kind_and_the_postmortem_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("incidents");
+    let run = |args: &[&str]| {
+        let out = ic()
+            .args(["event", "--timeline-dir"])
+            .arg(&d)
+            .args(["-a", "ann"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["-k", "open", "Checkout 5xx"]);
+    run(&["-k", "severity", "SEV-2", "checkout failing"]);
+    run(&["-k", "deploy", "--change-version", "v42", "checkout v42"]);
+    run(&["-k", "hypothesis", "pool exhausted"]);
+    run(&[
+        "-k",
+        "comms",
+        "Checkout failing for some customers; next update 03:30",
+    ]);
+    run(&["--tag", "went_well", "the rollback took a minute"]);
+    run(&[
+        "-k",
+        "impact-started",
+        "--at",
+        "2026-11-22T03:00:00Z",
+        "first customer errors",
+    ]);
+    run(&[
+        "-k",
+        "mitigated",
+        "--at",
+        "2026-11-22T03:20:00Z",
+        "rolled back",
+    ]);
+    run(&[
+        "-k",
+        "action",
+        "--owner",
+        "bob",
+        "--due",
+        "2026-12-01",
+        "alert on pool saturation",
+    ]);
+    run(&["-k", "root-cause", "pool of 10 under peak load"]);
+    run(&["-k", "close", "resolved"]);
+    let files = journal::timelines(&d);
+    assert_eq!(files.len(), 1);
+    assert!(
+        files[0]
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .ends_with("-checkout-5xx.jsonl")
+    );
+    let replay = journal::read(&files[0]).unwrap();
+    let inc = Incident::fold(&replay.events);
+    assert_eq!(
+        inc.current_severity().map(|s| s.to_string()).as_deref(),
+        Some("SEV-2")
+    );
+    assert_eq!(inc.changes[0].tags, vec!["deploy", "v42"]);
+    assert_eq!(inc.action_items[0].owner, "bob");
+    assert!(!inc.is_open());
+    assert!(
+        replay
+            .events
+            .iter()
+            .all(|e| e.actor == "ann" || e.kind == Kind::IncidentOpened)
+    );
+
+    // Nothing open any more: a note needs --timeline.
+    let out = ic()
+        .args(["event", "--timeline-dir"])
+        .arg(&d)
+        .arg("late note")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no open incident"));
+
+    let md = dir.path().join("pm.md");
+    let out = ic()
+        .args(["postmortem", "--timeline-dir"])
+        .arg(&d)
+        .arg("-o")
+        .arg(&md)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        text.contains("| Mitigated | 2026-11-22T03:20:00.000Z | time to mitigate: 20m 00s |"),
+        "{text}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&md).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+#[test]
+fn event_mistakes_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("t.jsonl");
+    for (args, needle) in [
+        (vec!["-k", "severity", "SEV-9", "bad"], "not a severity"),
+        (
+            vec!["-k", "mitigated", "--at", "yesterday", "x"],
+            "RFC 3339",
+        ),
+        (vec!["-k", "wat", "x"], "unknown kind `wat`"),
+        (
+            vec!["--at", "2026-11-22T03:00:00Z", "a note"],
+            "--at is for lifecycle",
+        ),
+    ] {
+        let out = ic()
+            .arg("event")
+            .arg("-t")
+            .arg(&t)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}

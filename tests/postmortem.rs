@@ -1,0 +1,72 @@
+//! `ic postmortem` against golden files: a realistic incident timeline
+//! (`tests/golden/incident.jsonl`, one event of nearly every kind) renders to
+//! exactly `incident.postmortem.md` and `incident.postmortem.json`.
+//! Regenerate after an intended change with `IC_UPDATE_GOLDEN=1 cargo test --test postmortem`.
+
+use std::path::Path;
+use std::process::Command;
+
+fn render(format: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_ic"))
+        .env("IC_LOG", "off")
+        .args(["postmortem", "--format", format])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/incident.jsonl"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "the fixture has no problems: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn golden(name: &str, got: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("IC_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, got).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        got == want,
+        "{name} differs from the golden file (IC_UPDATE_GOLDEN=1 to accept):\n{}",
+        got.lines()
+            .zip(want.lines().chain(std::iter::repeat("<missing>")))
+            .filter(|(a, b)| a != b)
+            .take(5)
+            .map(|(a, b)| format!("got:  {a}\nwant: {b}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn markdown_matches_the_golden_file() {
+    let md = render("md");
+    assert_eq!(md, render("md"), "deterministic");
+    golden("incident.postmortem.md", &md);
+}
+
+#[test]
+fn json_matches_the_golden_file_and_has_the_figures() {
+    let text = render("json");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["figures_s"]["time_to_detect"], 5);
+    assert_eq!(v["figures_s"]["time_to_mitigate"], 303);
+    assert_eq!(v["impact"]["failed_requests"], 182);
+    assert_eq!(v["action_items"].as_array().unwrap().len(), 2);
+    // The source path differs per checkout; the rest is golden.
+    let mut v = v;
+    v["source"] = serde_json::json!("tests/golden/incident.jsonl");
+    golden(
+        "incident.postmortem.json",
+        &format!("{}\n", serde_json::to_string_pretty(&v).unwrap()),
+    );
+}
