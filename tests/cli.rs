@@ -82,15 +82,18 @@ fn usage_errors_exit_2() {
         text(&o).1
     );
     // Commands of later milestones say so instead of pretending.
-    let o = ic(&["event"]);
+    let o = ic(&[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         text(&o)
             .1
-            .contains("does not have the timeline journal yet"),
+            .contains("does not have the full-screen incident view yet"),
         "{}",
         text(&o).1
     );
+    let o = ic(&["event"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("<MESSAGE>"), "{}", text(&o).1);
     let o = ic(&["simulate", "no-such-scenario"]);
     assert_eq!(o.status.code(), Some(2));
     // A missing config is a usage error that says where it looked and what to do.
