@@ -718,7 +718,14 @@ exit_criteria: {quiet_for: 15m}
     /// (replace this, with that) → (line, column, message fragment)
     #[test]
     fn every_kind_of_mistake_has_a_position_and_a_message() {
-        let cases: [(&str, &str, usize, usize, &str); 9] = [
+        let cases: [(&str, &str, usize, usize, &str); 10] = [
+            (
+                "roles: [incident-lead, comms, investigator]",
+                "roles: 5",
+                6,
+                8,
+                "invalid type",
+            ),
             ("title: 5xx", "titel: 5xx", 2, 1, "unknown field `titel`"),
             (
                 "  learn:    [",
