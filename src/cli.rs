@@ -64,6 +64,13 @@ pub struct DemoArgs {
     /// Generated traffic, requests per second (0 turns the generator off).
     #[arg(long, default_value_t = crate::demo::DEFAULT_RPS, value_parser = parse_rps)]
     pub rps: f64,
+    /// Print a summary line per second instead of opening the full-screen view
+    /// (the default when stdout is not a terminal).
+    #[arg(long)]
+    pub headless: bool,
+    /// Where the demo's incident timelines go (default: a new temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub timeline_dir: Option<PathBuf>,
 }
 
 fn parse_rps(s: &str) -> Result<f64, String> {

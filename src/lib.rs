@@ -3,6 +3,7 @@
 //! The binary is a thin shell over this library; the module map is in the README's
 //! "Architecture" section.
 
+pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -17,3 +18,4 @@ pub mod runner;
 pub mod signals;
 pub mod sim;
 pub mod source;
+pub mod tui;

@@ -65,7 +65,11 @@ pub(super) struct Sources {
 
 /// Loads the config and prepares its endpoints and metrics targets.
 pub(super) fn load_sources(config: Option<&Path>) -> anyhow::Result<Sources> {
-    let config = Config::discover(config)?;
+    sources_from(Config::discover(config)?)
+}
+
+/// Prepares a loaded config's endpoints and metrics targets.
+pub(super) fn sources_from(config: Config) -> anyhow::Result<Sources> {
     let probes = config
         .endpoints
         .iter()

@@ -17,6 +17,7 @@ mod lint;
 mod postmortem;
 mod scrape;
 mod simulate;
+mod view;
 mod watch;
 
 use crate::cli::{Cli, Command};
@@ -40,10 +41,16 @@ pub struct UsageError(pub String);
 /// Runs the parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     let Some(command) = cli.command else {
-        return Err(not_yet(
-            "the full-screen incident view",
-            "`ic demo` runs the demo API and prints a live summary meanwhile",
-        ));
+        let sources = check::load_sources(cli.config.as_deref())?;
+        if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            return Err(UsageError(
+                "the full-screen view needs a terminal: run `ic` in one, or use `ic watch` for headless output".into(),
+            )
+            .into());
+        }
+        let playbooks = view::playbooks(&sources.config, Vec::new())?;
+        let dir = timeline_dir(None, cli.config.as_deref())?;
+        return view::run(sources, playbooks, dir, Vec::new()).await;
     };
     match command {
         Command::Demo(args) => demo::run(args).await,
@@ -61,13 +68,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Event(args) => event::run(&args, cli.config.as_deref()),
         Command::Postmortem(args) => postmortem::run(&args, cli.config.as_deref()),
     }
-}
-
-fn not_yet(what: &str, meanwhile: &str) -> anyhow::Error {
-    UsageError(format!(
-        "this build of ic does not have {what} yet (it is on the roadmap); {meanwhile}"
-    ))
-    .into()
 }
 
 /// The exit code for an error: 2 for usage and config errors, 1 otherwise.

@@ -1,0 +1,1194 @@
+//! The engine shared by the full-screen view: one `Msg` in, `update` decides,
+//! `Effect`s out. Plain data and the clock passed in: the runtime (`tui`)
+//! carries out effects — appending to the timeline *before* the screen shows
+//! the change (the state only learns an event through `Msg::Appended`),
+//! running confirmed commands, notifying — and feeds the results back.
+
+pub mod keymap;
+pub mod targets;
+
+use crate::core::detect::Settings;
+use crate::core::event::{Draft, Event, Kind, Phase, Severity, Stage};
+use crate::core::incident::{HypothesisStatus, Incident};
+use crate::core::metrics::RouteView;
+use crate::core::playbook::{self, Playbook};
+use crate::core::sample::ProbeSample;
+use crate::core::signal::{Signal, SignalState};
+use crate::core::verify::{Check, Verdict};
+use chrono::{DateTime, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+use keymap::Action;
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use targets::{SourceKind, Target};
+
+/// Everything that can happen to the app.
+#[derive(Debug)]
+pub enum Msg {
+    /// A key.
+    Key(KeyEvent),
+    /// A mouse event.
+    Mouse(MouseEvent),
+    /// Pasted text.
+    Paste(String),
+    /// The terminal was resized.
+    Resize,
+    /// Once a second.
+    Tick,
+    /// A probe finished (endpoint index, sample).
+    Probe(usize, Box<ProbeSample>),
+    /// Per-route views from a metrics source (source name, views, when).
+    Views(String, Vec<RouteView>, DateTime<Utc>),
+    /// A source could not be read (name, why).
+    SourceDown(String, String),
+    /// An Alertmanager signal.
+    Signal(Signal),
+    /// An event is on disk.
+    Appended(Event),
+    /// An event could not be written (it is kept and retried).
+    AppendFailed(String),
+    /// A confirmed command finished: (step id, outcome summary, draft to record).
+    CommandDone(String, String, Box<Draft>),
+    /// Something to tell the responder.
+    Info(String),
+    /// A background task failed.
+    TaskFailed(String),
+}
+
+/// What the runtime should do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Open an incident timeline titled so (then the queued appends go to it).
+    Open(String),
+    /// Append to the open incident's timeline.
+    Append(Draft),
+    /// Notify about a signal.
+    Notify(Signal),
+    /// Run a confirmed command: (step id, command, timeout).
+    Run(String, String, std::time::Duration),
+    /// Write the postmortem next to the timeline.
+    WritePostmortem,
+    /// Leave.
+    Quit,
+}
+
+/// Which pane has the keyboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    /// The endpoints table.
+    Endpoints,
+    /// The playbook's steps.
+    Playbook,
+    /// The timeline.
+    Timeline,
+}
+
+/// What a line of input is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// A note.
+    Note,
+    /// A hypothesis or evidence.
+    Hypothesis,
+    /// A role assignment.
+    Role,
+    /// A status update.
+    Comms,
+    /// A change marker.
+    Change,
+    /// An action item.
+    ActionItem,
+}
+
+impl InputKind {
+    /// The prompt.
+    pub fn prompt(self) -> &'static str {
+        match self {
+            InputKind::Note => "Note (#well / #poorly tag it for the postmortem)",
+            InputKind::Hypothesis => {
+                "Hypothesis — or +h1 evidence for, -h1 evidence against, !h1 confirm, xh1 rule out"
+            }
+            InputKind::Role => "Role and person, e.g. `comms cat`",
+            InputKind::Comms => "Status update (Enter sends; edit freely)",
+            InputKind::Change => {
+                "Change: deploy|config|flag VERSION what, e.g. `deploy v42 payments rollout`"
+            }
+            InputKind::ActionItem => "Action item: text @owner due:2026-12-01",
+        }
+    }
+}
+
+/// What is being confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Confirm {
+    /// Run a step's command.
+    Run { step: String, command: String },
+    /// Quit with an incident open.
+    Quit,
+}
+
+/// The interaction mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Keys go to the keymap.
+    Normal,
+    /// The help overlay.
+    Help,
+    /// A line of input.
+    Input(InputKind, String),
+    /// The severity picker, with its cursor.
+    Severity(usize),
+    /// A y/n question.
+    Confirm(Confirm),
+}
+
+/// The open incident as the screen knows it: the events on disk and their fold.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentView {
+    /// Events, in file order.
+    pub events: Vec<Event>,
+    /// The fold.
+    pub state: Incident,
+}
+
+/// Screen areas the last frame drew (for the mouse).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Areas {
+    /// The endpoints table body: (x, y, width, height).
+    pub endpoints: (u16, u16, u16, u16),
+    /// The playbook pane.
+    pub playbook: (u16, u16, u16, u16),
+    /// The timeline pane.
+    pub timeline: (u16, u16, u16, u16),
+}
+
+/// The app's whole state.
+#[derive(Debug)]
+pub struct State {
+    /// Service name.
+    pub service: String,
+    /// Who is at the keyboard.
+    pub actor: String,
+    /// Detection settings.
+    pub settings: Settings,
+    /// Probe endpoints and metric routes.
+    pub targets: Vec<Target>,
+    /// Index into the sorted view.
+    pub selected: usize,
+    /// Sort order (0: worst first, 1: name, 2: rps).
+    pub sort: u8,
+    /// Focused pane.
+    pub focus: Pane,
+    /// Mode.
+    pub mode: Mode,
+    /// The open incident, once an event of it is on disk.
+    pub incident: Option<IncidentView>,
+    /// Timeline file of the open incident.
+    pub timeline_path: Option<PathBuf>,
+    /// Playbooks available.
+    pub playbooks: Vec<Playbook>,
+    /// Phase tab shown.
+    pub phase_tab: Phase,
+    /// Cursor in the step list.
+    pub step_cursor: usize,
+    /// Live checks of `verify` steps, by step id.
+    pub checks: HashMap<String, (Check, Option<Verdict>)>,
+    /// The alert banner and when it appeared.
+    pub banner: Option<(String, DateTime<Utc>)>,
+    /// A status message (refusals, results).
+    pub message: Option<String>,
+    /// An action pressed once while refused: pressing it again overrides.
+    pub pending_override: Option<Action>,
+    /// Timeline filter.
+    pub filter: Option<Kind>,
+    /// Timeline scroll from the bottom.
+    pub scroll: usize,
+    /// Open incidents automatically when a signal fires.
+    pub auto_open: bool,
+    /// A command is running for this step.
+    pub running: Option<String>,
+    /// Set when the screen must be redrawn.
+    pub dirty: bool,
+    /// Set when the app should end.
+    pub quit: bool,
+    /// Areas of the last frame.
+    pub areas: Areas,
+    /// Sources that are down, with why.
+    pub sources_down: BTreeMap<String, String>,
+    /// The latest time seen.
+    pub now: DateTime<Utc>,
+    /// Where the timeline dir is (shown in the header for the demo).
+    pub timeline_dir: PathBuf,
+    /// Events written by us that are not yet on disk (disk full, …), for the header.
+    pub unsaved: usize,
+}
+
+impl State {
+    /// A fresh state.
+    pub fn new(
+        service: &str,
+        actor: &str,
+        settings: Settings,
+        targets: Vec<Target>,
+        playbooks: Vec<Playbook>,
+        timeline_dir: PathBuf,
+        now: DateTime<Utc>,
+    ) -> State {
+        State {
+            service: service.to_string(),
+            actor: actor.to_string(),
+            settings,
+            targets,
+            selected: 0,
+            sort: 0,
+            focus: Pane::Endpoints,
+            mode: Mode::Normal,
+            incident: None,
+            timeline_path: None,
+            playbooks,
+            phase_tab: Phase::Detect,
+            step_cursor: 0,
+            checks: HashMap::new(),
+            banner: None,
+            message: None,
+            pending_override: None,
+            filter: None,
+            scroll: 0,
+            auto_open: true,
+            running: None,
+            dirty: true,
+            quit: false,
+            areas: Areas::default(),
+            sources_down: BTreeMap::new(),
+            now,
+            timeline_dir,
+            unsaved: 0,
+        }
+    }
+
+    /// Whether an incident is open.
+    pub fn incident_open(&self) -> bool {
+        self.incident.as_ref().is_some_and(|i| i.state.is_open())
+    }
+
+    /// Target indices in display order.
+    pub fn order(&self) -> Vec<usize> {
+        let mut idx: Vec<usize> = (0..self.targets.len()).collect();
+        let rows: Vec<_> = self.targets.iter().map(|t| t.row(self.now)).collect();
+        match self.sort {
+            1 => idx.sort_by(|a, b| self.targets[*a].name.cmp(&self.targets[*b].name)),
+            2 => idx.sort_by(|a, b| rows[*b].rps.total_cmp(&rows[*a].rps)),
+            _ => idx.sort_by(|a, b| {
+                rows[*b]
+                    .health
+                    .cmp(&rows[*a].health)
+                    .then(rows[*b].err.total_cmp(&rows[*a].err))
+                    .then(self.targets[*a].name.cmp(&self.targets[*b].name))
+            }),
+        }
+        idx
+    }
+
+    /// The selected target.
+    pub fn selected_target(&self) -> Option<&Target> {
+        self.order()
+            .get(self.selected)
+            .and_then(|i| self.targets.get(*i))
+    }
+
+    /// The playbook in use: the incident's, else the best match for what is firing.
+    pub fn playbook(&self) -> Option<&Playbook> {
+        let chosen = self
+            .incident
+            .as_ref()
+            .and_then(|i| i.state.playbook.as_deref());
+        if let Some(id) = chosen
+            && let Some(p) = self.playbooks.iter().find(|p| p.id == id)
+        {
+            return Some(p);
+        }
+        let firing: Vec<_> = self
+            .targets
+            .iter()
+            .flat_map(|t| t.firing.iter().map(move |k| (*k, t.name.clone())))
+            .collect();
+        playbook::rank(&self.playbooks, &firing).into_iter().next()
+    }
+
+    /// The target a playbook's `{target}` means: the incident's first signal's, else the selection.
+    pub fn focus_target(&self) -> Option<String> {
+        self.incident
+            .as_ref()
+            .and_then(|i| i.state.signals.values().next().map(|s| s.target.clone()))
+            .or_else(|| self.selected_target().map(|t| t.name.clone()))
+    }
+
+    /// The steps of the shown phase that apply at the current severity.
+    pub fn visible_steps(&self) -> Vec<&playbook::Step> {
+        let sev = self
+            .incident
+            .as_ref()
+            .and_then(|i| i.state.current_severity());
+        self.playbook()
+            .map(|p| {
+                p.phases
+                    .of(self.phase_tab)
+                    .iter()
+                    .filter(|s| s.applies(sev))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether a step is done or skipped in the incident.
+    pub fn step_state(&self, phase: Phase, id: &str) -> Option<bool> {
+        self.incident.as_ref().and_then(|i| {
+            i.state
+                .steps
+                .get(&(phase.as_str().to_string(), id.to_string()))
+                .map(|r| r.done)
+        })
+    }
+
+    fn say(&mut self, text: impl Into<String>) {
+        self.message = Some(text.into());
+    }
+}
+
+/// Applies one message at `now`; returns what the runtime must do.
+pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
+    state.now = now;
+    state.dirty = true;
+    let mut fx = Vec::new();
+    match msg {
+        Msg::Key(key) => on_key(state, key, &mut fx),
+        Msg::Mouse(m) => on_mouse(state, m),
+        Msg::Paste(text) => {
+            if let Mode::Input(_, buf) = &mut state.mode {
+                buf.push_str(&text.replace(['\n', '\r'], " "));
+            }
+        }
+        Msg::Resize => {}
+        Msg::Tick => on_tick(state, now, &mut fx),
+        Msg::Probe(i, sample) => {
+            let signals = match state.targets.get_mut(i) {
+                Some(t) => t.on_probe(&sample, now),
+                None => Vec::new(),
+            };
+            for s in signals {
+                on_signal(state, s, &mut fx);
+            }
+        }
+        Msg::Views(source, views, at) => {
+            state.sources_down.remove(&source);
+            let mut signals = Vec::new();
+            for v in views {
+                let name = format!("{source} {}", v.route);
+                let idx = match state.targets.iter().position(|t| t.name == name) {
+                    Some(i) => i,
+                    None => {
+                        state
+                            .targets
+                            .push(Target::new(&name, SourceKind::Metrics, None));
+                        state.targets.len() - 1
+                    }
+                };
+                signals.extend(state.targets[idx].on_view(v, at, &state.settings));
+            }
+            for s in signals {
+                on_signal(state, s, &mut fx);
+            }
+        }
+        Msg::SourceDown(source, why) => {
+            state.sources_down.insert(source, why);
+        }
+        Msg::Signal(s) => on_signal(state, s, &mut fx),
+        Msg::Appended(e) => on_appended(state, e),
+        Msg::AppendFailed(why) => {
+            state.unsaved += 1;
+            state.say(format!("NOT SAVED (kept in memory, retrying): {why}"));
+        }
+        Msg::CommandDone(step, summary, draft) => {
+            state.running = None;
+            state.say(format!("command for `{step}`: {summary}"));
+            fx.push(Effect::Append(*draft));
+            if let Some((phase, _)) = state.playbook().and_then(|p| p.step(&step)) {
+                let verify = state.checks.get(&step).and_then(|c| c.1.clone());
+                fx.push(step_event(state, phase, &step, true, verify.as_ref()));
+            }
+        }
+        Msg::Info(text) => state.say(text),
+        Msg::TaskFailed(why) => state.say(format!("ERROR in a background task: {why}")),
+    }
+    fx
+}
+
+fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
+    if let Some(t) = state.targets.iter_mut().find(|t| t.name == s.target) {
+        match s.state {
+            SignalState::Fired | SignalState::Updated => {
+                t.firing.insert(s.kind);
+            }
+            SignalState::Resolved => {
+                t.firing.remove(&s.kind);
+            }
+        }
+    }
+    if s.state == SignalState::Fired {
+        state.banner = Some((
+            format!("ALERT {} {}: {}", s.kind.as_str(), s.target, s.evidence),
+            state.now,
+        ));
+    }
+    fx.push(Effect::Notify(s.clone()));
+    if state.incident_open() {
+        fx.push(Effect::Append(Draft::signal(&s)));
+    } else if s.state == SignalState::Fired && state.auto_open {
+        fx.push(Effect::Open(format!("{} on {}", s.kind.as_str(), s.target)));
+        fx.push(Effect::Append(Draft::signal(&s)));
+        let best = playbook::rank(&state.playbooks, &[(s.kind, s.target.clone())])
+            .first()
+            .map(|p| p.id.clone());
+        if let Some(id) = best {
+            fx.push(Effect::Append(Draft::new(
+                Kind::PlaybookSelected,
+                "ic",
+                format!("playbook {id}"),
+                json!({"playbook": id}),
+            )));
+        }
+        state.focus = Pane::Playbook;
+    }
+}
+
+fn on_appended(state: &mut State, e: Event) {
+    let view = state.incident.get_or_insert_with(IncidentView::default);
+    view.state.apply(&e);
+    let kind = e.kind;
+    view.events.push(e);
+    match kind {
+        Kind::PhaseEntered => {
+            if let Some(p) = view.state.phase {
+                state.phase_tab = p;
+                state.step_cursor = 0;
+            }
+        }
+        Kind::IncidentOpened => {
+            state.phase_tab = Phase::Detect;
+            state.checks.clear();
+        }
+        Kind::IncidentClosed => {
+            state.banner = None;
+        }
+        _ => {}
+    }
+}
+
+fn on_tick(state: &mut State, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+    for t in &mut state.targets {
+        t.tick(now, &state.settings);
+    }
+    if state
+        .banner
+        .as_ref()
+        .is_some_and(|(_, at)| now - *at > chrono::Duration::seconds(60))
+        && !state.targets.iter().any(|t| !t.firing.is_empty())
+    {
+        state.banner = None;
+    }
+    // Live verify checks of the steps on screen.
+    let target = state.focus_target().unwrap_or_default();
+    let steps: Vec<(String, String)> = state
+        .playbook()
+        .map(|p| {
+            p.phases
+                .all()
+                .filter_map(|(_, s)| s.verify.clone().map(|v| (s.id.clone(), v)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut checks = std::mem::take(&mut state.checks);
+    for (id, text) in steps {
+        let entry = checks.entry(id).or_insert_with(|| {
+            (
+                Check::new(crate::core::verify::parse(&text).unwrap_or_else(|_| {
+                    // Validated on load; an unparsable one never passes.
+                    crate::core::verify::Expr {
+                        measure: crate::core::verify::Measure::ErrorRate,
+                        target: String::new(),
+                        op: crate::core::verify::Op::Lt,
+                        value: -1.0,
+                        over: std::time::Duration::from_secs(60),
+                        hold: None,
+                        text,
+                    }
+                })),
+                None,
+            )
+        });
+        entry.1 = Some(entry.0.evaluate(&*state, &target, now));
+    }
+    state.checks = checks;
+    let _ = fx;
+}
+
+fn on_mouse(state: &mut State, m: MouseEvent) {
+    let inside = |a: (u16, u16, u16, u16)| {
+        m.column >= a.0 && m.column < a.0 + a.2 && m.row >= a.1 && m.row < a.1 + a.3
+    };
+    match m.kind {
+        MouseEventKind::Down(_) => {
+            if inside(state.areas.endpoints) {
+                state.focus = Pane::Endpoints;
+                let row = (m.row - state.areas.endpoints.1) as usize;
+                if row < state.targets.len() {
+                    state.selected = row;
+                }
+            } else if inside(state.areas.playbook) {
+                state.focus = Pane::Playbook;
+                let row = (m.row - state.areas.playbook.1) as usize;
+                state.step_cursor = row.saturating_sub(1);
+            } else if inside(state.areas.timeline) {
+                state.focus = Pane::Timeline;
+            }
+        }
+        MouseEventKind::ScrollUp => move_cursor(state, -1),
+        MouseEventKind::ScrollDown => move_cursor(state, 1),
+        _ => {}
+    }
+}
+
+fn move_cursor(state: &mut State, d: i64) {
+    let step = |v: usize, max: usize| -> usize {
+        (v as i64 + d).clamp(0, max.saturating_sub(1) as i64) as usize
+    };
+    match state.focus {
+        Pane::Endpoints => state.selected = step(state.selected, state.targets.len()),
+        Pane::Playbook => {
+            let n = state.visible_steps().len();
+            state.step_cursor = step(state.step_cursor, n);
+        }
+        Pane::Timeline => {
+            state.scroll = (state.scroll as i64 - d).max(0) as usize;
+        }
+    }
+}
+
+fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
+    match state.mode.clone() {
+        Mode::Help => {
+            state.mode = Mode::Normal;
+        }
+        Mode::Input(kind, mut buf) => match key.code {
+            KeyCode::Esc => state.mode = Mode::Normal,
+            KeyCode::Enter => {
+                state.mode = Mode::Normal;
+                submit(state, kind, buf.trim(), fx);
+            }
+            KeyCode::Backspace => {
+                buf.pop();
+                state.mode = Mode::Input(kind, buf);
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                buf.push(c);
+                state.mode = Mode::Input(kind, buf);
+            }
+            _ => {}
+        },
+        Mode::Severity(cur) => match key.code {
+            KeyCode::Esc => state.mode = Mode::Normal,
+            KeyCode::Up | KeyCode::Char('k') => state.mode = Mode::Severity(cur.saturating_sub(1)),
+            KeyCode::Down | KeyCode::Char('j') => state.mode = Mode::Severity((cur + 1).min(3)),
+            KeyCode::Char(c @ '1'..='4') => {
+                state.mode = Mode::Normal;
+                set_severity(state, Severity::ALL[(c as u8 - b'1') as usize], fx);
+            }
+            KeyCode::Enter => {
+                state.mode = Mode::Normal;
+                set_severity(state, Severity::ALL[cur.min(3)], fx);
+            }
+            _ => {}
+        },
+        Mode::Confirm(what) => {
+            state.mode = Mode::Normal;
+            let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y'));
+            match (what, yes) {
+                (Confirm::Quit, true) => {
+                    state.quit = true;
+                    fx.push(Effect::Quit);
+                }
+                (Confirm::Run { step, command }, true) => {
+                    let timeout = state
+                        .playbook()
+                        .and_then(|p| p.step(&step))
+                        .and_then(|(_, s)| s.timeout)
+                        .map_or(std::time::Duration::from_secs(60), |t| t.get());
+                    state.running = Some(step.clone());
+                    state.say(format!("running `{command}` …"));
+                    fx.push(Effect::Run(step, command, timeout));
+                }
+                (_, false) => state.say("cancelled"),
+            }
+        }
+        Mode::Normal => {
+            if key.code == KeyCode::Esc {
+                state.message = None;
+                state.pending_override = None;
+                return;
+            }
+            let Some(action) = keymap::resolve(key) else {
+                return;
+            };
+            let repeat = state.pending_override == Some(action);
+            state.pending_override = None;
+            on_action(state, action, repeat, fx);
+        }
+    }
+}
+
+fn on_action(state: &mut State, action: Action, repeat: bool, fx: &mut Vec<Effect>) {
+    let open = state.incident_open();
+    match action {
+        Action::Help => state.mode = Mode::Help,
+        Action::Quit => {
+            if open {
+                state.mode = Mode::Confirm(Confirm::Quit);
+            } else {
+                state.quit = true;
+                fx.push(Effect::Quit);
+            }
+        }
+        Action::FocusNext | Action::FocusPrev => {
+            let order = [Pane::Endpoints, Pane::Playbook, Pane::Timeline];
+            let i = order.iter().position(|p| *p == state.focus).unwrap_or(0);
+            let d = if action == Action::FocusNext { 1 } else { 2 };
+            state.focus = order[(i + d) % 3];
+        }
+        Action::Up => move_cursor(state, -1),
+        Action::Down => move_cursor(state, 1),
+        Action::Left | Action::Right => {
+            let i = Phase::ALL
+                .iter()
+                .position(|p| *p == state.phase_tab)
+                .unwrap_or(0);
+            let j = if action == Action::Right {
+                (i + 1).min(4)
+            } else {
+                i.saturating_sub(1)
+            };
+            state.phase_tab = Phase::ALL[j];
+            state.step_cursor = 0;
+        }
+        Action::Enter => {
+            if state.focus == Pane::Playbook {
+                enter_step(state, fx);
+            } else if state.focus == Pane::Endpoints {
+                state.focus = Pane::Playbook;
+            }
+        }
+        Action::Note => state.mode = Mode::Input(InputKind::Note, String::new()),
+        Action::Hypothesis => state.mode = Mode::Input(InputKind::Hypothesis, String::new()),
+        Action::Change => state.mode = Mode::Input(InputKind::Change, String::new()),
+        Action::Severity => state.mode = Mode::Severity(1),
+        Action::Sort => state.sort = (state.sort + 1) % 3,
+        Action::Filter => {
+            let kinds = [
+                None,
+                Some(Kind::SignalFired),
+                Some(Kind::Note),
+                Some(Kind::StepDone),
+                Some(Kind::CommandRun),
+                Some(Kind::CommsUpdate),
+            ];
+            let i = kinds.iter().position(|k| *k == state.filter).unwrap_or(0);
+            state.filter = kinds[(i + 1) % kinds.len()];
+        }
+        Action::Postmortem if state.timeline_path.is_some() => fx.push(Effect::WritePostmortem),
+        _ if !open => state.say("no incident is open: a signal, a note or a severity opens one"),
+        Action::Role => state.mode = Mode::Input(InputKind::Role, String::new()),
+        Action::ActionItem => state.mode = Mode::Input(InputKind::ActionItem, String::new()),
+        Action::Comms => {
+            let text = comms_draft(state);
+            state.mode = Mode::Input(InputKind::Comms, text);
+        }
+        Action::Snapshot => {
+            let rows: Vec<serde_json::Value> = state
+                .targets
+                .iter()
+                .map(|t| {
+                    let r = t.row(state.now);
+                    json!({"target": t.name, "rps": r.rps, "error_ratio": r.err, "p95_ms": r.p95.map(|s| s * 1000.0), "failed": r.failed_last_minute})
+                })
+                .collect();
+            fx.push(Effect::Append(Draft::new(
+                Kind::MetricSnapshot,
+                &state.actor,
+                format!("metric snapshot of {} targets", rows.len()),
+                json!({"targets": rows}),
+            )));
+        }
+        Action::NextPhase => next_phase(state, repeat, fx),
+        Action::Resolve => resolve(state, repeat, fx),
+        Action::Postmortem => fx.push(Effect::WritePostmortem),
+    }
+}
+
+fn ensure_open(state: &mut State, fx: &mut Vec<Effect>, why: &str) {
+    if !state.incident_open() && !fx.iter().any(|f| matches!(f, Effect::Open(_))) {
+        let title = match state.focus_target() {
+            Some(t) => format!("{why} on {t}"),
+            None => why.to_string(),
+        };
+        fx.push(Effect::Open(title));
+    }
+}
+
+fn submit(state: &mut State, kind: InputKind, text: &str, fx: &mut Vec<Effect>) {
+    if text.is_empty() {
+        state.say("nothing written (empty)");
+        return;
+    }
+    let actor = state.actor.clone();
+    ensure_open(state, fx, "incident");
+    let draft = match kind {
+        InputKind::Note => {
+            let mut tags = Vec::new();
+            if text.contains("#well") {
+                tags.push("went_well");
+            }
+            if text.contains("#poorly") {
+                tags.push("went_poorly");
+            }
+            let clean = text.replace("#well", "").replace("#poorly", "");
+            Draft::note(&actor, clean.trim(), &tags)
+        }
+        InputKind::Hypothesis => hypothesis_draft(state, &actor, text),
+        InputKind::Role => {
+            let (role, person) = text.split_once(' ').unwrap_or((text, ""));
+            Draft::new(
+                Kind::RoleAssigned,
+                &actor,
+                format!("{} is {role}", person.trim()),
+                json!({"role": role, "person": person.trim()}),
+            )
+        }
+        InputKind::Comms => Draft::new(
+            Kind::CommsUpdate,
+            &actor,
+            "status update",
+            json!({"text": text.replace(" | ", "\n")}),
+        ),
+        InputKind::Change => {
+            let mut words = text.split_whitespace();
+            let first = words.next().unwrap_or("deploy");
+            let (change, rest): (&str, Vec<&str>) = if ["deploy", "config", "flag"].contains(&first)
+            {
+                (first, words.collect())
+            } else {
+                ("deploy", text.split_whitespace().collect())
+            };
+            let (version, what) = match rest.split_first() {
+                Some((v, w)) if !w.is_empty() => (Some(*v), w.join(" ")),
+                _ => (None, rest.join(" ")),
+            };
+            Draft::change(&actor, change, &what, version)
+        }
+        InputKind::ActionItem => {
+            let mut owner = "";
+            let mut due = None;
+            let mut words = Vec::new();
+            for w in text.split_whitespace() {
+                if let Some(o) = w.strip_prefix('@') {
+                    owner = o;
+                } else if let Some(d) = w.strip_prefix("due:") {
+                    due = Some(d);
+                } else {
+                    words.push(w);
+                }
+            }
+            Draft::action_item(&actor, &words.join(" "), owner, due)
+        }
+    };
+    fx.push(Effect::Append(draft));
+}
+
+fn hypothesis_draft(state: &State, actor: &str, text: &str) -> Draft {
+    let n = state
+        .incident
+        .as_ref()
+        .map_or(0, |i| i.state.hypotheses.len());
+    let parse_ref = |rest: &str| -> (String, String) {
+        let (id, more) = rest.split_once(' ').unwrap_or((rest, ""));
+        (id.to_string(), more.trim().to_string())
+    };
+    if let Some(rest) = text.strip_prefix('+').or_else(|| text.strip_prefix('-')) {
+        let (id, evidence) = parse_ref(rest);
+        let supports = text.starts_with('+');
+        return Draft::new(
+            Kind::EvidenceAdded,
+            actor,
+            format!(
+                "{} {id}: {evidence}",
+                if supports { "for" } else { "against" }
+            ),
+            json!({"hypothesis": id, "supports": supports, "text": evidence}),
+        );
+    }
+    if let Some(rest) = text.strip_prefix('!') {
+        let (id, _) = parse_ref(rest);
+        return Draft::new(
+            Kind::HypothesisConfirmed,
+            actor,
+            format!("{id} confirmed"),
+            json!({"hypothesis": id}),
+        );
+    }
+    if let Some(rest) = text.strip_prefix('x') {
+        let (id, more) = parse_ref(rest);
+        if id.starts_with('h') && id[1..].chars().all(|c| c.is_ascii_digit()) && more.is_empty() {
+            return Draft::new(
+                Kind::HypothesisRuledOut,
+                actor,
+                format!("{id} ruled out"),
+                json!({"hypothesis": id}),
+            );
+        }
+    }
+    let id = format!("h{}", n + 1);
+    Draft::new(
+        Kind::HypothesisAdded,
+        actor,
+        format!("{id}: {text}"),
+        json!({"id": id, "text": text}),
+    )
+}
+
+fn set_severity(state: &mut State, sev: Severity, fx: &mut Vec<Effect>) {
+    ensure_open(state, fx, "incident");
+    let actor = state.actor.clone();
+    fx.push(Effect::Append(Draft::severity(&actor, sev, "")));
+}
+
+fn step_event(
+    state: &State,
+    phase: Phase,
+    id: &str,
+    done: bool,
+    verify: Option<&Verdict>,
+) -> Effect {
+    let kind = if done {
+        Kind::StepDone
+    } else {
+        Kind::StepSkipped
+    };
+    let text = state
+        .playbook()
+        .and_then(|p| p.step(id))
+        .map(|(_, s)| s.text.clone())
+        .unwrap_or_else(|| id.to_string());
+    Effect::Append(Draft::new(
+        kind,
+        &state.actor,
+        text,
+        json!({
+            "playbook": state.playbook().map(|p| p.id.clone()),
+            "phase": phase.as_str(),
+            "step": id,
+            "verify": verify.map(|v| json!({"passed": v.passed, "value": v.value, "text": v.text})),
+        }),
+    ))
+}
+
+fn enter_step(state: &mut State, fx: &mut Vec<Effect>) {
+    let Some(step) = state
+        .visible_steps()
+        .get(state.step_cursor)
+        .map(|s| (*s).clone())
+    else {
+        state.say("no step here");
+        return;
+    };
+    let phase = state.phase_tab;
+    if state.step_state(phase, &step.id) == Some(true) {
+        state.say(format!("`{}` is already done", step.id));
+        return;
+    }
+    if let Some(run) = &step.run {
+        if state.running.is_some() {
+            state.say("a command is already running");
+            return;
+        }
+        let target = state.focus_target().unwrap_or_default();
+        let vars = BTreeMap::from([
+            (
+                "target",
+                target
+                    .rsplit(' ')
+                    .next()
+                    .unwrap_or(&target)
+                    .trim_start_matches('/')
+                    .replace('/', "-"),
+            ),
+            ("service", state.service.clone()),
+            (
+                "severity",
+                state
+                    .incident
+                    .as_ref()
+                    .and_then(|i| i.state.current_severity())
+                    .map_or("unset".into(), |s| s.to_string()),
+            ),
+            (
+                "incident",
+                state
+                    .timeline_path
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string()),
+            ),
+            (
+                "playbook",
+                state.playbook().map_or(String::new(), |p| p.id.clone()),
+            ),
+        ]);
+        match playbook::render_run(run, &vars) {
+            Ok(command) => {
+                state.mode = Mode::Confirm(Confirm::Run {
+                    step: step.id.clone(),
+                    command,
+                })
+            }
+            Err(e) => state.say(format!("cannot build the command: {e}")),
+        }
+        return;
+    }
+    ensure_open(state, fx, "incident");
+    let verdict = state.checks.get(&step.id).and_then(|c| c.1.clone());
+    if let Some(v) = &verdict
+        && v.passed != Some(true)
+    {
+        state.say(format!(
+            "recorded; note the check does not pass yet: {}",
+            v.text
+        ));
+    }
+    fx.push(step_event(state, phase, &step.id, true, verdict.as_ref()));
+    state.step_cursor = (state.step_cursor + 1).min(state.visible_steps().len().saturating_sub(1));
+}
+
+/// Required steps of `phase` still open.
+fn open_required(state: &State, phase: Phase) -> Vec<String> {
+    let sev = state
+        .incident
+        .as_ref()
+        .and_then(|i| i.state.current_severity());
+    state
+        .playbook()
+        .map(|p| {
+            p.phases
+                .of(phase)
+                .iter()
+                .filter(|s| {
+                    s.required && s.applies(sev) && state.step_state(phase, &s.id).is_none()
+                })
+                .map(|s| s.id.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn next_phase(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
+    let current = state
+        .incident
+        .as_ref()
+        .and_then(|i| i.state.phase)
+        .unwrap_or(Phase::Detect);
+    let Some(next) = current.next() else {
+        state.say("already in the last phase (learn): R resolves");
+        return;
+    };
+    let open = open_required(state, current);
+    if !open.is_empty() && !repeat {
+        state.pending_override = Some(Action::NextPhase);
+        state.say(format!(
+            "{} required step(s) open in {current}: {} — press p again to move on anyway (recorded)",
+            open.len(),
+            open.join(", ")
+        ));
+        return;
+    }
+    fx.push(Effect::Append(Draft::new(
+        Kind::PhaseEntered,
+        &state.actor,
+        format!(
+            "phase {next}{}",
+            if open.is_empty() {
+                ""
+            } else {
+                " (override: required steps open)"
+            }
+        ),
+        json!({"phase": next, "override": !open.is_empty(), "open_steps": open}),
+    )));
+}
+
+fn resolve(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
+    let quiet_for = state
+        .playbook()
+        .and_then(|p| p.exit_criteria.as_ref())
+        .map_or(std::time::Duration::from_secs(900), |e| e.quiet_for.get());
+    let firing: Vec<String> = state
+        .targets
+        .iter()
+        .filter(|t| !t.firing.is_empty())
+        .map(|t| t.name.clone())
+        .collect();
+    let quiet_since = state
+        .incident
+        .as_ref()
+        .and_then(|i| i.state.last_signal_change());
+    let quiet = quiet_since.map_or(chrono::Duration::zero(), |t| state.now - t);
+    let met = firing.is_empty() && quiet.to_std().unwrap_or_default() >= quiet_for;
+    if !met && !repeat {
+        state.pending_override = Some(Action::Resolve);
+        let why = if firing.is_empty() {
+            format!(
+                "quiet for {} of the {} the exit criteria ask",
+                crate::core::units::format_duration(quiet.to_std().unwrap_or_default()),
+                crate::core::units::format_duration(quiet_for)
+            )
+        } else {
+            format!("still firing: {}", firing.join(", "))
+        };
+        state.say(format!(
+            "not resolved: {why} — press R again to resolve anyway (recorded)"
+        ));
+        return;
+    }
+    let actor = state.actor.clone();
+    fx.push(Effect::Append(Draft::lifecycle(
+        &actor,
+        Stage::Resolved,
+        state.now,
+    )));
+    fx.push(Effect::Append(Draft::new(
+        Kind::IncidentClosed,
+        &actor,
+        if met {
+            "resolved: exit criteria met".to_string()
+        } else {
+            "resolved (override: exit criteria not met)".to_string()
+        },
+        json!({"override": !met}),
+    )));
+}
+
+/// The comms template filled from the data and the timeline.
+pub fn comms_draft(state: &State) -> String {
+    let inc = state.incident.as_ref().map(|i| &i.state);
+    let what_changed = inc
+        .and_then(|i| i.signals.values().next())
+        .map(|s| {
+            format!(
+                "{} on {} since {}",
+                s.detector,
+                s.target,
+                s.started.unwrap_or(s.first_fired).format("%H:%M UTC")
+            )
+        })
+        .unwrap_or_else(|| "—".into());
+    let impact = state
+        .targets
+        .iter()
+        .filter(|t| !t.firing.is_empty())
+        .map(|t| {
+            let r = t.row(state.now);
+            format!("{} {:.1}% errors", t.name, r.err * 100.0)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let update_every = state
+        .playbook()
+        .zip(inc.and_then(|i| i.current_severity()))
+        .and_then(|(p, s)| p.severity.get(&s).and_then(|g| g.update_every))
+        .map_or(std::time::Duration::from_secs(1800), |d| d.get());
+    let next = state.now + chrono::Duration::from_std(update_every).unwrap_or_default();
+    let template = state
+        .playbook()
+        .and_then(|p| p.comms.as_ref())
+        .map(|c| c.template.clone())
+        .unwrap_or_else(|| "What changed: {what_changed}\nImpact: {impact}\nWorkaround: {workaround}\nNext update: {next_update}".into());
+    let vars = BTreeMap::from([
+        ("what_changed", what_changed),
+        (
+            "impact",
+            if impact.is_empty() {
+                "recovering".into()
+            } else {
+                impact
+            },
+        ),
+        ("workaround", "none yet".to_string()),
+        ("next_update", next.format("%H:%M UTC").to_string()),
+        ("service", state.service.clone()),
+        (
+            "severity",
+            inc.and_then(|i| i.current_severity())
+                .map_or("unset".into(), |s| s.to_string()),
+        ),
+        ("title", inc.map_or(String::new(), |i| i.title.clone())),
+        (
+            "status",
+            if state.incident_open() {
+                "investigating".into()
+            } else {
+                "resolved".into()
+            },
+        ),
+    ]);
+    playbook::render_comms(&template, &vars)
+        .unwrap_or(template)
+        .replace('\n', " | ")
+}
+
+impl crate::core::verify::LiveData for State {
+    fn measure(
+        &self,
+        target: &str,
+        measure: &crate::core::verify::Measure,
+        window: std::time::Duration,
+    ) -> Option<f64> {
+        let t = self.targets.iter().find(|t| t.name == target).or_else(|| {
+            self.targets
+                .iter()
+                .find(|t| t.name.ends_with(target) || target.ends_with(&t.name))
+        })?;
+        t.measure(measure, window, self.now)
+    }
+}
+
+/// The ledger's lines for the playbook pane's footer.
+pub fn ledger_lines(state: &State) -> Vec<String> {
+    state
+        .incident
+        .as_ref()
+        .map(|i| {
+            i.state
+                .hypotheses
+                .iter()
+                .map(|h| {
+                    let mark = match h.status {
+                        HypothesisStatus::Open => "?",
+                        HypothesisStatus::Confirmed => "✔",
+                        HypothesisStatus::RuledOut => "✘",
+                    };
+                    let (f, a) = (
+                        h.evidence.iter().filter(|e| e.supports).count(),
+                        h.evidence.iter().filter(|e| !e.supports).count(),
+                    );
+                    format!("{mark} {} {} (+{f} −{a})", h.id, h.text)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,300 @@
+//! One row of the endpoints table: a probed endpoint or a metrics route, its
+//! detectors, its recent history (for sparklines and charts) and the figures
+//! shown for it.
+
+use crate::core::detect::{
+    CertificateDetector, Counts, DownDetector, ProbeResult, RouteDetectors, Settings,
+};
+use crate::core::metrics::RouteView;
+use crate::core::sample::{FailureClass, ProbeSample};
+use crate::core::signal::{DetectorKind, Signal};
+use crate::core::verify::Measure;
+use crate::core::window::EndpointWindow;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeSet, VecDeque};
+use std::time::Duration;
+
+/// Where a row's numbers come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// Our probes.
+    Probe,
+    /// A `/metrics` route (or a Prometheus route).
+    Metrics,
+}
+
+/// OK < DEGRADED < DOWN (ordering is "worse").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Health {
+    /// No data yet.
+    Unknown,
+    /// Fine.
+    Ok,
+    /// A detector is firing.
+    Degraded,
+    /// Not answering.
+    Down,
+}
+
+impl Health {
+    /// As shown.
+    pub fn label(self) -> &'static str {
+        match self {
+            Health::Unknown => "…",
+            Health::Ok => "OK",
+            Health::Degraded => "DEGRADED",
+            Health::Down => "DOWN",
+        }
+    }
+}
+
+/// A point of history (every 5 s).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Unix second.
+    pub t: i64,
+    /// Requests per second.
+    pub rps: f64,
+    /// Error share.
+    pub err: f64,
+    /// p50, p95, p99 in seconds.
+    pub p50: Option<f64>,
+    /// p95.
+    pub p95: Option<f64>,
+    /// p99.
+    pub p99: Option<f64>,
+}
+
+/// The figures of a row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Row {
+    /// State.
+    pub health: Health,
+    /// Requests per second (last minute).
+    pub rps: f64,
+    /// Error share (last minute).
+    pub err: f64,
+    /// 4xx share.
+    pub r4xx: f64,
+    /// Latency quantiles, seconds.
+    pub p50: Option<f64>,
+    /// p95.
+    pub p95: Option<f64>,
+    /// p99.
+    pub p99: Option<f64>,
+    /// Certificate days left.
+    pub cert_days: Option<f64>,
+    /// Failed in the last minute.
+    pub failed_last_minute: u64,
+}
+
+/// History kept: 30 minutes at 5 s.
+const HISTORY: usize = 360;
+const POINT_EVERY: i64 = 5;
+
+/// One endpoint or route.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Name (endpoint name, or `source route`).
+    pub name: String,
+    /// Where its numbers come from.
+    pub source: SourceKind,
+    /// Probe window (probes only).
+    pub window: Option<EndpointWindow>,
+    /// Route detectors (metrics only).
+    pub detectors: RouteDetectors,
+    /// Latest route view (metrics only).
+    pub last_view: Option<RouteView>,
+    down: DownDetector,
+    cert: CertificateDetector,
+    /// Detectors firing now.
+    pub firing: BTreeSet<DetectorKind>,
+    /// Recent history.
+    pub history: VecDeque<Point>,
+    /// Certificate days left.
+    pub cert_days: Option<f64>,
+    /// Whether TLS verification is off for it.
+    pub insecure: bool,
+}
+
+impl Target {
+    /// A row for `name`; probes get a window sized for `interval`.
+    pub fn new(name: &str, source: SourceKind, interval: Option<Duration>) -> Target {
+        Target {
+            name: name.to_string(),
+            source,
+            window: (source == SourceKind::Probe)
+                .then(|| EndpointWindow::for_interval(interval.unwrap_or(Duration::from_secs(2)))),
+            detectors: RouteDetectors::default(),
+            last_view: None,
+            down: DownDetector::default(),
+            cert: CertificateDetector::default(),
+            firing: BTreeSet::new(),
+            history: VecDeque::new(),
+            cert_days: None,
+            insecure: false,
+        }
+    }
+
+    /// Records a probe; returns the signals it caused.
+    pub fn on_probe(&mut self, s: &ProbeSample, now: DateTime<Utc>) -> Vec<Signal> {
+        if let Some(w) = &mut self.window {
+            w.record(s, now);
+        }
+        let result = match s.class {
+            FailureClass::Ok => ProbeResult::Ok,
+            FailureClass::Dns
+            | FailureClass::Connect
+            | FailureClass::Tls
+            | FailureClass::Timeout => ProbeResult::Unreachable,
+            _ => ProbeResult::Failed,
+        };
+        let what = format!("{}: {}", s.class, s.error.clone().unwrap_or_default());
+        let mut out: Vec<Signal> = self
+            .down
+            .observe(&self.name, s.at.timestamp(), result, &what)
+            .into_iter()
+            .collect();
+        if let Some(days) = s.cert_days_left {
+            self.cert_days = Some(days);
+            out.extend(self.cert.observe(&self.name, s.at.timestamp(), days));
+        }
+        out
+    }
+
+    /// Records a route view (counts since the previous scrape); returns the signals.
+    pub fn on_view(&mut self, v: RouteView, at: DateTime<Utc>, settings: &Settings) -> Vec<Signal> {
+        let count = |x: f64| x.round().max(0.0) as u64;
+        let counts = Counts {
+            total: count(v.requests),
+            errors: count(v.errors_5xx),
+            client_errors: count(v.errors_4xx),
+        };
+        let reading = settings
+            .latency_quantile
+            .pick(v.p50, v.p95, v.p99)
+            .map(|p| (p, counts.total));
+        let mut out = Vec::new();
+        self.detectors.observe(
+            &self.name,
+            at.timestamp(),
+            counts,
+            reading,
+            settings,
+            &mut out,
+        );
+        self.last_view = Some(v);
+        out
+    }
+
+    /// Once a second: history points.
+    pub fn tick(&mut self, now: DateTime<Utc>, _settings: &Settings) {
+        let t = now.timestamp();
+        if self.history.back().is_some_and(|p| t - p.t < POINT_EVERY) {
+            return;
+        }
+        let r = self.stats(now, Duration::from_secs(30));
+        self.history.push_back(Point {
+            t,
+            rps: r.rps,
+            err: r.err,
+            p50: r.p50,
+            p95: r.p95,
+            p99: r.p99,
+        });
+        while self.history.len() > HISTORY {
+            self.history.pop_front();
+        }
+        if let Some(w) = &mut self.window {
+            w.prune(now);
+        }
+    }
+
+    /// The row's figures over the last minute.
+    pub fn row(&self, now: DateTime<Utc>) -> Row {
+        self.stats(now, Duration::from_secs(60))
+    }
+
+    fn stats(&self, now: DateTime<Utc>, window: Duration) -> Row {
+        let firing = !self.firing.is_empty();
+        match &self.window {
+            Some(w) => {
+                let s = w.stats(window, now);
+                let health = if s.total == 0 {
+                    Health::Unknown
+                } else if self.firing.contains(&DetectorKind::Down) {
+                    Health::Down
+                } else if firing {
+                    Health::Degraded
+                } else {
+                    Health::Ok
+                };
+                Row {
+                    health,
+                    rps: s.rate,
+                    err: s.error_ratio,
+                    r4xx: s.ratio_4xx,
+                    p50: s.p50.map(|d| d.as_secs_f64()),
+                    p95: s.p95.map(|d| d.as_secs_f64()),
+                    p99: s.p99.map(|d| d.as_secs_f64()),
+                    cert_days: self.cert_days,
+                    failed_last_minute: (s.error_ratio * s.total as f64).round() as u64,
+                }
+            }
+            None => {
+                let c = self
+                    .detectors
+                    .series()
+                    .window(now.timestamp(), window.as_secs() as i64);
+                let secs = window.as_secs_f64();
+                let v = self.last_view.as_ref();
+                let health = if self.last_view.is_none() {
+                    Health::Unknown
+                } else if firing {
+                    Health::Degraded
+                } else {
+                    Health::Ok
+                };
+                Row {
+                    health,
+                    rps: c.total as f64 / secs,
+                    err: c.ratio(),
+                    r4xx: if c.total == 0 {
+                        0.0
+                    } else {
+                        c.client_errors as f64 / c.total as f64
+                    },
+                    p50: v.and_then(|v| v.p50),
+                    p95: v.and_then(|v| v.p95),
+                    p99: v.and_then(|v| v.p99),
+                    cert_days: None,
+                    failed_last_minute: c.errors,
+                }
+            }
+        }
+    }
+
+    /// A `verify` measure over `window`.
+    pub fn measure(&self, m: &Measure, window: Duration, now: DateTime<Utc>) -> Option<f64> {
+        let r = self.stats(now, window);
+        if r.health == Health::Unknown {
+            return None;
+        }
+        match m {
+            Measure::ErrorRate => Some(r.err),
+            Measure::Ratio4xx => Some(r.r4xx),
+            Measure::Rate => Some(r.rps),
+            Measure::Quantile(500) => r.p50,
+            Measure::Quantile(950) => r.p95,
+            Measure::Quantile(_) => r.p99,
+            Measure::ClassShare(class) => {
+                let w = self.window.as_ref()?;
+                let s = w.stats(window, now);
+                let i = FailureClass::ALL
+                    .iter()
+                    .position(|c| c.to_string() == *class)?;
+                (s.total > 0).then(|| s.by_class[i] as f64 / s.total as f64)
+            }
+        }
+    }
+}

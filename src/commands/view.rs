@@ -1,0 +1,87 @@
+//! The full-screen view's entry points: bare `ic` (the configured sources) and
+//! `ic demo` in a terminal (the embedded demo API), both through `tui::run`.
+
+use super::check::Sources;
+use crate::app::State;
+use crate::app::targets::{SourceKind, Target};
+use crate::config::{Config, PlaybookPaths};
+use crate::core::playbook::{self, Playbook};
+use std::path::{Path, PathBuf};
+
+/// Playbooks for a config: its `playbooks:` paths, else the bundled set (plus `extra` first).
+pub fn playbooks(config: &Config, extra: Vec<Playbook>) -> anyhow::Result<Vec<Playbook>> {
+    let mut out = extra;
+    let paths: Vec<PathBuf> = match &config.playbooks {
+        None => Vec::new(),
+        Some(PlaybookPaths::One(p)) => vec![p.clone()],
+        Some(PlaybookPaths::Many(v)) => v.clone(),
+    };
+    if paths.is_empty() {
+        out.extend(playbook::bundled());
+    }
+    for p in paths {
+        let p = if p.is_relative() {
+            config.source.parent().unwrap_or(Path::new(".")).join(p)
+        } else {
+            p
+        };
+        if p.is_dir() {
+            let (good, bad) = playbook::load_dir(&p);
+            if let Some(e) = bad.into_iter().next() {
+                return Err(e.into());
+            }
+            out.extend(good);
+        } else {
+            out.push(Playbook::load(&p)?);
+        }
+    }
+    if !out.iter().any(Playbook::is_generic) {
+        out.extend(playbook::bundled().into_iter().filter(Playbook::is_generic));
+    }
+    Ok(out)
+}
+
+/// Who is at the keyboard.
+pub fn actor() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "responder".into())
+}
+
+/// Runs the view over `sources` with `playbooks`, timelines in `dir`.
+pub async fn run(
+    sources: Sources,
+    playbooks: Vec<Playbook>,
+    dir: PathBuf,
+    command_env: Vec<(String, String)>,
+) -> anyhow::Result<u8> {
+    let config = sources.config;
+    let mut targets: Vec<Target> = sources
+        .probes
+        .iter()
+        .map(|p| Target::new(&p.name, SourceKind::Probe, Some(p.interval)))
+        .collect();
+    for (t, ep) in targets.iter_mut().zip(&config.endpoints) {
+        t.insecure = ep.tls.insecure;
+    }
+    let state = State::new(
+        config.service.expose(),
+        &actor(),
+        config.detect,
+        targets,
+        playbooks,
+        dir,
+        chrono::Utc::now(),
+    );
+    crate::tui::run(crate::tui::Options {
+        probes: sources.probes,
+        concurrency: sources.concurrency,
+        scrapes: sources.scrapes,
+        state,
+        notify: config.notify.clone(),
+        secrets: config.secrets().to_vec(),
+        command_env,
+    })
+    .await
+}

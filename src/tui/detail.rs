@@ -1,0 +1,159 @@
+//! Detail of the selected row: latency chart (p50 / p95 / p99), error-rate
+//! chart with the threshold line, the status-class breakdown and the last
+//! error exemplars with their failure class and phase timings.
+
+use super::theme::Theme;
+use crate::app::State;
+use crate::core::sample::FailureClass;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::symbols;
+use ratatui::text::Line;
+use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph};
+
+/// Draws the detail pane.
+pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
+    let Some(t) = s.selected_target() else {
+        f.render_widget(
+            Block::default().borders(Borders::ALL).title(" Detail "),
+            area,
+        );
+        return;
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(th.dim())
+        .title(format!(" {} ", t.name));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let parts = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([
+            Constraint::Percentage(40),
+            Constraint::Percentage(35),
+            Constraint::Min(3),
+        ])
+        .split(inner);
+    let t0 = t.history.front().map_or(0, |p| p.t);
+    let xy = |f: fn(&crate::app::targets::Point) -> Option<f64>| -> Vec<(f64, f64)> {
+        t.history
+            .iter()
+            .filter_map(|p| f(p).map(|v| ((p.t - t0) as f64, v * 1000.0)))
+            .collect()
+    };
+    let (p50, p95, p99) = (xy(|p| p.p50), xy(|p| p.p95), xy(|p| p.p99));
+    let span = t.history.back().map_or(1.0, |p| (p.t - t0).max(1) as f64);
+    let ymax = p99.iter().chain(&p95).map(|p| p.1).fold(1.0, f64::max) * 1.1;
+    let color = |c: Color| {
+        if th.mono {
+            Style::default()
+        } else {
+            Style::default().fg(c)
+        }
+    };
+    let lat = Chart::new(vec![
+        Dataset::default()
+            .name("p50")
+            .marker(symbols::Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(color(Color::Green))
+            .data(&p50),
+        Dataset::default()
+            .name("p95")
+            .marker(symbols::Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(color(Color::Yellow))
+            .data(&p95),
+        Dataset::default()
+            .name("p99")
+            .marker(symbols::Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(color(Color::Red))
+            .data(&p99),
+    ])
+    .x_axis(Axis::default().bounds([0.0, span]))
+    .y_axis(
+        Axis::default()
+            .bounds([0.0, ymax])
+            .labels(vec![Line::from("0"), Line::from(format!("{ymax:.0}ms"))]),
+    )
+    .legend_position(Some(ratatui::widgets::LegendPosition::TopLeft));
+    f.render_widget(lat, parts[0]);
+
+    let errs: Vec<(f64, f64)> = t
+        .history
+        .iter()
+        .map(|p| ((p.t - t0) as f64, p.err * 100.0))
+        .collect();
+    let thr = s.settings.error_rate.fraction() * 100.0;
+    let line = vec![(0.0, thr), (span, thr)];
+    let emax = errs.iter().map(|p| p.1).fold(thr * 2.0, f64::max) * 1.1;
+    let err = Chart::new(vec![
+        Dataset::default()
+            .name("error %")
+            .marker(symbols::Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(color(Color::Red))
+            .data(&errs),
+        Dataset::default()
+            .name(format!("threshold {thr}%"))
+            .marker(symbols::Marker::Dot)
+            .graph_type(GraphType::Line)
+            .style(color(Color::DarkGray))
+            .data(&line),
+    ])
+    .x_axis(Axis::default().bounds([0.0, span]))
+    .y_axis(
+        Axis::default()
+            .bounds([0.0, emax])
+            .labels(vec![Line::from("0"), Line::from(format!("{emax:.0}%"))]),
+    )
+    .legend_position(Some(ratatui::widgets::LegendPosition::TopLeft));
+    f.render_widget(err, parts[1]);
+
+    let mut lines = Vec::new();
+    if let Some(w) = &t.window {
+        let st = w.stats(std::time::Duration::from_secs(300), s.now);
+        let classes: Vec<String> = FailureClass::ALL
+            .iter()
+            .zip(st.by_class)
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
+        lines.push(Line::from(format!("classes (5m): {}", classes.join(" · "))));
+        for e in w.exemplars().collect::<Vec<_>>().into_iter().rev().take(3) {
+            let p = &e.phases;
+            let ms = |d: Option<std::time::Duration>| {
+                d.map_or("-".into(), |d| format!("{}", d.as_millis()))
+            };
+            lines.push(Line::styled(
+                format!(
+                    "{} {} {} dns {} tcp {} tls {} ttfb {} ms {}",
+                    e.at.format("%H:%M:%S"),
+                    e.class,
+                    e.status.map_or("-".into(), |c| c.to_string()),
+                    ms(p.dns),
+                    ms(p.connect),
+                    ms(p.tls),
+                    ms(p.ttfb),
+                    e.error.clone().unwrap_or_default()
+                ),
+                th.warn(),
+            ));
+        }
+    } else if let Some(v) = &t.last_view {
+        lines.push(Line::from(format!(
+            "last scrape: {:.0} requests, {:.0} 5xx, {:.0} 4xx",
+            v.requests, v.errors_5xx, v.errors_4xx
+        )));
+    }
+    if !t.firing.is_empty() {
+        let names: Vec<&str> = t.firing.iter().map(|k| k.as_str()).collect();
+        lines.push(Line::styled(
+            format!("firing: {}", names.join(", ")),
+            th.bad(),
+        ));
+    }
+    f.render_widget(Paragraph::new(lines), parts[2]);
+}

@@ -1,0 +1,105 @@
+//! The header: service, incident title, severity badge, phase, clocks since
+//! impact and detection, per-severity countdowns, wall time.
+
+use super::theme::Theme;
+use crate::app::State;
+use crate::core::event::Stage;
+use crate::core::postmortem::span;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+/// Draws the header.
+pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
+    let inc = s
+        .incident
+        .as_ref()
+        .filter(|_| s.incident_open())
+        .map(|i| &i.state);
+    let sev = inc.and_then(|i| i.current_severity());
+    let mut top = vec![
+        Span::styled(format!(" {} ", s.service), th.focus()),
+        Span::raw(" "),
+    ];
+    match inc {
+        Some(i) => {
+            top.push(Span::styled(
+                format!(" {} ", sev.map_or("SEV ?".to_string(), |s| s.to_string())),
+                th.severity(sev),
+            ));
+            top.push(Span::raw(format!(" {} ", i.title)));
+            top.push(Span::styled(
+                format!(" phase: {} ", i.phase.map_or("detect", |p| p.as_str())),
+                th.focus(),
+            ));
+        }
+        None => top.push(Span::styled("no incident open", th.ok())),
+    }
+    top.push(Span::styled(
+        format!("   {} UTC", s.now.format("%H:%M:%S")),
+        th.dim(),
+    ));
+    let mut second = Vec::new();
+    if let Some(i) = inc {
+        let since = |st: Stage| i.stage(st).map(|t| span(s.now - t));
+        if let Some(d) = since(Stage::ImpactStarted) {
+            second.push(Span::raw(format!(" impact {d} ago")));
+        }
+        if let Some(d) = since(Stage::Detected) {
+            second.push(Span::raw(format!(" · detected {d} ago")));
+        }
+        let guidance = s
+            .playbook()
+            .zip(sev)
+            .and_then(|(p, sv)| p.severity.get(&sv));
+        if let Some(g) = guidance {
+            if let (Some(ack), None) = (g.ack_within, i.stage(Stage::Acknowledged))
+                && let Some(d) = i.stage(Stage::Detected)
+            {
+                let left = chrono::Duration::from_std(ack.get()).unwrap_or_default() - (s.now - d);
+                second.push(Span::styled(
+                    format!(" · ack due in {}", span(left)),
+                    if left.num_seconds() < 0 {
+                        th.bad()
+                    } else {
+                        th.warn()
+                    },
+                ));
+            }
+            if let Some(every) = g.update_every {
+                let last = i.comms.last().map(|c| c.at).or(i.opened);
+                if let Some(l) = last {
+                    let left =
+                        chrono::Duration::from_std(every.get()).unwrap_or_default() - (s.now - l);
+                    second.push(Span::styled(
+                        format!(" · next update in {}", span(left)),
+                        if left.num_seconds() < 0 {
+                            th.bad()
+                        } else {
+                            th.dim()
+                        },
+                    ));
+                }
+            }
+        }
+        if s.unsaved > 0 {
+            second.push(Span::styled(
+                format!(" · {} NOT SAVED", s.unsaved),
+                th.bad(),
+            ));
+        }
+    } else {
+        second.push(Span::styled(
+            format!(" timelines: {}", s.timeline_dir.display()),
+            th.dim(),
+        ));
+    }
+    for (name, why) in &s.sources_down {
+        second.push(Span::styled(format!(" · {name} down: {why}"), th.bad()));
+    }
+    f.render_widget(
+        Paragraph::new(vec![Line::from(top), Line::from(second)]),
+        area,
+    );
+}

@@ -1,0 +1,61 @@
+//! The timeline pane: the incident's events, newest last, auto-scrolled,
+//! coloured by kind, filterable by kind.
+
+use super::theme::Theme;
+use crate::app::{Pane, State};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+/// Draws the pane.
+pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
+    let filter = s.filter.map_or(String::new(), |k| format!(" [{k}]"));
+    let path = s
+        .timeline_path
+        .as_ref()
+        .and_then(|p| p.file_name())
+        .map_or(String::new(), |n| format!(" {}", n.to_string_lossy()));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(if s.focus == Pane::Timeline {
+            th.focus()
+        } else {
+            th.dim()
+        })
+        .title(format!(" Timeline{filter}{path} "));
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let events: Vec<_> = s
+        .incident
+        .as_ref()
+        .map(|i| {
+            i.events
+                .iter()
+                .filter(|e| s.filter.is_none_or(|k| e.kind == k))
+                .collect()
+        })
+        .unwrap_or_default();
+    let end = events.len().saturating_sub(s.scroll);
+    let start = end.saturating_sub(inner_h);
+    let lines: Vec<Line> = if events.is_empty() {
+        vec![Line::styled(
+            "nothing yet: the first signal or note opens an incident",
+            th.dim(),
+        )]
+    } else {
+        events[start..end]
+            .iter()
+            .map(|e| {
+                Line::from(vec![
+                    Span::styled(e.ts.format("%H:%M:%S ").to_string(), th.dim()),
+                    Span::styled(
+                        format!("{} ", e.kind.as_str().replace('_', " ")),
+                        th.kind(e.kind),
+                    ),
+                    Span::raw(format!("{}: {}", e.actor, e.msg.replace('\n', " / "))),
+                ])
+            })
+            .collect()
+    };
+    f.render_widget(Paragraph::new(lines).block(block), area);
+}

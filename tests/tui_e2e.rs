@@ -1,0 +1,189 @@
+//! End to end in a real terminal: `ic demo` in tmux at 160×45 — see the
+//! endpoints, wait for the scripted alert, open help, add a note, tick a step,
+//! move phases (with a recorded override), run the mitigation (which really
+//! clears the demo's fault), resolve, write the postmortem, quit — asserting
+//! on the screen, the timeline file and the postmortem, and that the terminal
+//! left the alternate screen. Skips without tmux unless `IC_REQUIRE_TMUX=1`.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn tmux(args: &[&str]) -> String {
+    let out = Command::new("tmux").args(args).output().expect("tmux runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+struct Session(String);
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .output();
+    }
+}
+
+impl Session {
+    fn screen(&self) -> String {
+        tmux(&["capture-pane", "-p", "-t", &self.0])
+    }
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", &self.0];
+        args.extend_from_slice(keys);
+        tmux(&args);
+    }
+    fn type_text(&self, text: &str) {
+        tmux(&["send-keys", "-t", &self.0, "-l", text]);
+    }
+    /// Polls the screen until `pred` holds, up to `secs`.
+    fn wait(&self, what: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited {secs}s for {what}; the screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+}
+
+fn tmux_available() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn a_demo_incident_worked_end_to_end_in_tmux() {
+    if !tmux_available() {
+        assert!(
+            std::env::var_os("IC_REQUIRE_TMUX").is_none(),
+            "tmux is required (IC_REQUIRE_TMUX=1)"
+        );
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let timelines = dir.path().join("incidents");
+    let scenario = dir.path().join("fast.yaml");
+    std::fs::write(
+        &scenario,
+        "name: fast\nfaults:\n  - {name: pool, route: /api/payments, start: 1s, error_rate: 40%, status: [500]}\n",
+    )
+    .unwrap();
+    let name = format!("ic-e2e-{}", std::process::id());
+    let cmd = format!(
+        "IC_LOG=off {} demo --scenario {} --timeline-dir {} --rps 60; echo IC-EXIT=$?; sleep 60",
+        env!("CARGO_BIN_EXE_ic"),
+        scenario.display(),
+        timelines.display()
+    );
+    let out = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "160",
+            "-y",
+            "45",
+            &cmd,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = Session(name);
+
+    s.wait("the endpoints", 15, |t| {
+        t.contains("Endpoints (") && t.contains("payments")
+    });
+    s.wait("the alert", 25, |t| {
+        t.contains(" ALERT ") && t.contains("phase: detect")
+    });
+    s.keys(&["?"]);
+    s.wait("help", 5, |t| {
+        t.contains(" Help ") && t.contains("next phase")
+    });
+    s.keys(&["Escape"]);
+    s.keys(&["n"]);
+    s.type_text("pool waits at 100%");
+    s.keys(&["Enter"]);
+    s.wait("the note in the timeline", 5, |t| {
+        t.contains("note responder") || t.contains("pool waits at 100%")
+    });
+    // The playbook has the focus after the incident opened: tick the first detect step.
+    s.keys(&["Enter"]);
+    s.wait("a ticked step", 5, |t| t.contains("[x]"));
+    s.keys(&["p"]);
+    s.wait("triage", 5, |t| t.contains("phase: triage"));
+    s.keys(&["p"]);
+    s.wait("a refusal", 5, |t| t.contains("press p again"));
+    s.keys(&["p"]);
+    s.wait("mitigate", 5, |t| t.contains("phase: mitigate"));
+    s.keys(&["Enter"]);
+    s.wait("the confirmation", 5, |t| {
+        t.contains("Run this command? (y/n)")
+    });
+    s.keys(&["y"]);
+    s.wait("the command's result", 15, |t| {
+        t.contains("command for `shed`: exit 0")
+    });
+    s.keys(&["R"]);
+    s.wait("the resolve refusal", 5, |t| t.contains("press R again"));
+    s.keys(&["R"]);
+    s.wait("the incident closed", 5, |t| t.contains("no incident open"));
+    s.keys(&["P"]);
+    s.wait("the postmortem", 5, |t| t.contains("postmortem written to"));
+    s.keys(&["q"]);
+    let after = s.wait("ic to exit", 10, |t| t.contains("IC-EXIT="));
+    assert!(after.contains("IC-EXIT=0"), "{after}");
+    assert!(
+        !after.contains("Endpoints ("),
+        "the alternate screen is gone:\n{after}"
+    );
+    assert!(after.contains("demo timelines kept in"), "{after}");
+
+    let files = incident_commander::journal::timelines(&timelines);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let replay = incident_commander::journal::read(&files[0]).unwrap();
+    assert!(replay.problems.is_empty(), "{:?}", replay.problems);
+    let kinds: Vec<&str> = replay.events.iter().map(|e| e.kind.as_str()).collect();
+    for k in [
+        "incident_opened",
+        "signal_fired",
+        "playbook_selected",
+        "note",
+        "step_done",
+        "phase_entered",
+        "command_run",
+        "incident_closed",
+    ] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+    assert!(
+        replay
+            .events
+            .iter()
+            .any(|e| e.kind.as_str() == "phase_entered" && e.data["override"] == true)
+    );
+    let pm = files[0].with_extension("postmortem.md");
+    assert!(Path::new(&pm).is_file(), "{}", pm.display());
+    let text = std::fs::read_to_string(&pm).unwrap();
+    assert!(text.contains("# Postmortem:"), "{text}");
+    assert!(
+        text.contains("curl -fsS -X DELETE"),
+        "the command is in the postmortem"
+    );
+}

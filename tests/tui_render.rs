@@ -1,0 +1,330 @@
+//! The full-screen view rendered into ratatui's `TestBackend` at 80×24 and
+//! 160×45 after injected messages and keys: text snapshots (insta) of the
+//! panes, overlays and modes, direct checks of colour-critical cells (the
+//! severity badge, the ALERT banner), and app-level checks that every
+//! incident change goes out as a timeline append first.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use incident_commander::app::targets::{SourceKind, Target};
+use incident_commander::app::{self, Effect, Msg, State};
+use incident_commander::core::detect::Settings;
+use incident_commander::core::event::{Draft, Event, Kind};
+use incident_commander::core::metrics::RouteView;
+use incident_commander::core::playbook;
+use incident_commander::core::sample::{FailureClass, Phases, ProbeSample};
+use incident_commander::tui::{self, theme::Theme};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 3, 0, 0).unwrap()
+}
+
+fn sample(at: DateTime<Utc>, ok: bool) -> ProbeSample {
+    ProbeSample {
+        at,
+        status: Some(if ok { 200 } else { 503 }),
+        latency: std::time::Duration::from_millis(if ok { 40 } else { 5 }),
+        phases: Phases::default(),
+        bytes: 100,
+        cert_days_left: Some(45.0),
+        retry_after: None,
+        class: if ok {
+            FailureClass::Ok
+        } else {
+            FailureClass::Http5xx
+        },
+        error: (!ok).then(|| "status 503".to_string()),
+        warnings: Vec::new(),
+        lateness: std::time::Duration::ZERO,
+        exemplar: None,
+    }
+}
+
+/// The runtime's part, done by hand: appends become events fed back in.
+struct Harness {
+    state: State,
+    seq: u64,
+    effects: Vec<Effect>,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let targets = vec![
+            Target::new("payments", SourceKind::Probe, None),
+            Target::new("search", SourceKind::Probe, None),
+        ];
+        let state = State::new(
+            "shop",
+            "ann",
+            Settings::default(),
+            targets,
+            playbook::bundled(),
+            "/var/lib/ic/incidents".into(),
+            t0(),
+        );
+        Harness {
+            state,
+            seq: 0,
+            effects: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, msg: Msg, at: DateTime<Utc>) {
+        let fx = app::update(&mut self.state, msg, at);
+        self.carry_out(fx, at);
+    }
+
+    fn carry_out(&mut self, fx: Vec<Effect>, at: DateTime<Utc>) {
+        for e in fx {
+            self.effects.push(e.clone());
+            let draft = match e {
+                Effect::Open(title) if !self.state.incident_open() => {
+                    Draft::opened("ic", &title, "shop")
+                }
+                Effect::Append(d) => d,
+                _ => continue,
+            };
+            self.seq += 1;
+            let event: Event = draft.into_event(self.seq, at);
+            self.state.timeline_path =
+                Some("/var/lib/ic/incidents/20261122T030000Z-x.jsonl".into());
+            let more = app::update(&mut self.state, Msg::Appended(event), at);
+            self.carry_out(more, at);
+        }
+    }
+
+    fn key(&mut self, code: KeyCode, at: DateTime<Utc>) {
+        self.send(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)), at);
+    }
+
+    fn text(&mut self, s: &str, at: DateTime<Utc>) {
+        for c in s.chars() {
+            self.key(KeyCode::Char(c), at);
+        }
+    }
+
+    /// Two minutes of traffic: payments starts failing at 60 s, search stays fine,
+    /// and a metrics route shows the same from /metrics.
+    fn incident() -> Harness {
+        let mut h = Harness::new();
+        for s in 0..120 {
+            let at = t0() + Duration::seconds(s);
+            if s % 2 == 0 {
+                h.send(Msg::Probe(0, Box::new(sample(at, s < 60))), at);
+                h.send(Msg::Probe(1, Box::new(sample(at, true))), at);
+            }
+            let bad = if s >= 60 { 6.0 } else { 0.0 };
+            let view = RouteView {
+                route: "/api/payments".into(),
+                requests: 20.0,
+                errors_5xx: bad,
+                errors_4xx: 0.0,
+                rate: Some(20.0),
+                p50: Some(0.045),
+                p95: Some(0.120),
+                p99: Some(0.200),
+            };
+            h.send(Msg::Views("shop".into(), vec![view], at), at);
+            h.send(Msg::Tick, at);
+        }
+        h
+    }
+
+    fn render(&mut self, w: u16, hgt: u16) -> (String, ratatui::buffer::Buffer) {
+        let mut term = Terminal::new(TestBackend::new(w, hgt)).unwrap();
+        term.draw(|f| tui::draw(f, &mut self.state, Theme { mono: false }))
+            .unwrap();
+        let buf = term.backend().buffer().clone();
+        let mut out = String::new();
+        for y in 0..hgt {
+            let line: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        (out, buf)
+    }
+}
+
+fn at(s: i64) -> DateTime<Utc> {
+    t0() + Duration::seconds(s)
+}
+
+#[test]
+fn a_calm_start_at_both_sizes() {
+    let mut h = Harness::new();
+    for s in 0..20 {
+        if s % 2 == 0 {
+            h.send(Msg::Probe(0, Box::new(sample(at(s), true))), at(s));
+        }
+        h.send(Msg::Tick, at(s));
+    }
+    insta::assert_snapshot!("calm_80x24", h.render(80, 24).0);
+    insta::assert_snapshot!("calm_160x45", h.render(160, 45).0);
+}
+
+#[test]
+fn an_incident_opens_itself_and_shows_everywhere() {
+    let mut h = Harness::incident();
+    assert!(h.state.incident_open(), "a signal opened the incident");
+    // Every incident change went out as an append; the opening came first.
+    let first = h
+        .effects
+        .iter()
+        .position(|e| matches!(e, Effect::Open(_)))
+        .unwrap();
+    let fired = h
+        .effects
+        .iter()
+        .position(|e| matches!(e, Effect::Append(d) if d.kind == Kind::SignalFired))
+        .unwrap();
+    assert!(first < fired);
+    let events = &h.state.incident.as_ref().unwrap().events;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == Kind::PlaybookSelected && e.msg.contains("http-5xx-spike"))
+    );
+    h.key(KeyCode::Char('s'), at(121));
+    h.key(KeyCode::Char('2'), at(121));
+    let (text, buf) = h.render(160, 45);
+    insta::assert_snapshot!("incident_160x45", text);
+    // The severity badge in its colour, the banner in red with the word ALERT.
+    // The header is searched from the top, the footer's banner from the bottom.
+    let find = |needle: &str, from_bottom: bool| -> (u16, u16) {
+        let rows: Vec<u16> = if from_bottom {
+            (0..45).rev().collect()
+        } else {
+            (0..45).collect()
+        };
+        for y in rows {
+            let line: String = (0..160).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            if let Some(i) = line.find(needle) {
+                return (line[..i].chars().count() as u16, y);
+            }
+        }
+        panic!("{needle} not on screen:\n{text}");
+    };
+    let (x, y) = find("SEV-2", false);
+    assert_eq!(buf[(x, y)].bg, Color::LightRed);
+    let (x, y) = find("ALERT", true);
+    assert_eq!(y, 43, "the banner is the footer's first line");
+    assert_eq!(buf[(x, y)].bg, Color::Red);
+    insta::assert_snapshot!("incident_80x24", h.render(80, 24).0);
+}
+
+#[test]
+fn overlays_and_modes() {
+    let mut h = Harness::incident();
+    h.key(KeyCode::Char('?'), at(121));
+    insta::assert_snapshot!("help_80x24", h.render(80, 24).0);
+    h.key(KeyCode::Esc, at(121));
+    h.key(KeyCode::Char('s'), at(121));
+    insta::assert_snapshot!("severity_160x45", h.render(160, 45).0);
+    h.key(KeyCode::Esc, at(121));
+    h.key(KeyCode::Char('n'), at(121));
+    h.text("pool waits at 100%", at(121));
+    insta::assert_snapshot!("note_input_80x24", h.render(80, 24).0);
+    h.key(KeyCode::Enter, at(122));
+    let last = h.state.incident.as_ref().unwrap().events.last().unwrap();
+    assert_eq!(
+        (last.kind, last.msg.as_str()),
+        (Kind::Note, "pool waits at 100%")
+    );
+    h.key(KeyCode::Char('q'), at(123));
+    insta::assert_snapshot!("quit_confirm_80x24", h.render(80, 24).0);
+    h.key(KeyCode::Char('n'), at(123));
+    assert!(!h.state.quit, "n keeps the app running");
+}
+
+#[test]
+fn phases_refuse_with_open_steps_and_record_an_override() {
+    let mut h = Harness::incident();
+    h.key(KeyCode::Char('p'), at(130));
+    assert!(
+        h.state
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("press p again")
+    );
+    assert_eq!(
+        h.state.incident.as_ref().unwrap().state.phase,
+        Some(incident_commander::core::event::Phase::Detect)
+    );
+    h.key(KeyCode::Char('p'), at(131));
+    let last = h
+        .state
+        .incident
+        .as_ref()
+        .unwrap()
+        .events
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last.kind, Kind::PhaseEntered);
+    assert_eq!(last.data["override"], true);
+    // Resolving while a signal fires is refused, then overridden and recorded.
+    h.key(KeyCode::Char('R'), at(132));
+    assert!(
+        h.state
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("still firing")
+    );
+    h.key(KeyCode::Char('R'), at(133));
+    assert!(!h.state.incident_open());
+    let last = h
+        .state
+        .incident
+        .as_ref()
+        .unwrap()
+        .events
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (last.kind, last.data["override"].clone()),
+        (Kind::IncidentClosed, serde_json::json!(true))
+    );
+}
+
+#[test]
+fn a_step_with_a_command_asks_first_and_the_comms_update_is_prefilled() {
+    let mut h = Harness::incident();
+    h.state.focus = app::Pane::Playbook;
+    h.state.phase_tab = incident_commander::core::event::Phase::Mitigate;
+    let idx = h
+        .state
+        .visible_steps()
+        .iter()
+        .position(|s| s.run.is_some())
+        .expect("a mitigation with a command");
+    h.state.step_cursor = idx;
+    h.key(KeyCode::Enter, at(140));
+    assert!(
+        matches!(h.state.mode, app::Mode::Confirm(app::Confirm::Run { .. })),
+        "{:?}",
+        h.state.mode
+    );
+    insta::assert_snapshot!("run_confirm_80x24", h.render(80, 24).0);
+    h.key(KeyCode::Char('n'), at(140));
+    assert!(
+        !h.effects.iter().any(|e| matches!(e, Effect::Run(..))),
+        "no means no"
+    );
+    h.key(KeyCode::Enter, at(141));
+    h.key(KeyCode::Char('y'), at(141));
+    assert!(h.effects.iter().any(|e| matches!(e, Effect::Run(..))));
+    h.key(KeyCode::Char('u'), at(142));
+    match &h.state.mode {
+        app::Mode::Input(app::InputKind::Comms, text) => {
+            assert!(text.contains("What changed"), "{text}");
+            assert!(text.contains("payments"), "{text}");
+        }
+        m => panic!("{m:?}"),
+    }
+}
