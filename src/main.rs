@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    incident_commander::tui::mark_start();
     let cli = Cli::parse();
     incident_commander::source::tls::install_default_provider();
     logging::init(cli.log_file.as_deref());

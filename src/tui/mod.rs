@@ -41,6 +41,13 @@ use std::time::{Duration, Instant};
 use theme::Theme;
 use tokio::sync::{mpsc, watch};
 
+static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+/// Notes the process start, for the "first frame after" figure in the log.
+pub fn mark_start() {
+    let _ = START.set(Instant::now());
+}
+
 /// Draws the whole screen and records the panes' areas in `s`.
 pub fn draw(f: &mut Frame, s: &mut State, th: Theme) {
     let p = layout::split(f.area());
@@ -246,6 +253,9 @@ pub async fn run(opts: Options) -> anyhow::Result<u8> {
     let mut last_draw = Instant::now() - Duration::from_secs(1);
     let frame = Duration::from_millis(33);
     terminal.draw(|f| draw(f, &mut state, th))?;
+    if let Some(t) = START.get() {
+        tracing::info!("first frame after {} ms", t.elapsed().as_millis());
+    }
     while !state.quit {
         tokio::select! {
             _ = &mut stop => break,
