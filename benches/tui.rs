@@ -20,11 +20,28 @@ use std::process::Command;
 use std::time::Instant;
 
 fn render_bench() {
-    let t0 = Utc.with_ymd_and_hms(2026, 11, 22, 3, 0, 0).single().unwrap_or_default();
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 11, 22, 3, 0, 0)
+        .single()
+        .unwrap_or_default();
     let targets: Vec<Target> = (0..200)
-        .map(|i| Target::new(&format!("svc{:03} /api/route{i}", i / 10), SourceKind::Metrics, None))
+        .map(|i| {
+            Target::new(
+                &format!("svc{:03} /api/route{i}", i / 10),
+                SourceKind::Metrics,
+                None,
+            )
+        })
         .collect();
-    let mut state = State::new("shop", "bench", Settings::default(), Vec::new(), playbook::bundled(), "/tmp".into(), t0);
+    let mut state = State::new(
+        "shop",
+        "bench",
+        Settings::default(),
+        Vec::new(),
+        playbook::bundled(),
+        "/tmp".into(),
+        t0,
+    );
     drop(targets);
     // 30 minutes of scrapes every 5 s for 200 routes.
     for s in (0..1800).step_by(5) {
@@ -33,7 +50,11 @@ fn render_bench() {
             .map(|i| RouteView {
                 route: format!("/api/route{i}"),
                 requests: 100.0,
-                errors_5xx: if i == 7 && s > 900 { 20.0 } else { (i % 3) as f64 },
+                errors_5xx: if i == 7 && s > 900 {
+                    20.0
+                } else {
+                    (i % 3) as f64
+                },
                 errors_4xx: 1.0,
                 rate: Some(20.0),
                 p50: Some(0.04),
@@ -46,10 +67,16 @@ fn render_bench() {
     }
     let at = t0 + Duration::seconds(1800);
     for seq in 1..=10_000u64 {
-        let d = if seq == 1 { Draft::opened("ic", "bench", "shop") } else { Draft::note("bench", &format!("note {seq}"), &[]) };
+        let d = if seq == 1 {
+            Draft::opened("ic", "bench", "shop")
+        } else {
+            Draft::note("bench", &format!("note {seq}"), &[])
+        };
         app::update(&mut state, Msg::Appended(d.into_event(seq, at)), at);
     }
-    let Ok(mut term) = Terminal::new(TestBackend::new(160, 45)) else { return };
+    let Ok(mut term) = Terminal::new(TestBackend::new(160, 45)) else {
+        return;
+    };
     let th = Theme { mono: false };
     for _ in 0..5 {
         let _ = term.draw(|f| tui::draw(f, &mut state, th));
@@ -60,11 +87,20 @@ fn render_bench() {
         let _ = term.draw(|f| tui::draw(f, &mut state, th));
     }
     let per = started.elapsed().as_secs_f64() * 1000.0 / n as f64;
-    println!("tui: {:.2} ms per frame at 160x45 with {} targets and {} timeline events", per, state.targets.len(), state.incident.as_ref().map_or(0, |i| i.events.len()));
+    println!(
+        "tui: {:.2} ms per frame at 160x45 with {} targets and {} timeline events",
+        per,
+        state.targets.len(),
+        state.incident.as_ref().map_or(0, |i| i.events.len())
+    );
 }
 
 fn tmux_bench() {
-    if !Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success()) {
+    if !Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
         println!("tui: tmux not installed: start-up and idle CPU not measured");
         return;
     }
@@ -77,22 +113,53 @@ fn tmux_bench() {
     let _ = std::fs::create_dir_all(&dir);
     let log = dir.join("ic.log");
     let name = format!("ic-bench-{}", std::process::id());
-    let cmd = format!("IC_LOG=info {bin} --log-file {} demo --rps 0 --timeline-dir {}", log.display(), dir.join("tl").display());
-    let _ = Command::new("tmux").args(["new-session", "-d", "-s", &name, "-x", "160", "-y", "45", &cmd]).status();
+    let cmd = format!(
+        "IC_LOG=info {bin} --log-file {} demo --rps 0 --timeline-dir {}",
+        log.display(),
+        dir.join("tl").display()
+    );
+    let _ = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &name,
+            "-x",
+            "160",
+            "-y",
+            "45",
+            &cmd,
+        ])
+        .status();
     let deadline = Instant::now() + std::time::Duration::from_secs(10);
     let mut first = None;
     while Instant::now() < deadline && first.is_none() {
         std::thread::sleep(std::time::Duration::from_millis(100));
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        first = text.lines().find_map(|l| l.split("first frame after ").nth(1).map(|r| r.trim().to_string()));
+        first = text.lines().find_map(|l| {
+            l.split("first frame after ")
+                .nth(1)
+                .map(|r| r.trim().to_string())
+        });
     }
-    println!("tui: start to first frame: {}", first.unwrap_or_else(|| "not seen".into()));
+    println!(
+        "tui: start to first frame: {}",
+        first.unwrap_or_else(|| "not seen".into())
+    );
     let pid = Command::new("tmux")
         .args(["list-panes", "-t", &name, "-F", "#{pane_pid}"])
         .output()
         .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<u32>().ok());
-    let secs: u64 = std::env::var("IC_BENCH_IDLE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<u32>()
+                .ok()
+        });
+    let secs: u64 = std::env::var("IC_BENCH_IDLE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
     let ticks = |pid: u32| -> Option<u64> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         let f: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
@@ -110,10 +177,15 @@ fn tmux_bench() {
         let b = ticks(ic);
         if let (Some(a), Some(b)) = (a, b) {
             let hz = 100.0;
-            println!("tui: idle CPU over {secs} s (demo API, 5 probes every 2 s, scrape every 2 s, no traffic): {:.2}% of a core", (b - a) as f64 / hz / secs as f64 * 100.0);
+            println!(
+                "tui: idle CPU over {secs} s (demo API, 5 probes every 2 s, scrape every 2 s, no traffic): {:.2}% of a core",
+                (b - a) as f64 / hz / secs as f64 * 100.0
+            );
         }
     }
-    let _ = Command::new("tmux").args(["kill-session", "-t", &name]).status();
+    let _ = Command::new("tmux")
+        .args(["kill-session", "-t", &name])
+        .status();
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -46,6 +46,9 @@ pub struct Config {
     /// Detection settings.
     #[serde(default)]
     pub detect: Settings,
+    /// Incident handling.
+    #[serde(default)]
+    pub incidents: Incidents,
     /// Notification settings.
     #[serde(default)]
     pub notify: Notify,
@@ -402,6 +405,20 @@ pub struct AlertmanagerSource {
     /// Request timeout; default 10s.
     #[serde(default = "default_query_timeout")]
     pub timeout: HumanDuration,
+}
+
+/// `incidents:` — how incidents start.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Incidents {
+    /// Open an incident when a signal fires and none is open; default true.
+    pub auto_open: bool,
+}
+
+impl Default for Incidents {
+    fn default() -> Self {
+        Incidents { auto_open: true }
+    }
 }
 
 /// `notify:` — where alerts go.

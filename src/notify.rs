@@ -47,9 +47,17 @@ pub struct Stats {
     pub bells: AtomicU64,
 }
 
-/// Sends notifications about signals.
+/// What the background sender sends.
+enum Job {
+    /// A detector signal: bell, desktop, webhook.
+    Signal(Signal),
+    /// A status update written by the responder: webhook only.
+    Comms(String),
+}
+
+/// Sends notifications about signals, and status updates to the webhook.
 pub struct Notifier {
-    queue: mpsc::Sender<Signal>,
+    queue: mpsc::Sender<Job>,
     min_interval: Duration,
     last: HashMap<(DetectorKind, String), Instant>,
     stats: Arc<Stats>,
@@ -122,7 +130,7 @@ impl Notifier {
                 self.last.insert(key, now);
             }
         }
-        match self.queue.try_send(signal.clone()) {
+        match self.queue.try_send(Job::Signal(signal.clone())) {
             Ok(()) => Decision::Queued,
             Err(_) => {
                 tracing::warn!("notification queue full; dropped: {}", signal.headline());
@@ -130,11 +138,40 @@ impl Notifier {
             }
         }
     }
+
+    /// Queues a status update for the webhook (if one is configured). Never waits.
+    pub fn comms(&mut self, text: &str) -> Decision {
+        match self.queue.try_send(Job::Comms(text.to_string())) {
+            Ok(()) => Decision::Queued,
+            Err(_) => {
+                tracing::warn!("notification queue full; status update not sent");
+                Decision::Dropped
+            }
+        }
+    }
 }
 
 impl Sender {
-    async fn run(mut self, mut rx: mpsc::Receiver<Signal>) {
-        while let Some(mut signal) = rx.recv().await {
+    async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        while let Some(job) = rx.recv().await {
+            let mut signal = match job {
+                Job::Signal(s) => s,
+                Job::Comms(text) => {
+                    if let Some((client, url, format)) = &self.webhook {
+                        let text = crate::core::redact::redact_text(&text, &self.secrets);
+                        let body = match format {
+                            WebhookFormat::Slack => {
+                                serde_json::json!({ "text": format!("Status update\n{text}") })
+                            }
+                            WebhookFormat::Json => {
+                                serde_json::json!({ "text": text, "kind": "comms_update" })
+                            }
+                        };
+                        post_with_retries(client, url, &body, &self.stats).await;
+                    }
+                    continue;
+                }
+            };
             // Evidence may quote what an endpoint echoed back: keep secrets out of every payload.
             signal.evidence = crate::core::sample::redact(&signal.evidence, &self.secrets);
             signal.target = crate::core::sample::redact(&signal.target, &self.secrets);

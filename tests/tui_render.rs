@@ -328,3 +328,36 @@ fn a_step_with_a_command_asks_first_and_the_comms_update_is_prefilled() {
         m => panic!("{m:?}"),
     }
 }
+
+#[test]
+fn auto_open_off_alerts_without_opening_and_comms_go_to_the_webhook_after_the_timeline() {
+    let mut h = Harness::new();
+    h.state.auto_open = false;
+    for s in 0..20 {
+        if s % 2 == 0 {
+            h.send(Msg::Probe(0, Box::new(sample(at(s), s < 6))), at(s));
+        }
+        h.send(Msg::Tick, at(s));
+    }
+    assert!(h.state.banner.is_some(), "the alert still shows");
+    assert!(!h.state.incident_open(), "auto_open: false");
+    assert!(!h.effects.iter().any(|e| matches!(e, Effect::Open(_))));
+    // A status update opens an incident (any incident action does), is written, then sent.
+    h.key(KeyCode::Char('n'), at(21));
+    h.text("looking", at(21));
+    h.key(KeyCode::Enter, at(21));
+    assert!(h.state.incident_open());
+    h.key(KeyCode::Char('u'), at(22));
+    h.key(KeyCode::Enter, at(22));
+    let append = h
+        .effects
+        .iter()
+        .position(|e| matches!(e, Effect::Append(d) if d.kind == Kind::CommsUpdate))
+        .expect("the update is appended");
+    let send = h
+        .effects
+        .iter()
+        .position(|e| matches!(e, Effect::SendComms(_)))
+        .expect("and sent");
+    assert!(append < send);
+}

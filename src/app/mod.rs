@@ -67,6 +67,8 @@ pub enum Effect {
     Notify(Signal),
     /// Run a confirmed command: (step id, command, timeout).
     Run(String, String, std::time::Duration),
+    /// Send a status update to the webhook (after it is in the timeline).
+    SendComms(String),
     /// Write the postmortem next to the timeline.
     WritePostmortem,
     /// Leave.
@@ -208,6 +210,8 @@ pub struct State {
     pub auto_open: bool,
     /// A command is running for this step.
     pub running: Option<String>,
+    /// The last output of each step's command (first lines, redacted).
+    pub outputs: HashMap<String, String>,
     /// Set when the screen must be redrawn.
     pub dirty: bool,
     /// Set when the app should end.
@@ -257,6 +261,7 @@ impl State {
             scroll: 0,
             auto_open: true,
             running: None,
+            outputs: HashMap::new(),
             dirty: true,
             quit: false,
             areas: Areas::default(),
@@ -411,6 +416,14 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
         }
         Msg::CommandDone(step, summary, draft) => {
             state.running = None;
+            let output = draft
+                .data
+                .get("output")
+                .and_then(|o| o.as_str())
+                .unwrap_or_default();
+            state
+                .outputs
+                .insert(step.clone(), format!("{summary}: {}", output.trim()));
             state.say(format!("command for `{step}`: {summary}"));
             fx.push(Effect::Append(*draft));
             if let Some((phase, _)) = state.playbook().and_then(|p| p.step(&step)) {
@@ -773,12 +786,17 @@ fn submit(state: &mut State, kind: InputKind, text: &str, fx: &mut Vec<Effect>) 
                 json!({"role": role, "person": person.trim()}),
             )
         }
-        InputKind::Comms => Draft::new(
-            Kind::CommsUpdate,
-            &actor,
-            "status update",
-            json!({"text": text.replace(" | ", "\n")}),
-        ),
+        InputKind::Comms => {
+            let body = text.replace(" | ", "\n");
+            fx.push(Effect::Append(Draft::new(
+                Kind::CommsUpdate,
+                &actor,
+                "status update",
+                json!({"text": body}),
+            )));
+            fx.push(Effect::SendComms(body));
+            return;
+        }
         InputKind::Change => {
             let mut words = text.split_whitespace();
             let first = words.next().unwrap_or("deploy");

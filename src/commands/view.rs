@@ -65,7 +65,7 @@ pub async fn run(
     for (t, ep) in targets.iter_mut().zip(&config.endpoints) {
         t.insecure = ep.tls.insecure;
     }
-    let state = State::new(
+    let mut state = State::new(
         config.service.expose(),
         &actor(),
         config.detect,
@@ -74,6 +74,7 @@ pub async fn run(
         dir,
         chrono::Utc::now(),
     );
+    state.auto_open = config.incidents.auto_open;
     crate::tui::run(crate::tui::Options {
         probes: sources.probes,
         concurrency: sources.concurrency,

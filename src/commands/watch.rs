@@ -52,7 +52,11 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
             .timeline_dir()
             .ok_or_else(|| UsageError("no timeline directory: set timeline_dir in ic.yaml, pass --timeline-dir, or --no-incident".into()))?,
     };
-    let mut recorder = Recorder::new(&dir, sources.config.service.expose(), !args.no_incident);
+    let mut recorder = Recorder::new(
+        &dir,
+        sources.config.service.expose(),
+        !args.no_incident && sources.config.incidents.auto_open,
+    );
     if let Some(p) = recorder.path() {
         if args.json {
             out!(

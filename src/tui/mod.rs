@@ -418,6 +418,9 @@ fn apply(
                 let _ = tx.send(msg).await;
             });
         }
+        Effect::SendComms(text) => {
+            notifier.comms(&text);
+        }
         Effect::WritePostmortem => {
             let msg = match &state.timeline_path {
                 None => "no incident timeline yet".to_string(),

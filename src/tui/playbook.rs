@@ -68,6 +68,12 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
             th.text()
         };
         lines.push(Line::from(spans).style(style));
+        if let Some(out) = s.outputs.get(&step.id) {
+            for (n, l) in out.lines().take(3).enumerate() {
+                let prefix = if n == 0 { "    $ " } else { "      " };
+                lines.push(Line::styled(format!("{prefix}{l}"), th.dim()));
+            }
+        }
         if let Some((_, Some(v))) = s.checks.get(&step.id) {
             let (mark, st) = match v.passed {
                 Some(true) => ("✔", th.ok()),
