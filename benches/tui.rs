@@ -74,9 +74,7 @@ fn render_bench() {
         };
         app::update(&mut state, Msg::Appended(d.into_event(seq, at)), at);
     }
-    let Ok(mut term) = Terminal::new(TestBackend::new(160, 45)) else {
-        return;
-    };
+    let Ok(mut term) = Terminal::new(TestBackend::new(160, 45));
     let th = Theme { mono: false };
     for _ in 0..5 {
         let _ = term.draw(|f| tui::draw(f, &mut state, th));
