@@ -1,7 +1,8 @@
 //! End to end in a real terminal: `ic demo` in tmux at 160×45 — see the
 //! endpoints, wait for the scripted alert, open help, add a note, tick a step,
 //! move phases (with a recorded override), run the mitigation (which really
-//! clears the demo's fault), resolve, write the postmortem, quit — asserting
+//! clears the demo's fault), watch the recovery verify itself, resolve, write
+//! the postmortem, quit — asserting
 //! on the screen, the timeline file and the postmortem, and that the terminal
 //! left the alternate screen. Skips without tmux unless `IC_REQUIRE_TMUX=1`.
 
@@ -139,6 +140,11 @@ fn a_demo_incident_worked_end_to_end_in_tmux() {
     s.keys(&["y"]);
     s.wait("the command's result", 15, |t| {
         t.contains("command for `shed`: exit 0")
+    });
+    // The fault is gone: the resolve step's check turns green by itself.
+    s.keys(&["Right"]);
+    s.wait("the recovery verified", 40, |t| {
+        t.contains("✔ error rate of") && t.contains("held for 10s")
     });
     s.keys(&["R"]);
     s.wait("the resolve refusal", 5, |t| t.contains("press R again"));
