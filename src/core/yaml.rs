@@ -93,7 +93,65 @@ pub fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, YamlErro
             Some("run `ic init` for a commented starter config".into()),
         ));
     }
+    if let Some((line, column)) = too_deep(text) {
+        return Err(YamlError {
+            file: file.to_path_buf(),
+            line: Some(line),
+            column: Some(column),
+            message: format!("nested deeper than {MAX_DEPTH} levels"),
+            hint: Some(
+                "no ic document needs this much nesting: check the brackets and indentation".into(),
+            ),
+        });
+    }
     yaml_serde::from_str(text).map_err(|e| YamlError::from_yaml(file, &e))
+}
+
+/// Deepest nesting accepted (flow brackets, or indentation in columns / 2).
+pub const MAX_DEPTH: usize = 64;
+
+/// Where nesting first goes past `MAX_DEPTH` (the parser is slow on absurd depths,
+/// so this linear scan rejects them first): 1-based (line, column).
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    for (n, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        if indent > 2 * MAX_DEPTH {
+            return Some((n + 1, indent + 1));
+        }
+    }
+    let (mut depth, mut line, mut col) = (0usize, 1usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut prev = ' ';
+    for c in text.chars() {
+        col += 1;
+        if c == '\n' {
+            line += 1;
+            col = 0;
+            comment = false;
+            prev = c;
+            continue;
+        }
+        match quote {
+            Some(q) if c == q && prev != '\\' => quote = None,
+            Some(_) => {}
+            None if comment => {}
+            None => match c {
+                '#' if prev.is_whitespace() => comment = true,
+                '"' | '\'' => quote = Some(c),
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Some((line, col));
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+        prev = c;
+    }
+    None
 }
 
 /// Reads and parses a YAML file, refusing oversized files before reading them whole.
@@ -235,5 +293,24 @@ mod tests {
             Some("interval")
         );
         assert_eq!(nearest("zzzzzz", &["interval", "timeout"]), None);
+    }
+
+    #[test]
+    fn absurd_nesting_is_refused_fast_with_a_position() {
+        let text = format!("a: {}{}\n", "[".repeat(200_000), "]".repeat(200_000));
+        let started = std::time::Instant::now();
+        let e = parse::<serde_json::Value>(Path::new("d.yaml"), &text).unwrap_err();
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!((e.line, e.column), (Some(1), Some(4 + MAX_DEPTH)));
+        assert!(e.message.contains("nested deeper"), "{e}");
+        let deep_indent = format!("a:\n{}b: 1\n", " ".repeat(300));
+        assert!(parse::<serde_json::Value>(Path::new("d.yaml"), &deep_indent).is_err());
+        // Brackets in quotes and comments do not count.
+        let fine = format!(
+            "a: \"{}\" # {}\nb: [[1]]\n",
+            "[".repeat(100),
+            "{".repeat(100)
+        );
+        assert!(parse::<serde_json::Value>(Path::new("d.yaml"), &fine).is_ok());
     }
 }
