@@ -26,14 +26,14 @@ pub const MAX_LINE: usize = 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     /// An I/O error, with the file and what we were doing.
-    #[error("{path}: cannot {action}: {source}{}", hint(source))]
+    #[error("{path}: cannot {action}: {error}{}", hint(error))]
     Io {
         /// The file or directory.
         path: PathBuf,
         /// What we tried.
         action: &'static str,
-        /// The error.
-        source: io::Error,
+        /// The error (in the message, not chained, so it is said once).
+        error: io::Error,
     },
 }
 
@@ -48,15 +48,18 @@ fn hint(e: &io::Error) -> &'static str {
         Some(libc::EROFS) => {
             " (the file system is read-only: set timeline_dir to a writable place)"
         }
+        Some(libc::EFBIG) => {
+            " (the file has reached a size limit: raise `ulimit -f`, or free space)"
+        }
         _ => "",
     }
 }
 
 fn io_err<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(io::Error) -> JournalError + 'a {
-    move |source| JournalError::Io {
+    move |error| JournalError::Io {
         path: path.to_path_buf(),
         action,
-        source,
+        error,
     }
 }
 

@@ -7,6 +7,12 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     incident_commander::tui::mark_start();
+    // A file-size limit must surface as an error (EFBIG) we can report and retry,
+    // not kill the process mid-incident.
+    // SAFETY: setting a signal's disposition to SIG_IGN before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = Cli::parse();
     incident_commander::source::tls::install_default_provider();
     logging::init(cli.log_file.as_deref());

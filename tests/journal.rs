@@ -283,3 +283,53 @@ fn event_mistakes_are_usage_errors() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+/// Runs `ic event` under a file-size limit of `kib` KiB.
+fn event_with_fsize_limit(file: &Path, kib: u64, msg: &str) -> std::process::Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -f {} && exec \"$0\" event --json -a ann -t \"$1\" \"$2\"",
+            kib * 1024 / 512
+        ))
+        .arg(env!("CARGO_BIN_EXE_ic"))
+        .arg(file)
+        .arg(msg)
+        .env("IC_LOG", "off")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_full_disk_is_an_error_that_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.jsonl");
+    // Fill the file to just under 4 KiB with acknowledged events.
+    let mut acked = Vec::new();
+    while std::fs::metadata(&file).map_or(0, |m| m.len()) < 3800 {
+        let out = event_with_fsize_limit(&file, 64, "filling");
+        assert!(out.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        acked.push(v["seq"].as_u64().unwrap());
+    }
+    // At a 4 KiB limit the next line cannot be written whole: an error that says so,
+    // no acknowledgement, no crash.
+    let out = event_with_fsize_limit(&file, 4, &"x".repeat(600));
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(out.stdout.is_empty(), "nothing acknowledged");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot append") && err.contains("size limit"),
+        "{err}"
+    );
+    // With room again, the next append sets the torn piece aside and numbering goes on.
+    let out = event_with_fsize_limit(&file, 64, "room again");
+    assert!(out.status.success(), "{out:?}");
+    let replay = journal::read(&file).unwrap();
+    assert!(replay.problems.is_empty(), "{:?}", replay.problems);
+    let seqs: Vec<u64> = replay.events.iter().map(|e| e.seq).collect();
+    for a in &acked {
+        assert!(seqs.contains(a), "acknowledged {a} lost");
+    }
+    assert_eq!(replay.events.last().unwrap().msg, "room again");
+}
