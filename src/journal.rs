@@ -78,6 +78,7 @@ pub struct Journal {
     path: PathBuf,
     file: File,
     torn: Vec<TornTail>,
+    moved: usize,
 }
 
 /// Creates `dir` (and parents) with mode 0700 where missing.
@@ -133,6 +134,7 @@ impl Journal {
             path: path.to_path_buf(),
             file,
             torn: Vec::new(),
+            moved: 0,
         })
     }
 
@@ -157,6 +159,34 @@ impl Journal {
         &self.path
     }
 
+    /// If the file at our path is no longer the one we hold open (deleted, moved or
+    /// replaced while we ran), reopens the path so appends land where readers look,
+    /// and notes it in `moved`.
+    fn follow_the_path(&mut self) -> Result<(), JournalError> {
+        use std::os::unix::fs::MetadataExt;
+        let held = self
+            .file
+            .metadata()
+            .map_err(io_err(&self.path, "read the timeline's metadata"))?;
+        let same =
+            fs::metadata(&self.path).is_ok_and(|m| m.dev() == held.dev() && m.ino() == held.ino());
+        if !same {
+            tracing::warn!(
+                "{}: the timeline file was moved or deleted while open; continuing in a new file at the same path",
+                self.path.display()
+            );
+            let fresh = Journal::open(&self.path)?;
+            self.file = fresh.file;
+            self.moved += 1;
+        }
+        Ok(())
+    }
+
+    /// How many times the file was found moved or deleted (and recreated) so far.
+    pub fn moved(&self) -> usize {
+        self.moved
+    }
+
     /// Torn tails set aside by this journal's appends so far (for the caller to report).
     pub fn take_torn(&mut self) -> Vec<TornTail> {
         std::mem::take(&mut self.torn)
@@ -166,6 +196,7 @@ impl Journal {
     /// The returned event is on disk.
     pub fn append(&mut self, draft: Draft, now: DateTime<Utc>) -> Result<Event, JournalError> {
         let path = self.path.clone();
+        self.follow_the_path()?;
         self.file
             .lock()
             .map_err(io_err(&path, "lock the timeline"))?;
@@ -598,6 +629,26 @@ mod tests {
         assert!(
             msgs.iter().any(|m| m.starts_with("6: not UTF-8")),
             "{msgs:?}"
+        );
+    }
+
+    #[test]
+    fn a_deleted_or_moved_file_is_recreated_at_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.jsonl");
+        let mut j = Journal::open(&path).unwrap();
+        j.append(Draft::note("a", "one", &[]), t(1)).unwrap();
+        fs::rename(&path, dir.path().join("moved.jsonl")).unwrap();
+        let e = j.append(Draft::note("a", "two", &[]), t(2)).unwrap();
+        assert_eq!(j.moved(), 1);
+        assert_eq!(read(&path).unwrap().events, vec![e]);
+        fs::remove_file(&path).unwrap();
+        j.append(Draft::note("a", "three", &[]), t(3)).unwrap();
+        assert_eq!(j.moved(), 2);
+        assert_eq!(read(&path).unwrap().events.len(), 1);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
         );
     }
 

@@ -372,7 +372,19 @@ fn apply(
                 state.unsaved = pending.len();
                 return;
             };
-            match j.append(draft.clone(), now) {
+            let moved_before = j.moved();
+            let result = j.append(draft.clone(), now);
+            if j.moved() > moved_before {
+                let path = j.path().display().to_string();
+                app::update(
+                    state,
+                    Msg::Info(format!(
+                        "the timeline file was moved or deleted: continuing in a new {path}"
+                    )),
+                    now,
+                );
+            }
+            match result {
                 Ok(e) => {
                     let closed = e.kind == crate::core::event::Kind::IncidentClosed;
                     let fx = app::update(state, Msg::Appended(e), now);
