@@ -6,106 +6,19 @@
 //! on the screen, the timeline file and the postmortem, and that the terminal
 //! left the alternate screen. Skips without tmux unless `IC_REQUIRE_TMUX=1`.
 
+mod support;
+
 use std::path::Path;
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux").args(args).output().expect("tmux runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-struct Session(String);
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.0])
-            .output();
-    }
-}
-
-impl Session {
-    fn screen(&self) -> String {
-        tmux(&["capture-pane", "-p", "-t", &self.0])
-    }
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", &self.0];
-        args.extend_from_slice(keys);
-        tmux(&args);
-    }
-    fn type_text(&self, text: &str) {
-        tmux(&["send-keys", "-t", &self.0, "-l", text]);
-    }
-    /// Polls the screen until `pred` holds, up to `secs`.
-    fn wait(&self, what: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "waited {secs}s for {what}; the screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-}
-
-fn tmux_available() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+use support::tmux::{self, Session};
 
 #[test]
 fn a_demo_incident_worked_end_to_end_in_tmux() {
-    if !tmux_available() {
-        assert!(
-            std::env::var_os("IC_REQUIRE_TMUX").is_none(),
-            "tmux is required (IC_REQUIRE_TMUX=1)"
-        );
-        eprintln!("skipped: tmux is not installed");
+    if !tmux::available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let timelines = dir.path().join("incidents");
-    let scenario = dir.path().join("fast.yaml");
-    std::fs::write(
-        &scenario,
-        "name: fast\nfaults:\n  - {name: pool, route: /api/payments, start: 1s, error_rate: 40%, status: [500]}\n",
-    )
-    .unwrap();
-    let name = format!("ic-e2e-{}", std::process::id());
-    let cmd = format!(
-        "IC_LOG=off {} demo --scenario {} --timeline-dir {} --rps 60; echo IC-EXIT=$?; sleep 60",
-        env!("CARGO_BIN_EXE_ic"),
-        scenario.display(),
-        timelines.display()
-    );
-    let out = Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &name,
-            "-x",
-            "160",
-            "-y",
-            "45",
-            &cmd,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let s = Session(name);
+    let s = Session::demo("e2e", dir.path(), &timelines);
 
     s.wait("the endpoints", 15, |t| {
         t.contains("Endpoints (") && t.contains("payments")
@@ -144,7 +57,7 @@ fn a_demo_incident_worked_end_to_end_in_tmux() {
     // The fault is gone: the resolve step's check turns green by itself.
     s.keys(&["Right"]);
     s.wait("the recovery verified", 40, |t| {
-        t.contains("✔ error rate of") && t.contains("held for 10s")
+        t.contains("✔ error rate of") && t.contains("held for 5s")
     });
     s.keys(&["R"]);
     s.wait("the resolve refusal", 5, |t| t.contains("press R again"));

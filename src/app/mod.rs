@@ -411,7 +411,7 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
         Msg::Signal(s) => on_signal(state, s, &mut fx),
         Msg::Appended(e) => on_appended(state, e),
         Msg::AppendFailed(why) => {
-            state.unsaved += 1;
+            state.unsaved = state.unsaved.max(1);
             state.say(format!("NOT SAVED (kept in memory, retrying): {why}"));
         }
         Msg::CommandDone(step, summary, draft) => {

@@ -271,11 +271,7 @@ pub async fn run(opts: Options) -> anyhow::Result<u8> {
                     let retry = matches!(msg, Msg::Tick) && !pending.is_empty();
                     let fx = app::update(&mut state, msg, Utc::now());
                     if retry {
-                        let again = std::mem::take(&mut pending);
-                        for d in again {
-                            apply(&mut state, &mut journal, &mut pending, Effect::Append(d), &mut notifier, &tx, &command_env, &secrets);
-                        }
-                        state.unsaved = pending.len();
+                        flush(&mut state, &mut journal, &mut pending, &mut notifier, &tx, &command_env, &secrets);
                     }
                     for e in fx {
                         apply(&mut state, &mut journal, &mut pending, e, &mut notifier, &tx, &command_env, &secrets);
@@ -367,40 +363,9 @@ fn apply(
                     secrets,
                 );
             }
-            let Some(j) = journal.as_mut() else {
-                pending.push(draft);
-                state.unsaved = pending.len();
-                return;
-            };
-            let moved_before = j.moved();
-            let result = j.append(draft.clone(), now);
-            if j.moved() > moved_before {
-                let path = j.path().display().to_string();
-                app::update(
-                    state,
-                    Msg::Info(format!(
-                        "the timeline file was moved or deleted: continuing in a new {path}"
-                    )),
-                    now,
-                );
-            }
-            match result {
-                Ok(e) => {
-                    let closed = e.kind == crate::core::event::Kind::IncidentClosed;
-                    let fx = app::update(state, Msg::Appended(e), now);
-                    for f in fx {
-                        apply(state, journal, pending, f, notifier, tx, env, secrets);
-                    }
-                    if closed {
-                        *journal = None;
-                    }
-                }
-                Err(e) => {
-                    pending.push(draft);
-                    state.unsaved = pending.len();
-                    app::update(state, Msg::AppendFailed(e.to_string()), now);
-                }
-            }
+            // Behind anything still unsaved, in order.
+            pending.push(draft);
+            flush(state, journal, pending, notifier, tx, env, secrets);
         }
         Effect::Notify(sig) => {
             notifier.notify(&sig, std::time::Instant::now());
@@ -441,6 +406,66 @@ fn apply(
             app::update(state, Msg::Info(msg), now);
         }
         Effect::Quit => state.quit = true,
+    }
+}
+
+/// Appends the pending drafts in order, stopping at the first failure (they stay
+/// pending, shown as NOT SAVED, and are retried every second).
+#[allow(clippy::too_many_arguments)]
+fn flush(
+    state: &mut State,
+    journal: &mut Option<Journal>,
+    pending: &mut Vec<Draft>,
+    notifier: &mut Notifier,
+    tx: &mpsc::Sender<Msg>,
+    env: &[(String, String)],
+    secrets: &[String],
+) {
+    let had_unsaved = state.unsaved > 0;
+    while !pending.is_empty() {
+        let now = Utc::now();
+        let Some(j) = journal.as_mut() else {
+            break;
+        };
+        let moved_before = j.moved();
+        let result = j.append(pending[0].clone(), now);
+        if j.moved() > moved_before {
+            let path = j.path().display().to_string();
+            app::update(
+                state,
+                Msg::Info(format!(
+                    "the timeline file was moved or deleted: continuing in a new {path}"
+                )),
+                now,
+            );
+        }
+        match result {
+            Ok(e) => {
+                pending.remove(0);
+                state.unsaved = pending.len();
+                let closed = e.kind == crate::core::event::Kind::IncidentClosed;
+                let fx = app::update(state, Msg::Appended(e), now);
+                if closed {
+                    *journal = None;
+                }
+                for f in fx {
+                    apply(state, journal, pending, f, notifier, tx, env, secrets);
+                }
+            }
+            Err(e) => {
+                state.unsaved = pending.len();
+                app::update(state, Msg::AppendFailed(e.to_string()), now);
+                return;
+            }
+        }
+    }
+    state.unsaved = pending.len();
+    if had_unsaved && pending.is_empty() {
+        app::update(
+            state,
+            Msg::Info("every event is saved to the timeline again".into()),
+            Utc::now(),
+        );
     }
 }
 

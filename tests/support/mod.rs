@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: free ports and a real Alertmanager.
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod tmux;
+
 use std::process::{Child, Command, Stdio};
 
 /// A port nothing listens on right now (for servers and for "connection refused").
