@@ -141,14 +141,7 @@ impl Target {
         if let Some(w) = &mut self.window {
             w.record(s, now);
         }
-        let result = match s.class {
-            FailureClass::Ok => ProbeResult::Ok,
-            FailureClass::Dns
-            | FailureClass::Connect
-            | FailureClass::Tls
-            | FailureClass::Timeout => ProbeResult::Unreachable,
-            _ => ProbeResult::Failed,
-        };
+        let result = ProbeResult::from(s.class);
         let what = format!("{}: {}", s.class, s.error.clone().unwrap_or_default());
         let mut out: Vec<Signal> = self
             .down

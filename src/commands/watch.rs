@@ -308,7 +308,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                         windows[endpoint].record(&sample, now);
                         let t = &targets[endpoint];
                         let what = sample.error.clone().unwrap_or_default();
-                        if let Some(sig) = down[endpoint].observe(&t.name, sample.at.timestamp(), probe_result(sample.class), &format!("{}: {what}", sample.class)) {
+                        if let Some(sig) = down[endpoint].observe(&t.name, sample.at.timestamp(), ProbeResult::from(sample.class), &format!("{}: {what}", sample.class)) {
                             emit(sig, args.json, &mut notifier, &mut recorder);
                         }
                         if let Some(days) = sample.cert_days_left
@@ -395,17 +395,6 @@ fn view_counts(v: &RouteView, secs: f64) -> Counts {
         total: count(v.requests),
         errors: count(v.errors_5xx),
         client_errors: count(v.errors_4xx),
-    }
-}
-
-/// How the `down` detector reads a probe's class.
-fn probe_result(class: FailureClass) -> ProbeResult {
-    match class {
-        FailureClass::Ok => ProbeResult::Ok,
-        FailureClass::Dns | FailureClass::Connect | FailureClass::Tls | FailureClass::Timeout => {
-            ProbeResult::Unreachable
-        }
-        _ => ProbeResult::Failed,
     }
 }
 

@@ -16,6 +16,19 @@ pub enum ProbeResult {
     Failed,
 }
 
+impl From<crate::core::sample::FailureClass> for ProbeResult {
+    /// How the `down` detector reads a probe's class: no answer (DNS, connect, TLS,
+    /// timeout) versus an answer that failed its check.
+    fn from(class: crate::core::sample::FailureClass) -> Self {
+        use crate::core::sample::FailureClass as C;
+        match class {
+            C::Ok => ProbeResult::Ok,
+            C::Dns | C::Connect | C::Tls | C::Timeout => ProbeResult::Unreachable,
+            _ => ProbeResult::Failed,
+        }
+    }
+}
+
 /// The `down` detector of one endpoint: fires when 2 of the last 3 probes got
 /// no answer, or the last 3 probes in a row failed their check; resolves after
 /// 3 good probes in a row.
