@@ -333,3 +333,72 @@ fn a_full_disk_is_an_error_that_loses_nothing_acknowledged() {
     }
     assert_eq!(replay.events.last().unwrap().msg, "room again");
 }
+
+#[test]
+fn sigkill_of_ic_watch_keeps_every_signal_it_printed() {
+    // An endpoint that refuses connections: `down` fires within a few probes.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ic.yaml");
+    let tl = dir.path().join("incidents");
+    std::fs::write(
+        &cfg,
+        format!(
+            "service: t\ntimeline_dir: {}\nnotify: {{desktop: false, bell: false}}\npoll: {{interval: 100ms, timeout: 100ms}}\n\
+             endpoints:\n  - {{name: gone, url: \"http://127.0.0.1:{port}/\"}}\n",
+            tl.display()
+        ),
+    )
+    .unwrap();
+    let mut child = ic()
+        .arg("-c")
+        .arg(&cfg)
+        .args(["watch", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut printed = Vec::new();
+    while let Some(Ok(line)) = lines.next() {
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if v["type"] == "signal" {
+            printed.push((
+                v["kind"].as_str().unwrap().to_string(),
+                v["state"].as_str().unwrap().to_string(),
+            ));
+            break;
+        }
+        assert!(Instant::now() < deadline, "no signal from ic watch");
+    }
+    child.kill().unwrap(); // SIGKILL, probes still running
+    child.wait().unwrap();
+    drop(lines);
+    let files = journal::timelines(&tl);
+    assert_eq!(files.len(), 1);
+    let replay = journal::read(&files[0]).unwrap();
+    assert!(
+        replay.problems.iter().all(|p| p.message.contains("torn")),
+        "{:?}",
+        replay.problems
+    );
+    for (kind, state) in printed {
+        let k = if state == "fired" {
+            Kind::SignalFired
+        } else {
+            Kind::SignalResolved
+        };
+        assert!(
+            replay
+                .events
+                .iter()
+                .any(|e| e.kind == k && e.str_field("detector") == Some(kind.as_str())),
+            "{kind} {state} was printed but is not in the timeline"
+        );
+    }
+}
