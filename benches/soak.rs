@@ -7,7 +7,6 @@
 //!
 //! Run: `cargo bench --bench soak` (`IC_BENCH_SECS=120` for a short run)
 
-use chrono::Utc;
 use incident_commander::app::targets::{SourceKind, Target};
 use incident_commander::app::{self, Msg, State};
 use incident_commander::config::Config;
@@ -107,7 +106,7 @@ fn main() {
         targets,
         playbook::bundled(),
         std::env::temp_dir(),
-        Utc::now(),
+        incident_commander::clock::now(),
     );
     state.auto_open = false;
 
@@ -136,7 +135,7 @@ fn main() {
         loop {
             tokio::select! {
                 () = tokio::time::sleep_until(deadline) => break,
-                _ = tick.tick() => { app::update(&mut state, Msg::Tick, Utc::now()); }
+                _ = tick.tick() => { app::update(&mut state, Msg::Tick, incident_commander::clock::now()); }
                 _ = report.tick() => {
                     minute.sort_by(f64::total_cmp);
                     let pct = |p: f64| minute.get(((minute.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
@@ -148,7 +147,7 @@ fn main() {
                     Some(ProbeEvent::Sample { endpoint, sample }) => {
                         n_probes += 1;
                         minute.push(sample.lateness.as_secs_f64() * 1000.0);
-                        app::update(&mut state, Msg::Probe(endpoint, sample), Utc::now());
+                        app::update(&mut state, Msg::Probe(endpoint, sample), incident_commander::clock::now());
                     }
                     Some(ProbeEvent::Overrun { .. }) => overruns += 1,
                     None => break,
@@ -157,7 +156,7 @@ fn main() {
                     n_scrapes += 1;
                     if let Ok(o) = ev.result && let Some(views) = o.routes {
                         let name = names.get(ev.target).cloned().unwrap_or_default();
-                        app::update(&mut state, Msg::Views(name, views, o.at), Utc::now());
+                        app::update(&mut state, Msg::Views(name, views, o.at), incident_commander::clock::now());
                     }
                 }
             }

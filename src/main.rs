@@ -7,6 +7,8 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     incident_commander::tui::mark_start();
+    // Anchors the process clock: wall time now, boot time from here on.
+    incident_commander::clock::now();
     // A file-size limit must surface as an error (EFBIG) we can report and retry,
     // not kill the process mid-incident.
     // SAFETY: setting a signal's disposition to SIG_IGN before any thread starts.

@@ -416,7 +416,7 @@ fn watch_turns_alertmanager_alerts_into_signals() {
     // Post one alert through the API with a plain HTTP/1.1 request.
     let body = format!(
         "[{{\"labels\": {{\"alertname\": \"CheckoutDown\", \"service\": \"checkout\", \"severity\": \"critical\"}}, \"annotations\": {{\"summary\": \"checkout returns 503\"}}, \"startsAt\": \"{}\"}}]",
-        chrono::Utc::now().to_rfc3339()
+        incident_commander::clock::now().to_rfc3339()
     );
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

@@ -2,7 +2,6 @@
 //! formats, retries, a hanging receiver that must not delay the caller, the
 //! re-notify interval, and a machine without a desktop notification service.
 
-use chrono::Utc;
 use incident_commander::config::Config;
 use incident_commander::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
 use incident_commander::notify::{Decision, Notifier};
@@ -86,7 +85,7 @@ fn signal(target: &str, state: SignalState) -> Signal {
         severity: SeverityHint::Critical,
         evidence: "15.0% 5xx over 30s (threshold 1%)".into(),
         started: "2026-11-21T03:00:03Z".parse().unwrap(),
-        at: Utc::now(),
+        at: incident_commander::clock::now(),
     }
 }
 

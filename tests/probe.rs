@@ -74,7 +74,7 @@ fn target(port: u16, extra: &str) -> ProbeTarget {
 /// Probes and checks it ended within the timeout (plus scheduling slack).
 async fn run(t: &ProbeTarget) -> ProbeSample {
     let started = Instant::now();
-    let s = probe(t, chrono::Utc::now()).await;
+    let s = probe(t, incident_commander::clock::now()).await;
     assert!(
         started.elapsed() < t.timeout + Duration::from_millis(500),
         "probe took {:?} with a {:?} timeout",
@@ -159,6 +159,8 @@ async fn rate_limited_reads_retry_after_in_both_forms() {
 
     let port = server(|mut s| async move {
         read_head(&mut s).await;
+        #[allow(clippy::disallowed_methods)]
+        // The server stands for another machine with its own clock.
         let when = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(30));
         let resp =
             format!("HTTP/1.1 429 Too Many\r\nRetry-After: {when}\r\nContent-Length: 0\r\n\r\n");

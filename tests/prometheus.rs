@@ -282,7 +282,7 @@ async fn query_source_agrees_with_our_own_scrape() {
     assert!(pay.error_ratio() < 0.5, "{pay:?}");
 
     // A range query returns points; a bad query is a clear error.
-    let now = chrono::Utc::now().timestamp() as f64;
+    let now = incident_commander::clock::now().timestamp() as f64;
     let series = source
         .query_range(
             "sum(http_requests_total)",

@@ -217,7 +217,7 @@ async fn alertmanager_firing_alerts_are_read_with_matchers() {
         assert!(Instant::now() < deadline, "Alertmanager did not start");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let now = chrono::Utc::now().to_rfc3339();
+    let now = incident_commander::clock::now().to_rfc3339();
     let alerts = serde_json::json!([
         {"labels": {"alertname": "HighErrorRate", "service": "checkout", "severity": "page"},
          "annotations": {"summary": "5xx above 5% on /api/payments"}, "startsAt": now},

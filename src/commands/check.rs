@@ -28,7 +28,7 @@ pub(super) async fn run(args: CheckArgs, config: Option<&Path>) -> anyhow::Resul
         let (t, slots) = (t.clone(), slots.clone());
         set.spawn(async move {
             let _permit = slots.acquire_owned().await;
-            (i, probe::probe(&t, chrono::Utc::now()).await)
+            (i, probe::probe(&t, crate::clock::now()).await)
         });
     }
     let mut results: Vec<Option<ProbeSample>> = vec![None; targets.len()];
@@ -100,6 +100,7 @@ pub(super) fn sample_json(t: &ProbeTarget, s: &ProbeSample) -> Value {
     json!({
         "name": t.name,
         "url": t.url_display,
+        "at": s.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "class": s.class,
         "status": s.status,
         "latency_ms": ms(Some(s.latency)),

@@ -132,7 +132,7 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let base = std::env::temp_dir().join(format!(
         "ic-demo-{}-{}",
         std::process::id(),
-        chrono::Utc::now().format("%Y%m%dT%H%M%S")
+        crate::clock::now().format("%Y%m%dT%H%M%S")
     ));
     crate::journal::ensure_dir(&base)?;
     Ok(base)

@@ -25,7 +25,7 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
         .or_else(|| std::env::var("USER").ok())
         .filter(|a| !a.trim().is_empty())
         .unwrap_or_else(|| "someone".into());
-    let now = Utc::now();
+    let now = crate::clock::now();
     let first = draft(args, &actor, &message, now)?;
     if args.stdin && first.kind == Kind::IncidentOpened {
         return Err(UsageError(
@@ -62,7 +62,7 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
         if line.trim().is_empty() {
             continue;
         }
-        let now = Utc::now();
+        let now = crate::clock::now();
         let event = journal.append(draft(args, &actor, &line, now)?, now)?;
         report(&mut journal, &event, args.json);
     }

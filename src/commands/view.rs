@@ -72,7 +72,7 @@ pub async fn run(
         targets,
         playbooks,
         dir,
-        chrono::Utc::now(),
+        crate::clock::now(),
     );
     state.auto_open = config.incidents.auto_open;
     crate::tui::run(crate::tui::Options {

@@ -69,7 +69,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
     }
     // The timeline is written first: what is printed or sent is on disk.
     let emit = |signal: Signal, json: bool, notifier: &mut Notifier, recorder: &mut Recorder| {
-        match recorder.record(&signal, chrono::Utc::now()) {
+        match recorder.record(&signal, crate::clock::now()) {
             Ok(written) => {
                 if let Some(opened) = written.iter().find(|e| e.kind == Kind::IncidentOpened) {
                     let path = recorder
@@ -152,7 +152,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                 }
                 match client.firing().await {
                     Ok(alerts) => {
-                        let signals = tracker.update(alerts, chrono::Utc::now());
+                        let signals = tracker.update(alerts, crate::clock::now());
                         if !signals.is_empty() && alert_tx.send(signals).await.is_err() {
                             break;
                         }
@@ -190,7 +190,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
             _ = &mut stop => break,
             () = &mut until_deadline => break,
             _ = snapshots.tick(), if recorder.is_open() => {
-                let now = chrono::Utc::now();
+                let now = crate::clock::now();
                 if recorder.snapshot_due(now) {
                     let rows = snapshot_rows(&routes, targets.iter().map(|t| t.name.as_str()).zip(&windows), now);
                     if let Err(e) = recorder.snapshot(&rows, "ic", now) {
@@ -199,7 +199,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                 }
             }
             _ = summary.tick(), if !args.json => {
-                let now = chrono::Utc::now();
+                let now = crate::clock::now();
                 let mut parts: Vec<String> = targets.iter().zip(&windows).zip(&overruns).map(|((t, w), overrun)| {
                     let s = w.stats(Duration::from_secs(60), now);
                     let p95 = s.p95.map_or("-".into(), |d| format!("{}ms", d.as_millis()));
@@ -210,7 +210,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                 out!("{} summary (1m): {}", now.format("%H:%M:%S"), parts.join(" | "));
             }
             Some(views) = prom_rx.recv() => {
-                let at = chrono::Utc::now();
+                let at = crate::clock::now();
                 match &views {
                     Err(e) if prom_up != Some(false) => out_health(args.json, "prometheus", Some(e)),
                     Ok(_) if prom_up != Some(true) => out_health(args.json, "prometheus", None),
@@ -268,7 +268,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                     out!("{obj}");
                 } else {
                     let was_up = scrape_state[target].as_ref().map(Result::is_ok);
-                    let time = chrono::Utc::now().format("%H:%M:%S");
+                    let time = crate::clock::now().format("%H:%M:%S");
                     match (&now_state, was_up) {
                         (Err(e), None | Some(true)) => out!("{time} metrics:{name}  down  {e}"),
                         (Ok(_), None | Some(false)) => out!("{time} metrics:{name}  up"),
@@ -302,7 +302,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                     probes_open = false;
                     continue;
                 };
-                let now = chrono::Utc::now();
+                let now = crate::clock::now();
                 match event {
                     ProbeEvent::Sample { endpoint, sample } => {
                         windows[endpoint].record(&sample, now);
@@ -351,7 +351,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
 
 /// Reports a source going down (`Some(error)`) or coming up.
 fn out_health(json: bool, source: &str, error: Option<&String>) {
-    let time = chrono::Utc::now().format("%H:%M:%S");
+    let time = crate::clock::now().format("%H:%M:%S");
     match (json, error) {
         (true, Some(e)) => out!(
             "{}",

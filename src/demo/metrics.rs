@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Upper bounds of the latency histogram buckets, in seconds (the client libraries' default set).
 pub const BUCKETS: [f64; 11] = [
@@ -82,7 +82,8 @@ pub struct Snapshot {
 #[derive(Debug)]
 pub struct Registry {
     inner: Mutex<Snapshot>,
-    started: SystemTime,
+    /// Start time, seconds since the Unix epoch.
+    started: f64,
 }
 
 impl Registry {
@@ -94,7 +95,7 @@ impl Registry {
         }
         Registry {
             inner: Mutex::new(snap),
-            started: SystemTime::now(),
+            started: crate::clock::now().timestamp_millis() as f64 / 1000.0,
         }
     }
 
@@ -206,11 +207,7 @@ impl Registry {
     }
 
     fn render_process(&self, out: &mut String, om: bool) {
-        let start = self
-            .started
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
+        let start = self.started;
         family(
             out,
             om,

@@ -205,7 +205,7 @@ mod tests {
     #[test]
     fn new_alerts_fire_and_vanished_ones_resolve() {
         let mut t = AlertTracker::default();
-        let now = Utc::now();
+        let now = crate::clock::now();
         let s = t.update(vec![alert("HighErrorRate", "a1")], now);
         assert_eq!(s.len(), 1);
         assert_eq!(

@@ -327,7 +327,7 @@ async fn request_once(
             .headers()
             .get(hyper::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| sample::parse_retry_after(v, Utc::now()));
+            .and_then(|v| sample::parse_retry_after(v, crate::clock::wall()));
     }
     Ok(Exchange { response, conn })
 }

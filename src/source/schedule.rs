@@ -80,7 +80,7 @@ async fn endpoint_loop(
         if busy.swap(true, Ordering::AcqRel) {
             let overrun = ProbeEvent::Overrun {
                 endpoint: index,
-                at: Utc::now(),
+                at: crate::clock::now(),
             };
             if events.send(overrun).await.is_err() {
                 break;
@@ -95,7 +95,7 @@ async fn endpoint_loop(
                 return;
             };
             let lateness = Instant::now().saturating_duration_since(scheduled);
-            let mut sample = probe::probe(&targets[index], Utc::now()).await;
+            let mut sample = probe::probe(&targets[index], crate::clock::now()).await;
             sample.lateness = lateness;
             busy.store(false, Ordering::Release);
             let _ = events

@@ -259,7 +259,7 @@ async fn target_loop(
             _ = shutdown.changed() => break,
             _ = tick.tick() => {}
         }
-        let at = chrono::Utc::now();
+        let at = crate::clock::now();
         let started = Instant::now();
         let result = match fetch(&client, &target.url, DEFAULT_MAX_BYTES).await {
             Err(mut e) => {

@@ -23,7 +23,6 @@ use crate::notify::Notifier;
 use crate::source::probe::ProbeTarget;
 use crate::source::schedule::{self, ProbeEvent};
 use crate::source::scrape::{self, ScrapeTarget};
-use chrono::Utc;
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
     Event as TermEvent,
@@ -127,7 +126,7 @@ pub async fn run(opts: Options) -> anyhow::Result<u8> {
         && let Ok(replay) = journal::read(&path)
     {
         for e in replay.events {
-            app::update(&mut state, Msg::Appended(e), Utc::now());
+            app::update(&mut state, Msg::Appended(e), crate::clock::now());
         }
         journal = Journal::open(&path).ok();
         state.timeline_path = Some(path);
@@ -269,7 +268,7 @@ pub async fn run(opts: Options) -> anyhow::Result<u8> {
                 }
                 for msg in queue {
                     let retry = matches!(msg, Msg::Tick) && !pending.is_empty();
-                    let fx = app::update(&mut state, msg, Utc::now());
+                    let fx = app::update(&mut state, msg, crate::clock::now());
                     if retry {
                         flush(&mut state, &mut journal, &mut pending, &mut notifier, &tx, &command_env, &secrets);
                     }
@@ -321,7 +320,7 @@ fn apply(
     env: &[(String, String)],
     secrets: &[String],
 ) {
-    let now = Utc::now();
+    let now = crate::clock::now();
     match effect {
         Effect::Open(title) => {
             if journal.is_some() && state.incident_open() {
@@ -423,7 +422,7 @@ fn flush(
 ) {
     let had_unsaved = state.unsaved > 0;
     while !pending.is_empty() {
-        let now = Utc::now();
+        let now = crate::clock::now();
         let Some(j) = journal.as_mut() else {
             break;
         };
@@ -464,7 +463,7 @@ fn flush(
         app::update(
             state,
             Msg::Info("every event is saved to the timeline again".into()),
-            Utc::now(),
+            crate::clock::now(),
         );
     }
 }
