@@ -1,5 +1,5 @@
 //! The full-screen view under process faults, in tmux against `ic demo`:
-//! SIGTERM and SIGHUP restore the terminal and exit 0; a resize storm leaves
+//! SIGTERM, SIGINT and SIGHUP restore the terminal and exit 0; a resize storm leaves
 //! the app responsive; SIGKILL loses nothing the screen showed; and a timeline
 //! that cannot be written (a file-size limit) shows NOT SAVED, keeps the events
 //! in memory and writes them once there is room again.
@@ -19,11 +19,11 @@ fn kill(pid: u32, signal: &str) {
 }
 
 #[test]
-fn sigterm_and_sighup_restore_the_terminal_and_exit_0() {
+fn sigterm_sigint_and_sighup_restore_the_terminal_and_exit_0() {
     if !tmux::available() {
         return;
     }
-    for signal in ["-TERM", "-HUP"] {
+    for signal in ["-TERM", "-INT", "-HUP"] {
         let dir = tempfile::tempdir().unwrap();
         let s = Session::demo(
             &format!("sig{}", &signal[1..]),
