@@ -170,6 +170,7 @@ mod tests {
             evidence: "15% errors".into(),
             started: t,
             at: t,
+            class: None,
         }
     }
 

@@ -86,6 +86,7 @@ fn signal(target: &str, state: SignalState) -> Signal {
         evidence: "15.0% 5xx over 30s (threshold 1%)".into(),
         started: "2026-11-21T03:00:03Z".parse().unwrap(),
         at: incident_commander::clock::now(),
+        class: None,
     }
 }
 

@@ -182,6 +182,8 @@ fn the_screen_webhooks_and_status_updates_never_show_them() {
     let mut seen = s.wait("the failure and its exemplar", 20, |t| {
         t.contains("http_5xx 500") && t.contains("incident opened")
     });
+    // The failed probes' class (500) chose the playbook.
+    assert!(seen.contains("playbook http-5xx-spike"), "{seen}");
     // A status update goes out through the webhook after the timeline.
     s.keys(&["u"]);
     seen.push_str(&s.wait("the status update draft", 5, |t| {

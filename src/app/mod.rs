@@ -313,11 +313,7 @@ impl State {
         {
             return Some(p);
         }
-        let firing: Vec<_> = self
-            .targets
-            .iter()
-            .flat_map(|t| t.firing.iter().map(move |k| (*k, t.name.clone())))
-            .collect();
+        let firing: Vec<_> = self.targets.iter().flat_map(Target::situations).collect();
         playbook::rank(&self.playbooks, &firing).into_iter().next()
     }
 
@@ -460,7 +456,7 @@ fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
     } else if s.state == SignalState::Fired && state.auto_open {
         fx.push(Effect::Open(format!("{} on {}", s.kind.as_str(), s.target)));
         fx.push(Effect::Append(Draft::signal(&s)));
-        let best = playbook::rank(&state.playbooks, &[(s.kind, s.target.clone())])
+        let best = playbook::rank(&state.playbooks, &[playbook::Situation::of(&s)])
             .first()
             .map(|p| p.id.clone());
         if let Some(id) = best {

@@ -2,10 +2,9 @@
 //! detectors, its recent history (for sparklines and charts) and the figures
 //! shown for it.
 
-use crate::core::detect::{
-    CertificateDetector, Counts, DownDetector, ProbeResult, RouteDetectors, Settings,
-};
+use crate::core::detect::{CertificateDetector, Counts, DownDetector, RouteDetectors, Settings};
 use crate::core::metrics::RouteView;
+use crate::core::playbook::Situation;
 use crate::core::sample::{FailureClass, ProbeSample};
 use crate::core::signal::{DetectorKind, Signal};
 use crate::core::verify::Measure;
@@ -136,16 +135,27 @@ impl Target {
         }
     }
 
+    /// What is firing on it, as playbooks are matched: detector, name and failure class.
+    pub fn situations(&self) -> impl Iterator<Item = Situation> + '_ {
+        self.firing.iter().map(|k| Situation {
+            detector: *k,
+            target: self.name.clone(),
+            class: match k {
+                DetectorKind::Down => self.down.last_failure(),
+                other => other.usual_class(),
+            },
+        })
+    }
+
     /// Records a probe; returns the signals it caused.
     pub fn on_probe(&mut self, s: &ProbeSample, now: DateTime<Utc>) -> Vec<Signal> {
         if let Some(w) = &mut self.window {
             w.record(s, now);
         }
-        let result = ProbeResult::from(s.class);
         let what = format!("{}: {}", s.class, s.error.clone().unwrap_or_default());
         let mut out: Vec<Signal> = self
             .down
-            .observe(&self.name, s.at.timestamp(), result, &what)
+            .observe(&self.name, s.at.timestamp(), s.class, &what)
             .into_iter()
             .collect();
         if let Some(days) = s.cert_days_left {

@@ -7,7 +7,7 @@ use super::EXIT_OK;
 use super::UsageError;
 use super::check::{load_sources, sample_json};
 use crate::cli::WatchArgs;
-use crate::core::detect::{CertificateDetector, Counts, DownDetector, ProbeResult, RouteDetectors};
+use crate::core::detect::{CertificateDetector, Counts, DownDetector, RouteDetectors};
 use crate::core::event::Kind;
 use crate::core::metrics::RouteView;
 use crate::core::sample::FailureClass;
@@ -308,7 +308,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
                         windows[endpoint].record(&sample, now);
                         let t = &targets[endpoint];
                         let what = sample.error.clone().unwrap_or_default();
-                        if let Some(sig) = down[endpoint].observe(&t.name, sample.at.timestamp(), ProbeResult::from(sample.class), &format!("{}: {what}", sample.class)) {
+                        if let Some(sig) = down[endpoint].observe(&t.name, sample.at.timestamp(), sample.class, &format!("{}: {what}", sample.class)) {
                             emit(sig, args.json, &mut notifier, &mut recorder);
                         }
                         if let Some(days) = sample.cert_days_left

@@ -563,6 +563,7 @@ mod tests {
             evidence: "15% errors over 10s".into(),
             started: t(-30),
             at: t(at),
+            class: None,
         })
     }
 

@@ -4,6 +4,7 @@
 //! shell-escaped variables and of the comms template. Pure.
 
 use crate::core::event::{Phase, Severity};
+use crate::core::sample::FailureClass;
 use crate::core::signal::DetectorKind;
 use crate::core::units::HumanDuration;
 use crate::core::verify::{self, Expr};
@@ -76,6 +77,11 @@ pub struct AppliesWhen {
     /// Target patterns with `*` wildcards, most specific first; empty: any.
     #[serde(default)]
     pub targets: Vec<String>,
+    /// Failure classes it is for (`http_5xx`, `auth`, `tls`, …); empty: any. A
+    /// signal whose class is known and not listed does not get this playbook;
+    /// the fewer classes listed, the better a match ranks.
+    #[serde(default)]
+    pub classes: Vec<FailureClass>,
 }
 
 /// Guidance for one severity.
@@ -226,7 +232,8 @@ impl Playbook {
 
     /// Whether this is a generic fallback (applies to anything).
     pub fn is_generic(&self) -> bool {
-        self.applies_when.signals.is_empty() && self.applies_when.targets.is_empty()
+        let a = &self.applies_when;
+        a.signals.is_empty() && a.targets.is_empty() && a.classes.is_empty()
     }
 
     /// Finds a step by id.
@@ -500,12 +507,45 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     true
 }
 
-/// How well `playbook` fits a signal from `detector` on `target` (0: not at all).
-pub fn fit(playbook: &Playbook, detector: DetectorKind, target: &str) -> u32 {
+/// What a playbook is matched against: a signal's detector, target and failure class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Situation {
+    /// The detector that fired.
+    pub detector: DetectorKind,
+    /// Its endpoint or route.
+    pub target: String,
+    /// The failure behind it, when known.
+    pub class: Option<FailureClass>,
+}
+
+impl Situation {
+    /// The situation a signal describes.
+    pub fn of(signal: &crate::core::signal::Signal) -> Situation {
+        Situation {
+            detector: signal.kind,
+            target: signal.target.clone(),
+            class: signal.class,
+        }
+    }
+}
+
+/// How well `playbook` fits `situation` (0: not at all).
+pub fn fit(playbook: &Playbook, situation: &Situation) -> u32 {
     let a = &playbook.applies_when;
+    let (detector, target) = (situation.detector, situation.target.as_str());
     if playbook.is_generic() {
         return 1;
     }
+    let class_fit = match situation.class {
+        Some(c) if !a.classes.is_empty() => {
+            if !a.classes.contains(&c) {
+                return 0;
+            }
+            // Naming the class is worth more than any target pattern; fewer classes, more specific.
+            60 - a.classes.len().min(12) as u32
+        }
+        _ => 0,
+    };
     let kind = if a.signals.is_empty() {
         5
     } else if a.signals.iter().any(|s| s == detector.as_str()) {
@@ -523,23 +563,20 @@ pub fn fit(playbook: &Playbook, detector: DetectorKind, target: &str) -> u32 {
             .max()
     };
     match target_fit {
-        Some(t) => 100 + kind + t,
+        Some(t) => 100 + kind + class_fit + t,
         None => 0,
     }
 }
 
-/// The playbooks that apply to `signals` (detector, target), best first; generic fallbacks
+/// The playbooks that apply to any of `situations`, best first; generic fallbacks
 /// always apply, last.
-pub fn rank<'a>(
-    playbooks: &'a [Playbook],
-    signals: &[(DetectorKind, String)],
-) -> Vec<&'a Playbook> {
+pub fn rank<'a>(playbooks: &'a [Playbook], situations: &[Situation]) -> Vec<&'a Playbook> {
     let mut scored: Vec<(u32, &Playbook)> = playbooks
         .iter()
         .map(|p| {
-            let best = signals
+            let best = situations
                 .iter()
-                .map(|(d, t)| fit(p, *d, t))
+                .map(|s| fit(p, s))
                 .max()
                 .unwrap_or(u32::from(p.is_generic()));
             (best, p)
@@ -781,6 +818,14 @@ exit_criteria: {quiet_for: 15m}
         assert!(e.message.contains("phases"), "{e}");
     }
 
+    fn situation(detector: DetectorKind, target: &str, class: Option<FailureClass>) -> Situation {
+        Situation {
+            detector,
+            target: target.into(),
+            class,
+        }
+    }
+
     #[test]
     fn matching_ranks_specific_playbooks_first_and_the_fallback_last() {
         let specific = parse(EXAMPLE).unwrap();
@@ -789,8 +834,7 @@ exit_criteria: {quiet_for: 15m}
             parse("id: generic\ntitle: t\nphases: {detect: [{id: a, text: a}]}\n").unwrap();
         let all = [generic, latency, specific];
         let ids = |sigs: &[(DetectorKind, &str)]| -> Vec<String> {
-            let sigs: Vec<(DetectorKind, String)> =
-                sigs.iter().map(|(d, t)| (*d, t.to_string())).collect();
+            let sigs: Vec<Situation> = sigs.iter().map(|(d, t)| situation(*d, t, None)).collect();
             rank(&all, &sigs).iter().map(|p| p.id.clone()).collect()
         };
         assert_eq!(
@@ -804,8 +848,10 @@ exit_criteria: {quiet_for: 15m}
         assert_eq!(ids(&[(DetectorKind::Certificate, "api")]), ["generic"]);
         assert_eq!(ids(&[]), ["generic"]);
         assert!(
-            fit(&all[2], DetectorKind::ErrorRate, "shop /api/payments")
-                > fit(&all[2], DetectorKind::ErrorRate, "search")
+            fit(
+                &all[2],
+                &situation(DetectorKind::ErrorRate, "shop /api/payments", None)
+            ) > fit(&all[2], &situation(DetectorKind::ErrorRate, "search", None))
         );
         assert!(
             glob("*pay*", "PAYMENTS") && glob("a*c", "abc") && !glob("a*c", "abd") && glob("*", "")
@@ -831,7 +877,10 @@ exit_criteria: {quiet_for: 15m}
             );
             assert_eq!(p.severity.len(), 4, "{}: SEV-1..4 guidance", p.id);
         }
-        let top = |d: DetectorKind, t: &str| rank(&all, &[(d, t.to_string())])[0].id.clone();
+        let top_for = |d: DetectorKind, t: &str, c: Option<FailureClass>| {
+            rank(&all, &[situation(d, t, c)])[0].id.clone()
+        };
+        let top = |d: DetectorKind, t: &str| top_for(d, t, d.usual_class());
         assert_eq!(
             top(DetectorKind::ErrorRate, "shop /api/payments"),
             "http-5xx-spike"
@@ -845,8 +894,29 @@ exit_criteria: {quiet_for: 15m}
             "traffic-drop"
         );
         assert_eq!(top(DetectorKind::Certificate, "api"), "certificate-expiry");
+        // An endpoint down: the failure class picks the playbook.
+        use FailureClass as C;
+        let down = |class| top_for(DetectorKind::Down, "api", Some(class));
+        assert_eq!(down(C::Http5xx), "http-5xx-spike");
+        assert_eq!(down(C::Auth), "auth-expiry");
+        assert_eq!(down(C::Tls), "certificate-expiry");
+        assert_eq!(down(C::BodyMismatch), "schema-drift");
+        assert_eq!(down(C::Connect), "dependency-down");
+        assert_eq!(down(C::Timeout), "dependency-down");
         assert_eq!(
-            rank(&all, &[(DetectorKind::Alert, "x".into())])
+            top_for(DetectorKind::Down, "partner-ledger", Some(C::Http5xx)),
+            "dependency-down"
+        );
+        assert_eq!(
+            top_for(
+                DetectorKind::ClientErrors,
+                "shop /api/orders",
+                Some(C::RateLimited)
+            ),
+            "retry-storm"
+        );
+        assert_eq!(
+            rank(&all, &[situation(DetectorKind::Alert, "x", None)])
                 .last()
                 .unwrap()
                 .id,

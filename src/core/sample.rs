@@ -23,12 +23,14 @@ pub enum FailureClass {
     /// The body exceeded the size cap.
     BodyTooLarge,
     /// 5xx status.
+    #[serde(rename = "http_5xx", alias = "http5xx")]
     Http5xx,
     /// 401 or 403.
     Auth,
     /// 429.
     RateLimited,
     /// Another 4xx.
+    #[serde(rename = "http_4xx", alias = "http4xx")]
     Http4xx,
     /// An `expect` check failed: unexpected status, body text, JSON value or missing field, redirect loop.
     BodyMismatch,

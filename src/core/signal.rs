@@ -1,6 +1,7 @@
 //! Signals: what a detector (or Alertmanager) says about a target — fired,
 //! updated or resolved — with the evidence a human can act on in one line.
 
+use crate::core::sample::FailureClass;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use std::fmt;
@@ -36,6 +37,21 @@ impl DetectorKind {
             DetectorKind::ClientErrors => "client_errors",
             DetectorKind::Certificate => "certificate",
             DetectorKind::Alert => "alert",
+        }
+    }
+
+    /// The failure class its signals stand for when the detector cannot tell
+    /// better: 5xx for error rate, too slow for latency, TLS for certificates.
+    /// Client errors have none: a 4xx count does not say 401 from 429.
+    pub fn usual_class(self) -> Option<FailureClass> {
+        match self {
+            DetectorKind::ErrorRate => Some(FailureClass::Http5xx),
+            DetectorKind::Latency => Some(FailureClass::TooSlow),
+            DetectorKind::Certificate => Some(FailureClass::Tls),
+            DetectorKind::Down
+            | DetectorKind::ClientErrors
+            | DetectorKind::TrafficDrop
+            | DetectorKind::Alert => None,
         }
     }
 }
@@ -81,6 +97,9 @@ pub struct Signal {
     pub started: DateTime<Utc>,
     /// When this state was reached.
     pub at: DateTime<Utc>,
+    /// The failure behind it, when known (a `down` signal: the last failed probe's class).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<FailureClass>,
 }
 
 impl Signal {

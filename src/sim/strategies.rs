@@ -14,7 +14,8 @@
 //!   default `failure-threshold` and `success-threshold`).
 
 use super::world::{Probe, RouteSecond};
-use crate::core::detect::{Counts, DownDetector, ProbeResult, RouteDetectors, Settings};
+use crate::core::detect::{Counts, DownDetector, RouteDetectors, Settings};
+use crate::core::sample::FailureClass;
 use crate::core::signal::SignalState;
 use std::collections::VecDeque;
 
@@ -112,13 +113,13 @@ impl Strategy for Ic {
         }
     }
     fn probe(&mut self, t: i64, unix: i64, route: usize, result: Probe, log: &mut Vec<AlertEvent>) {
-        let result = match result {
-            Probe::Ok => ProbeResult::Ok,
-            Probe::Unreachable => ProbeResult::Unreachable,
-            Probe::Failed => ProbeResult::Failed,
+        let class = match result {
+            Probe::Ok => FailureClass::Ok,
+            Probe::Unreachable => FailureClass::Connect,
+            Probe::Failed => FailureClass::Http5xx,
         };
         self.buf
-            .extend(self.down[route].observe(&self.names[route], unix, result, "simulated"));
+            .extend(self.down[route].observe(&self.names[route], unix, class, "simulated"));
         self.drain(t, route, log);
     }
 }

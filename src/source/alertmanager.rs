@@ -165,6 +165,7 @@ impl AlertTracker {
                 evidence,
                 started: a.starts_at.unwrap_or(at),
                 at,
+                class: None,
             }
         };
         let mut out = Vec::new();

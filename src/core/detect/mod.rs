@@ -427,6 +427,7 @@ pub(crate) fn make_signal(
         evidence,
         started: ts(started),
         at: ts(at),
+        class: kind.usual_class(),
     }
 }
 

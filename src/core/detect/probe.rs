@@ -2,6 +2,7 @@
 //! and certificate expiry.
 
 use super::make_signal;
+use crate::core::sample::FailureClass;
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
 use std::collections::VecDeque;
 
@@ -16,11 +17,11 @@ pub enum ProbeResult {
     Failed,
 }
 
-impl From<crate::core::sample::FailureClass> for ProbeResult {
+impl From<FailureClass> for ProbeResult {
     /// How the `down` detector reads a probe's class: no answer (DNS, connect, TLS,
     /// timeout) versus an answer that failed its check.
-    fn from(class: crate::core::sample::FailureClass) -> Self {
-        use crate::core::sample::FailureClass as C;
+    fn from(class: FailureClass) -> Self {
+        use FailureClass as C;
         match class {
             C::Ok => ProbeResult::Ok,
             C::Dns | C::Connect | C::Tls | C::Timeout => ProbeResult::Unreachable,
@@ -41,25 +42,32 @@ impl From<crate::core::sample::FailureClass> for ProbeResult {
 pub struct DownDetector {
     last: VecDeque<(i64, ProbeResult)>,
     firing_since: Option<i64>,
+    last_failure: Option<FailureClass>,
 }
 
 impl DownDetector {
-    /// Feeds one probe result taken at Unix second `at`, with a description of the failure.
+    /// Feeds the class of one probe taken at Unix second `at`, with a description of the failure.
     pub fn observe(
         &mut self,
         target: &str,
         at: i64,
-        result: ProbeResult,
+        class: FailureClass,
         what: &str,
     ) -> Option<Signal> {
+        let result = ProbeResult::from(class);
+        if !class.is_ok() {
+            self.last_failure = Some(class);
+        }
         self.last.push_back((at, result));
         if self.last.len() > 3 {
             self.last.pop_front();
         }
         let count = |r: ProbeResult| self.last.iter().filter(|(_, x)| *x == r).count();
         let (unreachable, failed) = (count(ProbeResult::Unreachable), count(ProbeResult::Failed));
-        let signal = |state, evidence, started, severity| {
-            make_signal(
+        let last_failure = self.last_failure;
+        let signal = |state, evidence, started, severity| Signal {
+            class: last_failure,
+            ..make_signal(
                 DetectorKind::Down,
                 target,
                 state,
@@ -106,6 +114,11 @@ impl DownDetector {
     /// Whether it is firing.
     pub fn is_firing(&self) -> bool {
         self.firing_since.is_some()
+    }
+
+    /// The class of the last failed probe, if any failed.
+    pub fn last_failure(&self) -> Option<FailureClass> {
+        self.last_failure
     }
 }
 
@@ -216,11 +229,11 @@ mod tests {
 
     #[test]
     fn down_needs_two_unanswered_of_three_and_three_good_to_clear() {
-        use ProbeResult::*;
+        use FailureClass::{Connect, Ok};
         let mut d = DownDetector::default();
-        assert!(d.observe("e", 1, Unreachable, "connect").is_none());
+        assert!(d.observe("e", 1, Connect, "connect").is_none());
         assert!(d.observe("e", 2, Ok, "").is_none());
-        let fired = d.observe("e", 3, Unreachable, "connect: refused").unwrap();
+        let fired = d.observe("e", 3, Connect, "connect: refused").unwrap();
         assert_eq!(
             (fired.state, fired.started.timestamp()),
             (SignalState::Fired, 1)
@@ -234,19 +247,24 @@ mod tests {
 
     #[test]
     fn answered_failures_need_three_in_a_row() {
-        use ProbeResult::*;
+        use FailureClass::{Http5xx, Ok, Timeout};
         let mut d = DownDetector::default();
-        assert!(d.observe("e", 1, Failed, "500").is_none());
-        assert!(d.observe("e", 2, Failed, "500").is_none());
+        assert!(d.observe("e", 1, Http5xx, "500").is_none());
+        assert!(d.observe("e", 2, Http5xx, "500").is_none());
         assert!(d.observe("e", 3, Ok, "").is_none());
-        assert!(d.observe("e", 4, Failed, "500").is_none());
-        assert!(d.observe("e", 5, Unreachable, "timeout").is_none());
-        let fired = d.observe("e", 6, Failed, "503").unwrap();
+        assert!(d.observe("e", 4, Http5xx, "500").is_none());
+        assert!(d.observe("e", 5, Timeout, "timeout").is_none());
+        let fired = d.observe("e", 6, Http5xx, "503").unwrap();
         assert!(
             fired.evidence.contains("the last 3 probes failed"),
             "{}",
             fired.evidence
         );
         assert_eq!(fired.started.timestamp(), 4);
+        assert_eq!(
+            fired.class,
+            Some(Http5xx),
+            "the last failure names the class"
+        );
     }
 }
