@@ -812,6 +812,18 @@ exit_criteria: {quiet_for: 15m}
         let e =
             parse(&EXAMPLE.replacen("{id: review,", "{id: review, timeout: 0s,", 1)).unwrap_err();
         assert!(e.message.contains("timeout is 0s"), "{e}");
+        let e = parse(&EXAMPLE.replacen(
+            "targets: [\"*payments*\", \"*\"]}",
+            "targets: [\"*payments*\", \"*\"], classes: [http_5xx, auht]}",
+            1,
+        ))
+        .unwrap_err();
+        assert!(
+            e.message
+                .contains("applies_when.classes[1]: unknown variant `auht`"),
+            "{e}"
+        );
+        assert_eq!(e.line, Some(3), "{e}");
         let e = parse("id: x\ntitle: t\nphases: {}\n").unwrap_err();
         assert!(e.message.contains("no steps"), "{e}");
         let e = parse("id: x\ntitle: t\n").unwrap_err();
