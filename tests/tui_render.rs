@@ -181,7 +181,25 @@ fn an_incident_opens_itself_and_shows_everywhere() {
         .position(|e| matches!(e, Effect::Append(d) if d.kind == Kind::SignalFired))
         .unwrap();
     assert!(first < fired);
+    // Written, then notified.
+    let notified = h
+        .effects
+        .iter()
+        .position(|e| matches!(e, Effect::Notify(_)))
+        .unwrap();
+    assert!(fired < notified);
     let events = &h.state.incident.as_ref().unwrap().events;
+    // A metric snapshot once a minute while open, for the postmortem's impact.
+    let snapshots: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == Kind::MetricSnapshot && e.actor == "ic")
+        .collect();
+    assert_eq!(snapshots.len(), 1, "one minute of the incident so far");
+    assert!(
+        snapshots[0].msg.contains("worst payments"),
+        "{}",
+        snapshots[0].msg
+    );
     assert!(
         events
             .iter()

@@ -23,6 +23,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use targets::{SourceKind, Target};
 
+/// How often a metric snapshot is written while an incident is open.
+pub const SNAPSHOT_EVERY: chrono::Duration = chrono::Duration::seconds(60);
+
 /// Everything that can happen to the app.
 #[derive(Debug)]
 pub enum Msg {
@@ -42,6 +45,8 @@ pub enum Msg {
     Views(String, Vec<RouteView>, DateTime<Utc>),
     /// A source could not be read (name, why).
     SourceDown(String, String),
+    /// A source answered again (name).
+    SourceUp(String),
     /// An Alertmanager signal.
     Signal(Signal),
     /// An event is on disk.
@@ -226,6 +231,8 @@ pub struct State {
     pub timeline_dir: PathBuf,
     /// Events written by us that are not yet on disk (disk full, …), for the header.
     pub unsaved: usize,
+    /// When the last metric snapshot was taken.
+    pub last_snapshot: Option<DateTime<Utc>>,
 }
 
 impl State {
@@ -269,6 +276,7 @@ impl State {
             now,
             timeline_dir,
             unsaved: 0,
+            last_snapshot: None,
         }
     }
 
@@ -384,6 +392,7 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
         Msg::Views(source, views, at) => {
             state.sources_down.remove(&source);
             let mut signals = Vec::new();
+            let mut seen = std::collections::HashSet::new();
             for v in views {
                 let name = format!("{source} {}", v.route);
                 let idx = match state.targets.iter().position(|t| t.name == name) {
@@ -395,7 +404,18 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
                         state.targets.len() - 1
                     }
                 };
+                seen.insert(idx);
                 signals.extend(state.targets[idx].on_view(v, at, &state.settings));
+            }
+            // A route that vanished from the exposition had no traffic at all.
+            let prefix = format!("{source} ");
+            for (i, t) in state.targets.iter_mut().enumerate() {
+                if t.source == SourceKind::Metrics
+                    && t.name.starts_with(&prefix)
+                    && !seen.contains(&i)
+                {
+                    signals.extend(t.on_silence(at, &state.settings));
+                }
             }
             for s in signals {
                 on_signal(state, s, &mut fx);
@@ -403,6 +423,9 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
         }
         Msg::SourceDown(source, why) => {
             state.sources_down.insert(source, why);
+        }
+        Msg::SourceUp(source) => {
+            state.sources_down.remove(&source);
         }
         Msg::Signal(s) => on_signal(state, s, &mut fx),
         Msg::Appended(e) => on_appended(state, e),
@@ -450,7 +473,7 @@ fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
             state.now,
         ));
     }
-    fx.push(Effect::Notify(s.clone()));
+    // Written first, then sent: what a notification says is already on disk.
     if state.incident_open() {
         fx.push(Effect::Append(Draft::signal(&s)));
     } else if s.state == SignalState::Fired && state.auto_open {
@@ -469,9 +492,11 @@ fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
         }
         state.focus = Pane::Playbook;
     }
+    fx.push(Effect::Notify(s));
 }
 
 fn on_appended(state: &mut State, e: Event) {
+    let ts = e.ts;
     let view = state.incident.get_or_insert_with(IncidentView::default);
     view.state.apply(&e);
     let kind = e.kind;
@@ -490,6 +515,9 @@ fn on_appended(state: &mut State, e: Event) {
         Kind::IncidentClosed => {
             state.banner = None;
         }
+        Kind::MetricSnapshot => {
+            state.last_snapshot = Some(state.last_snapshot.map_or(ts, |t| t.max(ts)));
+        }
         _ => {}
     }
 }
@@ -497,6 +525,17 @@ fn on_appended(state: &mut State, e: Event) {
 fn on_tick(state: &mut State, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
     for t in &mut state.targets {
         t.tick(now, &state.settings);
+    }
+    // A metric snapshot a minute while an incident is open: the postmortem counts the impact.
+    if state.incident_open()
+        && state
+            .last_snapshot
+            .is_none_or(|t| now - t >= SNAPSHOT_EVERY)
+    {
+        state.last_snapshot = Some(now);
+        if let Some(d) = snapshot(state, "ic") {
+            fx.push(Effect::Append(d));
+        }
     }
     if state
         .banner
@@ -721,26 +760,51 @@ fn on_action(state: &mut State, action: Action, repeat: bool, fx: &mut Vec<Effec
             let text = comms_draft(state);
             state.mode = Mode::Input(InputKind::Comms, text);
         }
-        Action::Snapshot => {
-            let rows: Vec<serde_json::Value> = state
-                .targets
-                .iter()
-                .map(|t| {
-                    let r = t.row(state.now);
-                    json!({"target": t.name, "rps": r.rps, "error_ratio": r.err, "p95_ms": r.p95.map(|s| s * 1000.0), "failed": r.failed_last_minute})
-                })
-                .collect();
-            fx.push(Effect::Append(Draft::new(
-                Kind::MetricSnapshot,
-                &state.actor,
-                format!("metric snapshot of {} targets", rows.len()),
-                json!({"targets": rows}),
-            )));
-        }
+        Action::Snapshot => match snapshot(state, &state.actor) {
+            Some(d) => fx.push(Effect::Append(d)),
+            None => state.say("no traffic in the last minute: nothing to snapshot"),
+        },
         Action::NextPhase => next_phase(state, repeat, fx),
         Action::Resolve => resolve(state, repeat, fx),
         Action::Postmortem => fx.push(Effect::WritePostmortem),
     }
+}
+
+/// A metric snapshot of every target that saw traffic in the last minute, or
+/// `None` when none did.
+fn snapshot(state: &State, actor: &str) -> Option<Draft> {
+    let round = |x: f64| (x * 10_000.0).round() / 10_000.0;
+    let rows: Vec<(&str, targets::Row)> = state
+        .targets
+        .iter()
+        .map(|t| (t.name.as_str(), t.row(state.now)))
+        .filter(|(_, r)| r.rps > 0.0)
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let failed: u64 = rows.iter().map(|(_, r)| r.failed_last_minute).sum();
+    let worst = rows
+        .iter()
+        .max_by(|a, b| a.1.err.total_cmp(&b.1.err))
+        .map(|(name, r)| format!("; worst {name} at {:.1}% errors", r.err * 100.0))
+        .unwrap_or_default();
+    let targets: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(name, r)| {
+            json!({"target": name, "rps": round(r.rps), "error_ratio": round(r.err),
+                   "p95_ms": r.p95.map(|s| round(s * 1000.0)), "failed": r.failed_last_minute})
+        })
+        .collect();
+    Some(Draft::new(
+        Kind::MetricSnapshot,
+        actor,
+        format!(
+            "metric snapshot: {} targets, {failed} failed{worst}",
+            rows.len()
+        ),
+        json!({ "targets": targets }),
+    ))
 }
 
 fn ensure_open(state: &mut State, fx: &mut Vec<Effect>, why: &str) {

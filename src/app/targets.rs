@@ -190,6 +190,20 @@ impl Target {
         out
     }
 
+    /// Records that the route was missing from a scrape at `at`: no traffic at all.
+    pub fn on_silence(&mut self, at: DateTime<Utc>, settings: &Settings) -> Vec<Signal> {
+        let mut out = Vec::new();
+        self.detectors.observe(
+            &self.name,
+            at.timestamp(),
+            Counts::default(),
+            None,
+            settings,
+            &mut out,
+        );
+        out
+    }
+
     /// Once a second: history points.
     pub fn tick(&mut self, now: DateTime<Utc>, _settings: &Settings) {
         let t = now.timestamp();

@@ -49,14 +49,10 @@ pub fn actor() -> String {
         .unwrap_or_else(|| "responder".into())
 }
 
-/// Runs the view over `sources` with `playbooks`, timelines in `dir`.
-pub async fn run(
-    sources: Sources,
-    playbooks: Vec<Playbook>,
-    dir: PathBuf,
-    command_env: Vec<(String, String)>,
-) -> anyhow::Result<u8> {
-    let config = sources.config;
+/// The engine's starting state for `sources`: one row per endpoint (in order),
+/// the config's detection settings and incident options, timelines in `dir`.
+pub fn state_for(sources: &Sources, playbooks: Vec<Playbook>, dir: PathBuf) -> State {
+    let config = &sources.config;
     let mut targets: Vec<Target> = sources
         .probes
         .iter()
@@ -75,10 +71,26 @@ pub async fn run(
         crate::clock::now(),
     );
     state.auto_open = config.incidents.auto_open;
+    state
+}
+
+/// Runs the view over `sources` with `playbooks`, timelines in `dir`.
+pub async fn run(
+    sources: Sources,
+    playbooks: Vec<Playbook>,
+    dir: PathBuf,
+    command_env: Vec<(String, String)>,
+) -> anyhow::Result<u8> {
+    let state = state_for(&sources, playbooks, dir);
+    let config = sources.config;
     crate::tui::run(crate::tui::Options {
-        probes: sources.probes,
-        concurrency: sources.concurrency,
-        scrapes: sources.scrapes,
+        feeds: crate::runtime::Feeds {
+            probes: sources.probes,
+            concurrency: sources.concurrency,
+            scrapes: sources.scrapes,
+            prometheus: config.prometheus.clone(),
+            alertmanager: config.alertmanager.clone(),
+        },
         state,
         notify: config.notify.clone(),
         secrets: config.secrets().to_vec(),

@@ -1,5 +1,6 @@
 //! The timeline pane: the incident's events, newest last, auto-scrolled,
-//! coloured by kind, filterable by kind.
+//! coloured by kind, filterable by kind. The automatic metric snapshot of every
+//! minute is listed only under the `metric_snapshot` filter.
 
 use super::theme::Theme;
 use crate::app::{Pane, State};
@@ -7,6 +8,16 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
+
+/// Whether the pane lists `e`: with a filter, events of its kind; without,
+/// everything but the engine's automatic snapshots.
+fn listed(e: &crate::core::event::Event, filter: Option<crate::core::event::Kind>) -> bool {
+    use crate::core::event::Kind;
+    match filter {
+        Some(k) => e.kind == k,
+        None => !(e.kind == Kind::MetricSnapshot && e.actor == "ic"),
+    }
+}
 
 /// Draws the pane.
 pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
@@ -28,12 +39,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
     let events: Vec<_> = s
         .incident
         .as_ref()
-        .map(|i| {
-            i.events
-                .iter()
-                .filter(|e| s.filter.is_none_or(|k| e.kind == k))
-                .collect()
-        })
+        .map(|i| i.events.iter().filter(|e| listed(e, s.filter)).collect())
         .unwrap_or_default();
     let end = events.len().saturating_sub(s.scroll);
     let start = end.saturating_sub(inner_h);
