@@ -37,7 +37,7 @@ pub enum Command {
     /// Replay a scenario through our detectors and the usual alert rules in simulated time;
     /// exit 1 when `ic` misses the scenario's `expect:` targets.
     Simulate(SimulateArgs),
-    /// Validate config and scenario files; exit 0 when all are valid, 2 otherwise.
+    /// Validate config, playbook and scenario files; exit 0 when all are valid, 2 otherwise.
     Lint(LintArgs),
     /// Append an event to an incident timeline, from a shell or a pipeline.
     Event(EventArgs),

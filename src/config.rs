@@ -844,7 +844,7 @@ pub fn interpolate(s: &str, env: EnvLookup<'_>) -> Result<(Text, Vec<String>), S
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The document is invalid; the error carries `file:line:col`.
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] YamlError),
     /// No config file was found anywhere we looked.
     #[error(

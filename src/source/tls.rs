@@ -22,9 +22,16 @@ pub enum TlsSetupError {
         /// What is wrong with it.
         reason: String,
     },
-    /// rustls refused the settings.
+    /// rustls refused the settings (the message is in the text, not a source,
+    /// so a chain of errors says it once).
     #[error("TLS settings rejected: {0}")]
-    Rustls(#[from] rustls::Error),
+    Rustls(rustls::Error),
+}
+
+impl From<rustls::Error> for TlsSetupError {
+    fn from(e: rustls::Error) -> Self {
+        TlsSetupError::Rustls(e)
+    }
 }
 
 /// Makes ring the process-wide rustls provider (for HTTP clients built without
