@@ -15,7 +15,7 @@ use crate::config::{AlertmanagerSource, Notify, PrometheusSource};
 use crate::core::event::{Draft, Event, Kind};
 use crate::core::metrics::RouteView;
 use crate::core::signal::Signal;
-use crate::journal::{self, Journal};
+use crate::journal::{self, Follower, Journal};
 use crate::notify::Notifier;
 use crate::source::probe::ProbeTarget;
 use crate::source::schedule::{self, ProbeEvent};
@@ -69,6 +69,10 @@ pub struct Runtime {
     /// Signals notified while handling the last messages (drained by the front end).
     pub notified: Vec<Signal>,
     journal: Option<Journal>,
+    /// Reads what other processes (`ic event`, another `ic`) append to the open timeline.
+    follower: Option<Follower>,
+    /// The `seq` of every event of the open timeline the state has learnt.
+    known: std::collections::HashSet<u64>,
     pending: Vec<Draft>,
     notifier: Notifier,
     tx: mpsc::Sender<Msg>,
@@ -89,17 +93,24 @@ impl Runtime {
         env: Vec<(String, String)>,
         resume: bool,
     ) -> Runtime {
-        let mut journal = None;
-        if resume
-            && let Some(path) = journal::newest_open(&state.timeline_dir)
-            && let Ok(replay) = journal::read(&path)
-        {
-            for e in replay.events {
-                app::update(&mut state, Msg::Appended(e), crate::clock::now());
+        let (mut journal, mut follower) = (None, None);
+        if resume && let Some(path) = journal::newest_open(&state.timeline_dir) {
+            // Read through the follower, so nothing appended meanwhile is missed.
+            let mut f = Follower::new(&path, true);
+            if let Ok(replay) = f.poll() {
+                for e in replay.events {
+                    app::update(&mut state, Msg::Appended(e), crate::clock::now());
+                }
+                journal = Journal::open(&path).ok();
+                follower = Some(f);
+                state.timeline_path = Some(path);
             }
-            journal = Journal::open(&path).ok();
-            state.timeline_path = Some(path);
         }
+        let known = state
+            .incident
+            .iter()
+            .flat_map(|i| i.events.iter().map(|e| e.seq))
+            .collect();
         let (tx, rx) = mpsc::channel::<Msg>(4096);
         let (stop_tx, _) = watch::channel(false);
         Runtime {
@@ -107,6 +118,8 @@ impl Runtime {
             written: Vec::new(),
             notified: Vec::new(),
             journal,
+            follower,
+            known,
             pending: Vec::new(),
             notifier: Notifier::start(notify, &secrets),
             tx,
@@ -292,12 +305,16 @@ impl Runtime {
         Some(batch)
     }
 
-    /// Handles one message: `update`, then its effects.
+    /// Handles one message: `update`, then its effects. Each tick also retries
+    /// unsaved events and picks up what other processes appended.
     pub fn handle(&mut self, msg: Msg) {
-        let retry = matches!(msg, Msg::Tick) && !self.pending.is_empty();
+        let tick = matches!(msg, Msg::Tick);
         let fx = app::update(&mut self.state, msg, crate::clock::now());
-        if retry {
-            self.flush();
+        if tick {
+            if !self.pending.is_empty() {
+                self.flush();
+            }
+            self.follow();
         }
         for e in fx {
             self.apply(e);
@@ -309,6 +326,23 @@ impl Runtime {
         let _ = self.stop_tx.send(true);
         for t in self.tasks.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
+    }
+
+    /// Feeds the state the events other processes appended to the open timeline.
+    fn follow(&mut self) {
+        let Some(f) = self.follower.as_mut() else {
+            return;
+        };
+        match f.poll() {
+            Ok(replay) => {
+                for e in replay.events {
+                    if !self.known.contains(&e.seq) {
+                        self.appended(e);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("following the timeline: {e}"),
         }
     }
 
@@ -346,8 +380,10 @@ impl Runtime {
                 match opened {
                     Ok((j, e)) => {
                         self.state.timeline_path = Some(j.path().to_path_buf());
+                        self.follower = Some(Follower::new(j.path(), true));
                         self.journal = Some(j);
                         self.state.incident = None;
+                        self.known.clear();
                         self.appended(e);
                     }
                     Err(e) => {
@@ -409,10 +445,12 @@ impl Runtime {
     /// The state learns an event that is on disk; its follow-up effects are carried out.
     fn appended(&mut self, e: Event) {
         let closed = e.kind == Kind::IncidentClosed;
+        self.known.insert(e.seq);
         self.written.push(e.clone());
         let fx = app::update(&mut self.state, Msg::Appended(e), crate::clock::now());
         if closed {
             self.journal = None;
+            self.follower = None;
         }
         for f in fx {
             self.apply(f);

@@ -106,3 +106,41 @@ fn a_demo_incident_worked_end_to_end_in_tmux() {
         "the command is in the postmortem"
     );
 }
+
+#[test]
+fn events_appended_by_another_process_appear_and_a_close_is_honoured() {
+    if !tmux::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let timelines = dir.path().join("incidents");
+    let s = Session::demo("follow", dir.path(), &timelines);
+    s.wait("the incident", 25, |t| t.contains("phase: detect"));
+    let timeline = incident_commander::journal::timelines(&timelines)
+        .into_iter()
+        .next()
+        .expect("the incident's timeline");
+    let event = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ic"))
+            .args(["event", "-t", timeline.to_str().unwrap(), "-a", "bob"])
+            .args(args)
+            .env("IC_LOG", "off")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // A teammate notes something from another shell: the timeline pane shows it.
+    event(&["deploy 4f2a rolled back by hand"]);
+    s.wait("the other shell's note", 5, |t| {
+        t.contains("note bob: deploy 4f2a rolled back")
+    });
+    // And closes the incident: the view follows.
+    event(&["-k", "close", "handled on the bridge"]);
+    s.wait("the incident closed", 5, |t| t.contains("no incident open"));
+    s.keys(&["q"]);
+    s.wait("ic to exit", 10, |t| t.contains("IC-EXIT=0"));
+}
