@@ -149,14 +149,14 @@ pub fn parse_capped(
     format: Format,
     max_series: usize,
 ) -> (Exposition<'_>, Vec<String>) {
-    let mut expo = exposition::parse(text, format);
+    // The series past the cap are counted while parsing, never held.
+    let expo = exposition::parse_limited(text, format, max_series);
     let mut warnings = Vec::new();
-    if expo.samples.len() > max_series {
+    if expo.dropped_samples > 0 {
         warnings.push(format!(
             "{} series, more than the {max_series} kept: the rest were dropped",
-            expo.samples.len()
+            expo.samples.len() + expo.dropped_samples
         ));
-        expo.samples.truncate(max_series);
     }
     (expo, warnings)
 }
@@ -279,6 +279,12 @@ async fn target_loop(
                         .take(20)
                         .map(|e| format!("line {}:{}: {}", e.line, e.column, e.message)),
                 );
+                if expo.malformed_lines > 20 {
+                    warnings.push(format!(
+                        "{} malformed lines in all (the first 20 above); check the exporter with `ic scrape <url>`",
+                        expo.malformed_lines
+                    ));
+                }
                 let snap = crate::core::metrics::snapshot(&expo, &target.mapping);
                 if snap.requests.is_empty() {
                     warnings.push("no request counter series found".into());
