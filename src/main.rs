@@ -15,6 +15,17 @@ async fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
+    // Buffers of 1 MiB and more (exposition bodies up to 20 MiB, their parse
+    // tables, probe bodies at the cap) come from mmap and go back to the system
+    // when freed. glibc's default raises that threshold after the first large
+    // free, and each thread's arena then keeps what it freed: against hostile
+    // `/metrics` targets peak memory crept from ~85 MB to 150 MB in 12 s.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes an allocator setting and is thread-safe (it
+    // takes glibc's arena locks); it touches no memory of ours.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
+    }
     let cli = Cli::parse();
     incident_commander::source::tls::install_default_provider();
     logging::init(cli.log_file.as_deref());

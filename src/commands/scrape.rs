@@ -34,11 +34,7 @@ pub(super) async fn run(args: ScrapeArgs) -> anyhow::Result<u8> {
     {
         return Err(UsageError(format!(
             "{}:{}:{}: {} ({} malformed lines in all; drop --strict to skip them)",
-            args.source,
-            first.line,
-            first.column,
-            first.message,
-            expo.errors.len()
+            args.source, first.line, first.column, first.message, expo.malformed_lines
         ))
         .into());
     }
@@ -48,10 +44,10 @@ pub(super) async fn run(args: ScrapeArgs) -> anyhow::Result<u8> {
             .take(100)
             .map(|e| format!("{}:{}: {}", e.line, e.column, e.message)),
     );
-    if expo.errors.len() > 100 {
+    if expo.malformed_lines > 100 {
         warnings.push(format!(
             "… and {} more malformed lines",
-            expo.errors.len() - 100
+            expo.malformed_lines - 100
         ));
     }
     let mapping = Mapping {
@@ -192,7 +188,7 @@ fn print_table(
     out!(
         "{source}: {} samples, {families} families, {series} series, {} malformed lines skipped",
         expo.samples.len(),
-        expo.errors.len()
+        expo.malformed_lines
     );
     if !routes.is_empty() {
         let w = routes

@@ -2,8 +2,12 @@
 //! own, zero-copy and fast. Names and label values borrow from the input;
 //! escaped label values are unescaped only when asked for. A malformed line is
 //! reported with its line and column and skipped; the rest is kept. Never
-//! panics, whatever the input.
+//! panics, whatever the input, and hostile input stays cheap: linear time
+//! (families are found by name through an index), at most [`MAX_ERRORS`]
+//! errors listed (the rest counted), and with [`parse_limited`] at most so many
+//! samples kept (the rest counted).
 
+use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
@@ -165,11 +169,20 @@ pub struct Exposition<'a> {
     /// Every sample, in input order.
     pub samples: Vec<Sample<'a>>,
     labels: Vec<Label<'a>>,
-    /// Malformed lines that were skipped.
+    /// The first [`MAX_ERRORS`] malformed lines, which were skipped.
     pub errors: Vec<ParseError>,
+    /// Malformed lines in all (listed in `errors` or not).
+    pub malformed_lines: usize,
+    /// Well-formed samples past the limit of [`parse_limited`]: counted, not kept.
+    pub dropped_samples: usize,
     /// Whether an OpenMetrics `# EOF` was seen.
     pub saw_eof: bool,
+    /// Position of each family in `families`, by name.
+    family_index: FxHashMap<&'a str, usize>,
 }
+
+/// Most malformed lines listed in [`Exposition::errors`]; the rest are only counted.
+pub const MAX_ERRORS: usize = 1000;
 
 impl<'a> Exposition<'a> {
     /// The labels of a sample.
@@ -199,18 +212,26 @@ impl<'a> Exposition<'a> {
         const SUFFIXES: [&str; 8] = [
             "_total", "_bucket", "_count", "_sum", "_created", "_info", "_gcount", "_gsum",
         ];
-        let exact = self.families.iter().find(|f| f.name == s.name);
-        exact.or_else(|| {
+        self.family(s.name).or_else(|| {
             SUFFIXES
                 .iter()
                 .filter_map(|suf| s.name.strip_suffix(suf))
-                .find_map(|base| self.families.iter().find(|f| f.name == base))
+                .find_map(|base| self.family(base))
         })
     }
 
-    fn family_mut(&mut self, name: &'a str) -> &mut Family<'a> {
-        let pos = match self.families.iter().rposition(|f| f.name == name) {
-            Some(p) => p,
+    /// The family declared with exactly this name.
+    pub fn family(&self, name: &str) -> Option<&Family<'a>> {
+        self.family_index
+            .get(name)
+            .and_then(|&i| self.families.get(i))
+    }
+
+    /// The family `name`, added if new and fewer than `limit` are known.
+    fn family_mut(&mut self, name: &'a str, limit: usize) -> Option<&mut Family<'a>> {
+        let pos = match self.family_index.get(name) {
+            Some(&pos) => pos,
+            None if self.families.len() >= limit => return None,
             None => {
                 self.families.push(Family {
                     name,
@@ -218,17 +239,36 @@ impl<'a> Exposition<'a> {
                     help: None,
                     unit: None,
                 });
+                self.family_index.insert(name, self.families.len() - 1);
                 self.families.len() - 1
             }
         };
-        &mut self.families[pos]
+        self.families.get_mut(pos)
+    }
+
+    fn malformed(&mut self, line: u32, column: u32, message: String) {
+        self.malformed_lines += 1;
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(ParseError {
+                line,
+                column,
+                message,
+            });
+        }
     }
 }
 
 /// Parses an exposition. Malformed lines land in `errors`; everything else is kept.
 pub fn parse(input: &str, format: Format) -> Exposition<'_> {
+    parse_limited(input, format, usize::MAX)
+}
+
+/// Parses an exposition, keeping at most `max_samples` samples: the ones past
+/// the limit are still checked (a malformed one is an error) and counted in
+/// `dropped_samples`, but take no memory. At most as many families are kept.
+pub fn parse_limited(input: &str, format: Format, max_samples: usize) -> Exposition<'_> {
     let mut out = Exposition {
-        samples: Vec::with_capacity(input.len() / 64),
+        samples: Vec::with_capacity((input.len() / 64).min(max_samples)),
         labels: Vec::with_capacity(input.len() / 32),
         ..Exposition::default()
     };
@@ -246,18 +286,11 @@ pub fn parse(input: &str, format: Format) -> Exposition<'_> {
         let line = &input[start..line_end];
         if out.saw_eof {
             if !line.trim().is_empty() {
-                out.errors.push(ParseError {
-                    line: line_no,
-                    column: 1,
-                    message: "content after # EOF".into(),
-                });
+                out.malformed(line_no, 1, "content after # EOF".into());
             }
-        } else if let Err((col, message)) = parse_line(line, line_no, format, &mut out) {
-            out.errors.push(ParseError {
-                line: line_no,
-                column: col as u32 + 1,
-                message,
-            });
+        } else if let Err((col, message)) = parse_line(line, line_no, format, max_samples, &mut out)
+        {
+            out.malformed(line_no, col as u32 + 1, message);
         }
         start = end + 1;
     }
@@ -277,6 +310,7 @@ fn parse_line<'a>(
     line: &'a str,
     line_no: u32,
     format: Format,
+    max_samples: usize,
     out: &mut Exposition<'a>,
 ) -> LineResult {
     let b = line.as_bytes();
@@ -285,15 +319,16 @@ fn parse_line<'a>(
         return Ok(());
     }
     if b[first] == b'#' {
-        return parse_comment(line, first, format, out);
+        return parse_comment(line, first, format, max_samples, out);
     }
-    parse_sample(line, first, line_no, format, out)
+    parse_sample(line, first, line_no, format, max_samples, out)
 }
 
 fn parse_comment<'a>(
     line: &'a str,
     at: usize,
     format: Format,
+    max_families: usize,
     out: &mut Exposition<'a>,
 ) -> LineResult {
     let b = line.as_bytes();
@@ -327,13 +362,19 @@ fn parse_comment<'a>(
     }
     let rest_start = skip_ws(b, name_end);
     let rest = line[rest_start..].trim_end_matches([' ', '\t']);
-    match keyword {
-        "HELP" => out.family_mut(name).help = Some(rest),
-        "UNIT" => out.family_mut(name).unit = Some(rest),
-        _ => {
-            let kind = MetricType::parse(rest)
-                .ok_or_else(|| (rest_start, format!("unknown metric type `{rest}`")))?;
-            out.family_mut(name).kind = kind;
+    let kind = match keyword {
+        "TYPE" => Some(
+            MetricType::parse(rest)
+                .ok_or_else(|| (rest_start, format!("unknown metric type `{rest}`")))?,
+        ),
+        _ => None,
+    };
+    if let Some(family) = out.family_mut(name, max_families) {
+        match (keyword, kind) {
+            ("HELP", _) => family.help = Some(rest),
+            ("UNIT", _) => family.unit = Some(rest),
+            (_, Some(kind)) => family.kind = kind,
+            _ => {}
         }
     }
     Ok(())
@@ -344,6 +385,7 @@ fn parse_sample<'a>(
     at: usize,
     line_no: u32,
     format: Format,
+    max_samples: usize,
     out: &mut Exposition<'a>,
 ) -> LineResult {
     let b = line.as_bytes();
@@ -405,6 +447,20 @@ fn parse_sample<'a>(
                 format!("unexpected {:?} after the sample value", char_at(line, i)),
             ),
         );
+    }
+    if out.samples.len() >= max_samples {
+        out.labels.truncate(labels_start);
+        out.dropped_samples += 1;
+        return Ok(());
+    }
+    if out.samples.len() == out.samples.capacity() {
+        // Doubling, but never past the limit.
+        let more = out
+            .samples
+            .len()
+            .max(64)
+            .min(max_samples - out.samples.len());
+        out.samples.reserve_exact(more);
     }
     out.samples.push(Sample {
         name,
@@ -680,6 +736,43 @@ mod tests {
         assert_eq!(e.errors[4].message, "unexpected '3' after the sample value");
         assert_eq!(e.errors[5].message, "`abc` is not a number");
         assert!(e.labels.is_empty(), "failed lines leave no labels behind");
+    }
+
+    #[test]
+    fn hostile_input_stays_linear_and_bounded() {
+        // Many malformed lines: the first MAX_ERRORS are listed, all are counted.
+        let garbage = "!\n".repeat(MAX_ERRORS * 3);
+        let e = parse(&garbage, Format::Text);
+        assert_eq!(
+            (e.errors.len(), e.malformed_lines),
+            (MAX_ERRORS, MAX_ERRORS * 3)
+        );
+        assert_eq!(e.errors[MAX_ERRORS - 1].line, MAX_ERRORS as u32);
+        // Past the limit, samples are checked and counted but not kept.
+        let text = "a{x=\"1\"} 1\nb{x=\"2\"} 2\nc{x=\"3\"} 3\nd{x=\"4\"} oops\n";
+        let e = parse_limited(text, Format::Text, 2);
+        let names: Vec<&str> = e.samples.iter().map(|s| s.name).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!((e.dropped_samples, e.malformed_lines), (1, 1));
+        assert_eq!(e.labels.len(), 2, "dropped samples leave no labels behind");
+        // A family per sample is found by name, not by a scan.
+        let many: String = (0..20_000)
+            .map(|i| format!("# TYPE f{i} gauge\n# HELP f{i} h\nf{i} 1\n"))
+            .collect();
+        let e = parse(&many, Format::Text);
+        assert_eq!(e.families.len(), 20_000);
+        let last = &e.samples[19_999];
+        assert_eq!(
+            e.family_of(last).map(|f| (f.name, f.kind, f.help)),
+            Some(("f19999", MetricType::Gauge, Some("h")))
+        );
+        // And, with a limit, no more families than samples are kept.
+        let e = parse_limited(&many, Format::Text, 100);
+        assert_eq!((e.samples.len(), e.families.len()), (100, 100));
+        assert_eq!(
+            e.family_of(&e.samples[99]).map(|f| f.kind),
+            Some(MetricType::Gauge)
+        );
     }
 
     #[test]

@@ -42,10 +42,14 @@ pub struct Resolved {
 /// Finds the request counter, the duration histogram and the labels, honouring `mapping`.
 pub fn resolve(expo: &Exposition<'_>, mapping: &Mapping) -> Resolved {
     let names: BTreeSet<&str> = expo.samples.iter().map(|s| s.name).collect();
+    // By name through the index: a scan per candidate is quadratic on an exposition
+    // that declares a family per series.
     let is_counter = |name: &str| {
-        expo.families
-            .iter()
-            .find(|f| f.name == name || name.strip_suffix("_total") == Some(f.name))
+        expo.family(name)
+            .or_else(|| {
+                name.strip_suffix("_total")
+                    .and_then(|base| expo.family(base))
+            })
             .is_none_or(|f| matches!(f.kind, MetricType::Counter | MetricType::Unknown))
     };
     let requests = mapping.requests.clone().or_else(|| {

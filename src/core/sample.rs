@@ -436,10 +436,48 @@ pub fn exemplar_headers<'a>(
     out
 }
 
-/// The first bytes of a body for an exemplar (lossy UTF-8, secrets redacted).
+/// The first bytes of a body for an exemplar: lossy UTF-8, secrets redacted,
+/// control characters other than newline and tab (a terminal's escapes,
+/// NUL, a lone CR) shown as U+FFFD. A secret that starts before the cut is
+/// redacted whole, so no first part of it is kept.
 pub fn exemplar_body(body: &[u8], secrets: &[String]) -> String {
-    let head = &body[..body.len().min(EXEMPLAR_BODY_BYTES)];
-    redact(&String::from_utf8_lossy(head), secrets)
+    let secrets: Vec<&[u8]> = secrets
+        .iter()
+        .filter(|s| s.len() >= 4)
+        .map(|s| s.as_bytes())
+        .collect();
+    let mut out = String::new();
+    let mut plain = 0..0;
+    let mut i = 0;
+    while i < body.len().min(EXEMPLAR_BODY_BYTES) {
+        match secrets.iter().find(|s| body[i..].starts_with(s)) {
+            Some(s) => {
+                push_printable(&mut out, &body[plain]);
+                out.push_str("[redacted]");
+                i += s.len();
+                plain = i..i;
+            }
+            None => {
+                i += 1;
+                plain.end = i;
+            }
+        }
+    }
+    push_printable(&mut out, &body[plain]);
+    out
+}
+
+fn push_printable(out: &mut String, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
 }
 
 /// Replaces every occurrence of each secret in `text` with `[redacted]`.
@@ -574,5 +612,19 @@ mod tests {
             redact("echo Bearer abc123xyz", &["abc123xyz".into()]),
             "echo Bearer [redacted]"
         );
+    }
+
+    #[test]
+    fn exemplar_bodies_are_printable_and_never_keep_part_of_a_secret() {
+        let secret = "s3cret-value-0123456789".to_string();
+        // The secret straddles the 200-byte cut: none of it is kept.
+        let mut body = vec![b'.'; 195];
+        body.extend_from_slice(secret.as_bytes());
+        let ex = exemplar_body(&body, std::slice::from_ref(&secret));
+        assert_eq!(ex, format!("{}[redacted]", ".".repeat(195)));
+        // Terminal escapes, NUL and a lone CR become U+FFFD; CRLF becomes LF.
+        let ex = exemplar_body(b"\x1b[2J\0a\rb\r\nc\td\xff", &[]);
+        assert_eq!(ex, "\u{fffd}[2J\u{fffd}a\u{fffd}b\nc\td\u{fffd}");
+        assert_eq!(exemplar_body(&[b'x'; 500], &[]).len(), EXEMPLAR_BODY_BYTES);
     }
 }

@@ -1,6 +1,11 @@
 //! Fetching a `/metrics` exposition: timeout, gzip, a size cap (default 20 MiB)
 //! and a series cap (default 200k: beyond it a warning and the rest dropped). A
 //! failed scrape is itself an observation, classed with the probe ladder.
+//!
+//! Memory stays bounded however many targets turn hostile at once: an
+//! exposition past 1 MiB is read and parsed only while holding the process's
+//! one large-exposition slot (small ones never wait), so at most one 20 MiB
+//! body and its parse are in memory, not one per target.
 
 use crate::core::exposition::{self, Exposition, Format};
 use crate::core::sample::FailureClass;
@@ -22,6 +27,12 @@ pub struct ScrapeError {
     pub message: String,
 }
 
+/// Bodies larger than this take the large-exposition slot.
+pub const LARGE_BYTES: usize = 1024 * 1024;
+
+/// The one large-exposition slot (see the module docs).
+static LARGE_SLOT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 /// A fetched exposition.
 #[derive(Debug, Clone)]
 pub struct Fetched {
@@ -31,6 +42,8 @@ pub struct Fetched {
     pub format: Format,
     /// How long the scrape took.
     pub took: Duration,
+    /// The large-exposition slot, held until the text (and what is parsed from it) is dropped.
+    _large: Option<std::sync::Arc<tokio::sync::SemaphorePermit<'static>>>,
 }
 
 /// An HTTP client for scrapes and query APIs (rustls with ring, gzip).
@@ -92,17 +105,60 @@ pub async fn fetch(
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok()),
     );
-    let mut body = Vec::new();
+    let too_large = || {
+        fail(
+            FailureClass::BodyTooLarge,
+            format!(
+                "exposition larger than {} MiB; stopped reading",
+                max_bytes / (1024 * 1024)
+            ),
+        )
+    };
+    // The length announced for an uncompressed body: refuse it unread when past
+    // the cap, else make room once.
+    let announced = resp.content_length().unwrap_or(0);
+    if announced > max_bytes as u64 {
+        return Err(fail(
+            FailureClass::BodyTooLarge,
+            format!(
+                "exposition of {:.1} MiB (its Content-Length), larger than the {} MiB cap; not read",
+                announced as f64 / (1024.0 * 1024.0),
+                max_bytes / (1024 * 1024)
+            ),
+        ));
+    }
+    let mut large = None;
+    let mut waited = Duration::ZERO;
+    if announced > LARGE_BYTES as u64 {
+        (large, waited) = large_slot().await;
+    }
+    let mut body = Vec::with_capacity(announced as usize);
     let mut resp = resp;
-    while let Some(chunk) = resp.chunk().await.map_err(|e| classify(&e, url))? {
-        if body.len() + chunk.len() > max_bytes {
-            return Err(fail(
-                FailureClass::BodyTooLarge,
-                format!(
-                    "exposition larger than {} MiB; stopped reading",
-                    max_bytes / (1024 * 1024)
-                ),
-            ));
+    loop {
+        let chunk = match resp.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(e) => {
+                let mut err = classify(&e, url);
+                if waited >= Duration::from_millis(100) {
+                    err.message.push_str(&format!(
+                        " (after waiting {} for another large exposition to be read first)",
+                        crate::core::units::format_duration(waited)
+                    ));
+                }
+                return Err(err);
+            }
+        };
+        let need = body.len() + chunk.len();
+        if need > max_bytes {
+            return Err(too_large());
+        }
+        if need > LARGE_BYTES && large.is_none() {
+            (large, waited) = large_slot().await;
+        }
+        if need > body.capacity() {
+            // Grow by doubling, but never past the cap (not 32 MiB for a 20 MiB cap).
+            body.reserve_exact(need.max(body.capacity() * 2).min(max_bytes) - body.len());
         }
         body.extend_from_slice(&chunk);
     }
@@ -112,7 +168,15 @@ pub async fn fetch(
         text,
         format,
         took: started.elapsed(),
+        _large: large.map(std::sync::Arc::new),
     })
+}
+
+/// Waits for the large-exposition slot; returns it and how long that took.
+async fn large_slot() -> (Option<tokio::sync::SemaphorePermit<'static>>, Duration) {
+    let t = Instant::now();
+    // The slot is never closed, so acquiring only fails if it were; then go on without it.
+    (LARGE_SLOT.acquire().await.ok(), t.elapsed())
 }
 
 fn classify(e: &reqwest::Error, url: &str) -> ScrapeError {
@@ -149,14 +213,14 @@ pub fn parse_capped(
     format: Format,
     max_series: usize,
 ) -> (Exposition<'_>, Vec<String>) {
-    let mut expo = exposition::parse(text, format);
+    // The series past the cap are counted while parsing, never held.
+    let expo = exposition::parse_limited(text, format, max_series);
     let mut warnings = Vec::new();
-    if expo.samples.len() > max_series {
+    if expo.dropped_samples > 0 {
         warnings.push(format!(
             "{} series, more than the {max_series} kept: the rest were dropped",
-            expo.samples.len()
+            expo.samples.len() + expo.dropped_samples
         ));
-        expo.samples.truncate(max_series);
     }
     (expo, warnings)
 }
@@ -230,7 +294,19 @@ pub async fn run(
     for (index, target) in targets.into_iter().enumerate() {
         loops.spawn(target_loop(index, target, events.clone(), shutdown.clone()));
     }
-    while loops.join_next().await.is_some() {}
+    // On shutdown a scrape in flight (or waiting for the large-exposition slot)
+    // is abandoned, not awaited: stopping never takes a scrape timeout.
+    let mut shutdown = shutdown;
+    loop {
+        tokio::select! {
+            done = loops.join_next() => if done.is_none() { break },
+            _ = shutdown.changed() => {
+                loops.abort_all();
+                while loops.join_next().await.is_some() {}
+                break;
+            }
+        }
+    }
 }
 
 async fn target_loop(
@@ -279,6 +355,12 @@ async fn target_loop(
                         .take(20)
                         .map(|e| format!("line {}:{}: {}", e.line, e.column, e.message)),
                 );
+                if expo.malformed_lines > 20 {
+                    warnings.push(format!(
+                        "{} malformed lines in all (the first 20 above); check the exporter with `ic scrape <url>`",
+                        expo.malformed_lines
+                    ));
+                }
                 let snap = crate::core::metrics::snapshot(&expo, &target.mapping);
                 if snap.requests.is_empty() {
                     warnings.push("no request counter series found".into());
