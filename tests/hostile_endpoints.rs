@@ -582,7 +582,7 @@ fn target(url: &str, extra: &str) -> ProbeTarget {
 /// everything it reports is text a terminal can show safely.
 async fn probe_once(t: &ProbeTarget) -> ProbeSample {
     let started = Instant::now();
-    let s = probe(t, chrono::Utc::now()).await;
+    let s = probe(t, incident_commander::clock::now()).await;
     let took = started.elapsed();
     assert!(
         took < t.timeout + SLACK,
