@@ -32,7 +32,7 @@ async fn main() -> ExitCode {
     match commands::run(cli).await {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", commands::printable(&format!("{err:#}")));
             ExitCode::from(commands::exit_code(&err))
         }
     }

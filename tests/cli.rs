@@ -334,3 +334,38 @@ fn demo_serve_keeps_serving_when_its_reader_goes_away() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn text_from_outside_cannot_drive_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let esc = "\u{1b}]0;pwned\u{7}\u{1b}[2J";
+    // A route label from a hostile exposition.
+    let prom = dir.path().join("m.prom");
+    std::fs::write(
+        &prom,
+        format!("http_requests_total{{route=\"/a{esc}\",status=\"200\"}} 5\n"),
+    )
+    .unwrap();
+    // A note piped in from something that echoed a hostile body.
+    let tl = dir.path().join("t.jsonl");
+    let t = tl.to_str().unwrap();
+    assert!(ic(&["event", "-t", t, "-k", "open", "x"]).status.success());
+    let note = format!("upstream said: {esc}");
+    assert!(ic(&["event", "-t", t, &note]).status.success());
+    for args in [
+        vec!["scrape", prom.to_str().unwrap()],
+        vec!["postmortem", t],
+    ] {
+        let out = ic(&args);
+        let (stdout, stderr) = text(&out);
+        let all = format!("{stdout}{stderr}");
+        assert!(
+            all.contains('\u{fffd}'),
+            "{args:?}: the hostile text was shown:\n{all}"
+        );
+        assert!(
+            !all.contains('\u{1b}') && !all.contains('\u{7}'),
+            "{args:?}: a control character reached the terminal:\n{all:?}"
+        );
+    }
+}

@@ -379,3 +379,34 @@ fn auto_open_off_alerts_without_opening_and_comms_go_to_the_webhook_after_the_ti
         .expect("and sent");
     assert!(append < send);
 }
+
+#[test]
+fn text_from_the_network_cannot_drive_the_terminal() {
+    let mut h = Harness::new();
+    let hostile = "/api/\u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}[31mred\r\u{8}";
+    for s in 0..3 {
+        let view = RouteView {
+            route: hostile.into(),
+            requests: 10.0,
+            errors_5xx: 0.0,
+            errors_4xx: 0.0,
+            rate: Some(10.0),
+            p50: Some(0.01),
+            p95: Some(0.02),
+            p99: Some(0.03),
+        };
+        h.send(Msg::Views("shop\u{1b}[H".into(), vec![view], at(s)), at(s));
+        h.send(Msg::Tick, at(s));
+    }
+    for (w, hgt) in [(80, 24), (160, 45)] {
+        let (text, buf) = h.render(w, hgt);
+        assert!(text.contains("/api/"), "{text}");
+        for cell in buf.content() {
+            assert!(
+                !cell.symbol().chars().any(char::is_control),
+                "a control character reached the screen: {:?}\n{text}",
+                cell.symbol()
+            );
+        }
+    }
+}

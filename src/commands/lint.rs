@@ -78,7 +78,7 @@ pub(super) fn run(args: LintArgs, explicit_config: Option<&Path>) -> anyhow::Res
     } else {
         for v in &verdicts {
             match (&v.error, &v.summary) {
-                (Some(e), _) => eprintln!("{e}"),
+                (Some(e), _) => eprintln!("{}", super::printable(&e.to_string())),
                 (None, Some(s)) => out!("ok  {}  ({s})", v.path.display()),
                 (None, None) => out!("ok  {}", v.path.display()),
             }

@@ -78,18 +78,34 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     if usage { EXIT_USAGE } else { EXIT_FINDINGS }
 }
 
-/// Writes one line to stdout (see `out!`).
+/// Writes one line to stdout (see `out!`), with control characters from the
+/// network (a route label, an error echoing a body) made harmless.
 pub fn print_line(args: std::fmt::Arguments<'_>) {
     use std::io::Write;
+    let text = args.to_string();
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout
-        .write_fmt(args)
+        .write_all(printable(&text).as_bytes())
         .and_then(|()| stdout.write_all(b"\n"))
     {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(141);
         }
         tracing::warn!("cannot write to stdout: {e}");
+    }
+}
+
+/// `text` with every control character but newline and tab replaced by U+FFFD,
+/// so no text we print can move the cursor, retitle or clear the terminal.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let harmful = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if text.contains(harmful) {
+        text.chars()
+            .map(|c| if harmful(c) { '\u{fffd}' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
     }
 }
 

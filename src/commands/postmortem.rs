@@ -27,7 +27,12 @@ pub(super) fn run(args: &PostmortemArgs, config: Option<&Path>) -> anyhow::Resul
     }
     let replay = journal::read(&path)?;
     for p in &replay.problems {
-        eprintln!("warning: {}:{}: {}", path.display(), p.line, p.message);
+        eprintln!(
+            "warning: {}:{}: {}",
+            path.display(),
+            p.line,
+            super::printable(&p.message)
+        );
     }
     let text = if args.format == "json" {
         let mut v = postmortem::json(&replay.events);

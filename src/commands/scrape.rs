@@ -23,7 +23,7 @@ pub(super) async fn run(args: ScrapeArgs) -> anyhow::Result<u8> {
             if args.json {
                 out!("{}", json!({"error": e.message, "class": e.class}));
             } else {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", super::printable(&e.to_string()));
             }
             return Ok(EXIT_FINDINGS);
         }
