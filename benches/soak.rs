@@ -1,24 +1,60 @@
 //! Soak: 2,000 endpoints probed every 2 s and 50 `/metrics` targets scraped
-//! every 5 s (all on the demo API, in its own process), fed through the same
-//! engine as the full-screen view (`app::update`: windows, detectors, history)
-//! for 10 minutes (`IC_BENCH_SECS` to change). Reports resident memory over
-//! time (it should be flat once the windows are full), probe lateness per
+//! every 5 s (all on the demo API, in its own process), through the engine the
+//! full-screen view and `ic watch` run on (`runtime::Runtime`: sources, one
+//! channel, `app::update`, windows, detectors, history) for 10 minutes
+//! (`IC_BENCH_SECS` to change; past an hour the one-hour windows are full and
+//! memory should stay flat). Reports resident memory, probe lateness per
 //! minute, and CPU.
 //!
 //! Run: `cargo bench --bench soak` (`IC_BENCH_SECS=120` for a short run)
 
+use incident_commander::app::State;
 use incident_commander::app::targets::{SourceKind, Target};
-use incident_commander::app::{self, Msg, State};
-use incident_commander::config::Config;
+use incident_commander::config::{Config, Notify};
 use incident_commander::core::playbook;
+use incident_commander::runtime::{Feeds, Runtime, Tap};
 use incident_commander::source::probe::ProbeTarget;
-use incident_commander::source::schedule::{self, ProbeEvent};
-use incident_commander::source::scrape::{self, ScrapeTarget};
+use incident_commander::source::schedule::ProbeEvent;
+use incident_commander::source::scrape::{ScrapeEvent, ScrapeTarget};
 use std::io::BufRead;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// What the sources delivered: probe lateness of the current minute, counts.
+#[derive(Default)]
+struct Counted {
+    minute: Vec<f64>,
+    probes: u64,
+    overruns: u64,
+    scrapes: u64,
+}
+
+#[derive(Default)]
+struct Counter(Mutex<Counted>);
+
+impl Counter {
+    fn with<T>(&self, f: impl FnOnce(&mut Counted) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl Tap for Counter {
+    fn probe(&self, event: &ProbeEvent) {
+        self.with(|c| match event {
+            ProbeEvent::Sample { sample, .. } => {
+                c.probes += 1;
+                c.minute.push(sample.lateness.as_secs_f64() * 1000.0);
+            }
+            ProbeEvent::Overrun { .. } => c.overruns += 1,
+        });
+    }
+
+    fn scrape(&self, _event: &ScrapeEvent) {
+        self.with(|c| c.scrapes += 1);
+    }
+}
 
 const ENDPOINTS: usize = 2000;
 const SCRAPES: usize = 50;
@@ -94,7 +130,6 @@ fn main() {
         .iter()
         .map(ScrapeTarget::from_config)
         .collect();
-    let names: Vec<String> = scrapes.iter().map(|s| s.name.clone()).collect();
     let targets: Vec<Target> = probes
         .iter()
         .map(|p| Target::new(&p.name, SourceKind::Probe, Some(p.interval)))
@@ -109,64 +144,63 @@ fn main() {
         incident_commander::clock::now(),
     );
     state.auto_open = false;
+    let notify = Notify {
+        desktop: false,
+        bell: false,
+        ..Notify::default()
+    };
 
-    let Ok(rt) = tokio::runtime::Builder::new_multi_thread()
+    let Ok(tokio_rt) = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     else {
         return;
     };
-    rt.block_on(async {
-        let (ptx, mut prx) = tokio::sync::mpsc::channel(8192);
-        let (stx, mut srx) = tokio::sync::mpsc::channel(256);
-        let (stop, stop_rx) = tokio::sync::watch::channel(false);
-        let sched = tokio::spawn(schedule::run(Arc::new(probes), 128, ptx, stop_rx.clone()));
-        let scr = tokio::spawn(scrape::run(scrapes, stx, stop_rx));
+    tokio_rt.block_on(async {
+        let mut rt = Runtime::new(state, &notify, Vec::new(), Vec::new(), false);
+        let counter = Arc::new(Counter::default());
+        rt.start(
+            Feeds {
+                probes,
+                concurrency: 128,
+                scrapes,
+                ..Feeds::default()
+            },
+            counter.clone(),
+        );
         let t0 = Instant::now();
         let cpu0 = cpu_seconds();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut report = tokio::time::interval(Duration::from_secs(60));
         report.tick().await;
-        let (mut n_probes, mut n_scrapes, mut overruns) = (0u64, 0u64, 0u64);
-        let mut minute: Vec<f64> = Vec::new();
         println!("soak: {ENDPOINTS} endpoints every 2 s, {SCRAPES} scrape targets every 5 s, {secs} s");
         println!("  minute  probes/s  lateness p50/p99/max ms   RSS MB");
         loop {
             tokio::select! {
                 () = tokio::time::sleep_until(deadline) => break,
-                _ = tick.tick() => { app::update(&mut state, Msg::Tick, incident_commander::clock::now()); }
                 _ = report.tick() => {
+                    let mut minute = counter.with(|c| std::mem::take(&mut c.minute));
                     minute.sort_by(f64::total_cmp);
                     let pct = |p: f64| minute.get(((minute.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
                     println!("  {:>6}  {:>8.0}  {:>6.2} / {:>6.2} / {:>7.2}   {:>6.1}",
                         t0.elapsed().as_secs() / 60, minute.len() as f64 / 60.0, pct(0.5), pct(0.99), pct(1.0), status_kb("VmRSS:") / 1024.0);
-                    minute.clear();
                 }
-                ev = prx.recv() => match ev {
-                    Some(ProbeEvent::Sample { endpoint, sample }) => {
-                        n_probes += 1;
-                        minute.push(sample.lateness.as_secs_f64() * 1000.0);
-                        app::update(&mut state, Msg::Probe(endpoint, sample), incident_commander::clock::now());
+                batch = rt.next_batch() => {
+                    let Some(batch) = batch else { break };
+                    for msg in batch {
+                        rt.handle(msg);
                     }
-                    Some(ProbeEvent::Overrun { .. }) => overruns += 1,
-                    None => break,
-                },
-                ev = srx.recv() => if let Some(ev) = ev {
-                    n_scrapes += 1;
-                    if let Ok(o) = ev.result && let Some(views) = o.routes {
-                        let name = names.get(ev.target).cloned().unwrap_or_default();
-                        app::update(&mut state, Msg::Views(name, views, o.at), incident_commander::clock::now());
-                    }
+                    rt.written.clear();
+                    rt.notified.clear();
                 }
             }
         }
         let wall = t0.elapsed().as_secs_f64();
         let cpu = cpu_seconds() - cpu0;
-        let _ = stop.send(true);
-        let _ = sched.await;
-        let _ = scr.await;
-        println!("  probes {n_probes} ({:.0}/s), scrapes {n_scrapes}, overruns {overruns}, targets {}", n_probes as f64 / wall, state.targets.len());
+        let targets = rt.state.targets.len();
+        rt.stop().await;
+        let (probes, scrapes, overruns) = counter.with(|c| (c.probes, c.scrapes, c.overruns));
+        println!("  probes {probes} ({:.0}/s), scrapes {scrapes}, overruns {overruns}, targets {targets}", probes as f64 / wall);
         println!("  CPU {:.1}% of one core (probing, scraping, detection, history; the demo API runs apart)", 100.0 * cpu / wall);
         println!("  peak RSS {:.1} MB", status_kb("VmHWM:") / 1024.0);
     });
