@@ -187,11 +187,7 @@ fn main() {
                 }
                 batch = rt.next_batch() => {
                     let Some(batch) = batch else { break };
-                    for msg in batch {
-                        rt.handle(msg);
-                    }
-                    rt.written.clear();
-                    rt.notified.clear();
+                    rt.handle_all(batch);
                 }
             }
         }

@@ -321,6 +321,16 @@ impl Runtime {
         }
     }
 
+    /// Handles a batch for a front end that does not look at what was written
+    /// and notified (the screen reads the state instead).
+    pub fn handle_all(&mut self, batch: Vec<Msg>) {
+        for msg in batch {
+            self.handle(msg);
+        }
+        self.written.clear();
+        self.notified.clear();
+    }
+
     /// Stops the sources and waits (briefly) for them to wind down.
     pub async fn stop(mut self) {
         let _ = self.stop_tx.send(true);

@@ -158,11 +158,7 @@ pub async fn run(opts: Options) -> anyhow::Result<u8> {
             _ = &mut stop => break,
             batch = rt.next_batch() => {
                 let Some(batch) = batch else { break };
-                for msg in batch {
-                    rt.handle(msg);
-                }
-                rt.written.clear();
-                rt.notified.clear();
+                rt.handle_all(batch);
             }
             _ = tokio::time::sleep(frame.saturating_sub(last_draw.elapsed())), if rt.state.dirty => {}
         }
