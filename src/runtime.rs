@@ -333,6 +333,8 @@ impl Runtime {
 
     /// Stops the sources and waits (briefly) for them to wind down.
     pub async fn stop(mut self) {
+        // Nothing reads the channel any more: a relay blocked on a full one returns at once.
+        self.rx.close();
         let _ = self.stop_tx.send(true);
         for t in self.tasks.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
