@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 /// Wall time and boot time read together at the first call.
@@ -23,6 +23,9 @@ static ANCHOR: OnceLock<Anchor> = OnceLock::new();
 
 /// The wall clock's offset from [`now`] last logged, in milliseconds.
 static LOGGED_OFFSET_MS: AtomicI64 = AtomicI64::new(0);
+
+/// Set when a step was logged and the front end has not said so yet.
+static STEP_UNSAID: AtomicBool = AtomicBool::new(false);
 
 /// Differences smaller than this are drift or rounding, not a step worth a log line.
 const STEP_MS: i64 = 2_000;
@@ -51,6 +54,7 @@ fn log_step(now: DateTime<Utc>) {
             .compare_exchange(logged, offset, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
     {
+        STEP_UNSAID.store(true, Ordering::Relaxed);
         tracing::warn!(
             "the wall clock stepped: it is now {:+.1} s from ic's clock; ic keeps counting from its start \
              so intervals, windows and durations stay right (restart ic to adopt the new time)",
@@ -61,6 +65,14 @@ fn log_step(now: DateTime<Utc>) {
 
 /// The wall clock as it reads now, only for comparing with another machine's
 /// date (an HTTP `Retry-After` date); everything else uses [`now`].
+/// Once per step of the wall clock: how far the wall clock now is from [`now`],
+/// for the front end to tell the responder.
+pub fn take_step() -> Option<TimeDelta> {
+    STEP_UNSAID
+        .swap(false, Ordering::Relaxed)
+        .then(|| TimeDelta::milliseconds(LOGGED_OFFSET_MS.load(Ordering::Relaxed)))
+}
+
 #[allow(clippy::disallowed_methods)] // The one place that reads the wall clock.
 pub fn wall() -> DateTime<Utc> {
     Utc::now()

@@ -315,6 +315,12 @@ impl Runtime {
                 self.flush();
             }
             self.follow();
+            if let Some(step) = crate::clock::take_step() {
+                self.say(format!(
+                    "the wall clock stepped {:+.0} s; ic keeps its own time (windows and durations stay right), restart it to adopt the new time",
+                    step.num_milliseconds() as f64 / 1000.0
+                ));
+            }
         }
         for e in fx {
             self.apply(e);

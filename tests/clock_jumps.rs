@@ -40,7 +40,13 @@ struct Watch {
 }
 
 impl Watch {
-    fn start(lib: &Path, offset_file: &Path, config: &Path, log: &Path) -> Watch {
+    fn start(
+        lib: &Path,
+        offset_file: &Path,
+        config: &Path,
+        log: &Path,
+        stderr_file: &Path,
+    ) -> Watch {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ic"))
             .args(["-c", config.to_str().unwrap(), "--log-file"])
             .arg(log)
@@ -52,7 +58,7 @@ impl Watch {
             .env("IC_LOG", "info")
             .env_remove("IC_CONFIG")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(stderr_file).unwrap())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -151,7 +157,8 @@ fn wall_clock_steps_bend_no_interval_window_or_timestamp() {
     .unwrap();
     #[allow(clippy::disallowed_methods)] // The real wall clock, to compare the timeline with.
     let real_start = chrono::Utc::now();
-    let mut watch = Watch::start(&lib, &offset, &cfg, &log);
+    let stderr_file = dir.path().join("stderr");
+    let mut watch = Watch::start(&lib, &offset, &cfg, &log, &stderr_file);
 
     // Healthy: probes arrive, the scrape has produced route rates.
     watch.until(
@@ -259,6 +266,18 @@ fn wall_clock_steps_bend_no_interval_window_or_timestamp() {
     assert!(
         log.contains("the wall clock stepped: it is now +3600"),
         "{log}"
+    );
+    // And the responder is told, once per step.
+    let told = std::fs::read_to_string(&stderr_file).unwrap();
+    assert_eq!(
+        told.matches("the wall clock stepped -3600 s").count(),
+        1,
+        "{told}"
+    );
+    assert_eq!(
+        told.matches("the wall clock stepped +3600 s").count(),
+        1,
+        "{told}"
     );
     rt.block_on(server.shutdown());
 }
