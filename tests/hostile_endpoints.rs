@@ -640,14 +640,14 @@ async fn a_header_flood_is_refused_quickly() {
     let t = target(&h.url("/header-flood"), ", timeout: 3s");
     let started = Instant::now();
     let s = probe_once(&t).await;
-    assert_eq!(s.class, FailureClass::Connect, "{:?}", s.error);
+    assert_eq!(s.class, FailureClass::Protocol, "{:?}", s.error);
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "{:?}",
         started.elapsed()
     );
     assert!(
-        error(&s).contains("before an answer arrived"),
+        error(&s).contains("the answer is not HTTP/1.1"),
         "{}",
         error(&s)
     );
@@ -736,20 +736,37 @@ async fn a_gzip_bomb_is_never_inflated_by_the_probe() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_http_is_connect_with_the_parse_error() {
+async fn malformed_http_is_protocol_with_the_parse_error() {
     let h = Hostile::start().await;
-    for (path, status, words) in [
-        ("/garbage-status", None, "invalid HTTP status-code"),
-        ("/bad-header", None, "invalid HTTP header"),
-        ("/http09", None, "invalid HTTP version"),
+    for (path, class, status, words) in [
+        (
+            "/garbage-status",
+            FailureClass::Protocol,
+            None,
+            "invalid HTTP status-code",
+        ),
+        (
+            "/bad-header",
+            FailureClass::Protocol,
+            None,
+            "invalid HTTP header",
+        ),
+        (
+            "/http09",
+            FailureClass::Protocol,
+            None,
+            "invalid HTTP version",
+        ),
+        // Cut short after valid headers: the connection broke, the HTTP was fine.
         (
             "/truncated",
+            FailureClass::Connect,
             Some(200),
             "while reading the body after 100 bytes",
         ),
     ] {
         let s = probe_once(&target(&h.url(path), "")).await;
-        assert_eq!(s.class, FailureClass::Connect, "{path}: {:?}", s.error);
+        assert_eq!(s.class, class, "{path}: {:?}", s.error);
         assert_eq!(s.status, status, "{path}");
         assert!(error(&s).contains(words), "{path}: {}", error(&s));
         assert!(
@@ -1051,7 +1068,7 @@ fn watch_endpoints(h: &Hostile) -> Vec<(&'static str, String, &'static str, &'st
     vec![
         ("healthy", h.url("/healthy"), ", interval: 500ms", "ok"),
         ("slowloris", h.url("/slowloris"), "", "timeout"),
-        ("header-flood", h.url("/header-flood"), "", "connect"),
+        ("header-flood", h.url("/header-flood"), "", "protocol"),
         ("gigabyte", h.url("/gigabyte"), "", "body_too_large"),
         ("binary", h.url("/binary"), json, "body_mismatch"),
         (
@@ -1062,9 +1079,9 @@ fn watch_endpoints(h: &Hostile) -> Vec<(&'static str, String, &'static str, &'st
         ),
         ("gzip-bomb", h.url("/gzip-bomb"), json, "body_mismatch"),
         ("truncated", h.url("/truncated"), "", "connect"),
-        ("garbage-status", h.url("/garbage-status"), "", "connect"),
-        ("bad-header", h.url("/bad-header"), "", "connect"),
-        ("http09", h.url("/http09"), "", "connect"),
+        ("garbage-status", h.url("/garbage-status"), "", "protocol"),
+        ("bad-header", h.url("/bad-header"), "", "protocol"),
+        ("http09", h.url("/http09"), "", "protocol"),
         ("reset", h.url("/reset"), "", "connect"),
         (
             "echo",

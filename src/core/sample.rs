@@ -18,6 +18,8 @@ pub enum FailureClass {
     Connect,
     /// TLS handshake failed, certificate untrusted / expired / wrong name, or expiring within 48 h.
     Tls,
+    /// Something answered, but not in HTTP: a garbage status line, a bad header, HTTP/0.9.
+    Protocol,
     /// No complete answer within the timeout.
     Timeout,
     /// The body exceeded the size cap.
@@ -42,10 +44,11 @@ pub enum FailureClass {
 
 impl FailureClass {
     /// Every class, in ladder order.
-    pub const ALL: [FailureClass; 12] = [
+    pub const ALL: [FailureClass; 13] = [
         FailureClass::Dns,
         FailureClass::Connect,
         FailureClass::Tls,
+        FailureClass::Protocol,
         FailureClass::Timeout,
         FailureClass::BodyTooLarge,
         FailureClass::Http5xx,
@@ -63,6 +66,7 @@ impl FailureClass {
             FailureClass::Dns => "dns",
             FailureClass::Connect => "connect",
             FailureClass::Tls => "tls",
+            FailureClass::Protocol => "protocol",
             FailureClass::Timeout => "timeout",
             FailureClass::BodyTooLarge => "body_too_large",
             FailureClass::Http5xx => "http_5xx",
@@ -150,6 +154,8 @@ pub enum TransportFailure {
     Connect(String),
     /// TLS failed.
     Tls(String),
+    /// The answer was not HTTP.
+    Protocol(String),
     /// The timeout ran out.
     Timeout(String),
     /// The body went past the cap.
@@ -210,6 +216,7 @@ pub fn judge(obs: &Observation<'_>, expect: &Expectations) -> Verdict {
             TransportFailure::Dns(m) => (FailureClass::Dns, m),
             TransportFailure::Connect(m) => (FailureClass::Connect, m),
             TransportFailure::Tls(m) => (FailureClass::Tls, m),
+            TransportFailure::Protocol(m) => (FailureClass::Protocol, m),
             TransportFailure::Timeout(m) => (FailureClass::Timeout, m),
             TransportFailure::BodyTooLarge(m) => (FailureClass::BodyTooLarge, m),
             TransportFailure::TooManyRedirects(m) => (FailureClass::BodyMismatch, m),

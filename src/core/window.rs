@@ -48,7 +48,7 @@ pub struct WindowStats {
     /// Probes in the window.
     pub total: u64,
     /// Probes per class, indexed like [`FailureClass::ALL`].
-    pub by_class: [u64; 12],
+    pub by_class: [u64; FailureClass::ALL.len()],
     /// Probes per second over the covered part of the window.
     pub rate: f64,
     /// Share of probes whose class is not `ok`.
@@ -150,7 +150,7 @@ impl EndpointWindow {
         let now_s = unix_second(now);
         let secs = window.as_secs().clamp(1, RETENTION.as_secs()) as u32;
         let from = now_s.saturating_sub(secs - 1);
-        let mut by_class = [0u64; 12];
+        let mut by_class = [0u64; FailureClass::ALL.len()];
         let mut hist = Histogram::<u64>::new_with_bounds(1, MAX_LATENCY_US, 3).ok();
         let mut total = 0u64;
         for r in self.records.iter().rev().take_while(|r| r.second >= from) {
@@ -158,7 +158,7 @@ impl EndpointWindow {
                 continue;
             }
             total += 1;
-            by_class[usize::from(r.class).min(11)] += 1;
+            by_class[usize::from(r.class).min(FailureClass::ALL.len() - 1)] += 1;
             if let Some(h) = hist.as_mut() {
                 h.saturating_record(u64::from(r.latency_us).clamp(1, MAX_LATENCY_US));
             }

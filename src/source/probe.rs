@@ -308,10 +308,17 @@ async fn request_once(
         .map_err(|e| TransportFailure::Connect(format!("could not build the request: {e}")))?;
     let t = Instant::now();
     let response = conn.sender.send_request(req).await.map_err(|e| {
-        TransportFailure::Connect(format!(
-            "connection failed before an answer arrived: {}",
-            hyper_message(&e)
-        ))
+        if e.is_parse() || e.is_parse_status() {
+            TransportFailure::Protocol(format!(
+                "the answer is not HTTP/1.1 (a proxy, a TLS port, or not an HTTP server?): {}",
+                hyper_message(&e)
+            ))
+        } else {
+            TransportFailure::Connect(format!(
+                "connection failed before an answer arrived: {}",
+                hyper_message(&e)
+            ))
+        }
     })?;
     p.phases.ttfb = Some(t.elapsed());
     p.status = Some(response.status().as_u16());

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 pub enum ProbeResult {
     /// The check passed.
     Ok,
-    /// No answer: DNS, connect, TLS or timeout.
+    /// No (HTTP) answer: DNS, connect, TLS, protocol or timeout.
     Unreachable,
     /// An answer that failed the check: a bad status, body or latency.
     Failed,
@@ -24,7 +24,7 @@ impl From<FailureClass> for ProbeResult {
         use FailureClass as C;
         match class {
             C::Ok => ProbeResult::Ok,
-            C::Dns | C::Connect | C::Tls | C::Timeout => ProbeResult::Unreachable,
+            C::Dns | C::Connect | C::Tls | C::Protocol | C::Timeout => ProbeResult::Unreachable,
             _ => ProbeResult::Failed,
         }
     }
