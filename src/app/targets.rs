@@ -129,7 +129,8 @@ impl Target {
             down: DownDetector::default(),
             cert: CertificateDetector::default(),
             firing: BTreeSet::new(),
-            history: VecDeque::new(),
+            // Exactly the points kept: a growing deque would double to 512.
+            history: VecDeque::with_capacity(HISTORY),
             cert_days: None,
             insecure: false,
         }
