@@ -44,6 +44,8 @@ pub struct Verdict {
     pub summary: Option<String>,
     /// The error when invalid.
     pub error: Option<YamlError>,
+    /// What is valid but likely wrong (printed as `FILE:LINE:COL: warning: …`; exit stays 0).
+    pub warnings: Vec<YamlError>,
 }
 
 pub(super) fn run(args: LintArgs, explicit_config: Option<&Path>) -> anyhow::Result<u8> {
@@ -66,17 +68,26 @@ pub(super) fn run(args: LintArgs, explicit_config: Option<&Path>) -> anyhow::Res
             let error = v.error.as_ref().map(|e| {
                 json!({"line": e.line, "column": e.column, "message": e.message, "hint": e.hint})
             });
+            let warnings: Vec<_> = v
+                .warnings
+                .iter()
+                .map(|w| json!({"line": w.line, "column": w.column, "message": w.message, "hint": w.hint}))
+                .collect();
             let obj = json!({
                 "file": v.path.display().to_string(),
                 "kind": v.kind.map(Kind::name),
                 "ok": v.error.is_none(),
                 "summary": v.summary,
                 "error": error,
+                "warnings": warnings,
             });
             out!("{obj}");
         }
     } else {
         for v in &verdicts {
+            for w in &v.warnings {
+                eprintln!("{}", super::printable(&warning_text(w)));
+            }
             match (&v.error, &v.summary) {
                 (Some(e), _) => eprintln!("{}", super::printable(&e.to_string())),
                 (None, Some(s)) => out!("ok  {}  ({s})", v.path.display()),
@@ -91,6 +102,13 @@ pub(super) fn run(args: LintArgs, explicit_config: Option<&Path>) -> anyhow::Res
         }
     }
     Ok(if failed == 0 { EXIT_OK } else { EXIT_USAGE })
+}
+
+/// `FILE:LINE:COL: warning: message` and the hint on the next line.
+fn warning_text(w: &YamlError) -> String {
+    let mut w = w.clone();
+    w.message = format!("warning: {}", w.message);
+    w.to_string()
 }
 
 /// Expands directories into their YAML files (sorted, recursively); keeps files as given.
@@ -122,6 +140,7 @@ pub fn lint_file(path: &Path) -> Verdict {
         kind: None,
         summary: None,
         error: None,
+        warnings: Vec::new(),
     };
     let text = match yaml::read_text(path) {
         Ok(t) => t,
@@ -140,38 +159,44 @@ pub fn lint_file(path: &Path) -> Verdict {
     verdict.kind = Some(kind);
     let result = match kind {
         Kind::Config => Config::parse(path, &text, |k| std::env::var(k).ok()).map(|c| {
-            format!(
+            let summary = format!(
                 "config: {} endpoints, {} metrics targets",
                 c.endpoints.len(),
                 c.metrics.len()
-            )
+            );
+            (summary, Vec::new())
         }),
         Kind::Playbook => Playbook::parse(path, &text).map(|p| {
             let steps = p.phases.all().count();
             let checks = p.phases.all().filter(|(_, s)| s.verify.is_some()).count();
-            format!(
+            let summary = format!(
                 "playbook `{}`: {steps} steps, {checks} self-verifying",
                 p.id
-            )
+            );
+            (summary, p.warnings(path, &text))
         }),
         Kind::Scenario => Scenario::parse(path, &text).and_then(|s| {
             // With its own `traffic:`, a scenario's routes were checked against it on parsing;
             // without, it plays on the demo API's routes.
-            if s.traffic.is_empty() {
+            let summary = if s.traffic.is_empty() {
                 s.check_routes(path, &demo::routes::templates())?;
-                Ok(format!("scenario `{}`: {} faults", s.name, s.faults.len()))
+                format!("scenario `{}`: {} faults", s.name, s.faults.len())
             } else {
-                Ok(format!(
+                format!(
                     "scenario `{}`: {} faults, {} simulated routes",
                     s.name,
                     s.faults.len(),
                     s.traffic.len()
-                ))
-            }
+                )
+            };
+            Ok((summary, Vec::new()))
         }),
     };
     match result {
-        Ok(summary) => verdict.summary = Some(summary),
+        Ok((summary, warnings)) => {
+            verdict.summary = Some(summary);
+            verdict.warnings = warnings;
+        }
         Err(e) => verdict.error = Some(e),
     }
     verdict

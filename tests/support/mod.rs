@@ -1,6 +1,8 @@
-//! Helpers shared by the integration tests: free ports and a real Alertmanager.
+//! Helpers shared by the integration tests: free ports, a real Alertmanager,
+//! the hostile HTTP server (`hostile`) and tmux sessions (`tmux`).
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod hostile;
 pub mod tmux;
 
 use std::process::{Child, Command, Stdio};
