@@ -141,13 +141,25 @@ impl CommandOutcome {
         })
     }
 
-    /// The timeline event recording this run (actor: whoever confirmed it).
-    pub fn to_draft(&self) -> crate::core::event::Draft {
+    /// The `command_finished` event of this run of `step`, whose
+    /// `command_started` event has `seq` `run` (actor: whoever confirmed it).
+    pub fn finished_draft(&self, step: &str, run: u64) -> crate::core::event::Draft {
+        let mut data = self.to_event_data();
+        if let Some(obj) = data.as_object_mut() {
+            obj.insert("run".into(), run.into());
+            obj.insert("step".into(), step.into());
+        }
+        let first = self.command.lines().next().unwrap_or_default();
+        let more = if self.command.lines().nth(1).is_some() {
+            " …"
+        } else {
+            ""
+        };
         crate::core::event::Draft::new(
-            crate::core::event::Kind::CommandRun,
+            crate::core::event::Kind::CommandFinished,
             &self.confirmed_by,
-            format!("ran `{}`: {}", self.command, self.summary()),
-            self.to_event_data(),
+            format!("ran `{first}{more}`: {}", self.summary()),
+            data,
         )
     }
 

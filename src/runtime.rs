@@ -10,7 +10,8 @@
 //! headless one, what each message wrote and notified; a [`Tap`] sees every raw
 //! observation first.
 
-use crate::app::{self, Effect, Msg, State};
+use crate::app::confirm::RunRequest;
+use crate::app::{self, CommandDone, Effect, Msg, State};
 use crate::config::{AlertmanagerSource, Notify, PrometheusSource};
 use crate::core::event::{Draft, Event, Kind};
 use crate::core::metrics::RouteView;
@@ -60,6 +61,53 @@ pub struct NoTap;
 
 impl Tap for NoTap {}
 
+/// How long quitting waits for a stopped command to end and its output to drain.
+const COMMAND_STOP_WAIT: Duration = Duration::from_secs(10);
+
+/// A confirmed command in flight.
+struct Running {
+    /// Its step.
+    step: String,
+    /// The `seq` of its `command_started` event.
+    run: u64,
+    /// The command (for the record if the runner itself fails).
+    command: String,
+    /// Who confirmed it.
+    confirmed_by: String,
+    /// Turned on to stop it (its process group is ended).
+    cancel: watch::Sender<bool>,
+    /// The runner, which returns the `CommandDone` message.
+    handle: JoinHandle<Msg>,
+}
+
+impl Running {
+    /// The message for a runner that failed instead of returning one.
+    fn failed(&self, why: String) -> Msg {
+        let finished = Draft::new(
+            Kind::CommandFinished,
+            &self.confirmed_by,
+            format!(
+                "`{}` ended unrecorded: {why}",
+                self.command.lines().next().unwrap_or_default()
+            ),
+            serde_json::json!({
+                "run": self.run,
+                "step": self.step,
+                "command": self.command,
+                "confirmed_by": self.confirmed_by,
+                "exit_code": null,
+                "why": why,
+            }),
+        );
+        Msg::CommandDone(Box::new(CommandDone {
+            step: self.step.clone(),
+            summary: why,
+            succeeded: false,
+            finished,
+        }))
+    }
+}
+
 /// The engine with its timeline, notifier and sources.
 pub struct Runtime {
     /// The app's state.
@@ -81,6 +129,8 @@ pub struct Runtime {
     tasks: Vec<JoinHandle<()>>,
     env: Vec<(String, String)>,
     secrets: Vec<String>,
+    /// The confirmed command running now, if any.
+    command: Option<Running>,
 }
 
 impl Runtime {
@@ -128,6 +178,7 @@ impl Runtime {
             tasks: Vec::new(),
             env,
             secrets,
+            command: None,
         }
     }
 
@@ -293,9 +344,23 @@ impl Runtime {
         }));
     }
 
-    /// Waits for the next message and takes whatever else is waiting (bounded).
+    /// Waits for the next message (or the running command's end) and takes
+    /// whatever else is waiting (bounded).
     pub async fn next_batch(&mut self) -> Option<Vec<Msg>> {
-        let first = self.rx.recv().await?;
+        let first = match self.command.as_mut() {
+            Some(running) => tokio::select! {
+                m = self.rx.recv() => m?,
+                done = &mut running.handle => {
+                    let msg = match done {
+                        Ok(msg) => msg,
+                        Err(e) => running.failed(format!("the command runner failed: {e}")),
+                    };
+                    self.command = None;
+                    msg
+                }
+            },
+            None => self.rx.recv().await?,
+        };
         let mut batch = vec![first];
         while batch.len() < BATCH
             && let Ok(m) = self.rx.try_recv()
@@ -337,8 +402,32 @@ impl Runtime {
         self.notified.clear();
     }
 
-    /// Stops the sources and waits (briefly) for them to wind down.
+    /// Stops a running command (its whole process group) and records how it
+    /// ended; called on quit and on SIGTERM / SIGINT / SIGHUP.
+    pub async fn stop_command(&mut self) {
+        let Some(mut running) = self.command.take() else {
+            return;
+        };
+        tracing::info!(step = %running.step, "stopping the running command before exit");
+        let _ = running.cancel.send(true);
+        let msg = match tokio::time::timeout(COMMAND_STOP_WAIT, &mut running.handle).await {
+            Ok(Ok(msg)) => msg,
+            Ok(Err(e)) => running.failed(format!("the command runner failed: {e}")),
+            Err(_) => {
+                running.handle.abort();
+                running.failed(format!(
+                    "still running {} s after ic asked it to stop; ic exited without its end",
+                    COMMAND_STOP_WAIT.as_secs()
+                ))
+            }
+        };
+        self.handle(msg);
+    }
+
+    /// Stops the sources and waits (briefly) for them to wind down; a running
+    /// command is stopped and recorded first.
     pub async fn stop(mut self) {
+        self.stop_command().await;
         // Nothing reads the channel any more: a relay blocked on a full one returns at once.
         self.rx.close();
         let _ = self.stop_tx.send(true);
@@ -421,31 +510,7 @@ impl Runtime {
                 self.notifier.notify(&sig, std::time::Instant::now());
                 self.notified.push(sig);
             }
-            Effect::Run(step, command, timeout) => {
-                let tx = self.tx.clone();
-                let opts = crate::runner::RunOptions {
-                    timeout,
-                    secrets: self.secrets.clone(),
-                    env: self.env.clone(),
-                    ..Default::default()
-                };
-                let actor = self.state.actor.clone();
-                tokio::spawn(async move {
-                    let (_cancel_tx, cancel_rx) = watch::channel(false);
-                    let msg = match crate::runner::run(
-                        &command,
-                        crate::runner::Confirmed::by(&actor),
-                        &opts,
-                        cancel_rx,
-                    )
-                    .await
-                    {
-                        Ok(o) => Msg::CommandDone(step, o.summary(), Box::new(o.to_draft())),
-                        Err(e) => Msg::Info(format!("the command could not start: {e}")),
-                    };
-                    let _ = tx.send(msg).await;
-                });
-            }
+            Effect::Run(req) => self.run_command(*req),
             Effect::SendComms(text) => {
                 self.notifier.comms(&text);
             }
@@ -458,6 +523,107 @@ impl Runtime {
             }
             Effect::Quit => self.state.quit = true,
         }
+    }
+
+    /// Records `command_started`, then starts the command. A command whose
+    /// start cannot be recorded is not run: it would leave no trace.
+    fn run_command(&mut self, req: RunRequest) {
+        let now = crate::clock::now();
+        let not_run = |rt: &mut Runtime, why: String| {
+            tracing::warn!(step = %req.step, "command not run: {why}");
+            app::update(
+                &mut rt.state,
+                Msg::CommandNotRun(req.step.clone(), why),
+                now,
+            );
+        };
+        if self.command.is_some() {
+            return not_run(self, "another command is still running".into());
+        }
+        if !self.pending.is_empty() {
+            return not_run(
+                self,
+                format!(
+                    "{} earlier event(s) are not saved yet (NOT SAVED); the command would have no record — free space, or run it by hand",
+                    self.pending.len()
+                ),
+            );
+        }
+        let Some(journal) = self.journal.as_mut() else {
+            return not_run(self, "no incident timeline is open to record it in".into());
+        };
+        let mut started = req.started.clone();
+        crate::core::redact::redact_json(&mut started.data, &self.secrets);
+        started.msg = crate::core::redact::redact_text(&started.msg, &self.secrets);
+        let event = match journal.append(started, now) {
+            Ok(e) => e,
+            Err(e) => {
+                return not_run(
+                    self,
+                    format!(
+                        "the timeline cannot be written ({e}): a command that leaves no record is not run — free space, or run it by hand"
+                    ),
+                );
+            }
+        };
+        let run = event.seq;
+        self.appended(event);
+        let mut env = self.env.clone();
+        env.retain(|(k, _)| !req.env.iter().any(|(r, _)| r == k));
+        env.extend(req.env.iter().cloned());
+        let opts = crate::runner::RunOptions {
+            timeout: req.timeout,
+            secrets: self.secrets.clone(),
+            env,
+            ..Default::default()
+        };
+        let (cancel, cancel_rx) = watch::channel(false);
+        let (step, command, actor) = (
+            req.step.clone(),
+            req.command.clone(),
+            req.confirmed_by.clone(),
+        );
+        let handle = tokio::spawn(async move {
+            match crate::runner::run(
+                &command,
+                crate::runner::Confirmed::by(&actor),
+                &opts,
+                cancel_rx,
+            )
+            .await
+            {
+                Ok(o) => Msg::CommandDone(Box::new(CommandDone {
+                    summary: o.summary(),
+                    succeeded: o.succeeded(),
+                    finished: o.finished_draft(&step, run),
+                    step,
+                })),
+                Err(e) => {
+                    let why = format!("could not start: {e}");
+                    let shown = crate::core::redact::redact_text(&command, &opts.secrets);
+                    Msg::CommandDone(Box::new(CommandDone {
+                        finished: Draft::new(
+                            Kind::CommandFinished,
+                            &actor,
+                            format!("`{}` {why}", shown.lines().next().unwrap_or_default()),
+                            serde_json::json!({"run": run, "step": step, "command": shown,
+                                "confirmed_by": actor, "exit_code": null, "why": why}),
+                        ),
+                        summary: why,
+                        succeeded: false,
+                        step,
+                    }))
+                }
+            }
+        });
+        self.command = Some(Running {
+            step: req.step,
+            run,
+            command: crate::core::redact::redact_text(&req.command, &self.secrets),
+            confirmed_by: req.confirmed_by,
+            cancel,
+            handle,
+        });
     }
 
     /// The state learns an event that is on disk; its follow-up effects are carried out.

@@ -313,12 +313,14 @@ async fn event_data_has_every_field() {
     assert_eq!(data["timed_out"], false);
     assert_eq!(data["cancelled"], false);
     // The timeline event folds into the incident's command list.
-    let event = o.to_draft().into_event(1, incident_commander::clock::now());
+    let event = o
+        .finished_draft("restart", 7)
+        .into_event(8, incident_commander::clock::now());
     let inc = incident_commander::core::incident::Incident::fold([&event]);
     assert_eq!(inc.commands[0].exit_code, Some(3));
     assert_eq!(inc.commands[0].actor, "ann");
     assert!(
-        event.msg.starts_with("ran `echo hi; exit 3`: exit 3"),
+        event.msg.starts_with("ran `echo hi; exit 3`: exit 3") && event.data["run"] == 7,
         "{}",
         event.msg
     );

@@ -48,7 +48,7 @@ fn a_demo_incident_worked_end_to_end_in_tmux() {
     s.wait("mitigate", 5, |t| t.contains("phase: mitigate"));
     s.keys(&["Enter"]);
     s.wait("the confirmation", 5, |t| {
-        t.contains("Run this command? (y/n)")
+        t.contains("Run this command?") && t.contains("y runs it")
     });
     s.keys(&["y"]);
     s.wait("the command's result", 15, |t| {
@@ -86,7 +86,8 @@ fn a_demo_incident_worked_end_to_end_in_tmux() {
         "note",
         "step_done",
         "phase_entered",
-        "command_run",
+        "command_started",
+        "command_finished",
         "incident_closed",
     ] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
@@ -97,6 +98,20 @@ fn a_demo_incident_worked_end_to_end_in_tmux() {
             .iter()
             .any(|e| e.kind.as_str() == "phase_entered" && e.data["override"] == true)
     );
+    // The start is on disk before the end, and the end names its start.
+    let started = replay
+        .events
+        .iter()
+        .find(|e| e.kind.as_str() == "command_started")
+        .unwrap();
+    let finished = replay
+        .events
+        .iter()
+        .find(|e| e.kind.as_str() == "command_finished")
+        .unwrap();
+    assert!(started.seq < finished.seq);
+    assert_eq!(finished.data["run"], started.seq);
+    assert_eq!(started.data["confirmed_by"], finished.data["confirmed_by"]);
     let pm = files[0].with_extension("postmortem.md");
     assert!(Path::new(&pm).is_file(), "{}", pm.display());
     let text = std::fs::read_to_string(&pm).unwrap();

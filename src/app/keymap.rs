@@ -50,6 +50,8 @@ pub enum Action {
     Sort,
     /// Cycle the timeline's kind filter.
     Filter,
+    /// Make the selected row the incident's primary target (what `{target}` means).
+    PrimaryTarget,
 }
 
 /// Where a binding applies.
@@ -77,7 +79,7 @@ pub struct Binding {
 }
 
 /// The bindings, in help order.
-pub const BINDINGS: [Binding; 22] = [
+pub const BINDINGS: [Binding; 23] = [
     b("?", "help", Action::Help, Scope::Global, true),
     b("q", "quit", Action::Quit, Scope::Global, true),
     b("Tab/S-Tab", "focus", Action::FocusNext, Scope::Global, true),
@@ -119,6 +121,13 @@ pub const BINDINGS: [Binding; 22] = [
         "P",
         "postmortem",
         Action::Postmortem,
+        Scope::Incident,
+        false,
+    ),
+    b(
+        "t",
+        "primary target = selected row",
+        Action::PrimaryTarget,
         Scope::Incident,
         false,
     ),
@@ -169,6 +178,7 @@ pub fn resolve(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('P') => Action::Postmortem,
         KeyCode::Char('o') => Action::Sort,
         KeyCode::Char('f') => Action::Filter,
+        KeyCode::Char('t') => Action::PrimaryTarget,
         _ => return None,
     })
 }

@@ -4,9 +4,11 @@
 //! the change (the state only learns an event through `Msg::Appended`),
 //! running confirmed commands, notifying — and feeds the results back.
 
+pub mod confirm;
 pub mod keymap;
 pub mod targets;
 
+use crate::core::command::Values;
 use crate::core::detect::Settings;
 use crate::core::event::{Draft, Event, Kind, Phase, Severity, Stage};
 use crate::core::incident::{HypothesisStatus, Incident};
@@ -16,6 +18,7 @@ use crate::core::sample::ProbeSample;
 use crate::core::signal::{Signal, SignalState};
 use crate::core::verify::{Check, Verdict};
 use chrono::{DateTime, Utc};
+use confirm::{Dialog, RunRequest};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 use keymap::Action;
 use serde_json::json;
@@ -35,8 +38,8 @@ pub enum Msg {
     Mouse(MouseEvent),
     /// Pasted text.
     Paste(String),
-    /// The terminal was resized.
-    Resize,
+    /// The terminal is this size now (columns, rows).
+    Resize(u16, u16),
     /// Once a second.
     Tick,
     /// A probe finished (endpoint index, sample).
@@ -53,12 +56,27 @@ pub enum Msg {
     Appended(Event),
     /// An event could not be written (it is kept and retried).
     AppendFailed(String),
-    /// A confirmed command finished: (step id, outcome summary, draft to record).
-    CommandDone(String, String, Box<Draft>),
+    /// A confirmed command ended.
+    CommandDone(Box<CommandDone>),
+    /// A confirmed command was not started: (step id, why).
+    CommandNotRun(String, String),
     /// Something to tell the responder.
     Info(String),
     /// A background task failed.
     TaskFailed(String),
+}
+
+/// How a confirmed command ended, for the state and the timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandDone {
+    /// The step it belonged to.
+    pub step: String,
+    /// One line: `exit 0 in 1.2 s`.
+    pub summary: String,
+    /// Whether it exited 0 on its own.
+    pub succeeded: bool,
+    /// The `command_finished` event to record.
+    pub finished: Draft,
 }
 
 /// What the runtime should do.
@@ -70,8 +88,8 @@ pub enum Effect {
     Append(Draft),
     /// Notify about a signal.
     Notify(Signal),
-    /// Run a confirmed command: (step id, command, timeout).
-    Run(String, String, std::time::Duration),
+    /// Record `command_started`, then run the confirmed command.
+    Run(Box<RunRequest>),
     /// Send a status update to the webhook (after it is in the timeline).
     SendComms(String),
     /// Write the postmortem next to the timeline.
@@ -127,16 +145,18 @@ impl InputKind {
 }
 
 /// What is being confirmed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Confirm {
-    /// Run a step's command.
-    Run { step: String, command: String },
+    /// Run a step's command (the dialog shows all of it first).
+    Run(Box<Dialog>),
     /// Quit with an incident open.
     Quit,
+    /// Quit while a command runs (it is stopped and recorded).
+    QuitWhileRunning,
 }
 
 /// The interaction mode.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Mode {
     /// Keys go to the keymap.
     Normal,
@@ -233,6 +253,8 @@ pub struct State {
     pub unsaved: usize,
     /// When the last metric snapshot was taken.
     pub last_snapshot: Option<DateTime<Utc>>,
+    /// The terminal's size (columns, rows); (0, 0) until known.
+    pub size: (u16, u16),
 }
 
 impl State {
@@ -277,6 +299,7 @@ impl State {
             timeline_dir,
             unsaved: 0,
             last_snapshot: None,
+            size: (0, 0),
         }
     }
 
@@ -325,12 +348,63 @@ impl State {
         playbook::rank(&self.playbooks, &firing).into_iter().next()
     }
 
-    /// The target a playbook's `{target}` means: the incident's first signal's, else the selection.
-    pub fn focus_target(&self) -> Option<String> {
-        self.incident
-            .as_ref()
-            .and_then(|i| i.state.signals.values().next().map(|s| s.target.clone()))
-            .or_else(|| self.selected_target().map(|t| t.name.clone()))
+    /// The incident's primary target — the one `{target}` means and checks
+    /// verify — with why: the signal that opened the incident, the one a
+    /// responder chose (`t`), or, with no incident signal yet, the selected row.
+    pub fn primary_target(&self) -> Option<(String, String)> {
+        let inc = self.incident.as_ref().map(|i| &i.state);
+        if let Some(t) = inc.and_then(|i| i.primary_target.clone()) {
+            let why = match inc.and_then(|i| i.primary_target_by.as_ref()) {
+                Some((who, at)) => format!("chosen by {who} at {}", at.format("%H:%M:%S UTC")),
+                None => "the signal that opened the incident".to_string(),
+            };
+            return Some((t, why));
+        }
+        self.selected_target()
+            .map(|t| (t.name.clone(), "the selected row".to_string()))
+    }
+
+    /// The placeholders' values for a command of the playbook in use.
+    pub fn command_values(&self) -> Values {
+        let mut v = Values::default();
+        if let Some((name, _)) = self.primary_target() {
+            let is_route = self
+                .targets
+                .iter()
+                .find(|t| t.name == name)
+                .map_or(name.contains(' '), |t| t.source == SourceKind::Metrics);
+            let route = if is_route {
+                name.split_once(' ').map_or("", |(_, r)| r).to_string()
+            } else {
+                String::new()
+            };
+            let short = if is_route {
+                route.as_str()
+            } else {
+                name.as_str()
+            };
+            v.set("target", short.trim_start_matches('/').replace('/', "-"));
+            v.set("route", route.clone());
+        }
+        v.set("service", self.service.clone());
+        v.set(
+            "severity",
+            self.incident
+                .as_ref()
+                .and_then(|i| i.state.current_severity())
+                .map_or("unset".into(), |s| s.to_string()),
+        );
+        v.set(
+            "incident",
+            self.timeline_path
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string()),
+        );
+        v.set(
+            "playbook",
+            self.playbook().map_or(String::new(), |p| p.id.clone()),
+        );
+        v
     }
 
     /// The steps of the shown phase that apply at the current severity.
@@ -378,7 +452,12 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
                 buf.push_str(&text.replace(['\n', '\r'], " "));
             }
         }
-        Msg::Resize => {}
+        Msg::Resize(w, h) => {
+            state.size = (w, h);
+            if let Mode::Confirm(Confirm::Run(d)) = &mut state.mode {
+                d.mark_seen((w, h));
+            }
+        }
         Msg::Tick => on_tick(state, now, &mut fx),
         Msg::Probe(i, sample) => {
             let signals = match state.targets.get_mut(i) {
@@ -433,9 +512,15 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
             state.unsaved = state.unsaved.max(1);
             state.say(format!("NOT SAVED (kept in memory, retrying): {why}"));
         }
-        Msg::CommandDone(step, summary, draft) => {
+        Msg::CommandDone(done) => {
+            let CommandDone {
+                step,
+                summary,
+                succeeded,
+                finished,
+            } = *done;
             state.running = None;
-            let output = draft
+            let output = finished
                 .data
                 .get("output")
                 .and_then(|o| o.as_str())
@@ -443,12 +528,22 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
             state
                 .outputs
                 .insert(step.clone(), format!("{summary}: {}", output.trim()));
-            state.say(format!("command for `{step}`: {summary}"));
-            fx.push(Effect::Append(*draft));
-            if let Some((phase, _)) = state.playbook().and_then(|p| p.step(&step)) {
-                let verify = state.checks.get(&step).and_then(|c| c.1.clone());
-                fx.push(step_event(state, phase, &step, true, verify.as_ref()));
+            fx.push(Effect::Append(finished));
+            if !succeeded {
+                state.say(format!(
+                    "command for `{step}`: {summary} — the step stays open (Enter runs it again)"
+                ));
+            } else {
+                state.say(format!("command for `{step}`: {summary}"));
+                if let Some((phase, _)) = state.playbook().and_then(|p| p.step(&step)) {
+                    let verify = state.checks.get(&step).and_then(|c| c.1.clone());
+                    fx.push(step_event(state, phase, &step, true, verify.as_ref()));
+                }
             }
+        }
+        Msg::CommandNotRun(step, why) => {
+            state.running = None;
+            state.say(format!("command for `{step}` not run: {why}"));
         }
         Msg::Info(text) => state.say(text),
         Msg::TaskFailed(why) => state.say(format!("ERROR in a background task: {why}")),
@@ -546,7 +641,7 @@ fn on_tick(state: &mut State, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
         state.banner = None;
     }
     // Live verify checks of the steps on screen.
-    let target = state.focus_target().unwrap_or_default();
+    let target = state.primary_target().map(|t| t.0).unwrap_or_default();
     let steps: Vec<(String, String)> = state
         .playbook()
         .map(|p| {
@@ -658,25 +753,55 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
             }
             _ => {}
         },
+        Mode::Confirm(Confirm::Run(mut dialog)) => {
+            let page = dialog.page(state.size) as i64;
+            let scroll = match key.code {
+                KeyCode::Down | KeyCode::Char('j') => Some(1),
+                KeyCode::Up | KeyCode::Char('k') => Some(-1),
+                KeyCode::PageDown | KeyCode::Char(' ') => Some(page),
+                KeyCode::PageUp => Some(-page),
+                _ => None,
+            };
+            if let Some(d) = scroll {
+                dialog.scroll_by(d, state.size);
+                state.mode = Mode::Confirm(Confirm::Run(dialog));
+                return;
+            }
+            match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => {
+                    if let Some(why) = &dialog.refused {
+                        state.say(why.clone());
+                        state.mode = Mode::Confirm(Confirm::Run(dialog));
+                    } else if !dialog.may_run() {
+                        state.say(format!(
+                            "read the whole command first: {} more row(s) below (↓, PgDn or Space)",
+                            dialog.unseen()
+                        ));
+                        state.mode = Mode::Confirm(Confirm::Run(dialog));
+                    } else {
+                        state.mode = Mode::Normal;
+                        confirm_run(state, *dialog, fx);
+                    }
+                }
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
+                    state.mode = Mode::Normal;
+                    state.say("cancelled: the command did not run");
+                }
+                _ => {
+                    state.say("y runs the command · n or Esc cancels · ↑↓ PgUp PgDn scroll");
+                    state.mode = Mode::Confirm(Confirm::Run(dialog));
+                }
+            }
+        }
         Mode::Confirm(what) => {
             state.mode = Mode::Normal;
             let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y'));
             match (what, yes) {
-                (Confirm::Quit, true) => {
+                (Confirm::Quit | Confirm::QuitWhileRunning, true) => {
                     state.quit = true;
                     fx.push(Effect::Quit);
                 }
-                (Confirm::Run { step, command }, true) => {
-                    let timeout = state
-                        .playbook()
-                        .and_then(|p| p.step(&step))
-                        .and_then(|(_, s)| s.timeout)
-                        .map_or(std::time::Duration::from_secs(60), |t| t.get());
-                    state.running = Some(step.clone());
-                    state.say(format!("running `{command}` …"));
-                    fx.push(Effect::Run(step, command, timeout));
-                }
-                (_, false) => state.say("cancelled"),
+                (_, _) => state.say("cancelled"),
             }
         }
         Mode::Normal => {
@@ -700,7 +825,9 @@ fn on_action(state: &mut State, action: Action, repeat: bool, fx: &mut Vec<Effec
     match action {
         Action::Help => state.mode = Mode::Help,
         Action::Quit => {
-            if open {
+            if state.running.is_some() {
+                state.mode = Mode::Confirm(Confirm::QuitWhileRunning);
+            } else if open {
                 state.mode = Mode::Confirm(Confirm::Quit);
             } else {
                 state.quit = true;
@@ -764,6 +891,15 @@ fn on_action(state: &mut State, action: Action, repeat: bool, fx: &mut Vec<Effec
             Some(d) => fx.push(Effect::Append(d)),
             None => state.say("no traffic in the last minute: nothing to snapshot"),
         },
+        Action::PrimaryTarget => match state.selected_target().map(|t| t.name.clone()) {
+            Some(name) => fx.push(Effect::Append(Draft::new(
+                Kind::TargetSelected,
+                &state.actor,
+                format!("primary target: {name}"),
+                json!({"target": name}),
+            ))),
+            None => state.say("no row is selected"),
+        },
         Action::NextPhase => next_phase(state, repeat, fx),
         Action::Resolve => resolve(state, repeat, fx),
         Action::Postmortem => fx.push(Effect::WritePostmortem),
@@ -809,8 +945,8 @@ fn snapshot(state: &State, actor: &str) -> Option<Draft> {
 
 fn ensure_open(state: &mut State, fx: &mut Vec<Effect>, why: &str) {
     if !state.incident_open() && !fx.iter().any(|f| matches!(f, Effect::Open(_))) {
-        let title = match state.focus_target() {
-            Some(t) => format!("{why} on {t}"),
+        let title = match state.primary_target() {
+            Some((t, _)) => format!("{why} on {t}"),
             None => why.to_string(),
         };
         fx.push(Effect::Open(title));
@@ -942,6 +1078,59 @@ fn hypothesis_draft(state: &State, actor: &str, text: &str) -> Draft {
     )
 }
 
+/// `y` in the command dialog: the request the runtime records and runs.
+fn confirm_run(state: &mut State, dialog: Dialog, fx: &mut Vec<Effect>) {
+    ensure_open(state, fx, "incident");
+    let actor = state.actor.clone();
+    let env = dialog.values.env();
+    let playbook = state.playbook().map(|p| p.id.clone());
+    let target = dialog.target.as_ref().map(|t| t.0.clone());
+    let command = dialog.command.text.clone();
+    let started = Draft::new(
+        Kind::CommandStarted,
+        &actor,
+        format!(
+            "running `{}` (step {}, confirmed by {actor})",
+            one_line(&command),
+            dialog.step
+        ),
+        json!({
+            "step": dialog.step,
+            "phase": dialog.phase,
+            "playbook": playbook,
+            "command": command,
+            "env": env.iter().cloned().collect::<BTreeMap<String, String>>(),
+            "target": target,
+            "confirmed_by": actor,
+            "confirmed_at": crate::core::event::format_ts(state.now),
+            "timeout_ms": u64::try_from(dialog.timeout.as_millis()).unwrap_or(u64::MAX),
+        }),
+    );
+    state.running = Some(dialog.step.clone());
+    state.say(format!("running `{}` …", one_line(&command)));
+    fx.push(Effect::Run(Box::new(RunRequest {
+        step: dialog.step,
+        phase: dialog.phase,
+        command,
+        env,
+        timeout: dialog.timeout,
+        confirmed_by: actor,
+        confirmed_at: state.now,
+        started,
+    })));
+}
+
+/// A command's first line, with ` …` when it has more.
+fn one_line(command: &str) -> String {
+    let mut lines = command.lines();
+    let first = lines.next().unwrap_or_default();
+    if lines.next().is_some() {
+        format!("{first} …")
+    } else {
+        first.to_string()
+    }
+}
+
 fn set_severity(state: &mut State, sev: Severity, fx: &mut Vec<Effect>) {
     ensure_open(state, fx, "incident");
     let actor = state.actor.clone();
@@ -992,49 +1181,26 @@ fn enter_step(state: &mut State, fx: &mut Vec<Effect>) {
         state.say(format!("`{}` is already done", step.id));
         return;
     }
-    if let Some(run) = &step.run {
-        if state.running.is_some() {
-            state.say("a command is already running");
+    if let Some(command) = step.command() {
+        if let Some(r) = &state.running {
+            state.say(format!("a command is already running (step `{r}`)"));
             return;
         }
-        let target = state.focus_target().unwrap_or_default();
-        let vars = BTreeMap::from([
-            (
-                "target",
-                target
-                    .rsplit(' ')
-                    .next()
-                    .unwrap_or(&target)
-                    .trim_start_matches('/')
-                    .replace('/', "-"),
-            ),
-            ("service", state.service.clone()),
-            (
-                "severity",
-                state
-                    .incident
-                    .as_ref()
-                    .and_then(|i| i.state.current_severity())
-                    .map_or("unset".into(), |s| s.to_string()),
-            ),
-            (
-                "incident",
-                state
-                    .timeline_path
-                    .as_ref()
-                    .map_or(String::new(), |p| p.display().to_string()),
-            ),
-            (
-                "playbook",
-                state.playbook().map_or(String::new(), |p| p.id.clone()),
-            ),
-        ]);
-        match playbook::render_run(run, &vars) {
+        match command {
             Ok(command) => {
-                state.mode = Mode::Confirm(Confirm::Run {
-                    step: step.id.clone(),
+                let timeout = step
+                    .timeout
+                    .map_or(std::time::Duration::from_secs(60), |t| t.get());
+                let dialog = Dialog::new(
+                    step.id.clone(),
+                    phase,
                     command,
-                })
+                    state.command_values(),
+                    state.primary_target(),
+                    timeout,
+                    state.size,
+                );
+                state.mode = Mode::Confirm(Confirm::Run(Box::new(dialog)));
             }
             Err(e) => state.say(format!("cannot build the command: {e}")),
         }

@@ -80,8 +80,17 @@ pub enum Kind {
     HypothesisConfirmed,
     /// A hypothesis ruled out (data: `hypothesis`).
     HypothesisRuledOut,
-    /// A playbook command ran (data: `command`, `exit_code`, `duration_ms`, `output`, …).
+    /// A playbook command ran (written by older versions; data: `command`, `exit_code`, `duration_ms`, `output`, …).
     CommandRun,
+    /// A confirmed command is about to start (data: `step`, `phase`, `playbook`, `command` as
+    /// handed to `sh -c`, `env`, `target`, `confirmed_by`, `confirmed_at`, `timeout_ms`).
+    CommandStarted,
+    /// A confirmed command ended (data: `run`, the `seq` of its `command_started`; `step`,
+    /// `command`, `confirmed_by`, `exit_code`, `signal`, `duration_ms`, `output`, `truncated`,
+    /// `timed_out`, `cancelled`, `why`).
+    CommandFinished,
+    /// A responder chose the incident's primary target (data: `target`).
+    TargetSelected,
     /// A status update sent to stakeholders (data: `text`).
     CommsUpdate,
     /// The numbers at a moment (data: `targets`: [{`target`, `rps`, `error_ratio`, `p95_ms`, `failed`}]).
@@ -101,7 +110,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind this version writes.
-    pub const ALL: [Kind; 23] = [
+    pub const ALL: [Kind; 26] = [
         Kind::IncidentOpened,
         Kind::IncidentClosed,
         Kind::SignalFired,
@@ -119,6 +128,9 @@ impl Kind {
         Kind::HypothesisConfirmed,
         Kind::HypothesisRuledOut,
         Kind::CommandRun,
+        Kind::CommandStarted,
+        Kind::CommandFinished,
+        Kind::TargetSelected,
         Kind::CommsUpdate,
         Kind::MetricSnapshot,
         Kind::ChangeMarker,
@@ -147,6 +159,9 @@ impl Kind {
             Kind::HypothesisConfirmed => "hypothesis_confirmed",
             Kind::HypothesisRuledOut => "hypothesis_ruled_out",
             Kind::CommandRun => "command_run",
+            Kind::CommandStarted => "command_started",
+            Kind::CommandFinished => "command_finished",
+            Kind::TargetSelected => "target_selected",
             Kind::CommsUpdate => "comms_update",
             Kind::MetricSnapshot => "metric_snapshot",
             Kind::ChangeMarker => "change_marker",

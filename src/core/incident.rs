@@ -122,21 +122,38 @@ pub struct Entry {
     pub tags: Vec<String>,
 }
 
-/// A command a playbook step ran.
+/// A command a playbook step ran, from its `command_started` and
+/// `command_finished` events (or an older version's single `command_run`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CommandRecord {
-    /// When it finished.
-    pub at: DateTime<Utc>,
+    /// The `seq` of its `command_started` event.
+    pub run: Option<u64>,
+    /// The step it belonged to.
+    pub step: Option<String>,
+    /// When it was confirmed and recorded, just before it started.
+    pub started: Option<DateTime<Utc>>,
+    /// When it ended; `None` while it runs, or when `ic` stopped before
+    /// recording its end (killed): see `unfinished`.
+    pub ended: Option<DateTime<Utc>>,
     /// Who confirmed it.
     pub actor: String,
-    /// The command (redacted).
+    /// The command as handed to `sh -c` (redacted).
     pub command: String,
     /// Exit code, if it exited.
     pub exit_code: Option<i64>,
     /// How long it ran.
     pub duration_ms: Option<u64>,
+    /// How it ended, in words: `exit 0`, `timed out`, `cancelled`, `killed by signal 9`.
+    pub outcome: String,
     /// Output excerpt (redacted, capped).
     pub output: String,
+}
+
+impl CommandRecord {
+    /// Whether it started and no end was recorded.
+    pub fn unfinished(&self) -> bool {
+        self.started.is_some() && self.ended.is_none()
+    }
 }
 
 /// One target's numbers in a metric snapshot.
@@ -207,8 +224,12 @@ pub struct Incident {
     pub lifecycle: BTreeMap<&'static str, DateTime<Utc>>,
     /// (detector, target) → what it said.
     pub signals: BTreeMap<(String, String), SignalRecord>,
-    /// Commands run.
+    /// Commands run (or running), in the order they started.
     pub commands: Vec<CommandRecord>,
+    /// The target `{target}` means: the first signal's, or the one a responder chose.
+    pub primary_target: Option<String>,
+    /// Who chose the primary target, and when (`None`: the first signal's).
+    pub primary_target_by: Option<(String, DateTime<Utc>)>,
     /// Status updates sent.
     pub comms: Vec<Entry>,
     /// Notes.
@@ -274,6 +295,9 @@ impl Incident {
                         resolved: None,
                     });
                 rec.evidence = s("evidence");
+                if self.primary_target.is_none() && e.kind == Kind::SignalFired {
+                    self.primary_target = Some(key.1.clone());
+                }
                 if rec.started.is_none() {
                     rec.started = e.time_field("started");
                 }
@@ -376,14 +400,82 @@ impl Incident {
                     _ => h.status = HypothesisStatus::RuledOut,
                 }
             }
-            Kind::CommandRun => self.commands.push(CommandRecord {
-                at: e.ts,
-                actor: e.actor.clone(),
+            Kind::CommandRun | Kind::CommandFinished => {
+                let run = e.data.get("run").and_then(Value::as_u64);
+                let outcome = s("why");
+                let exit_code = e.data.get("exit_code").and_then(Value::as_i64);
+                let flag = |k: &str| e.data.get(k).and_then(Value::as_bool) == Some(true);
+                let outcome = if !outcome.is_empty() {
+                    outcome
+                } else if flag("timed_out") {
+                    "timed out".into()
+                } else if flag("cancelled") {
+                    "cancelled".into()
+                } else if let Some(code) = exit_code {
+                    format!("exit {code}")
+                } else if let Some(sig) = e.data.get("signal").and_then(Value::as_i64) {
+                    format!("killed by signal {sig}")
+                } else {
+                    "ended without an exit status".into()
+                };
+                let known = run.and_then(|r| {
+                    self.commands
+                        .iter_mut()
+                        .find(|c| c.run == Some(r) && c.ended.is_none())
+                });
+                let rec = match known {
+                    Some(rec) => rec,
+                    None => {
+                        if e.kind == Kind::CommandFinished && run.is_some() {
+                            self.problems.push((
+                                e.seq,
+                                "command_finished without its command_started".into(),
+                            ));
+                        }
+                        self.commands.push(CommandRecord {
+                            run,
+                            step: e.str_field("step").map(str::to_string),
+                            started: None,
+                            ended: None,
+                            actor: e.str_field("confirmed_by").unwrap_or(&e.actor).to_string(),
+                            command: s("command"),
+                            exit_code: None,
+                            duration_ms: None,
+                            outcome: String::new(),
+                            output: String::new(),
+                        });
+                        let last = self.commands.len() - 1;
+                        &mut self.commands[last]
+                    }
+                };
+                rec.ended = Some(e.ts);
+                rec.exit_code = exit_code;
+                rec.duration_ms = e.data.get("duration_ms").and_then(Value::as_u64);
+                rec.outcome = outcome;
+                rec.output = s("output");
+            }
+            Kind::CommandStarted => self.commands.push(CommandRecord {
+                run: Some(e.seq),
+                step: e.str_field("step").map(str::to_string),
+                started: Some(e.ts),
+                ended: None,
+                actor: e.str_field("confirmed_by").unwrap_or(&e.actor).to_string(),
                 command: s("command"),
-                exit_code: e.data.get("exit_code").and_then(Value::as_i64),
-                duration_ms: e.data.get("duration_ms").and_then(Value::as_u64),
-                output: s("output"),
+                exit_code: None,
+                duration_ms: None,
+                outcome: String::new(),
+                output: String::new(),
             }),
+            Kind::TargetSelected => {
+                let t = s("target");
+                if t.is_empty() {
+                    self.problems
+                        .push((e.seq, "target_selected without `target`".into()));
+                } else {
+                    self.primary_target = Some(t);
+                    self.primary_target_by = Some((e.actor.clone(), e.ts));
+                }
+            }
             Kind::CommsUpdate => self.comms.push(Entry {
                 at: e.ts,
                 actor: e.actor.clone(),
@@ -752,6 +844,48 @@ mod tests {
                 Draft::new(Kind::IncidentClosed, "ann", "closed", Value::Null),
             ),
         ];
+        // A responder picks another primary target; a command starts (the seq of its
+        // `command_started` links the end to it) and a second one never ends.
+        let n = drafts.len() as u64;
+        let mut drafts = drafts;
+        drafts.extend([
+            (
+                1001,
+                Draft::new(
+                    Kind::TargetSelected,
+                    "bob",
+                    "primary target",
+                    json!({"target": "shop /api/orders"}),
+                ),
+            ),
+            (
+                1002,
+                Draft::new(
+                    Kind::CommandStarted,
+                    "bob",
+                    "running",
+                    json!({"step": "restart", "command": "kubectl rollout restart deploy/\"${IC_TARGET}\"", "confirmed_by": "bob"}),
+                ),
+            ),
+            (
+                1003,
+                Draft::new(
+                    Kind::CommandStarted,
+                    "bob",
+                    "running",
+                    json!({"step": "scale", "command": "kubectl scale", "confirmed_by": "bob"}),
+                ),
+            ),
+            (
+                1005,
+                Draft::new(
+                    Kind::CommandFinished,
+                    "bob",
+                    "ran",
+                    json!({"run": n + 2, "step": "restart", "exit_code": null, "cancelled": true, "duration_ms": 3000}),
+                ),
+            ),
+        ]);
         drafts
             .into_iter()
             .enumerate()
@@ -794,6 +928,19 @@ mod tests {
         assert_eq!(s.hypotheses[1].status, HypothesisStatus::RuledOut);
         assert_eq!(s.changes[0].tags, vec!["deploy", "v42"]);
         assert_eq!(s.commands[0].exit_code, Some(0));
+        assert_eq!(s.commands[0].outcome, "exit 0");
+        assert!(!s.commands[0].unfinished());
+        let restart = &s.commands[1];
+        assert_eq!(restart.step.as_deref(), Some("restart"));
+        assert_eq!(
+            (restart.started, restart.ended),
+            (Some(t(1002)), Some(t(1005)))
+        );
+        assert_eq!(restart.outcome, "cancelled");
+        assert!(s.commands[2].unfinished(), "{:?}", s.commands[2]);
+        assert_eq!(s.commands.len(), 3);
+        assert_eq!(s.primary_target.as_deref(), Some("shop /api/orders"));
+        assert_eq!(s.primary_target_by, Some(("bob".to_string(), t(1001))));
         assert_eq!(s.comms.len(), 1);
         assert_eq!(s.notes[0].tags, vec!["went_well"]);
         assert_eq!(s.action_items[0].owner, "bob");

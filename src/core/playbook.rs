@@ -1,8 +1,9 @@
 //! Playbooks (`playbooks/*.yaml`): the model, validation with `FILE:LINE:COL`
 //! for every mistake, matching to signals (best first, a generic fallback
-//! always applies), step conditions, and rendering of `run` commands with
-//! shell-escaped variables and of the comms template. Pure.
+//! always applies), step conditions, and the comms template. A step's `run`
+//! command is checked and rendered by `core::command`. Pure.
 
+use crate::core::command::{self, Command};
 use crate::core::event::{Phase, Severity};
 use crate::core::sample::FailureClass;
 use crate::core::signal::DetectorKind;
@@ -13,8 +14,6 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-/// Variables a step's `run` may use.
-pub const RUN_VARIABLES: [&str; 5] = ["target", "service", "severity", "incident", "playbook"];
 /// Variables the comms template may use.
 pub const COMMS_VARIABLES: [&str; 8] = [
     "what_changed",
@@ -158,7 +157,8 @@ pub struct Step {
     /// Only when these hold.
     #[serde(default)]
     pub when: Option<When>,
-    /// A command to run after confirmation; `{target}` etc. are shell-escaped.
+    /// A command to run after confirmation; `{target}` etc. reach it as
+    /// environment variables (see `core::command`).
     #[serde(default)]
     pub run: Option<String>,
     /// How long `run` may take; default 60s.
@@ -210,6 +210,11 @@ impl Step {
         }
     }
 
+    /// The `run` command, rendered for `sh -c` (validated when the playbook loaded).
+    pub fn command(&self) -> Option<Result<Command, command::TemplateError>> {
+        self.run.as_deref().map(Command::parse)
+    }
+
     /// The parsed `verify` expression (validated when the playbook loaded).
     pub fn verify_expr(&self) -> Option<Expr> {
         self.verify.as_deref().and_then(|v| verify::parse(v).ok())
@@ -230,9 +235,37 @@ impl Playbook {
         Playbook::parse(file, &text)
     }
 
-    /// What `ic lint` warns about in a valid playbook (positions in `text`).
-    pub fn warnings(&self, _file: &Path, _text: &str) -> Vec<YamlError> {
-        Vec::new()
+    /// What `ic lint` warns about in a valid playbook (positions in `text`):
+    /// placeholders in quotes, backticks, quoted here-documents or comments,
+    /// and placeholders a second parser (`ssh`, `sh -c`, `eval`) reads again.
+    pub fn warnings(&self, file: &Path, text: &str) -> Vec<YamlError> {
+        let mut out = Vec::new();
+        let mut nth: BTreeMap<&str, usize> = BTreeMap::new();
+        for (phase, step) in self.phases.all() {
+            let k = nth.entry(step.id.as_str()).or_default();
+            let pos = locate_key_value(text, "id", &step.id, *k);
+            *k += 1;
+            let Some(Ok(cmd)) = step.command() else {
+                continue;
+            };
+            let (Some(run), from) = (
+                step.run.as_deref(),
+                pos.map_or(0, |(l, _)| line_offset(text, l)),
+            ) else {
+                continue;
+            };
+            for f in cmd.findings() {
+                let p = locate_inside(text, run, f.at, from);
+                out.push(YamlError {
+                    file: file.to_path_buf(),
+                    line: p.map(|l| l.0),
+                    column: p.map(|l| l.1),
+                    message: format!("phases.{phase}[id: {}].run: {}", step.id, f.message),
+                    hint: Some(f.hint),
+                });
+            }
+        }
+        out
     }
 
     /// Whether this is a generic fallback (applies to anything).
@@ -319,13 +352,9 @@ impl Playbook {
                         "give a command, or drop `run`",
                     ));
                 }
-                if let Err((col, name)) = find_unknown_variable(run, &RUN_VARIABLES) {
-                    let p = locate_inside(text, run, col, from);
-                    return Err(at(
-                        p,
-                        format!("{path}.run: unknown variable `{{{name}}}`"),
-                        &format!("run may use {}", braces(&RUN_VARIABLES)),
-                    ));
+                if let Err(e) = Command::parse(run) {
+                    let p = locate_inside(text, run, e.at, from);
+                    return Err(at(p, format!("{path}.run: {}", e.message), &e.hint));
                 }
             }
             if step.timeout.is_some_and(|t| t.get().is_zero()) {
@@ -592,34 +621,8 @@ pub fn rank<'a>(playbooks: &'a [Playbook], situations: &[Situation]) -> Vec<&'a 
     scored.into_iter().map(|(_, p)| p).collect()
 }
 
-/// Quotes `value` for a POSIX shell when it holds anything but plain word characters.
-pub fn shell_escape(value: &str) -> String {
-    if !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c))
-    {
-        value.to_string()
-    } else {
-        format!("'{}'", value.replace('\'', r"'\''"))
-    }
-}
-
-/// Renders a `run` command: every `{name}` becomes the shell-escaped value of `vars[name]`.
-pub fn render_run(template: &str, vars: &BTreeMap<&str, String>) -> Result<String, String> {
-    render(template, vars, shell_escape)
-}
-
-/// Renders the comms template (no escaping: it is prose).
+/// Renders the comms template: every `{name}` becomes `vars[name]` (no escaping: it is prose).
 pub fn render_comms(template: &str, vars: &BTreeMap<&str, String>) -> Result<String, String> {
-    render(template, vars, str::to_string)
-}
-
-fn render(
-    template: &str,
-    vars: &BTreeMap<&str, String>,
-    escape: impl Fn(&str) -> String,
-) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = template;
     while let Some(i) = rest.find('{') {
@@ -631,7 +634,7 @@ fn render(
         let value = vars
             .get(name)
             .ok_or_else(|| format!("no value for `{{{name}}}`"))?;
-        out.push_str(&escape(value));
+        out.push_str(value);
         rest = &rest[i + j + 1..];
     }
     out.push_str(rest);
@@ -791,7 +794,7 @@ exit_criteria: {quiet_for: 15m}
                 "deploy/{tagret}",
                 10,
                 132,
-                "unknown variable `{tagret}`",
+                "unknown placeholder {tagret}",
             ),
             (
                 "{impact}",
@@ -942,30 +945,36 @@ exit_criteria: {quiet_for: 15m}
     }
 
     #[test]
-    fn run_variables_are_shell_escaped() {
-        let vars = BTreeMap::from([
-            ("target", "payments; rm -rf /".to_string()),
-            ("service", "shop".to_string()),
-        ]);
-        assert_eq!(
-            render_run("kubectl rollout undo deploy/{target} -n {service}", &vars).unwrap(),
-            "kubectl rollout undo deploy/'payments; rm -rf /' -n shop"
-        );
-        let vars = BTreeMap::from([("target", "it's".to_string())]);
-        assert_eq!(
-            render_run("echo {target}", &vars).unwrap(),
-            r"echo 'it'\''s'"
-        );
-        assert_eq!(shell_escape(""), "''");
-        assert!(
-            render_run("echo {nope}", &vars)
-                .unwrap_err()
-                .contains("{nope}")
-        );
+    fn comms_templates_fill_in_prose() {
         let vars = BTreeMap::from([("impact", "checkout; 3% failing".to_string())]);
         assert_eq!(
             render_comms("Impact: {impact}", &vars).unwrap(),
             "Impact: checkout; 3% failing"
+        );
+        assert!(
+            render_comms("{nope}", &vars)
+                .unwrap_err()
+                .contains("{nope}")
+        );
+    }
+
+    #[test]
+    fn lint_warns_about_placeholders_in_quotes_with_their_position() {
+        let text = EXAMPLE.replacen("deploy/{target}", "deploy/'{target}'", 1);
+        let p = parse(&text).unwrap();
+        let w = p.warnings(Path::new("p.yaml"), &text);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert_eq!((w[0].line, w[0].column), (Some(10), Some(133)), "{}", w[0]);
+        assert!(
+            w[0].message.contains("phases.mitigate[id: rollback].run"),
+            "{}",
+            w[0]
+        );
+        assert!(
+            parse(EXAMPLE)
+                .unwrap()
+                .warnings(Path::new("p.yaml"), EXAMPLE)
+                .is_empty()
         );
     }
 }

@@ -219,24 +219,40 @@ pub fn markdown(events: &[Event]) -> String {
     if !inc.commands.is_empty() {
         let _ = writeln!(out, "## Commands run\n");
         for c in &inc.commands {
+            let when = c.started.or(c.ended).map_or("?".to_string(), format_ts);
+            let how = if c.unfinished() {
+                "**no recorded end** (ic stopped while it ran: check whether it finished)"
+                    .to_string()
+            } else {
+                format!(
+                    "{}{}",
+                    c.outcome,
+                    c.duration_ms.map_or(String::new(), |ms| format!(
+                        " in {:.1} s",
+                        ms as f64 / 1000.0
+                    ))
+                )
+            };
+            let step = c
+                .step
+                .as_deref()
+                .map_or(String::new(), |s| format!("step `{s}`, "));
             let _ = writeln!(
                 out,
-                "- `{}` — exit {}{}, confirmed by {} at {}",
-                c.command.replace('`', "'"),
-                c.exit_code.map_or("none".to_string(), |x| x.to_string()),
-                c.duration_ms.map_or(String::new(), |ms| format!(
-                    " in {:.1} s",
-                    ms as f64 / 1000.0
-                )),
+                "- {step}confirmed by {} at {when}: {how}\n\n  ```sh\n  {}\n  ```",
                 c.actor,
-                format_ts(c.at)
+                c.command.replace("```", "'''").replace('\n', "\n  ")
             );
             if !c.output.trim().is_empty() {
                 let excerpt: String = c.output.lines().take(10).collect::<Vec<_>>().join("\n");
-                let _ = writeln!(out, "\n  ```\n  {}\n  ```", excerpt.replace('\n', "\n  "));
+                let _ = writeln!(
+                    out,
+                    "\n  output:\n\n  ```\n  {}\n  ```",
+                    excerpt.replace("```", "'''").replace('\n', "\n  ")
+                );
             }
+            out.push('\n');
         }
-        out.push('\n');
     }
 
     // Changes and comms

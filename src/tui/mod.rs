@@ -121,6 +121,9 @@ pub async fn run(opts: Options) -> anyhow::Result<u8> {
     }));
     let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
     terminal.clear()?;
+    if let Ok(size) = terminal.size() {
+        rt.state.size = (size.width, size.height);
+    }
 
     // Input on its own thread (crossterm's read blocks).
     {
@@ -133,7 +136,7 @@ pub async fn run(opts: Options) -> anyhow::Result<u8> {
                     }
                     Ok(TermEvent::Mouse(m)) => Msg::Mouse(m),
                     Ok(TermEvent::Paste(p)) => Msg::Paste(p),
-                    Ok(TermEvent::Resize(..)) => Msg::Resize,
+                    Ok(TermEvent::Resize(w, h)) => Msg::Resize(w, h),
                     Ok(_) => continue,
                     Err(_) => break,
                 };
@@ -168,6 +171,8 @@ pub async fn run(opts: Options) -> anyhow::Result<u8> {
             last_draw = Instant::now();
         }
     }
+    // A running command is stopped (its process group ended) and recorded first.
+    rt.stop_command().await;
     let timeline = rt.state.timeline_path.clone();
     rt.stop().await;
     drop(terminal);

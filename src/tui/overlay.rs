@@ -1,11 +1,14 @@
 //! Overlays drawn over the panes: help (from the keymap), the severity picker
-//! with the SEV-1..4 guidance table, line input and y/n confirmation.
+//! with the SEV-1..4 guidance table, line input, y/n questions and the
+//! command dialog (laid out by `app::confirm`).
 
 use super::theme::Theme;
+use crate::app::confirm::{self, Dialog, Tone};
 use crate::app::{Confirm, Mode, State, keymap};
 use crate::core::event::Severity;
 use ratatui::Frame;
 use ratatui::layout::Rect;
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
@@ -89,13 +92,15 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
                 r,
             );
         }
+        Mode::Confirm(Confirm::Run(d)) => draw_run(f, area, s, d, th),
         Mode::Confirm(what) => {
             let q = match what {
-                Confirm::Quit => {
-                    "An incident is open. Quit? It stays open and resumes next time. (y/n)"
-                        .to_string()
-                }
-                Confirm::Run { command, .. } => format!("Run this command? (y/n)\n\n  {command}"),
+                Confirm::QuitWhileRunning => format!(
+                    "A command is running (step `{}`). Quit? It will be stopped — its whole process group ended — and how it ended recorded. (y/n)",
+                    s.running.as_deref().unwrap_or("?")
+                ),
+                _ => "An incident is open. Quit? It stays open and resumes next time. (y/n)"
+                    .to_string(),
             };
             let r = centered(area, 90, 7);
             f.render_widget(Clear, r);
@@ -110,4 +115,77 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
             );
         }
     }
+}
+
+/// The command dialog: the summary, the body rows on screen, and what the keys do now.
+fn draw_run(f: &mut Frame, area: Rect, s: &State, d: &Dialog, th: Theme) {
+    let rows = d.rows(s.size);
+    let ((x, y, w, h), page) = confirm::geometry(s.size, rows.len());
+    let r = Rect {
+        x: area.x + x,
+        y: area.y + y,
+        width: w,
+        height: h,
+    }
+    .intersection(area);
+    let style = |tone: Tone| match tone {
+        Tone::Text => th.text(),
+        Tone::Dim => th.dim(),
+        Tone::Escape => th.warn().add_modifier(Modifier::REVERSED),
+        Tone::Warn => th.bad(),
+    };
+    let mut lines = vec![Line::styled(
+        d.summary(),
+        th.text().add_modifier(Modifier::BOLD),
+    )];
+    lines.extend(rows.iter().skip(d.scroll).take(page).map(|row| {
+        Line::from(
+            row.iter()
+                .map(|(t, tone)| Span::styled(t.clone(), style(*tone)))
+                .collect::<Vec<_>>(),
+        )
+    }));
+    while lines.len() < page + 1 {
+        lines.push(Line::from(""));
+    }
+    let below = rows.len().saturating_sub(d.scroll + page);
+    let keys = if d.refused.is_some() {
+        Line::styled("cannot run (see ✘ above) · n or Esc closes", th.bad())
+    } else if d.may_run() {
+        Line::styled(
+            format!(
+                "y runs it · n or Esc cancels · ↑↓ PgUp PgDn scroll{}",
+                if below > 0 {
+                    format!(" · {below} more ↓")
+                } else {
+                    String::new()
+                }
+            ),
+            th.warn(),
+        )
+    } else {
+        Line::styled(
+            format!(
+                "↓ {} more row(s): read to the end (↓ PgDn Space), then y · n or Esc cancels",
+                d.unseen()
+            ),
+            th.warn(),
+        )
+    };
+    lines.push(keys);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(th.warn())
+                .title(format!(
+                    " Confirm · rows {}–{} of {} ",
+                    (d.scroll + 1).min(rows.len()),
+                    (d.scroll + page).min(rows.len()),
+                    rows.len()
+                )),
+        ),
+        r,
+    );
 }

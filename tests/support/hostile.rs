@@ -22,7 +22,6 @@ pub const SECRET_VAR: &str = "IC_HOSTILE_SECRET";
 /// Where the echoed secret starts in the echo body: across the 200-byte exemplar cut.
 pub const SECRET_AT: usize = 190;
 
-
 /// What the server saw: open connections, hits and body bytes sent per path.
 #[derive(Default)]
 pub struct Counters {
@@ -514,4 +513,3 @@ impl GzipBomb {
         v
     }
 }
-

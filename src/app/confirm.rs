@@ -1,0 +1,449 @@
+//! The command confirmation: what the dialog shows before a playbook command
+//! runs, how it scrolls, and when `y` is accepted. It shows the whole command
+//! exactly as `sh -c` receives it — every line numbered and wrapped, never
+//! cut, with control characters, non-ASCII and bidi overrides written as
+//! visible escapes — the target it is for and why, and the value of each
+//! placeholder it uses. `y` is refused until every row has been on screen.
+//! Plain data: the view draws [`Dialog::rows`] in the box [`geometry`] gives.
+
+use crate::core::command::{Command, Values};
+use crate::core::event::{Draft, Phase};
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+/// A confirmed command, for the runtime to record and run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRequest {
+    /// The step it belongs to.
+    pub step: String,
+    /// Its phase.
+    pub phase: Phase,
+    /// The exact text handed to `sh -c`.
+    pub command: String,
+    /// The placeholders' variables (all of them).
+    pub env: Vec<(String, String)>,
+    /// How long it may run.
+    pub timeout: Duration,
+    /// Who confirmed it.
+    pub confirmed_by: String,
+    /// When.
+    pub confirmed_at: DateTime<Utc>,
+    /// The `command_started` event, written before the command starts.
+    pub started: Draft,
+}
+
+/// The kind of text in a dialog row, for styling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Ordinary text.
+    Text,
+    /// Labels, line numbers, hints.
+    Dim,
+    /// An escape standing for a character that is not shown as itself.
+    Escape,
+    /// A warning.
+    Warn,
+}
+
+/// One row of the dialog's scrolling body: pieces of text with their tone.
+pub type Row = Vec<(String, Tone)>;
+
+/// A command waiting for `y`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dialog {
+    /// The step it belongs to.
+    pub step: String,
+    /// Its phase.
+    pub phase: Phase,
+    /// The rendered command.
+    pub command: Command,
+    /// The placeholders' values.
+    pub values: Values,
+    /// The target `{target}` stands for, and why (`the signal that opened the incident`).
+    pub target: Option<(String, String)>,
+    /// How long it may run.
+    pub timeout: Duration,
+    /// Why it may not run at all (a value a second parser would read as code).
+    pub refused: Option<String>,
+    /// The first body row on screen.
+    pub scroll: usize,
+    /// Which body rows have been on screen (for the width they were laid out at).
+    seen: Vec<bool>,
+    /// The width `seen` was counted at.
+    seen_width: u16,
+}
+
+/// Where the dialog goes on a `size` screen for a body of `rows` rows:
+/// (x, y, width, height) of its box, and how many body rows fit.
+pub fn geometry(size: (u16, u16), rows: usize) -> ((u16, u16, u16, u16), usize) {
+    let (w, h) = if size.0 == 0 || size.1 == 0 {
+        (80, 24)
+    } else {
+        size
+    };
+    let bw = w.saturating_sub(4).clamp(20.min(w), 120);
+    // Borders (2), the summary line and the key line around the body.
+    let want = u16::try_from(rows.saturating_add(4)).unwrap_or(u16::MAX);
+    let bh = want.min(h.saturating_sub(2)).max(6.min(h));
+    let x = (w - bw) / 2;
+    let y = (h - bh) / 2;
+    let body = usize::from(bh.saturating_sub(4)).max(1);
+    ((x, y, bw, bh), body)
+}
+
+/// The text width inside the box.
+fn inner_width(size: (u16, u16)) -> usize {
+    usize::from(geometry(size, 0).0.2.saturating_sub(2)).max(8)
+}
+
+/// Splits text into pieces, writing every character that is not printable
+/// ASCII as an escape piece (`\t`, `\x1b`, `\u{202e}`, `\u{e9}`).
+fn visible(text: &str, tone: Tone) -> Row {
+    let mut row: Row = Vec::new();
+    let mut plain = String::new();
+    for c in text.chars() {
+        let esc = match c {
+            '\t' => Some("\\t".to_string()),
+            '\r' => Some("\\r".to_string()),
+            '\n' => Some("\\n".to_string()),
+            c if c.is_ascii_control() => Some(format!("\\x{:02x}", c as u32)),
+            c if !c.is_ascii() => Some(format!("\\u{{{:x}}}", c as u32)),
+            _ => None,
+        };
+        match esc {
+            Some(e) => {
+                if !plain.is_empty() {
+                    row.push((std::mem::take(&mut plain), tone));
+                }
+                row.push((e, Tone::Escape));
+            }
+            None => plain.push(c),
+        }
+    }
+    if !plain.is_empty() {
+        row.push((plain, tone));
+    }
+    row
+}
+
+/// Cuts a row into rows of at most `width` characters (text pieces are
+/// split, an escape never is), continuation rows starting with `indent`.
+fn wrap(row: Row, width: usize, indent: &str) -> Vec<Row> {
+    let indent_len = indent.chars().count();
+    // Room for the longest escape (`\u{10ffff}`) after the indent.
+    let width = width.max(indent_len + 12);
+    let mut out = Vec::new();
+    let mut cur: Row = Vec::new();
+    let mut used = 0;
+    let mut next_row = |cur: &mut Row, used: &mut usize| {
+        out.push(std::mem::take(cur));
+        cur.push((indent.to_string(), Tone::Dim));
+        *used = indent_len;
+    };
+    for (text, tone) in row {
+        if tone == Tone::Escape {
+            let len = text.chars().count();
+            if used + len > width {
+                next_row(&mut cur, &mut used);
+            }
+            cur.push((text, tone));
+            used += len;
+            continue;
+        }
+        let mut rest: &str = &text;
+        while !rest.is_empty() {
+            let room = width.saturating_sub(used);
+            if room == 0 {
+                next_row(&mut cur, &mut used);
+                continue;
+            }
+            let len = rest.chars().count();
+            if len <= room {
+                cur.push((rest.to_string(), tone));
+                used += len;
+                break;
+            }
+            let cut = rest.char_indices().nth(room).map_or(rest.len(), |(i, _)| i);
+            cur.push((rest[..cut].to_string(), tone));
+            used += room;
+            rest = &rest[cut..];
+        }
+    }
+    out.push(cur);
+    out
+}
+
+impl Dialog {
+    /// A dialog for `command` with `values`; `size` is the screen's.
+    pub fn new(
+        step: String,
+        phase: Phase,
+        command: Command,
+        values: Values,
+        target: Option<(String, String)>,
+        timeout: Duration,
+        size: (u16, u16),
+    ) -> Dialog {
+        let refused = command.check(&values).err();
+        let mut d = Dialog {
+            step,
+            phase,
+            command,
+            values,
+            target,
+            timeout,
+            refused,
+            scroll: 0,
+            seen: Vec::new(),
+            seen_width: 0,
+        };
+        d.mark_seen(size);
+        d
+    }
+
+    /// The command's line count.
+    pub fn line_count(&self) -> usize {
+        self.command.text.split('\n').count()
+    }
+
+    /// The one-line summary above the body.
+    pub fn summary(&self) -> String {
+        let n = self.line_count();
+        format!(
+            "Run this command? step `{}` ({}) · {n} line{} · timeout {}",
+            self.step,
+            self.phase,
+            if n == 1 { "" } else { "s" },
+            crate::core::units::format_duration(self.timeout)
+        )
+    }
+
+    /// The scrolling body, laid out for a `size` screen.
+    pub fn rows(&self, size: (u16, u16)) -> Vec<Row> {
+        let width = inner_width(size);
+        let mut rows: Vec<Row> = Vec::new();
+        let mut push = |row: Row, indent: &str| rows.extend(wrap(row, width, indent));
+        if let Some((name, why)) = &self.target {
+            let mut r = vec![("target  ".to_string(), Tone::Dim)];
+            r.extend(visible(name, Tone::Text));
+            r.push((format!("  ({why})"), Tone::Dim));
+            push(r, "        ");
+        }
+        push(vec![("what sh -c receives:".to_string(), Tone::Dim)], "");
+        let lines: Vec<&str> = self.command.text.split('\n').collect();
+        let digits = lines.len().to_string().len();
+        let indent = " ".repeat(digits + 3);
+        for (i, line) in lines.iter().enumerate() {
+            let mut r = vec![(format!("{:>digits$} │ ", i + 1), Tone::Dim)];
+            r.extend(visible(line, Tone::Text));
+            push(r, &indent);
+        }
+        let mut used: Vec<&str> = Vec::new();
+        for u in &self.command.uses {
+            if !used.contains(&u.placeholder.name) {
+                used.push(u.placeholder.name);
+            }
+        }
+        if used.is_empty() {
+            push(vec![("no placeholders".to_string(), Tone::Dim)], "");
+        } else {
+            push(
+                vec![(
+                    "placeholders (set as environment variables, never parsed):".to_string(),
+                    Tone::Dim,
+                )],
+                "",
+            );
+            for name in used {
+                let Some(p) = crate::core::command::placeholder(name) else {
+                    continue;
+                };
+                let mut r = vec![(format!("  {} = ", p.env), Tone::Dim)];
+                let value = self.values.get(name);
+                if value.is_empty() {
+                    r.push(("(empty)".to_string(), Tone::Dim));
+                } else {
+                    r.push(("'".to_string(), Tone::Dim));
+                    r.extend(visible(value, Tone::Text));
+                    r.push(("'".to_string(), Tone::Dim));
+                }
+                push(r, "      ");
+            }
+        }
+        for u in self.command.uses.iter().filter(|u| u.reparsed_by.is_some()) {
+            push(
+                vec![(
+                    format!(
+                        "⚠ {{{}}} is parsed again by `{}`",
+                        u.placeholder.name,
+                        u.reparsed_by.as_deref().unwrap_or_default()
+                    ),
+                    Tone::Warn,
+                )],
+                "  ",
+            );
+        }
+        if let Some(why) = &self.refused {
+            push(vec![(format!("✘ {why}"), Tone::Warn)], "  ");
+        }
+        rows
+    }
+
+    /// Rows not yet on screen.
+    pub fn unseen(&self) -> usize {
+        self.seen.iter().filter(|s| !**s).count()
+    }
+
+    /// Whether `y` may run it now: every row has been shown and nothing refuses it.
+    pub fn may_run(&self) -> bool {
+        self.refused.is_none() && self.unseen() == 0
+    }
+
+    /// Notes the rows on screen now (laid out for `size`).
+    pub fn mark_seen(&mut self, size: (u16, u16)) {
+        let total = self.rows(size).len();
+        let width = geometry(size, total).0.2;
+        if self.seen.len() != total || self.seen_width != width {
+            // Laid out anew: only what is on screen now counts.
+            self.seen = vec![false; total];
+            self.seen_width = width;
+        }
+        let page = geometry(size, total).1;
+        self.scroll = self.scroll.min(total.saturating_sub(page));
+        for s in self.seen.iter_mut().skip(self.scroll).take(page) {
+            *s = true;
+        }
+    }
+
+    /// Scrolls by `delta` rows (clamped) and notes what comes into view.
+    pub fn scroll_by(&mut self, delta: i64, size: (u16, u16)) {
+        let total = self.rows(size).len();
+        let page = geometry(size, total).1;
+        let max = total.saturating_sub(page) as i64;
+        self.scroll = (self.scroll as i64 + delta).clamp(0, max) as usize;
+        self.mark_seen(size);
+    }
+
+    /// How many body rows are on screen at once on a `size` screen.
+    pub fn page(&self, size: (u16, u16)) -> usize {
+        geometry(size, self.rows(size).len()).1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dialog(template: &str, target: &str, size: (u16, u16)) -> Dialog {
+        let mut v = Values::default();
+        v.set("target", target).set("service", "shop");
+        Dialog::new(
+            "rollback".into(),
+            Phase::Mitigate,
+            Command::parse(template).unwrap(),
+            v,
+            Some((
+                "shop /api/payments".into(),
+                "the signal that opened the incident".into(),
+            )),
+            Duration::from_secs(60),
+            size,
+        )
+    }
+
+    fn text(rows: &[Row]) -> Vec<String> {
+        rows.iter()
+            .map(|r| r.iter().map(|(t, _)| t.as_str()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn a_long_command_must_be_scrolled_through_before_y() {
+        let template: String = (1..=40).map(|i| format!("echo step {i}\n")).collect();
+        let mut d = dialog(&template, "api", (80, 24));
+        assert!(!d.may_run());
+        let before = d.unseen();
+        assert!(before > 0);
+        // Jumping is not reading: only rows that were on screen count.
+        for _ in 0..100 {
+            d.scroll_by(1, (80, 24));
+        }
+        assert!(d.may_run(), "{} unseen", d.unseen());
+        let shown = text(&d.rows((80, 24)));
+        assert!(
+            shown.iter().any(|l| l.contains("41 │ ")),
+            "the trailing empty line counts"
+        );
+        assert!(d.summary().contains("41 lines"), "{}", d.summary());
+    }
+
+    #[test]
+    fn a_short_command_fits_and_may_run_at_once() {
+        let d = dialog(
+            "kubectl rollout undo deploy/{target}",
+            "api-payments",
+            (160, 45),
+        );
+        assert!(d.may_run());
+        let shown = text(&d.rows((160, 45))).join("\n");
+        assert!(
+            shown.contains(r#"1 │ kubectl rollout undo deploy/"${IC_TARGET}""#),
+            "{shown}"
+        );
+        assert!(shown.contains("IC_TARGET = 'api-payments'"), "{shown}");
+        assert!(
+            shown.contains("shop /api/payments  (the signal that opened the incident)"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("IC_SERVICE"),
+            "only the placeholders used: {shown}"
+        );
+    }
+
+    #[test]
+    fn values_show_every_hidden_character_and_long_lines_wrap() {
+        let d = dialog(
+            "echo {target}",
+            "pay\nments\u{202e}\u{1b}]0;x\u{7}é",
+            (40, 24),
+        );
+        let shown = text(&d.rows((160, 45))).join("\n");
+        assert!(
+            shown.contains(r"pay\nments\u{202e}\x1b]0;x\x07\u{e9}"),
+            "{shown}"
+        );
+        let rows = d.rows((40, 24));
+        assert!(
+            rows.iter()
+                .flatten()
+                .any(|(t, tone)| t == r"\u{202e}" && *tone == Tone::Escape)
+        );
+        for r in &rows {
+            let width: usize = r.iter().map(|(t, _)| t.chars().count()).sum();
+            assert!(width <= inner_width((40, 24)), "{r:?}");
+        }
+        let long = dialog(&format!("echo {}", "x".repeat(300)), "a", (40, 24));
+        let joined: String = text(&long.rows((40, 24)))
+            .iter()
+            .map(|l| {
+                l.trim_start_matches(' ')
+                    .trim_start_matches("1 │ ")
+                    .to_string()
+            })
+            .collect();
+        assert!(
+            joined.contains(&"x".repeat(300)),
+            "nothing is cut: {joined}"
+        );
+    }
+
+    #[test]
+    fn a_value_a_second_shell_would_parse_is_refused() {
+        let d = dialog("ssh host \"restart {target}\"", "x;reboot", (160, 45));
+        assert!(!d.may_run());
+        assert!(d.refused.as_deref().unwrap_or_default().contains("ssh"));
+        let ok = dialog("ssh host \"restart {target}\"", "payments", (160, 45));
+        assert!(ok.may_run());
+    }
+}
