@@ -43,6 +43,9 @@ pub enum Command {
     Event(EventArgs),
     /// Render the postmortem of an incident timeline (Markdown or JSON).
     Postmortem(PostmortemArgs),
+    /// List playbooks, or show one with the exact commands it would run (a dry run).
+    #[command(subcommand)]
+    Playbook(PlaybookCommand),
     /// Write a commented starter ic.yaml.
     Init(InitArgs),
     /// Print shell completions.
@@ -168,6 +171,44 @@ pub struct PostmortemArgs {
     /// Where timelines live (default: the config's `timeline_dir`, else the platform data dir).
     #[arg(long, value_name = "DIR")]
     pub timeline_dir: Option<PathBuf>,
+}
+
+/// `ic playbook`.
+#[derive(Debug, Subcommand)]
+pub enum PlaybookCommand {
+    /// The playbooks in use (the config's `playbooks:`, else the bundled set).
+    List {
+        /// One JSON object per playbook on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every step of a playbook and the exact command each would hand to `sh -c`,
+    /// with the environment it would set — the text the runner uses, nothing runs.
+    Show(PlaybookShowArgs),
+}
+
+/// `ic playbook show`.
+#[derive(Debug, clap::Args)]
+pub struct PlaybookShowArgs {
+    /// A playbook id (from `ic playbook list`) or a playbook file.
+    #[arg(value_name = "ID|FILE")]
+    pub playbook: String,
+    /// The incident's primary target, as ic names it: an endpoint (`payments`) or a
+    /// route (`shop /api/payments`).
+    #[arg(long, value_name = "T")]
+    pub target: Option<String>,
+    /// The service (default: the config's `service:`).
+    #[arg(long, value_name = "S")]
+    pub service: Option<String>,
+    /// The severity, SEV-1 … SEV-4 (steps for other severities are marked as skipped).
+    #[arg(long, value_name = "SEV-n")]
+    pub severity: Option<String>,
+    /// The incident's timeline file (`{incident}`).
+    #[arg(long, value_name = "FILE")]
+    pub incident: Option<PathBuf>,
+    /// `{"playbook": ID, "steps": [{"phase", "id", "text", "command", "env", …}]}` on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `ic simulate`.

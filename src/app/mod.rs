@@ -373,18 +373,7 @@ impl State {
                 .iter()
                 .find(|t| t.name == name)
                 .map_or(name.contains(' '), |t| t.source == SourceKind::Metrics);
-            let route = if is_route {
-                name.split_once(' ').map_or("", |(_, r)| r).to_string()
-            } else {
-                String::new()
-            };
-            let short = if is_route {
-                route.as_str()
-            } else {
-                name.as_str()
-            };
-            v.set("target", short.trim_start_matches('/').replace('/', "-"));
-            v.set("route", route.clone());
+            v.set_target(&name, is_route);
         }
         v.set("service", self.service.clone());
         v.set(

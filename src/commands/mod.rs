@@ -14,6 +14,7 @@ mod demo;
 mod event;
 mod init;
 mod lint;
+mod playbook;
 mod postmortem;
 mod scrape;
 mod simulate;
@@ -67,6 +68,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Simulate(args) => simulate::run(&args),
         Command::Event(args) => event::run(&args, cli.config.as_deref()),
         Command::Postmortem(args) => postmortem::run(&args, cli.config.as_deref()),
+        Command::Playbook(args) => playbook::run(&args, cli.config.as_deref()),
     }
 }
 

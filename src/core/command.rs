@@ -161,6 +161,22 @@ impl Values {
         self.values.get(name).map_or("", String::as_str)
     }
 
+    /// Sets `{target}` and `{route}` from a target's name as `ic` shows it:
+    /// for a route (`shop /api/payments`, `is_route`), `{route}` is the route and
+    /// `{target}` the route as a name (`api-payments`); for a probed endpoint
+    /// (`payments`), `{target}` is its name and `{route}` is empty.
+    pub fn set_target(&mut self, name: &str, is_route: bool) -> &mut Values {
+        let route = if is_route {
+            name.split_once(' ').map_or(name, |(_, r)| r)
+        } else {
+            ""
+        };
+        let short = if is_route { route } else { name };
+        self.set("target", short.trim_start_matches('/').replace('/', "-"));
+        self.set("route", route);
+        self
+    }
+
     /// Every placeholder's variable and value — all of them, so a variable of
     /// the same name in `ic`'s own environment never leaks into a command.
     pub fn env(&self) -> Vec<(String, String)> {
@@ -182,6 +198,7 @@ pub fn quoted_visible(value: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
             c if c.is_ascii_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
             c if !c.is_ascii() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
             c => out.push(c),
@@ -513,10 +530,12 @@ impl<'a> Lexer<'a> {
         };
         let var = p.env;
         let text = match context {
-            Context::Plain | Context::Backticks | Context::Comment => format!("\"${{{var}}}\""),
+            // Quotes inside `${…:-…}` keep the value one field, in or out of "…".
+            Context::Plain | Context::Backticks | Context::Comment | Context::Parameter => {
+                format!("\"${{{var}}}\"")
+            }
             Context::DoubleQuotes
             | Context::Arithmetic
-            | Context::Parameter
             | Context::Heredoc
             | Context::QuotedHeredoc => format!("${{{var}}}"),
             Context::SingleQuotes => format!("'\"${{{var}}}\"'"),
@@ -909,7 +928,7 @@ mod tests {
             text("echo \"$(id {target})\""),
             r#"echo "$(id "${IC_TARGET}")""#
         );
-        assert_eq!(text("echo ${{X:-{target}}}"), "echo ${X:-${IC_TARGET}}");
+        assert_eq!(text("echo ${{X:-{target}}}"), r#"echo ${X:-"${IC_TARGET}"}"#);
         assert_eq!(text("awk '{{print $1}}'"), "awk '{print $1}'");
         assert_eq!(text("echo }}{{"), "echo }{");
     }

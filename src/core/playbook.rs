@@ -255,7 +255,7 @@ impl Playbook {
                 continue;
             };
             for f in cmd.findings() {
-                let p = locate_inside(text, run, f.at, from);
+                let p = locate_inside(text, run, f.at, from).or(pos);
                 out.push(YamlError {
                     file: file.to_path_buf(),
                     line: p.map(|l| l.0),
@@ -483,11 +483,12 @@ fn locate_after(text: &str, needle: &str, from: usize) -> Option<(usize, usize)>
 /// Position of character `col` of the value `whole` (found at or after byte `from`): the
 /// value's text from `col` is searched for, since escapes in the file (`\n`) shift columns.
 fn locate_inside(text: &str, whole: &str, col: usize, from: usize) -> Option<(usize, usize)> {
+    // Up to a character the file may have written as an escape (`\"`, `\n`, `''`).
     let fragment: String = whole
         .get(col..)
         .unwrap_or("")
         .chars()
-        .take_while(|c| *c != '\n')
+        .take_while(|c| !matches!(c, '\n' | '"' | '\'' | '\\'))
         .take(16)
         .collect();
     let from = (0..=from.min(text.len()))
