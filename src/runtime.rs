@@ -161,6 +161,29 @@ impl Runtime {
             .iter()
             .flat_map(|i| i.events.iter().map(|e| e.seq))
             .collect();
+        // A command that started before ic stopped (killed, power lost) has no recorded end.
+        let unfinished: Vec<String> = state
+            .incident
+            .iter()
+            .flat_map(|i| i.state.commands.iter().filter(|c| c.unfinished()))
+            .map(|c| {
+                format!(
+                    "`{}` (step {}, started {})",
+                    c.command.lines().next().unwrap_or_default(),
+                    c.step.as_deref().unwrap_or("?"),
+                    c.started
+                        .map_or("?".into(), |t| t.format("%H:%M:%S UTC").to_string())
+                )
+            })
+            .collect();
+        if !unfinished.is_empty() {
+            let text = format!(
+                "no recorded end for {}: ic stopped while it ran — check whether it finished",
+                unfinished.join(", ")
+            );
+            tracing::warn!("{text}");
+            app::update(&mut state, Msg::Info(text), crate::clock::now());
+        }
         let (tx, rx) = mpsc::channel::<Msg>(4096);
         let (stop_tx, _) = watch::channel(false);
         Runtime {

@@ -160,7 +160,11 @@ fn playbook_show_json_is_what_the_runner_runs() {
         ],
         dir.path(),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["playbook"], "quoting");
     let p = Playbook::load(&file).unwrap();
@@ -231,7 +235,10 @@ fn lint_warns_about_quoted_placeholders_with_line_and_column() {
         err.contains("playbooks/quoting.yaml:7:46: warning: phases.mitigate[id: single].run: {target} inside '…'"),
         "{err}"
     );
-    assert!(err.contains("hint: write {target} outside the quotes"), "{err}");
+    assert!(
+        err.contains("hint: write {target} outside the quotes"),
+        "{err}"
+    );
     assert!(err.contains("quoted delimiter is never expanded"), "{err}");
     assert!(err.contains("parses its value again as code"), "{err}");
     let json = ic(&["lint", "--json", "playbooks/quoting.yaml"], dir.path());

@@ -410,3 +410,108 @@ fn text_from_the_network_cannot_drive_the_terminal() {
         }
     }
 }
+
+/// The attacker's finding: `{target}` came from the alphabetically first signal.
+/// It is the one that opened the incident, or the row a responder makes primary
+/// with `t`; the dialog says which and why.
+#[test]
+fn the_target_of_a_command_is_the_incident_primary_target() {
+    use incident_commander::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
+    let mut h = Harness::new();
+    h.state.targets.push(Target::new(
+        "shop /v1/redirect-pct",
+        SourceKind::Metrics,
+        None,
+    ));
+    h.state
+        .targets
+        .push(Target::new("shop /v1/json-echo", SourceKind::Metrics, None));
+    let fire = |target: &str, at: DateTime<Utc>| Signal {
+        kind: DetectorKind::ErrorRate,
+        target: target.into(),
+        state: SignalState::Fired,
+        severity: SeverityHint::Critical,
+        evidence: "5% errors".into(),
+        started: at,
+        at,
+        class: Some(FailureClass::Http5xx),
+    };
+    h.send(Msg::Signal(fire("shop /v1/redirect-pct", at(10))), at(10));
+    h.send(Msg::Signal(fire("shop /v1/json-echo", at(11))), at(11));
+    h.send(Msg::Resize(160, 45), at(12));
+    let target = h.state.primary_target().unwrap();
+    assert_eq!(
+        target.0, "shop /v1/redirect-pct",
+        "not the alphabetically first"
+    );
+    assert_eq!(target.1, "the signal that opened the incident");
+    let v = h.state.command_values();
+    assert_eq!(
+        (v.get("target"), v.get("route")),
+        ("v1-redirect-pct", "/v1/redirect-pct")
+    );
+
+    // Open a step with a command: the dialog names the target and why.
+    h.state.focus = app::Pane::Playbook;
+    h.state.phase_tab = incident_commander::core::event::Phase::Mitigate;
+    h.state.step_cursor = h
+        .state
+        .visible_steps()
+        .iter()
+        .position(|s| s.run.as_deref().is_some_and(|r| r.contains("{target}")))
+        .expect("a mitigation using {target}");
+    h.key(KeyCode::Enter, at(13));
+    let screen = h.render(160, 45).0;
+    assert!(
+        screen.contains("target  shop /v1/redirect-pct  (the signal that opened the incident)"),
+        "{screen}"
+    );
+    assert!(screen.contains("IC_TARGET = 'v1-redirect-pct'"), "{screen}");
+    h.key(KeyCode::Char('y'), at(14));
+    let run = h
+        .effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Run(r) => Some(r.clone()),
+            _ => None,
+        })
+        .expect("y ran it");
+    assert!(
+        run.env
+            .contains(&("IC_TARGET".into(), "v1-redirect-pct".into()))
+    );
+    assert_eq!(run.started.data["target"], "shop /v1/redirect-pct");
+    assert_eq!(run.started.kind, Kind::CommandStarted);
+    h.send(Msg::CommandNotRun(run.step.clone(), "test".into()), at(15));
+
+    // The responder makes another row primary: recorded, and the dialog follows.
+    h.state.focus = app::Pane::Endpoints;
+    let row = h
+        .state
+        .order()
+        .iter()
+        .position(|i| h.state.targets[*i].name == "shop /v1/json-echo")
+        .unwrap();
+    h.state.selected = row;
+    h.key(KeyCode::Char('t'), at(16));
+    let last = h
+        .state
+        .incident
+        .as_ref()
+        .unwrap()
+        .events
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (last.kind, last.actor.as_str()),
+        (Kind::TargetSelected, "ann")
+    );
+    let target = h.state.primary_target().unwrap();
+    assert_eq!(target.0, "shop /v1/json-echo");
+    assert!(
+        target.1.starts_with("chosen by ann at 03:00:16"),
+        "{}",
+        target.1
+    );
+}

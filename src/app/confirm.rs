@@ -65,6 +65,8 @@ pub struct Dialog {
     pub timeout: Duration,
     /// Why it may not run at all (a value a second parser would read as code).
     pub refused: Option<String>,
+    /// What the last key did not do, shown in the dialog (`y` before the end was read).
+    pub notice: Option<String>,
     /// The first body row on screen.
     pub scroll: usize,
     /// Which body rows have been on screen (for the width they were laid out at).
@@ -83,10 +85,11 @@ pub fn geometry(size: (u16, u16), rows: usize) -> ((u16, u16, u16, u16), usize) 
     };
     let bw = w.saturating_sub(4).clamp(20.min(w), 120);
     // Borders (2), the summary line and the key line around the body.
+    // The last two screen rows (the message line and the footer) stay visible.
     let want = u16::try_from(rows.saturating_add(4)).unwrap_or(u16::MAX);
-    let bh = want.min(h.saturating_sub(2)).max(6.min(h));
+    let bh = want.min(h.saturating_sub(3)).max(6.min(h));
     let x = (w - bw) / 2;
-    let y = (h - bh) / 2;
+    let y = (h.saturating_sub(2).saturating_sub(bh) / 2).min(h - bh);
     let body = usize::from(bh.saturating_sub(4)).max(1);
     ((x, y, bw, bh), body)
 }
@@ -99,6 +102,15 @@ fn inner_width(size: (u16, u16)) -> usize {
 /// Splits text into pieces, writing every character that is not printable
 /// ASCII as an escape piece (`\t`, `\x1b`, `\u{202e}`, `\u{e9}`).
 fn visible(text: &str, tone: Tone) -> Row {
+    pieces(text, tone, false)
+}
+
+/// A value for between single quotes: [`visible`], and `'` and `\` escaped too.
+fn visible_quoted(text: &str, tone: Tone) -> Row {
+    pieces(text, tone, true)
+}
+
+fn pieces(text: &str, tone: Tone, quoted: bool) -> Row {
     let mut row: Row = Vec::new();
     let mut plain = String::new();
     for c in text.chars() {
@@ -106,6 +118,8 @@ fn visible(text: &str, tone: Tone) -> Row {
             '\t' => Some("\\t".to_string()),
             '\r' => Some("\\r".to_string()),
             '\n' => Some("\\n".to_string()),
+            '\'' if quoted => Some("\\'".to_string()),
+            '\\' if quoted => Some("\\\\".to_string()),
             c if c.is_ascii_control() => Some(format!("\\x{:02x}", c as u32)),
             c if !c.is_ascii() => Some(format!("\\u{{{:x}}}", c as u32)),
             _ => None,
@@ -193,6 +207,7 @@ impl Dialog {
             target,
             timeout,
             refused,
+            notice: None,
             scroll: 0,
             seen: Vec::new(),
             seen_width: 0,
@@ -264,7 +279,7 @@ impl Dialog {
                     r.push(("(empty)".to_string(), Tone::Dim));
                 } else {
                     r.push(("'".to_string(), Tone::Dim));
-                    r.extend(visible(value, Tone::Text));
+                    r.extend(visible_quoted(value, Tone::Text));
                     r.push(("'".to_string(), Tone::Dim));
                 }
                 push(r, "      ");

@@ -752,6 +752,7 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
                 _ => None,
             };
             if let Some(d) = scroll {
+                dialog.notice = None;
                 dialog.scroll_by(d, state.size);
                 state.mode = Mode::Confirm(Confirm::Run(dialog));
                 return;
@@ -759,11 +760,11 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
             match key.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => {
                     if let Some(why) = &dialog.refused {
-                        state.say(why.clone());
+                        dialog.notice = Some(why.clone());
                         state.mode = Mode::Confirm(Confirm::Run(dialog));
                     } else if !dialog.may_run() {
-                        state.say(format!(
-                            "read the whole command first: {} more row(s) below (↓, PgDn or Space)",
+                        dialog.notice = Some(format!(
+                            "y refused: read the whole command first — {} more row(s) below (↓ PgDn Space)",
                             dialog.unseen()
                         ));
                         state.mode = Mode::Confirm(Confirm::Run(dialog));
@@ -777,7 +778,8 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
                     state.say("cancelled: the command did not run");
                 }
                 _ => {
-                    state.say("y runs the command · n or Esc cancels · ↑↓ PgUp PgDn scroll");
+                    dialog.notice =
+                        Some("y runs the command · n or Esc cancels · ↑↓ PgUp PgDn scroll".into());
                     state.mode = Mode::Confirm(Confirm::Run(dialog));
                 }
             }
@@ -862,7 +864,7 @@ fn on_action(state: &mut State, action: Action, repeat: bool, fx: &mut Vec<Effec
                 Some(Kind::SignalFired),
                 Some(Kind::Note),
                 Some(Kind::StepDone),
-                Some(Kind::CommandRun),
+                Some(Kind::CommandStarted),
                 Some(Kind::CommsUpdate),
             ];
             let i = kinds.iter().position(|k| *k == state.filter).unwrap_or(0);

@@ -126,7 +126,10 @@ fn show(config: Option<&Config>, args: &PlaybookShowArgs) -> anyhow::Result<u8> 
         .or_else(|| config.map(|c| c.service.expose().to_string()))
         .unwrap_or_default();
     values.set("service", service);
-    values.set("severity", severity.map_or("unset".into(), |s| s.to_string()));
+    values.set(
+        "severity",
+        severity.map_or("unset".into(), |s| s.to_string()),
+    );
     values.set(
         "incident",
         args.incident

@@ -928,7 +928,10 @@ mod tests {
             text("echo \"$(id {target})\""),
             r#"echo "$(id "${IC_TARGET}")""#
         );
-        assert_eq!(text("echo ${{X:-{target}}}"), r#"echo ${X:-"${IC_TARGET}"}"#);
+        assert_eq!(
+            text("echo ${{X:-{target}}}"),
+            r#"echo ${X:-"${IC_TARGET}"}"#
+        );
         assert_eq!(text("awk '{{print $1}}'"), "awk '{print $1}'");
         assert_eq!(text("echo }}{{"), "echo }{");
     }

@@ -149,7 +149,9 @@ fn draw_run(f: &mut Frame, area: Rect, s: &State, d: &Dialog, th: Theme) {
         lines.push(Line::from(""));
     }
     let below = rows.len().saturating_sub(d.scroll + page);
-    let keys = if d.refused.is_some() {
+    let keys = if let Some(n) = &d.notice {
+        Line::styled(n.clone(), th.bad())
+    } else if d.refused.is_some() {
         Line::styled("cannot run (see ✘ above) · n or Esc closes", th.bad())
     } else if d.may_run() {
         Line::styled(

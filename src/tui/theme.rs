@@ -107,7 +107,11 @@ impl Theme {
             Kind::SignalResolved | Kind::IncidentClosed | Kind::HypothesisConfirmed => self.ok(),
             Kind::SignalUpdated | Kind::SeveritySet => self.warn(),
             Kind::StepDone | Kind::StepSkipped | Kind::PhaseEntered => self.fg(Color::Cyan),
-            Kind::CommandRun | Kind::ChangeMarker => self.fg(Color::Magenta),
+            Kind::CommandRun
+            | Kind::CommandStarted
+            | Kind::CommandFinished
+            | Kind::ChangeMarker
+            | Kind::TargetSelected => self.fg(Color::Magenta),
             Kind::CommsUpdate => self.fg(Color::Blue),
             _ => self.text(),
         }

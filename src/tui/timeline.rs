@@ -9,11 +9,18 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-/// Whether the pane lists `e`: with a filter, events of its kind; without,
-/// everything but the engine's automatic snapshots.
+/// Whether the pane lists `e`: with a filter, events of its kind (the command
+/// filter: starts, ends and older versions' runs); without, everything but the
+/// engine's automatic snapshots.
 fn listed(e: &crate::core::event::Event, filter: Option<crate::core::event::Kind>) -> bool {
     use crate::core::event::Kind;
+    let commands = [
+        Kind::CommandStarted,
+        Kind::CommandFinished,
+        Kind::CommandRun,
+    ];
     match filter {
+        Some(k) if commands.contains(&k) => commands.contains(&e.kind),
         Some(k) => e.kind == k,
         None => !(e.kind == Kind::MetricSnapshot && e.actor == "ic"),
     }
