@@ -7,8 +7,17 @@
 //! is on disk. Several processes (the TUI, `ic watch`, `ic event` from a
 //! pipeline) may append at once. A torn last line left by a crash is moved to
 //! `<file>.torn`, reported, and the next line starts fresh. Files are created
-//! 0600 in a 0700 directory. Readers (`read`, `Follower`) skip and report
-//! lines that are not events instead of failing.
+//! 0600 in a 0700 directory.
+//!
+//! What a hostile or hand-edited file cannot do: a timeline is opened with
+//! `O_NOFOLLOW | O_NONBLOCK` and must be a regular file (a symlink, a FIFO or
+//! a device is refused, never followed, read or hung on); a directory anyone
+//! may write to is refused; a `seq` that cannot increase is an error, never
+//! a wrapped number readers skip; a line over [`MAX_LINE`] is refused at
+//! write time, the same limit readers apply; a time far in the future is
+//! reported by readers and never propagates to later events;
+//! files over [`MAX_FILE`] are not read. Readers (`read`, `Follower`) skip
+//! and report lines that are not events instead of failing.
 
 use crate::core::event::{Draft, Event, Kind};
 use chrono::{DateTime, Utc};
@@ -19,8 +28,14 @@ use std::path::{Path, PathBuf};
 
 /// How much of the file's end is read to find the last `seq`.
 const TAIL: u64 = 64 * 1024;
-/// Longest line accepted when reading (a longer one is reported and skipped).
-pub const MAX_LINE: usize = 1024 * 1024;
+/// Longest line: refused when writing, reported and skipped when reading.
+pub use crate::core::event::MAX_LINE;
+/// Largest timeline read (a bigger file is refused rather than read into memory).
+pub const MAX_FILE: u64 = 512 * 1024 * 1024;
+/// How far past the clock an event's time may be before readers set it aside.
+pub const FUTURE_SLACK: chrono::Duration = chrono::Duration::hours(1);
+/// Within this much, a writer keeps time from going backwards (writers' clocks differ).
+const ORDER_SLACK: chrono::Duration = chrono::Duration::seconds(2);
 
 /// What went wrong with a timeline file.
 #[derive(Debug, thiserror::Error)]
@@ -35,13 +50,69 @@ pub enum JournalError {
         /// The error (in the message, not chained, so it is said once).
         error: io::Error,
     },
+    /// The path is not a regular file (a symlink, FIFO, device, directory …).
+    #[error(
+        "{}: is {what}, not a regular file: a timeline must be a plain file (ic neither follows, reads nor writes anything else); remove it or choose another timeline_dir",
+        path.display()
+    )]
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+        /// What it is.
+        what: &'static str,
+    },
+    /// The timeline directory is not a directory, or anyone may write to it.
+    #[error("{}: {why}", path.display())]
+    BadDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        why: String,
+    },
+    /// The file's `seq` is at its maximum: no event could be numbered after it.
+    #[error(
+        "{}:{line}: seq {seq} cannot increase, so no event can be appended after it (the file was edited by hand?): fix or remove that line, or start a new timeline",
+        path.display()
+    )]
+    SeqExhausted {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line holding it.
+        line: usize,
+        /// The seq.
+        seq: u64,
+    },
+    /// An event too long for one timeline line.
+    #[error(
+        "the event is {bytes} bytes as a timeline line, over the {MAX_LINE}-byte limit readers accept: not written; shorten it"
+    )]
+    TooLong {
+        /// Its length.
+        bytes: usize,
+    },
+    /// A timeline too big to read.
+    #[error(
+        "{}: {bytes} bytes is over the {MAX_FILE}-byte limit of a timeline: not read; split or archive it",
+        path.display()
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        bytes: u64,
+    },
+}
+
+impl JournalError {
+    /// Whether the file or the event is at fault (exit 2), not the system (exit 1).
+    pub fn is_usage(&self) -> bool {
+        !matches!(self, JournalError::Io { .. })
+    }
 }
 
 fn hint(e: &io::Error) -> &'static str {
     match e.raw_os_error() {
-        Some(libc::ENOSPC) => {
-            " (the disk is full: free space; events are kept until they can be written)"
-        }
+        Some(libc::ENOSPC) => " (the disk is full: free space, then try again)",
         Some(libc::EACCES) | Some(libc::EPERM) => {
             " (check the permissions of the timeline directory, or set timeline_dir in ic.yaml)"
         }
@@ -81,16 +152,115 @@ pub struct Journal {
     moved: usize,
 }
 
-/// Creates `dir` (and parents) with mode 0700 where missing.
+/// Creates `dir` (and parents) with mode 0700 where missing; refuses a path
+/// that is not a directory, and a directory any user may write to.
 pub fn ensure_dir(dir: &Path) -> Result<(), JournalError> {
-    if dir.is_dir() {
-        return Ok(());
+    match fs::metadata(dir) {
+        Ok(meta) if !meta.is_dir() => Err(JournalError::BadDirectory {
+            path: dir.to_path_buf(),
+            why: "is not a directory: set timeline_dir to a directory".into(),
+        }),
+        Ok(meta) if meta.permissions().mode() & 0o002 != 0 => Err(JournalError::BadDirectory {
+            path: dir.to_path_buf(),
+            why: format!(
+                "the timeline directory is writable by every user (mode {:o}): anyone could add, replace or link incident records; run `chmod o-w {}` or set timeline_dir to a private directory",
+                meta.permissions().mode() & 0o7777,
+                dir.display()
+            ),
+        }),
+        Ok(_) => Ok(()),
+        Err(_) => fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io_err(dir, "create the timeline directory")),
     }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io_err(dir, "create the timeline directory"))
+}
+
+/// What a non-regular file is, in words.
+fn file_kind(t: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a plain file"
+    }
+}
+
+/// Opens `path` without following a symlink or blocking on a FIFO, and only
+/// when it is a regular file.
+fn open_regular(
+    path: &Path,
+    opts: &mut OpenOptions,
+    action: &'static str,
+) -> Result<File, JournalError> {
+    let file = opts
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|error| match error.raw_os_error() {
+            Some(libc::ELOOP) => JournalError::NotRegular {
+                path: path.to_path_buf(),
+                what: "a symbolic link",
+            },
+            _ => JournalError::Io {
+                path: path.to_path_buf(),
+                action,
+                error,
+            },
+        })?;
+    let meta = file.metadata().map_err(io_err(path, action))?;
+    if !meta.file_type().is_file() {
+        return Err(JournalError::NotRegular {
+            path: path.to_path_buf(),
+            what: file_kind(meta.file_type()),
+        });
+    }
+    // Regular files never block; clear the flag so later writes behave as usual.
+    // SAFETY: fcntl on a descriptor we own, with an integer argument.
+    unsafe {
+        use std::os::fd::AsRawFd;
+        let fd = file.as_raw_fd();
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+    }
+    Ok(file)
+}
+
+/// Reads a whole regular file (see [`open_regular`]), at most [`MAX_FILE`] bytes.
+fn read_regular(path: &Path) -> Result<Vec<u8>, JournalError> {
+    let mut file = open_regular(path, OpenOptions::new().read(true), "open the timeline")?;
+    let len = file
+        .metadata()
+        .map_err(io_err(path, "read the timeline's size"))?
+        .len();
+    if len > MAX_FILE {
+        return Err(JournalError::TooLarge {
+            path: path.to_path_buf(),
+            bytes: len,
+        });
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    (&mut file)
+        .take(MAX_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err(path, "read the timeline"))?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(JournalError::TooLarge {
+            path: path.to_path_buf(),
+            bytes: bytes.len() as u64,
+        });
+    }
+    Ok(bytes)
 }
 
 /// `<UTC start>-<slug>.jsonl`, e.g. `20261122T030405Z-payments-5xx.jsonl`.
@@ -114,16 +284,23 @@ pub fn file_name(started: DateTime<Utc>, title: &str) -> String {
 impl Journal {
     /// Opens (creating if missing, mode 0600, parent 0700) the timeline at `path`.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        Journal::open_with(path, false)
+    }
+
+    fn open_with(path: &Path, create_new: bool) -> Result<Journal, JournalError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             ensure_dir(dir)?;
         }
-        let file = OpenOptions::new()
-            .append(true)
-            .read(true)
-            .create(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(io_err(path, "open the timeline for appending"))?;
+        let file = open_regular(
+            path,
+            OpenOptions::new()
+                .append(true)
+                .read(true)
+                .create(!create_new)
+                .create_new(create_new)
+                .mode(0o600),
+            "open the timeline for appending",
+        )?;
         // A file created by someone else with a wider mode is narrowed: timelines hold secrets' neighbours.
         if let Ok(meta) = file.metadata()
             && meta.permissions().mode() & 0o077 != 0
@@ -138,20 +315,31 @@ impl Journal {
         })
     }
 
-    /// Creates a new timeline in `dir` for an incident titled `title` starting at `started`.
+    /// Creates a new timeline in `dir` for an incident titled `title` starting at
+    /// `started`; the name never collides with another file, even one another
+    /// process creates at the same moment (`O_EXCL`).
     pub fn create(
         dir: &Path,
         started: DateTime<Utc>,
         title: &str,
     ) -> Result<Journal, JournalError> {
         ensure_dir(dir)?;
-        let mut path = dir.join(file_name(started, title));
-        let mut n = 2;
-        while path.exists() {
-            path = dir.join(file_name(started, &format!("{title} {n}")));
-            n += 1;
+        let mut n = 1;
+        loop {
+            let name = if n == 1 {
+                file_name(started, title)
+            } else {
+                file_name(started, &format!("{title} {n}"))
+            };
+            match Journal::open_with(&dir.join(name), true) {
+                Err(JournalError::Io { error, .. })
+                    if error.kind() == io::ErrorKind::AlreadyExists && n < 10_000 =>
+                {
+                    n += 1;
+                }
+                other => return other,
+            }
         }
-        Journal::open(&path)
     }
 
     /// The file.
@@ -217,15 +405,32 @@ impl Journal {
             .metadata()
             .map_err(io_err(&path, "read the timeline's size"))?
             .len();
-        let (last, torn_at) = self.scan_tail(len)?;
+        let (last, torn_at) = self.scan_tail(len, now)?;
+        let (last_seq, last_ts) = last.map_or((0, None), |(s, t)| (s, t));
+        let Some(seq) = last_seq.checked_add(1) else {
+            return Err(JournalError::SeqExhausted {
+                line: line_of_seq(&path, last_seq),
+                path,
+                seq: last_seq,
+            });
+        };
         if let Some(at) = torn_at {
             self.set_aside(at, len)?;
         }
-        // Time never goes backwards within a file: a writer that took `now` before another
-        // process's append (or a wall clock stepped back) gets the last event's time.
-        let (last_seq, last_ts) = last.unwrap_or((0, now));
-        let event = draft.into_event(last_seq + 1, now.max(last_ts));
+        // The event's own time (when it happened, also when it is written late). Within
+        // ORDER_SLACK time never goes backwards in a file: a writer that took its time just
+        // before another process's append gets that event's time. A last time far ahead
+        // (a hand-edited line) is not copied: readers report it.
+        let at = draft.at.unwrap_or(now);
+        let ts = match last_ts {
+            Some(t) if t > at && t - at <= ORDER_SLACK => t,
+            _ => at,
+        };
+        let event = draft.into_event(seq, ts);
         let mut line = event.to_line().into_bytes();
+        if line.len() > MAX_LINE {
+            return Err(JournalError::TooLong { bytes: line.len() });
+        }
         line.push(b'\n');
         let written = self
             .file
@@ -242,14 +447,16 @@ impl Journal {
         Ok(event)
     }
 
-    /// The highest valid `seq` with the latest `ts` and, when the file does not end in a
-    /// newline, where the torn line starts. Reads the last 64 KiB, or the whole file when
-    /// that holds no valid line.
+    /// The highest valid `seq` with the latest `ts` not in the future (see
+    /// [`FUTURE_SLACK`]) and, when the file does not end in a newline, where the
+    /// torn line starts. Reads the last 64 KiB, or the whole file when that holds
+    /// no valid line.
     #[allow(clippy::type_complexity)]
     fn scan_tail(
         &self,
         len: u64,
-    ) -> Result<(Option<(u64, DateTime<Utc>)>, Option<u64>), JournalError> {
+        now: DateTime<Utc>,
+    ) -> Result<(Option<(u64, Option<DateTime<Utc>>)>, Option<u64>), JournalError> {
         if len == 0 {
             return Ok((None, None));
         }
@@ -282,8 +489,9 @@ impl Journal {
                 .split(|b| *b == b'\n')
                 .filter_map(|l| std::str::from_utf8(l).ok())
                 .filter_map(|l| Event::parse_line(l).ok())
-                .fold(None, |acc: Option<(u64, DateTime<Utc>)>, e| {
-                    Some(acc.map_or((e.seq, e.ts), |(s, t)| (s.max(e.seq), t.max(e.ts))))
+                .fold(None, |acc: Option<(u64, Option<DateTime<Utc>>)>, e| {
+                    let ts = (e.ts <= now + FUTURE_SLACK).then_some(e.ts);
+                    Some(acc.map_or((e.seq, ts), |(s, t)| (s.max(e.seq), t.max(ts))))
                 });
             match best {
                 Some(b) => return Ok((Some(b), torn_at)),
@@ -300,12 +508,11 @@ impl Journal {
             .read_exact_at(&mut torn, at)
             .map_err(io_err(&self.path, "read a torn line"))?;
         let kept_in = torn_path(&self.path);
-        let mut side = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(&kept_in)
-            .map_err(io_err(&kept_in, "keep a torn line aside"))?;
+        let mut side = open_regular(
+            &kept_in,
+            OpenOptions::new().append(true).create(true).mode(0o600),
+            "keep a torn line aside",
+        )?;
         torn.push(b'\n');
         side.write_all(&torn)
             .and_then(|()| side.sync_data())
@@ -325,6 +532,29 @@ impl Journal {
         });
         Ok(())
     }
+}
+
+/// The 1-based line of `path` whose event has `seq` (0 when it cannot be found).
+fn line_of_seq(path: &Path, seq: u64) -> usize {
+    let Ok(bytes) = read_regular(path) else {
+        return 0;
+    };
+    bytes
+        .split(|b| *b == b'\n')
+        .position(|l| {
+            std::str::from_utf8(l)
+                .ok()
+                .and_then(|l| Event::parse_line(l).ok())
+                .is_some_and(|e| e.seq == seq)
+        })
+        .map_or(0, |i| i + 1)
+}
+
+/// Refuses a draft that could not be one timeline line (see [`MAX_LINE`]), before it is queued.
+pub fn check_size(draft: &Draft) -> Result<(), JournalError> {
+    draft
+        .fits_a_line()
+        .map_err(|bytes| JournalError::TooLong { bytes })
 }
 
 /// Where torn lines of `path` are kept.
@@ -352,17 +582,17 @@ pub struct Replay {
     pub problems: Vec<Problem>,
 }
 
-/// Reads a whole timeline (without locking: appends are whole lines).
+/// Reads a whole timeline (without locking: appends are whole lines): a
+/// regular file only, at most [`MAX_FILE`] bytes.
 pub fn read(path: &Path) -> Result<Replay, JournalError> {
-    let mut file = File::open(path).map_err(io_err(path, "open the timeline"))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(io_err(path, "read the timeline"))?;
-    Ok(parse(&bytes))
+    Ok(parse(&read_regular(path)?, crate::clock::now()))
 }
 
-/// Parses timeline bytes: complete lines become events; everything else is a `Problem`.
-pub fn parse(bytes: &[u8]) -> Replay {
+/// Parses timeline bytes read at `now`: complete lines become events;
+/// everything else is a `Problem`. An event dated more than [`FUTURE_SLACK`]
+/// after `now` is kept and reported (a clock that was wrong when it was written
+/// must not lose it; writers never copy its time).
+pub fn parse(bytes: &[u8], now: DateTime<Utc>) -> Replay {
     let mut replay = Replay::default();
     let ends_clean = bytes.is_empty() || bytes.last() == Some(&b'\n');
     let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
@@ -408,6 +638,16 @@ pub fn parse(bytes: &[u8]) -> Replay {
         };
         match Event::parse_line(text) {
             Ok(e) => {
+                if e.ts > now + FUTURE_SLACK {
+                    replay.problems.push(Problem {
+                        line: n,
+                        message: format!(
+                            "its time {} is in the future (this machine's clock says {}): kept, in file order; figures using it are off — correct the line, or the clock",
+                            crate::core::event::format_ts(e.ts),
+                            crate::core::event::format_ts(now)
+                        ),
+                    });
+                }
                 if !seen.insert(e.seq) {
                     replay.problems.push(Problem {
                         line: n,
@@ -474,7 +714,11 @@ impl Follower {
     /// New events (and problems) since the last poll. A file that shrank (replaced) is
     /// read again from the start.
     pub fn poll(&mut self) -> Result<Replay, JournalError> {
-        let mut file = File::open(&self.path).map_err(io_err(&self.path, "open the timeline"))?;
+        let mut file = open_regular(
+            &self.path,
+            OpenOptions::new().read(true),
+            "open the timeline",
+        )?;
         let len = file
             .metadata()
             .map_err(io_err(&self.path, "read the timeline's size"))?
@@ -487,16 +731,28 @@ impl Follower {
         file.seek(SeekFrom::Start(self.offset))
             .map_err(io_err(&self.path, "read the timeline"))?;
         let mut fresh = Vec::new();
-        file.take(len - self.offset)
+        file.take((len - self.offset).min(MAX_FILE))
             .read_to_end(&mut fresh)
             .map_err(io_err(&self.path, "read the timeline"))?;
         self.offset += fresh.len() as u64;
         self.partial.extend_from_slice(&fresh);
+        let mut problems = Vec::new();
         let Some(end) = self.partial.iter().rposition(|b| *b == b'\n') else {
-            return Ok(Replay::default());
+            if self.partial.len() > MAX_LINE {
+                // A line that never ends: dropped, so following stays bounded.
+                problems.push(Problem {
+                    line: self.line + 1,
+                    message: format!("a line of over {MAX_LINE} bytes without an end: skipped"),
+                });
+                self.partial.clear();
+            }
+            return Ok(Replay {
+                events: Vec::new(),
+                problems,
+            });
         };
         let complete: Vec<u8> = self.partial.drain(..=end).collect();
-        let mut replay = parse(&complete);
+        let mut replay = parse(&complete, crate::clock::now());
         for p in &mut replay.problems {
             p.line += self.line;
         }
@@ -511,6 +767,7 @@ pub fn timelines(dir: &Path) -> Vec<PathBuf> {
         .into_iter()
         .flatten()
         .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .collect();
@@ -521,12 +778,67 @@ pub fn timelines(dir: &Path) -> Vec<PathBuf> {
 
 /// The newest timeline in `dir` whose incident is still open.
 pub fn newest_open(dir: &Path) -> Option<PathBuf> {
+    newest_open_for(dir, "")
+}
+
+/// The newest timeline in `dir` whose incident of `service` is still open (an
+/// incident or a `service` left empty matches any).
+pub fn newest_open_for(dir: &Path, service: &str) -> Option<PathBuf> {
     timelines(dir).into_iter().find(|p| {
         read(p).is_ok_and(|r| {
-            r.events.iter().any(|e| e.kind == Kind::IncidentOpened)
-                && !r.events.iter().any(|e| e.kind == Kind::IncidentClosed)
+            let opened = r.events.iter().find(|e| e.kind == Kind::IncidentOpened);
+            opened.is_some_and(|e| {
+                let theirs = e.str_field("service").unwrap_or_default();
+                service.is_empty() || theirs.is_empty() || theirs == service
+            }) && !r.events.iter().any(|e| e.kind == Kind::IncidentClosed)
         })
     })
+}
+
+/// How [`open_or_join`] found the incident.
+#[derive(Debug)]
+pub enum Opening {
+    /// Another process had one open for the service: this is its timeline.
+    Joined(Journal),
+    /// A new timeline, with its `incident_opened` event on disk.
+    Created(Journal, Event),
+    /// A new timeline whose `incident_opened` could not be written yet (disk full …):
+    /// keep the draft and write it when there is room.
+    Unwritten(Journal, JournalError),
+}
+
+/// The incident of `service` in `dir`: the newest open one, or a new timeline
+/// titled `title` with `opened` written first. Done under a lock on the
+/// directory, so processes watching the same service never open two.
+pub fn open_or_join(
+    dir: &Path,
+    service: &str,
+    started: DateTime<Utc>,
+    title: &str,
+    opened: Draft,
+) -> Result<Opening, JournalError> {
+    ensure_dir(dir)?;
+    let lock_path = dir.join(".ic-open.lock");
+    let lock = open_regular(
+        &lock_path,
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .mode(0o600),
+        "lock the timeline directory",
+    )?;
+    lock.lock()
+        .map_err(io_err(&lock_path, "lock the timeline directory"))?;
+    let result = match newest_open_for(dir, service) {
+        Some(path) => Journal::open(&path).map(Opening::Joined),
+        None => Journal::create(dir, started, title).map(|mut j| match j.append(opened, started) {
+            Ok(e) => Opening::Created(j, e),
+            Err(e) => Opening::Unwritten(j, e),
+        }),
+    };
+    let _ = lock.unlock();
+    result
 }
 
 #[cfg(test)]
@@ -535,7 +847,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn t(s: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap()
+        Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap()
     }
 
     #[test]
@@ -545,7 +857,7 @@ mod tests {
         let mut j = Journal::create(&tl, t(0), "Payments 5xx / pool!").unwrap();
         assert!(
             j.path()
-                .ends_with("20270115T080000Z-payments-5xx-pool.jsonl"),
+                .ends_with("20231114T221320Z-payments-5xx-pool.jsonl"),
             "{}",
             j.path().display()
         );
@@ -570,7 +882,7 @@ mod tests {
         let mut j = Journal::open(&path).unwrap();
         j.append(Draft::note("a", "one", &[]), t(1)).unwrap();
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(br#"{"seq":2,"ts":"2027-01-15T08:00:02.000Z","kind":"no"#)
+        f.write_all(br#"{"seq":2,"ts":"2023-11-14T22:13:22.000Z","kind":"no"#)
             .unwrap();
         let r = read(&path).unwrap();
         assert_eq!(r.events.len(), 1);
@@ -606,7 +918,7 @@ mod tests {
         );
         let mut bytes = text.into_bytes();
         bytes.extend_from_slice(&[0xff, 0xfe, b'\n']);
-        let r = parse(&bytes);
+        let r = parse(&bytes, t(100));
         assert_eq!(r.events.len(), 2);
         let msgs: Vec<String> = r
             .problems
@@ -670,6 +982,161 @@ mod tests {
         raw.write_all(&line.as_bytes()[10..]).unwrap();
         raw.write_all(b"\n").unwrap();
         assert_eq!(f.poll().unwrap().events[0].msg, "half");
+    }
+
+    #[test]
+    fn a_seq_that_cannot_increase_is_an_error_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.jsonl");
+        let mut j = Journal::open(&path).unwrap();
+        j.append(Draft::note("a", "one", &[]), t(1)).unwrap();
+        let forged = Draft::note("x", "forged", &[]).into_event(u64::MAX, t(2));
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        writeln!(f, "{}", forged.to_line()).unwrap();
+        let e = j.append(Draft::note("a", "two", &[]), t(3)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                JournalError::SeqExhausted {
+                    line: 2,
+                    seq: u64::MAX,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.is_usage() && e.to_string().contains("x.jsonl:2:"), "{e}");
+        assert_eq!(read(&path).unwrap().events.len(), 2, "nothing was written");
+    }
+
+    #[test]
+    fn a_time_in_the_future_is_reported_and_never_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.jsonl");
+        let now = crate::clock::now();
+        let mut j = Journal::open(&path).unwrap();
+        j.append(Draft::note("a", "one", &[]), now).unwrap();
+        let far = chrono::Utc.with_ymd_and_hms(9999, 12, 31, 0, 0, 0).unwrap();
+        let forged = Draft::note("x", "from the future", &[]).into_event(2, far);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        writeln!(f, "{}", forged.to_line()).unwrap();
+        let e = j.append(Draft::note("a", "two", &[]), now).unwrap();
+        assert_eq!((e.seq, e.ts), (3, now), "the clock's time, not 9999");
+        let r = read(&path).unwrap();
+        assert_eq!(r.events.len(), 3, "the future line is kept");
+        assert!(
+            r.problems
+                .iter()
+                .any(|p| p.line == 2 && p.message.contains("in the future")),
+            "{:?}",
+            r.problems
+        );
+        // A draft kept while the disk was full keeps its own, earlier time.
+        let mut late = Draft::note("a", "kept in memory", &[]);
+        late.at = Some(now - chrono::Duration::seconds(30));
+        let e = j.append(late, now).unwrap();
+        assert_eq!(e.ts, now - chrono::Duration::seconds(30));
+    }
+
+    #[test]
+    fn one_limit_for_writers_and_readers() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(&dir.path().join("x.jsonl")).unwrap();
+        let big = Draft::note("a", &"x".repeat(MAX_LINE), &[]);
+        assert!(matches!(
+            check_size(&big),
+            Err(JournalError::TooLong { .. })
+        ));
+        let e = j.append(big, t(1)).unwrap_err();
+        assert!(e.to_string().contains("over the 1048576-byte limit"), "{e}");
+        let fits = Draft::note("a", &"x".repeat(MAX_LINE - 200), &[]);
+        check_size(&fits).unwrap();
+        let written = j.append(fits, t(2)).unwrap();
+        assert_eq!(
+            read(j.path()).unwrap().events,
+            vec![written],
+            "a reader takes what a writer wrote"
+        );
+    }
+
+    #[test]
+    fn symlinks_fifos_and_open_directories_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious.txt");
+        std::fs::write(&target, "keep me\nno newline").unwrap();
+        let link = dir.path().join("link.jsonl");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let e = Journal::open(&link).unwrap_err();
+        assert!(e.to_string().contains("a symbolic link"), "{e}");
+        assert!(read(&link).is_err());
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "keep me\nno newline"
+        );
+        let fifo = dir.path().join("fifo.jsonl");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo with a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = Journal::open(&fifo).unwrap_err();
+        assert!(e.to_string().contains("FIFO"), "{e}");
+        assert!(read(&fifo).unwrap_err().to_string().contains("FIFO"));
+        assert!(Follower::new(&fifo, true).poll().is_err());
+        let zero = dir.path().join("zero.jsonl");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        assert!(read(&zero).is_err());
+        assert!(
+            timelines(dir.path()).is_empty(),
+            "only regular files are timelines"
+        );
+        let open = dir.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+        let e = Journal::create(&open, t(0), "x").unwrap_err();
+        assert!(e.to_string().contains("chmod o-w"), "{e}");
+    }
+
+    #[test]
+    fn names_never_collide_and_one_incident_is_open_per_service() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Journal::create(dir.path(), t(0), "same").unwrap();
+        let b = Journal::create(dir.path(), t(0), "same").unwrap();
+        assert_ne!(a.path(), b.path());
+        let first = open_or_join(
+            dir.path(),
+            "shop",
+            t(1),
+            "down",
+            Draft::opened("ic", "down", "shop"),
+        )
+        .unwrap();
+        let Opening::Created(j, e) = first else {
+            panic!("{first:?}")
+        };
+        assert_eq!(e.kind, Kind::IncidentOpened);
+        let second = open_or_join(
+            dir.path(),
+            "shop",
+            t(2),
+            "down",
+            Draft::opened("ic", "down", "shop"),
+        )
+        .unwrap();
+        let Opening::Joined(k) = second else {
+            panic!("{second:?}")
+        };
+        assert_eq!(j.path(), k.path());
+        let other = open_or_join(
+            dir.path(),
+            "search",
+            t(3),
+            "x",
+            Draft::opened("ic", "x", "search"),
+        )
+        .unwrap();
+        assert!(
+            matches!(other, Opening::Created(..)),
+            "another service gets its own"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::config::{AlertmanagerSource, Notify, PrometheusSource};
 use crate::core::event::{Draft, Event, Kind};
 use crate::core::metrics::RouteView;
 use crate::core::signal::Signal;
-use crate::journal::{self, Follower, Journal};
+use crate::journal::{self, Follower, Journal, Opening};
 use crate::notify::Notifier;
 use crate::source::probe::ProbeTarget;
 use crate::source::schedule::{self, ProbeEvent};
@@ -131,6 +131,9 @@ pub struct Runtime {
     secrets: Vec<String>,
     /// The confirmed command running now, if any.
     command: Option<Running>,
+    /// An incident whose timeline could not be created yet (its title); its
+    /// `incident_opened` waits first in `pending`.
+    open_later: Option<String>,
 }
 
 impl Runtime {
@@ -144,7 +147,8 @@ impl Runtime {
         resume: bool,
     ) -> Runtime {
         let (mut journal, mut follower) = (None, None);
-        if resume && let Some(path) = journal::newest_open(&state.timeline_dir) {
+        if resume && let Some(path) = journal::newest_open_for(&state.timeline_dir, &state.service)
+        {
             // Read through the follower, so nothing appended meanwhile is missed.
             let mut f = Follower::new(&path, true);
             if let Ok(replay) = f.poll() {
@@ -202,6 +206,7 @@ impl Runtime {
             env,
             secrets,
             command: None,
+            open_later: None,
         }
     }
 
@@ -448,15 +453,20 @@ impl Runtime {
     }
 
     /// Stops the sources and waits (briefly) for them to wind down; a running
-    /// command is stopped and recorded first.
-    pub async fn stop(mut self) {
+    /// command is stopped and recorded first. Returns the events that could
+    /// still not be written (after one last try), for the front end to report.
+    pub async fn stop(mut self) -> Vec<Draft> {
         self.stop_command().await;
+        if !self.pending.is_empty() {
+            self.flush();
+        }
         // Nothing reads the channel any more: a relay blocked on a full one returns at once.
         self.rx.close();
         let _ = self.stop_tx.send(true);
         for t in self.tasks.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
         }
+        std::mem::take(&mut self.pending)
     }
 
     /// Feeds the state the events other processes appended to the open timeline.
@@ -499,30 +509,20 @@ impl Runtime {
         let now = crate::clock::now();
         match effect {
             Effect::Open(title) => {
-                if self.journal.is_some() && self.state.incident_open() {
+                if self.state.incident_open() || self.opening() {
                     return;
                 }
-                let opened =
-                    Journal::create(&self.state.timeline_dir, now, &title).and_then(|mut j| {
-                        let e = j.append(Draft::opened("ic", &title, &self.state.service), now)?;
-                        Ok((j, e))
-                    });
-                match opened {
-                    Ok((j, e)) => {
-                        self.state.timeline_path = Some(j.path().to_path_buf());
-                        self.follower = Some(Follower::new(j.path(), true));
-                        self.journal = Some(j);
-                        self.state.incident = None;
-                        self.known.clear();
-                        self.appended(e);
-                    }
-                    Err(e) => {
-                        app::update(&mut self.state, Msg::AppendFailed(e.to_string()), now);
-                    }
-                }
+                let mut draft = Draft::opened("ic", &title, &self.state.service);
+                draft.at = Some(now);
+                self.open_incident(title, draft, now);
             }
-            Effect::Append(draft) => {
-                if self.journal.is_none() || !self.state.incident_open() {
+            Effect::Append(mut draft) => {
+                draft.at.get_or_insert(now);
+                if let Err(e) = journal::check_size(&draft) {
+                    self.say(format!("not written: {e}"));
+                    return;
+                }
+                if !self.state.incident_open() && !self.opening() {
                     self.apply(Effect::Open("incident".into()));
                 }
                 // Behind anything still unsaved, in order.
@@ -664,10 +664,76 @@ impl Runtime {
         }
     }
 
+    /// Whether an incident is being opened: its `incident_opened` is pending, or
+    /// its file could not be created yet.
+    fn opening(&self) -> bool {
+        self.open_later.is_some() || self.pending.iter().any(|d| d.kind == Kind::IncidentOpened)
+    }
+
+    /// Opens the incident for the service — joining one another process has open
+    /// for it in the directory, or creating its timeline with `draft` first. When
+    /// the disk refuses, the draft waits in memory, first in line.
+    fn open_incident(&mut self, title: String, draft: Draft, now: chrono::DateTime<chrono::Utc>) {
+        let dir = self.state.timeline_dir.clone();
+        let service = self.state.service.clone();
+        let started = draft.at.unwrap_or(now);
+        match journal::open_or_join(&dir, &service, started, &title, draft.clone()) {
+            Ok(Opening::Created(j, e)) => {
+                self.adopt(j);
+                self.appended(e);
+            }
+            Ok(Opening::Joined(j)) => {
+                let path = j.path().display().to_string();
+                self.adopt(j);
+                // Learn the other process's incident from its file.
+                self.follow();
+                self.say(format!(
+                    "joined the incident already open for {service} in {path} (another ic opened it)"
+                ));
+            }
+            Ok(Opening::Unwritten(j, e)) => {
+                self.adopt(j);
+                self.pending.insert(0, draft);
+                self.state.unsaved = self.pending.len();
+                app::update(&mut self.state, Msg::AppendFailed(e.to_string()), now);
+            }
+            Err(e) => {
+                self.open_later = Some(title);
+                self.pending.insert(0, draft);
+                self.state.unsaved = self.pending.len();
+                app::update(&mut self.state, Msg::AppendFailed(e.to_string()), now);
+            }
+        }
+    }
+
+    /// Makes `j` the open incident's timeline.
+    fn adopt(&mut self, j: Journal) {
+        self.state.timeline_path = Some(j.path().to_path_buf());
+        self.follower = Some(Follower::new(j.path(), true));
+        self.journal = Some(j);
+        self.state.incident = None;
+        self.known.clear();
+    }
+
     /// Appends the pending drafts in order, stopping at the first failure (they stay
-    /// pending, shown as NOT SAVED, and are retried every second).
+    /// pending, shown as NOT SAVED, and are retried every second). An incident whose
+    /// file could not be created is opened first.
     fn flush(&mut self) {
         let had_unsaved = self.state.unsaved > 0;
+        if let Some(title) = self.open_later.take() {
+            let now = crate::clock::now();
+            if self
+                .pending
+                .first()
+                .is_some_and(|d| d.kind == Kind::IncidentOpened)
+            {
+                let draft = self.pending.remove(0);
+                self.open_incident(title, draft, now);
+                if self.journal.is_none() {
+                    return;
+                }
+            }
+        }
         while !self.pending.is_empty() {
             let now = crate::clock::now();
             let Some(j) = self.journal.as_mut() else {
@@ -699,6 +765,30 @@ impl Runtime {
             self.say("every event is saved to the timeline again".into());
         }
     }
+
+    /// Events that are still not on disk, oldest first.
+    pub fn unsaved(&self) -> &[Draft] {
+        &self.pending
+    }
+}
+
+/// Tells on stderr which events could not be written to `timeline` — each as a
+/// JSON line with its own time, so the record survives in the terminal's
+/// scrollback or a redirect — and returns how many there were.
+pub fn report_unsaved(unsaved: &[Draft], timeline: Option<&Path>) -> usize {
+    if unsaved.is_empty() {
+        return 0;
+    }
+    let place = timeline.map_or("the timeline".to_string(), |p| p.display().to_string());
+    eprintln!(
+        "NOT SAVED: {} event(s) could not be written to {place} (see the log for why); they follow as JSON lines — append them with `ic event` or by hand once there is room:",
+        unsaved.len()
+    );
+    for d in unsaved {
+        let at = d.at.unwrap_or_else(crate::clock::now);
+        eprintln!("{}", d.clone().into_event(0, at).to_line());
+    }
+    unsaved.len()
 }
 
 /// A Prometheus view of per-second rates as counts over one polling interval.

@@ -380,6 +380,8 @@ fn watch_detects_a_failing_route_and_a_down_endpoint() {
             .any(|e| e.kind == incident_commander::core::event::Kind::MetricSnapshot)
     );
 
+    // A fresh directory: resuming the open incident would (rightly) not fire its signals again.
+    let fresh = dir.path().join("fresh");
     let out = ic(&[
         "-c",
         cfg.to_str().unwrap(),
@@ -387,6 +389,8 @@ fn watch_detects_a_failing_route_and_a_down_endpoint() {
         "--json",
         "--duration",
         "6s",
+        "--timeline-dir",
+        fresh.to_str().unwrap(),
     ])
     .output()
     .unwrap();

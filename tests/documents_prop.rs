@@ -49,7 +49,7 @@ proptest! {
         let cf = damage(CONFIG, at, len, &with);
         let _ = Config::parse(p, &cf, |_| Some("value".into()));
         let tl = damage(TIMELINE, at, len, &with);
-        let replay = journal::parse(tl.as_bytes());
+        let replay = journal::parse(tl.as_bytes(), incident_commander::clock::now());
         prop_assert!(replay.events.len() <= TIMELINE.lines().count() + 1);
         let _ = postmortem::markdown(&replay.events);
         let _ = postmortem::json(&replay.events);
@@ -57,7 +57,7 @@ proptest! {
 
     #[test]
     fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..600)) {
-        let replay = journal::parse(&data);
+        let replay = journal::parse(&data, incident_commander::clock::now());
         let _ = postmortem::markdown(&replay.events);
         let text = String::from_utf8_lossy(&data);
         let p = Path::new("p.yaml");

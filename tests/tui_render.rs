@@ -515,3 +515,26 @@ fn the_target_of_a_command_is_the_incident_primary_target() {
         target.1
     );
 }
+
+/// A paste bigger than a timeline line may hold is cut with a word, never
+/// acknowledged and then skipped by every reader.
+#[test]
+fn a_paste_over_the_line_limit_is_cut_and_what_is_written_can_be_read() {
+    let mut h = Harness::incident();
+    h.key(KeyCode::Char('n'), at(130));
+    let huge = "z".repeat(incident_commander::core::event::MAX_LINE + 5000);
+    h.send(Msg::Paste(huge), at(130));
+    let msg = h.state.message.clone().unwrap_or_default();
+    assert!(msg.contains("the paste was cut to fit"), "{msg}");
+    h.key(KeyCode::Enter, at(131));
+    let note = h
+        .effects
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Effect::Append(d) if d.kind == Kind::Note => Some(d.clone()),
+            _ => None,
+        })
+        .expect("the cut note is written");
+    assert!(note.fits_a_line().is_ok(), "it fits a line readers accept");
+}

@@ -13,7 +13,7 @@ use libfuzzer_sys::fuzz_target;
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {
-    let replay = journal::parse(data);
+    let replay = journal::parse(data, incident_commander::clock::now());
     let _ = postmortem::markdown(&replay.events);
     let text = String::from_utf8_lossy(data);
     let p = Path::new("fuzz.yaml");

@@ -26,6 +26,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use targets::{SourceKind, Target};
 
+/// Most bytes an input line holds: its event must fit one timeline line.
+pub const INPUT_LIMIT: usize = crate::core::event::MAX_LINE - 4096;
+
 /// How often a metric snapshot is written while an incident is open.
 pub const SNAPSHOT_EVERY: chrono::Duration = chrono::Duration::seconds(60);
 
@@ -153,6 +156,8 @@ pub enum Confirm {
     Quit,
     /// Quit while a command runs (it is stopped and recorded).
     QuitWhileRunning,
+    /// Quit with events not yet on disk (they are printed on exit, not written).
+    QuitUnsaved,
 }
 
 /// The interaction mode.
@@ -438,7 +443,22 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
         Msg::Mouse(m) => on_mouse(state, m),
         Msg::Paste(text) => {
             if let Mode::Input(_, buf) = &mut state.mode {
-                buf.push_str(&text.replace(['\n', '\r'], " "));
+                // Bounded: an input never holds more than a timeline line may.
+                let room = INPUT_LIMIT.saturating_sub(buf.len());
+                let clean = text.replace(['\n', '\r'], " ");
+                if clean.len() > room {
+                    let mut cut = room;
+                    while !clean.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    buf.push_str(&clean[..cut]);
+                    state.message = Some(format!(
+                        "the paste was cut to fit: an entry holds at most {INPUT_LIMIT} bytes ({} of the paste dropped)",
+                        clean.len() - cut
+                    ));
+                } else {
+                    buf.push_str(&clean);
+                }
             }
         }
         Msg::Resize(w, h) => {
@@ -541,6 +561,32 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
 }
 
 fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
+    // After a restart, detectors start afresh and fire again for what the open
+    // incident already records as firing: that is the same signal going on, so
+    // it is resumed silently — no second signal_fired, no second notification.
+    let live = state
+        .targets
+        .iter()
+        .find(|t| t.name == s.target)
+        .is_some_and(|t| t.firing.contains(&s.kind));
+    let recorded_firing = state.incident_open()
+        && state.incident.as_ref().is_some_and(|i| {
+            i.state
+                .signals
+                .get(&(s.kind.as_str().to_string(), s.target.clone()))
+                .is_some_and(|r| r.firing)
+        });
+    if s.state == SignalState::Fired && recorded_firing && !live {
+        tracing::info!(
+            detector = s.kind.as_str(),
+            target = %s.target,
+            "resumed a signal the open incident already records as firing"
+        );
+        if let Some(t) = state.targets.iter_mut().find(|t| t.name == s.target) {
+            t.firing.insert(s.kind);
+        }
+        return;
+    }
     if let Some(t) = state.targets.iter_mut().find(|t| t.name == s.target) {
         match s.state {
             SignalState::Fired | SignalState::Updated => {
@@ -723,7 +769,9 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
                 state.mode = Mode::Input(kind, buf);
             }
             KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                buf.push(c);
+                if buf.len() + c.len_utf8() <= INPUT_LIMIT {
+                    buf.push(c);
+                }
                 state.mode = Mode::Input(kind, buf);
             }
             _ => {}
@@ -788,7 +836,7 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
             state.mode = Mode::Normal;
             let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y'));
             match (what, yes) {
-                (Confirm::Quit | Confirm::QuitWhileRunning, true) => {
+                (Confirm::Quit | Confirm::QuitWhileRunning | Confirm::QuitUnsaved, true) => {
                     state.quit = true;
                     fx.push(Effect::Quit);
                 }
@@ -818,6 +866,8 @@ fn on_action(state: &mut State, action: Action, repeat: bool, fx: &mut Vec<Effec
         Action::Quit => {
             if state.running.is_some() {
                 state.mode = Mode::Confirm(Confirm::QuitWhileRunning);
+            } else if state.unsaved > 0 {
+                state.mode = Mode::Confirm(Confirm::QuitUnsaved);
             } else if open {
                 state.mode = Mode::Confirm(Confirm::Quit);
             } else {
@@ -947,6 +997,15 @@ fn ensure_open(state: &mut State, fx: &mut Vec<Effect>, why: &str) {
 fn submit(state: &mut State, kind: InputKind, text: &str, fx: &mut Vec<Effect>) {
     if text.is_empty() {
         state.say("nothing written (empty)");
+        return;
+    }
+    // One limit for writers and readers: refused here, never acknowledged then skipped.
+    if text.len() > INPUT_LIMIT {
+        state.mode = Mode::Input(kind, text.to_string());
+        state.say(format!(
+            "not written: {} bytes is more than a timeline line may hold ({INPUT_LIMIT} bytes); shorten it",
+            text.len()
+        ));
         return;
     }
     let actor = state.actor.clone();

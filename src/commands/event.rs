@@ -1,8 +1,13 @@
 //! `ic event`: appends one event to an incident timeline from a shell or a
 //! pipeline — a note, a deploy marker, a status update, an action item, a
-//! severity, a lifecycle correction — and prints what was written.
+//! severity, a lifecycle correction — and prints what was written. With
+//! `--stdin`, one event per line: each line is bounded (a longer one is
+//! reported and skipped), invalid UTF-8 is replaced and reported, and the
+//! stream goes on either way. Exit 0 when everything was written, 1 when the
+//! system refused a write (disk full, read-only, permissions), 2 for bad usage
+//! or input, no open incident, or a timeline that cannot take events.
 
-use super::{EXIT_OK, UsageError, timeline_dir};
+use super::{EXIT_OK, EXIT_USAGE, UsageError, timeline_dir};
 use crate::cli::EventArgs;
 use crate::core::event::{Draft, Kind, Severity, Stage, format_ts};
 use crate::journal::{self, Journal};
@@ -26,7 +31,13 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
         .filter(|a| !a.trim().is_empty())
         .unwrap_or_else(|| "someone".into());
     let now = crate::clock::now();
-    let first = draft(args, &actor, &message, now)?;
+    let mut first = draft(args, &actor, &message, now)?;
+    if first.kind == Kind::IncidentOpened
+        && let Ok(c) = crate::config::Config::discover(config)
+    {
+        // The incident belongs to the configured service, as the view's and `ic watch`'s do.
+        first.data["service"] = c.service.expose().into();
+    }
     if args.stdin && first.kind == Kind::IncidentOpened {
         return Err(UsageError(
             "--stdin appends to an incident; open it first with `ic event --kind open TITLE`"
@@ -39,8 +50,11 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
         None => {
             let dir = timeline_dir(args.timeline_dir.as_deref(), config)?;
             if first.kind == Kind::IncidentOpened {
-                journal::ensure_dir(&dir)?;
-                dir.join(journal::file_name(now, &message))
+                // An explicit open always starts a new timeline, never one another process just made.
+                let mut journal = Journal::create(&dir, now, &message)?;
+                let event = journal.append(first, now)?;
+                report(&mut journal, &event, args.json);
+                return Ok(EXIT_OK);
             } else {
                 journal::newest_open(&dir).ok_or_else(|| {
                     UsageError(format!(
@@ -57,16 +71,99 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
         report(&mut journal, &event, args.json);
         return Ok(EXIT_OK);
     }
-    for line in std::io::stdin().lines() {
-        let line = line.map_err(|e| anyhow::anyhow!("cannot read standard input: {e}"))?;
-        if line.trim().is_empty() {
+    let mut input = std::io::stdin().lock();
+    let mut skipped = 0;
+    let mut n = 0;
+    while let Some(line) =
+        read_line(&mut input).map_err(|e| anyhow::anyhow!("cannot read standard input: {e}"))?
+    {
+        n += 1;
+        let text = match line {
+            Line::TooLong(bytes) => {
+                eprintln!(
+                    "warning: stdin line {n}: {bytes} bytes, over the {} a timeline line may hold: skipped",
+                    journal::MAX_LINE
+                );
+                skipped += 1;
+                continue;
+            }
+            Line::Text(t, lossy) => {
+                if lossy {
+                    eprintln!(
+                        "warning: stdin line {n}: not valid UTF-8; the bad bytes are written as U+FFFD"
+                    );
+                }
+                t
+            }
+        };
+        if text.trim().is_empty() {
             continue;
         }
         let now = crate::clock::now();
-        let event = journal.append(draft(args, &actor, &line, now)?, now)?;
-        report(&mut journal, &event, args.json);
+        match journal.append(draft(args, &actor, &text, now)?, now) {
+            Ok(event) => report(&mut journal, &event, args.json),
+            Err(e @ journal::JournalError::TooLong { .. }) => {
+                eprintln!("warning: stdin line {n}: {e}");
+                skipped += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if skipped > 0 {
+        eprintln!("{skipped} input line(s) were not written (see the warnings above)");
+        return Ok(EXIT_USAGE);
     }
     Ok(EXIT_OK)
+}
+
+/// One line of standard input.
+enum Line {
+    /// Its text (lossily decoded) and whether bytes had to be replaced.
+    Text(String, bool),
+    /// A line longer than a timeline line may be, with its length; its bytes were dropped.
+    TooLong(usize),
+}
+
+/// Reads one line of at most [`journal::MAX_LINE`] bytes, keeping memory bounded
+/// whatever the input (a longer line is drained and reported, not held).
+fn read_line(input: &mut impl std::io::BufRead) -> std::io::Result<Option<Line>> {
+    let mut buf = Vec::new();
+    let mut total = 0usize;
+    let mut any = false;
+    loop {
+        let chunk = input.fill_buf()?;
+        if chunk.is_empty() {
+            break;
+        }
+        any = true;
+        let (take, done) = match chunk.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        let content = if done { take - 1 } else { take };
+        total = total.saturating_add(content);
+        if buf.len() < journal::MAX_LINE + 1 {
+            let room = journal::MAX_LINE + 1 - buf.len();
+            buf.extend_from_slice(&chunk[..content.min(room)]);
+        }
+        input.consume(take);
+        if done {
+            break;
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
+    if total > journal::MAX_LINE {
+        return Ok(Some(Line::TooLong(total)));
+    }
+    if buf.last() == Some(&b'\r') {
+        buf.pop();
+    }
+    Ok(Some(match String::from_utf8(buf) {
+        Ok(t) => Line::Text(t, false),
+        Err(e) => Line::Text(String::from_utf8_lossy(e.as_bytes()).into_owned(), true),
+    }))
 }
 
 /// Prints the acknowledgement of a written event (and any torn tail set aside).

@@ -74,9 +74,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
 
 /// The exit code for an error: 2 for usage and config errors, 1 otherwise.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
-    let usage = err
-        .chain()
-        .any(|e| e.is::<YamlError>() || e.is::<ConfigError>() || e.is::<UsageError>());
+    let usage = err.chain().any(|e| {
+        e.is::<YamlError>()
+            || e.is::<ConfigError>()
+            || e.is::<UsageError>()
+            || e.downcast_ref::<crate::journal::JournalError>()
+                .is_some_and(crate::journal::JournalError::is_usage)
+    });
     if usage { EXIT_USAGE } else { EXIT_FINDINGS }
 }
 

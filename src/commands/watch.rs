@@ -112,7 +112,12 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
             }
         }
     }
-    rt.stop().await;
+    let timeline = rt.state.timeline_path.clone();
+    let unsaved = rt.stop().await;
+    // Exit 1 when events could not be written: the record is incomplete.
+    if crate::runtime::report_unsaved(&unsaved, timeline.as_deref()) > 0 {
+        return Ok(super::EXIT_FINDINGS);
+    }
     Ok(EXIT_OK)
 }
 

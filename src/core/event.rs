@@ -344,6 +344,9 @@ pub struct Draft {
     pub msg: String,
     /// Payload.
     pub data: Value,
+    /// When it happened, when that is not the moment it is written (an event kept
+    /// in memory while the disk was full is written later with its own time).
+    pub at: Option<DateTime<Utc>>,
 }
 
 impl Draft {
@@ -354,6 +357,7 @@ impl Draft {
             actor: actor.to_string(),
             msg: msg.into(),
             data,
+            at: None,
         }
     }
 
@@ -452,6 +456,22 @@ fn suffix(reason: &str) -> String {
         String::new()
     } else {
         format!(": {}", reason.trim())
+    }
+}
+
+/// Longest timeline line, in bytes: writers refuse a longer event, readers skip a longer line.
+pub const MAX_LINE: usize = 1024 * 1024;
+
+impl Draft {
+    /// Whether the event fits one timeline line (see [`MAX_LINE`]) whatever
+    /// `seq` and time it gets; `Err` carries its length.
+    pub fn fits_a_line(&self) -> Result<(), usize> {
+        let bytes = self
+            .clone()
+            .into_event(u64::MAX, chrono::DateTime::<Utc>::MAX_UTC)
+            .to_line()
+            .len();
+        if bytes > MAX_LINE { Err(bytes) } else { Ok(()) }
     }
 }
 

@@ -174,11 +174,15 @@ pub async fn run(opts: Options) -> anyhow::Result<u8> {
     // A running command is stopped (its process group ended) and recorded first.
     rt.stop_command().await;
     let timeline = rt.state.timeline_path.clone();
-    rt.stop().await;
+    let unsaved = rt.stop().await;
     drop(terminal);
     restore();
     if let Some(p) = &timeline {
         println!("timeline: {}", p.display());
+    }
+    // Exit 1 when events could not be written: the record is incomplete.
+    if crate::runtime::report_unsaved(&unsaved, timeline.as_deref()) > 0 {
+        return Ok(crate::commands::EXIT_FINDINGS);
     }
     Ok(crate::commands::EXIT_OK)
 }

@@ -99,6 +99,10 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
                     "A command is running (step `{}`). Quit? It will be stopped — its whole process group ended — and how it ended recorded. (y/n)",
                     s.running.as_deref().unwrap_or("?")
                 ),
+                Confirm::QuitUnsaved => format!(
+                    "{} event(s) are NOT SAVED (the timeline cannot be written). Quit anyway? They are printed as JSON lines when ic exits, not written. (y/n)",
+                    s.unsaved
+                ),
                 _ => "An incident is open. Quit? It stays open and resumes next time. (y/n)"
                     .to_string(),
             };
