@@ -517,6 +517,18 @@ impl Runtime {
                 self.open_incident(title, draft, now);
             }
             Effect::Append(mut draft) => {
+                // The tool's own playbook choice never overrides the one of an incident
+                // it joined (another process chose first).
+                if draft.kind == Kind::PlaybookSelected
+                    && crate::core::incident::TOOL_ACTORS.contains(&draft.actor.as_str())
+                    && self
+                        .state
+                        .incident
+                        .as_ref()
+                        .is_some_and(|i| i.state.playbook.is_some())
+                {
+                    return;
+                }
                 draft.at.get_or_insert(now);
                 if let Err(e) = journal::check_size(&draft) {
                     self.say(format!("not written: {e}"));

@@ -272,3 +272,35 @@ fn a_sigkill_during_a_command_leaves_its_start_and_the_next_start_says_so() {
     let text = String::from_utf8_lossy(&pm.stdout);
     assert!(text.contains("**no recorded end**"), "{text}");
 }
+
+#[test]
+fn sigterm_while_a_command_runs_ends_its_group_and_records_it() {
+    if !tmux::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path(), serve(), "39.75");
+    let s = view("cmd-term", dir.path());
+    s.wait("the alert", 25, |t| {
+        t.contains(" ALERT ") && t.contains("Playbook: Audit")
+    });
+    s.keys(&["j", "j", "Enter"]);
+    s.wait("the slow dialog", 5, |t| t.contains("sleep 39.75"));
+    s.keys(&["y"]);
+    wait_events(dir.path(), "the start", |e| {
+        of(e, "command_started", "slow").is_some()
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sleepers("39.75") != 1 {
+        assert!(Instant::now() < deadline, "the command never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &s.ic_pid().to_string()])
+        .status();
+    s.wait("ic to exit", 15, |t| t.contains("IC-EXIT=0"));
+    let e = events(dir.path());
+    let end = of(&e, "command_finished", "slow").expect("the end is recorded");
+    assert_eq!(end.data["cancelled"], true, "{end:?}");
+    assert_eq!(sleepers("39.75"), 0, "its process group was ended");
+}

@@ -480,12 +480,19 @@ fn two_watchers_on_one_directory_share_one_incident_and_two_opens_get_two_files(
         .filter(|e| e.kind == Kind::IncidentOpened)
         .count();
     assert_eq!(opened, 1);
+    let chosen = replay
+        .events
+        .iter()
+        .filter(|e| e.kind == Kind::PlaybookSelected)
+        .count();
+    assert_eq!(chosen, 1, "the joiner keeps the incident's playbook");
     // Two explicit opens with the same title in the same second: two files.
     let other = dir.path().join("other");
     let spawn = || {
         ic().args(["event", "-k", "open", "--timeline-dir"])
             .arg(&other)
             .arg("same title")
+            .stdout(Stdio::null())
             .spawn()
             .unwrap()
     };
