@@ -147,6 +147,11 @@ pub struct Endpoint {
     /// Overrides `poll.reuse_connections`.
     #[serde(default)]
     pub reuse_connections: Option<bool>,
+    /// Follow a redirect from https to http (default false: refused, the probe
+    /// fails). The configured headers and body never follow one either way,
+    /// since another scheme is another origin.
+    #[serde(default)]
+    pub follow_insecure_redirects: bool,
     /// Core functionality: drives severity.
     #[serde(default)]
     pub critical: bool,

@@ -160,8 +160,9 @@ pub enum TransportFailure {
     Timeout(String),
     /// The body went past the cap.
     BodyTooLarge(String),
-    /// Redirects went past the limit.
-    TooManyRedirects(String),
+    /// A redirect was not followed: past the limit, to an invalid or non-HTTP
+    /// location, from https to http, or re-sending a body to another origin.
+    Redirect(String),
 }
 
 /// Everything the engine saw, for [`judge`].
@@ -219,7 +220,7 @@ pub fn judge(obs: &Observation<'_>, expect: &Expectations) -> Verdict {
             TransportFailure::Protocol(m) => (FailureClass::Protocol, m),
             TransportFailure::Timeout(m) => (FailureClass::Timeout, m),
             TransportFailure::BodyTooLarge(m) => (FailureClass::BodyTooLarge, m),
-            TransportFailure::TooManyRedirects(m) => (FailureClass::BodyMismatch, m),
+            TransportFailure::Redirect(m) => (FailureClass::BodyMismatch, m),
         };
         // A redirect loop sits low on the ladder: a certificate problem outranks it.
         if class != FailureClass::BodyMismatch || !cert_critical(obs) {
@@ -391,7 +392,14 @@ pub struct ProbeSample {
     pub lateness: Duration,
     /// Evidence kept when the probe failed.
     pub exemplar: Option<Exemplar>,
+    /// The URLs redirects sent the probe to, in order (the last is where the
+    /// final answer came from); empty when the first answer was final. Without
+    /// userinfo, secrets redacted, each at most [`REDIRECT_URL_BYTES`].
+    pub redirects: Vec<String>,
 }
+
+/// Longest redirect URL kept in a sample (a longer one is cut, marked with `…`).
+pub const REDIRECT_URL_BYTES: usize = 512;
 
 /// Parses `Retry-After`: delay seconds or an HTTP date (relative to `now`).
 pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
