@@ -394,3 +394,62 @@ async fn ic_check_says_where_each_probe_was_sent() {
         assert!(!carries_secrets(&seen.head), "{}", seen.head);
     }
 }
+
+#[tokio::test]
+async fn ic_watch_logs_a_refused_webhook_redirect_and_posts_nothing_elsewhere() {
+    let h = Hostile::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, log) = (dir.path().join("ic.yaml"), dir.path().join("ic.log"));
+    let hook = h.url(&redirect_path(307, &h.other_url("/hook")));
+    std::fs::write(
+        &cfg,
+        format!(
+            "service: t\ntimeline_dir: {}\npoll: {{interval: 200ms, timeout: 1s}}\n\
+             notify: {{desktop: false, bell: false, webhook: {{url: \"{hook}&k=${{{SECRET_VAR}}}\"}}}}\n\
+             endpoints:\n  - {{name: api, url: \"{}\"}}\n",
+            dir.path().join("incidents").display(),
+            h.url("/no-such-case"),
+        ),
+    )
+    .unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ic"))
+        .arg("-c")
+        .arg(&cfg)
+        .arg("--log-file")
+        .arg(&log)
+        .args(["watch", "--duration", "20s"])
+        .env(SECRET_VAR, SECRET)
+        .env("IC_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let logged = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("webhook answered HTTP 307") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no refusal logged:\n{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let _ = child.kill().await;
+    let line = logged
+        .lines()
+        .find(|l| l.contains("webhook answered HTTP 307"))
+        .unwrap();
+    assert!(
+        line.contains(&format!(
+            "a redirect to another origin (http://127.0.0.1:{})",
+            h.other_port
+        )),
+        "{line}"
+    );
+    assert!(line.contains("set notify.webhook.url"), "{line}");
+    assert!(!logged.contains(SECRET), "{logged}");
+    assert!(
+        h.heads_on(h.other_port).is_empty(),
+        "the payload went elsewhere"
+    );
+}
