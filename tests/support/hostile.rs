@@ -305,6 +305,30 @@ pub fn header_value<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+/// How `/reflect-encoded` and `/reflect-redirect` encode a value.
+pub const ENCODINGS: [&str; 5] = ["upper", "lower", "mixed", "every", "form"];
+
+/// `s` percent-encoded with upper-, lower- or mixed-case hex, every byte
+/// encoded, or form-encoded (space as `+`).
+pub fn encoded_as(s: &str, how: &str) -> String {
+    match how {
+        "lower" => percent_encoded(s, false),
+        "mixed" => percent_encoded(s, true)
+            .char_indices()
+            .map(|(i, c)| {
+                if i % 2 == 0 {
+                    c.to_ascii_lowercase()
+                } else {
+                    c
+                }
+            })
+            .collect(),
+        "every" => s.bytes().map(|b| format!("%{b:02X}")).collect(),
+        "form" => url::form_urlencoded::byte_serialize(s.as_bytes()).collect(),
+        _ => percent_encoded(s, true),
+    }
+}
+
 /// Every byte of `s` outside `A-Za-z0-9` as `%XX`, in upper- or lowercase hex.
 pub fn percent_encoded(s: &str, upper: bool) -> String {
     s.bytes()
@@ -334,6 +358,14 @@ pub async fn serve(path: &str, head: &str, out: &mut Out, counters: &Counters, b
         out.respond("302 Found", &headers, b"").await;
         return;
     }
+    // `/reflect-redirect?as=upper|lower|mixed|every|form`: a redirect to a
+    // missing page whose query is the `X-Reflect` request header, encoded so.
+    if let Some(how) = path.strip_prefix("/reflect-redirect?as=") {
+        let value = header_value(head, "x-reflect").unwrap_or("");
+        let headers = format!("Location: /gone?next={}\r\n", encoded_as(value, how));
+        out.respond("302 Found", &headers, b"").await;
+        return;
+    }
     match path {
         // Answers 200; the head is recorded like every other.
         "/headers" => {
@@ -344,26 +376,15 @@ pub async fn serve(path: &str, head: &str, out: &mut Out, counters: &Counters, b
         // and form-encoded (space as `+`): a 500, so the probe keeps an exemplar.
         "/reflect-encoded" => {
             let value = header_value(head, "x-reflect").unwrap_or("");
-            let upper = percent_encoded(value, true);
-            let lower = percent_encoded(value, false);
-            let mixed: String = upper
-                .char_indices()
-                .map(|(i, c)| {
-                    if i % 2 == 0 {
-                        c.to_ascii_lowercase()
-                    } else {
-                        c
-                    }
-                })
-                .collect();
-            let every: String = value.bytes().map(|b| format!("%{b:02X}")).collect();
-            let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
-            let body = format!(
-                "upper={upper}\nlower={lower}\nmixed={mixed}\nevery={every}\nform={form}\n"
+            let mut body = String::new();
+            let mut headers = format!(
+                "Content-Type: text/plain\r\nLocation: /login?next={}\r\n",
+                encoded_as(value, "upper")
             );
-            let headers = format!(
-                "Content-Type: text/plain\r\nLocation: /login?next={upper}\r\nX-Form: {form}\r\n"
-            );
+            for how in ENCODINGS {
+                body.push_str(&format!("{how}={}\n", encoded_as(value, how)));
+                headers.push_str(&format!("X-{how}: {}\r\n", encoded_as(value, how)));
+            }
             out.respond("500 Internal Server Error", &headers, body.as_bytes())
                 .await;
         }

