@@ -55,6 +55,9 @@ pub struct Config {
     /// Values that came from the environment, to redact wherever output leaves `ic`.
     #[serde(skip)]
     secrets: Secrets,
+    /// Variables whose values are too short to redact (see [`Config::warnings`]).
+    #[serde(skip)]
+    short_secrets: Vec<String>,
     /// The file this config was read from.
     #[serde(skip)]
     pub source: PathBuf,
@@ -754,6 +757,8 @@ type OwnedEnvLookup = Box<dyn Fn(&str) -> Option<String>>;
 struct ParseContext {
     env: OwnedEnvLookup,
     secrets: Vec<String>,
+    /// Variables whose values are shorter than redaction's minimum.
+    short: Vec<String>,
     names: HashSet<String>,
 }
 
@@ -766,8 +771,15 @@ fn interpolate_in_context(s: &str) -> Result<Text, String> {
         let mut guard = c.borrow_mut();
         match guard.as_mut() {
             Some(ctx) => {
-                let (text, found) = interpolate(s, &*ctx.env)?;
-                ctx.secrets.extend(found);
+                let (text, found) = interpolate_named(s, &*ctx.env)?;
+                for (name, value) in found {
+                    if value.len() < crate::core::sample::MIN_SECRET_BYTES
+                        && !ctx.short.contains(&name)
+                    {
+                        ctx.short.push(name);
+                    }
+                    ctx.secrets.push(value);
+                }
                 Ok(text)
             }
             None => interpolate(s, &|k| std::env::var(k).ok()).map(|(t, _)| t),
@@ -778,6 +790,12 @@ fn interpolate_in_context(s: &str) -> Result<Text, String> {
 /// Replaces `${VAR}` (or `${VAR:-default}`) with the environment's value; `$$` is a `$`.
 /// Returns the text and the substituted values (secrets to redact).
 pub fn interpolate(s: &str, env: EnvLookup<'_>) -> Result<(Text, Vec<String>), String> {
+    interpolate_named(s, env)
+        .map(|(text, found)| (text, found.into_iter().map(|(_, v)| v).collect()))
+}
+
+/// [`interpolate`], with each substituted value's variable name.
+fn interpolate_named(s: &str, env: EnvLookup<'_>) -> Result<(Text, Vec<(String, String)>), String> {
     if !s.contains('$') {
         return Ok((Text::literal(s), Vec::new()));
     }
@@ -813,10 +831,10 @@ pub fn interpolate(s: &str, env: EnvLookup<'_>) -> Result<(Text, Vec<String>), S
             }
             match env(name).or_else(|| default.map(str::to_string)) {
                 Some(v) => {
-                    if !v.is_empty() {
-                        secrets.push(v.clone());
-                    }
                     out.push_str(&v);
+                    if !v.is_empty() {
+                        secrets.push((name.to_string(), v));
+                    }
                 }
                 None => {
                     return Err(format!(
@@ -872,6 +890,7 @@ impl Config {
             c.borrow_mut().replace(ParseContext {
                 env: Box::new(env),
                 secrets: Vec::new(),
+                short: Vec::new(),
                 names: HashSet::new(),
             })
         });
@@ -880,6 +899,7 @@ impl Config {
         let mut config = parsed?;
         if let Some(ctx) = ctx {
             config.secrets = Secrets(ctx.secrets);
+            config.short_secrets = ctx.short;
         }
         config.source = file.to_path_buf();
         config.resolve_paths();
@@ -902,6 +922,32 @@ impl Config {
     /// Values substituted from the environment: redact these from anything shown or sent.
     pub fn secrets(&self) -> &[String] {
         &self.secrets.0
+    }
+
+    /// What `ic lint` warns about in a valid config (`text` is the file it was
+    /// parsed from, for positions): each variable whose value is too short to
+    /// be redacted, named at its first `${NAME}` — never its value.
+    pub fn warnings(&self, text: &str) -> Vec<YamlError> {
+        self.short_secrets
+            .iter()
+            .map(|name| {
+                let (line, column) = locate_reference(text, name).unwrap_or((1, 1));
+                YamlError {
+                    file: self.source.clone(),
+                    line: Some(line),
+                    column: Some(column),
+                    message: format!(
+                        "the value of ${{{name}}} is under {} characters, too short to redact: it \
+                         will show wherever it comes back (errors, exemplars, notifications, logs), \
+                         since hiding every occurrence of so short a text would wreck the output",
+                        crate::core::sample::MIN_SECRET_BYTES
+                    ),
+                    hint: Some(format!(
+                        "if {name} is a secret, make it longer; if it is not, write the value in the config instead of ${{{name}}}"
+                    )),
+                }
+            })
+            .collect()
     }
 
     /// The timeline directory, defaulting to the platform data dir.
@@ -964,6 +1010,22 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// 1-based (line, column) of the first `${name}` or `${name:-…}` in `text`
+/// on a line that is not a comment.
+fn locate_reference(text: &str, name: &str) -> Option<(usize, usize)> {
+    let needles = [format!("${{{name}}}"), format!("${{{name}:-")];
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim_start().starts_with('#'))
+        .find_map(|(n, line)| {
+            needles
+                .iter()
+                .filter_map(|needle| line.find(needle.as_str()))
+                .min()
+                .map(|i| (n + 1, line[..i].chars().count() + 1))
+        })
 }
 
 /// Picks the config file: `explicit`, then `env_path` (IC_CONFIG), `./ic.yaml`, the platform config dir.

@@ -145,3 +145,66 @@ async fn ic_check_and_watch_never_show_an_encoded_secret() {
     let found = leaks(&seen, ODD_SECRET);
     assert!(found.is_empty(), "{found:?} leaked:\n{seen}");
 }
+
+#[test]
+fn ic_lint_warns_about_secrets_too_short_to_redact_by_name_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ic.yaml");
+    std::fs::write(
+        &cfg,
+        "service: t\n# X-Old: \"${IC_SHORT_TOKEN}\"\nendpoints:\n  - name: a\n    url: http://127.0.0.1:1/\n    headers:\n      X-Key: \"k-${IC_SHORT_TOKEN}\"\n      X-Team: \"${IC_SHORT_DEFAULT:-zq}\"\n      X-Long: \"${IC_LONG_TOKEN}\"\n",
+    )
+    .unwrap();
+    let lint = |json: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ic"));
+        cmd.arg("lint")
+            .arg(&cfg)
+            .env("IC_SHORT_TOKEN", "q7z")
+            .env("IC_LONG_TOKEN", "long-enough-token")
+            .env_remove("IC_SHORT_DEFAULT")
+            .env("IC_LOG", "off");
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.output().unwrap()
+    };
+    let o = lint(false);
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let file = cfg.display();
+    assert!(
+        err.contains(&format!(
+            "{file}:7:17: warning: the value of ${{IC_SHORT_TOKEN}} is under 4 characters"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{file}:8:16: warning: the value of ${{IC_SHORT_DEFAULT}}"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("IC_LONG_TOKEN"), "{err}");
+    assert!(
+        err.contains("hint: if IC_SHORT_TOKEN is a secret, make it longer"),
+        "{err}"
+    );
+    assert!(!out.contains("q7z") && !err.contains("q7z"), "{out}{err}");
+    assert!(out.contains("1 file checked, all valid"), "{out}");
+
+    let o = lint(true);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["warnings"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(
+        (
+            v["warnings"][0]["line"].as_u64(),
+            v["warnings"][0]["column"].as_u64()
+        ),
+        (Some(7), Some(17))
+    );
+    assert!(!v.to_string().contains("q7z"), "{v}");
+}
