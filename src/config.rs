@@ -562,33 +562,52 @@ impl<'de> Deserialize<'de> for Text {
     }
 }
 
-/// An `http(s)` URL, possibly interpolated; displays its template.
+/// An `http(s)` URL, possibly interpolated; displays its template, with the
+/// password of any userinfo (`https://user:pass@host/`) hidden. Credentials in
+/// the userinfo are secrets (redacted wherever output leaves `ic`) and are sent
+/// as HTTP basic auth.
 #[derive(Clone)]
 pub struct HttpUrl {
-    text: Text,
     url: url::Url,
+    /// The template with the userinfo's password hidden.
+    shown: String,
+    /// `Basic …` from the userinfo, when it has credentials.
+    basic_auth: Option<String>,
 }
 
 impl HttpUrl {
-    /// The URL to request (may contain secrets: do not display).
+    /// The URL to request, userinfo included (may contain secrets: do not display).
     pub fn expose(&self) -> &url::Url {
         &self.url
     }
-    /// The URL as written in the config, safe to show.
+    /// The URL to request without its userinfo (send [`HttpUrl::basic_auth`] instead).
+    pub fn without_userinfo(&self) -> url::Url {
+        let mut bare = self.url.clone();
+        // Cannot fail: an http(s) URL with a host can have userinfo.
+        let _ = bare.set_username("");
+        let _ = bare.set_password(None);
+        bare
+    }
+    /// The `Authorization` value (`Basic …`) for the URL's userinfo, if it has any
+    /// (a secret: do not display).
+    pub fn basic_auth(&self) -> Option<&str> {
+        self.basic_auth.as_deref()
+    }
+    /// The URL as written in the config, its userinfo password hidden: safe to show.
     pub fn display(&self) -> String {
-        self.text.to_string()
+        self.shown.clone()
     }
 }
 
 impl fmt::Debug for HttpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.text, f)
+        fmt::Debug::fmt(&self.shown, f)
     }
 }
 
 impl fmt::Display for HttpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.text, f)
+        f.write_str(&self.shown)
     }
 }
 
@@ -602,7 +621,7 @@ impl<'de> Deserialize<'de> for HttpUrl {
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<HttpUrl, E> {
                 let text = interpolate_in_context(s).map_err(E::custom)?;
-                let shown = text.to_string();
+                let shown = hide_password(&text.to_string());
                 let url = url::Url::parse(text.expose()).map_err(|e| {
                     E::custom(format!(
                         "`{shown}` is not a valid URL ({e}): write it like https://api.example.com/health"
@@ -617,11 +636,99 @@ impl<'de> Deserialize<'de> for HttpUrl {
                 if url.host_str().is_none_or(str::is_empty) {
                     return Err(E::custom(format!("`{shown}` has no host")));
                 }
-                Ok(HttpUrl { text, url })
+                let basic_auth =
+                    (!url.username().is_empty() || url.password().is_some()).then(|| {
+                        let user = percent_decode(url.username());
+                        let password = percent_decode(url.password().unwrap_or(""));
+                        let mut pair = user;
+                        pair.push(b':');
+                        pair.extend_from_slice(&password);
+                        let encoded = base64(&pair);
+                        add_secrets([
+                            String::from_utf8_lossy(&password).into_owned(),
+                            encoded.clone(),
+                        ]);
+                        format!("Basic {encoded}")
+                    });
+                Ok(HttpUrl {
+                    url,
+                    shown,
+                    basic_auth,
+                })
             }
         }
         d.deserialize_str(V)
     }
+}
+
+/// `url` (a URL as written, maybe with `${VAR}`s) with the password of its
+/// userinfo replaced by `[redacted]`, unless it is a single `${VAR}` reference.
+fn hide_password(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let rest = &url[start..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_string();
+    };
+    let Some(colon) = authority[..at].find(':') else {
+        return url.to_string();
+    };
+    let password = &authority[colon + 1..at];
+    let reference = password
+        .strip_prefix("${")
+        .and_then(|p| p.strip_suffix('}'))
+        .is_some_and(|inner| !inner.contains(['$', '{', '}']));
+    if password.is_empty() || reference {
+        return url.to_string();
+    }
+    format!(
+        "{}[redacted]{}",
+        &url[..start + colon + 1],
+        &url[start + at..]
+    )
+}
+
+/// The bytes `%XX` escapes in `s` stand for (a `%` not followed by two hex digits stays).
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |j: usize| b.get(j).and_then(|c| (*c as char).to_digit(16));
+        match (b[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Standard base64 with padding (RFC 4648), for basic auth.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// A name of an endpoint or metrics target, unique within one config.
@@ -764,6 +871,16 @@ struct ParseContext {
 
 thread_local! {
     static CONTEXT: RefCell<Option<ParseContext>> = const { RefCell::new(None) };
+}
+
+/// Records `values` (not from `${ENV}`, e.g. a URL's password) as secrets of the config being parsed.
+fn add_secrets(values: impl IntoIterator<Item = String>) {
+    CONTEXT.with(|c| {
+        if let Some(ctx) = c.borrow_mut().as_mut() {
+            ctx.secrets
+                .extend(values.into_iter().filter(|v| !v.is_empty()));
+        }
+    });
 }
 
 fn interpolate_in_context(s: &str) -> Result<Text, String> {
@@ -994,6 +1111,20 @@ impl Config {
             );
         }
         for ep in &self.endpoints {
+            if ep.url.basic_auth().is_some()
+                && ep
+                    .headers
+                    .keys()
+                    .any(|k| k.eq_ignore_ascii_case("authorization"))
+            {
+                return bad(
+                    format!(
+                        "endpoint `{}` has credentials in its URL and an Authorization header: which one is meant?",
+                        ep.name
+                    ),
+                    "keep one: user:password@ in the URL is sent as basic auth",
+                );
+            }
             let (interval, timeout) = (ep.interval(&self.poll), ep.timeout(&self.poll));
             if interval.is_zero() || timeout.is_zero() {
                 return bad(
@@ -1051,4 +1182,46 @@ pub fn locate(explicit: Option<&Path>, env_path: Option<PathBuf>) -> Result<Path
     Err(ConfigError::NotFound {
         looked: looked.join(", "),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_and_percent_decoding_match_the_rfcs() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+            (
+                "ic-probe:p@ss:w0rd-9f2c",
+                "aWMtcHJvYmU6cEBzczp3MHJkLTlmMmM=",
+            ),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded, "{plain}");
+        }
+        assert_eq!(percent_decode("p%40ss%3aw%2"), b"p@ss:w%2");
+        assert_eq!(percent_decode("%C3%A9"), "é".as_bytes());
+    }
+
+    #[test]
+    fn url_passwords_are_hidden_unless_a_reference() {
+        for (url, shown) in [
+            ("https://u:pw@h/x", "https://u:[redacted]@h/x"),
+            (
+                "https://u:p%40w@h:8/x?y@z",
+                "https://u:[redacted]@h:8/x?y@z",
+            ),
+            ("https://u:${PW}@h/", "https://u:${PW}@h/"),
+            ("https://u:a${PW}@h/", "https://u:[redacted]@h/"),
+            ("https://u@h/", "https://u@h/"),
+            ("https://h/a:b@c", "https://h/a:b@c"),
+            ("${URL}", "${URL}"),
+        ] {
+            assert_eq!(hide_password(url), shown, "{url}");
+        }
+    }
 }

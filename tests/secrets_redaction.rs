@@ -3,7 +3,8 @@
 //! byte encoded) or form-encoded (space as `+`), in a `Location`, another
 //! header and its body; secrets too short to redact, which `ic lint` warns
 //! about by variable name; and credentials in a URL's userinfo, sent as HTTP
-//! basic auth and hidden everywhere `ic` shows the URL.
+//! basic auth to the URL's origin only and hidden everywhere `ic` shows the
+//! URL (errors, `ic check`, its JSON `url`, exemplars, `ic watch`, timelines, logs).
 
 mod support;
 
@@ -207,4 +208,149 @@ fn ic_lint_warns_about_secrets_too_short_to_redact_by_name_only() {
         (Some(7), Some(17))
     );
     assert!(!v.to_string().contains("q7z"), "{v}");
+}
+
+/// `ic-probe:p@ss:w0rd-9f2c`, as basic auth sends it.
+const BASIC: &str = "Basic aWMtcHJvYmU6cEBzczp3MHJkLTlmMmM=";
+/// The password as written in a URL (`@` and `:` percent-encoded), and decoded.
+const PASSWORD_IN_URL: &str = "p%40ss%3Aw0rd-9f2c";
+const PASSWORD: &str = "p@ss:w0rd-9f2c";
+
+fn userinfo_url(h: &Hostile, path: &str) -> String {
+    format!(
+        "http://ic-probe:{PASSWORD_IN_URL}@127.0.0.1:{}{path}",
+        h.port
+    )
+}
+
+fn no_password(text: &str) -> bool {
+    !text.contains(PASSWORD) && !text.contains(PASSWORD_IN_URL) && !text.contains(&BASIC[6..])
+}
+
+#[tokio::test]
+async fn userinfo_is_sent_as_basic_auth_to_its_origin_only_and_never_shown() {
+    let h = Hostile::start().await;
+    let parse = |text: &str| Config::parse(Path::new("t.yaml"), text, |_| None);
+    let endpoint = |url: &str, extra: &str| {
+        format!("service: t\nendpoints:\n  - {{name: e, url: \"{url}\"{extra}}}\n")
+    };
+    let c = parse(&endpoint(&userinfo_url(&h, "/headers"), "")).unwrap();
+    assert!(no_password(&format!("{c:?}")), "{c:?}");
+    let t = ProbeTarget::from_config(&c.endpoints[0], &c).unwrap();
+    assert_eq!(
+        t.url_display,
+        format!("http://ic-probe:[redacted]@127.0.0.1:{}/headers", h.port)
+    );
+    let s = probe(&t, incident_commander::clock::now()).await;
+    assert!(s.class.is_ok(), "{:?}", s.error);
+    let head = &h.heads_on(h.port)[0].head;
+    assert_eq!(header_value(head, "authorization"), Some(BASIC), "{head}");
+    assert!(!head.contains(PASSWORD_IN_URL), "{head}");
+
+    // Echoed back in a failing answer, it is redacted from the exemplar.
+    let c = parse(&endpoint(
+        &userinfo_url(&h, "/echo"),
+        ", expect: {status: [201]}",
+    ))
+    .unwrap();
+    let t = ProbeTarget::from_config(&c.endpoints[0], &c).unwrap();
+    let s = probe(&t, incident_commander::clock::now()).await;
+    let ex = s.exemplar.clone().expect("a failure keeps an exemplar");
+    assert!(
+        h.heads_on(h.port)[1].head.contains(BASIC),
+        "the credential was sent"
+    );
+    assert!(no_password(&format!("{s:?}")), "{s:?}");
+
+    // Not to another origin.
+    lock(&h.counters.heads).clear();
+    let c = parse(&endpoint(
+        &userinfo_url(&h, &redirect_path(302, &h.other_url("/headers"))),
+        "",
+    ))
+    .unwrap();
+    let t = ProbeTarget::from_config(&c.endpoints[0], &c).unwrap();
+    let s = probe(&t, incident_commander::clock::now()).await;
+    assert!(s.class.is_ok(), "{:?}", s.error);
+    let other = &h.heads_on(h.other_port)[0].head;
+    assert_eq!(header_value(other, "authorization"), None, "{other}");
+    drop(ex);
+
+    // Userinfo and an Authorization header at once: which one is meant?
+    let e = parse(&endpoint(
+        &userinfo_url(&h, "/headers"),
+        ", headers: {authorization: \"Bearer x\"}",
+    ))
+    .unwrap_err();
+    assert!(
+        e.message
+            .contains("credentials in its URL and an Authorization header"),
+        "{e}"
+    );
+    assert!(no_password(&e.to_string()), "{e}");
+}
+
+#[test]
+fn ic_check_shows_urls_with_their_password_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ic.yaml");
+    let port = support::free_port();
+    std::fs::write(
+        &cfg,
+        format!(
+            "service: t\nendpoints:\n  - {{name: a, url: \"http://ic-probe:{PASSWORD_IN_URL}@127.0.0.1:{port}/x\"}}\n  - {{name: b, url: \"http://ic-probe:${{IC_URL_PASSWORD}}@127.0.0.1:{port}/y\"}}\n"
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("ic.log");
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_ic"))
+            .arg("-c")
+            .arg(&cfg)
+            .arg("--log-file")
+            .arg(&log)
+            .args(args)
+            .env("IC_URL_PASSWORD", PASSWORD_IN_URL)
+            .env("IC_LOG", "debug")
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+        )
+    };
+    let (code, json) = run(&["check", "--json"]);
+    assert_eq!(code, Some(1), "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        v[0]["url"],
+        format!("http://ic-probe:[redacted]@127.0.0.1:{port}/x")
+    );
+    assert_eq!(
+        v[1]["url"],
+        format!("http://ic-probe:${{IC_URL_PASSWORD}}@127.0.0.1:{port}/y")
+    );
+    let (_, table) = run(&["check"]);
+    let (_, lint) = run(&["lint"]);
+    let timelines = dir.path().join("incidents");
+    let (_, watch) = run(&[
+        "watch",
+        "--json",
+        "--duration",
+        "2s",
+        "--timeline-dir",
+        timelines.to_str().unwrap(),
+    ]);
+    assert!(watch.contains("\"name\":\"a\""), "{watch}");
+    let mut files = std::fs::read_to_string(&log).unwrap();
+    for f in incident_commander::journal::timelines(&timelines) {
+        files.push_str(&std::fs::read_to_string(f).unwrap());
+    }
+    for text in [&json, &table, &lint, &watch, &files] {
+        assert!(no_password(text), "{text}");
+    }
 }

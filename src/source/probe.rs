@@ -49,13 +49,14 @@ pub struct ProbeSetupError {
 pub struct ProbeTarget {
     /// Endpoint name.
     pub name: String,
-    /// URL to request (may carry secrets; never displayed).
+    /// URL to request, without userinfo (may carry secrets; never displayed).
     pub url: Url,
-    /// URL as written in the config (safe to display).
+    /// URL as written in the config, its userinfo password hidden (safe to display).
     pub url_display: String,
     /// Method.
     pub method: hyper::Method,
-    /// Extra request headers.
+    /// Extra request headers: the configured ones, and basic auth from the URL's
+    /// userinfo (sent to the configured origin only).
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Request body.
     pub body: Bytes,
@@ -101,11 +102,17 @@ impl ProbeTarget {
             })?;
             headers.push((name, value));
         }
+        if let Some(basic) = ep.url.basic_auth() {
+            let mut value = HeaderValue::from_str(basic)
+                .map_err(|_| bad("the URL's credentials cannot be sent as basic auth".into()))?;
+            value.set_sensitive(true);
+            headers.push((hyper::header::AUTHORIZATION, value));
+        }
         let tls = tls::client_config(ep.tls.ca_file.as_deref(), ep.tls.insecure)
             .map_err(|e| bad(e.to_string()))?;
         Ok(ProbeTarget {
             name: ep.name.to_string(),
-            url: ep.url.expose().clone(),
+            url: ep.url.without_userinfo(),
             url_display: ep.url.display(),
             method: hyper::Method::from_bytes(ep.method.as_str().as_bytes())
                 .unwrap_or(hyper::Method::GET),
