@@ -70,7 +70,9 @@ async fn receiver(statuses: Vec<u16>) -> (u16, Arc<Mutex<Vec<serde_json::Value>>
 }
 
 fn notifier(yaml_notify: &str, env: &'static [(&'static str, &'static str)]) -> Notifier {
-    let text = format!("service: t\nnotify: {yaml_notify}\n");
+    let text = format!(
+        "service: t\nnotify: {yaml_notify}\nendpoints: [{{name: e, url: \"http://127.0.0.1:1/\"}}]\n"
+    );
     let config = Config::parse(Path::new("ic.yaml"), &text, move |k| {
         env.iter()
             .find(|(n, _)| *n == k)

@@ -85,7 +85,9 @@ pub struct ProbeTarget {
 }
 
 impl ProbeTarget {
-    /// Prepares an endpoint from the config.
+    /// Prepares an endpoint from the config. A config from [`Config::parse`]
+    /// was validated with the same checks, so this fails only on one built or
+    /// changed by hand.
     pub fn from_config(ep: &Endpoint, config: &Config) -> Result<ProbeTarget, ProbeSetupError> {
         let bad = |reason: String| ProbeSetupError {
             endpoint: ep.name.to_string(),
@@ -95,11 +97,13 @@ impl ProbeTarget {
         for (k, v) in &ep.headers {
             let name = HeaderName::from_bytes(k.as_bytes())
                 .map_err(|_| bad(format!("`{k}` is not a valid header name")))?;
-            let value = HeaderValue::from_str(v.expose()).map_err(|_| {
+            let mut value = HeaderValue::from_str(v.expose()).map_err(|_| {
                 bad(format!(
                     "the value of header `{k}` has characters a header cannot carry"
                 ))
             })?;
+            // Configured values may be secrets: `Debug` shows `Sensitive`.
+            value.set_sensitive(true);
             headers.push((name, value));
         }
         if let Some(basic) = ep.url.basic_auth() {
