@@ -55,6 +55,24 @@ fn the_default_log_is_0600_in_a_0700_directory_even_if_it_was_wider() {
 }
 
 #[test]
+fn a_symlinked_default_log_dir_is_used_but_not_chmodded_through() {
+    let data = tempfile::tempdir().unwrap();
+    let elsewhere = data.path().join("shared");
+    std::fs::create_dir(&elsewhere).unwrap();
+    chmod(&elsewhere, 0o755);
+    std::fs::create_dir_all(data.path().join("incident-commander")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, data.path().join("incident-commander/logs")).unwrap();
+    let o = ic_with_log(data.path(), None);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(mode(&elsewhere.join("ic.log")), 0o600);
+    assert_eq!(
+        mode(&elsewhere),
+        0o755,
+        "someone's deliberate setup is left alone"
+    );
+}
+
+#[test]
 fn a_chosen_log_file_is_0600_and_its_new_directories_0700() {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().join("a/b");
