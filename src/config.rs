@@ -61,7 +61,8 @@ pub struct Config {
     /// Notification settings.
     #[serde(default)]
     pub notify: Notify,
-    /// Values that came from the environment, to redact wherever output leaves `ic`.
+    /// Values that came from the environment, and credentials from URLs, to redact
+    /// wherever output leaves `ic`.
     #[serde(skip)]
     secrets: Secrets,
     /// Variables whose values are too short to redact (see [`Config::warnings`]).
@@ -499,7 +500,7 @@ pub enum WebhookFormat {
 // ---------------------------------------------------------------------------
 // Value types
 
-/// Values substituted from the environment; `Debug` shows only how many.
+/// Values substituted from the environment and credentials from URLs; `Debug` shows only how many.
 #[derive(Clone, Default)]
 struct Secrets(Vec<String>);
 
@@ -1417,7 +1418,8 @@ impl Config {
         Config::load(&path)
     }
 
-    /// Values substituted from the environment: redact these from anything shown or sent.
+    /// Values substituted from the environment and credentials from URLs (a
+    /// password, its basic-auth encoding): redact these from anything shown or sent.
     pub fn secrets(&self) -> &[String] {
         &self.secrets.0
     }

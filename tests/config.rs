@@ -305,7 +305,7 @@ fn first_error(stderr: &str) -> String {
 }
 
 #[test]
-fn lint_check_and_watch_reject_the_same_configs_at_the_same_place() {
+fn lint_check_watch_and_the_view_reject_the_same_configs_at_the_same_place() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("garbage.pem"), "not a certificate\n").unwrap();
     std::fs::write(dir.path().join("a-file"), "").unwrap();
@@ -409,6 +409,8 @@ fn lint_check_and_watch_reject_the_same_configs_at_the_same_place() {
                 "1s",
                 "--no-incident",
             ],
+            // The full-screen view loads its sources before it needs a terminal.
+            &["--config", "ic.yaml"],
         ] {
             let (code, err) = ic_in(dir.path(), args, &env);
             assert_eq!(code, Some(2), "{case}: {args:?} accepted it:\n{err}");
@@ -419,9 +421,9 @@ fn lint_check_and_watch_reject_the_same_configs_at_the_same_place() {
             );
             seen.push(first_error(&err).replace("ic.yaml:", &format!("{}:", cfg.display())));
         }
-        // The same message, at the same place, from all three.
+        // The same message, at the same place, from all four.
         let relative_want = format!("ic.yaml:{line}:{col}: ");
-        for (got, args) in seen.iter().zip(["lint", "check", "watch"]) {
+        for (got, args) in seen.iter().zip(["lint", "check", "watch", "the view"]) {
             assert!(
                 got.contains(&relative_want) || got.contains(&want),
                 "{case}: {args}: want {relative_want}…, got {got:?}"
@@ -435,6 +437,7 @@ fn lint_check_and_watch_reject_the_same_configs_at_the_same_place() {
         };
         assert_eq!(strip(&seen[0]), strip(&seen[1]), "{case}");
         assert_eq!(strip(&seen[1]), strip(&seen[2]), "{case}");
+        assert_eq!(strip(&seen[2]), strip(&seen[3]), "{case}");
     }
 }
 
