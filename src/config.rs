@@ -1,12 +1,21 @@
 //! The `ic.yaml` model: parsing with `FILE:LINE:COL` errors, `${ENV}`
 //! interpolation that never prints secrets back, defaults, and where the file is found.
+//!
+//! Parsing is also the one place a config is validated: everything the
+//! probes, TLS setup, scrapes, the timeline and the playbooks need is checked
+//! here — header names and values (after `${ENV}`), CA files, the timeline
+//! and playbook paths (relative to the config file, made absolute once),
+//! durations and counts above zero, conflicting credentials, something to
+//! watch — each error at the position of the value it is about, with a hint.
+//! `ic lint`, `ic check`, `ic watch` and the view all load through
+//! [`Config::parse`], so what lint accepts, they run.
 
 use crate::core::detect::Settings;
 use crate::core::sample::{Expectations, StatusPattern};
 use crate::core::units::HumanDuration;
 use crate::core::yaml::{self, YamlError};
 use serde::Deserialize;
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -23,7 +32,7 @@ pub struct Config {
     /// Service name shown in the title and the postmortem.
     pub service: Text,
     /// Where incident timelines are written; default: the platform data dir.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "timeline_dir_path")]
     pub timeline_dir: Option<PathBuf>,
     /// Playbook directory or files; default: the bundled playbooks.
     #[serde(default)]
@@ -52,9 +61,13 @@ pub struct Config {
     /// Notification settings.
     #[serde(default)]
     pub notify: Notify,
-    /// Values that came from the environment, to redact wherever output leaves `ic`.
+    /// Values that came from the environment, and credentials from URLs, to redact
+    /// wherever output leaves `ic`.
     #[serde(skip)]
     secrets: Secrets,
+    /// Variables whose values are too short to redact (see [`Config::warnings`]).
+    #[serde(skip)]
+    short_secrets: Vec<String>,
     /// The file this config was read from.
     #[serde(skip)]
     pub source: PathBuf,
@@ -78,14 +91,14 @@ impl<'de> Deserialize<'de> for PlaybookPaths {
                 f.write_str("a directory, or a list of playbook files or directories")
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<PlaybookPaths, E> {
-                Ok(PlaybookPaths::One(PathBuf::from(s)))
+                playbook_path(s).map(PlaybookPaths::One)
             }
             fn visit_seq<A: de::SeqAccess<'de>>(
                 self,
                 mut seq: A,
             ) -> Result<PlaybookPaths, A::Error> {
                 let mut all = Vec::new();
-                while let Some(p) = seq.next_element::<PathBuf>()? {
+                while let Some(PlaybookPath(p)) = seq.next_element()? {
                     all.push(p);
                 }
                 Ok(PlaybookPaths::Many(all))
@@ -99,11 +112,14 @@ impl<'de> Deserialize<'de> for PlaybookPaths {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Poll {
-    /// How often each endpoint is probed.
+    /// How often each endpoint is probed (above 0s).
+    #[serde(deserialize_with = "positive_duration")]
     pub interval: HumanDuration,
-    /// How long one probe may take.
+    /// How long one probe may take (above 0s).
+    #[serde(deserialize_with = "positive_duration")]
     pub timeout: HumanDuration,
-    /// How many probes may be in flight at once.
+    /// How many probes may be in flight at once (at least 1).
+    #[serde(deserialize_with = "positive_count")]
     pub concurrency: usize,
     /// Keep connections open between probes (default: a new connection per probe,
     /// so connect and TLS are measured every time).
@@ -123,7 +139,7 @@ impl Default for Poll {
 
 /// One HTTP endpoint to probe.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct Endpoint {
     /// Unique name shown on screen.
     pub name: TargetName,
@@ -132,21 +148,26 @@ pub struct Endpoint {
     /// HTTP method; default GET.
     #[serde(default)]
     pub method: Method,
-    /// Request headers (values may use `${ENV}`).
-    #[serde(default)]
+    /// Request headers (values may use `${ENV}`); names and values checked.
+    #[serde(default, deserialize_with = "headers")]
     pub headers: BTreeMap<String, Text>,
     /// Request body.
     #[serde(default)]
     pub body: Option<Text>,
-    /// Overrides `poll.interval`.
-    #[serde(default)]
+    /// Overrides `poll.interval` (above 0s).
+    #[serde(default, deserialize_with = "positive_duration_option")]
     pub interval: Option<HumanDuration>,
-    /// Overrides `poll.timeout`.
-    #[serde(default)]
+    /// Overrides `poll.timeout` (above 0s).
+    #[serde(default, deserialize_with = "positive_duration_option")]
     pub timeout: Option<HumanDuration>,
     /// Overrides `poll.reuse_connections`.
     #[serde(default)]
     pub reuse_connections: Option<bool>,
+    /// Follow a redirect from https to http (default false: refused, the probe
+    /// fails). The configured headers and body never follow one either way,
+    /// since another scheme is another origin.
+    #[serde(default)]
+    pub follow_insecure_redirects: bool,
     /// Core functionality: drives severity.
     #[serde(default)]
     pub critical: bool,
@@ -243,8 +264,9 @@ pub struct Expect {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tls {
-    /// Extra CA certificate (PEM) to trust, relative to the config file.
-    #[serde(default)]
+    /// Extra CA certificate (PEM) to trust, relative to the config file; read
+    /// and checked on parsing.
+    #[serde(default, deserialize_with = "ca_file")]
     pub ca_file: Option<PathBuf>,
     /// Skip certificate verification (flagged on screen).
     #[serde(default)]
@@ -277,8 +299,8 @@ pub struct MetricsTarget {
     /// Label that carries the status code; default: first of status, code, status_code.
     #[serde(default)]
     pub status_label: Option<String>,
-    /// Request headers (values may use `${ENV}`).
-    #[serde(default)]
+    /// Request headers (values may use `${ENV}`); names and values checked.
+    #[serde(default, deserialize_with = "headers")]
     pub headers: BTreeMap<String, Text>,
 }
 
@@ -291,7 +313,7 @@ fn default_scrape_timeout() -> HumanDuration {
 
 /// `prometheus:` — a Prometheus-compatible query API.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct PrometheusSource {
     /// Base URL, e.g. `http://prometheus:9090`.
     pub url: HttpUrl,
@@ -389,7 +411,7 @@ pub struct BasicAuth {
 
 /// `alertmanager:` — firing alerts as signals.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct AlertmanagerSource {
     /// Base URL, e.g. `http://alertmanager:9093`.
     pub url: HttpUrl,
@@ -478,7 +500,7 @@ pub enum WebhookFormat {
 // ---------------------------------------------------------------------------
 // Value types
 
-/// Values substituted from the environment; `Debug` shows only how many.
+/// Values substituted from the environment and credentials from URLs; `Debug` shows only how many.
 #[derive(Clone, Default)]
 struct Secrets(Vec<String>);
 
@@ -554,33 +576,52 @@ impl<'de> Deserialize<'de> for Text {
     }
 }
 
-/// An `http(s)` URL, possibly interpolated; displays its template.
+/// An `http(s)` URL, possibly interpolated; displays its template, with the
+/// password of any userinfo (`https://user:pass@host/`) hidden. Credentials in
+/// the userinfo are secrets (redacted wherever output leaves `ic`) and are sent
+/// as HTTP basic auth.
 #[derive(Clone)]
 pub struct HttpUrl {
-    text: Text,
     url: url::Url,
+    /// The template with the userinfo's password hidden.
+    shown: String,
+    /// `Basic …` from the userinfo, when it has credentials.
+    basic_auth: Option<String>,
 }
 
 impl HttpUrl {
-    /// The URL to request (may contain secrets: do not display).
+    /// The URL to request, userinfo included (may contain secrets: do not display).
     pub fn expose(&self) -> &url::Url {
         &self.url
     }
-    /// The URL as written in the config, safe to show.
+    /// The URL to request without its userinfo (send [`HttpUrl::basic_auth`] instead).
+    pub fn without_userinfo(&self) -> url::Url {
+        let mut bare = self.url.clone();
+        // Cannot fail: an http(s) URL with a host can have userinfo.
+        let _ = bare.set_username("");
+        let _ = bare.set_password(None);
+        bare
+    }
+    /// The `Authorization` value (`Basic …`) for the URL's userinfo, if it has any
+    /// (a secret: do not display).
+    pub fn basic_auth(&self) -> Option<&str> {
+        self.basic_auth.as_deref()
+    }
+    /// The URL as written in the config, its userinfo password hidden: safe to show.
     pub fn display(&self) -> String {
-        self.text.to_string()
+        self.shown.clone()
     }
 }
 
 impl fmt::Debug for HttpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.text, f)
+        fmt::Debug::fmt(&self.shown, f)
     }
 }
 
 impl fmt::Display for HttpUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.text, f)
+        f.write_str(&self.shown)
     }
 }
 
@@ -594,7 +635,7 @@ impl<'de> Deserialize<'de> for HttpUrl {
             }
             fn visit_str<E: de::Error>(self, s: &str) -> Result<HttpUrl, E> {
                 let text = interpolate_in_context(s).map_err(E::custom)?;
-                let shown = text.to_string();
+                let shown = hide_password(&text.to_string());
                 let url = url::Url::parse(text.expose()).map_err(|e| {
                     E::custom(format!(
                         "`{shown}` is not a valid URL ({e}): write it like https://api.example.com/health"
@@ -609,11 +650,99 @@ impl<'de> Deserialize<'de> for HttpUrl {
                 if url.host_str().is_none_or(str::is_empty) {
                     return Err(E::custom(format!("`{shown}` has no host")));
                 }
-                Ok(HttpUrl { text, url })
+                let basic_auth =
+                    (!url.username().is_empty() || url.password().is_some()).then(|| {
+                        let user = percent_decode(url.username());
+                        let password = percent_decode(url.password().unwrap_or(""));
+                        let mut pair = user;
+                        pair.push(b':');
+                        pair.extend_from_slice(&password);
+                        let encoded = base64(&pair);
+                        add_secrets([
+                            String::from_utf8_lossy(&password).into_owned(),
+                            encoded.clone(),
+                        ]);
+                        format!("Basic {encoded}")
+                    });
+                Ok(HttpUrl {
+                    url,
+                    shown,
+                    basic_auth,
+                })
             }
         }
         d.deserialize_str(V)
     }
+}
+
+/// `url` (a URL as written, maybe with `${VAR}`s) with the password of its
+/// userinfo replaced by `[redacted]`, unless it is a single `${VAR}` reference.
+fn hide_password(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let rest = &url[start..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_string();
+    };
+    let Some(colon) = authority[..at].find(':') else {
+        return url.to_string();
+    };
+    let password = &authority[colon + 1..at];
+    let reference = password
+        .strip_prefix("${")
+        .and_then(|p| p.strip_suffix('}'))
+        .is_some_and(|inner| !inner.contains(['$', '{', '}']));
+    if password.is_empty() || reference {
+        return url.to_string();
+    }
+    format!(
+        "{}[redacted]{}",
+        &url[..start + colon + 1],
+        &url[start + at..]
+    )
+}
+
+/// The bytes `%XX` escapes in `s` stand for (a `%` not followed by two hex digits stays).
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |j: usize| b.get(j).and_then(|c| (*c as char).to_digit(16));
+        match (b[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Standard base64 with padding (RFC 4648), for basic auth.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// A name of an endpoint or metrics target, unique within one config.
@@ -739,6 +868,379 @@ impl<'de> Deserialize<'de> for JsonPointer {
 }
 
 // ---------------------------------------------------------------------------
+// Validation while parsing: each check runs inside the visitor of the value it
+// is about, so the parser gives its error that value's position (a check on a
+// whole section runs in its map visitor and gets the section's position).
+
+/// What separates a message from its hint in an error raised while parsing
+/// (`Config::parse` splits it off into the hint).
+const HINT: &str = "\n  hint: ";
+
+fn hinted(message: impl Into<String>, hint: &str) -> String {
+    format!("{}{HINT}{hint}", message.into())
+}
+
+/// Moves a hint raised with [`hinted`] from the message to the hint.
+fn split_hint(mut e: YamlError) -> YamlError {
+    if let Some((message, hint)) = e.message.split_once(HINT) {
+        e.hint = Some(hint.to_string());
+        e.message = message.to_string();
+    }
+    e
+}
+
+/// The absolute directory of `file`, against which relative paths resolve
+/// (absolute, so a path is never joined twice: `dir/ic.yaml` gives
+/// `$PWD/dir/playbooks`, never `dir/dir/playbooks`).
+fn base_dir(file: &Path) -> PathBuf {
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
+/// `path` from the config, resolved against the config file's directory;
+/// `None` when not parsing through [`Config::parse`] (then nothing on disk is checked).
+fn resolve(path: &str) -> Option<PathBuf> {
+    // `./x` is `x`: no `/./` in the paths shown.
+    let path: PathBuf = Path::new(path)
+        .components()
+        .filter(|c| *c != std::path::Component::CurDir)
+        .collect();
+    CONTEXT.with(|c| c.borrow().as_ref().map(|ctx| ctx.base.join(&path)))
+}
+
+/// 1-based (line, column) of top-level `key:` in `text`; (1, 1) when it is not written.
+fn top_level_key(text: &str, key: &str) -> (usize, usize) {
+    let needle = format!("{key}:");
+    text.lines()
+        .position(|l| l.starts_with(&needle))
+        .map_or((1, 1), |n| (n + 1, 1))
+}
+
+/// Implements `Deserialize` for a struct derived with `remote = "Self"`: its
+/// fields as derived, then its `check()`, whose error gets the struct's position.
+macro_rules! checked_struct {
+    ($ty:ident, $expecting:literal) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<$ty, A::Error> {
+                        let value = $ty::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                        value.check().map_err(de::Error::custom)?;
+                        Ok(value)
+                    }
+                }
+                d.deserialize_map(V)
+            }
+        }
+    };
+}
+
+checked_struct!(Endpoint, "an endpoint: {name: ..., url: ...}");
+checked_struct!(PrometheusSource, "a Prometheus source: {url: ...}");
+checked_struct!(AlertmanagerSource, "an Alertmanager source: {url: ...}");
+
+/// A duration above 0s (an interval or timeout of 0s could never run).
+fn positive_duration<'de, D: Deserializer<'de>>(d: D) -> Result<HumanDuration, D::Error> {
+    PositiveDuration::deserialize(d).map(|p| p.0)
+}
+
+fn positive_duration_option<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<HumanDuration>, D::Error> {
+    Option::<PositiveDuration>::deserialize(d).map(|p| p.map(|p| p.0))
+}
+
+struct PositiveDuration(HumanDuration);
+
+impl<'de> Deserialize<'de> for PositiveDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = PositiveDuration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration above 0s, like 500ms, 2s, 5m or 1h")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<PositiveDuration, E> {
+                let d = HumanDuration::deserialize(de::value::StrDeserializer::<E>::new(s))?;
+                if d.get().is_zero() {
+                    return Err(E::custom(hinted(
+                        "interval and timeout must be above 0s: a probe could never run",
+                        "e.g. interval: 2s, timeout: 1500ms",
+                    )));
+                }
+                Ok(PositiveDuration(d))
+            }
+            // Numbers get the duration's own explanation (they lack a unit).
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<PositiveDuration, E> {
+                HumanDuration::deserialize(de::value::U64Deserializer::<E>::new(n))
+                    .map(PositiveDuration)
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<PositiveDuration, E> {
+                HumanDuration::deserialize(de::value::I64Deserializer::<E>::new(n))
+                    .map(PositiveDuration)
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<PositiveDuration, E> {
+                HumanDuration::deserialize(de::value::F64Deserializer::<E>::new(n))
+                    .map(PositiveDuration)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A count of at least 1 (`poll.concurrency`: with 0 no probe could ever run).
+fn positive_count<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = usize;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a whole number of at least 1")
+        }
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<usize, E> {
+            match usize::try_from(n) {
+                Ok(0) => Err(E::custom(hinted(
+                    "poll.concurrency is 0: no probe could ever run",
+                    "use at least 1 (default 64)",
+                ))),
+                Ok(n) => Ok(n),
+                Err(_) => Err(E::custom(format!("`{n}` is too large"))),
+            }
+        }
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<usize, E> {
+            match u64::try_from(n) {
+                Ok(n) => self.visit_u64(n),
+                Err(_) => Err(E::custom(hinted(
+                    format!("poll.concurrency is {n}: it must be at least 1"),
+                    "use at least 1 (default 64)",
+                ))),
+            }
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// `headers:` — each name a valid header name, each value (after `${ENV}`)
+/// one a header can carry, no name twice (names ignore case): refused here,
+/// at the name or value, rather than by every probe.
+fn headers<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Text>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = BTreeMap<String, Text>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a map of header names to values, like {X-Api-Key: \"${API_KEY}\"}")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(HeaderKey(name)) = map.next_key()? {
+                let HeaderText(value) = map.next_value()?;
+                if let Some(other) = out.keys().find(|k: &&String| k.eq_ignore_ascii_case(&name)) {
+                    return Err(de::Error::custom(hinted(
+                        format!("header `{name}` is given twice (also as `{other}`)"),
+                        "header names ignore case: keep one",
+                    )));
+                }
+                out.insert(name, value);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(V)
+}
+
+/// A header name, as the probe's HTTP library accepts it.
+struct HeaderKey(String);
+
+impl<'de> Deserialize<'de> for HeaderKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = HeaderKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a header name")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<HeaderKey, E> {
+                match hyper::header::HeaderName::from_bytes(s.as_bytes()) {
+                    Ok(_) => Ok(HeaderKey(s.to_string())),
+                    Err(_) => Err(E::custom(hinted(
+                        format!("`{}` is not a valid header name", s.escape_debug()),
+                        "a header name is letters, digits and !#$%&'*+-.^_`|~, without spaces or a colon, e.g. X-Api-Key",
+                    ))),
+                }
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A header value (maybe from `${ENV}`) that a header can carry: no line
+/// break or other control character, ASCII only. The error never shows the value.
+struct HeaderText(Text);
+
+impl<'de> Deserialize<'de> for HeaderText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = HeaderText;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a header value")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<HeaderText, E> {
+                let text = interpolate_in_context(s).map_err(E::custom)?;
+                if hyper::header::HeaderValue::from_str(text.expose()).is_err() {
+                    let whence = if text.is_interpolated() {
+                        format!(" once `{text}` is substituted")
+                    } else {
+                        String::new()
+                    };
+                    return Err(E::custom(hinted(
+                        format!(
+                            "the value has a character a header cannot carry{whence} (a line break, another control character, or non-ASCII text)"
+                        ),
+                        "a header value is one line of printable ASCII: remove the line break, or check the variable's value",
+                    )));
+                }
+                Ok(HeaderText(text))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<HeaderText, E> {
+                Ok(HeaderText(Text::literal(n.to_string())))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<HeaderText, E> {
+                Ok(HeaderText(Text::literal(n.to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<HeaderText, E> {
+                Ok(HeaderText(Text::literal(n.to_string())))
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<HeaderText, E> {
+                Ok(HeaderText(Text::literal(b.to_string())))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `tls.ca_file`: resolved, then read and parsed the way TLS setup will.
+fn ca_file<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    struct CaFile(PathBuf);
+    impl<'de> Deserialize<'de> for CaFile {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl Visitor<'_> for V {
+                type Value = CaFile;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("the path of a PEM file of CA certificates")
+                }
+                fn visit_str<E: de::Error>(self, s: &str) -> Result<CaFile, E> {
+                    let Some(path) = resolve(s) else {
+                        return Ok(CaFile(PathBuf::from(s)));
+                    };
+                    match crate::source::tls::read_ca_file(&path) {
+                        Ok(_) => Ok(CaFile(path)),
+                        Err(e) => Err(E::custom(hinted(
+                            match e {
+                                crate::source::tls::TlsSetupError::CaFile { path, reason } => {
+                                    format!("cannot use `{path}`: {reason}")
+                                }
+                                other => other.to_string(),
+                            },
+                            "give a readable PEM file of CA certificates (relative paths are relative to this config file)",
+                        ))),
+                    }
+                }
+            }
+            d.deserialize_str(V)
+        }
+    }
+    Option::<CaFile>::deserialize(d).map(|c| c.map(|c| c.0))
+}
+
+/// `timeline_dir`: resolved; it, or the nearest part of it that exists, must be a directory.
+fn timeline_dir_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    struct Dir(PathBuf);
+    impl<'de> Deserialize<'de> for Dir {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl Visitor<'_> for V {
+                type Value = Dir;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a directory")
+                }
+                fn visit_str<E: de::Error>(self, s: &str) -> Result<Dir, E> {
+                    let Some(path) = resolve(s) else {
+                        return Ok(Dir(PathBuf::from(s)));
+                    };
+                    let existing = path.ancestors().find(|a| a.exists());
+                    match existing {
+                        Some(a) if !a.is_dir() => Err(E::custom(hinted(
+                            if a == path {
+                                format!("`{}` is a file, not a directory", a.display())
+                            } else {
+                                format!(
+                                    "`{}` is a file, not a directory, so `{}` cannot be created",
+                                    a.display(),
+                                    path.display()
+                                )
+                            },
+                            "timelines go in a directory: point timeline_dir at one (it is created if missing)",
+                        ))),
+                        Some(a) if a == path => match crate::journal::dir_problem(&path) {
+                            Some(why) => Err(E::custom(hinted(
+                                format!("`{}`: {why}", path.display()),
+                                "timelines are the incident's only record: keep them in a directory only you can write",
+                            ))),
+                            None => Ok(Dir(path)),
+                        },
+                        _ => Ok(Dir(path)),
+                    }
+                }
+            }
+            d.deserialize_str(V)
+        }
+    }
+    Option::<Dir>::deserialize(d).map(|p| p.map(|p| p.0))
+}
+
+/// One `playbooks:` entry: resolved, and it must exist.
+fn playbook_path<E: de::Error>(s: &str) -> Result<PathBuf, E> {
+    let Some(path) = resolve(s) else {
+        return Ok(PathBuf::from(s));
+    };
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(E::custom(hinted(
+            format!("`{}` does not exist", path.display()),
+            "playbooks: is a directory of playbooks, a playbook file, or a list of either (relative to this config file); leave it out for the bundled ones",
+        )))
+    }
+}
+
+struct PlaybookPath(PathBuf);
+
+impl<'de> Deserialize<'de> for PlaybookPath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = PlaybookPath;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a playbook file or directory")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<PlaybookPath, E> {
+                playbook_path(s).map(PlaybookPath)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Interpolation
 
 /// A function that looks up an environment variable.
@@ -748,7 +1250,11 @@ type OwnedEnvLookup = Box<dyn Fn(&str) -> Option<String>>;
 
 struct ParseContext {
     env: OwnedEnvLookup,
+    /// The config file's directory, absolute: relative paths are resolved against it.
+    base: PathBuf,
     secrets: Vec<String>,
+    /// Variables whose values are shorter than redaction's minimum.
+    short: Vec<String>,
     names: HashSet<String>,
 }
 
@@ -756,13 +1262,30 @@ thread_local! {
     static CONTEXT: RefCell<Option<ParseContext>> = const { RefCell::new(None) };
 }
 
+/// Records `values` (not from `${ENV}`, e.g. a URL's password) as secrets of the config being parsed.
+fn add_secrets(values: impl IntoIterator<Item = String>) {
+    CONTEXT.with(|c| {
+        if let Some(ctx) = c.borrow_mut().as_mut() {
+            ctx.secrets
+                .extend(values.into_iter().filter(|v| !v.is_empty()));
+        }
+    });
+}
+
 fn interpolate_in_context(s: &str) -> Result<Text, String> {
     CONTEXT.with(|c| {
         let mut guard = c.borrow_mut();
         match guard.as_mut() {
             Some(ctx) => {
-                let (text, found) = interpolate(s, &*ctx.env)?;
-                ctx.secrets.extend(found);
+                let (text, found) = interpolate_named(s, &*ctx.env)?;
+                for (name, value) in found {
+                    if value.len() < crate::core::sample::MIN_SECRET_BYTES
+                        && !ctx.short.contains(&name)
+                    {
+                        ctx.short.push(name);
+                    }
+                    ctx.secrets.push(value);
+                }
                 Ok(text)
             }
             None => interpolate(s, &|k| std::env::var(k).ok()).map(|(t, _)| t),
@@ -773,6 +1296,12 @@ fn interpolate_in_context(s: &str) -> Result<Text, String> {
 /// Replaces `${VAR}` (or `${VAR:-default}`) with the environment's value; `$$` is a `$`.
 /// Returns the text and the substituted values (secrets to redact).
 pub fn interpolate(s: &str, env: EnvLookup<'_>) -> Result<(Text, Vec<String>), String> {
+    interpolate_named(s, env)
+        .map(|(text, found)| (text, found.into_iter().map(|(_, v)| v).collect()))
+}
+
+/// [`interpolate`], with each substituted value's variable name.
+fn interpolate_named(s: &str, env: EnvLookup<'_>) -> Result<(Text, Vec<(String, String)>), String> {
     if !s.contains('$') {
         return Ok((Text::literal(s), Vec::new()));
     }
@@ -808,10 +1337,10 @@ pub fn interpolate(s: &str, env: EnvLookup<'_>) -> Result<(Text, Vec<String>), S
             }
             match env(name).or_else(|| default.map(str::to_string)) {
                 Some(v) => {
-                    if !v.is_empty() {
-                        secrets.push(v.clone());
-                    }
                     out.push_str(&v);
+                    if !v.is_empty() {
+                        secrets.push((name.to_string(), v));
+                    }
                 }
                 None => {
                     return Err(format!(
@@ -866,19 +1395,21 @@ impl Config {
         let previous = CONTEXT.with(|c| {
             c.borrow_mut().replace(ParseContext {
                 env: Box::new(env),
+                base: base_dir(file),
                 secrets: Vec::new(),
+                short: Vec::new(),
                 names: HashSet::new(),
             })
         });
         let parsed = yaml::parse::<Config>(file, text);
         let ctx = CONTEXT.with(|c| std::mem::replace(&mut *c.borrow_mut(), previous));
-        let mut config = parsed?;
+        let mut config = parsed.map_err(split_hint)?;
         if let Some(ctx) = ctx {
             config.secrets = Secrets(ctx.secrets);
+            config.short_secrets = ctx.short;
         }
         config.source = file.to_path_buf();
-        config.resolve_paths();
-        config.check(file)?;
+        config.check(file, text)?;
         Ok(config)
     }
 
@@ -894,9 +1425,36 @@ impl Config {
         Config::load(&path)
     }
 
-    /// Values substituted from the environment: redact these from anything shown or sent.
+    /// Values substituted from the environment and credentials from URLs (a
+    /// password, its basic-auth encoding): redact these from anything shown or sent.
     pub fn secrets(&self) -> &[String] {
         &self.secrets.0
+    }
+
+    /// What `ic lint` warns about in a valid config (`text` is the file it was
+    /// parsed from, for positions): each variable whose value is too short to
+    /// be redacted, named at its first `${NAME}` — never its value.
+    pub fn warnings(&self, text: &str) -> Vec<YamlError> {
+        self.short_secrets
+            .iter()
+            .map(|name| {
+                let (line, column) = locate_reference(text, name).unwrap_or((1, 1));
+                YamlError {
+                    file: self.source.clone(),
+                    line: Some(line),
+                    column: Some(column),
+                    message: format!(
+                        "the value of ${{{name}}} is under {} characters, too short to redact: it \
+                         will show wherever it comes back (errors, exemplars, notifications, logs), \
+                         since hiding every occurrence of so short a text would wreck the output",
+                        crate::core::sample::MIN_SECRET_BYTES
+                    ),
+                    hint: Some(format!(
+                        "if {name} is a secret, make it longer; if it is not, write the value in the config instead of ${{{name}}}"
+                    )),
+                }
+            })
+            .collect()
     }
 
     /// The timeline directory, defaulting to the platform data dir.
@@ -906,59 +1464,115 @@ impl Config {
             .or_else(|| crate::paths::data_dir().map(|d| d.join("incidents")))
     }
 
-    fn resolve_paths(&mut self) {
-        let base = self
-            .source
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let fix = |p: &mut PathBuf| {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
+    /// Checks that span sections (an error is placed at the section's key).
+    fn check(&self, file: &Path, text: &str) -> Result<(), YamlError> {
+        let at = |key: &str, message: String, hint: &str| {
+            let (line, column) = top_level_key(text, key);
+            Err(YamlError {
+                file: file.to_path_buf(),
+                line: Some(line),
+                column: Some(column),
+                message,
+                hint: Some(hint.to_string()),
+            })
         };
-        if let Some(dir) = self.timeline_dir.as_mut() {
-            fix(dir);
-        }
-        match self.playbooks.as_mut() {
-            Some(PlaybookPaths::One(p)) => fix(p),
-            Some(PlaybookPaths::Many(ps)) => ps.iter_mut().for_each(fix),
-            None => {}
-        }
-        for ep in &mut self.endpoints {
-            if let Some(ca) = ep.tls.ca_file.as_mut() {
-                fix(ca);
-            }
-        }
-    }
-
-    /// Checks that span several fields (positions are the file's, not a value's).
-    fn check(&self, file: &Path) -> Result<(), YamlError> {
-        let bad =
-            |msg: String, hint: &str| Err(YamlError::whole_file(file, msg, Some(hint.to_string())));
-        if self.poll.concurrency == 0 {
-            return bad(
-                "poll.concurrency is 0: no probe could ever run".into(),
-                "use at least 1 (default 64)",
+        if self.endpoints.is_empty()
+            && self.metrics.is_empty()
+            && self.prometheus.is_none()
+            && self.alertmanager.is_none()
+        {
+            return at(
+                "endpoints",
+                "nothing to watch: no endpoints, metrics targets, prometheus or alertmanager"
+                    .into(),
+                "add an endpoint to probe under `endpoints:` (`ic init` writes a starter)",
             );
         }
-        for ep in &self.endpoints {
-            let (interval, timeout) = (ep.interval(&self.poll), ep.timeout(&self.poll));
-            if interval.is_zero() || timeout.is_zero() {
-                return bad(
-                    format!(
-                        "endpoint `{}`: interval and timeout must be above 0s",
-                        ep.name
-                    ),
-                    "e.g. interval: 2s, timeout: 1500ms",
-                );
-            }
-        }
         if let Some((message, hint)) = self.detect.problem() {
-            return bad(message, hint);
+            return at("detect", message, hint);
         }
         Ok(())
     }
+}
+
+impl Endpoint {
+    fn check(&self) -> Result<(), String> {
+        if self.url.basic_auth().is_some()
+            && self
+                .headers
+                .keys()
+                .any(|k| k.eq_ignore_ascii_case("authorization"))
+        {
+            return Err(hinted(
+                format!(
+                    "endpoint `{}` has credentials in its URL and an Authorization header: which one is meant?",
+                    self.name
+                ),
+                "keep one: user:password@ in the URL is sent as basic auth",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl PrometheusSource {
+    fn check(&self) -> Result<(), String> {
+        let in_url = self.url.basic_auth().is_some();
+        if self.bearer_token.is_some() && self.basic_auth.is_some()
+            || in_url && (self.bearer_token.is_some() || self.basic_auth.is_some())
+        {
+            return Err(hinted(
+                "prometheus has more than one credential (bearer_token, basic_auth, user:password@ in the url): which one is meant?",
+                "keep one",
+            ));
+        }
+        bearer_problem(self.bearer_token.as_ref())
+    }
+}
+
+impl AlertmanagerSource {
+    fn check(&self) -> Result<(), String> {
+        if self.url.basic_auth().is_some() && self.bearer_token.is_some() {
+            return Err(hinted(
+                "alertmanager has both a bearer_token and user:password@ in its url: which one is meant?",
+                "keep one",
+            ));
+        }
+        bearer_problem(self.bearer_token.as_ref())
+    }
+}
+
+/// Why `Authorization: Bearer TOKEN` cannot be sent, if it cannot.
+fn bearer_problem(token: Option<&Text>) -> Result<(), String> {
+    match token {
+        Some(t)
+            if hyper::header::HeaderValue::from_str(&format!("Bearer {}", t.expose())).is_err() =>
+        {
+            Err(hinted(
+                format!(
+                    "bearer_token `{t}` has a character a header cannot carry (a line break, another control character, or non-ASCII text)"
+                ),
+                "a token is one line of printable ASCII: check the value of the variable",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// 1-based (line, column) of the first `${name}` or `${name:-…}` in `text`
+/// on a line that is not a comment.
+fn locate_reference(text: &str, name: &str) -> Option<(usize, usize)> {
+    let needles = [format!("${{{name}}}"), format!("${{{name}:-")];
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim_start().starts_with('#'))
+        .find_map(|(n, line)| {
+            needles
+                .iter()
+                .filter_map(|needle| line.find(needle.as_str()))
+                .min()
+                .map(|i| (n + 1, line[..i].chars().count() + 1))
+        })
 }
 
 /// Picks the config file: `explicit`, then `env_path` (IC_CONFIG), `./ic.yaml`, the platform config dir.
@@ -984,4 +1598,46 @@ pub fn locate(explicit: Option<&Path>, env_path: Option<PathBuf>) -> Result<Path
     Err(ConfigError::NotFound {
         looked: looked.join(", "),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_and_percent_decoding_match_the_rfcs() {
+        for (plain, encoded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+            (
+                "ic-probe:p@ss:w0rd-9f2c",
+                "aWMtcHJvYmU6cEBzczp3MHJkLTlmMmM=",
+            ),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), encoded, "{plain}");
+        }
+        assert_eq!(percent_decode("p%40ss%3aw%2"), b"p@ss:w%2");
+        assert_eq!(percent_decode("%C3%A9"), "é".as_bytes());
+    }
+
+    #[test]
+    fn url_passwords_are_hidden_unless_a_reference() {
+        for (url, shown) in [
+            ("https://u:pw@h/x", "https://u:[redacted]@h/x"),
+            (
+                "https://u:p%40w@h:8/x?y@z",
+                "https://u:[redacted]@h:8/x?y@z",
+            ),
+            ("https://u:${PW}@h/", "https://u:${PW}@h/"),
+            ("https://u:a${PW}@h/", "https://u:[redacted]@h/"),
+            ("https://u@h/", "https://u@h/"),
+            ("https://h/a:b@c", "https://h/a:b@c"),
+            ("${URL}", "${URL}"),
+        ] {
+            assert_eq!(hide_password(url), shown, "{url}");
+        }
+    }
 }

@@ -152,29 +152,40 @@ pub struct Journal {
     moved: usize,
 }
 
+/// What keeps an existing `dir` from holding timelines: not a directory, or a
+/// directory any user may write to. `None` when it is fine or does not exist.
+pub fn dir_problem(dir: &Path) -> Option<String> {
+    let meta = fs::metadata(dir).ok()?;
+    if !meta.is_dir() {
+        return Some("is not a directory: set timeline_dir to a directory".into());
+    }
+    let mode = meta.permissions().mode();
+    (mode & 0o002 != 0).then(|| {
+        format!(
+            "the timeline directory is writable by every user (mode {:o}): anyone could add, replace or link incident records; run `chmod o-w {}` or set timeline_dir to a private directory",
+            mode & 0o7777,
+            dir.display()
+        )
+    })
+}
+
 /// Creates `dir` (and parents) with mode 0700 where missing; refuses a path
 /// that is not a directory, and a directory any user may write to.
 pub fn ensure_dir(dir: &Path) -> Result<(), JournalError> {
-    match fs::metadata(dir) {
-        Ok(meta) if !meta.is_dir() => Err(JournalError::BadDirectory {
+    if let Some(why) = dir_problem(dir) {
+        return Err(JournalError::BadDirectory {
             path: dir.to_path_buf(),
-            why: "is not a directory: set timeline_dir to a directory".into(),
-        }),
-        Ok(meta) if meta.permissions().mode() & 0o002 != 0 => Err(JournalError::BadDirectory {
-            path: dir.to_path_buf(),
-            why: format!(
-                "the timeline directory is writable by every user (mode {:o}): anyone could add, replace or link incident records; run `chmod o-w {}` or set timeline_dir to a private directory",
-                meta.permissions().mode() & 0o7777,
-                dir.display()
-            ),
-        }),
-        Ok(_) => Ok(()),
-        Err(_) => fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io_err(dir, "create the timeline directory")),
+            why,
+        });
     }
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io_err(dir, "create the timeline directory"))
 }
 
 /// What a non-regular file is, in words.

@@ -1,11 +1,18 @@
-//! Logs go to a file (never to the screen): `--log-file`, else the platform data dir.
+//! Logs go to a file (never to the screen): `--log-file`, else the platform
+//! data dir. Logs sit next to secrets (URLs, endpoint errors), so the file is
+//! private like a timeline: mode 0600 in a 0700 directory (the default
+//! directory, and any the log creates; a wider one of ours is narrowed), never
+//! opened through a symlink, and never someone else's file.
 
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Starts logging to `file` (or the default log file) at the level in `$IC_LOG`
 /// (`off`, `error`, `warn`, `info` — the default —, `debug` or `trace`).
-/// Returns the path in use, or `None` when no log file could be opened (then nothing is logged).
+/// Returns the path in use, or `None` when no log file could be opened (then
+/// nothing is logged; a log refused for safety says why on stderr).
 pub fn init(file: Option<&Path>) -> Option<PathBuf> {
     let level = std::env::var("IC_LOG")
         .ok()
@@ -18,18 +25,21 @@ pub fn init(file: Option<&Path>) -> Option<PathBuf> {
     if level == tracing_subscriber::filter::LevelFilter::OFF {
         return None;
     }
-    let path = match file {
-        Some(p) => p.to_path_buf(),
-        None => crate::paths::log_dir()?.join("ic.log"),
+    let (path, ours) = match file {
+        Some(p) => (p.to_path_buf(), false),
+        None => (crate::paths::log_dir()?.join("ic.log"), true),
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).ok()?;
+        crate::paths::ensure_private_dir(dir, ours).ok()?;
     }
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .ok()?;
+    let out = match open_private(&path) {
+        Ok(f) => f,
+        Err(Refused(Some(why))) => {
+            eprintln!("warning: not logging to {}: {why}", path.display());
+            return None;
+        }
+        Err(Refused(None)) => return None,
+    };
     tracing_subscriber::fmt()
         .with_max_level(level)
         .with_ansi(false)
@@ -37,4 +47,42 @@ pub fn init(file: Option<&Path>) -> Option<PathBuf> {
         .try_init()
         .ok()?;
     Some(path)
+}
+
+/// Why a log file was not opened: a reason worth telling, or `None` (an
+/// ordinary failure, such as no home directory, stays quiet as before).
+struct Refused(Option<String>);
+
+/// Opens `path` for appending, creating it 0600: not through a symlink, not a
+/// file of another user's, and narrowed to 0600 if it was wider.
+fn open_private(path: &Path) -> Result<File, Refused> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| {
+            Refused(
+                (e.raw_os_error() == Some(libc::ELOOP))
+                    .then(|| "it is a symlink; give the real path with --log-file".to_string()),
+            )
+        })?;
+    let meta = file.metadata().map_err(|_| Refused(None))?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Err(Refused(Some(format!(
+            "the file belongs to another user (uid {}), who could read what ic logs; remove it or choose another --log-file",
+            meta.uid()
+        ))));
+    }
+    if !meta.is_file() {
+        return Err(Refused(Some("not a regular file".into())));
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|_| Refused(None))?;
+    }
+    Ok(file)
 }

@@ -3,10 +3,16 @@
 //! and retries. Sending happens on a background task behind a bounded queue,
 //! so a slow or failing webhook never delays detection; the same signal is
 //! not re-sent within `notify.min_interval`.
+//!
+//! A webhook redirect is never followed, to another origin or the same: the
+//! payload goes to the configured URL or nowhere (a 307 would re-POST it
+//! wherever the receiver points; a 301/302 would turn it into a GET and lose
+//! it). A 3xx answer fails the notification, is not retried, and is logged
+//! with the origin it pointed to.
 
 use crate::config::{Notify, WebhookFormat};
 use crate::core::signal::{DetectorKind, Signal, SignalState};
-use crate::source::scrape;
+use crate::source::tls;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
@@ -79,7 +85,7 @@ impl Notifier {
         let webhook = config
             .webhook
             .as_ref()
-            .and_then(|w| match scrape::client(w.timeout.get()) {
+            .and_then(|w| match client(w.timeout.get()) {
                 Ok(c) => Some((c, w.url.expose().to_string(), w.format)),
                 Err(e) => {
                     tracing::warn!("webhook disabled: {e}");
@@ -214,6 +220,46 @@ impl Sender {
     }
 }
 
+/// The webhook's HTTP client: rustls with ring, the attempt timeout, and no redirects.
+fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+    let tls = tls::client_config(None, false).map_err(|e| e.to_string())?;
+    reqwest::Client::builder()
+        .tls_backend_preconfigured((*tls).clone())
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!(
+            "incident-commander/",
+            env!("CARGO_PKG_VERSION"),
+            " (notify)"
+        ))
+        .build()
+        .map_err(|e| format!("cannot build an HTTP client: {e}"))
+}
+
+/// Why a 3xx answer is not followed: where it pointed (its origin only, since
+/// the path and query of a webhook URL may hold a token) and what to do.
+fn redirect_refused(response: &reqwest::Response) -> String {
+    let status = response.status().as_u16();
+    let from = response.url();
+    let to = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|loc| from.join(loc).ok());
+    let whither = match to {
+        Some(to) if to.origin() == from.origin() => {
+            "to another path on the same origin".to_string()
+        }
+        Some(to) => format!("to another origin ({})", to.origin().ascii_serialization()),
+        None => "without a usable Location".to_string(),
+    };
+    format!(
+        "webhook answered HTTP {status}, a redirect {whither}: not followed, notifications never \
+         follow redirects (the payload would go somewhere not configured); set notify.webhook.url \
+         to the URL that accepts the POST"
+    )
+}
+
 /// The webhook body: Slack's `{"text": …}`, or our JSON object.
 pub fn payload(signal: &Signal, line: &str, format: WebhookFormat) -> serde_json::Value {
     match format {
@@ -245,6 +291,10 @@ async fn post_with_retries(
             Ok(r) if r.status().is_success() => {
                 stats.webhook_sent.fetch_add(1, Ordering::Relaxed);
                 return;
+            }
+            Ok(r) if r.status().is_redirection() => {
+                tracing::error!("{}", redirect_refused(r));
+                false
             }
             Ok(r) => {
                 let s = r.status().as_u16();

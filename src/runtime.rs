@@ -813,21 +813,12 @@ fn per_interval(mut v: RouteView, every: Duration) -> RouteView {
 }
 
 fn write_postmortem(timeline: &Path) -> String {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let out: PathBuf = timeline.with_extension("postmortem.md");
     let result = journal::read(timeline)
         .map_err(|e| e.to_string())
         .and_then(|r| {
             let text = crate::core::postmortem::markdown(&r.events);
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&out)
-                .and_then(|mut f| f.write_all(text.as_bytes()))
-                .map_err(|e| e.to_string())
+            crate::paths::write_private(&out, text.as_bytes()).map_err(|e| e.to_string())
         });
     match result {
         Ok(()) => format!("postmortem written to {}", out.display()),

@@ -39,7 +39,17 @@ fn example_config_documents_every_field_and_parses() {
         ("PROM_TOKEN", "tok-prom-456"),
         ("SLACK_WEBHOOK", "https://hooks.example.com/T000/B000/XXXX"),
     ];
-    let c = Config::parse(Path::new("/etc/ic/ic.yaml"), &text, env(&secrets)).unwrap();
+    // The files it names, next to it: a CA certificate and a playbooks directory.
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let ca = rcgen::CertificateParams::new(Vec::<String>::new())
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+    std::fs::create_dir(dir.path().join("playbooks")).unwrap();
+    let d = dir.path().display();
+    let c = Config::parse(&dir.path().join("ic.yaml"), &text, env(&secrets)).unwrap();
     assert_eq!(c.service.to_string(), "checkout-api");
     assert_eq!(c.endpoints.len(), 2);
     let pay = &c.endpoints[0];
@@ -54,13 +64,10 @@ fn example_config_documents_every_field_and_parses() {
         pay.expect.status,
         vec![StatusPattern::Code(200), StatusPattern::Class(2)]
     );
+    assert_eq!(pay.tls.ca_file, Some(PathBuf::from(format!("{d}/ca.pem"))));
     assert_eq!(
-        pay.tls.ca_file.as_deref(),
-        Some(Path::new("/etc/ic/./ca.pem"))
-    );
-    assert_eq!(
-        c.timeline_dir.as_deref(),
-        Some(Path::new("/etc/ic/./incidents"))
+        c.timeline_dir,
+        Some(PathBuf::from(format!("{d}/incidents")))
     );
     assert_eq!(c.metrics[0].interval.get(), Duration::from_secs(5));
     assert!((c.detect.slo.fraction() - 0.999).abs() < 1e-12);
@@ -171,7 +178,7 @@ fn missing_env_var_is_named_and_located() {
     );
 
     // A default makes it optional.
-    let c = parse("service: \"${SERVICE_NAME:-shop}\"\n").unwrap();
+    let c = parse(&ONE_ENDPOINT.replace("shop", "\"${SERVICE_NAME:-shop}\"")).unwrap();
     assert_eq!(c.service.expose(), "shop");
 }
 
@@ -266,4 +273,276 @@ fn load_reports_missing_and_non_utf8_files() {
     std::fs::write(&binary, b"service: \xff\xfe\n").unwrap();
     let e = Config::load(&binary).unwrap_err();
     assert!(e.to_string().contains("not UTF-8"), "{e}");
+}
+
+// ---------------------------------------------------------------------------
+// `ic lint` and the commands that run a config validate through the same code
+
+/// Runs `ic ARGS` in `cwd` with `env`; returns (exit code, stderr).
+fn ic_in(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_ic"))
+        .current_dir(cwd)
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("IC_CONFIG")
+        .env("IC_LOG", "off")
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The first line of the error `ic` printed for the config: `FILE:LINE:COL: message`.
+fn first_error(stderr: &str) -> String {
+    stderr
+        .lines()
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+        .find(|l| l.contains("ic.yaml:"))
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn lint_check_watch_and_the_view_reject_the_same_configs_at_the_same_place() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("garbage.pem"), "not a certificate\n").unwrap();
+    std::fs::write(dir.path().join("a-file"), "").unwrap();
+    std::fs::create_dir(dir.path().join("a-dir")).unwrap();
+    let open = dir.path().join("open-to-all");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let ep = "service: t\nendpoints:\n  - name: a\n    url: http://127.0.0.1:1/\n";
+    // (case, config, (line, column), message fragment)
+    let cases: Vec<(&str, String, (usize, usize), &str)> = vec![
+        (
+            "a header name with a space",
+            format!("{ep}    headers:\n      \"X Bad\": v\n"),
+            (6, 7),
+            "`X Bad` is not a valid header name",
+        ),
+        (
+            "CR/LF in a header value",
+            format!("{ep}    headers:\n      X-Ok: \"a\\r\\nInjected: 1\"\n"),
+            (6, 13),
+            "has a character a header cannot carry",
+        ),
+        (
+            "CR/LF from the environment",
+            format!("{ep}    headers:\n      X-Token: \"${{IC_TEST_CRLF}}\"\n"),
+            (6, 16),
+            "has a character a header cannot carry",
+        ),
+        (
+            "a missing tls.ca_file",
+            format!("{ep}    tls: {{ca_file: ./missing.pem}}\n"),
+            (5, 20),
+            "tls.ca_file",
+        ),
+        (
+            "a tls.ca_file that is not PEM",
+            format!("{ep}    tls: {{ca_file: garbage.pem}}\n"),
+            (5, 20),
+            "no PEM certificate",
+        ),
+        (
+            "a tls.ca_file that is a directory",
+            format!("{ep}    tls: {{ca_file: a-dir}}\n"),
+            (5, 20),
+            "tls.ca_file",
+        ),
+        (
+            "a timeline_dir that is a file",
+            format!("timeline_dir: ./a-file\n{ep}"),
+            (1, 15),
+            "is a file, not a directory",
+        ),
+        (
+            "a timeline_dir under a file",
+            format!("timeline_dir: a-file/incidents\n{ep}"),
+            (1, 15),
+            "is a file, not a directory",
+        ),
+        (
+            "a timeline_dir anyone may write to",
+            format!("timeline_dir: ./open-to-all\n{ep}"),
+            (1, 15),
+            "writable by every user",
+        ),
+        (
+            "nothing to watch",
+            "service: t\nendpoints: []\n".to_string(),
+            (2, 1),
+            "nothing to watch",
+        ),
+        (
+            "missing playbooks",
+            format!("playbooks: ./no-such-playbooks\n{ep}"),
+            (1, 12),
+            "no-such-playbooks",
+        ),
+        (
+            "a missing playbook in a list",
+            format!("playbooks: [a-dir, ./nope.yaml]\n{ep}"),
+            (1, 20),
+            "nope.yaml",
+        ),
+        (
+            "no probe could ever run",
+            format!("poll: {{concurrency: 0}}\n{ep}"),
+            (1, 21),
+            "poll.concurrency",
+        ),
+        (
+            "an endpoint interval of 0s",
+            format!("{ep}    interval: 0s\n"),
+            (5, 15),
+            "interval and timeout must be above 0s",
+        ),
+    ];
+    let env = [("IC_TEST_CRLF", "tok-s3cret\r\nX-Injected: 1")];
+    for (case, text, (line, col), fragment) in cases {
+        let cfg = dir.path().join("ic.yaml");
+        std::fs::write(&cfg, &text).unwrap();
+        let want = format!("{}:{line}:{col}: ", cfg.display());
+        let mut seen = Vec::new();
+        for args in [
+            &["lint", "ic.yaml"][..],
+            &["--config", "ic.yaml", "check"],
+            &[
+                "--config",
+                "ic.yaml",
+                "watch",
+                "--duration",
+                "1s",
+                "--no-incident",
+            ],
+            // The full-screen view loads its sources before it needs a terminal.
+            &["--config", "ic.yaml"],
+        ] {
+            let (code, err) = ic_in(dir.path(), args, &env);
+            assert_eq!(code, Some(2), "{case}: {args:?} accepted it:\n{err}");
+            assert!(!err.contains("s3cret"), "{case}: {err}");
+            assert!(
+                err.contains("\n  hint: "),
+                "{case}: {args:?} gave no hint:\n{err}"
+            );
+            seen.push(first_error(&err).replace("ic.yaml:", &format!("{}:", cfg.display())));
+        }
+        // The same message, at the same place, from all four.
+        let relative_want = format!("ic.yaml:{line}:{col}: ");
+        for (got, args) in seen.iter().zip(["lint", "check", "watch", "the view"]) {
+            assert!(
+                got.contains(&relative_want) || got.contains(&want),
+                "{case}: {args}: want {relative_want}…, got {got:?}"
+            );
+            assert!(got.contains(fragment), "{case}: {args}: {got}");
+        }
+        let strip = |s: &str| {
+            s.split_once(": ")
+                .map(|(_, m)| m.to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(strip(&seen[0]), strip(&seen[1]), "{case}");
+        assert_eq!(strip(&seen[1]), strip(&seen[2]), "{case}");
+        assert_eq!(strip(&seen[2]), strip(&seen[3]), "{case}");
+    }
+}
+
+#[test]
+fn relative_paths_resolve_once_against_a_relative_config_path() {
+    let cwd = tempfile::tempdir().unwrap();
+    let dir = cwd.path().join("dir");
+    std::fs::create_dir_all(dir.join("playbooks")).unwrap();
+    std::fs::copy(
+        "playbooks/http-5xx-spike.yaml",
+        dir.join("playbooks/one.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("ic.yaml"),
+        "service: t\nplaybooks: ./playbooks\ntimeline_dir: ./incidents\nnotify: {desktop: false, bell: false}\nendpoints:\n  - {name: a, url: \"http://127.0.0.1:1/\", interval: 200ms, timeout: 100ms}\n",
+    )
+    .unwrap();
+    let (code, err) = ic_in(
+        cwd.path(),
+        &[
+            "--config",
+            "dir/ic.yaml",
+            "watch",
+            "--duration",
+            "1s",
+            "--no-incident",
+        ],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let (code, err) = ic_in(cwd.path(), &["lint", "dir/ic.yaml"], &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let c = Config::load(&dir.join("ic.yaml")).unwrap();
+    assert!(c.timeline_dir.as_deref().unwrap().is_absolute());
+}
+
+#[test]
+fn credentials_headers_and_counts_are_checked_where_written() {
+    let parse_env = |text: &str| {
+        Config::parse(
+            Path::new("ic.yaml"),
+            text,
+            env(&[("CRLF", "tok-s3cret\r\nX: y")]),
+        )
+    };
+    let cases: Vec<(String, (usize, usize), &str)> = vec![
+        (
+            format!("{ONE_ENDPOINT}    headers: {{X-Key: a, x-key: b}}\n"),
+            (5, 14),
+            "header `x-key` is given twice (also as `X-Key`)",
+        ),
+        (
+            "service: t\nmetrics:\n  - {name: m, url: \"http://h/metrics\", headers: {\"a:b\": c}}\n"
+                .into(),
+            (3, 50),
+            "`a:b` is not a valid header name",
+        ),
+        (
+            "service: t\nprometheus:\n  url: http://h:9090\n  bearer_token: \"${CRLF}\"\n".into(),
+            (3, 3),
+            "bearer_token `${CRLF}` has a character a header cannot carry",
+        ),
+        (
+            "service: t\nprometheus:\n  url: http://h:9090\n  bearer_token: a\n  basic_auth: {username: u, password: p}\n"
+                .into(),
+            (3, 3),
+            "more than one credential",
+        ),
+        (
+            "service: t\nalertmanager: {url: \"http://u:p@h:9093\", bearer_token: t}\n".into(),
+            (2, 15),
+            "both a bearer_token and user:password@",
+        ),
+        (
+            format!("poll: {{timeout: 0s}}\n{ONE_ENDPOINT}"),
+            (1, 17),
+            "must be above 0s",
+        ),
+        (
+            format!("poll: {{concurrency: -3}}\n{ONE_ENDPOINT}"),
+            (1, 21),
+            "poll.concurrency is -3",
+        ),
+        (
+            format!("{ONE_ENDPOINT}detect: {{latency_factor: 1}}\n"),
+            (5, 1),
+            "detect.latency_factor",
+        ),
+    ];
+    for (text, (line, column), fragment) in cases {
+        let e = parse_env(&text).expect_err(&text);
+        assert_eq!((e.line, e.column), (Some(line), Some(column)), "{e}");
+        assert!(e.message.contains(fragment), "{e}");
+        assert!(e.hint.is_some(), "{e}");
+        assert!(!e.message.contains("\n"), "the hint is split off: {e:?}");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
 }

@@ -1,6 +1,9 @@
 //! Notifications against a webhook receiver on 127.0.0.1: both payload
 //! formats, retries, a hanging receiver that must not delay the caller, the
-//! re-notify interval, and a machine without a desktop notification service.
+//! re-notify interval, a machine without a desktop notification service, and
+//! redirects, which a notification never follows.
+
+mod support;
 
 use incident_commander::config::Config;
 use incident_commander::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
@@ -67,7 +70,9 @@ async fn receiver(statuses: Vec<u16>) -> (u16, Arc<Mutex<Vec<serde_json::Value>>
 }
 
 fn notifier(yaml_notify: &str, env: &'static [(&'static str, &'static str)]) -> Notifier {
-    let text = format!("service: t\nnotify: {yaml_notify}\n");
+    let text = format!(
+        "service: t\nnotify: {yaml_notify}\nendpoints: [{{name: e, url: \"http://127.0.0.1:1/\"}}]\n"
+    );
     let config = Config::parse(Path::new("ic.yaml"), &text, move |k| {
         env.iter()
             .find(|(n, _)| *n == k)
@@ -286,4 +291,55 @@ async fn secrets_stay_out_of_payloads_and_desktop_absence_is_survived() {
         "shown {shown}, failed {failed}"
     );
     assert_eq!(st.bells.load(Ordering::Relaxed), 2);
+}
+
+#[tokio::test]
+async fn a_webhook_redirect_is_never_followed() {
+    use support::hostile::{Hostile, redirect_path};
+    let h = Hostile::start().await;
+    static ENV: [(&str, &str); 1] = [("HOOK_TOKEN", "tok-hunter2-hook")];
+    let cases = [
+        (
+            "another origin, 307",
+            redirect_path(307, &h.other_url("/hook")),
+        ),
+        (
+            "another origin, 308",
+            redirect_path(308, &h.other_url("/hook")),
+        ),
+        (
+            "another origin, 302",
+            redirect_path(302, &h.other_url("/hook")),
+        ),
+        ("the same origin, 307", redirect_path(307, "/hook")),
+    ];
+    for (case, path) in cases {
+        support::hostile::lock(&h.counters.heads).clear();
+        let mut n = notifier(
+            &format!(
+                "{{desktop: false, bell: false, webhook: {{url: \"{}&t=${{HOOK_TOKEN}}\"}}}}",
+                h.url(&path)
+            ),
+            &ENV,
+        );
+        n.notify(&signal("payments", SignalState::Fired), Instant::now());
+        until(case, || {
+            n.stats().webhook_failed.load(Ordering::Relaxed) == 1
+        })
+        .await;
+        let st = n.stats();
+        assert_eq!(st.webhook_sent.load(Ordering::Relaxed), 0, "{case}");
+        assert_eq!(
+            st.webhook_attempts.load(Ordering::Relaxed),
+            1,
+            "{case}: a redirect is not retried"
+        );
+        let heads = support::hostile::lock(&h.counters.heads).clone();
+        assert_eq!(
+            heads.len(),
+            1,
+            "{case}: only the webhook URL was asked: {heads:#?}"
+        );
+        assert_eq!(heads[0].port, h.port, "{case}");
+    }
 }

@@ -40,6 +40,7 @@ fn sample(at: DateTime<Utc>, ok: bool) -> ProbeSample {
         warnings: Vec::new(),
         lateness: std::time::Duration::ZERO,
         exemplar: None,
+        redirects: Vec::new(),
     }
 }
 

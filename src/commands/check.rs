@@ -116,6 +116,8 @@ pub(super) fn sample_json(t: &ProbeTarget, s: &ProbeSample) -> Value {
         "retry_after_s": s.retry_after.map(|d| d.as_secs()),
         "warnings": s.warnings,
         "error": s.error,
+        "redirects": s.redirects,
+        "final_url": s.redirects.last().unwrap_or(&t.url_display),
     })
 }
 
@@ -148,11 +150,16 @@ fn print_table(results: &[(&ProbeTarget, ProbeSample)]) {
         "CERT"
     );
     for (t, s) in results {
+        let redirected = s.redirects.last().map(|to| match s.redirects.len() {
+            1 => format!("redirected to {to}"),
+            n => format!("redirected {n} times, to {to}"),
+        });
         let detail = s
             .error
             .iter()
             .chain(s.warnings.iter())
             .cloned()
+            .chain(redirected)
             .collect::<Vec<_>>()
             .join("; ");
         let insecure = if t.insecure { " [tls.insecure]" } else { "" };

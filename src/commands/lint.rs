@@ -164,7 +164,7 @@ pub fn lint_file(path: &Path) -> Verdict {
                 c.endpoints.len(),
                 c.metrics.len()
             );
-            (summary, Vec::new())
+            (summary, c.warnings(&text))
         }),
         Kind::Playbook => Playbook::parse(path, &text).map(|p| {
             let steps = p.phases.all().count();

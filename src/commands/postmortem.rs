@@ -1,12 +1,11 @@
 //! `ic postmortem`: renders an incident timeline as a Markdown (or JSON)
-//! postmortem, to stdout or a private (0600) file.
+//! postmortem, to stdout or a private (0600) file written atomically (a
+//! failed write leaves no partial file).
 
 use super::{EXIT_OK, UsageError, timeline_dir};
 use crate::cli::PostmortemArgs;
 use crate::core::postmortem;
 use crate::journal;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 pub(super) fn run(args: &PostmortemArgs, config: Option<&Path>) -> anyhow::Result<u8> {
@@ -44,16 +43,7 @@ pub(super) fn run(args: &PostmortemArgs, config: Option<&Path>) -> anyhow::Resul
     match &args.output {
         None => out!("{}", text.trim_end()),
         Some(out) => {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(out)
-                .map_err(|e| {
-                    anyhow::anyhow!("{}: cannot write the postmortem: {e}", out.display())
-                })?;
-            f.write_all(text.as_bytes()).map_err(|e| {
+            crate::paths::write_private(out, text.as_bytes()).map_err(|e| {
                 anyhow::anyhow!("{}: cannot write the postmortem: {e}", out.display())
             })?;
             eprintln!("postmortem written to {}", out.display());

@@ -1,11 +1,12 @@
 //! Hiding secrets in text a responder will see or store (command echoes,
-//! command output, event data): exact `${ENV}` values, secret headers,
+//! command output, event data): `${ENV}` values (as they are, and percent- or
+//! form-encoded, see `sample::redact`), secret headers,
 //! `Bearer`/`Basic` credentials, `key=value` pairs whose key names a secret,
 //! passwords in URLs, and well-known token shapes (GitHub, GitLab, AWS, Slack,
 //! `sk-`/`sk_live_` keys, JWTs, private key blocks). Hand-written scanning,
 //! pure, and idempotent: redacting redacted text changes nothing.
 
-use crate::core::sample::{is_secret_header, redact};
+use crate::core::sample::{MIN_SECRET_BYTES, is_secret_header, redact};
 
 /// What replaces a hidden value.
 pub const REDACTED: &str = "[redacted]";
@@ -42,13 +43,13 @@ const MAX_PASSES: usize = 4;
 
 /// Hides every secret in `text`, replacing the secret part with `[redacted]`.
 ///
-/// `secrets` are exact values (from `${ENV}` interpolation); entries shorter
-/// than 4 characters are ignored. Header names and keys are kept so the reader
+/// `secrets` are values from `${ENV}` interpolation, hidden also when
+/// percent- or form-encoded; entries shorter than [`MIN_SECRET_BYTES`] are ignored. Header names and keys are kept so the reader
 /// still sees what was hidden.
 pub fn redact_text(text: &str, secrets: &[String]) -> String {
     let mut exact: Vec<String> = secrets
         .iter()
-        .filter(|s| s.len() >= 4 && !REDACTED.contains(s.as_str()))
+        .filter(|s| s.len() >= MIN_SECRET_BYTES && !REDACTED.contains(s.as_str()))
         .cloned()
         .collect();
     // Longest first, so a secret containing another is hidden whole.
@@ -537,6 +538,11 @@ mod tests {
         assert_eq!(redact_text("x abcdefgh y", &nested), "x [redacted] y");
         // A secret that is part of the marker cannot make redaction unstable.
         assert_eq!(redact_text("dact", &["dact".into()]), "dact");
+        // Encoded as a URL or a form would, it is hidden just the same (and stays hidden).
+        let odd = vec!["hunter/2 and+more".to_string()];
+        let once = redact_text("next=hunter%2f2+and%2Bmore&x=1 hunter%2F2%20and+more", &odd);
+        assert_eq!(once, "next=[redacted]&x=1 [redacted]");
+        assert_eq!(redact_text(&once, &odd), once);
     }
 
     #[test]

@@ -160,8 +160,9 @@ pub enum TransportFailure {
     Timeout(String),
     /// The body went past the cap.
     BodyTooLarge(String),
-    /// Redirects went past the limit.
-    TooManyRedirects(String),
+    /// A redirect was not followed: past the limit, to an invalid or non-HTTP
+    /// location, from https to http, or re-sending a body to another origin.
+    Redirect(String),
 }
 
 /// Everything the engine saw, for [`judge`].
@@ -219,7 +220,7 @@ pub fn judge(obs: &Observation<'_>, expect: &Expectations) -> Verdict {
             TransportFailure::Protocol(m) => (FailureClass::Protocol, m),
             TransportFailure::Timeout(m) => (FailureClass::Timeout, m),
             TransportFailure::BodyTooLarge(m) => (FailureClass::BodyTooLarge, m),
-            TransportFailure::TooManyRedirects(m) => (FailureClass::BodyMismatch, m),
+            TransportFailure::Redirect(m) => (FailureClass::BodyMismatch, m),
         };
         // A redirect loop sits low on the ladder: a certificate problem outranks it.
         if class != FailureClass::BodyMismatch || !cert_critical(obs) {
@@ -391,7 +392,14 @@ pub struct ProbeSample {
     pub lateness: Duration,
     /// Evidence kept when the probe failed.
     pub exemplar: Option<Exemplar>,
+    /// The URLs redirects sent the probe to, in order (the last is where the
+    /// final answer came from); empty when the first answer was final. Without
+    /// userinfo, secrets redacted, each at most [`REDIRECT_URL_BYTES`].
+    pub redirects: Vec<String>,
 }
+
+/// Longest redirect URL kept in a sample (a longer one is cut, marked with `…`).
+pub const REDIRECT_URL_BYTES: usize = 512;
 
 /// Parses `Retry-After`: delay seconds or an HTTP date (relative to `now`).
 pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
@@ -443,25 +451,21 @@ pub fn exemplar_headers<'a>(
     out
 }
 
-/// The first bytes of a body for an exemplar: lossy UTF-8, secrets redacted,
-/// control characters other than newline and tab (a terminal's escapes,
+/// The first bytes of a body for an exemplar: lossy UTF-8, secrets redacted
+/// (also percent- or form-encoded, see [`redact`]), control characters other than newline and tab (a terminal's escapes,
 /// NUL, a lone CR) shown as U+FFFD. A secret that starts before the cut is
 /// redacted whole, so no first part of it is kept.
 pub fn exemplar_body(body: &[u8], secrets: &[String]) -> String {
-    let secrets: Vec<&[u8]> = secrets
-        .iter()
-        .filter(|s| s.len() >= 4)
-        .map(|s| s.as_bytes())
-        .collect();
+    let secrets = usable(secrets);
     let mut out = String::new();
     let mut plain = 0..0;
     let mut i = 0;
     while i < body.len().min(EXEMPLAR_BODY_BYTES) {
-        match secrets.iter().find(|s| body[i..].starts_with(s)) {
-            Some(s) => {
+        match secret_at(body, i, &secrets) {
+            Some(end) => {
                 push_printable(&mut out, &body[plain]);
                 out.push_str("[redacted]");
-                i += s.len();
+                i = end;
                 plain = i..i;
             }
             None => {
@@ -487,15 +491,90 @@ fn push_printable(out: &mut String, bytes: &[u8]) {
     }
 }
 
-/// Replaces every occurrence of each secret in `text` with `[redacted]`.
+/// Replaces every occurrence of each secret in `text` with `[redacted]`: as it
+/// is, and as it comes back from URLs and forms — any of its bytes
+/// percent-encoded with either case of hex (`hunter%2F2`, `hunter%2f2`, every
+/// byte as `%XX`) and a space as `+`. Secrets under 4 bytes are left alone
+/// (hiding every `ab` would destroy the text; `ic lint` warns about them).
 pub fn redact(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_string();
-    for s in secrets.iter().filter(|s| s.len() >= 4) {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), "[redacted]");
+    let secrets = usable(secrets);
+    if secrets.is_empty() {
+        return text.to_string();
+    }
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut copied, mut i) = (0, 0);
+    while i < b.len() {
+        match secret_at(b, i, &secrets) {
+            Some(end) if text.is_char_boundary(i) && text.is_char_boundary(end) => {
+                out.push_str(&text[copied..i]);
+                out.push_str("[redacted]");
+                (copied, i) = (end, end);
+            }
+            _ => i += 1,
         }
     }
+    out.push_str(&text[copied..]);
     out
+}
+
+/// Shortest secret [`redact`] hides, in bytes.
+pub const MIN_SECRET_BYTES: usize = 4;
+
+fn usable(secrets: &[String]) -> Vec<&[u8]> {
+    secrets
+        .iter()
+        .filter(|s| s.len() >= MIN_SECRET_BYTES)
+        .map(|s| s.as_bytes())
+        .collect()
+}
+
+/// Where the longest of `secrets` written at `at` in `text` ends, if one is.
+fn secret_at(text: &[u8], at: usize, secrets: &[&[u8]]) -> Option<usize> {
+    let first = *text.get(at)?;
+    secrets
+        .iter()
+        .filter(|s| s[0] == first || first == b'%' || (first == b'+' && s[0] == b' '))
+        .filter_map(|s| secret_end(text, at, s))
+        .max()
+}
+
+/// Where `secret` written at `at` in `text` ends: each of its bytes either as
+/// it is, as `%XX` (hex in either case), or — a space — as `+`. A `%` in the
+/// secret can be both itself and the start of an escape, so every position
+/// reachable so far is kept (a handful: only a `%` adds one); the longest match wins.
+fn secret_end(text: &[u8], at: usize, secret: &[u8]) -> Option<usize> {
+    let mut reach = vec![at];
+    let mut next = Vec::new();
+    for &want in secret {
+        next.clear();
+        for &pos in &reach {
+            let Some(&got) = text.get(pos) else { continue };
+            let mut add = |p: usize| {
+                if !next.contains(&p) {
+                    next.push(p);
+                }
+            };
+            if got == want || (want == b' ' && got == b'+') {
+                add(pos + 1);
+            }
+            if got == b'%' && escaped_byte(text, pos) == Some(want) {
+                add(pos + 3);
+            }
+        }
+        if next.is_empty() {
+            return None;
+        }
+        std::mem::swap(&mut reach, &mut next);
+    }
+    reach.into_iter().max()
+}
+
+/// The byte a `%XX` escape at `pos` stands for.
+fn escaped_byte(text: &[u8], pos: usize) -> Option<u8> {
+    let hex = |c: u8| (c as char).to_digit(16);
+    let (hi, lo) = (hex(*text.get(pos + 1)?)?, hex(*text.get(pos + 2)?)?);
+    u8::try_from(hi * 16 + lo).ok()
 }
 
 #[cfg(test)]
@@ -633,5 +712,47 @@ mod tests {
         let ex = exemplar_body(b"\x1b[2J\0a\rb\r\nc\td\xff", &[]);
         assert_eq!(ex, "\u{fffd}[2J\u{fffd}a\u{fffd}b\nc\td\u{fffd}");
         assert_eq!(exemplar_body(&[b'x'; 500], &[]).len(), EXEMPLAR_BODY_BYTES);
+    }
+
+    #[test]
+    fn encoded_secrets_are_redacted_in_every_form() {
+        let secrets = vec!["hunter/2 x+y@z".to_string()];
+        for text in [
+            "hunter/2 x+y@z",
+            "hunter%2F2%20x%2By%40z",
+            "hunter%2f2%20x%2by%40z",
+            "hunter%2F2+x%2By@z",
+            "%68%75%6E%74%65%72%2F%32%20%78%2B%79%40%7A",
+            "hunter/2+x+y@z",
+        ] {
+            assert_eq!(
+                redact(&format!("<{text}>"), &secrets),
+                "<[redacted]>",
+                "{text}"
+            );
+        }
+        // Near misses stay: another byte, a broken escape, a `+` that was a `+`.
+        for text in ["hunter/2 x+y@Z", "hunter%2G2 x+y@z", "hunter/2 x y@z"] {
+            assert_eq!(redact(text, &secrets), text, "{text}");
+        }
+        // A secret holding `%` matches itself and its escaped form.
+        let pct = vec!["50%25off".to_string()];
+        assert_eq!(redact("a 50%25off b", &pct), "a [redacted] b");
+        assert_eq!(redact("a 50%2525off b", &pct), "a [redacted] b");
+        // Short secrets are never redacted; non-ASCII text is cut on boundaries.
+        assert_eq!(redact("ab%61b", &["ab".into()]), "ab%61b");
+        assert_eq!(
+            redact("é%C3%A9-secret é", &["é-secret".into()]),
+            "é[redacted] é"
+        );
+    }
+
+    #[test]
+    fn an_encoded_secret_across_the_exemplar_cut_is_redacted_whole() {
+        let secret = "hunter/2-0123456789".to_string();
+        let mut body = vec![b'.'; 190];
+        body.extend_from_slice(b"hunter%2F2-0123456789 tail");
+        let ex = exemplar_body(&body, std::slice::from_ref(&secret));
+        assert_eq!(ex, format!("{}[redacted]", ".".repeat(190)));
     }
 }

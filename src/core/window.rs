@@ -249,6 +249,7 @@ mod tests {
                 headers: String::new(),
                 phases: Phases::default(),
             }),
+            redirects: Vec::new(),
         }
     }
 

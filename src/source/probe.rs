@@ -3,6 +3,14 @@
 //! monotonic clock — with a hard timeout, a body cap, a redirect limit, and the
 //! leaf certificate's expiry. The verdict comes from the pure diagnostic ladder
 //! in `core::sample`.
+//!
+//! Redirects are followed like curl and browsers do, and stricter: the
+//! configured headers go only to the configured origin (scheme, host and
+//! port) — after a hop to another origin they are not sent again in that
+//! probe —, a body is never re-sent to another origin (that redirect is
+//! refused), only `http` and `https` locations are followed, and https → http
+//! only when the endpoint sets `follow_insecure_redirects`. The sample lists
+//! where the probe was sent.
 
 use crate::config::{Config, Endpoint};
 use crate::core::sample::{
@@ -41,13 +49,14 @@ pub struct ProbeSetupError {
 pub struct ProbeTarget {
     /// Endpoint name.
     pub name: String,
-    /// URL to request (may carry secrets; never displayed).
+    /// URL to request, without userinfo (may carry secrets; never displayed).
     pub url: Url,
-    /// URL as written in the config (safe to display).
+    /// URL as written in the config, its userinfo password hidden (safe to display).
     pub url_display: String,
     /// Method.
     pub method: hyper::Method,
-    /// Extra request headers.
+    /// Extra request headers: the configured ones, and basic auth from the URL's
+    /// userinfo (sent to the configured origin only).
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Request body.
     pub body: Bytes,
@@ -65,6 +74,8 @@ pub struct ProbeTarget {
     pub max_body: usize,
     /// Redirect limit.
     pub max_redirects: usize,
+    /// Follow a redirect from https to http (`follow_insecure_redirects`).
+    pub follow_insecure_redirects: bool,
     /// Values to redact from exemplars.
     pub secrets: Arc<Vec<String>>,
     /// Keep the connection open between probes (then connect and TLS are timed only when it is new).
@@ -74,7 +85,9 @@ pub struct ProbeTarget {
 }
 
 impl ProbeTarget {
-    /// Prepares an endpoint from the config.
+    /// Prepares an endpoint from the config. A config from [`Config::parse`]
+    /// was validated with the same checks, so this fails only on one built or
+    /// changed by hand.
     pub fn from_config(ep: &Endpoint, config: &Config) -> Result<ProbeTarget, ProbeSetupError> {
         let bad = |reason: String| ProbeSetupError {
             endpoint: ep.name.to_string(),
@@ -84,18 +97,26 @@ impl ProbeTarget {
         for (k, v) in &ep.headers {
             let name = HeaderName::from_bytes(k.as_bytes())
                 .map_err(|_| bad(format!("`{k}` is not a valid header name")))?;
-            let value = HeaderValue::from_str(v.expose()).map_err(|_| {
+            let mut value = HeaderValue::from_str(v.expose()).map_err(|_| {
                 bad(format!(
                     "the value of header `{k}` has characters a header cannot carry"
                 ))
             })?;
+            // Configured values may be secrets: `Debug` shows `Sensitive`.
+            value.set_sensitive(true);
             headers.push((name, value));
+        }
+        if let Some(basic) = ep.url.basic_auth() {
+            let mut value = HeaderValue::from_str(basic)
+                .map_err(|_| bad("the URL's credentials cannot be sent as basic auth".into()))?;
+            value.set_sensitive(true);
+            headers.push((hyper::header::AUTHORIZATION, value));
         }
         let tls = tls::client_config(ep.tls.ca_file.as_deref(), ep.tls.insecure)
             .map_err(|e| bad(e.to_string()))?;
         Ok(ProbeTarget {
             name: ep.name.to_string(),
-            url: ep.url.expose().clone(),
+            url: ep.url.without_userinfo(),
             url_display: ep.url.display(),
             method: hyper::Method::from_bytes(ep.method.as_str().as_bytes())
                 .unwrap_or(hyper::Method::GET),
@@ -112,6 +133,7 @@ impl ProbeTarget {
             insecure: ep.tls.insecure,
             max_body: DEFAULT_MAX_BODY,
             max_redirects: DEFAULT_MAX_REDIRECTS,
+            follow_insecure_redirects: ep.follow_insecure_redirects,
             secrets: Arc::new(config.secrets().to_vec()),
             reuse_connections: ep
                 .reuse_connections
@@ -132,6 +154,7 @@ struct Progress {
     bytes: u64,
     cert_days_left: Option<f64>,
     retry_after: Option<Duration>,
+    redirects: Vec<String>,
 }
 
 /// Aborts the connection driver when the probe ends, however it ends.
@@ -198,6 +221,7 @@ pub async fn probe(target: &ProbeTarget, at: DateTime<Utc>) -> ProbeSample {
         warnings: verdict.warnings,
         lateness: Duration::ZERO,
         exemplar,
+        redirects: progress.redirects,
     }
 }
 
@@ -209,31 +233,37 @@ async fn run(
     let mut url = target.url.clone();
     let mut method = target.method.clone();
     let mut body = target.body.clone();
+    let origin = target.url.origin();
+    // Whether every hop so far stayed on the configured origin: only then are
+    // the configured headers sent.
+    let mut at_home = true;
     for hop in 0..=target.max_redirects {
         *p = Progress {
             stage: "resolving the name",
             cert_days_left: p.cert_days_left,
+            redirects: std::mem::take(&mut p.redirects),
             ..Progress::default()
         };
-        let exchange = request_once(target, &url, &method, body.clone(), at, p).await?;
+        let exchange = request_once(target, &url, &method, body.clone(), at_home, at, p).await?;
         let status = exchange.response.status();
         let location = exchange
             .response
             .headers()
             .get(hyper::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         if let (true, Some(loc)) = (status.is_redirection(), location) {
             if hop == target.max_redirects {
-                return Err(TransportFailure::TooManyRedirects(format!(
+                return Err(TransportFailure::Redirect(format!(
                     "more than {} redirects (redirect loop?); the last pointed to {}",
                     target.max_redirects,
-                    sample::redact(&loc, &target.secrets)
+                    shown(&loc, target)
                 )));
             }
-            url = url.join(&loc).map_err(|e| {
-                TransportFailure::TooManyRedirects(format!(
-                    "redirect to an invalid location {loc:?}: {e}"
+            let next = url.join(&loc).map_err(|e| {
+                TransportFailure::Redirect(format!(
+                    "redirected ({}) to an invalid location {}: {e}",
+                    status.as_u16(),
+                    shown(&loc, target)
                 ))
             })?;
             if status == hyper::StatusCode::SEE_OTHER
@@ -242,6 +272,10 @@ async fn run(
                 method = hyper::Method::GET;
                 body = Bytes::new();
             }
+            follow_or_refuse(target, &url, &next, status, !body.is_empty())?;
+            at_home &= next.origin() == origin;
+            p.redirects.push(shown_url(&next, target));
+            url = next;
             continue;
         }
         return read_body(exchange, target, p).await;
@@ -249,11 +283,72 @@ async fn run(
     Ok(())
 }
 
+/// Refuses a redirect from `from` to `to` that would leave http(s), go from
+/// https to http without `follow_insecure_redirects`, or re-send a body
+/// (`with_body`) to another origin than the configured one.
+fn follow_or_refuse(
+    target: &ProbeTarget,
+    from: &Url,
+    to: &Url,
+    status: hyper::StatusCode,
+    with_body: bool,
+) -> Result<(), TransportFailure> {
+    let (code, to_shown) = (status.as_u16(), shown_url(to, target));
+    let refuse = |why: String| Err(TransportFailure::Redirect(why));
+    if !matches!(to.scheme(), "http" | "https") {
+        return refuse(format!(
+            "redirected ({code}) to {to_shown}: not followed, only http and https locations are"
+        ));
+    }
+    if from.scheme() == "https" && to.scheme() == "http" && !target.follow_insecure_redirects {
+        return refuse(format!(
+            "redirected ({code}) from https to http ({to_shown}): not followed, the request would \
+             leave TLS; probe that URL directly, or set follow_insecure_redirects: true on endpoint \
+             `{}` (headers and body are still never sent to another origin)",
+            target.name
+        ));
+    }
+    if with_body && to.origin() != target.url.origin() {
+        return refuse(format!(
+            "redirected ({code}) to another origin ({to_shown}), which would re-send the request \
+             body: not followed, an endpoint's body goes to its own origin only; probe that URL directly"
+        ));
+    }
+    Ok(())
+}
+
+/// A URL from a redirect as a sample shows it: without userinfo, secrets
+/// redacted, at most [`sample::REDIRECT_URL_BYTES`].
+fn shown_url(url: &Url, target: &ProbeTarget) -> String {
+    let mut bare = url.clone();
+    let _ = bare.set_username("");
+    let _ = bare.set_password(None);
+    shown(bare.as_str(), target)
+}
+
+/// Text from a `Location` as a sample shows it: secrets redacted, cut to
+/// [`sample::REDIRECT_URL_BYTES`] (after redacting, so no part of a secret survives the cut).
+fn shown(text: &str, target: &ProbeTarget) -> String {
+    let mut out = sample::redact(text, &target.secrets);
+    if out.len() > sample::REDIRECT_URL_BYTES {
+        let mut cut = sample::REDIRECT_URL_BYTES - '…'.len_utf8();
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
+}
+
+/// Sends one request to `url`; the configured headers only when `at_home`
+/// (every hop so far stayed on the configured origin).
 async fn request_once(
     target: &ProbeTarget,
     url: &Url,
     method: &hyper::Method,
     body: Bytes,
+    at_home: bool,
     at: DateTime<Utc>,
     p: &mut Progress,
 ) -> Result<Exchange, TransportFailure> {
@@ -300,8 +395,10 @@ async fn request_once(
                 "close"
             },
         );
-    for (k, v) in &target.headers {
-        req = req.header(k, v);
+    if at_home {
+        for (k, v) in &target.headers {
+            req = req.header(k, v);
+        }
     }
     let req = req
         .body(Full::new(body))

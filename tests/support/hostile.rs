@@ -1,10 +1,15 @@
 //! The hostile HTTP server shared by the reliability tests: plain HTTP on
 //! 127.0.0.1 with one path per hostile case (slowloris, header floods, huge and
 //! binary bodies, gzip bombs, malformed HTTP, resets, an echo of our headers,
-//! hostile `/metrics`), a port that answers anything with a plain-HTTP 400 (for
-//! `https://`), and one that reads a TLS ClientHello and never answers. Bodies
-//! are generated while streaming; every connection task is counted until the
-//! client leaves, so a test can check that nothing is left running.
+//! hostile `/metrics`, redirects anywhere, reflections of a secret
+//! percent-encoded), a port that answers anything with a plain-HTTP 400 (for
+//! `https://`), and one that reads a TLS ClientHello and never answers. A
+//! second plain port serves the same cases from another origin, and a TLS port
+//! (a self-signed certificate for `localhost`) serves redirects and `/headers`,
+//! so tests can send a probe across origins and schemes; every request head is
+//! recorded with the port it arrived on. Bodies are generated while streaming;
+//! every connection task is counted until the client leaves, so a test can
+//! check that nothing is left running.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,12 +27,31 @@ pub const SECRET_VAR: &str = "IC_HOSTILE_SECRET";
 /// Where the echoed secret starts in the echo body: across the 200-byte exemplar cut.
 pub const SECRET_AT: usize = 190;
 
-/// What the server saw: open connections, hits and body bytes sent per path.
+/// A second secret, reflected by `/reflect-encoded` in percent- and
+/// form-encoded forms: it has the characters encoding changes.
+pub const ODD_SECRET: &str = "hunter/2 with:sp@ce+plus&more=yes";
+/// The environment variable a config reads [`ODD_SECRET`] from.
+pub const ODD_SECRET_VAR: &str = "IC_HOSTILE_ODD_SECRET";
+
+/// What the server saw: open connections, hits and body bytes sent per path,
+/// and every request head with the port it came in on.
 #[derive(Default)]
 pub struct Counters {
     pub open: AtomicUsize,
     pub hits: Mutex<HashMap<String, usize>>,
     pub sent: Mutex<HashMap<String, u64>>,
+    pub heads: Mutex<Vec<Seen>>,
+}
+
+/// One request as it arrived.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// The port it arrived on ([`Hostile::port`], `other_port` or `tls_port`).
+    pub port: u16,
+    /// The request target (path and query).
+    pub path: String,
+    /// The whole request head.
+    pub head: String,
 }
 
 /// Counts a connection as open until dropped.
@@ -46,11 +70,16 @@ impl Drop for Open {
 
 /// The server: plain HTTP on `port` (one path per case), a port that answers
 /// anything with a plain-HTTP 400 (for `https://`), and one that reads a TLS
-/// ClientHello and never answers.
+/// ClientHello and never answers; the same cases on `other_port` (another
+/// origin), and redirects and `/headers` over TLS on `tls_port`, whose
+/// certificate `ca_pem` is.
 pub struct Hostile {
     pub port: u16,
     pub plain_port: u16,
     pub stall_port: u16,
+    pub other_port: u16,
+    pub tls_port: u16,
+    pub ca_pem: String,
     pub counters: Arc<Counters>,
 }
 
@@ -71,16 +100,30 @@ impl Hostile {
         let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let plain = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let stall = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let other = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tls = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (acceptor, ca_pem) = tls_acceptor();
         let h = Hostile {
             port: http.local_addr().unwrap().port(),
             plain_port: plain.local_addr().unwrap().port(),
             stall_port: stall.local_addr().unwrap().port(),
+            other_port: other.local_addr().unwrap().port(),
+            tls_port: tls.local_addr().unwrap().port(),
+            ca_pem,
             counters: counters.clone(),
         };
+        for listener in [http, other] {
+            let (c, bombs) = (counters.clone(), bombs.clone());
+            tokio::spawn(async move {
+                while let Ok((s, _)) = listener.accept().await {
+                    tokio::spawn(handle(s, c.clone(), bombs.clone()));
+                }
+            });
+        }
         let c = counters.clone();
         tokio::spawn(async move {
-            while let Ok((s, _)) = http.accept().await {
-                tokio::spawn(handle(s, c.clone(), bombs.clone()));
+            while let Ok((s, _)) = tls.accept().await {
+                tokio::spawn(handle_tls(s, acceptor.clone(), c.clone()));
             }
         });
         let c = counters.clone();
@@ -112,6 +155,25 @@ impl Hostile {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `path` on the second plain port: another origin.
+    pub fn other_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.other_port)
+    }
+
+    /// `path` on the TLS port (the certificate is for `localhost`).
+    pub fn tls_url(&self, path: &str) -> String {
+        format!("https://localhost:{}{path}", self.tls_port)
+    }
+
+    /// The request heads that arrived on `port`.
+    pub fn heads_on(&self, port: u16) -> Vec<Seen> {
+        lock(&self.counters.heads)
+            .iter()
+            .filter(|s| s.port == port)
+            .cloned()
+            .collect()
     }
 
     pub fn hits(&self, path: &str) -> usize {
@@ -198,15 +260,134 @@ pub async fn handle(mut s: TcpStream, counters: Arc<Counters>, bombs: Arc<Bombs>
     };
     let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
     *lock(&counters.hits).entry(path.clone()).or_default() += 1;
+    record(&counters, &s, &path, &head);
     let mut out = Out { s, sent: 0 };
     serve(&path, &head, &mut out, &counters, &bombs).await;
     *lock(&counters.sent).entry(path).or_default() += out.sent;
 }
 
+fn record(counters: &Counters, s: &TcpStream, path: &str, head: &str) {
+    let port = s.local_addr().map(|a| a.port()).unwrap_or(0);
+    lock(&counters.heads).push(Seen {
+        port,
+        path: path.to_string(),
+        head: head.to_string(),
+    });
+}
+
+/// `/redirect?status=N&to=URL` (URL percent-encoded): the status (default 302)
+/// and the `Location` header it answers with.
+pub fn redirect_of(path: &str) -> Option<(String, String)> {
+    let query = path.strip_prefix("/redirect?")?;
+    let mut status = "302".to_string();
+    let mut to = None;
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match &*k {
+            "status" => status = v.into_owned(),
+            "to" => to = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    Some((status, to?))
+}
+
+/// `/redirect?…` with `to` as the raw `Location`.
+pub fn redirect_path(status: u16, to: &str) -> String {
+    let to: String = url::form_urlencoded::byte_serialize(to.as_bytes()).collect();
+    format!("/redirect?status={status}&to={to}")
+}
+
+/// The value of request header `name` (lowercase) in `head`.
+pub fn header_value<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// How `/reflect-encoded` and `/reflect-redirect` encode a value.
+pub const ENCODINGS: [&str; 5] = ["upper", "lower", "mixed", "every", "form"];
+
+/// `s` percent-encoded with upper-, lower- or mixed-case hex, every byte
+/// encoded, or form-encoded (space as `+`).
+pub fn encoded_as(s: &str, how: &str) -> String {
+    match how {
+        "lower" => percent_encoded(s, false),
+        "mixed" => percent_encoded(s, true)
+            .char_indices()
+            .map(|(i, c)| {
+                if i % 2 == 0 {
+                    c.to_ascii_lowercase()
+                } else {
+                    c
+                }
+            })
+            .collect(),
+        "every" => s.bytes().map(|b| format!("%{b:02X}")).collect(),
+        "form" => url::form_urlencoded::byte_serialize(s.as_bytes()).collect(),
+        _ => percent_encoded(s, true),
+    }
+}
+
+/// Every byte of `s` outside `A-Za-z0-9` as `%XX`, in upper- or lowercase hex.
+pub fn percent_encoded(s: &str, upper: bool) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => (b as char).to_string(),
+            _ if upper => format!("%{b:02X}"),
+            _ => format!("%{b:02x}"),
+        })
+        .collect()
+}
+
 pub async fn serve(path: &str, head: &str, out: &mut Out, counters: &Counters, bombs: &Bombs) {
     pub const JSON: &str = "Content-Type: application/json\r\n";
     pub const PROM: &str = "Content-Type: text/plain; version=0.0.4\r\n";
+    if let Some((status, to)) = redirect_of(path) {
+        let headers = format!("Location: {to}\r\n");
+        out.respond(&format!("{status} Redirect"), &headers, b"")
+            .await;
+        return;
+    }
+    // `/bounce?ports=P,Q`: a redirect to the same path on the other of the two
+    // ports, for ever (a loop across two origins).
+    if let Some(ports) = path.strip_prefix("/bounce?ports=") {
+        let here = header_value(head, "host").and_then(|h| h.rsplit(':').next());
+        let other = ports.split(',').find(|p| Some(*p) != here).unwrap_or(ports);
+        let headers = format!("Location: http://127.0.0.1:{other}{path}\r\n");
+        out.respond("302 Found", &headers, b"").await;
+        return;
+    }
+    // `/reflect-redirect?as=upper|lower|mixed|every|form`: a redirect to a
+    // missing page whose query is the `X-Reflect` request header, encoded so.
+    if let Some(how) = path.strip_prefix("/reflect-redirect?as=") {
+        let value = header_value(head, "x-reflect").unwrap_or("");
+        let headers = format!("Location: /gone?next={}\r\n", encoded_as(value, how));
+        out.respond("302 Found", &headers, b"").await;
+        return;
+    }
     match path {
+        // Answers 200; the head is recorded like every other.
+        "/headers" => {
+            out.respond("200 OK", JSON, b"{\"status\": \"ok\"}").await;
+        }
+        // The `X-Reflect` request header reflected in a `Location` and a body,
+        // percent-encoded in upper, lower and mixed case, every byte encoded,
+        // and form-encoded (space as `+`): a 500, so the probe keeps an exemplar.
+        "/reflect-encoded" => {
+            let value = header_value(head, "x-reflect").unwrap_or("");
+            let mut body = String::new();
+            let mut headers = format!(
+                "Content-Type: text/plain\r\nLocation: /login?next={}\r\n",
+                encoded_as(value, "upper")
+            );
+            for how in ENCODINGS {
+                body.push_str(&format!("{how}={}\n", encoded_as(value, how)));
+                headers.push_str(&format!("X-{how}: {}\r\n", encoded_as(value, how)));
+            }
+            out.respond("500 Internal Server Error", &headers, body.as_bytes())
+                .await;
+        }
         "/healthy" => {
             out.respond("200 OK", JSON, b"{\"status\": \"ok\"}").await;
         }
@@ -420,6 +601,71 @@ pub async fn serve(path: &str, head: &str, out: &mut Out, counters: &Counters, b
             out.respond("404 Not Found", "", b"no such case").await;
         }
     }
+}
+
+/// A TLS acceptor with a fresh self-signed certificate for `localhost` and
+/// 127.0.0.1, and that certificate as PEM (for `tls.ca_file`).
+fn tls_acceptor() -> (tokio_rustls::TlsAcceptor, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+            key.serialize_der(),
+        )),
+    )
+    .unwrap();
+    (
+        tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        cert.pem(),
+    )
+}
+
+/// The TLS port: `/redirect?…` and `/headers` only (anything else is a 404).
+async fn handle_tls(s: TcpStream, acceptor: tokio_rustls::TlsAcceptor, counters: Arc<Counters>) {
+    let _open = Open::new(&counters);
+    let port = s.local_addr().map(|a| a.port()).unwrap_or(0);
+    let Ok(Ok(mut tls)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(s)).await
+    else {
+        return;
+    };
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 64 * 1024 {
+        match tls.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let head = String::from_utf8_lossy(&buf).into_owned();
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+    lock(&counters.heads).push(Seen {
+        port,
+        path: path.clone(),
+        head,
+    });
+    let answer = match (redirect_of(&path), path.as_str()) {
+        (Some((status, to)), _) => {
+            format!(
+                "HTTP/1.1 {status} Redirect\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+        }
+        (None, "/headers") => {
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".to_string()
+        }
+        _ => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+    };
+    let _ = tls.write_all(answer.as_bytes()).await;
+    let _ = tls.shutdown().await;
 }
 
 /// Terminal escapes, NUL, CR, then every byte value.
