@@ -416,6 +416,11 @@ impl Journal {
             .metadata()
             .map_err(io_err(&path, "read the timeline's size"))?
             .len();
+        // The tail scan may read the whole file (and a torn tail is copied in one
+        // buffer): a file readers refuse is refused here too, never read into memory.
+        if len > MAX_FILE {
+            return Err(JournalError::TooLarge { path, bytes: len });
+        }
         let (last, torn_at) = self.scan_tail(len, now)?;
         let (last_seq, last_ts) = last.map_or((0, None), |(s, t)| (s, t));
         let Some(seq) = last_seq.checked_add(1) else {

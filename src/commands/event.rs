@@ -31,7 +31,15 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
         .filter(|a| !a.trim().is_empty())
         .unwrap_or_else(|| "someone".into());
     let now = crate::clock::now();
-    let mut first = draft(args, &actor, &message, now)?;
+    // With --stdin each line is a message and this draft is never written: it only
+    // checks the kind and its options, on a text every kind accepts (a severity
+    // starts with one).
+    let probe = if args.stdin {
+        "SEV-1 events from standard input"
+    } else {
+        message.as_str()
+    };
+    let mut first = draft(args, &actor, probe, now)?;
     if first.kind == Kind::IncidentOpened
         && let Ok(c) = crate::config::Config::discover(config)
     {

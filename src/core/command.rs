@@ -742,6 +742,10 @@ impl<'a> Lexer<'a> {
                 self.newline(at)?;
             }
             ' ' | '\t' => self.end_word(),
+            // `>&`, `<&` (`2>&1`), `>|` and bash's `&>` are redirections, not
+            // separators: the command and its words go on.
+            '&' if matches!(prev, Some('>' | '<')) || self.peek_is('>') => self.end_word(),
+            '|' if prev == Some('>') => self.end_word(),
             ';' | '&' | '|' => self.end_command(),
             '(' => {
                 if prev == Some('(')

@@ -1,0 +1,187 @@
+//! Adversary tests for the command dialog (`app::confirm`, drawn by
+//! `tui::overlay`): "y is refused until every row has been on screen" and
+//! "every line wrapped, never cut". Each test reads the dialog the way a
+//! responder does — draw a frame, look, press ↓ — into ratatui's
+//! `TestBackend`, and checks that whatever `y` accepts was really drawn.
+
+use chrono::{DateTime, TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use incident_commander::app::confirm::{Dialog, Row};
+use incident_commander::app::targets::{SourceKind, Target};
+use incident_commander::app::{self, Confirm, Effect, Mode, Msg, State};
+use incident_commander::core::command::{Command, Values};
+use incident_commander::core::detect::Settings;
+use incident_commander::core::event::Phase;
+use incident_commander::core::playbook;
+use incident_commander::tui::{self, theme::Theme};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::time::Duration;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 3, 0, 0).unwrap()
+}
+
+/// A state on a `size` screen with a dialog open for `template`, `{target}` a route.
+fn with_dialog(size: (u16, u16), template: &str, route: &str) -> State {
+    let mut s = State::new(
+        "shop",
+        "ann",
+        Settings::default(),
+        vec![Target::new("payments", SourceKind::Probe, None)],
+        playbook::bundled(),
+        "/var/lib/ic/incidents".into(),
+        t0(),
+    );
+    s.size = size;
+    let name = format!("shop {route}");
+    let mut v = Values::default();
+    v.set_target(&name, true).set("service", "shop");
+    let d = Dialog::new(
+        "rollback".into(),
+        Phase::Mitigate,
+        Command::parse(template).unwrap(),
+        v,
+        Some((name, "the signal that opened the incident".into())),
+        Duration::from_secs(60),
+        size,
+    );
+    s.mode = Mode::Confirm(Confirm::Run(Box::new(d)));
+    s
+}
+
+fn dialog(s: &State) -> &Dialog {
+    match &s.mode {
+        Mode::Confirm(Confirm::Run(d)) => d,
+        m => panic!("no dialog: {m:?}"),
+    }
+}
+
+fn key(s: &mut State, code: KeyCode) -> Vec<Effect> {
+    app::update(s, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)), t0())
+}
+
+/// One frame as the terminal shows it, a string per screen row.
+fn draw(s: &mut State) -> Vec<String> {
+    let (w, h) = s.size;
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| tui::draw(f, s, Theme { mono: true }))
+        .unwrap();
+    let buf = term.backend().buffer().clone();
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect())
+        .collect()
+}
+
+fn text(row: &Row) -> String {
+    row.iter().map(|(t, _)| t.as_str()).collect()
+}
+
+/// Reads the dialog to its end the honest way — a frame, then ↓ — until `y`
+/// would be accepted (or 500 presses); returns every screen row drawn.
+fn read_to_the_end(s: &mut State) -> Vec<String> {
+    let mut seen = Vec::new();
+    for _ in 0..500 {
+        seen.extend(draw(s));
+        if dialog(s).may_run() {
+            break;
+        }
+        key(s, KeyCode::Down);
+    }
+    seen
+}
+
+/// The dialog's body rows that `y` counts as read but no frame ever showed whole.
+fn never_shown(s: &mut State) -> Vec<String> {
+    let drawn = read_to_the_end(s);
+    assert!(dialog(s).may_run(), "y is never accepted");
+    dialog(s)
+        .rows(s.size)
+        .iter()
+        .map(text)
+        .filter(|row| !drawn.iter().any(|line| line.contains(row.trim_end())))
+        .collect()
+}
+
+const FIVE_LINES: &str =
+    "echo one\necho two\necho three\nkubectl -n {service} rollout undo deploy/{target}\necho five";
+
+/// On a screen three rows high the box has room for its summary only: no body
+/// row is ever drawn, yet each ↓ marks one "seen" and `y` is then accepted.
+#[test]
+fn on_a_screen_too_low_for_the_body_y_is_not_accepted_unread() {
+    let mut failures = Vec::new();
+    for size in [(60, 3), (80, 2), (40, 1)] {
+        let mut s = with_dialog(size, FIVE_LINES, "/api/payments");
+        let missing = never_shown(&mut s);
+        if !missing.is_empty() {
+            failures.push(format!(
+                "at {}×{}, y is accepted though these rows were never on screen: {missing:#?}",
+                size.0, size.1
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Rows are wrapped to at least "indent + 12" characters, wider than the box
+/// on a narrow screen: the view cuts what does not fit. At 20 columns the
+/// target row loses two characters a row; at 16 the command's own text does.
+#[test]
+fn on_a_narrow_screen_no_row_is_cut() {
+    let long_route = "/api/v1/payments/refunds-and-chargebacks";
+    let mut failures = Vec::new();
+    for size in [(20, 40), (16, 40), (12, 40)] {
+        let mut s = with_dialog(size, FIVE_LINES, long_route);
+        let missing = never_shown(&mut s);
+        if !missing.is_empty() {
+            failures.push(format!(
+                "at {}×{}, y is accepted though these rows were cut on screen: {missing:#?}",
+                size.0, size.1
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The dialog marks rows "seen" when it is opened or scrolled, not when a frame
+/// shows them. The view draws at most every 33 ms and handles a whole batch of
+/// keys in between, so `Enter y` (or `Space Space … y`) typed or sent in one go
+/// runs a command whose rows never reached the terminal.
+#[test]
+fn y_is_refused_until_a_frame_has_shown_the_rows() {
+    let mut s = with_dialog((80, 24), FIVE_LINES, "/api/payments");
+    // No frame drawn yet: nothing of the dialog has been on screen.
+    let fx = key(&mut s, KeyCode::Char('y'));
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::Run(..))),
+        "y ran the command before the dialog was ever drawn"
+    );
+
+    // A long command, paged through without a frame in between.
+    let long: String = (1..=60).map(|i| format!("echo line {i}\n")).collect();
+    let mut s = with_dialog((80, 24), &long, "/api/payments");
+    draw(&mut s);
+    for _ in 0..10 {
+        key(&mut s, KeyCode::PageDown);
+    }
+    let fx = key(&mut s, KeyCode::Char('y'));
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::Run(..))),
+        "y ran a 61-line command of which one page was ever drawn"
+    );
+}
+
+/// The reading harness itself: at the usual sizes every row is drawn whole
+/// before `y` is accepted (this one passes, so the failures above are the dialog's).
+#[test]
+fn control_at_usual_sizes_every_row_is_drawn_before_y() {
+    let long: String = (1..=60).map(|i| format!("echo line {i}\n")).collect();
+    for size in [(80, 24), (160, 45), (40, 12)] {
+        for template in [FIVE_LINES, long.as_str()] {
+            let mut s = with_dialog(size, template, "/api/v1/payments/refunds-and-chargebacks");
+            let missing = never_shown(&mut s);
+            assert!(missing.is_empty(), "{size:?}: {missing:#?}");
+        }
+    }
+}
