@@ -23,7 +23,7 @@ use crate::core::event::{Draft, Event, Kind};
 use chrono::{DateTime, Utc};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// How much of the file's end is read to find the last `seq`.
@@ -160,13 +160,26 @@ pub fn dir_problem(dir: &Path) -> Option<String> {
         return Some("is not a directory: set timeline_dir to a directory".into());
     }
     let mode = meta.permissions().mode();
-    (mode & 0o002 != 0).then(|| {
-        format!(
+    if mode & 0o002 != 0 {
+        return Some(format!(
             "the timeline directory is writable by every user (mode {:o}): anyone could add, replace or link incident records; run `chmod o-w {}` or set timeline_dir to a private directory",
             mode & 0o7777,
             dir.display()
+        ));
+    }
+    let me = euid();
+    (meta.uid() != me).then(|| {
+        format!(
+            "the timeline directory belongs to another user (uid {}, you are {me}): they could read every record or plant one; set timeline_dir to a directory of your own",
+            meta.uid()
         )
     })
+}
+
+/// This process's effective user id.
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 /// Creates `dir` (and parents) with mode 0700 where missing; refuses a path
@@ -232,6 +245,19 @@ fn open_regular(
         return Err(JournalError::NotRegular {
             path: path.to_path_buf(),
             what: file_kind(meta.file_type()),
+        });
+    }
+    if meta.uid() != euid() {
+        return Err(JournalError::NotRegular {
+            path: path.to_path_buf(),
+            what: "a file of another user",
+        });
+    }
+    // A hard link makes another name (anywhere on the file system) read and grow with it.
+    if meta.nlink() > 1 {
+        return Err(JournalError::NotRegular {
+            path: path.to_path_buf(),
+            what: "a file with another name (a hard link)",
         });
     }
     // Regular files never block; clear the flag so later writes behave as usual.
@@ -465,8 +491,8 @@ impl Journal {
 
     /// The highest valid `seq` with the latest `ts` not in the future (see
     /// [`FUTURE_SLACK`]) and, when the file does not end in a newline, where the
-    /// torn line starts. Reads the last 64 KiB, or the whole file when that holds
-    /// no valid line.
+    /// torn line starts. Reads the last 64 KiB, and twice as much each time that
+    /// holds no valid line.
     #[allow(clippy::type_complexity)]
     fn scan_tail(
         &self,
@@ -512,7 +538,9 @@ impl Journal {
             match best {
                 Some(b) => return Ok((Some(b), torn_at)),
                 None if from == 0 => return Ok((None, torn_at)),
-                None => from = 0,
+                // No whole event in the window (a long last line): twice as far back,
+                // so a file is never read whole for one append.
+                None => from = from.saturating_sub((len - from).max(TAIL)),
             }
         }
     }
@@ -818,14 +846,12 @@ pub enum Opening {
     Joined(Journal),
     /// A new timeline, with its `incident_opened` event on disk.
     Created(Journal, Event),
-    /// A new timeline whose `incident_opened` could not be written yet (disk full …):
-    /// keep the draft and write it when there is room.
-    Unwritten(Journal, JournalError),
 }
 
 /// The incident of `service` in `dir`: the newest open one, or a new timeline
 /// titled `title` with `opened` written first. Done under a lock on the
-/// directory, so processes watching the same service never open two.
+/// directory, so processes watching the same service never open two; when
+/// `opened` cannot be written, no file is left behind.
 pub fn open_or_join(
     dir: &Path,
     service: &str,
@@ -848,9 +874,16 @@ pub fn open_or_join(
         .map_err(io_err(&lock_path, "lock the timeline directory"))?;
     let result = match newest_open_for(dir, service) {
         Some(path) => Journal::open(&path).map(Opening::Joined),
-        None => Journal::create(dir, started, title).map(|mut j| match j.append(opened, started) {
-            Ok(e) => Opening::Created(j, e),
-            Err(e) => Opening::Unwritten(j, e),
+        None => Journal::create(dir, started, title).and_then(|mut j| {
+            match j.append(opened, started) {
+                Ok(e) => Ok(Opening::Created(j, e)),
+                Err(e) => {
+                    // Nothing acknowledged is in it: no empty file stands for an open
+                    // incident another process would not see (and would open again).
+                    let _ = fs::remove_file(j.path());
+                    Err(e)
+                }
+            }
         }),
     };
     let _ = lock.unlock();

@@ -117,6 +117,9 @@ pub struct CommandOutcome {
     pub timed_out: bool,
     /// Whether the cancel switch stopped the command (or it was on before the start).
     pub cancelled: bool,
+    /// Whether processes it left in its group (`cmd &`) were still running when
+    /// the shell exited, and were ended then.
+    pub leftovers_ended: bool,
 }
 
 impl CommandOutcome {
@@ -138,6 +141,7 @@ impl CommandOutcome {
             "truncated": self.truncated,
             "timed_out": self.timed_out,
             "cancelled": self.cancelled,
+            "leftovers_ended": self.leftovers_ended,
         })
     }
 
@@ -178,6 +182,9 @@ impl CommandOutcome {
         } else {
             format!("ended without an exit status after {took}")
         };
+        if self.leftovers_ended {
+            line.push_str(", the processes it left running were ended");
+        }
         if self.truncated {
             line.push_str(", output truncated");
         }
@@ -273,6 +280,7 @@ pub async fn run(
         truncated: false,
         timed_out: false,
         cancelled: false,
+        leftovers_ended: false,
     };
     if *cancel.borrow_and_update() {
         tracing::info!(command = %outcome.command, "command cancelled before it started");
@@ -325,7 +333,16 @@ pub async fn run(
             }
         };
         let status = match stop {
-            Stop::Exited(status) => status,
+            Stop::Exited(status) => {
+                // "Ended" means the whole group: what the shell left running is stopped too.
+                if let Some(g) = group
+                    && group_alive(g)
+                {
+                    outcome.leftovers_ended = true;
+                    end_leftovers(g).await;
+                }
+                status
+            }
             Stop::TimedOut | Stop::Cancelled => {
                 if matches!(stop, Stop::TimedOut) {
                     outcome.timed_out = true;
@@ -413,6 +430,59 @@ async fn terminate(
                 "the shell did not end after SIGKILL",
             )),
         },
+    }
+}
+
+/// Whether any process of group `group` is still running (a zombie that only
+/// waits for its reaper does not count).
+fn group_alive(group: libc::pid_t) -> bool {
+    if group <= 1 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the group exists and may be signalled.
+    if unsafe { libc::killpg(group, 0) } != 0 {
+        return false;
+    }
+    // Members may all be zombies already: look at their states.
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    entries.flatten().any(|e| {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            return false;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            return false;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|p| p.parse::<libc::pid_t>().ok());
+        pgrp == Some(group) && !matches!(state, Some("Z") | Some("X"))
+    })
+}
+
+/// Ends what a shell that exited left in its group: SIGTERM, up to
+/// [`KILL_GRACE`] for it to go, then SIGKILL.
+async fn end_leftovers(group: libc::pid_t) {
+    tracing::info!(
+        group,
+        "the command left processes running in its group: ending them"
+    );
+    signal_group(group, libc::SIGTERM);
+    let deadline = Instant::now() + KILL_GRACE;
+    while group_alive(group) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if group_alive(group) {
+        signal_group(group, libc::SIGKILL);
     }
 }
 
@@ -535,6 +605,7 @@ mod tests {
             truncated: false,
             timed_out: false,
             cancelled: false,
+            leftovers_ended: false,
         }
     }
 

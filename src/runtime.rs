@@ -134,6 +134,11 @@ pub struct Runtime {
     /// An incident whose timeline could not be created yet (its title); its
     /// `incident_opened` waits first in `pending`.
     open_later: Option<String>,
+    /// The timeline the running (or just ended) command's start is in.
+    command_timeline: Option<PathBuf>,
+    /// `command_finished` events whose incident is no longer the open one and
+    /// that could not be written to it yet (its file, the draft).
+    stray: Vec<(PathBuf, Draft)>,
 }
 
 impl Runtime {
@@ -165,6 +170,7 @@ impl Runtime {
             .iter()
             .flat_map(|i| i.events.iter().map(|e| e.seq))
             .collect();
+        state.mark_resumed();
         // A command that started before ic stopped (killed, power lost) has no recorded end.
         let unfinished: Vec<String> = state
             .incident
@@ -207,6 +213,8 @@ impl Runtime {
             secrets,
             command: None,
             open_later: None,
+            command_timeline: None,
+            stray: Vec::new(),
         }
     }
 
@@ -404,7 +412,7 @@ impl Runtime {
         let tick = matches!(msg, Msg::Tick);
         let fx = app::update(&mut self.state, msg, crate::clock::now());
         if tick {
-            if !self.pending.is_empty() {
+            if !self.pending.is_empty() || !self.stray.is_empty() {
                 self.flush();
             }
             self.follow();
@@ -457,7 +465,7 @@ impl Runtime {
     /// still not be written (after one last try), for the front end to report.
     pub async fn stop(mut self) -> Vec<Draft> {
         self.stop_command().await;
-        if !self.pending.is_empty() {
+        if !self.pending.is_empty() || !self.stray.is_empty() {
             self.flush();
         }
         // Nothing reads the channel any more: a relay blocked on a full one returns at once.
@@ -466,7 +474,9 @@ impl Runtime {
         for t in self.tasks.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
         }
-        std::mem::take(&mut self.pending)
+        let mut unsaved = std::mem::take(&mut self.pending);
+        unsaved.extend(self.stray.drain(..).map(|(_, d)| d));
+        unsaved
     }
 
     /// Feeds the state the events other processes appended to the open timeline.
@@ -546,6 +556,19 @@ impl Runtime {
                 self.notified.push(sig);
             }
             Effect::Run(req) => self.run_command(*req),
+            Effect::CommandEnded(mut draft) => {
+                let theirs = self.command_timeline.take();
+                let ours = self.journal.as_ref().map(|j| j.path().to_path_buf());
+                match theirs {
+                    Some(path) if Some(&path) != ours.as_ref() => {
+                        // Its incident was closed (or another opened) while it ran: the end
+                        // goes where its start is, never into a new incident.
+                        draft.at.get_or_insert(now);
+                        self.write_stray(path, draft);
+                    }
+                    _ => self.apply(Effect::Append(draft)),
+                }
+            }
             Effect::SendComms(text) => {
                 self.notifier.comms(&text);
             }
@@ -602,6 +625,7 @@ impl Runtime {
             }
         };
         let run = event.seq;
+        self.command_timeline = Some(journal.path().to_path_buf());
         self.appended(event);
         let mut env = self.env.clone();
         env.retain(|(k, _)| !req.env.iter().any(|(r, _)| r == k));
@@ -684,7 +708,8 @@ impl Runtime {
 
     /// Opens the incident for the service — joining one another process has open
     /// for it in the directory, or creating its timeline with `draft` first. When
-    /// the disk refuses, the draft waits in memory, first in line.
+    /// the disk refuses, the draft waits in memory, first in line, and the open
+    /// is tried again (join or create, under the directory's lock) with each flush.
     fn open_incident(&mut self, title: String, draft: Draft, now: chrono::DateTime<chrono::Utc>) {
         let dir = self.state.timeline_dir.clone();
         let service = self.state.service.clone();
@@ -697,17 +722,13 @@ impl Runtime {
             Ok(Opening::Joined(j)) => {
                 let path = j.path().display().to_string();
                 self.adopt(j);
-                // Learn the other process's incident from its file.
+                // Learn the other process's incident from its file; what it records as
+                // firing goes on silently when our detectors see it too.
                 self.follow();
+                self.state.mark_resumed();
                 self.say(format!(
                     "joined the incident already open for {service} in {path} (another ic opened it)"
                 ));
-            }
-            Ok(Opening::Unwritten(j, e)) => {
-                self.adopt(j);
-                self.pending.insert(0, draft);
-                self.state.unsaved = self.pending.len();
-                app::update(&mut self.state, Msg::AppendFailed(e.to_string()), now);
             }
             Err(e) => {
                 self.open_later = Some(title);
@@ -731,6 +752,9 @@ impl Runtime {
     /// pending, shown as NOT SAVED, and are retried every second). An incident whose
     /// file could not be created is opened first.
     fn flush(&mut self) {
+        for (path, draft) in std::mem::take(&mut self.stray) {
+            self.write_stray(path, draft);
+        }
         let had_unsaved = self.state.unsaved > 0;
         if let Some(title) = self.open_later.take() {
             let now = crate::clock::now();
@@ -762,19 +786,36 @@ impl Runtime {
             match result {
                 Ok(e) => {
                     self.pending.remove(0);
-                    self.state.unsaved = self.pending.len();
+                    self.state.unsaved = self.pending.len() + self.stray.len();
                     self.appended(e);
                 }
                 Err(e) => {
-                    self.state.unsaved = self.pending.len();
+                    self.state.unsaved = self.pending.len() + self.stray.len();
                     app::update(&mut self.state, Msg::AppendFailed(e.to_string()), now);
                     return;
                 }
             }
         }
-        self.state.unsaved = self.pending.len();
-        if had_unsaved && self.pending.is_empty() {
+        self.state.unsaved = self.pending.len() + self.stray.len();
+        if had_unsaved && self.pending.is_empty() && self.stray.is_empty() {
             self.say("every event is saved to the timeline again".into());
+        }
+    }
+
+    /// Writes a command's end into the timeline of its start, which is not the
+    /// open incident's; kept and retried every second when it cannot be written.
+    fn write_stray(&mut self, path: PathBuf, draft: Draft) {
+        let now = crate::clock::now();
+        match Journal::open(&path).and_then(|mut j| j.append(draft.clone(), now)) {
+            Ok(_) => self.say(format!(
+                "the command's end is recorded in its incident's timeline {}",
+                path.display()
+            )),
+            Err(e) => {
+                self.state.unsaved = self.pending.len() + self.stray.len() + 1;
+                app::update(&mut self.state, Msg::AppendFailed(e.to_string()), now);
+                self.stray.push((path, draft));
+            }
         }
     }
 

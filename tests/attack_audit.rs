@@ -105,6 +105,16 @@ async fn a_command_s_end_is_written_where_its_start_is_even_after_a_close() {
     };
     let mut rt = Runtime::new(state, &notify, Vec::new(), Vec::new(), false);
     rt.handle(key(KeyCode::Enter));
+    // A frame shows the dialog (only drawn rows count as read), then y.
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 45)).unwrap();
+    term.draw(|f| {
+        incident_commander::tui::draw(
+            f,
+            &mut rt.state,
+            incident_commander::tui::theme::Theme { mono: true },
+        )
+    })
+    .unwrap();
     rt.handle(key(KeyCode::Char('y')));
     assert_eq!(
         rt.state.running.as_deref(),

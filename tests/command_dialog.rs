@@ -1,6 +1,7 @@
 //! Confirmed commands end to end in a real terminal (issue #13, part 1): the
 //! full-screen view at 80×24 on a `/metrics` target whose failing route label
-//! is shell code. The label never runs; the dialog shows every line of a long
+//! is shell code. The label never runs (the dialog shows it and refuses); a
+//! plain route made primary with `t` does; the dialog shows every line of a long
 //! command and refuses `y` until all of it was on screen; `command_started`
 //! is on disk before the command runs and `command_finished` after; quitting
 //! while a command runs asks, ends its process group and records it; after a
@@ -21,7 +22,11 @@ use support::tmux::{self, Session};
 /// The failing route's label, as the exposition carries it (escaped) and as it reads.
 const LABEL: &str = "/pay$(touch${IFS}pwned-view)`touch pwned-tick`'\"";
 
-/// A `/metrics` whose route LABEL fails half its requests, and a healthy `/healthz`.
+/// A plain route.
+const PLAIN: &str = "/pay-ok";
+
+/// A `/metrics` whose route LABEL fails half its requests from the start and
+/// PLAIN half of its from the eighth scrape on, and a healthy `/healthz`.
 fn serve() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -38,12 +43,18 @@ fn serve() -> u16 {
                 let body = if head.starts_with("GET /metrics") {
                     let k = scrapes.fetch_add(1, Ordering::SeqCst) + 1;
                     let label = LABEL.replace('\\', "\\\\").replace('"', "\\\"");
+                    // A plain route that starts failing later (its signal comes second).
+                    let late = k.saturating_sub(8);
                     format!(
                         "# TYPE http_requests_total counter\n\
                          http_requests_total{{route=\"{label}\",status=\"500\"}} {}\n\
-                         http_requests_total{{route=\"{label}\",status=\"200\"}} {}\n",
+                         http_requests_total{{route=\"{label}\",status=\"200\"}} {}\n\
+                         http_requests_total{{route=\"{PLAIN}\",status=\"500\"}} {}\n\
+                         http_requests_total{{route=\"{PLAIN}\",status=\"200\"}} {}\n",
                         k * 40,
-                        k * 40
+                        k * 40,
+                        late * 40,
+                        k * 40 + late * 40
                     )
                 } else {
                     "ok".to_string()
@@ -105,7 +116,7 @@ fn events(dir: &Path) -> Vec<Event> {
 
 /// Polls the timeline until `pred` holds.
 fn wait_events(dir: &Path, what: &str, pred: impl Fn(&[Event]) -> bool) -> Vec<Event> {
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(25);
     loop {
         let e = events(dir);
         if pred(&e) {
@@ -150,10 +161,11 @@ fn the_dialog_shows_all_of_it_and_every_run_is_recorded_before_and_after() {
         t.contains(" ALERT ") && t.contains("Playbook: Audit")
     });
 
-    // Step 1: a quoted placeholder. The dialog names the target and shows the value, escaped.
+    // Step 1: the primary target is the hostile route. The dialog shows its value,
+    // escaped, and refuses: a value from outside with shell syntax reaches no command.
     s.keys(&["Enter"]);
     let dialog = s.wait("the dialog", 5, |t| {
-        t.contains("Run this command?") && t.contains("y runs it") && t.contains("IC_ROUTE")
+        t.contains("Run this command?") && t.contains("IC_ROUTE") && t.contains("cannot run")
     });
     assert!(dialog.contains("'\"${IC_TARGET}\"'"), "{dialog}");
     assert!(dialog.contains("(the signal"), "{dialog}");
@@ -161,17 +173,36 @@ fn the_dialog_shows_all_of_it_and_every_run_is_recorded_before_and_after() {
         dialog.contains(r#"IC_ROUTE = '/pay$(touch${IFS}pwned-view)`touch pwned-tick`\'"'"#),
         "{dialog}"
     );
+    assert!(
+        dialog.contains("✘ not run: {target} comes from outside"),
+        "{dialog}"
+    );
+    s.keys(&["y"]);
+    s.wait("y refused", 5, |t| t.contains("not run: {target} comes"));
+    s.keys(&["Escape"]);
+    assert!(!pwned(dir.path()) && !dir.path().join("shown.txt").exists());
+    assert!(of(&events(dir.path()), "command_started", "show").is_none());
+
+    // The plain route fails too; the responder makes it the primary target (t).
+    wait_events(dir.path(), "the second alert", |e| {
+        e.iter()
+            .any(|e| e.kind.as_str() == "signal_fired" && e.data["target"] == "evil /pay-ok")
+    });
+    s.keys(&["Tab", "Tab", "j", "t"]);
+    wait_events(dir.path(), "the target chosen", |e| {
+        e.iter().any(|e| e.kind.as_str() == "target_selected")
+    });
+    s.keys(&["Tab", "Enter"]);
+    let dialog = s.wait("the dialog for the plain route", 5, |t| {
+        t.contains("Run this command?") && t.contains("y runs it")
+    });
+    assert!(dialog.contains("evil /pay-ok  (chosen by"), "{dialog}");
     s.keys(&["y"]);
     s.wait("the first command's end", 10, |t| {
         t.contains("`show`: exit 0")
     });
     let shown = std::fs::read_to_string(dir.path().join("shown.txt")).unwrap();
-    assert_eq!(
-        shown,
-        format!("{}\n{LABEL}\n", LABEL.trim_start_matches('/')),
-        "the label arrives as data"
-    );
-    assert!(!pwned(dir.path()), "the label ran");
+    assert_eq!(shown, "pay-ok\n/pay-ok\n");
     let e = events(dir.path());
     let (started, finished) = (
         of(&e, "command_started", "show").unwrap(),
@@ -179,8 +210,8 @@ fn the_dialog_shows_all_of_it_and_every_run_is_recorded_before_and_after() {
     );
     assert!(started.seq < finished.seq);
     assert_eq!(finished.data["run"], started.seq);
-    assert_eq!(started.data["env"]["IC_ROUTE"], LABEL);
-    assert_eq!(started.data["target"], format!("evil {LABEL}").as_str());
+    assert_eq!(started.data["env"]["IC_ROUTE"], PLAIN);
+    assert_eq!(started.data["target"], format!("evil {PLAIN}").as_str());
     assert!(started.data["confirmed_at"].is_string());
 
     // Step 2: 32 lines at 80×24. y is refused until the last line was on screen.

@@ -102,6 +102,14 @@ async fn a_second_shell_never_sees_a_hostile_value() {
     let mut values = Values::default();
     values.set_target(&format!("evil /{HERE}"), true);
     let why = command.check(&values).unwrap_err();
+    assert!(
+        why.contains("not run") && why.contains("comes from outside"),
+        "{why}"
+    );
+    // A value from the config is trusted in plain positions, not where a second shell parses it.
+    let config = Command::parse("sh -c \"echo {service}\"").unwrap();
+    values.set("service", "shop; touch pwned");
+    let why = config.check(&values).unwrap_err();
     assert!(why.contains("sh -c") && why.contains("not run"), "{why}");
     // A plain value passes, and means what it says.
     values.set_target("shop /api/payments", true);
@@ -191,14 +199,15 @@ fn playbook_show_json_is_what_the_runner_runs() {
     let got = sh.output().unwrap();
     assert!(pwned_files(dir.path()).is_empty());
     assert!(String::from_utf8_lossy(&got.stdout).contains("pwned-here"));
-    // The remote step is refused with this value, and says so.
-    assert!(
-        steps[3]["refused"]
-            .as_str()
-            .is_some_and(|r| r.contains("ssh")),
-        "{}",
-        steps[3]
-    );
+    // Every step using the hostile value is refused, and says so.
+    for step in [&steps[0], &steps[1], &steps[3]] {
+        assert!(
+            step["refused"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("not run") && r.contains("comes from outside")),
+            "{step}"
+        );
+    }
     // The text form shows every line of the multi-line command, and the refusal.
     let out = ic(
         &[

@@ -298,6 +298,7 @@ async fn event_data_has_every_field() {
         "truncated",
         "timed_out",
         "cancelled",
+        "leftovers_ended",
     ];
     let mut got = keys.clone();
     got.sort_unstable();

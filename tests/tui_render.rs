@@ -336,6 +336,10 @@ fn a_step_with_a_command_asks_first_and_the_comms_update_is_prefilled() {
         "no means no"
     );
     h.key(KeyCode::Enter, at(141));
+    // y before any frame showed the dialog does nothing; after one, it runs.
+    h.key(KeyCode::Char('y'), at(141));
+    assert!(!h.effects.iter().any(|e| matches!(e, Effect::Run(..))));
+    h.render(80, 24);
     h.key(KeyCode::Char('y'), at(141));
     assert!(h.effects.iter().any(|e| matches!(e, Effect::Run(..))));
     h.key(KeyCode::Char('u'), at(142));

@@ -3,7 +3,10 @@
 //! exactly as `sh -c` receives it — every line numbered and wrapped, never
 //! cut, with control characters, non-ASCII and bidi overrides written as
 //! visible escapes — the target it is for and why, and the value of each
-//! placeholder it uses. `y` is refused until every row has been on screen.
+//! placeholder it uses. `y` is refused until every row has been on screen:
+//! the view calls [`Dialog::drawn`] for the rows a frame really showed, so
+//! keys handled before a frame (`Enter y` in one burst) run nothing. Below
+//! [`MIN_SIZE`] the command cannot be shown whole, and `y` is refused.
 //! Plain data: the view draws [`Dialog::rows`] in the box [`geometry`] gives.
 
 use crate::core::command::{Command, Values};
@@ -75,8 +78,12 @@ pub struct Dialog {
     seen_width: u16,
 }
 
+/// The smallest screen (columns, rows) on which a command is shown for `y`.
+pub const MIN_SIZE: (u16, u16) = (30, 8);
+
 /// Where the dialog goes on a `size` screen for a body of `rows` rows:
-/// (x, y, width, height) of its box, and how many body rows fit.
+/// (x, y, width, height) of its box, and how many body rows fit (0 on a
+/// screen under [`MIN_SIZE`]).
 pub fn geometry(size: (u16, u16), rows: usize) -> ((u16, u16, u16, u16), usize) {
     let (w, h) = if size.0 == 0 || size.1 == 0 {
         (80, 24)
@@ -90,7 +97,11 @@ pub fn geometry(size: (u16, u16), rows: usize) -> ((u16, u16, u16, u16), usize) 
     let bh = want.min(h.saturating_sub(3)).max(6.min(h));
     let x = (w - bw) / 2;
     let y = (h.saturating_sub(2).saturating_sub(bh) / 2).min(h - bh);
-    let body = usize::from(bh.saturating_sub(4)).max(1);
+    let body = if w < MIN_SIZE.0 || h < MIN_SIZE.1 {
+        0
+    } else {
+        usize::from(bh.saturating_sub(4))
+    };
     ((x, y, bw, bh), body)
 }
 
@@ -188,7 +199,8 @@ fn wrap(row: Row, width: usize, indent: &str) -> Vec<Row> {
 }
 
 impl Dialog {
-    /// A dialog for `command` with `values`; `size` is the screen's.
+    /// A dialog for `command` with `values`; `size` is the screen's. Nothing of
+    /// it counts as seen until a frame has drawn it.
     pub fn new(
         step: String,
         phase: Phase,
@@ -212,7 +224,7 @@ impl Dialog {
             seen: Vec::new(),
             seen_width: 0,
         };
-        d.mark_seen(size);
+        d.lay_out(size);
         d
     }
 
@@ -309,34 +321,66 @@ impl Dialog {
         self.seen.iter().filter(|s| !**s).count()
     }
 
-    /// Whether `y` may run it now: every row has been shown and nothing refuses it.
+    /// Whether `y` may run it now: every row has been drawn on this screen's
+    /// layout, the screen can show it, and nothing refuses it.
     pub fn may_run(&self) -> bool {
-        self.refused.is_none() && self.unseen() == 0
+        self.refused.is_none() && !self.seen.is_empty() && self.unseen() == 0
     }
 
-    /// Notes the rows on screen now (laid out for `size`).
-    pub fn mark_seen(&mut self, size: (u16, u16)) {
+    /// Why `y` does nothing now, if it does nothing.
+    pub fn why_not(&self, size: (u16, u16)) -> Option<String> {
+        if let Some(why) = &self.refused {
+            return Some(why.clone());
+        }
+        if self.page(size) == 0 {
+            return Some(format!(
+                "y refused: the terminal is too small to show the command; enlarge it to at least {}×{}",
+                MIN_SIZE.0, MIN_SIZE.1
+            ));
+        }
+        (!self.may_run()).then(|| {
+            format!(
+                "y refused: read the whole command first — {} more row(s) below (↓ PgDn Space)",
+                self.unseen()
+            )
+        })
+    }
+
+    /// Lays the rows out for `size`: a new width or row count means nothing
+    /// counts as seen any more; the scroll stays in range.
+    fn lay_out(&mut self, size: (u16, u16)) {
         let total = self.rows(size).len();
         let width = geometry(size, total).0.2;
         if self.seen.len() != total || self.seen_width != width {
-            // Laid out anew: only what is on screen now counts.
             self.seen = vec![false; total];
             self.seen_width = width;
         }
         let page = geometry(size, total).1;
-        self.scroll = self.scroll.min(total.saturating_sub(page));
+        self.scroll = self.scroll.min(total.saturating_sub(page.max(1)));
+    }
+
+    /// A frame on a `size` screen has just drawn the page at `scroll`: those
+    /// rows count as seen (called by the view, after it drew them).
+    pub fn drawn(&mut self, size: (u16, u16)) {
+        self.lay_out(size);
+        let page = self.page(size);
         for s in self.seen.iter_mut().skip(self.scroll).take(page) {
             *s = true;
         }
     }
 
-    /// Scrolls by `delta` rows (clamped) and notes what comes into view.
+    /// The screen is `size` now.
+    pub fn resized(&mut self, size: (u16, u16)) {
+        self.lay_out(size);
+    }
+
+    /// Scrolls by `delta` rows (clamped); what comes into view counts once drawn.
     pub fn scroll_by(&mut self, delta: i64, size: (u16, u16)) {
         let total = self.rows(size).len();
         let page = geometry(size, total).1;
-        let max = total.saturating_sub(page) as i64;
+        let max = total.saturating_sub(page.max(1)) as i64;
         self.scroll = (self.scroll as i64 + delta).clamp(0, max) as usize;
-        self.mark_seen(size);
+        self.lay_out(size);
     }
 
     /// How many body rows are on screen at once on a `size` screen.
@@ -376,14 +420,23 @@ mod tests {
     fn a_long_command_must_be_scrolled_through_before_y() {
         let template: String = (1..=40).map(|i| format!("echo step {i}\n")).collect();
         let mut d = dialog(&template, "api", (80, 24));
+        assert!(!d.may_run(), "nothing was drawn yet");
+        d.drawn((80, 24));
         assert!(!d.may_run());
         let before = d.unseen();
         assert!(before > 0);
-        // Jumping is not reading: only rows that were on screen count.
+        // Scrolling without a frame is not reading.
+        d.scroll_by(100, (80, 24));
+        assert_eq!(d.unseen(), before);
+        d.scroll_by(-100, (80, 24));
+        // Only rows a frame drew count.
         for _ in 0..100 {
             d.scroll_by(1, (80, 24));
+            d.drawn((80, 24));
         }
         assert!(d.may_run(), "{} unseen", d.unseen());
+        d.resized((100, 30));
+        assert!(!d.may_run(), "a new layout is read again");
         let shown = text(&d.rows((80, 24)));
         assert!(
             shown.iter().any(|l| l.contains("41 │ ")),
@@ -394,12 +447,21 @@ mod tests {
 
     #[test]
     fn a_short_command_fits_and_may_run_at_once() {
-        let d = dialog(
+        let mut d = dialog(
             "kubectl rollout undo deploy/{target}",
             "api-payments",
             (160, 45),
         );
+        d.drawn((160, 45));
         assert!(d.may_run());
+        let mut tiny = dialog("echo {target}", "api", (29, 40));
+        tiny.drawn((29, 40));
+        assert!(!tiny.may_run());
+        assert!(
+            tiny.why_not((29, 40))
+                .unwrap_or_default()
+                .contains("too small")
+        );
         let shown = text(&d.rows((160, 45))).join("\n");
         assert!(
             shown.contains(r#"1 │ kubectl rollout undo deploy/"${IC_TARGET}""#),
@@ -455,10 +517,14 @@ mod tests {
 
     #[test]
     fn a_value_a_second_shell_would_parse_is_refused() {
-        let d = dialog("ssh host \"restart {target}\"", "x;reboot", (160, 45));
+        let mut d = dialog("ssh host \"restart {service}\"", "x", (160, 45));
+        d.values.set("service", "x;reboot");
+        d.refused = d.command.check(&d.values).err();
+        d.drawn((160, 45));
         assert!(!d.may_run());
         assert!(d.refused.as_deref().unwrap_or_default().contains("ssh"));
-        let ok = dialog("ssh host \"restart {target}\"", "payments", (160, 45));
+        let mut ok = dialog("ssh host \"restart {target}\"", "payments", (160, 45));
+        ok.drawn((160, 45));
         assert!(ok.may_run());
     }
 }

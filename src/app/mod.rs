@@ -93,6 +93,8 @@ pub enum Effect {
     Notify(Signal),
     /// Record `command_started`, then run the confirmed command.
     Run(Box<RunRequest>),
+    /// Record a command's `command_finished` in the timeline its start is in.
+    CommandEnded(Draft),
     /// Send a status update to the webhook (after it is in the timeline).
     SendComms(String),
     /// Write the postmortem next to the timeline.
@@ -260,6 +262,10 @@ pub struct State {
     pub last_snapshot: Option<DateTime<Utc>>,
     /// The terminal's size (columns, rows); (0, 0) until known.
     pub size: (u16, u16),
+    /// Signals (detector, target) the open incident recorded as firing before this
+    /// process took it over (a restart, a join): the fresh detectors' first fire of
+    /// one of them goes on silently.
+    pub resumed: std::collections::BTreeSet<(String, String)>,
 }
 
 impl State {
@@ -305,6 +311,7 @@ impl State {
             unsaved: 0,
             last_snapshot: None,
             size: (0, 0),
+            resumed: std::collections::BTreeSet::new(),
         }
     }
 
@@ -367,6 +374,18 @@ impl State {
         }
         self.selected_target()
             .map(|t| (t.name.clone(), "the selected row".to_string()))
+    }
+
+    /// Notes every signal the open incident records as firing as resumed (after
+    /// a restart or on joining another process's incident).
+    pub fn mark_resumed(&mut self) {
+        self.resumed = self
+            .incident
+            .iter()
+            .flat_map(|i| i.state.signals.iter())
+            .filter(|(_, r)| r.firing)
+            .map(|(k, _)| k.clone())
+            .collect();
     }
 
     /// The placeholders' values for a command of the playbook in use.
@@ -464,7 +483,7 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
         Msg::Resize(w, h) => {
             state.size = (w, h);
             if let Mode::Confirm(Confirm::Run(d)) = &mut state.mode {
-                d.mark_seen((w, h));
+                d.resized((w, h));
             }
         }
         Msg::Tick => on_tick(state, now, &mut fx),
@@ -537,14 +556,16 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
             state
                 .outputs
                 .insert(step.clone(), format!("{summary}: {}", output.trim()));
-            fx.push(Effect::Append(finished));
+            fx.push(Effect::CommandEnded(finished));
             if !succeeded {
                 state.say(format!(
                     "command for `{step}`: {summary} — the step stays open (Enter runs it again)"
                 ));
             } else {
                 state.say(format!("command for `{step}`: {summary}"));
-                if let Some((phase, _)) = state.playbook().and_then(|p| p.step(&step)) {
+                if state.incident_open()
+                    && let Some((phase, _)) = state.playbook().and_then(|p| p.step(&step))
+                {
                     let verify = state.checks.get(&step).and_then(|c| c.1.clone());
                     fx.push(step_event(state, phase, &step, true, verify.as_ref()));
                 }
@@ -569,14 +590,13 @@ fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
         .iter()
         .find(|t| t.name == s.target)
         .is_some_and(|t| t.firing.contains(&s.kind));
+    let key = (s.kind.as_str().to_string(), s.target.clone());
     let recorded_firing = state.incident_open()
-        && state.incident.as_ref().is_some_and(|i| {
-            i.state
-                .signals
-                .get(&(s.kind.as_str().to_string(), s.target.clone()))
-                .is_some_and(|r| r.firing)
-        });
-    if s.state == SignalState::Fired && recorded_firing && !live {
+        && state
+            .incident
+            .as_ref()
+            .is_some_and(|i| i.state.signals.get(&key).is_some_and(|r| r.firing));
+    if s.state == SignalState::Fired && recorded_firing && !live && state.resumed.remove(&key) {
         tracing::info!(
             detector = s.kind.as_str(),
             target = %s.target,
@@ -645,7 +665,8 @@ fn on_appended(state: &mut State, e: Event) {
         Kind::IncidentClosed => {
             state.banner = None;
         }
-        Kind::MetricSnapshot => {
+        // A snapshot dated far ahead (another clock, a hand edit) must not stop ours.
+        Kind::MetricSnapshot if ts <= state.now + chrono::Duration::hours(1) => {
             state.last_snapshot = Some(state.last_snapshot.map_or(ts, |t| t.max(ts)));
         }
         _ => {}
@@ -807,14 +828,8 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
             }
             match key.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => {
-                    if let Some(why) = &dialog.refused {
-                        dialog.notice = Some(why.clone());
-                        state.mode = Mode::Confirm(Confirm::Run(dialog));
-                    } else if !dialog.may_run() {
-                        dialog.notice = Some(format!(
-                            "y refused: read the whole command first — {} more row(s) below (↓ PgDn Space)",
-                            dialog.unseen()
-                        ));
+                    if let Some(why) = dialog.why_not(state.size) {
+                        dialog.notice = Some(why);
                         state.mode = Mode::Confirm(Confirm::Run(dialog));
                     } else {
                         state.mode = Mode::Normal;
@@ -1327,6 +1342,12 @@ fn next_phase(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
 }
 
 fn resolve(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
+    if let Some(step) = &state.running {
+        state.say(format!(
+            "not resolved: the command of step `{step}` is still running — wait for its end, or quit (which stops it and records how it ended)"
+        ));
+        return;
+    }
     let quiet_for = state
         .playbook()
         .and_then(|p| p.exit_criteria.as_ref())

@@ -39,8 +39,17 @@ pub fn mark_start() {
     let _ = START.set(Instant::now());
 }
 
-/// Draws the whole screen and records the panes' areas in `s`.
+/// Draws the whole screen and records in `s` what it showed: the panes'
+/// areas (for the mouse), the screen's size, and the command dialog's rows
+/// that this frame drew (only drawn rows count as read).
 pub fn draw(f: &mut Frame, s: &mut State, th: Theme) {
+    let size = (f.area().width, f.area().height);
+    if s.size != size {
+        s.size = size;
+        if let crate::app::Mode::Confirm(crate::app::Confirm::Run(d)) = &mut s.mode {
+            d.resized(size);
+        }
+    }
     let p = layout::split(f.area());
     header::draw(f, p.header, s, th);
     let body = endpoints::draw(f, p.endpoints, s, th);
@@ -50,6 +59,10 @@ pub fn draw(f: &mut Frame, s: &mut State, th: Theme) {
     playbook::draw(f, p.playbook, s, th);
     timeline::draw(f, p.timeline, s, th);
     footer::draw(f, p.footer, s, th);
+    // This frame shows the dialog's current page: those rows count as read.
+    if let crate::app::Mode::Confirm(crate::app::Confirm::Run(d)) = &mut s.mode {
+        d.drawn(size);
+    }
     overlay::draw(f, f.area(), s, th);
     let r = |a: ratatui::layout::Rect| (a.x, a.y, a.width, a.height);
     s.areas = Areas {

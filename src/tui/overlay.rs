@@ -155,6 +155,11 @@ fn draw_run(f: &mut Frame, area: Rect, s: &State, d: &Dialog, th: Theme) {
     let below = rows.len().saturating_sub(d.scroll + page);
     let keys = if let Some(n) = &d.notice {
         Line::styled(n.clone(), th.bad())
+    } else if page == 0 {
+        Line::styled(
+            "too small to show the command: enlarge the terminal",
+            th.bad(),
+        )
     } else if d.refused.is_some() {
         Line::styled("cannot run (see ✘ above) · n or Esc closes", th.bad())
     } else if d.may_run() {
