@@ -119,36 +119,161 @@ fn write(dir: &Path, name: &str, body: &[u8]) -> PathBuf {
     path
 }
 
-#[test]
-fn hostile_configs_playbooks_and_scenarios_are_refused_quickly_and_once() {
-    let dir = tempfile::tempdir().unwrap();
+/// Every refusal run of this file: (what, arguments, the file named).
+fn refusal_runs(dir: &Path) -> Vec<(String, Vec<String>, PathBuf)> {
+    let mut runs = Vec::new();
+    let arg = |p: &Path| p.to_str().unwrap().to_string();
     for (what, body) in hostile("service: shop\n", "endpoints") {
-        let cfg = write(
-            dir.path(),
-            &format!("{}.yaml", what.replace(' ', "-")),
-            &body,
-        );
-        let c = cfg.to_str().unwrap();
-        refused(what, &["-c", c, "check"], &cfg);
-        refused(what, &["lint", c], &cfg);
+        let cfg = write(dir, &format!("{}.yaml", what.replace(' ', "-")), &body);
+        runs.push((
+            format!("config: {what}"),
+            vec!["-c".into(), arg(&cfg), "check".into()],
+            cfg.clone(),
+        ));
+        runs.push((
+            format!("config: {what}"),
+            vec!["lint".into(), arg(&cfg)],
+            cfg,
+        ));
     }
     for (what, body) in hostile("id: x\ntitle: t\n", "roles") {
         let pb = write(
-            dir.path(),
+            dir,
             &format!("playbooks/{}.yaml", what.replace(' ', "-")),
             &body,
         );
-        refused(what, &["lint", pb.to_str().unwrap()], &pb);
+        runs.push((
+            format!("playbook: {what}"),
+            vec!["lint".into(), arg(&pb)],
+            pb,
+        ));
     }
     for (what, body) in hostile("name: x\n", "faults") {
         let sc = write(
-            dir.path(),
+            dir,
             &format!("scenarios/{}.yaml", what.replace(' ', "-")),
             &body,
         );
-        let s = sc.to_str().unwrap();
-        refused(what, &["simulate", s], &sc);
-        refused(what, &["lint", s], &sc);
+        runs.push((
+            format!("scenario: {what}"),
+            vec!["simulate".into(), arg(&sc)],
+            sc.clone(),
+        ));
+        runs.push((
+            format!("scenario: {what}"),
+            vec!["lint".into(), arg(&sc)],
+            sc,
+        ));
+    }
+    runs
+}
+
+/// Names and labels longer than a format width may be (65,535): each once
+/// made `ic` exit 101 with a panic. (what, arguments.)
+fn long_text_runs(dir: &Path) -> Vec<(String, Vec<String>)> {
+    let long = "x".repeat(70_000);
+    let arg = |p: &Path| p.to_str().unwrap().to_string();
+    let prom = write(
+        dir,
+        "long-route.prom",
+        format!(
+            "http_requests_total{{route=\"/{long}\",status=\"200\"}} 5\nhttp_requests_total{{route=\"/b\",status=\"500\"}} 1\n"
+        )
+        .as_bytes(),
+    );
+    let scenario = write(
+        dir,
+        "scenarios/long-fault-name.yaml",
+        format!(
+            "name: long\nduration: 2m\ntraffic: [{{route: /a, rps: 5/s}}]\nfaults:\n  - {{name: {long}, route: /a, start: 30s, end: 1m, error_rate: 50%}}\n"
+        )
+        .as_bytes(),
+    );
+    vec![
+        (
+            "a 70,000-character route label".into(),
+            vec!["scrape".into(), arg(&prom)],
+        ),
+        (
+            "a 70,000-character fault name".into(),
+            vec!["simulate".into(), arg(&scenario)],
+        ),
+        (
+            "a 70,000-character fault name".into(),
+            vec!["lint".into(), arg(&scenario)],
+        ),
+    ]
+}
+
+#[test]
+fn hostile_configs_playbooks_and_scenarios_are_refused_quickly_and_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for (what, args, file) in refusal_runs(dir.path()) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        refused(&what, &args, &file);
+    }
+}
+
+#[test]
+fn names_and_labels_past_any_format_width_are_printed_not_panicked_on() {
+    let dir = tempfile::tempdir().unwrap();
+    for (what, args) in long_text_runs(dir.path()) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, text) = ic(&args);
+        assert!(
+            matches!(code, Some(0 | 1)),
+            "{what}: {args:?}: {code:?}\n{}",
+            &text[..text.len().min(2000)]
+        );
+        if args[0] != "lint" {
+            assert!(
+                text.contains(&"x".repeat(70_000)),
+                "{what}: the whole name is shown"
+            );
+        }
+    }
+}
+
+/// Runs the binary as it is (no `/usr/bin/time` around it): (exit code, stderr).
+fn ic_raw(args: &[String]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ic"))
+        .args(args)
+        .env("IC_LOG", "off")
+        .env_remove("IC_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// No hostile file of this suite reaches a panic: every run above, through
+/// the binary, never exits 101 nor says `panicked`.
+#[test]
+fn no_hostile_file_makes_ic_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut runs: Vec<(String, Vec<String>)> = refusal_runs(dir.path())
+        .into_iter()
+        .map(|(what, args, _)| (what, args))
+        .collect();
+    runs.extend(long_text_runs(dir.path()));
+    assert!(runs.len() >= 28, "{} runs", runs.len());
+    for (what, args) in &runs {
+        let (code, stderr) = ic_raw(args);
+        assert_ne!(
+            code,
+            Some(101),
+            "{what}: {args:?} exited 101:\n{}",
+            &stderr[..stderr.len().min(2000)]
+        );
+        assert!(code.is_some(), "{what}: {args:?} was killed by a signal");
+        assert!(
+            !stderr.contains("panicked"),
+            "{what}: {args:?} panicked:\n{}",
+            &stderr[..stderr.len().min(2000)]
+        );
     }
 }
 

@@ -43,7 +43,7 @@ pub(super) async fn run(args: CheckArgs, config: Option<&Path>) -> anyhow::Resul
         .collect();
     if args.json {
         let all: Vec<Value> = results.iter().map(|(t, s)| sample_json(t, s)).collect();
-        out!("{}", serde_json::to_string_pretty(&all)?);
+        super::print_lines(&serde_json::to_string_pretty(&all)?);
     } else {
         print_table(&results);
     }

@@ -3,7 +3,7 @@
 
 use super::{EXIT_OK, UsageError, timeline_dir};
 use crate::cli::PostmortemArgs;
-use crate::core::postmortem;
+use crate::core::{postmortem, text};
 use crate::journal;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -31,7 +31,7 @@ pub(super) fn run(args: &PostmortemArgs, config: Option<&Path>) -> anyhow::Resul
             "warning: {}:{}: {}",
             path.display(),
             p.line,
-            super::printable(&p.message)
+            text::escape(&p.message)
         );
     }
     let text = if args.format == "json" {
@@ -41,8 +41,15 @@ pub(super) fn run(args: &PostmortemArgs, config: Option<&Path>) -> anyhow::Resul
     } else {
         postmortem::markdown(&replay.events)
     };
+    // The renderer escapes what it takes from the timeline; this pass makes
+    // sure no control character or bidi override reaches the file either (a
+    // JSON document stays valid: the escapes are JSON's own).
+    let text: String = text
+        .lines()
+        .map(|l| format!("{}\n", text::escape(l)))
+        .collect();
     match &args.output {
-        None => out!("{}", text.trim_end()),
+        None => super::print_lines(text.trim_end()),
         Some(out) => {
             let mut f = std::fs::OpenOptions::new()
                 .write(true)

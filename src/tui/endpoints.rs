@@ -4,6 +4,7 @@
 use super::theme::Theme;
 use crate::app::targets::SourceKind;
 use crate::app::{Pane, State};
+use crate::core::text::escape;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
@@ -77,7 +78,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) -> Rect {
             let p95s: Vec<f64> = t.history.iter().map(|p| p.p95.unwrap_or(0.0)).collect();
             let mut cells = vec![
                 Cell::from(src),
-                Cell::from(t.name.clone()),
+                Cell::from(escape(&t.name).into_owned()),
                 Cell::from(Span::styled(r.health.label(), th.health(r.health))),
                 Cell::from(format!("{:.1}", r.rps)),
                 Cell::from(Span::styled(

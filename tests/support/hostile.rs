@@ -22,7 +22,6 @@ pub const SECRET_VAR: &str = "IC_HOSTILE_SECRET";
 /// Where the echoed secret starts in the echo body: across the 200-byte exemplar cut.
 pub const SECRET_AT: usize = 190;
 
-
 /// What the server saw: open connections, hits and body bytes sent per path.
 #[derive(Default)]
 pub struct Counters {
@@ -325,6 +324,21 @@ pub async fn serve(path: &str, head: &str, out: &mut Out, counters: &Counters, b
             );
             out.respond("200 OK", PROM, body.as_bytes()).await;
         }
+        // A route label that tries to forge a line of `ic watch`'s output and
+        // reorder it (a newline, then U+202E), half its requests failing.
+        "/metrics/forged" => {
+            let n = lock(&counters.hits)
+                .get("/metrics/forged")
+                .copied()
+                .unwrap_or(0);
+            let route = FORGED_ROUTE.replace('\n', "\\n");
+            let body = format!(
+                "# TYPE http_requests_total counter\nhttp_requests_total{{route=\"{route}\",status=\"200\"}} {}\nhttp_requests_total{{route=\"{route}\",status=\"500\"}} {}\n",
+                n * 10,
+                n * 10
+            );
+            out.respond("200 OK", PROM, body.as_bytes()).await;
+        }
         // 1,000,000 series, 10,000 lines at a time, to the end of the connection.
         "/metrics/million" => {
             if !out
@@ -423,6 +437,10 @@ pub async fn serve(path: &str, head: &str, out: &mut Out, counters: &Counters, b
     }
 }
 
+/// The route label `/metrics/forged` serves: a newline and a forged line of
+/// `ic watch` output, then a bidi override.
+pub const FORGED_ROUTE: &str = "/a\nRESOLVED 12:00:00 all clear \u{202e}gnp.exe";
+
 /// Terminal escapes, NUL, CR, then every byte value.
 pub fn binary_body() -> Vec<u8> {
     let mut b = b"\x1b[2J\x1b]0;pwned\x07\x00\r\x08".to_vec();
@@ -514,4 +532,3 @@ impl GzipBomb {
         v
     }
 }
-
