@@ -234,6 +234,81 @@ fn names_and_labels_past_any_format_width_are_printed_not_panicked_on() {
     }
 }
 
+/// A playbook of about `bytes` bytes (just under the 4 MiB cap: tens of
+/// thousands of steps, every tenth with a `verify`, every tenth a `run`).
+fn huge_playbook(bytes: usize) -> (String, usize) {
+    let mut text = String::from("id: huge\ntitle: t\nphases:\n  detect:\n");
+    let mut steps = 0;
+    loop {
+        let line = match steps % 10 {
+            0 => format!(
+                "    - {{id: step-{steps}, text: \"Check {steps}\", verify: \"error_rate({{target}}) < 1% over 5m\"}}\n"
+            ),
+            5 => format!(
+                "    - {{id: step-{steps}, text: \"Restart {steps}\", run: \"kubectl rollout restart deploy/{{target}}\"}}\n"
+            ),
+            _ => format!("    - {{id: step-{steps}, text: \"Step {steps} of the procedure\"}}\n"),
+        };
+        if text.len() + line.len() > bytes {
+            return (text, steps);
+        }
+        text.push_str(&line);
+        steps += 1;
+    }
+}
+
+/// Large playbooks: (what, arguments).
+fn huge_playbook_runs(dir: &Path) -> Vec<(String, Vec<String>)> {
+    let (text, _) = huge_playbook(4 * 1024 * 1024 - 1024);
+    let ok = write(dir, "playbooks/huge.yaml", text.as_bytes());
+    let last = text.lines().last().unwrap().to_string();
+    // The last step takes the id of the eighth: the error names the last line.
+    let id = last
+        .split("id: ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
+    let twice = text.replacen(&format!("{{id: {id},"), "{id: step-7,", 1);
+    let bad = write(dir, "playbooks/huge-dup.yaml", twice.as_bytes());
+    let arg = |p: &Path| p.to_str().unwrap().to_string();
+    vec![
+        ("a 4 MiB playbook".into(), vec!["lint".into(), arg(&ok)]),
+        (
+            "a 4 MiB playbook with a repeated id".into(),
+            vec!["lint".into(), arg(&bad)],
+        ),
+    ]
+}
+
+/// Validation is linear in the playbook's size: a 4 MiB playbook of 60,000
+/// steps lints within the no-hang bound of `ic` (10 s; it took 74 s when each
+/// step's position was found by rescanning the text), and a repeated id at its
+/// end is reported at its line.
+#[test]
+fn a_four_mib_playbook_lints_without_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, steps) = huge_playbook(4 * 1024 * 1024 - 1024);
+    assert!(steps > 50_000, "{steps} steps");
+    let lines = text.lines().count();
+    let runs = huge_playbook_runs(dir.path());
+    let args: Vec<&str> = runs[0].1.iter().map(String::as_str).collect();
+    let (code, out) = ic(&args);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(&format!("{steps} steps")), "{out}");
+    let args: Vec<&str> = runs[1].1.iter().map(String::as_str).collect();
+    let (code, out) = ic(&args);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains(&format!(
+            "huge-dup.yaml:{lines}:12: phases.detect[id: step-7]: step id `step-7` is used twice"
+        )),
+        "{out}"
+    );
+}
+
 /// Runs the binary as it is (no `/usr/bin/time` around it): (exit code, stderr).
 fn ic_raw(args: &[String]) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_ic"))
@@ -259,7 +334,8 @@ fn no_hostile_file_makes_ic_panic() {
         .map(|(what, args, _)| (what, args))
         .collect();
     runs.extend(long_text_runs(dir.path()));
-    assert!(runs.len() >= 28, "{} runs", runs.len());
+    runs.extend(huge_playbook_runs(dir.path()));
+    assert!(runs.len() >= 30, "{} runs", runs.len());
     for (what, args) in &runs {
         let (code, stderr) = ic_raw(args);
         assert_ne!(
