@@ -309,9 +309,14 @@ fn a_four_mib_playbook_lints_without_hanging() {
     );
 }
 
-/// Runs the binary as it is (no `/usr/bin/time` around it): (exit code, stderr).
+/// Runs the binary as it is (no `/usr/bin/time` around it), under a 4 GB
+/// address-space limit so a regression cannot exhaust the machine: (exit
+/// code, stderr).
 fn ic_raw(args: &[String]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ic"))
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 4000000 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_ic"))
         .args(args)
         .env("IC_LOG", "off")
         .env_remove("IC_CONFIG")
@@ -335,7 +340,29 @@ fn no_hostile_file_makes_ic_panic() {
         .collect();
     runs.extend(long_text_runs(dir.path()));
     runs.extend(huge_playbook_runs(dir.path()));
-    assert!(runs.len() >= 30, "{} runs", runs.len());
+    // Scenarios past the simulator's bounds (tests/simulate.rs checks the refusals).
+    let routes: String = (0..20_000)
+        .map(|i| format!("  - {{route: /r{i}, rps: 1/s}}\n"))
+        .collect();
+    let many = write(
+        dir.path(),
+        "scenarios/many-routes.yaml",
+        format!("traffic:\n{routes}faults: [{{name: x, route: /r1, outage: true}}]\n").as_bytes(),
+    );
+    let fast = write(
+        dir.path(),
+        "scenarios/fast.yaml",
+        b"duration: 1m\ntraffic: [{route: /a, rps: 1000000000/s}]\nfaults: [{name: x, route: /a, start: 10s, error_rate: 5%}]\n",
+    );
+    for (what, file) in [("20,000 routes", &many), ("1e9 requests a second", &fast)] {
+        for cmd in ["lint", "simulate"] {
+            runs.push((
+                what.to_string(),
+                vec![cmd.to_string(), file.to_str().unwrap().to_string()],
+            ));
+        }
+    }
+    assert!(runs.len() >= 34, "{} runs", runs.len());
     for (what, args) in &runs {
         let (code, stderr) = ic_raw(args);
         assert_ne!(
