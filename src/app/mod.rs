@@ -233,6 +233,8 @@ pub struct State {
     pub unsaved: usize,
     /// When the last metric snapshot was taken.
     pub last_snapshot: Option<DateTime<Utc>>,
+    /// The display order, computed at most once a second (see `order`).
+    order_cache: targets::OrderCache,
 }
 
 impl State {
@@ -277,6 +279,7 @@ impl State {
             timeline_dir,
             unsaved: 0,
             last_snapshot: None,
+            order_cache: targets::OrderCache::default(),
         }
     }
 
@@ -285,8 +288,15 @@ impl State {
         self.incident.as_ref().is_some_and(|i| i.state.is_open())
     }
 
-    /// Target indices in display order.
+    /// Target indices in display order, sorted at most once a second: with
+    /// thousands of targets, sorting by their rows on every call (several per
+    /// frame) took a whole core.
     pub fn order(&self) -> Vec<usize> {
+        let key = (self.sort, self.targets.len(), self.now.timestamp());
+        self.order_cache.get(key, || self.sorted())
+    }
+
+    fn sorted(&self) -> Vec<usize> {
         let mut idx: Vec<usize> = (0..self.targets.len()).collect();
         let rows: Vec<_> = self.targets.iter().map(|t| t.row(self.now)).collect();
         match self.sort {

@@ -1,5 +1,6 @@
 //! The endpoints table: probe endpoints and metric routes side by side, worst
-//! first, with error-rate and p95 sparklines.
+//! first, with error-rate and p95 sparklines. Only the rows that fit are
+//! built: with thousands of targets the cost of a frame is that of a screenful.
 
 use super::theme::Theme;
 use crate::app::targets::SourceKind;
@@ -64,8 +65,11 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) -> Rect {
     } else {
         vec!["", "endpoint", "state", "rps", "err%", "p95", "errors"]
     };
+    // Borders and the header line take three rows; the table shows the first rows.
+    let fits = usize::from(area.height.saturating_sub(3));
     let rows: Vec<Row> = order
         .iter()
+        .take(fits)
         .enumerate()
         .map(|(pos, i)| {
             let t = &s.targets[*i];
