@@ -2,7 +2,9 @@
 //! latency, route and status (from config, or detected on common exporters);
 //! per-route totals from one scrape; rates, error ratios and latency quantiles
 //! from two successive scrapes (counter resets handled per series); and
-//! Prometheus's exact `histogram_quantile`. Pure.
+//! Prometheus's exact `histogram_quantile`. A snapshot can be capped to a
+//! number of routes and series (what a scrape loop keeps between scrapes),
+//! the rest counted, not held. Pure.
 
 use crate::core::exposition::{Exposition, MetricType, Sample};
 use rustc_hash::FxHashMap as HashMap;

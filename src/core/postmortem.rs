@@ -2,7 +2,9 @@
 //! Markdown (for people) or JSON (for tools) — summary, severity, impact,
 //! lifecycle figures, the whole timeline, the hypotheses and their evidence,
 //! commands run, what went well and poorly, root cause and action items, in
-//! blameless wording. Pure: the same events always give the same document.
+//! blameless wording. Text from the timeline is escaped (`core::text`): no
+//! control character, forged line or bidi override reaches the document.
+//! Pure: the same events always give the same document.
 
 use crate::core::event::{Event, Kind, Stage, format_ts};
 use crate::core::incident::{HypothesisStatus, Incident};
