@@ -134,9 +134,12 @@ fn print_table(results: &[(&ProbeTarget, ProbeSample)]) {
         .max()
         .unwrap_or(4)
         .max(4);
+    // Padded without a format width, which panics past 65,535 (names are
+    // capped at 64 characters today; this does not depend on it).
+    let pad = crate::core::text::pad_right;
     out!(
-        "{:<w$}  {:<13}  {:>6}  {:>8}  {:>6} {:>6} {:>6} {:>6} {:>6}  {:>6}  DETAIL",
-        "NAME",
+        "{}  {:<13}  {:>6}  {:>8}  {:>6} {:>6} {:>6} {:>6} {:>6}  {:>6}  DETAIL",
+        pad("NAME", w),
         "CLASS",
         "STATUS",
         "LATENCY",
@@ -157,8 +160,8 @@ fn print_table(results: &[(&ProbeTarget, ProbeSample)]) {
             .join("; ");
         let insecure = if t.insecure { " [tls.insecure]" } else { "" };
         out!(
-            "{:<w$}  {:<13}  {:>6}  {:>6}ms  {:>6} {:>6} {:>6} {:>6} {:>6}  {:>6}  {}{}",
-            t.name,
+            "{}  {:<13}  {:>6}  {:>6}ms  {:>6} {:>6} {:>6} {:>6} {:>6}  {:>6}  {}{}",
+            pad(&t.name, w),
             s.class.as_str(),
             s.status.map_or("-".into(), |c| c.to_string()),
             cell(Some(s.latency)),
