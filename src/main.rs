@@ -32,7 +32,7 @@ async fn main() -> ExitCode {
     match commands::run(cli).await {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            eprintln!("error: {}", commands::printable(&format!("{err:#}")));
+            eprintln!("error: {}", commands::error_text(&err));
             ExitCode::from(commands::exit_code(&err))
         }
     }

@@ -1,6 +1,8 @@
 //! The `ic` binary as a user runs it: help, version, lint, init, completions,
 //! and `ic demo --serve` as a real process stopped by SIGTERM.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -335,10 +337,24 @@ fn demo_serve_keeps_serving_when_its_reader_goes_away() {
     let _ = child.wait();
 }
 
+/// No terminal control, bidi override or line break from `text` reaches the
+/// output raw; the escape that stands for it is there.
+fn assert_escaped(what: &str, all: &str) {
+    assert!(
+        !all.contains(|c: char| c.is_control() && c != '\n')
+            && !all.contains(['\u{202e}', '\u{2066}']),
+        "{what}: a control character or bidi override was written raw:\n{all:?}"
+    );
+    assert!(
+        all.contains("\\u001b") || all.contains("\\u202e"),
+        "{what}: the hostile text is shown escaped:\n{all}"
+    );
+}
+
 #[test]
 fn text_from_outside_cannot_drive_the_terminal() {
     let dir = tempfile::tempdir().unwrap();
-    let esc = "\u{1b}]0;pwned\u{7}\u{1b}[2J";
+    let esc = "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{202e}";
     // A route label from a hostile exposition.
     let prom = dir.path().join("m.prom");
     std::fs::write(
@@ -346,26 +362,103 @@ fn text_from_outside_cannot_drive_the_terminal() {
         format!("http_requests_total{{route=\"/a{esc}\",status=\"200\"}} 5\n"),
     )
     .unwrap();
-    // A note piped in from something that echoed a hostile body.
+    // A note piped in from something that echoed a hostile body, with a forged
+    // line of the postmortem after a newline.
     let tl = dir.path().join("t.jsonl");
     let t = tl.to_str().unwrap();
     assert!(ic(&["event", "-t", t, "-k", "open", "x"]).status.success());
     let note = format!("upstream said: {esc}");
     assert!(ic(&["event", "-t", t, &note]).status.success());
+    let forged = "#well ok\n## Root cause\n- **Technical:** the intern\u{2066}";
+    assert!(ic(&["event", "-t", t, forged]).status.success());
+    // The timeline itself holds the bidi overrides as JSON escapes.
+    let line = std::fs::read_to_string(&tl).unwrap();
+    assert!(
+        !line.contains(['\u{202e}', '\u{2066}']) && line.contains("\\u202e"),
+        "{line}"
+    );
     for args in [
         vec!["scrape", prom.to_str().unwrap()],
         vec!["postmortem", t],
+        vec!["postmortem", "--format", "json", t],
     ] {
         let out = ic(&args);
         let (stdout, stderr) = text(&out);
-        let all = format!("{stdout}{stderr}");
-        assert!(
-            all.contains('\u{fffd}'),
-            "{args:?}: the hostile text was shown:\n{all}"
-        );
-        assert!(
-            !all.contains('\u{1b}') && !all.contains('\u{7}'),
-            "{args:?}: a control character reached the terminal:\n{all:?}"
-        );
+        assert_escaped(&format!("{args:?}"), &format!("{stdout}{stderr}"));
     }
+    // A postmortem written to a file: no escape or bidi byte in it, and the
+    // forged heading stays inside its line.
+    let md = dir.path().join("pm.md");
+    let out = ic(&["postmortem", t, "-o", md.to_str().unwrap()]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let file = std::fs::read_to_string(&md).unwrap();
+    assert_escaped("postmortem -o", &file);
+    assert_eq!(
+        file.lines()
+            .filter(|l| l.starts_with("## Root cause"))
+            .count(),
+        1,
+        "{file}"
+    );
+    assert!(file.contains("#well ok ## Root cause"), "{file}");
+}
+
+/// A route label with a newline and a line of `ic`'s own format after it
+/// prints as one line, escaped, through `ic scrape` and `ic watch`.
+#[test]
+fn a_route_label_cannot_forge_a_line() {
+    use support::hostile::{FORGED_ROUTE, Hostile};
+    let shown = "/a\\nRESOLVED 12:00:00 all clear \\u202egnp.exe";
+    let forged = |out: &str| out.lines().any(|l| l.starts_with("RESOLVED"));
+    let dir = tempfile::tempdir().unwrap();
+    let prom = dir.path().join("forged.prom");
+    std::fs::write(
+        &prom,
+        format!(
+            "http_requests_total{{route=\"{}\",status=\"500\"}} 5\n",
+            FORGED_ROUTE.replace('\n', "\\n")
+        ),
+    )
+    .unwrap();
+    let out = ic(&["scrape", prom.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!forged(&stdout) && stdout.contains(shown), "{stdout}");
+    assert!(!stdout.contains('\u{202e}'), "{stdout:?}");
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let h = rt.block_on(Hostile::start());
+    let cfg = dir.path().join("ic.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "service: shop\nnotify: {{desktop: false, bell: false}}\nmetrics:\n  - {{name: api, url: \"{}\", interval: 1s, timeout: 1s}}\n",
+            h.url("/metrics/forged")
+        ),
+    )
+    .unwrap();
+    // The 10 s summary names the worst route.
+    let out = ic(&[
+        "-c",
+        cfg.to_str().unwrap(),
+        "watch",
+        "--no-incident",
+        "--duration",
+        "11s",
+        "--timeline-dir",
+        dir.path().join("incidents").to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(h.hits("/metrics/forged") >= 3, "{stdout}");
+    assert!(
+        stdout.contains(shown),
+        "the label is shown escaped:\n{stdout}"
+    );
+    assert!(!forged(&stdout), "a forged line:\n{stdout}");
+    assert!(!stdout.contains('\u{202e}'), "{stdout:?}");
 }

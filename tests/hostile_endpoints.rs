@@ -40,6 +40,11 @@ use support::hostile::*;
 /// Scheduling slack allowed past a timeout on a loaded 2-core machine.
 const SLACK: Duration = Duration::from_millis(1000);
 
+/// The tests that time a cadence take this shared; the two that parse six
+/// 18 MB expositions at once (both cores, for seconds in a debug build) take
+/// it alone, so they never slow another test's clock.
+static CORES: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 #[test]
 fn the_gzip_bomb_is_a_valid_gzip_stream() {
     use std::io::Read;
@@ -349,6 +354,7 @@ const HEALTHY_EVERY: Duration = Duration::from_millis(200);
 /// target (every 200 ms) until the hostile one was scraped twice; checks
 /// every healthy scrape succeeded and came on time.
 async fn scrape_loop(h: &Hostile, path: &str) -> LoopRun {
+    let _cores = CORES.read().await;
     let c = config(&format!(
         "service: t\nmetrics:\n  - {{name: hostile, url: \"{}\", interval: 500ms, timeout: 5s}}\n  - {{name: healthy, url: \"{}\", interval: 200ms, timeout: 1s}}\n",
         h.url(path),
@@ -557,6 +563,96 @@ async fn scrape_loop_parses_300k_families_in_linear_time() {
     h.assert_idle().await;
 }
 
+/// Six targets serving an 18 MB, 340,000-series exposition (1,000 routes) and a
+/// healthy one in one scrape loop: the large ones wait their turn for the
+/// large-exposition slot without that wait counting against their timeout
+/// (none times out), each keeps at most `MAX_ROUTES` routes with a warning,
+/// and the healthy target is scraped on time and never reported down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrape_loop_with_six_large_expositions_keeps_every_target_up() {
+    let _cores = CORES.write().await;
+    let h = Hostile::start().await;
+    let mut text = String::from("service: t\nmetrics:\n");
+    for k in 0..6 {
+        text.push_str(&format!(
+            "  - {{name: large-{k}, url: \"{}\", interval: 1s, timeout: 2s}}\n",
+            h.url("/metrics/large")
+        ));
+    }
+    text.push_str(&format!(
+        "  - {{name: healthy, url: \"{}\", interval: 200ms, timeout: 1s}}\n",
+        h.url("/metrics/healthy")
+    ));
+    let c = config(&text);
+    let targets: Vec<ScrapeTarget> = c.metrics.iter().map(ScrapeTarget::from_config).collect();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(scrape::run(targets, tx, stop_rx));
+    let mut large_ok = [0usize; 6];
+    let mut healthy_at = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(25);
+    while large_ok.iter().any(|n| *n < 2) && Instant::now() < deadline {
+        let Ok(Some(e)) = tokio::time::timeout(Duration::from_secs(1), rx.recv()).await else {
+            continue;
+        };
+        match e.target {
+            6 => {
+                let obs = e.result.expect("the healthy target is never reported down");
+                assert!(obs.warnings.is_empty(), "{:?}", obs.warnings);
+                healthy_at.push(Instant::now());
+            }
+            k => {
+                let obs = e.result.unwrap_or_else(|err| {
+                    panic!("large-{k}: a legitimate large exposition failed: {err}")
+                });
+                assert_eq!(obs.samples, scrape::DEFAULT_MAX_SERIES);
+                assert!(
+                    obs.warnings.iter().any(|w| w.contains(&format!(
+                        "{LARGE_ROUTES} routes, more than the {} kept per target",
+                        scrape::MAX_ROUTES
+                    ))),
+                    "{:?}",
+                    obs.warnings
+                );
+                if let Some(routes) = &obs.routes {
+                    assert_eq!(routes.len(), scrape::MAX_ROUTES);
+                    assert!(routes.iter().all(|r| r.requests > 0.0), "{routes:?}");
+                }
+                large_ok[k] += 1;
+            }
+        }
+    }
+    let _ = stop.send(true);
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the loop stops when told")
+        .unwrap();
+    assert!(
+        large_ok.iter().all(|n| *n >= 2),
+        "large expositions scraped: {large_ok:?}"
+    );
+    let span = healthy_at.last().copied().unwrap_or(deadline) - healthy_at[0];
+    let worst = healthy_at
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or_default();
+    eprintln!(
+        "six large expositions: {large_ok:?} scrapes; healthy: {} over {span:?}, worst gap {worst:?}",
+        healthy_at.len()
+    );
+    assert!(
+        worst < HEALTHY_EVERY + SLACK,
+        "the healthy target waited {worst:?}"
+    );
+    assert!(
+        healthy_at.len() as f64 >= 0.5 * span.as_secs_f64() / HEALTHY_EVERY.as_secs_f64(),
+        "{} healthy scrapes in {span:?}",
+        healthy_at.len()
+    );
+    h.assert_idle().await;
+}
+
 // ---------------------------------------------------------------------------
 // `ic watch` against everything at once
 
@@ -661,6 +757,7 @@ struct Line {
 /// test --test hostile_endpoints ic_watch -- --nocapture`.
 #[test]
 fn ic_watch_against_every_hostile_endpoint_at_once() {
+    let _cores = CORES.blocking_read();
     let bin = std::env::var("IC_HOSTILE_WATCH_BIN").unwrap_or(env!("CARGO_BIN_EXE_ic").into());
     let watch_for = Duration::from_secs(
         std::env::var("IC_HOSTILE_WATCH_SECS")
@@ -845,3 +942,145 @@ fn ic_watch_against_every_hostile_endpoint_at_once() {
     drop(lines);
     rt.block_on(h.assert_idle());
 }
+
+/// `ic watch` scraping six 18 MB, 340,000-series expositions and a healthy
+/// target: the healthy one is never reported down, no large one times out,
+/// and peak resident memory stays within the budget: one large exposition
+/// parsed at a time, and per target at most `MAX_ROUTES` routes and
+/// `MAX_SNAPSHOT_SERIES` series kept (it was 268 MB for one such target and
+/// 544 MB for six). `IC_HOSTILE_WATCH_BIN` and `IC_HOSTILE_WATCH_SECS` as above.
+#[test]
+fn ic_watch_under_six_large_expositions_stays_within_its_memory_budget() {
+    let _cores = CORES.blocking_write();
+    let bin = std::env::var("IC_HOSTILE_WATCH_BIN").unwrap_or(env!("CARGO_BIN_EXE_ic").into());
+    let watch_for = Duration::from_secs(
+        std::env::var("IC_HOSTILE_WATCH_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(12),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let h = rt.block_on(Hostile::start());
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = format!(
+        "service: large\nnotify: {{desktop: false, bell: false}}\npoll: {{interval: 500ms, timeout: 1s}}\nendpoints:\n  - {{name: healthy, url: \"{}\"}}\nmetrics:\n  - {{name: m-healthy, url: \"{}\", interval: 1s, timeout: 1s}}\n",
+        h.url("/healthy"),
+        h.url("/metrics/healthy")
+    );
+    for k in 0..6 {
+        text.push_str(&format!(
+            "  - {{name: m-large-{k}, url: \"{}\", interval: 2s, timeout: 3s}}\n",
+            h.url("/metrics/large")
+        ));
+    }
+    let cfg = dir.path().join("ic.yaml");
+    std::fs::write(&cfg, text).unwrap();
+    let mut child = Command::new(&bin)
+        .arg("-c")
+        .arg(&cfg)
+        .args(["watch", "--json", "--no-incident", "--timeline-dir"])
+        .arg(dir.path().join("incidents"))
+        .env("IC_LOG", "off")
+        .env_remove("IC_CONFIG")
+        .env("XDG_DATA_HOME", dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let started = Instant::now();
+    let lines = Arc::new(Mutex::new(Vec::<serde_json::Value>::new()));
+    let reader = {
+        let lines = lines.clone();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"));
+                lock(&lines).push(value);
+            }
+        })
+    };
+    let large_ok = |lines: &[serde_json::Value], k: usize| {
+        lines
+            .iter()
+            .filter(|l| {
+                l["metrics_target"] == format!("m-large-{k}").as_str() && l["samples"].is_number()
+            })
+            .count()
+    };
+    let deadline = started + watch_for + Duration::from_secs(15);
+    loop {
+        let done = {
+            let lines = lock(&lines);
+            started.elapsed() >= watch_for && (0..6).all(|k| large_ok(&lines, k) >= 2)
+        };
+        if done {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("ic watch exited early: {status}");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let lines = lock(&lines);
+            let counts: Vec<usize> = (0..6).map(|k| large_ok(&lines, k)).collect();
+            panic!(
+                "after {:?} the large targets were scraped {counts:?} times",
+                started.elapsed()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let hwm = vm_hwm_kib(pid);
+    let watched = started.elapsed();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let stop_deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < stop_deadline, "ic watch ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    reader.join().unwrap();
+    assert_eq!(status.code(), Some(0), "{status}");
+    let lines = lock(&lines);
+    let counts: Vec<usize> = (0..6).map(|k| large_ok(&lines, k)).collect();
+    eprintln!(
+        "{bin}: VmHWM after {watched:.1?} of ic watch against six 340k-series expositions: {hwm} kB ({:.1} MB); large scrapes {counts:?}",
+        hwm as f64 / 1024.0
+    );
+    // Nothing is ever reported down: not the healthy target, not a large one.
+    for l in lines.iter().filter(|l| l["metrics_target"].is_string()) {
+        assert!(l["class"].is_null(), "reported down: {l}");
+    }
+    let healthy = lines
+        .iter()
+        .filter(|l| l["metrics_target"] == "m-healthy")
+        .count();
+    assert!(
+        healthy as f64 >= 0.7 * watched.as_secs_f64(),
+        "{healthy} healthy scrapes in {watched:?}"
+    );
+    for l in lines.iter().filter(|l| l["name"] == "healthy") {
+        assert_eq!(l["class"], "ok", "{l}");
+    }
+    assert!(
+        hwm <= LARGE_BUDGET_KIB,
+        "peak resident memory {hwm} kB > {LARGE_BUDGET_KIB} kB"
+    );
+    drop(lines);
+    rt.block_on(h.assert_idle());
+}
+
+/// The memory budget of `ic watch` under six large expositions: one parsed at
+/// a time (about 70 MB for 18 MB of text), plus each target's kept routes and series.
+const LARGE_BUDGET_KIB: u64 = 160 * 1024;

@@ -119,36 +119,264 @@ fn write(dir: &Path, name: &str, body: &[u8]) -> PathBuf {
     path
 }
 
-#[test]
-fn hostile_configs_playbooks_and_scenarios_are_refused_quickly_and_once() {
-    let dir = tempfile::tempdir().unwrap();
+/// Every refusal run of this file: (what, arguments, the file named).
+fn refusal_runs(dir: &Path) -> Vec<(String, Vec<String>, PathBuf)> {
+    let mut runs = Vec::new();
+    let arg = |p: &Path| p.to_str().unwrap().to_string();
     for (what, body) in hostile("service: shop\n", "endpoints") {
-        let cfg = write(
-            dir.path(),
-            &format!("{}.yaml", what.replace(' ', "-")),
-            &body,
-        );
-        let c = cfg.to_str().unwrap();
-        refused(what, &["-c", c, "check"], &cfg);
-        refused(what, &["lint", c], &cfg);
+        let cfg = write(dir, &format!("{}.yaml", what.replace(' ', "-")), &body);
+        runs.push((
+            format!("config: {what}"),
+            vec!["-c".into(), arg(&cfg), "check".into()],
+            cfg.clone(),
+        ));
+        runs.push((
+            format!("config: {what}"),
+            vec!["lint".into(), arg(&cfg)],
+            cfg,
+        ));
     }
     for (what, body) in hostile("id: x\ntitle: t\n", "roles") {
         let pb = write(
-            dir.path(),
+            dir,
             &format!("playbooks/{}.yaml", what.replace(' ', "-")),
             &body,
         );
-        refused(what, &["lint", pb.to_str().unwrap()], &pb);
+        runs.push((
+            format!("playbook: {what}"),
+            vec!["lint".into(), arg(&pb)],
+            pb,
+        ));
     }
     for (what, body) in hostile("name: x\n", "faults") {
         let sc = write(
-            dir.path(),
+            dir,
             &format!("scenarios/{}.yaml", what.replace(' ', "-")),
             &body,
         );
-        let s = sc.to_str().unwrap();
-        refused(what, &["simulate", s], &sc);
-        refused(what, &["lint", s], &sc);
+        runs.push((
+            format!("scenario: {what}"),
+            vec!["simulate".into(), arg(&sc)],
+            sc.clone(),
+        ));
+        runs.push((
+            format!("scenario: {what}"),
+            vec!["lint".into(), arg(&sc)],
+            sc,
+        ));
+    }
+    runs
+}
+
+/// Names and labels longer than a format width may be (65,535): each once
+/// made `ic` exit 101 with a panic. (what, arguments.)
+fn long_text_runs(dir: &Path) -> Vec<(String, Vec<String>)> {
+    let long = "x".repeat(70_000);
+    let arg = |p: &Path| p.to_str().unwrap().to_string();
+    let prom = write(
+        dir,
+        "long-route.prom",
+        format!(
+            "http_requests_total{{route=\"/{long}\",status=\"200\"}} 5\nhttp_requests_total{{route=\"/b\",status=\"500\"}} 1\n"
+        )
+        .as_bytes(),
+    );
+    let scenario = write(
+        dir,
+        "scenarios/long-fault-name.yaml",
+        format!(
+            "name: long\nduration: 2m\ntraffic: [{{route: /a, rps: 5/s}}]\nfaults:\n  - {{name: {long}, route: /a, start: 30s, end: 1m, error_rate: 50%}}\n"
+        )
+        .as_bytes(),
+    );
+    vec![
+        (
+            "a 70,000-character route label".into(),
+            vec!["scrape".into(), arg(&prom)],
+        ),
+        (
+            "a 70,000-character fault name".into(),
+            vec!["simulate".into(), arg(&scenario)],
+        ),
+        (
+            "a 70,000-character fault name".into(),
+            vec!["lint".into(), arg(&scenario)],
+        ),
+    ]
+}
+
+#[test]
+fn hostile_configs_playbooks_and_scenarios_are_refused_quickly_and_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for (what, args, file) in refusal_runs(dir.path()) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        refused(&what, &args, &file);
+    }
+}
+
+#[test]
+fn names_and_labels_past_any_format_width_are_printed_not_panicked_on() {
+    let dir = tempfile::tempdir().unwrap();
+    for (what, args) in long_text_runs(dir.path()) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, text) = ic(&args);
+        assert!(
+            matches!(code, Some(0 | 1)),
+            "{what}: {args:?}: {code:?}\n{}",
+            &text[..text.len().min(2000)]
+        );
+        if args[0] != "lint" {
+            assert!(
+                text.contains(&"x".repeat(70_000)),
+                "{what}: the whole name is shown"
+            );
+        }
+    }
+}
+
+/// A playbook of about `bytes` bytes (just under the 4 MiB cap: tens of
+/// thousands of steps, every tenth with a `verify`, every tenth a `run`).
+fn huge_playbook(bytes: usize) -> (String, usize) {
+    let mut text = String::from("id: huge\ntitle: t\nphases:\n  detect:\n");
+    let mut steps = 0;
+    loop {
+        let line = match steps % 10 {
+            0 => format!(
+                "    - {{id: step-{steps}, text: \"Check {steps}\", verify: \"error_rate({{target}}) < 1% over 5m\"}}\n"
+            ),
+            5 => format!(
+                "    - {{id: step-{steps}, text: \"Restart {steps}\", run: \"kubectl rollout restart deploy/{{target}}\"}}\n"
+            ),
+            _ => format!("    - {{id: step-{steps}, text: \"Step {steps} of the procedure\"}}\n"),
+        };
+        if text.len() + line.len() > bytes {
+            return (text, steps);
+        }
+        text.push_str(&line);
+        steps += 1;
+    }
+}
+
+/// Large playbooks: (what, arguments).
+fn huge_playbook_runs(dir: &Path) -> Vec<(String, Vec<String>)> {
+    let (text, _) = huge_playbook(4 * 1024 * 1024 - 1024);
+    let ok = write(dir, "playbooks/huge.yaml", text.as_bytes());
+    let last = text.lines().last().unwrap().to_string();
+    // The last step takes the id of the eighth: the error names the last line.
+    let id = last
+        .split("id: ")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
+    let twice = text.replacen(&format!("{{id: {id},"), "{id: step-7,", 1);
+    let bad = write(dir, "playbooks/huge-dup.yaml", twice.as_bytes());
+    let arg = |p: &Path| p.to_str().unwrap().to_string();
+    vec![
+        ("a 4 MiB playbook".into(), vec!["lint".into(), arg(&ok)]),
+        (
+            "a 4 MiB playbook with a repeated id".into(),
+            vec!["lint".into(), arg(&bad)],
+        ),
+    ]
+}
+
+/// Validation is linear in the playbook's size: a 4 MiB playbook of 60,000
+/// steps lints within the no-hang bound of `ic` (10 s; it took 74 s when each
+/// step's position was found by rescanning the text), and a repeated id at its
+/// end is reported at its line.
+#[test]
+fn a_four_mib_playbook_lints_without_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, steps) = huge_playbook(4 * 1024 * 1024 - 1024);
+    assert!(steps > 50_000, "{steps} steps");
+    let lines = text.lines().count();
+    let runs = huge_playbook_runs(dir.path());
+    let args: Vec<&str> = runs[0].1.iter().map(String::as_str).collect();
+    let (code, out) = ic(&args);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(&format!("{steps} steps")), "{out}");
+    let args: Vec<&str> = runs[1].1.iter().map(String::as_str).collect();
+    let (code, out) = ic(&args);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains(&format!(
+            "huge-dup.yaml:{lines}:12: phases.detect[id: step-7]: step id `step-7` is used twice"
+        )),
+        "{out}"
+    );
+}
+
+/// Runs the binary as it is (no `/usr/bin/time` around it), under a 4 GB
+/// address-space limit so a regression cannot exhaust the machine: (exit
+/// code, stderr).
+fn ic_raw(args: &[String]) -> (Option<i32>, String) {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 4000000 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_ic"))
+        .args(args)
+        .env("IC_LOG", "off")
+        .env_remove("IC_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// No hostile file of this suite reaches a panic: every run above, through
+/// the binary, never exits 101 nor says `panicked`.
+#[test]
+fn no_hostile_file_makes_ic_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut runs: Vec<(String, Vec<String>)> = refusal_runs(dir.path())
+        .into_iter()
+        .map(|(what, args, _)| (what, args))
+        .collect();
+    runs.extend(long_text_runs(dir.path()));
+    runs.extend(huge_playbook_runs(dir.path()));
+    // Scenarios past the simulator's bounds (tests/simulate.rs checks the refusals).
+    let routes: String = (0..20_000)
+        .map(|i| format!("  - {{route: /r{i}, rps: 1/s}}\n"))
+        .collect();
+    let many = write(
+        dir.path(),
+        "scenarios/many-routes.yaml",
+        format!("traffic:\n{routes}faults: [{{name: x, route: /r1, outage: true}}]\n").as_bytes(),
+    );
+    let fast = write(
+        dir.path(),
+        "scenarios/fast.yaml",
+        b"duration: 1m\ntraffic: [{route: /a, rps: 1000000000/s}]\nfaults: [{name: x, route: /a, start: 10s, error_rate: 5%}]\n",
+    );
+    for (what, file) in [("20,000 routes", &many), ("1e9 requests a second", &fast)] {
+        for cmd in ["lint", "simulate"] {
+            runs.push((
+                what.to_string(),
+                vec![cmd.to_string(), file.to_str().unwrap().to_string()],
+            ));
+        }
+    }
+    assert!(runs.len() >= 34, "{} runs", runs.len());
+    for (what, args) in &runs {
+        let (code, stderr) = ic_raw(args);
+        assert_ne!(
+            code,
+            Some(101),
+            "{what}: {args:?} exited 101:\n{}",
+            &stderr[..stderr.len().min(2000)]
+        );
+        assert!(code.is_some(), "{what}: {args:?} was killed by a signal");
+        assert!(
+            !stderr.contains("panicked"),
+            "{what}: {args:?} panicked:\n{}",
+            &stderr[..stderr.len().min(2000)]
+        );
     }
 }
 

@@ -403,13 +403,28 @@ fn text_from_the_network_cannot_drive_the_terminal() {
         h.send(Msg::Views("shop\u{1b}[H".into(), vec![view], at(s)), at(s));
         h.send(Msg::Tick, at(s));
     }
+    // A bidi override and a newline: ratatui drops control characters but
+    // would pass the override on to the terminal.
+    let view = RouteView {
+        route: "\u{202e}/x\nRESOLVED".into(),
+        requests: 10.0,
+        rate: Some(10.0),
+        ..RouteView::default()
+    };
+    h.send(Msg::Views("api".into(), vec![view], at(3)), at(3));
+    h.send(Msg::Tick, at(3));
     for (w, hgt) in [(80, 24), (160, 45)] {
         let (text, buf) = h.render(w, hgt);
         assert!(text.contains("/api/"), "{text}");
+        assert!(text.contains("shop\\u001b[H"), "escaped: {text}");
+        assert!(text.contains("api \\u202e/x\\nRESOL"), "escaped: {text}");
         for cell in buf.content() {
             assert!(
-                !cell.symbol().chars().any(char::is_control),
-                "a control character reached the screen: {:?}\n{text}",
+                !cell
+                    .symbol()
+                    .chars()
+                    .any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)),
+                "a control character or bidi override reached the screen: {:?}\n{text}",
                 cell.symbol()
             );
         }

@@ -125,17 +125,7 @@ fn pieces(text: &str, tone: Tone, quoted: bool) -> Row {
     let mut row: Row = Vec::new();
     let mut plain = String::new();
     for c in text.chars() {
-        let esc = match c {
-            '\t' => Some("\\t".to_string()),
-            '\r' => Some("\\r".to_string()),
-            '\n' => Some("\\n".to_string()),
-            '\'' if quoted => Some("\\'".to_string()),
-            '\\' if quoted => Some("\\\\".to_string()),
-            c if c.is_ascii_control() => Some(format!("\\x{:02x}", c as u32)),
-            c if !c.is_ascii() => Some(format!("\\u{{{:x}}}", c as u32)),
-            _ => None,
-        };
-        match esc {
+        match crate::core::command::visible_escape(c, quoted) {
             Some(e) => {
                 if !plain.is_empty() {
                     row.push((std::mem::take(&mut plain), tone));

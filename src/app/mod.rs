@@ -266,6 +266,8 @@ pub struct State {
     /// process took it over (a restart, a join): the fresh detectors' first fire of
     /// one of them goes on silently.
     pub resumed: std::collections::BTreeSet<(String, String)>,
+    /// The display order, computed at most once a second (see `order`).
+    order_cache: targets::OrderCache,
 }
 
 impl State {
@@ -312,6 +314,7 @@ impl State {
             last_snapshot: None,
             size: (0, 0),
             resumed: std::collections::BTreeSet::new(),
+            order_cache: targets::OrderCache::default(),
         }
     }
 
@@ -320,8 +323,15 @@ impl State {
         self.incident.as_ref().is_some_and(|i| i.state.is_open())
     }
 
-    /// Target indices in display order.
+    /// Target indices in display order, sorted at most once a second: with
+    /// thousands of targets, sorting by their rows on every call (several per
+    /// frame) took a whole core.
     pub fn order(&self) -> Vec<usize> {
+        let key = (self.sort, self.targets.len(), self.now.timestamp());
+        self.order_cache.get(key, || self.sorted())
+    }
+
+    fn sorted(&self) -> Vec<usize> {
         let mut idx: Vec<usize> = (0..self.targets.len()).collect();
         let rows: Vec<_> = self.targets.iter().map(|t| t.row(self.now)).collect();
         match self.sort {

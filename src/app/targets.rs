@@ -316,3 +316,47 @@ impl Target {
         }
     }
 }
+
+/// The endpoints table's order, kept between calls: sorting means every
+/// target's row, so it is computed at most once a second (and again when the
+/// sort or the number of targets changes), not once per call, per frame.
+#[derive(Debug, Default)]
+pub struct OrderCache {
+    /// (sort, targets, Unix second) the order was computed for.
+    key: std::cell::Cell<Option<(u8, usize, i64)>>,
+    order: std::cell::RefCell<Vec<usize>>,
+}
+
+impl OrderCache {
+    /// The order for `key`, computing it with `compute` when it is not the one kept.
+    pub fn get(&self, key: (u8, usize, i64), compute: impl FnOnce() -> Vec<usize>) -> Vec<usize> {
+        if self.key.get() != Some(key) {
+            *self.order.borrow_mut() = compute();
+            self.key.set(Some(key));
+        }
+        self.order.borrow().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_order_is_computed_once_per_key() {
+        let cache = OrderCache::default();
+        let computed = std::cell::Cell::new(0);
+        let compute = |v: Vec<usize>| {
+            computed.set(computed.get() + 1);
+            v
+        };
+        assert_eq!(cache.get((0, 2, 10), || compute(vec![1, 0])), [1, 0]);
+        assert_eq!(cache.get((0, 2, 10), || compute(vec![0, 1])), [1, 0]);
+        assert_eq!(computed.get(), 1);
+        // A new second, another sort, another target: computed again.
+        assert_eq!(cache.get((0, 2, 11), || compute(vec![0, 1])), [0, 1]);
+        assert_eq!(cache.get((1, 2, 11), || compute(vec![1, 0])), [1, 0]);
+        assert_eq!(cache.get((1, 3, 11), || compute(vec![2, 1, 0])), [2, 1, 0]);
+        assert_eq!(computed.get(), 4);
+    }
+}

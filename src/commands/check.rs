@@ -43,7 +43,7 @@ pub(super) async fn run(args: CheckArgs, config: Option<&Path>) -> anyhow::Resul
         .collect();
     if args.json {
         let all: Vec<Value> = results.iter().map(|(t, s)| sample_json(t, s)).collect();
-        out!("{}", serde_json::to_string_pretty(&all)?);
+        super::print_lines(&serde_json::to_string_pretty(&all)?);
     } else {
         print_table(&results);
     }
@@ -136,9 +136,12 @@ fn print_table(results: &[(&ProbeTarget, ProbeSample)]) {
         .max()
         .unwrap_or(4)
         .max(4);
+    // Padded without a format width, which panics past 65,535 (names are
+    // capped at 64 characters today; this does not depend on it).
+    let pad = crate::core::text::pad_right;
     out!(
-        "{:<w$}  {:<13}  {:>6}  {:>8}  {:>6} {:>6} {:>6} {:>6} {:>6}  {:>6}  DETAIL",
-        "NAME",
+        "{}  {:<13}  {:>6}  {:>8}  {:>6} {:>6} {:>6} {:>6} {:>6}  {:>6}  DETAIL",
+        pad("NAME", w),
         "CLASS",
         "STATUS",
         "LATENCY",
@@ -164,8 +167,8 @@ fn print_table(results: &[(&ProbeTarget, ProbeSample)]) {
             .join("; ");
         let insecure = if t.insecure { " [tls.insecure]" } else { "" };
         out!(
-            "{:<w$}  {:<13}  {:>6}  {:>6}ms  {:>6} {:>6} {:>6} {:>6} {:>6}  {:>6}  {}{}",
-            t.name,
+            "{}  {:<13}  {:>6}  {:>6}ms  {:>6} {:>6} {:>6} {:>6} {:>6}  {:>6}  {}{}",
+            pad(&t.name, w),
             s.class.as_str(),
             s.status.map_or("-".into(), |c| c.to_string()),
             cell(Some(s.latency)),

@@ -86,10 +86,10 @@ pub(super) fn run(args: LintArgs, explicit_config: Option<&Path>) -> anyhow::Res
     } else {
         for v in &verdicts {
             for w in &v.warnings {
-                eprintln!("{}", super::printable(&warning_text(w)));
+                eprintln!("{}", warning_text(w));
             }
             match (&v.error, &v.summary) {
-                (Some(e), _) => eprintln!("{}", super::printable(&e.to_string())),
+                (Some(e), _) => eprintln!("{}", super::yaml_error_text(e)),
                 (None, Some(s)) => out!("ok  {}  ({s})", v.path.display()),
                 (None, None) => out!("ok  {}", v.path.display()),
             }
@@ -108,7 +108,7 @@ pub(super) fn run(args: LintArgs, explicit_config: Option<&Path>) -> anyhow::Res
 fn warning_text(w: &YamlError) -> String {
     let mut w = w.clone();
     w.message = format!("warning: {}", w.message);
-    w.to_string()
+    super::yaml_error_text(&w)
 }
 
 /// Expands directories into their YAML files (sorted, recursively); keeps files as given.

@@ -23,6 +23,7 @@ mod watch;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError};
+use crate::core::text;
 use crate::core::yaml::YamlError;
 use clap::CommandFactory;
 use std::path::{Path, PathBuf};
@@ -84,14 +85,28 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     if usage { EXIT_USAGE } else { EXIT_FINDINGS }
 }
 
-/// Writes one line to stdout (see `out!`), with control characters from the
-/// network (a route label, an error echoing a body) made harmless.
+/// Writes one line to stdout (see `out!`) with every control character,
+/// newline and bidi override escaped (`core::text::escape`): text from the
+/// network or a file (a route label, a fault name, an error echoing a body)
+/// can neither drive the terminal nor forge a line. JSON lines stay valid JSON.
 pub fn print_line(args: std::fmt::Arguments<'_>) {
-    use std::io::Write;
     let text = args.to_string();
+    write_stdout(&text::escape(&text));
+}
+
+/// Prints a document we composed line by line (a postmortem, pretty JSON):
+/// its own newlines end lines, anything else is escaped as by `out!`.
+pub fn print_lines(document: &str) {
+    for line in document.lines() {
+        write_stdout(&text::escape(line));
+    }
+}
+
+fn write_stdout(line: &str) {
+    use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout
-        .write_all(printable(&text).as_bytes())
+        .write_all(line.as_bytes())
         .and_then(|()| stdout.write_all(b"\n"))
     {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
@@ -101,18 +116,34 @@ pub fn print_line(args: std::fmt::Arguments<'_>) {
     }
 }
 
-/// `text` with every control character but newline and tab replaced by U+FFFD,
-/// so no text we print can move the cursor, retitle or clear the terminal.
-pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    let harmful = |c: char| c.is_control() && c != '\n' && c != '\t';
-    if text.contains(harmful) {
-        text.chars()
-            .map(|c| if harmful(c) { '\u{fffd}' } else { c })
-            .collect::<String>()
-            .into()
-    } else {
-        text.into()
+/// A YAML error as printed: `FILE:LINE:COL: message` and its hint on the next
+/// line, the file's text in both escaped (a fault name may hold a newline).
+pub fn yaml_error_text(e: &YamlError) -> String {
+    let mut e = e.clone();
+    e.message = text::escape(&e.message).into_owned();
+    e.hint = e.hint.map(|h| text::escape(&h).into_owned());
+    let file = e.file.display().to_string();
+    e.file = PathBuf::from(text::escape(&file).into_owned());
+    e.to_string()
+}
+
+/// An error as printed on stderr: the chain like `{err:#}`, each part escaped
+/// (a YAML error keeps its hint on its own line).
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut parts = Vec::new();
+    for e in err.chain() {
+        let yaml = e
+            .downcast_ref::<YamlError>()
+            .or(match e.downcast_ref::<ConfigError>() {
+                Some(ConfigError::Invalid(y)) => Some(y),
+                _ => None,
+            });
+        match yaml {
+            Some(y) => parts.push(yaml_error_text(y)),
+            None => parts.push(text::escape(&e.to_string()).into_owned()),
+        }
     }
+    parts.join(": ")
 }
 
 /// Where timelines live: `explicit`, else the config's `timeline_dir` (when a config is

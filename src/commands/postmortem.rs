@@ -4,7 +4,7 @@
 
 use super::{EXIT_OK, UsageError, timeline_dir};
 use crate::cli::PostmortemArgs;
-use crate::core::postmortem;
+use crate::core::{postmortem, text};
 use crate::journal;
 use std::path::Path;
 
@@ -30,7 +30,7 @@ pub(super) fn run(args: &PostmortemArgs, config: Option<&Path>) -> anyhow::Resul
             "warning: {}:{}: {}",
             path.display(),
             p.line,
-            super::printable(&p.message)
+            text::escape(&p.message)
         );
     }
     let text = if args.format == "json" {
@@ -40,8 +40,15 @@ pub(super) fn run(args: &PostmortemArgs, config: Option<&Path>) -> anyhow::Resul
     } else {
         postmortem::markdown(&replay.events)
     };
+    // The renderer escapes what it takes from the timeline; this pass makes
+    // sure no control character or bidi override reaches the file either (a
+    // JSON document stays valid: the escapes are JSON's own).
+    let text: String = text
+        .lines()
+        .map(|l| format!("{}\n", text::escape(l)))
+        .collect();
     match &args.output {
-        None => out!("{}", text.trim_end()),
+        None => super::print_lines(text.trim_end()),
         Some(out) => {
             crate::paths::write_private(out, text.as_bytes()).map_err(|e| {
                 anyhow::anyhow!("{}: cannot write the postmortem: {e}", out.display())

@@ -6,6 +6,7 @@ use super::{EXIT_FINDINGS, EXIT_OK, UsageError};
 use crate::cli::ScrapeArgs;
 use crate::core::exposition::{Exposition, Format};
 use crate::core::metrics::{self, Mapping, RouteView};
+use crate::core::text;
 use crate::source::scrape;
 use serde_json::json;
 use std::collections::HashSet;
@@ -23,7 +24,7 @@ pub(super) async fn run(args: ScrapeArgs) -> anyhow::Result<u8> {
             if args.json {
                 out!("{}", json!({"error": e.message, "class": e.class}));
             } else {
-                eprintln!("error: {}", super::printable(&e.to_string()));
+                eprintln!("error: {}", text::escape(&e.to_string()));
             }
             return Ok(EXIT_FINDINGS);
         }
@@ -191,15 +192,18 @@ fn print_table(
         expo.malformed_lines
     );
     if !routes.is_empty() {
-        let w = routes
+        // Labels come from the exposition: escaped, and padded without a format
+        // width (which panics past 65,535).
+        let labels: Vec<_> = routes.iter().map(|r| text::escape(&r.route)).collect();
+        let w = labels
             .iter()
-            .map(|r| r.route.chars().count())
+            .map(|l| l.chars().count())
             .max()
             .unwrap_or(5)
             .max(5);
         out!(
-            "{:<w$}  {:>12}  {:>10}  {:>10}  {:>9}  {:>9}  {:>9}",
-            "ROUTE",
+            "{}  {:>12}  {:>10}  {:>10}  {:>9}  {:>9}  {:>9}",
+            text::pad_right("ROUTE", w),
             "REQUESTS",
             "5XX",
             "4XX",
@@ -207,10 +211,10 @@ fn print_table(
             "P95",
             "P99"
         );
-        for r in routes {
+        for (r, label) in routes.iter().zip(&labels) {
             out!(
-                "{:<w$}  {:>12}  {:>10}  {:>10}  {:>9}  {:>9}  {:>9}",
-                r.route,
+                "{}  {:>12}  {:>10}  {:>10}  {:>9}  {:>9}  {:>9}",
+                text::pad_right(label, w),
                 r.requests,
                 r.errors_5xx,
                 r.errors_4xx,

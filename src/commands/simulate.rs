@@ -4,6 +4,7 @@
 use super::{EXIT_FINDINGS, EXIT_OK};
 use crate::cli::SimulateArgs;
 use crate::core::scenario::{Latency, RouteTraffic, Scenario};
+use crate::core::text;
 use crate::core::units::{HumanDuration, Percent, Rate};
 use crate::demo::{self, routes::ROUTES};
 use crate::sim::{self, FaultOutcome, Report};
@@ -172,9 +173,16 @@ fn print_table(report: &Report) {
         report.routes.len()
     );
     let first = report.strategies.first();
+    // Fault names come from the scenario file: escaped, and padded without a
+    // format width (which panics past 65,535).
     let label = |o: &FaultOutcome| match o.end_s {
-        Some(e) => format!("{} [{}–{}]", o.name, secs(o.start_s), secs(e)),
-        None => format!("{} [from {}]", o.name, secs(o.start_s)),
+        Some(e) => format!(
+            "{} [{}–{}]",
+            text::escape(&o.name),
+            secs(o.start_s),
+            secs(e)
+        ),
+        None => format!("{} [from {}]", text::escape(&o.name), secs(o.start_s)),
     };
     let width = first
         .map(|s| {
@@ -187,14 +195,14 @@ fn print_table(report: &Report) {
         .unwrap_or(0)
         .max("warm-up alerts".len());
     out!("each cell: time to the first alert after the fault began, and to quiet after it ended");
-    let mut header = format!("{:width$}", "fault");
+    let mut header = text::pad_right("fault", width);
     for s in &report.strategies {
         header.push_str(&format!("  {:>22}", s.name));
     }
     out!("{header}");
     if let Some(first) = first {
         for (i, o) in first.faults.iter().enumerate() {
-            let mut line = format!("{:width$}", label(o));
+            let mut line = text::pad_right(&label(o), width);
             for s in &report.strategies {
                 let c = s.faults.get(i).map(cell).unwrap_or_default();
                 line.push_str(&format!("  {c:>22}"));
@@ -202,13 +210,13 @@ fn print_table(report: &Report) {
             out!("{line}");
         }
     }
-    let mut line = format!("{:width$}", "false alerts");
+    let mut line = text::pad_right("false alerts", width);
     for s in &report.strategies {
         line.push_str(&format!("  {:>22}", s.false_alerts));
     }
     out!("{line}");
     if report.strategies.iter().any(|s| s.warm_up_alerts > 0) {
-        let mut line = format!("{:width$}", "warm-up alerts");
+        let mut line = text::pad_right("warm-up alerts", width);
         for s in &report.strategies {
             line.push_str(&format!("  {:>22}", s.warm_up_alerts));
         }

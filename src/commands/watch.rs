@@ -149,7 +149,7 @@ fn report(rt: &mut Runtime, json: bool, said: &mut Option<String>) {
     if rt.state.message != *said {
         said.clone_from(&rt.state.message);
         if let Some(m) = said {
-            eprintln!("note: {}", super::printable(m));
+            eprintln!("note: {}", crate::core::text::escape(m));
         }
     }
 }

@@ -204,21 +204,31 @@ impl Values {
     }
 }
 
-/// `value` in single quotes with control characters, newlines, non-ASCII and
-/// bidi overrides written as visible escapes (`\n`, `\x1b`, `\u{202e}`).
+/// How a command's text or a value shows `c` where it is not printable
+/// ASCII: `\n`, `\r`, `\t`, `\x1b` for controls, `\u{202e}` / `\u{e9}` for the
+/// rest (bidi overrides, look-alikes, everything non-ASCII); inside quotes also
+/// `\'` and `\\`. `None`: shown as itself.
+pub fn visible_escape(c: char, in_quotes: bool) -> Option<String> {
+    Some(match c {
+        '\n' => "\\n".to_string(),
+        '\r' => "\\r".to_string(),
+        '\t' => "\\t".to_string(),
+        '\'' if in_quotes => "\\'".to_string(),
+        '\\' if in_quotes => "\\\\".to_string(),
+        c if c.is_ascii_control() => format!("\\x{:02x}", c as u32),
+        c if !c.is_ascii() => format!("\\u{{{:x}}}", c as u32),
+        _ => return None,
+    })
+}
+
+/// `value` in single quotes, every character [`visible_escape`] names escaped.
 pub fn quoted_visible(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('\'');
     for c in value.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            c if c.is_ascii_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if !c.is_ascii() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
+        match visible_escape(c, true) {
+            Some(e) => out.push_str(&e),
+            None => out.push(c),
         }
     }
     out.push('\'');

@@ -491,9 +491,12 @@ impl Event {
         Ok(event)
     }
 
-    /// The event as one line of JSON (no trailing newline).
+    /// The event as one line of JSON (no trailing newline). serde escapes the
+    /// control characters; bidi overrides and line separators (which it writes
+    /// raw) are escaped too (`\u202e`, see `core::text`), so the file shows
+    /// no text reordered or split in an editor, `jq` or a terminal.
     pub fn to_line(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|e| {
+        let line = serde_json::to_string(self).unwrap_or_else(|e| {
             // Serializing plain data cannot fail; keep a valid line if it ever does.
             format!(
                 "{{\"seq\":{},\"ts\":\"{}\",\"kind\":\"note\",\"actor\":\"ic\",\"msg\":\"unserializable event: {}\"}}",
@@ -501,7 +504,11 @@ impl Event {
                 format_ts(self.ts),
                 e.to_string().replace('"', "'")
             )
-        })
+        });
+        match crate::core::text::escape(&line) {
+            std::borrow::Cow::Borrowed(_) => line,
+            std::borrow::Cow::Owned(safe) => safe,
+        }
     }
 
     /// A string field of `data`.

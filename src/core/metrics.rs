@@ -2,7 +2,9 @@
 //! latency, route and status (from config, or detected on common exporters);
 //! per-route totals from one scrape; rates, error ratios and latency quantiles
 //! from two successive scrapes (counter resets handled per series); and
-//! Prometheus's exact `histogram_quantile`. Pure.
+//! Prometheus's exact `histogram_quantile`. A snapshot can be capped to a
+//! number of routes and series (what a scrape loop keeps between scrapes),
+//! the rest counted, not held. Pure.
 
 use crate::core::exposition::{Exposition, MetricType, Sample};
 use rustc_hash::FxHashMap as HashMap;
@@ -137,8 +139,54 @@ fn series_key(expo: &Exposition<'_>, s: &Sample<'_>, skip: &str) -> String {
 
 /// Reduces an exposition to the series the views need.
 pub fn snapshot(expo: &Exposition<'_>, mapping: &Mapping) -> Snapshot {
+    snapshot_capped(expo, mapping, usize::MAX, usize::MAX).0
+}
+
+/// What a capped snapshot left out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Routes past the first `max_routes` (their series were not kept).
+    pub routes: usize,
+    /// Request and bucket series past the first `max_series`.
+    pub series: usize,
+}
+
+/// [`snapshot`] keeping the series of at most `max_routes` routes (the first
+/// seen) and at most `max_series` series in all, so what is held between two
+/// scrapes of one target stays bounded whatever the exposition holds.
+pub fn snapshot_capped(
+    expo: &Exposition<'_>,
+    mapping: &Mapping,
+    max_routes: usize,
+    max_series: usize,
+) -> (Snapshot, Dropped) {
     let resolved = resolve(expo, mapping);
     let mut snap = Snapshot::default();
+    use std::hash::BuildHasher;
+    let hash = |s: &str| rustc_hash::FxBuildHasher.hash_one(s);
+    let mut routes: rustc_hash::FxHashSet<String> = Default::default();
+    // What was left out, by hash: counted, not held.
+    let mut extra_routes: rustc_hash::FxHashSet<u64> = Default::default();
+    let mut extra_series: rustc_hash::FxHashSet<u64> = Default::default();
+    let mut series = 0usize;
+    // Whether the series `key` of `route` is kept; counts what is not.
+    let mut keep = |route: &str, key: &str, new_series: bool| -> bool {
+        if !routes.contains(route) {
+            if routes.len() >= max_routes {
+                extra_routes.insert(hash(route));
+                return false;
+            }
+            routes.insert(route.to_string());
+        }
+        if new_series {
+            if series >= max_series {
+                extra_series.insert(hash(key));
+                return false;
+            }
+            series += 1;
+        }
+        true
+    };
     let route_of = |s: &Sample<'_>| {
         resolved
             .route_label
@@ -154,14 +202,22 @@ pub fn snapshot(expo: &Exposition<'_>, mapping: &Mapping) -> Snapshot {
                 .as_deref()
                 .and_then(|l| expo.label(s, l))
                 .and_then(|v| v.parse::<u16>().ok());
+            let route = route_of(s);
             let key = series_key(expo, s, "");
-            snap.requests.insert(key, (route_of(s), status, s.value));
+            if !keep(&route, &key, true) {
+                continue;
+            }
+            snap.requests.insert(key, (route, status, s.value));
         } else if Some(s.name) == bucket_name.as_deref() {
             let Some(le) = expo.label(s, "le").and_then(|v| parse_le(&v)) else {
                 continue;
             };
             let key = series_key(expo, s, "le");
             let route = route_of(s);
+            let known = snap.buckets.contains_key(&key);
+            if !keep(&route, &key, !known) {
+                continue;
+            }
             snap.buckets
                 .entry(key)
                 .or_insert_with(|| (route, Vec::new()))
@@ -170,7 +226,11 @@ pub fn snapshot(expo: &Exposition<'_>, mapping: &Mapping) -> Snapshot {
         }
     }
     snap.resolved = Some(resolved);
-    snap
+    let dropped = Dropped {
+        routes: extra_routes.len(),
+        series: extra_series.len(),
+    };
+    (snap, dropped)
 }
 
 fn parse_le(v: &str) -> Option<f64> {
@@ -503,6 +563,36 @@ mod tests {
         assert!((a.p95.unwrap() - (0.1 + 0.9 * 40.0 / 50.0)).abs() < 1e-12);
         let b = &views[1];
         assert_eq!((b.route.as_str(), b.errors_4xx, b.p50), ("/b", 5.0, None));
+    }
+
+    #[test]
+    fn a_capped_snapshot_keeps_the_first_routes_and_counts_the_rest() {
+        let e = parse(SCRAPE_1, Format::Text);
+        let (snap, dropped) = snapshot_capped(&e, &Mapping::default(), 1, usize::MAX);
+        let views = totals(&snap);
+        assert_eq!(views.len(), 1);
+        assert_eq!((views[0].route.as_str(), views[0].requests), ("/a", 200.0));
+        assert_eq!(
+            dropped,
+            Dropped {
+                routes: 1,
+                series: 0
+            }
+        );
+        // Series: three request counters and one histogram series kept of 4 + 2.
+        let (snap, dropped) = snapshot_capped(&e, &Mapping::default(), 10, 4);
+        assert_eq!(snap.requests.len() + snap.buckets.len(), 4);
+        assert_eq!(
+            dropped,
+            Dropped {
+                routes: 0,
+                series: 2
+            }
+        );
+        assert_eq!(
+            snapshot_capped(&e, &Mapping::default(), 10, 10).0,
+            snapshot(&e, &Mapping::default())
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod redact;
 pub mod sample;
 pub mod scenario;
 pub mod signal;
+pub mod text;
 pub mod units;
 pub mod verify;
 pub mod window;

@@ -2,12 +2,16 @@
 //! Markdown (for people) or JSON (for tools) — summary, severity, impact,
 //! lifecycle figures, the whole timeline, the hypotheses and their evidence,
 //! commands run, what went well and poorly, root cause and action items, in
-//! blameless wording. Pure: the same events always give the same document.
+//! blameless wording. Text from the timeline is escaped (`core::text`): no
+//! control character, forged line or bidi override reaches the document.
+//! Pure: the same events always give the same document.
 
 use crate::core::event::{Event, Kind, Stage, format_ts};
 use crate::core::incident::{HypothesisStatus, Incident};
+use crate::core::text;
 use chrono::Duration;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::fmt::Write;
 
 /// `1h 02m 03s`, `4m 05s`, `12s`.
@@ -24,9 +28,17 @@ fn opt_span(d: Option<Duration>) -> String {
     d.map_or_else(|| "—".to_string(), span)
 }
 
-/// Escapes text for a Markdown table cell.
+/// Escapes text for a Markdown table cell: a newline becomes a space, `|` is
+/// escaped, and every other control character or bidi override is shown as an
+/// escape (`core::text`).
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    esc(&s.replace('\n', " ")).replace('|', "\\|")
+}
+
+/// Text from the timeline (written by anyone who could append to it, often
+/// echoing a hostile body) as it goes into the document: one line, escaped.
+fn esc(s: &str) -> Cow<'_, str> {
+    text::escape(s)
 }
 
 /// Renders the postmortem as Markdown.
@@ -38,7 +50,7 @@ pub fn markdown(events: &[Event]) -> String {
     } else {
         &inc.title
     };
-    let _ = writeln!(out, "# Postmortem: {title}\n");
+    let _ = writeln!(out, "# Postmortem: {}\n", esc(title));
     let _ = writeln!(
         out,
         "_Blameless review. This document describes what happened and how the system and our process behaved, not who is to blame._\n"
@@ -60,7 +72,7 @@ pub fn markdown(events: &[Event]) -> String {
     let _ = writeln!(
         out,
         "| Playbook | {} |",
-        inc.playbook.as_deref().unwrap_or("—")
+        cell(inc.playbook.as_deref().unwrap_or("—"))
     );
     for (role, person) in &inc.roles {
         let _ = writeln!(out, "| {} | {} |", cell(role), cell(person));
@@ -155,7 +167,7 @@ pub fn markdown(events: &[Event]) -> String {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} |",
-                s.detector,
+                cell(&s.detector.to_string()),
                 cell(&s.target),
                 format_ts(s.first_fired),
                 s.started.map_or("—".to_string(), format_ts),
@@ -199,14 +211,14 @@ pub fn markdown(events: &[Event]) -> String {
             HypothesisStatus::Confirmed => "confirmed",
             HypothesisStatus::RuledOut => "ruled out",
         };
-        let _ = writeln!(out, "- **{}** {} — _{status}_", h.id, h.text);
+        let _ = writeln!(out, "- **{}** {} — _{status}_", esc(&h.id), esc(&h.text));
         for ev in &h.evidence {
             let _ = writeln!(
                 out,
                 "  - {} {} ({}, {})",
                 if ev.supports { "for:" } else { "against:" },
-                ev.text,
-                ev.actor,
+                esc(&ev.text),
+                esc(&ev.actor),
                 format_ts(ev.at)
             );
         }
@@ -226,7 +238,7 @@ pub fn markdown(events: &[Event]) -> String {
             } else {
                 format!(
                     "{}{}",
-                    c.outcome,
+                    esc(&c.outcome),
                     c.duration_ms.map_or(String::new(), |ms| format!(
                         " in {:.1} s",
                         ms as f64 / 1000.0
@@ -236,20 +248,28 @@ pub fn markdown(events: &[Event]) -> String {
             let step = c
                 .step
                 .as_deref()
-                .map_or(String::new(), |s| format!("step `{s}`, "));
+                .map_or(String::new(), |s| format!("step `{}`, ", esc(s)));
             let _ = writeln!(
                 out,
                 "- {step}confirmed by {} at {when}: {how}\n\n  ```sh\n  {}\n  ```",
-                c.actor,
-                c.command.replace("```", "'''").replace('\n', "\n  ")
+                esc(&c.actor),
+                c.command
+                    .replace("```", "'''")
+                    .split('\n')
+                    .map(esc)
+                    .collect::<Vec<_>>()
+                    .join("\n  ")
             );
             if !c.output.trim().is_empty() {
-                let excerpt: String = c.output.lines().take(10).collect::<Vec<_>>().join("\n");
-                let _ = writeln!(
-                    out,
-                    "\n  output:\n\n  ```\n  {}\n  ```",
-                    excerpt.replace("```", "'''").replace('\n', "\n  ")
-                );
+                let excerpt: String = c
+                    .output
+                    .replace("```", "'''")
+                    .lines()
+                    .take(10)
+                    .map(esc)
+                    .collect::<Vec<_>>()
+                    .join("\n  ");
+                let _ = writeln!(out, "\n  output:\n\n  ```\n  {excerpt}\n  ```");
             }
             out.push('\n');
         }
@@ -263,8 +283,8 @@ pub fn markdown(events: &[Event]) -> String {
                 out,
                 "- {} {} ({})",
                 format_ts(c.at),
-                c.text,
-                c.tags.join(", ")
+                esc(&c.text),
+                esc(&c.tags.join(", "))
             );
         }
         out.push('\n');
@@ -276,8 +296,8 @@ pub fn markdown(events: &[Event]) -> String {
                 out,
                 "- {} ({}): {}",
                 format_ts(c.at),
-                c.actor,
-                c.text.replace('\n', " / ")
+                esc(&c.actor),
+                esc(&c.text.replace('\n', " / "))
             );
         }
         out.push('\n');
@@ -298,7 +318,7 @@ pub fn markdown(events: &[Event]) -> String {
             let _ = writeln!(out, "- _to fill in at the review_");
         }
         for n in notes {
-            let _ = writeln!(out, "- {} ({})", n.text, n.actor);
+            let _ = writeln!(out, "- {} ({})", esc(&n.text), esc(&n.actor));
         }
         out.push('\n');
     }
@@ -307,8 +327,8 @@ pub fn markdown(events: &[Event]) -> String {
     let _ = writeln!(out, "## Root cause\n");
     match &inc.root_cause {
         Some((tech, process)) => {
-            let _ = writeln!(out, "- **Technical:** {}", or_fill(tech));
-            let _ = writeln!(out, "- **Process:** {}\n", or_fill(process));
+            let _ = writeln!(out, "- **Technical:** {}", esc(or_fill(tech)));
+            let _ = writeln!(out, "- **Process:** {}\n", esc(or_fill(process)));
         }
         None => {
             let _ = writeln!(out, "- **Technical:** _to fill in at the review_");
@@ -337,7 +357,7 @@ pub fn markdown(events: &[Event]) -> String {
     if !inc.problems.is_empty() {
         let _ = writeln!(out, "\n## Notes on the record\n");
         for (seq, why) in &inc.problems {
-            let _ = writeln!(out, "- event {seq}: {why}");
+            let _ = writeln!(out, "- event {seq}: {}", esc(why));
         }
     }
     out

@@ -5,6 +5,13 @@
 //! One file serves both the demo API (which uses the faults) and `ic simulate`
 //! (which also uses the duration, warm-up, per-route traffic, `detect:`
 //! settings and the expectations the suite is held to).
+//!
+//! A scenario is refused (by `ic lint` and `ic simulate` alike) when
+//! simulating it would not fit in [`SIM_MEMORY_MB`]: at most
+//! [`MAX_SIM_ROUTES`] routes, [`MAX_RPS`] requests a second per route (the
+//! simulator's memory does not grow with the rate, its counters must not
+//! overflow) and [`MAX_OCCURRENCES`] fault occurrences, repeating no faster
+//! than once a second.
 
 use crate::core::detect::Settings;
 use crate::core::units::{Factor, HumanDuration, Percent, Ramp, Rate};
@@ -15,6 +22,17 @@ use std::collections::HashSet;
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
+
+/// The memory `ic simulate` keeps within, in MB; the limits below follow from it.
+pub const SIM_MEMORY_MB: u64 = 256;
+/// Most simulated routes: each costs up to about 160 KB once six hours are
+/// simulated (its detectors' windows, six hours of scrapes for the burn-rate
+/// rule, five seconds of drawn latencies), so 1,000 stay well within the bound.
+pub const MAX_SIM_ROUTES: usize = 1_000;
+/// Highest simulated request rate of one route, per second.
+pub const MAX_RPS: f64 = 1e9;
+/// Most fault occurrences (a repeating fault counts each time) in one run.
+pub const MAX_OCCURRENCES: u64 = 10_000;
 
 /// A named, timed set of faults.
 #[derive(Debug, Clone, Deserialize)]
@@ -379,7 +397,7 @@ impl Scenario {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "scenario".into());
         }
-        s.check(file)?;
+        s.check(file, text)?;
         Ok(s)
     }
 
@@ -445,6 +463,74 @@ impl Scenario {
             .map_or(Duration::from_secs(2), |p| p.get())
     }
 
+    /// Refuses what the simulator cannot run within [`SIM_MEMORY_MB`] (see the
+    /// module docs), each with the position of the offending value in `text`.
+    fn check_limits(&self, file: &Path, text: &str) -> Result<(), YamlError> {
+        let at = |pos: Option<(usize, usize)>, message: String, hint: String| YamlError {
+            file: file.to_path_buf(),
+            line: pos.map(|p| p.0),
+            column: pos.map(|p| p.1),
+            message,
+            hint: Some(hint),
+        };
+        if self.traffic.len() > MAX_SIM_ROUTES {
+            return Err(at(
+                locate(text, "route:", MAX_SIM_ROUTES).or(locate(text, "traffic:", 0)),
+                format!(
+                    "traffic: {} routes, more than the {MAX_SIM_ROUTES} `ic simulate` can run within {SIM_MEMORY_MB} MB",
+                    self.traffic.len()
+                ),
+                "simulate the routes that matter (a few like each other behave alike), or split them over several scenarios".into(),
+            ));
+        }
+        for (i, t) in self.traffic.iter().enumerate() {
+            if t.rps.get() > MAX_RPS {
+                return Err(at(
+                    locate(text, "rps:", i),
+                    format!(
+                        "traffic route `{}`: rps {} is more than {MAX_RPS:e}/s, the most one simulated route takes",
+                        t.route, t.rps
+                    ),
+                    "the outcomes scale with the rate, so a lower one tells the same story, e.g. rps: 1000/s".into(),
+                ));
+            }
+        }
+        let until = self.duration();
+        let mut total = 0u64;
+        for (i, f) in self.faults.iter().enumerate() {
+            let pos = || locate_after(text, "name:", &f.name, i);
+            let Some(r) = f.repeat else {
+                total += 1;
+                continue;
+            };
+            if r.every.get() < Duration::from_secs(1) {
+                return Err(at(
+                    pos(),
+                    format!(
+                        "fault `{}`: repeats every {}: the simulation steps one second at a time",
+                        f.name, r.every
+                    ),
+                    "repeat at most once a second, e.g. repeat: {every: 10m, lasts: 1m}".into(),
+                ));
+            }
+            let start = f.start.get();
+            let end = f.end.map_or(until, |e| e.get().min(until));
+            let span = end.saturating_sub(start).as_secs_f64();
+            total = total.saturating_add((span / r.every.get().as_secs_f64()).ceil() as u64);
+            if total > MAX_OCCURRENCES {
+                return Err(at(
+                    pos(),
+                    format!(
+                        "fault `{}`: {total} fault occurrences in the run (a repeat counts each time), more than the {MAX_OCCURRENCES} `ic simulate` scores",
+                        f.name
+                    ),
+                    "repeat less often, or simulate a shorter duration".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn check_simulation(&self, file: &Path) -> Result<(), YamlError> {
         let bad =
             |msg: String, hint: &str| Err(YamlError::whole_file(file, msg, Some(hint.to_string())));
@@ -495,7 +581,7 @@ impl Scenario {
         Ok(())
     }
 
-    fn check(&self, file: &Path) -> Result<(), YamlError> {
+    fn check(&self, file: &Path, text: &str) -> Result<(), YamlError> {
         self.check_simulation(file)?;
         let mut names = HashSet::new();
         for f in &self.faults {
@@ -587,8 +673,35 @@ impl Scenario {
                 );
             }
         }
-        Ok(())
+        self.check_limits(file, text)
     }
+}
+
+/// 1-based (line, column) of the `nth` occurrence of `needle` in `text`.
+fn locate(text: &str, needle: &str, nth: usize) -> Option<(usize, usize)> {
+    text.match_indices(needle)
+        .nth(nth)
+        .map(|(i, _)| position(text, i))
+}
+
+/// Where the `nth` `key:` is followed (on its line) by `value`, else the `nth` `key:`.
+fn locate_after(text: &str, key: &str, value: &str, nth: usize) -> Option<(usize, usize)> {
+    text.match_indices(key)
+        .find(|(i, _)| {
+            let rest = &text[i + key.len()..];
+            let line = rest.split('\n').next().unwrap_or("");
+            line.trim_start_matches([' ', '\t', '"', '\''])
+                .starts_with(value)
+        })
+        .map(|(i, _)| position(text, i))
+        .or_else(|| locate(text, key, nth))
+}
+
+fn position(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(at, |n| at - n - 1) + 1;
+    (line, column)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod world;
 
 use crate::core::scenario::{RouteTraffic, Scenario};
 use serde::Serialize;
+use std::rc::Rc;
 use strategies::{AlertEvent, Gatus3Checks, Ic, PrometheusFor5m, SreBurnRate, Strategy};
 use world::World;
 
@@ -77,7 +78,14 @@ struct Occurrence {
     incident: bool,
     start: i64,
     end: Option<i64>,
-    routes: Vec<usize>,
+    /// Which routes the fault affects, by index (shared by its occurrences).
+    routes: Rc<[bool]>,
+}
+
+impl Occurrence {
+    fn covers(&self, route: usize) -> bool {
+        self.routes.get(route).copied().unwrap_or(false)
+    }
 }
 
 /// Runs `scenario` over `routes` with `seed`.
@@ -143,12 +151,7 @@ fn occurrences(scenario: &Scenario, names: &[String], duration: i64) -> Vec<Occu
     let until = std::time::Duration::from_secs(duration as u64);
     let mut out = Vec::new();
     for f in &scenario.faults {
-        let routes: Vec<usize> = names
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| f.route.matches(n))
-            .map(|(i, _)| i)
-            .collect();
+        let routes: Rc<[bool]> = names.iter().map(|n| f.route.matches(n)).collect();
         let all = f.occurrences(until);
         let numbered = all.len() > 1 || f.repeat.is_some();
         for (k, (start, end)) in all.into_iter().enumerate() {
@@ -182,7 +185,7 @@ fn score(
     for e in log.iter().filter(|e| e.firing && e.t >= 0) {
         let explained = occurrences.iter().any(|o| {
             let (from, to) = window(o);
-            o.incident && o.routes.contains(&e.route) && (from..=to).contains(&e.t)
+            o.incident && o.covers(e.route) && (from..=to).contains(&e.t)
         });
         if !explained {
             false_alerts += 1;
@@ -192,7 +195,7 @@ fn score(
         .iter()
         .map(|o| {
             let (from, to) = window(o);
-            let covered = |e: &&AlertEvent| o.routes.contains(&e.route);
+            let covered = |e: &&AlertEvent| o.covers(e.route);
             let mine: Vec<&AlertEvent> = log
                 .iter()
                 .filter(covered)
@@ -291,7 +294,7 @@ mod tests {
             incident,
             start,
             end,
-            routes: vec![0],
+            routes: Rc::from([true]),
         }
     }
 

@@ -1,5 +1,11 @@
 //! The simulated world: per-second request outcomes and latencies for every
 //! route, and single probe requests, drawn from a scenario with a seeded RNG.
+//!
+//! Memory and time per route-second do not depend on the request rate: the
+//! outcomes are counts drawn from their distributions (Poisson arrivals,
+//! binomial errors), and at most [`LATENCIES_PER_SECOND`] latencies are drawn
+//! per route-second — above that, a uniform sample of that many stands for
+//! all of the second's answers, each weighing for its share of them.
 
 use crate::core::scenario::{RouteTraffic, Scenario};
 use rand::rngs::Xoshiro256PlusPlus;
@@ -16,6 +22,12 @@ const READING_SPAN: usize = 5;
 const READING_MIN: usize = 20;
 /// Latency of a request refused by an outage.
 const REFUSED_LATENCY: f64 = 0.002;
+/// Most latencies drawn for one route in one second (the shipped scenarios stay
+/// far below it, so their draws are exactly as before).
+pub const LATENCIES_PER_SECOND: u64 = 1_000;
+/// Highest request rate simulated for one route (base rate × traffic factor ×
+/// daily swing), so that no counter can overflow in a run of two years.
+const MAX_RATE: f64 = 1e11;
 
 /// What one route did in one simulated second.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -46,8 +58,9 @@ pub enum Probe {
 struct RouteState {
     spec: RouteTraffic,
     sigma: f64,
-    /// Latencies of the last `READING_SPAN` seconds, one vector per second.
-    recent: VecDeque<Vec<f64>>,
+    /// The last `READING_SPAN` seconds: answers, and the latencies drawn for them
+    /// (all of them, or a uniform sample of `LATENCIES_PER_SECOND`).
+    recent: VecDeque<(u64, Vec<f64>)>,
     /// Latency wobble of the current minute: (minute, factor).
     jitter: (i64, f64),
 }
@@ -60,6 +73,8 @@ pub struct World<'a> {
     /// Requests failed so far by each `fail_requests` fault.
     forced: HashMap<String, u64>,
     scratch: Vec<f64>,
+    /// (latency, weight) for a reading over sampled seconds.
+    weighted: Vec<(f64, f64)>,
 }
 
 impl<'a> World<'a> {
@@ -82,6 +97,7 @@ impl<'a> World<'a> {
             rng: Xoshiro256PlusPlus::seed_from_u64(seed),
             forced: HashMap::new(),
             scratch: Vec::new(),
+            weighted: Vec::new(),
         }
     }
 
@@ -110,7 +126,7 @@ impl<'a> World<'a> {
         let swing = 1.0
             + route.spec.daily_swing.fraction()
                 * ((hour - 9.0) / 24.0 * std::f64::consts::TAU).sin();
-        let rate = route.spec.rps.get() * fx.traffic_factor * swing;
+        let rate = (route.spec.rps.get() * fx.traffic_factor * swing).min(MAX_RATE);
         let arrivals = draw_poisson(&mut self.rng, rate);
         let hung = draw_binomial(&mut self.rng, arrivals, fx.hang);
         let answered = arrivals - hung;
@@ -126,15 +142,16 @@ impl<'a> World<'a> {
             route.jitter = (minute, j);
         }
         let mut latencies = if route.recent.len() >= READING_SPAN {
-            route.recent.pop_front().unwrap_or_default()
+            route.recent.pop_front().unwrap_or_default().1
         } else {
             Vec::new()
         };
         latencies.clear();
+        let drawn = answered.min(LATENCIES_PER_SECOND);
         let (mut errors, mut client_errors) = (0, 0);
         if fx.outage {
             errors = answered;
-            latencies.extend(std::iter::repeat_n(REFUSED_LATENCY, answered as usize));
+            latencies.extend(std::iter::repeat_n(REFUSED_LATENCY, drawn as usize));
         } else {
             let mut rest = answered;
             for (name, budget) in &fx.fail_requests {
@@ -166,26 +183,28 @@ impl<'a> World<'a> {
             let median = route.spec.latency.median.get().as_secs_f64();
             if let Ok(d) = LogNormal::new(median.ln(), route.sigma) {
                 let scale = fx.latency_factor * route.jitter.1;
-                for _ in 0..answered {
+                for _ in 0..drawn {
                     latencies.push(d.sample(&mut self.rng) * scale);
                 }
             }
         }
-        route.recent.push_back(latencies);
+        route.recent.push_back((answered, latencies));
         let mut reading = None;
         if t.rem_euclid(READING_SPAN as i64) == 0 {
-            self.scratch.clear();
-            for v in &route.recent {
-                self.scratch.extend_from_slice(v);
-            }
-            let n = self.scratch.len();
-            if n >= READING_MIN {
-                let q = self.scenario.detect.latency_quantile.fraction();
+            let q = self.scenario.detect.latency_quantile.fraction();
+            let n: u64 = route.recent.iter().map(|(n, _)| n).sum();
+            let sampled = route.recent.iter().any(|(n, v)| *n != v.len() as u64);
+            if n >= READING_MIN as u64 && !sampled {
+                // Every answer's latency: the exact quantile.
+                self.scratch.clear();
+                for (_, v) in &route.recent {
+                    self.scratch.extend_from_slice(v);
+                }
                 let k = ((n as f64 * q).ceil() as usize).saturating_sub(1);
-                reading = Some((
-                    *self.scratch.select_nth_unstable_by(k, f64::total_cmp).1,
-                    n as u64,
-                ));
+                reading = Some((*self.scratch.select_nth_unstable_by(k, f64::total_cmp).1, n));
+            } else if n >= READING_MIN as u64 {
+                reading =
+                    weighted_quantile(&mut self.weighted, &route.recent, n, q).map(|v| (v, n));
             }
         }
         RouteSecond {
@@ -229,6 +248,32 @@ impl<'a> World<'a> {
         }
         Probe::Ok
     }
+}
+
+/// The `q` quantile of `n` answers known by samples: each second's latencies
+/// weigh for `answers / drawn` answers each (the same order statistic as the
+/// exact path, `ceil(n q)`-th smallest, when every weight is 1).
+fn weighted_quantile(
+    buf: &mut Vec<(f64, f64)>,
+    seconds: &VecDeque<(u64, Vec<f64>)>,
+    n: u64,
+    q: f64,
+) -> Option<f64> {
+    buf.clear();
+    for (answers, drawn) in seconds.iter().filter(|(_, v)| !v.is_empty()) {
+        let weight = *answers as f64 / drawn.len() as f64;
+        buf.extend(drawn.iter().map(|v| (*v, weight)));
+    }
+    buf.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let rank = (n as f64 * q).ceil().max(1.0);
+    let mut seen = 0.0;
+    for (v, w) in buf.iter() {
+        seen += w;
+        if seen >= rank - 1e-9 {
+            return Some(*v);
+        }
+    }
+    buf.last().map(|(v, _)| *v)
 }
 
 fn elapsed(t: i64) -> Option<Duration> {

@@ -5,7 +5,15 @@
 //! Memory stays bounded however many targets turn hostile at once: an
 //! exposition past 1 MiB is read and parsed only while holding the process's
 //! one large-exposition slot (small ones never wait), so at most one 20 MiB
-//! body and its parse are in memory, not one per target.
+//! body and its parse are in memory, not one per target. Between scrapes a
+//! target keeps at most [`MAX_ROUTES`] routes and [`MAX_SNAPSHOT_SERIES`]
+//! series (the rest counted, with a warning), so each target costs a bounded
+//! amount whatever it serves.
+//!
+//! A hostile target costs only itself: waiting for the slot never counts
+//! against a target's own timeout (the scrape loop keeps its own deadline,
+//! moved on by the time spent waiting), and parsing runs on a blocking thread,
+//! never on the async workers that carry the other targets' scrapes.
 
 use crate::core::exposition::{self, Exposition, Format};
 use crate::core::sample::FailureClass;
@@ -27,6 +35,11 @@ pub struct ScrapeError {
     pub message: String,
 }
 
+/// Most routes of one target kept between scrapes (and shown as rows).
+pub const MAX_ROUTES: usize = 100;
+/// Most request-counter and bucket series of one target kept between scrapes.
+pub const MAX_SNAPSHOT_SERIES: usize = 20_000;
+
 /// Bodies larger than this take the large-exposition slot.
 pub const LARGE_BYTES: usize = 1024 * 1024;
 
@@ -42,19 +55,35 @@ pub struct Fetched {
     pub format: Format,
     /// How long the scrape took.
     pub took: Duration,
+    /// How much of it was spent waiting for the large-exposition slot.
+    pub waited: Duration,
     /// The large-exposition slot, held until the text (and what is parsed from it) is dropped.
     _large: Option<std::sync::Arc<tokio::sync::SemaphorePermit<'static>>>,
 }
 
-/// An HTTP client for scrapes and query APIs (rustls with ring, gzip).
+/// An HTTP client for scrapes and query APIs (rustls with ring, gzip) whose
+/// every request ends within `timeout`.
 pub fn client(timeout: Duration) -> Result<reqwest::Client, ScrapeError> {
+    build_client(Some(timeout), timeout)
+}
+
+/// A client with an optional whole-request timeout (the scrape loop keeps its
+/// own deadline instead, see [`fetch_within`]).
+fn build_client(
+    total: Option<Duration>,
+    connect: Duration,
+) -> Result<reqwest::Client, ScrapeError> {
     let tls = tls::client_config(None, false).map_err(|e| ScrapeError {
         class: FailureClass::Tls,
         message: e.to_string(),
     })?;
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder().connect_timeout(connect);
+    let builder = match total {
+        Some(t) => builder.timeout(t),
+        None => builder,
+    };
+    builder
         .tls_backend_preconfigured((*tls).clone())
-        .timeout(timeout)
         .redirect(reqwest::redirect::Policy::limited(5))
         .user_agent(concat!(
             "incident-commander/",
@@ -68,26 +97,58 @@ pub fn client(timeout: Duration) -> Result<reqwest::Client, ScrapeError> {
         })
 }
 
-/// Fetches `url`, asking for OpenMetrics or text, reading at most `max_bytes`.
+/// Fetches `url`, asking for OpenMetrics or text, reading at most `max_bytes`
+/// (within the client's own timeout).
 pub async fn fetch(
     client: &reqwest::Client,
     url: &str,
     max_bytes: usize,
+) -> Result<Fetched, ScrapeError> {
+    fetch_within(client, url, max_bytes, None).await
+}
+
+/// [`fetch`] that must end within `timeout` (when given) of its own time: the
+/// time spent waiting for the large-exposition slot is not counted.
+pub async fn fetch_within(
+    client: &reqwest::Client,
+    url: &str,
+    max_bytes: usize,
+    timeout: Option<Duration>,
 ) -> Result<Fetched, ScrapeError> {
     let started = Instant::now();
     let fail = |class, message: String| ScrapeError {
         class,
         message: format!("{url}: {message}"),
     };
-    let resp = client
+    // The deadline, moved on by every wait for the slot.
+    let mut deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    let timed_out = |waited: Duration| {
+        let mut message = format!(
+            "no complete answer within {}",
+            crate::core::units::format_duration(timeout.unwrap_or_default())
+        );
+        if !waited.is_zero() {
+            message.push_str(&format!(
+                " (not counting {} waiting for another large exposition to be read first)",
+                crate::core::units::format_duration(waited)
+            ));
+        }
+        fail(FailureClass::Timeout, message)
+    };
+    let request = client
         .get(url)
         .header(
             reqwest::header::ACCEPT,
             "application/openmetrics-text;version=1.0.0;q=0.9,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
         )
-        .send()
-        .await
-        .map_err(|e| classify(&e, url))?;
+        .send();
+    let resp = match deadline {
+        Some(d) => tokio::time::timeout_at(d, request)
+            .await
+            .map_err(|_| timed_out(Duration::ZERO))?,
+        None => request.await,
+    }
+    .map_err(|e| classify(&e, url))?;
     let status = resp.status().as_u16();
     let class = match status {
         200..=299 => None,
@@ -130,12 +191,22 @@ pub async fn fetch(
     let mut large = None;
     let mut waited = Duration::ZERO;
     if announced > LARGE_BYTES as u64 {
-        (large, waited) = large_slot().await;
+        let w;
+        (large, w) = large_slot().await;
+        waited += w;
+        deadline = deadline.map(|d| d + w);
     }
     let mut body = Vec::with_capacity(announced as usize);
     let mut resp = resp;
     loop {
-        let chunk = match resp.chunk().await {
+        let next = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, resp.chunk()).await {
+                Ok(next) => next,
+                Err(_) => return Err(timed_out(waited)),
+            },
+            None => resp.chunk().await,
+        };
+        let chunk = match next {
             Ok(Some(chunk)) => chunk,
             Ok(None) => break,
             Err(e) => {
@@ -154,7 +225,10 @@ pub async fn fetch(
             return Err(too_large());
         }
         if need > LARGE_BYTES && large.is_none() {
-            (large, waited) = large_slot().await;
+            let w;
+            (large, w) = large_slot().await;
+            waited += w;
+            deadline = deadline.map(|d| d + w);
         }
         if need > body.capacity() {
             // Grow by doubling, but never past the cap (not 32 MiB for a 20 MiB cap).
@@ -168,6 +242,7 @@ pub async fn fetch(
         text,
         format,
         took: started.elapsed(),
+        waited,
         _large: large.map(std::sync::Arc::new),
     })
 }
@@ -315,7 +390,9 @@ async fn target_loop(
     events: tokio::sync::mpsc::Sender<ScrapeEvent>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let client = match client(target.timeout) {
+    // No whole-request timeout in the client: `fetch_within` keeps the deadline,
+    // without the time spent waiting for the large-exposition slot.
+    let client = match build_client(None, target.timeout) {
         Ok(c) => c,
         Err(e) => {
             let _ = events
@@ -337,57 +414,43 @@ async fn target_loop(
         }
         let at = crate::clock::now();
         let started = Instant::now();
-        let result = match fetch(&client, &target.url, DEFAULT_MAX_BYTES).await {
-            Err(mut e) => {
-                e.message = format!(
-                    "target `{}`: {}",
-                    target.name,
-                    e.message.replace(&target.url, "<url>")
-                );
-                Err(e)
-            }
+        let fetched = fetch_within(
+            &client,
+            &target.url,
+            DEFAULT_MAX_BYTES,
+            Some(target.timeout),
+        )
+        .await;
+        let result = match fetched {
+            Err(e) => Err(e),
             Ok(fetched) => {
-                let (expo, mut warnings) =
-                    parse_capped(&fetched.text, fetched.format, DEFAULT_MAX_SERIES);
-                warnings.extend(
-                    expo.errors
-                        .iter()
-                        .take(20)
-                        .map(|e| format!("line {}:{}: {}", e.line, e.column, e.message)),
-                );
-                if expo.malformed_lines > 20 {
-                    warnings.push(format!(
-                        "{} malformed lines in all (the first 20 above); check the exporter with `ic scrape <url>`",
-                        expo.malformed_lines
-                    ));
-                }
-                let snap = crate::core::metrics::snapshot(&expo, &target.mapping);
-                if snap.requests.is_empty() {
-                    warnings.push("no request counter series found".into());
-                }
-                let (routes, changes) = match &previous {
-                    Some((prev, when)) => {
-                        let (views, changes) = crate::core::metrics::deltas(
-                            prev,
-                            &snap,
-                            started.duration_since(*when).as_secs_f64(),
-                        );
-                        (Some(views), changes)
+                // Parsing a large exposition takes a while: on a blocking thread, so
+                // the other targets' scrapes and the probes are never held up.
+                let prev = previous.take();
+                let mapping = target.mapping.clone();
+                let job = tokio::task::spawn_blocking(move || {
+                    observe(fetched, &mapping, prev, started, at)
+                });
+                match job.await {
+                    Ok((obs, snap)) => {
+                        previous = Some((snap, started));
+                        Ok(obs)
                     }
-                    None => (None, Default::default()),
-                };
-                let samples = expo.samples.len();
-                previous = Some((snap, started));
-                Ok(Box::new(ScrapeObservation {
-                    at,
-                    routes,
-                    changes,
-                    samples,
-                    warnings,
-                    took: fetched.took,
-                }))
+                    Err(e) => Err(ScrapeError {
+                        class: FailureClass::BodyMismatch,
+                        message: format!("the exposition could not be read: {e}"),
+                    }),
+                }
             }
         };
+        let result = result.map_err(|mut e| {
+            e.message = format!(
+                "target `{}`: {}",
+                target.name,
+                e.message.replace(&target.url, "<url>")
+            );
+            e
+        });
         if events
             .send(ScrapeEvent {
                 target: index,
@@ -399,4 +462,72 @@ async fn target_loop(
             break;
         }
     }
+}
+
+/// Parses one fetched exposition against the previous snapshot: the
+/// observation, and the (capped) snapshot to keep for the next scrape. The
+/// fetched text (and the large-exposition slot with it) is dropped on return.
+fn observe(
+    fetched: Fetched,
+    mapping: &crate::core::metrics::Mapping,
+    previous: Option<(crate::core::metrics::Snapshot, Instant)>,
+    started: Instant,
+    at: chrono::DateTime<chrono::Utc>,
+) -> (Box<ScrapeObservation>, crate::core::metrics::Snapshot) {
+    let (expo, mut warnings) = parse_capped(&fetched.text, fetched.format, DEFAULT_MAX_SERIES);
+    warnings.extend(
+        expo.errors
+            .iter()
+            .take(20)
+            .map(|e| format!("line {}:{}: {}", e.line, e.column, e.message)),
+    );
+    if expo.malformed_lines > 20 {
+        warnings.push(format!(
+            "{} malformed lines in all (the first 20 above); check the exporter with `ic scrape <url>`",
+            expo.malformed_lines
+        ));
+    }
+    let (snap, dropped) =
+        crate::core::metrics::snapshot_capped(&expo, mapping, MAX_ROUTES, MAX_SNAPSHOT_SERIES);
+    if snap.requests.is_empty() {
+        warnings.push("no request counter series found".into());
+    }
+    if dropped.routes > 0 {
+        warnings.push(format!(
+            "{} routes, more than the {MAX_ROUTES} kept per target: the rest were dropped",
+            MAX_ROUTES + dropped.routes
+        ));
+    }
+    if dropped.series > 0 {
+        warnings.push(format!(
+            "{} request and latency series past the {MAX_SNAPSHOT_SERIES} kept per target were dropped",
+            dropped.series
+        ));
+    }
+    if fetched.waited >= Duration::from_secs(1) {
+        warnings.push(format!(
+            "waited {} for another large exposition to be read first (not counted against the timeout)",
+            crate::core::units::format_duration(fetched.waited)
+        ));
+    }
+    let (routes, changes) = match &previous {
+        Some((prev, when)) => {
+            let (views, changes) = crate::core::metrics::deltas(
+                prev,
+                &snap,
+                started.duration_since(*when).as_secs_f64(),
+            );
+            (Some(views), changes)
+        }
+        None => (None, Default::default()),
+    };
+    let obs = Box::new(ScrapeObservation {
+        at,
+        routes,
+        changes,
+        samples: expo.samples.len(),
+        warnings,
+        took: fetched.took,
+    });
+    (obs, snap)
 }

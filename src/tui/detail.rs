@@ -5,6 +5,7 @@
 use super::theme::Theme;
 use crate::app::State;
 use crate::core::sample::FailureClass;
+use crate::core::text::escape;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Style};
@@ -24,7 +25,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(th.dim())
-        .title(format!(" {} ", t.name));
+        .title(format!(" {} ", escape(&t.name)));
     let inner = block.inner(area);
     f.render_widget(block, area);
     let parts = Layout::default()
@@ -137,7 +138,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
                     ms(p.connect),
                     ms(p.tls),
                     ms(p.ttfb),
-                    e.error.clone().unwrap_or_default()
+                    escape(e.error.as_deref().unwrap_or_default())
                 ),
                 th.warn(),
             ));

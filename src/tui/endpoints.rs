@@ -1,9 +1,11 @@
 //! The endpoints table: probe endpoints and metric routes side by side, worst
-//! first, with error-rate and p95 sparklines.
+//! first, with error-rate and p95 sparklines. Only the rows that fit are
+//! built: with thousands of targets the cost of a frame is that of a screenful.
 
 use super::theme::Theme;
 use crate::app::targets::SourceKind;
 use crate::app::{Pane, State};
+use crate::core::text::escape;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
@@ -63,8 +65,11 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) -> Rect {
     } else {
         vec!["", "endpoint", "state", "rps", "err%", "p95", "errors"]
     };
+    // Borders and the header line take three rows; the table shows the first rows.
+    let fits = usize::from(area.height.saturating_sub(3));
     let rows: Vec<Row> = order
         .iter()
+        .take(fits)
         .enumerate()
         .map(|(pos, i)| {
             let t = &s.targets[*i];
@@ -77,7 +82,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) -> Rect {
             let p95s: Vec<f64> = t.history.iter().map(|p| p.p95.unwrap_or(0.0)).collect();
             let mut cells = vec![
                 Cell::from(src),
-                Cell::from(t.name.clone()),
+                Cell::from(escape(&t.name).into_owned()),
                 Cell::from(Span::styled(r.health.label(), th.health(r.health))),
                 Cell::from(format!("{:.1}", r.rps)),
                 Cell::from(Span::styled(

@@ -5,6 +5,7 @@ use super::theme::Theme;
 use crate::app::State;
 use crate::core::event::Stage;
 use crate::core::postmortem::span;
+use crate::core::text::escape;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -19,7 +20,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
         .map(|i| &i.state);
     let sev = inc.and_then(|i| i.current_severity());
     let mut top = vec![
-        Span::styled(format!(" {} ", s.service), th.focus()),
+        Span::styled(format!(" {} ", escape(&s.service)), th.focus()),
         Span::raw(" "),
     ];
     match inc {
@@ -28,7 +29,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
                 format!(" {} ", sev.map_or("SEV ?".to_string(), |s| s.to_string())),
                 th.severity(sev),
             ));
-            top.push(Span::raw(format!(" {} ", i.title)));
+            top.push(Span::raw(format!(" {} ", escape(&i.title))));
             top.push(Span::styled(
                 format!(" phase: {} ", i.phase.map_or("detect", |p| p.as_str())),
                 th.focus(),
@@ -96,7 +97,10 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
         ));
     }
     for (name, why) in &s.sources_down {
-        second.push(Span::styled(format!(" · {name} down: {why}"), th.bad()));
+        second.push(Span::styled(
+            format!(" · {} down: {}", escape(name), escape(why)),
+            th.bad(),
+        ));
     }
     f.render_widget(
         Paragraph::new(vec![Line::from(top), Line::from(second)]),

@@ -2,7 +2,9 @@
 //! the terminal, feeds keys, mouse and paste into the engine's runtime
 //! (`runtime.rs`, shared with `ic watch`) and draws at most 30 frames a second,
 //! only when something changed. The terminal is restored on quit, on
-//! SIGINT / SIGTERM / SIGHUP and on panic.
+//! SIGINT / SIGTERM / SIGHUP and on panic. Text from outside (route labels,
+//! exemplars, notes, titles, errors) is drawn through `core::text::escape`:
+//! ratatui drops control characters but would pass bidi overrides on.
 
 pub mod detail;
 pub mod endpoints;

@@ -80,7 +80,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
             let r = centered(area, area.width.saturating_sub(4), 4);
             f.render_widget(Clear, r);
             let text = vec![
-                Line::from(format!("{buf}█")),
+                Line::from(format!("{}█", crate::core::text::escape(buf))),
                 Line::styled("Enter saves to the timeline · Esc cancels", th.dim()),
             ];
             f.render_widget(

@@ -50,7 +50,10 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
             Some(false) => "[-]",
             None => "[ ]",
         };
-        let mut spans = vec![Span::raw(format!("{mark} ")), Span::raw(step.text.clone())];
+        let mut spans = vec![
+            Span::raw(format!("{mark} ")),
+            Span::raw(crate::core::text::escape(&step.text).into_owned()),
+        ];
         if step.run.is_some() {
             let label = if s.running.as_deref() == Some(step.id.as_str()) {
                 " ⟳ running"
@@ -71,7 +74,10 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
         if let Some(out) = s.outputs.get(&step.id) {
             for (n, l) in out.lines().take(3).enumerate() {
                 let prefix = if n == 0 { "    $ " } else { "      " };
-                lines.push(Line::styled(format!("{prefix}{l}"), th.dim()));
+                lines.push(Line::styled(
+                    format!("{prefix}{}", crate::core::text::escape(l)),
+                    th.dim(),
+                ));
             }
         }
         if let Some((_, Some(v))) = s.checks.get(&step.id) {
@@ -95,7 +101,11 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
     let ledger = ledger_lines(s);
     if !ledger.is_empty() {
         lines.push(Line::styled("hypotheses:", th.dim()));
-        lines.extend(ledger.into_iter().map(|l| Line::from(format!("  {l}"))));
+        lines.extend(
+            ledger
+                .into_iter()
+                .map(|l| Line::from(format!("  {}", crate::core::text::escape(&l)))),
+        );
     }
     f.render_widget(
         Paragraph::new(lines)

@@ -4,6 +4,7 @@
 
 use super::theme::Theme;
 use crate::app::{Pane, State};
+use crate::core::text::escape;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -65,7 +66,11 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
                         format!("{} ", e.kind.as_str().replace('_', " ")),
                         th.kind(e.kind),
                     ),
-                    Span::raw(format!("{}: {}", e.actor, e.msg.replace('\n', " / "))),
+                    Span::raw(format!(
+                        "{}: {}",
+                        escape(&e.actor),
+                        escape(&e.msg.replace('\n', " / "))
+                    )),
                 ])
             })
             .collect()

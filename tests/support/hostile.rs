@@ -505,6 +505,82 @@ pub async fn serve(path: &str, head: &str, out: &mut Out, counters: &Counters, b
             );
             out.respond("200 OK", PROM, body.as_bytes()).await;
         }
+        // A route label that tries to forge a line of `ic watch`'s output and
+        // reorder it (a newline, then U+202E), half its requests failing.
+        "/metrics/forged" => {
+            let n = lock(&counters.hits)
+                .get("/metrics/forged")
+                .copied()
+                .unwrap_or(0);
+            let route = FORGED_ROUTE.replace('\n', "\\n");
+            let body = format!(
+                "# TYPE http_requests_total counter\nhttp_requests_total{{route=\"{route}\",status=\"200\"}} {}\nhttp_requests_total{{route=\"{route}\",status=\"500\"}} {}\n",
+                n * 10,
+                n * 10
+            );
+            out.respond("200 OK", PROM, body.as_bytes()).await;
+        }
+        // A legitimately large exposition, 18 MB and 340,000 series, generated
+        // while streaming (no Content-Length): 1,000 routes × 10 instances of a
+        // request counter (3 statuses) and a 12-bucket latency histogram, and
+        // 190,000 gauges beside them. Counters grow with each scrape.
+        "/metrics/large" => {
+            if !out
+                .put(format!("HTTP/1.1 200 OK\r\n{PROM}Connection: close\r\n\r\n").as_bytes())
+                .await
+            {
+                return;
+            }
+            let n = lock(&counters.hits).get(path).copied().unwrap_or(0) as u64;
+            let mut batch = String::from("# TYPE http_requests_total counter\n");
+            for r in 0..LARGE_ROUTES {
+                for i in 0..10 {
+                    for status in [200, 404, 500] {
+                        let v = n * (r as u64 + 1) * if status == 200 { 20 } else { 1 };
+                        batch.push_str(&format!(
+                            "http_requests_total{{route=\"/r{r}\",status=\"{status}\",instance=\"i{i}\"}} {v}\n"
+                        ));
+                    }
+                }
+                if batch.len() > 256 * 1024 {
+                    if !out.put(batch.as_bytes()).await {
+                        return;
+                    }
+                    batch.clear();
+                }
+            }
+            batch.push_str("# TYPE http_request_duration_seconds histogram\n");
+            let les = [
+                "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
+                "+Inf",
+            ];
+            for r in 0..LARGE_ROUTES {
+                for i in 0..10 {
+                    for (k, le) in les.iter().enumerate() {
+                        let v = n * 10 * (k as u64 + 1);
+                        batch.push_str(&format!(
+                            "http_request_duration_seconds_bucket{{route=\"/r{r}\",instance=\"i{i}\",le=\"{le}\"}} {v}\n"
+                        ));
+                    }
+                }
+                if batch.len() > 256 * 1024 {
+                    if !out.put(batch.as_bytes()).await {
+                        return;
+                    }
+                    batch.clear();
+                }
+            }
+            for k in 0..LARGE_SERIES - LARGE_ROUTES * 10 * 15 {
+                batch.push_str(&format!("process_open_thing{{id=\"{k:06}\"}} 1\n"));
+                if batch.len() > 256 * 1024 {
+                    if !out.put(batch.as_bytes()).await {
+                        return;
+                    }
+                    batch.clear();
+                }
+            }
+            out.put(batch.as_bytes()).await;
+        }
         // 1,000,000 series, 10,000 lines at a time, to the end of the connection.
         "/metrics/million" => {
             if !out
@@ -667,6 +743,15 @@ async fn handle_tls(s: TcpStream, acceptor: tokio_rustls::TlsAcceptor, counters:
     let _ = tls.write_all(answer.as_bytes()).await;
     let _ = tls.shutdown().await;
 }
+
+/// Routes of `/metrics/large`.
+pub const LARGE_ROUTES: usize = 1_000;
+/// Series of `/metrics/large`.
+pub const LARGE_SERIES: usize = 340_000;
+
+/// The route label `/metrics/forged` serves: a newline and a forged line of
+/// `ic watch` output, then a bidi override.
+pub const FORGED_ROUTE: &str = "/a\nRESOLVED 12:00:00 all clear \u{202e}gnp.exe";
 
 /// Terminal escapes, NUL, CR, then every byte value.
 pub fn binary_body() -> Vec<u8> {
