@@ -139,6 +139,9 @@ pub struct Runtime {
     /// `command_finished` events whose incident is no longer the open one and
     /// that could not be written to it yet (its file, the draft).
     stray: Vec<(PathBuf, Draft)>,
+    /// Set on joining another process's incident: its opener chooses the
+    /// playbook (maybe a moment later), so ours is not written.
+    joined: bool,
 }
 
 impl Runtime {
@@ -215,6 +218,7 @@ impl Runtime {
             open_later: None,
             command_timeline: None,
             stray: Vec::new(),
+            joined: false,
         }
     }
 
@@ -531,11 +535,12 @@ impl Runtime {
                 // it joined (another process chose first).
                 if draft.kind == Kind::PlaybookSelected
                     && crate::core::incident::TOOL_ACTORS.contains(&draft.actor.as_str())
-                    && self
-                        .state
-                        .incident
-                        .as_ref()
-                        .is_some_and(|i| i.state.playbook.is_some())
+                    && (std::mem::take(&mut self.joined)
+                        || self
+                            .state
+                            .incident
+                            .as_ref()
+                            .is_some_and(|i| i.state.playbook.is_some()))
                 {
                     return;
                 }
@@ -717,11 +722,13 @@ impl Runtime {
         match journal::open_or_join(&dir, &service, started, &title, draft.clone()) {
             Ok(Opening::Created(j, e)) => {
                 self.adopt(j);
+                self.joined = false;
                 self.appended(e);
             }
             Ok(Opening::Joined(j)) => {
                 let path = j.path().display().to_string();
                 self.adopt(j);
+                self.joined = true;
                 // Learn the other process's incident from its file; what it records as
                 // firing goes on silently when our detectors see it too.
                 self.follow();
