@@ -329,10 +329,15 @@ impl Dialog {
             ));
         }
         (!self.may_run()).then(|| {
-            format!(
-                "y refused: read the whole command first — {} more row(s) below (↓ PgDn Space)",
-                self.unseen()
-            )
+            let (above, below) = self.unseen_around(size);
+            if above > 0 && below == 0 {
+                format!("y refused: read the whole command first — {above} row(s) above not shown yet (↑ PgUp)")
+            } else {
+                format!(
+                    "y refused: read the whole command first — {} more row(s) below (↓ PgDn Space)",
+                    below.max(self.unseen() - above)
+                )
+            }
         })
     }
 
@@ -365,12 +370,34 @@ impl Dialog {
     }
 
     /// Scrolls by `delta` rows (clamped); what comes into view counts once drawn.
+    /// Scrolling down never passes the first row no frame has shown yet, so
+    /// keys pressed faster than frames never skip a row.
     pub fn scroll_by(&mut self, delta: i64, size: (u16, u16)) {
         let total = self.rows(size).len();
         let page = geometry(size, total).1;
         let max = total.saturating_sub(page.max(1)) as i64;
-        self.scroll = (self.scroll as i64 + delta).clamp(0, max) as usize;
+        let mut to = (self.scroll as i64 + delta).clamp(0, max);
+        if delta > 0
+            && let Some(first) = self.seen.iter().position(|s| !s)
+            && first >= self.scroll
+        {
+            to = to.min(first as i64);
+        }
+        self.scroll = to.max(0) as usize;
         self.lay_out(size);
+    }
+
+    /// Rows not yet shown above and below the page at the current scroll.
+    pub fn unseen_around(&self, size: (u16, u16)) -> (usize, usize) {
+        let page = self.page(size);
+        let above = self.seen.iter().take(self.scroll).filter(|s| !**s).count();
+        let below = self
+            .seen
+            .iter()
+            .skip(self.scroll + page)
+            .filter(|s| !**s)
+            .count();
+        (above, below)
     }
 
     /// How many body rows are on screen at once on a `size` screen.
@@ -415,9 +442,13 @@ mod tests {
         assert!(!d.may_run());
         let before = d.unseen();
         assert!(before > 0);
-        // Scrolling without a frame is not reading.
+        // Scrolling without a frame is not reading, and never passes a row no
+        // frame has shown: pages paged faster than frames are not skipped.
+        d.scroll_by(100, (80, 24));
         d.scroll_by(100, (80, 24));
         assert_eq!(d.unseen(), before);
+        d.drawn((80, 24));
+        assert_eq!(d.unseen_around((80, 24)).0, 0, "nothing above was skipped");
         d.scroll_by(-100, (80, 24));
         // Only rows a frame drew count.
         for _ in 0..100 {

@@ -175,13 +175,16 @@ fn draw_run(f: &mut Frame, area: Rect, s: &State, d: &Dialog, th: Theme) {
             th.warn(),
         )
     } else {
-        Line::styled(
+        let (above, below) = d.unseen_around(s.size);
+        let text = if above > 0 && below == 0 {
+            format!("↑ {above} row(s) above not shown yet (↑ PgUp), then y · n or Esc cancels")
+        } else {
             format!(
                 "↓ {} more row(s): read to the end (↓ PgDn Space), then y · n or Esc cancels",
                 d.unseen()
-            ),
-            th.warn(),
-        )
+            )
+        };
+        Line::styled(text, th.warn())
     };
     lines.push(keys);
     f.render_widget(Clear, r);
