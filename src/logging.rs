@@ -2,9 +2,13 @@
 //! data dir. Logs sit next to secrets (URLs, endpoint errors), so the file is
 //! private like a timeline: mode 0600 in a 0700 directory (the default
 //! directory, and any the log creates; a wider one of ours is narrowed), never
-//! opened through a symlink, and never someone else's file.
+//! opened through a symlink, and never someone else's file. Each event is one
+//! line: newlines, control characters and bidi overrides inside it (a route
+//! label, an endpoint's error) are written as visible escapes, so nothing from
+//! outside can forge a log line.
 
 use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -43,10 +47,31 @@ pub fn init(file: Option<&Path>) -> Option<PathBuf> {
     tracing_subscriber::fmt()
         .with_max_level(level)
         .with_ansi(false)
-        .with_writer(Mutex::new(out))
+        .with_writer(Mutex::new(OneLine(out)))
         .try_init()
         .ok()?;
     Some(path)
+}
+
+/// Writes each formatted event as one line: what it holds is escaped
+/// (`core::text::escape`), its final newline kept.
+struct OneLine<W: Write>(W);
+
+impl<W: Write> Write for OneLine<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let (body, end) = match text.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (&*text, ""),
+        };
+        let line = format!("{}{end}", crate::core::text::escape(body));
+        self.0.write_all(line.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// Why a log file was not opened: a reason worth telling, or `None` (an
@@ -85,4 +110,22 @@ fn open_private(path: &Path) -> Result<File, Refused> {
             .map_err(|_| Refused(None))?;
     }
     Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_logged_label_cannot_forge_a_line() {
+        let mut w = OneLine(Vec::new());
+        w.write_all(b"WARN route /a\nRESOLVED all clear \x1b]0;x\x07 \xe2\x80\xae\n")
+            .unwrap();
+        let out = String::from_utf8(w.0).unwrap();
+        assert_eq!(out.matches('\n').count(), 1, "{out}");
+        assert!(
+            out.contains("/a\\nRESOLVED") && out.contains("\\u001b") && out.contains("\\u202e"),
+            "{out}"
+        );
+    }
 }
