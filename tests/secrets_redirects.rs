@@ -453,3 +453,56 @@ async fn ic_watch_logs_a_refused_webhook_redirect_and_posts_nothing_elsewhere() 
         "the payload went elsewhere"
     );
 }
+
+/// One scrape of a `metrics:` target configured with `extra` (its headers).
+async fn scrape_once(url: &str) -> incident_commander::source::scrape::ScrapeEvent {
+    use incident_commander::source::scrape::{self, ScrapeTarget};
+    let c = config(&format!(
+        "service: t\nmetrics:\n  - {{name: m, url: \"{url}\", interval: 5s, timeout: 2s, {}}}\n",
+        secret_headers()
+    ));
+    let target = ScrapeTarget::from_config(&c.metrics[0]);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let run = tokio::spawn(scrape::run(vec![target], tx, stop));
+    let ev = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("a scrape within 10 s")
+        .expect("an event");
+    let _ = stop_tx.send(true);
+    let _ = run.await;
+    ev
+}
+
+/// `metrics[].headers` go with every scrape — to the target's origin only: a
+/// redirect elsewhere is refused rather than followed with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metrics_target_sends_its_headers_to_its_origin_only() {
+    let h = Hostile::start().await;
+    let ev = scrape_once(&h.url("/metrics/healthy")).await;
+    assert!(ev.result.is_ok(), "{:?}", ev.result.err());
+    let heads = h.heads_on(h.port);
+    let head = &heads
+        .iter()
+        .find(|s| s.path == "/metrics/healthy")
+        .unwrap()
+        .head;
+    assert_eq!(header_value(head, "x-api-key"), Some(API_KEY));
+    assert_eq!(
+        header_value(head, "authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+    // Redirected to another port: not followed, nothing sent there.
+    let away = redirect_path(302, &h.other_url("/metrics/healthy"));
+    let ev = scrape_once(&h.url(&away)).await;
+    let err = ev.result.expect_err("a cross-origin redirect is refused");
+    assert!(err.message.contains("another origin"), "{}", err.message);
+    assert!(!err.message.contains(SECRET));
+    for seen in h.heads_on(h.other_port) {
+        assert!(!carries_secrets(&seen.head), "{}", seen.head);
+    }
+    assert!(
+        h.heads_on(h.other_port).is_empty(),
+        "the other origin was never asked"
+    );
+}

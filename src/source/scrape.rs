@@ -64,27 +64,65 @@ pub struct Fetched {
 /// An HTTP client for scrapes and query APIs (rustls with ring, gzip) whose
 /// every request ends within `timeout`.
 pub fn client(timeout: Duration) -> Result<reqwest::Client, ScrapeError> {
-    build_client(Some(timeout), timeout)
+    build_client(Some(timeout), timeout, &[])
 }
 
 /// A client with an optional whole-request timeout (the scrape loop keeps its
 /// own deadline instead, see [`fetch_within`]).
+///
+/// With `headers` (the target's configured ones, often credentials) they go
+/// with every request, and a redirect is followed only within the URL's
+/// origin (scheme, host and port): a redirect elsewhere is refused, so they
+/// are never sent there, as the probe and curl decide.
 fn build_client(
     total: Option<Duration>,
     connect: Duration,
+    headers: &[(String, String)],
 ) -> Result<reqwest::Client, ScrapeError> {
     let tls = tls::client_config(None, false).map_err(|e| ScrapeError {
         class: FailureClass::Tls,
         message: e.to_string(),
     })?;
-    let builder = reqwest::Client::builder().connect_timeout(connect);
+    let mut map = reqwest::header::HeaderMap::new();
+    for (k, v) in headers {
+        let bad = |what: &str| ScrapeError {
+            class: FailureClass::Connect,
+            message: format!("the configured header {what} cannot be sent; fix it in ic.yaml"),
+        };
+        let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| bad(&format!("name `{k}`")))?;
+        let mut value = reqwest::header::HeaderValue::from_str(v)
+            .map_err(|_| bad(&format!("`{k}`'s value")))?;
+        value.set_sensitive(true);
+        map.insert(name, value);
+    }
+    let redirects = if headers.is_empty() {
+        reqwest::redirect::Policy::limited(5)
+    } else {
+        reqwest::redirect::Policy::custom(|attempt| {
+            let first = attempt.previous().first().map(url::Url::origin);
+            if first.is_some_and(|o| o != attempt.url().origin()) {
+                let to = attempt.url().origin().ascii_serialization();
+                attempt.error(format!(
+                    "redirected to another origin ({to}): not followed, so the configured headers never go there; scrape the final URL directly"
+                ))
+            } else if attempt.previous().len() > 5 {
+                attempt.error("more than 5 redirects")
+            } else {
+                attempt.follow()
+            }
+        })
+    };
+    let builder = reqwest::Client::builder()
+        .connect_timeout(connect)
+        .default_headers(map);
     let builder = match total {
         Some(t) => builder.timeout(t),
         None => builder,
     };
     builder
         .tls_backend_preconfigured((*tls).clone())
-        .redirect(reqwest::redirect::Policy::limited(5))
+        .redirect(redirects)
         .user_agent(concat!(
             "incident-commander/",
             env!("CARGO_PKG_VERSION"),
@@ -313,6 +351,8 @@ pub struct ScrapeTarget {
     pub timeout: std::time::Duration,
     /// Which series mean what.
     pub mapping: crate::core::metrics::Mapping,
+    /// Headers sent with every scrape (values may be secrets; never displayed).
+    pub headers: Vec<(String, String)>,
 }
 
 impl ScrapeTarget {
@@ -329,6 +369,11 @@ impl ScrapeTarget {
                 route_label: t.route_label.clone(),
                 status_label: t.status_label.clone(),
             },
+            headers: t
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.expose().to_string()))
+                .collect(),
         }
     }
 }
@@ -392,7 +437,7 @@ async fn target_loop(
 ) {
     // No whole-request timeout in the client: `fetch_within` keeps the deadline,
     // without the time spent waiting for the large-exposition slot.
-    let client = match build_client(None, target.timeout) {
+    let client = match build_client(None, target.timeout, &target.headers) {
         Ok(c) => c,
         Err(e) => {
             let _ = events
