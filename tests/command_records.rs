@@ -206,6 +206,7 @@ fn a_signal_that_fires_again_while_its_resolve_is_unsaved_is_recorded_and_notifi
         started: t0,
         at: t0 + chrono::Duration::seconds(s),
         class: Some(FailureClass::Http5xx),
+        ended: None,
     };
     // The first alert opens the incident, and its events are on disk.
     let fx =

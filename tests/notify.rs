@@ -92,6 +92,7 @@ fn signal(target: &str, state: SignalState) -> Signal {
         started: "2026-11-21T03:00:03Z".parse().unwrap(),
         at: incident_commander::clock::now(),
         class: None,
+        ended: None,
     }
 }
 

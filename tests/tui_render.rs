@@ -455,6 +455,7 @@ fn the_target_of_a_command_is_the_incident_primary_target() {
         started: at,
         at,
         class: Some(FailureClass::Http5xx),
+        ended: None,
     };
     h.send(Msg::Signal(fire("shop /v1/redirect-pct", at(10))), at(10));
     h.send(Msg::Signal(fire("shop /v1/json-echo", at(11))), at(11));

@@ -390,19 +390,18 @@ impl Draft {
             SignalState::Updated => Kind::SignalUpdated,
             SignalState::Resolved => Kind::SignalResolved,
         };
-        Draft::new(
-            kind,
-            "ic",
-            signal.headline(),
-            json!({
-                "detector": signal.kind.as_str(),
-                "target": signal.target,
-                "severity": signal.severity,
-                "evidence": signal.evidence,
-                "started": format_ts(signal.started),
-                "at": format_ts(signal.at),
-            }),
-        )
+        let mut data = json!({
+            "detector": signal.kind.as_str(),
+            "target": signal.target,
+            "severity": signal.severity,
+            "evidence": signal.evidence,
+            "started": format_ts(signal.started),
+            "at": format_ts(signal.at),
+        });
+        if let (Some(ended), Some(map)) = (signal.ended, data.as_object_mut()) {
+            map.insert("ended".into(), json!(format_ts(ended)));
+        }
+        Draft::new(kind, "ic", signal.headline(), data)
     }
 
     /// A note, with optional tags (`went_well`, `went_poorly`, …).

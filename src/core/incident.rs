@@ -656,6 +656,7 @@ mod tests {
             started: t(-30),
             at: t(at),
             class: None,
+            ended: None,
         })
     }
 

@@ -26,11 +26,12 @@ pub const COMMS_VARIABLES: [&str; 8] = [
     "status",
 ];
 /// Detector names `applies_when.signals` may list.
-pub const SIGNAL_NAMES: [&str; 7] = [
+pub const SIGNAL_NAMES: [&str; 8] = [
     "down",
     "error_rate",
     "latency",
     "traffic_drop",
+    "traffic_surge",
     "client_errors",
     "certificate",
     "alert",

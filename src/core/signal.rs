@@ -18,6 +18,8 @@ pub enum DetectorKind {
     Latency,
     /// Traffic far below its baseline, or gone.
     TrafficDrop,
+    /// Traffic far above its baseline, sustained (a retry storm, a flood).
+    TrafficSurge,
     /// A surge of 4xx answers.
     ClientErrors,
     /// A certificate close to expiry.
@@ -34,6 +36,7 @@ impl DetectorKind {
             DetectorKind::ErrorRate => "error_rate",
             DetectorKind::Latency => "latency",
             DetectorKind::TrafficDrop => "traffic_drop",
+            DetectorKind::TrafficSurge => "traffic_surge",
             DetectorKind::ClientErrors => "client_errors",
             DetectorKind::Certificate => "certificate",
             DetectorKind::Alert => "alert",
@@ -51,6 +54,7 @@ impl DetectorKind {
             DetectorKind::Down
             | DetectorKind::ClientErrors
             | DetectorKind::TrafficDrop
+            | DetectorKind::TrafficSurge
             | DetectorKind::Alert => None,
         }
     }
@@ -93,8 +97,14 @@ pub struct Signal {
     pub severity: SeverityHint,
     /// The numbers and windows that triggered it, in words.
     pub evidence: String,
-    /// Estimated start of the anomaly (first bad bucket): what makes time-to-detect honest.
+    /// Estimated onset of the anomaly (a change point in the data, not the
+    /// first bucket over a line): what makes time-to-detect honest.
     pub started: DateTime<Utc>,
+    /// On `Resolved`: the estimated end of the anomaly (the last bad second
+    /// before the data went back under the line and held), which is what
+    /// "impact ended" and "mitigated" are measured by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended: Option<DateTime<Utc>>,
     /// When this state was reached.
     pub at: DateTime<Utc>,
     /// The failure behind it, when known (a `down` signal: the last failed probe's class).

@@ -166,6 +166,7 @@ impl AlertTracker {
                 started: a.starts_at.unwrap_or(at),
                 at,
                 class: None,
+                ended: (state == SignalState::Resolved).then_some(at),
             }
         };
         let mut out = Vec::new();

@@ -428,6 +428,7 @@ pub(crate) fn make_signal(
         started: ts(started),
         at: ts(at),
         class: kind.usual_class(),
+        ended: None,
     }
 }
 
