@@ -60,7 +60,9 @@ fn json_matches_the_golden_file_and_has_the_figures() {
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["figures_s"]["time_to_detect"], 5);
     assert_eq!(v["figures_s"]["time_to_mitigate"], 303);
-    assert_eq!(v["impact"]["failed_requests"], 182);
+    assert_eq!(v["impact"]["failed_requests"], 131);
+    assert_eq!(v["lifecycle"]["impact_ended"], "2026-11-22T03:08:07.000Z");
+    assert_eq!(v["impact"]["targets"][0]["also"][0], "payments");
     assert_eq!(v["action_items"].as_array().unwrap().len(), 2);
     // The source path differs per checkout; the rest is golden.
     let mut v = v;

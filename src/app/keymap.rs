@@ -42,8 +42,14 @@ pub enum Action {
     ActionItem,
     /// Move to the next phase.
     NextPhase,
-    /// Resolve the incident.
+    /// Resolve the incident (it stays open for learning).
     Resolve,
+    /// Close the incident.
+    Close,
+    /// Acknowledge the incident: a person has it.
+    Acknowledge,
+    /// Switch to the playbook a later signal fits better.
+    SwitchPlaybook,
     /// Write the postmortem.
     Postmortem,
     /// Cycle the endpoints' sort order.
@@ -79,7 +85,7 @@ pub struct Binding {
 }
 
 /// The bindings, in help order.
-pub const BINDINGS: [Binding; 23] = [
+pub const BINDINGS: [Binding; 26] = [
     b("?", "help", Action::Help, Scope::Global, true),
     b("q", "quit", Action::Quit, Scope::Global, true),
     b("Tab/S-Tab", "focus", Action::FocusNext, Scope::Global, true),
@@ -116,7 +122,22 @@ pub const BINDINGS: [Binding; 23] = [
         false,
     ),
     b("p", "next phase", Action::NextPhase, Scope::Incident, true),
+    b(
+        "A",
+        "acknowledge",
+        Action::Acknowledge,
+        Scope::Incident,
+        true,
+    ),
     b("R", "resolve", Action::Resolve, Scope::Incident, true),
+    b("C", "close", Action::Close, Scope::Incident, false),
+    b(
+        "b",
+        "switch to the proposed playbook",
+        Action::SwitchPlaybook,
+        Scope::Incident,
+        false,
+    ),
     b(
         "P",
         "postmortem",
@@ -175,6 +196,9 @@ pub fn resolve(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('a') => Action::ActionItem,
         KeyCode::Char('p') => Action::NextPhase,
         KeyCode::Char('R') => Action::Resolve,
+        KeyCode::Char('C') => Action::Close,
+        KeyCode::Char('A') => Action::Acknowledge,
+        KeyCode::Char('b') => Action::SwitchPlaybook,
         KeyCode::Char('P') => Action::Postmortem,
         KeyCode::Char('o') => Action::Sort,
         KeyCode::Char('f') => Action::Filter,

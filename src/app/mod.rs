@@ -5,6 +5,7 @@
 //! running confirmed commands, notifying — and feeds the results back.
 
 pub mod confirm;
+pub mod impact;
 pub mod keymap;
 pub mod targets;
 
@@ -31,6 +32,24 @@ pub const INPUT_LIMIT: usize = crate::core::event::MAX_LINE - 4096;
 
 /// How often a metric snapshot is written while an incident is open.
 pub const SNAPSHOT_EVERY: chrono::Duration = chrono::Duration::seconds(60);
+
+/// How long the signals that open an incident are gathered before its
+/// playbook and primary target are chosen from the dominant failure class (a
+/// full outage fires a dozen signals within a second or two).
+pub const CHOOSE_AFTER: chrono::Duration = chrono::Duration::seconds(3);
+
+/// Signals firing within this long of the incident's last notification join it
+/// quietly: one notification per burst, every signal still on the timeline.
+pub const NOTIFY_QUIET: chrono::Duration = chrono::Duration::seconds(60);
+
+/// The signals gathered while an incident's playbook is being chosen.
+#[derive(Debug, Clone)]
+pub struct Choosing {
+    /// When the first of them fired.
+    pub since: DateTime<Utc>,
+    /// What fired, with the detector's severity.
+    pub situations: Vec<(playbook::Situation, crate::core::signal::SeverityHint)>,
+}
 
 /// Everything that can happen to the app.
 #[derive(Debug)]
@@ -268,6 +287,18 @@ pub struct State {
     pub resumed: std::collections::BTreeSet<(String, String)>,
     /// The display order, computed at most once a second (see `order`).
     order_cache: targets::OrderCache,
+    /// Probes whose URL a metrics route serves (one target for the impact).
+    pub aliases: Vec<impact::Alias>,
+    /// This process's run id in `impact_measured` events (its start time).
+    pub run: String,
+    /// Signals gathered while the new incident's playbook is chosen.
+    pub choosing: Option<Choosing>,
+    /// When the last "fired" notification went out.
+    pub last_notified: Option<DateTime<Utc>>,
+    /// The signal behind the ALERT banner: (detector, target, evidence).
+    pub banner_of: Option<(String, String, String)>,
+    /// A playbook a later signal fits better (`b` switches to it).
+    pub proposed_playbook: Option<String>,
 }
 
 impl State {
@@ -315,6 +346,16 @@ impl State {
             size: (0, 0),
             resumed: std::collections::BTreeSet::new(),
             order_cache: targets::OrderCache::default(),
+            aliases: Vec::new(),
+            run: format!(
+                "{}/{}",
+                now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                std::process::id()
+            ),
+            choosing: None,
+            last_notified: None,
+            banner_of: None,
+            proposed_playbook: None,
         }
     }
 
@@ -545,7 +586,7 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
             state.sources_down.remove(&source);
         }
         Msg::Signal(s) => on_signal(state, s, &mut fx),
-        Msg::Appended(e) => on_appended(state, e),
+        Msg::Appended(e) => on_appended(state, e, &mut fx),
         Msg::AppendFailed(why) => {
             state.unsaved = state.unsaved.max(1);
             state.say(format!("NOT SAVED (kept in memory, retrying): {why}"));
@@ -628,35 +669,190 @@ fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
         }
     }
     if s.state == SignalState::Fired {
-        state.banner = Some((
-            format!("ALERT {} {}: {}", s.kind.as_str(), s.target, s.evidence),
-            state.now,
+        state.banner_of = Some((
+            s.kind.as_str().to_string(),
+            s.target.clone(),
+            s.evidence.clone(),
         ));
+        state.banner = Some((banner_text(state), state.now));
     }
     // Written first, then sent: what a notification says is already on disk.
-    if state.incident_open() {
+    // Correlated signals (this service, while the incident is open or being
+    // opened) join the one incident.
+    let fired = s.state == SignalState::Fired;
+    if state.incident_open() || state.choosing.is_some() {
         fx.push(Effect::Append(Draft::signal(&s)));
-    } else if s.state == SignalState::Fired && state.auto_open {
+        if fired {
+            match &mut state.choosing {
+                Some(c) => c.situations.push((playbook::Situation::of(&s), s.severity)),
+                None => propose_playbook(state, &s),
+            }
+        }
+    } else if fired && state.auto_open {
         fx.push(Effect::Open(format!("{} on {}", s.kind.as_str(), s.target)));
         fx.push(Effect::Append(Draft::signal(&s)));
-        let best = playbook::rank(&state.playbooks, &[playbook::Situation::of(&s)])
-            .first()
-            .map(|p| p.id.clone());
-        if let Some(id) = best {
-            fx.push(Effect::Append(Draft::new(
-                Kind::PlaybookSelected,
-                "ic",
-                format!("playbook {id}"),
-                json!({"playbook": id}),
-            )));
-        }
+        state.choosing = Some(Choosing {
+            since: state.now,
+            situations: vec![(playbook::Situation::of(&s), s.severity)],
+        });
         state.focus = Pane::Playbook;
     }
-    fx.push(Effect::Notify(s));
+    // One notification per burst: a signal firing within a minute of the last
+    // one joins quietly; a resolution is news once nothing fires any more.
+    let notify = match s.state {
+        SignalState::Fired => {
+            let quiet = state
+                .last_notified
+                .is_some_and(|t| state.now - t < NOTIFY_QUIET && state.incident_open());
+            if !quiet {
+                state.last_notified = Some(state.now);
+            }
+            !quiet
+        }
+        SignalState::Updated => true,
+        SignalState::Resolved => state.targets.iter().all(|t| t.firing.is_empty()),
+    };
+    if notify {
+        fx.push(Effect::Notify(s));
+    }
 }
 
-fn on_appended(state: &mut State, e: Event) {
+/// The ALERT banner with live numbers: the signal that raised it and what its
+/// target shows now.
+fn banner_text(state: &State) -> String {
+    let Some((kind, target, evidence)) = &state.banner_of else {
+        return String::new();
+    };
+    let name = impact::measured_target(state, target);
+    let live = state
+        .targets
+        .iter()
+        .find(|t| t.name == name)
+        .map(|t| {
+            let r = t.row(state.now);
+            let p95 = r
+                .p95
+                .map(|p| format!(", p95 {:.0} ms", p * 1000.0))
+                .unwrap_or_default();
+            format!(
+                " — now {:.1}% errors, {:.1} req/s{p95}",
+                r.err * 100.0,
+                r.rps
+            )
+        })
+        .unwrap_or_default();
+    format!("ALERT {kind} {target}: {evidence}{live}")
+}
+
+/// Chooses the new incident's playbook and primary target once, from the
+/// signals gathered since it opened: the dominant failure class (most
+/// signals; critical first on a tie) decides.
+fn choose_playbook(state: &mut State, fx: &mut Vec<Effect>) {
+    let Some(c) = state.choosing.take() else {
+        return;
+    };
+    let key = |s: &playbook::Situation| {
+        s.class
+            .map_or_else(|| s.detector.as_str().to_string(), |c| c.to_string())
+    };
+    let mut tally: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for (sit, sev) in &c.situations {
+        let e = tally.entry(key(sit)).or_default();
+        e.0 += 1;
+        e.1 += usize::from(*sev == crate::core::signal::SeverityHint::Critical);
+    }
+    let dominant = tally
+        .iter()
+        .max_by_key(|(_, (n, critical))| (*n, *critical))
+        .map(|(k, _)| k.clone())
+        .unwrap_or_default();
+    let situations: Vec<playbook::Situation> = c
+        .situations
+        .iter()
+        .filter(|(s, _)| key(s) == dominant)
+        .map(|(s, _)| s.clone())
+        .collect();
+    if let Some(p) = playbook::rank(&state.playbooks, &situations).first() {
+        let why = if c.situations.len() > 1 {
+            format!(
+                " (from {} signals; dominant: {dominant})",
+                c.situations.len()
+            )
+        } else {
+            String::new()
+        };
+        fx.push(Effect::Append(Draft::new(
+            Kind::PlaybookSelected,
+            "ic",
+            format!("playbook {}{why}", p.id),
+            json!({"playbook": p.id}),
+        )));
+    }
+    // The primary target: the first critical signal of the dominant class.
+    let primary = c
+        .situations
+        .iter()
+        .filter(|(s, _)| key(s) == dominant)
+        .max_by_key(|(_, sev)| *sev == crate::core::signal::SeverityHint::Critical)
+        .map(|(s, _)| s.target.clone());
+    let first = state
+        .incident
+        .as_ref()
+        .and_then(|i| i.state.primary_target.clone());
+    if let Some(target) = primary
+        && first.as_ref().is_some_and(|f| *f != target)
+        && state
+            .incident
+            .as_ref()
+            .is_some_and(|i| i.state.primary_target_by.is_none())
+    {
+        fx.push(Effect::Append(Draft::new(
+            Kind::TargetSelected,
+            "ic",
+            format!("primary target: {target} (the dominant failure class: {dominant})"),
+            json!({"target": target}),
+        )));
+    }
+}
+
+/// A signal firing after the playbook was chosen: when another playbook fits
+/// it better than the one in use fits anything, propose it (`b` switches).
+fn propose_playbook(state: &mut State, s: &Signal) {
+    let sit = playbook::Situation::of(s);
+    let Some(best) = playbook::rank(&state.playbooks, std::slice::from_ref(&sit))
+        .first()
+        .map(|p| (p.id.clone(), playbook::fit(p, &sit)))
+    else {
+        return;
+    };
+    let Some(current) = state.playbook() else {
+        return;
+    };
+    if current.id == best.0 {
+        return;
+    }
+    let situations: Vec<playbook::Situation> =
+        state.targets.iter().flat_map(|t| t.situations()).collect();
+    let current_fit = situations
+        .iter()
+        .map(|x| playbook::fit(current, x))
+        .max()
+        .unwrap_or(0);
+    if best.1 > current_fit {
+        state.say(format!(
+            "the new {} signal on {} fits playbook `{}` better than `{}`: press b to switch",
+            s.kind.as_str(),
+            s.target,
+            best.0,
+            current.id
+        ));
+        state.proposed_playbook = Some(best.0);
+    }
+}
+
+fn on_appended(state: &mut State, e: Event, fx: &mut Vec<Effect>) {
     let ts = e.ts;
+    let ours_resolved = e.kind == Kind::SignalResolved && e.actor == "ic";
     let view = state.incident.get_or_insert_with(IncidentView::default);
     view.state.apply(&e);
     let kind = e.kind;
@@ -674,12 +870,20 @@ fn on_appended(state: &mut State, e: Event) {
         }
         Kind::IncidentClosed => {
             state.banner = None;
+            state.banner_of = None;
+            state.choosing = None;
+            state.proposed_playbook = None;
+            state.last_notified = None;
         }
         // A snapshot dated far ahead (another clock, a hand edit) must not stop ours.
         Kind::MetricSnapshot if ts <= state.now + chrono::Duration::hours(1) => {
             state.last_snapshot = Some(state.last_snapshot.map_or(ts, |t| t.max(ts)));
         }
         _ => {}
+    }
+    // A signal ended: what it did to its target is measured while the data is here.
+    if ours_resolved && let Some(d) = impact::measure(state) {
+        fx.push(Effect::Append(d));
     }
 }
 
@@ -697,6 +901,37 @@ fn on_tick(state: &mut State, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
         if let Some(d) = snapshot(state, "ic") {
             fx.push(Effect::Append(d));
         }
+        // While something fires, the impact so far (a crash loses at most a minute of it).
+        if state
+            .incident
+            .as_ref()
+            .is_some_and(|i| i.state.firing().next().is_some())
+            && let Some(d) = impact::measure(state)
+        {
+            fx.push(Effect::Append(d));
+        }
+    }
+    if state
+        .choosing
+        .as_ref()
+        .is_some_and(|c| now - c.since >= CHOOSE_AFTER && state.incident_open())
+    {
+        choose_playbook(state, fx);
+    }
+    if state.banner.is_some() && state.banner_of.is_some() {
+        let text = banner_text(state);
+        if let Some(b) = &mut state.banner {
+            b.0 = text;
+        }
+    }
+    // A refusal that talks about a state that is gone is cleared with it.
+    if matches!(
+        state.pending_override,
+        Some(Action::Resolve | Action::Close)
+    ) && !state.incident_open()
+    {
+        state.pending_override = None;
+        state.message = None;
     }
     if state
         .banner
@@ -705,9 +940,14 @@ fn on_tick(state: &mut State, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
         && !state.targets.iter().any(|t| !t.firing.is_empty())
     {
         state.banner = None;
+        state.banner_of = None;
     }
-    // Live verify checks of the steps on screen.
-    let target = state.primary_target().map(|t| t.0).unwrap_or_default();
+    // Live verify checks of the steps on screen, on the incident's primary
+    // target (its metrics route when the probe has one).
+    let target = state
+        .primary_target()
+        .map(|t| impact::measured_target(state, &t.0))
+        .unwrap_or_default();
     let steps: Vec<(String, String)> = state
         .playbook()
         .map(|p| {
@@ -968,6 +1208,34 @@ fn on_action(state: &mut State, action: Action, repeat: bool, fx: &mut Vec<Effec
         },
         Action::NextPhase => next_phase(state, repeat, fx),
         Action::Resolve => resolve(state, repeat, fx),
+        Action::Close => close(state, repeat, fx),
+        Action::Acknowledge => {
+            let who = state.actor.clone();
+            match state
+                .incident
+                .as_ref()
+                .and_then(|i| i.state.lifecycle.get(Stage::Acknowledged.as_str()))
+            {
+                Some(at) => state.say(format!(
+                    "already acknowledged at {}",
+                    at.format("%H:%M:%S UTC")
+                )),
+                None => {
+                    let mut d = Draft::lifecycle(&who, Stage::Acknowledged, state.now);
+                    d.msg = format!("acknowledged by {who}");
+                    fx.push(Effect::Append(d));
+                }
+            }
+        }
+        Action::SwitchPlaybook => match state.proposed_playbook.take() {
+            Some(id) => fx.push(Effect::Append(Draft::new(
+                Kind::PlaybookSelected,
+                &state.actor,
+                format!("playbook {id} (switched by {})", state.actor),
+                json!({"playbook": id}),
+            ))),
+            None => state.say("no other playbook is proposed"),
+        },
         Action::Postmortem => fx.push(Effect::WritePostmortem),
     }
 }
@@ -1391,20 +1659,77 @@ fn resolve(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
         return;
     }
     let actor = state.actor.clone();
-    fx.push(Effect::Append(Draft::lifecycle(
-        &actor,
-        Stage::Resolved,
-        state.now,
-    )));
+    let mut resolved = Draft::lifecycle(&actor, Stage::Resolved, state.now);
+    resolved.msg = if met {
+        "resolved: exit criteria met".to_string()
+    } else {
+        "resolved (override: exit criteria not met)".to_string()
+    };
+    if let Some(map) = resolved.data.as_object_mut() {
+        map.insert("override".into(), json!(!met));
+    }
+    if let Some(d) = impact::measure(state) {
+        fx.push(Effect::Append(d));
+    }
+    fx.push(Effect::Append(resolved));
+    let phase = state.incident.as_ref().and_then(|i| i.state.phase);
+    if phase != Some(Phase::Learn) {
+        fx.push(Effect::Append(Draft::new(
+            Kind::PhaseEntered,
+            &actor,
+            "phase learn",
+            json!({"phase": Phase::Learn, "override": false, "open_steps": []}),
+        )));
+    }
+    let missing: Vec<&str> = state
+        .incident
+        .as_ref()
+        .map(|i| i.state.missing_before_close())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| !m.starts_with("it is not resolved"))
+        .collect();
+    state.say(if missing.is_empty() {
+        "resolved; the incident stays open for the learn phase: C closes it".to_string()
+    } else {
+        format!(
+            "resolved; the incident stays open for the learn phase — still missing: {}; C closes it",
+            missing.join(", ")
+        )
+    });
+}
+
+/// Closes the incident; asks once when something is still missing (not
+/// resolved, no root cause, no action items).
+fn close(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
+    if let Some(step) = &state.running {
+        state.say(format!(
+            "not closed: the command of step `{step}` is still running — wait for its end"
+        ));
+        return;
+    }
+    let missing = state
+        .incident
+        .as_ref()
+        .map(|i| i.state.missing_before_close())
+        .unwrap_or_default();
+    if !missing.is_empty() && !repeat {
+        state.pending_override = Some(Action::Close);
+        state.say(format!(
+            "not closed: {} — press C again to close anyway (recorded)",
+            missing.join(", ")
+        ));
+        return;
+    }
     fx.push(Effect::Append(Draft::new(
         Kind::IncidentClosed,
-        &actor,
-        if met {
-            "resolved: exit criteria met".to_string()
+        &state.actor,
+        if missing.is_empty() {
+            "closed".to_string()
         } else {
-            "resolved (override: exit criteria not met)".to_string()
+            format!("closed (override: {})", missing.join(", "))
         },
-        json!({"override": !met}),
+        json!({"override": !missing.is_empty(), "missing": missing}),
     )));
 }
 

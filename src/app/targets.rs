@@ -114,6 +114,8 @@ pub struct Target {
     pub cert_days: Option<f64>,
     /// Whether TLS verification is off for it.
     pub insecure: bool,
+    /// The first second data arrived (an onset here began before `ic` started).
+    pub first_seen: Option<i64>,
 }
 
 impl Target {
@@ -133,6 +135,7 @@ impl Target {
             history: VecDeque::with_capacity(HISTORY),
             cert_days: None,
             insecure: false,
+            first_seen: None,
         }
     }
 
@@ -150,6 +153,7 @@ impl Target {
 
     /// Records a probe; returns the signals it caused.
     pub fn on_probe(&mut self, s: &ProbeSample, now: DateTime<Utc>) -> Vec<Signal> {
+        self.first_seen.get_or_insert(s.at.timestamp());
         if let Some(w) = &mut self.window {
             w.record(s, now);
         }
@@ -168,6 +172,7 @@ impl Target {
 
     /// Records a route view (counts since the previous scrape); returns the signals.
     pub fn on_view(&mut self, v: RouteView, at: DateTime<Utc>, settings: &Settings) -> Vec<Signal> {
+        self.first_seen.get_or_insert(at.timestamp());
         let count = |x: f64| x.round().max(0.0) as u64;
         let counts = Counts {
             total: count(v.requests),
@@ -301,7 +306,8 @@ impl Target {
         match m {
             Measure::ErrorRate => Some(r.err),
             Measure::Ratio4xx => Some(r.r4xx),
-            Measure::Rate => Some(r.rps),
+            // A probe's rate is how often we probe, not the traffic: unknown.
+            Measure::Rate => (self.source == SourceKind::Metrics).then_some(r.rps),
             Measure::Quantile(500) => r.p50,
             Measure::Quantile(950) => r.p95,
             Measure::Quantile(_) => r.p99,

@@ -261,7 +261,7 @@ fn draft(
             }
             None => {
                 return Err(UsageError(format!(
-                    "unknown kind `{other}`: use note, deploy, config, flag, comms, action, hypothesis, severity, root-cause, open, close, impact-started, detected, acknowledged, mitigated or resolved"
+                    "unknown kind `{other}`: use note, deploy, config, flag, comms, action, hypothesis, severity, root-cause, open, close, impact-started, detected, acknowledged, mitigated, impact-ended or resolved"
                 ))
                 .into());
             }

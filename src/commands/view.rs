@@ -71,6 +71,17 @@ pub fn state_for(sources: &Sources, playbooks: Vec<Playbook>, dir: PathBuf) -> S
         crate::clock::now(),
     );
     state.auto_open = config.incidents.auto_open;
+    let probes: Vec<(String, url::Url)> = sources
+        .probes
+        .iter()
+        .map(|p| (p.name.clone(), p.url.clone()))
+        .collect();
+    let scrapes: Vec<(String, String)> = sources
+        .scrapes
+        .iter()
+        .map(|m| (m.name.clone(), m.url.clone()))
+        .collect();
+    state.aliases = crate::app::impact::aliases(&probes, &scrapes);
     state
 }
 

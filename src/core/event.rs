@@ -95,6 +95,12 @@ pub enum Kind {
     CommsUpdate,
     /// The numbers at a moment (data: `targets`: [{`target`, `rps`, `error_ratio`, `p95_ms`, `failed`}]).
     MetricSnapshot,
+    /// What the incident did to each affected target so far, measured from the
+    /// data (data: `run`, the writing process's start; `targets`: [{`target`,
+    /// `also`, `requests`, `failed`, `peak_error_ratio`, `p95_before_ms`,
+    /// `p95_during_ms`, `p95_after_ms`, `started`, `ended`}]). The latest one of a
+    /// run counts; runs (an `ic` restart) add up.
+    ImpactMeasured,
     /// A deploy, config change or feature flag (data: `change`, `version`).
     ChangeMarker,
     /// Follow-up work (data: `text`, `owner`, `due`).
@@ -110,7 +116,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind this version writes.
-    pub const ALL: [Kind; 26] = [
+    pub const ALL: [Kind; 27] = [
         Kind::IncidentOpened,
         Kind::IncidentClosed,
         Kind::SignalFired,
@@ -133,6 +139,7 @@ impl Kind {
         Kind::TargetSelected,
         Kind::CommsUpdate,
         Kind::MetricSnapshot,
+        Kind::ImpactMeasured,
         Kind::ChangeMarker,
         Kind::ActionItem,
         Kind::Lifecycle,
@@ -164,6 +171,7 @@ impl Kind {
             Kind::TargetSelected => "target_selected",
             Kind::CommsUpdate => "comms_update",
             Kind::MetricSnapshot => "metric_snapshot",
+            Kind::ImpactMeasured => "impact_measured",
             Kind::ChangeMarker => "change_marker",
             Kind::ActionItem => "action_item",
             Kind::Lifecycle => "lifecycle",
@@ -299,19 +307,22 @@ pub enum Stage {
     Detected,
     /// A person took it.
     Acknowledged,
-    /// The bleeding stopped.
+    /// The bleeding stopped (from the data: the impact ended after a mitigation).
     Mitigated,
-    /// Back to normal.
+    /// The data went back under the line and held.
+    ImpactEnded,
+    /// A responder declared it over (exit criteria); not yet closed.
     Resolved,
 }
 
 impl Stage {
-    /// All five, in order.
-    pub const ALL: [Stage; 5] = [
+    /// All six, in order.
+    pub const ALL: [Stage; 6] = [
         Stage::ImpactStarted,
         Stage::Detected,
         Stage::Acknowledged,
         Stage::Mitigated,
+        Stage::ImpactEnded,
         Stage::Resolved,
     ];
 
@@ -322,6 +333,7 @@ impl Stage {
             Stage::Detected => "detected",
             Stage::Acknowledged => "acknowledged",
             Stage::Mitigated => "mitigated",
+            Stage::ImpactEnded => "impact_ended",
             Stage::Resolved => "resolved",
         }
     }

@@ -13,6 +13,23 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Actors that are the tool, not a person (their actions do not acknowledge).
 pub const TOOL_ACTORS: [&str; 2] = ["ic", "ic watch"];
 
+/// Whether `actor` is a tool or automation rather than a person: `ic` itself,
+/// CI (`ci`, `ci:deploy`, `github-actions`), bots (`deploy[bot]`, `bot:x`).
+/// Their events never count as an acknowledgement.
+pub fn is_automation(actor: &str) -> bool {
+    let a = actor.trim().to_ascii_lowercase();
+    TOOL_ACTORS.contains(&a.as_str())
+        || a.starts_with("ic ")
+        || a == "ci"
+        || a.starts_with("ci:")
+        || a.starts_with("ci/")
+        || a.starts_with("bot:")
+        || a.ends_with("[bot]")
+        || a == "github-actions"
+        || a == "gitlab-ci"
+        || a == "jenkins"
+}
+
 /// A severity decision.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SeverityChange {
@@ -107,6 +124,11 @@ pub struct SignalRecord {
     pub firing: bool,
     /// When it last resolved.
     pub resolved: Option<DateTime<Utc>>,
+    /// The estimated end of the anomaly when it last resolved (the last bad
+    /// second; its resolution comes later, after the data held).
+    pub ended: Option<DateTime<Utc>>,
+    /// How many times it fired (more than once: it flapped or came back).
+    pub episodes: u32,
 }
 
 /// A timestamped line of text (notes, comms) with who wrote it.
@@ -178,19 +200,54 @@ pub struct Figures {
     pub time_to_acknowledge: Option<Duration>,
     /// Mitigated − impact start.
     pub time_to_mitigate: Option<Duration>,
+    /// Impact ended − impact start.
+    pub duration_of_impact: Option<Duration>,
     /// Resolved − impact start.
     pub time_to_resolve: Option<Duration>,
+}
+
+/// What the incident did to one target, measured from the data by the `ic`
+/// that watched it (an `impact_measured` event).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TargetImpact {
+    /// The target: a metrics route when one serves the same URL as a probe.
+    pub target: String,
+    /// Other names of the same target (the probe of the route's URL).
+    pub also: Vec<String>,
+    /// Requests between impact start and end.
+    pub requests: u64,
+    /// Failed requests (5xx, or failed probes for a probe-only target) in that span.
+    pub failed: u64,
+    /// Worst error ratio over a 30-s window in that span.
+    pub peak_error_ratio: Option<f64>,
+    /// p95 in the minutes before the impact, in the impact, and after it (ms).
+    pub p95_before_ms: Option<f64>,
+    /// p95 during the impact (the median of its 30-s p95s).
+    pub p95_during_ms: Option<f64>,
+    /// p95 after the impact ended.
+    pub p95_after_ms: Option<f64>,
+    /// The target's impact start (earliest onset of its signals).
+    pub started: Option<DateTime<Utc>>,
+    /// The target's impact end (`None` while still firing).
+    pub ended: Option<DateTime<Utc>>,
+    /// The onset is the first data `ic` had: the impact began before `ic` started.
+    pub began_before_ic: bool,
+    /// When it was measured (the event's time).
+    pub measured_at: Option<DateTime<Utc>>,
 }
 
 /// Who and what was hurt.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Impact {
-    /// Failed requests counted by metric snapshots between impact start and resolution.
+    /// Failed requests of the affected targets between impact start and end
+    /// (from counter deltas; older timelines: metric snapshots).
     pub failed_requests: Option<u64>,
-    /// Endpoints and routes any detector fired on.
+    /// Targets whose own signal fired (a probe and the route of its URL are one).
     pub affected: BTreeSet<String>,
-    /// Worst error ratio seen in a snapshot.
+    /// Worst 30-s error ratio of an affected target.
     pub peak_error_ratio: Option<f64>,
+    /// Per affected target.
+    pub targets: Vec<TargetImpact>,
 }
 
 /// The state of one incident.
@@ -240,6 +297,8 @@ pub struct Incident {
     pub root_cause: Option<(String, String)>,
     /// Per-target numbers from metric snapshots.
     pub snapshots: Vec<SnapshotRow>,
+    /// (run, target) → the latest impact measured by that run of `ic`.
+    pub measured: BTreeMap<(String, String), TargetImpact>,
     /// First action by a person after opening.
     pub first_human_action: Option<DateTime<Utc>>,
     /// Events whose payload could not be read (seq, why).
@@ -260,7 +319,8 @@ impl Incident {
     pub fn apply(&mut self, e: &Event) {
         if self.opened.is_some()
             && self.first_human_action.is_none()
-            && !TOOL_ACTORS.contains(&e.actor.as_str())
+            && deliberate(e.kind)
+            && !is_automation(&e.actor)
         {
             self.first_human_action = Some(e.ts);
         }
@@ -293,17 +353,25 @@ impl Incident {
                         evidence: String::new(),
                         firing: false,
                         resolved: None,
+                        ended: None,
+                        episodes: 0,
                     });
                 rec.evidence = s("evidence");
+                if e.kind == Kind::SignalFired {
+                    rec.episodes += 1;
+                }
                 if self.primary_target.is_none() && e.kind == Kind::SignalFired {
                     self.primary_target = Some(key.1.clone());
                 }
-                if rec.started.is_none() {
-                    rec.started = e.time_field("started");
+                // The earliest onset of any episode (an update may refine it).
+                if let Some(started) = e.time_field("started") {
+                    rec.started = Some(rec.started.map_or(started, |s| s.min(started)));
                 }
                 rec.firing = e.kind != Kind::SignalResolved;
                 if e.kind == Kind::SignalResolved {
                     rec.resolved = Some(e.ts);
+                    // Older files have no `ended`: the resolution is the best there is.
+                    rec.ended = Some(e.time_field("ended").unwrap_or(e.ts).min(e.ts));
                 }
             }
             Kind::SeveritySet => match e.str_field("severity").and_then(Severity::parse) {
@@ -499,6 +567,42 @@ impl Incident {
                     });
                 }
             }
+            Kind::ImpactMeasured => {
+                let run = s("run");
+                let rows = e.data.get("targets").and_then(Value::as_array);
+                for t in rows.into_iter().flatten() {
+                    let field = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or_default();
+                    let time = |k: &str| {
+                        t.get(k)
+                            .and_then(Value::as_str)
+                            .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+                            .map(|d| d.with_timezone(&Utc))
+                    };
+                    let num = |k: &str| t.get(k).and_then(Value::as_f64).filter(|v| v.is_finite());
+                    let target = field("target").to_string();
+                    if target.is_empty() {
+                        self.problems
+                            .push((e.seq, "impact_measured row without `target`".into()));
+                        continue;
+                    }
+                    let row = TargetImpact {
+                        target: target.clone(),
+                        also: strings(t.get("also")),
+                        requests: t.get("requests").and_then(Value::as_u64).unwrap_or(0),
+                        failed: t.get("failed").and_then(Value::as_u64).unwrap_or(0),
+                        peak_error_ratio: num("peak_error_ratio").map(|r| r.clamp(0.0, 1.0)),
+                        p95_before_ms: num("p95_before_ms"),
+                        p95_during_ms: num("p95_during_ms"),
+                        p95_after_ms: num("p95_after_ms"),
+                        started: time("started"),
+                        ended: time("ended"),
+                        began_before_ic: t.get("began_before_ic").and_then(Value::as_bool)
+                            == Some(true),
+                        measured_at: Some(e.ts),
+                    };
+                    self.measured.insert((run.clone(), target), row);
+                }
+            }
             Kind::ChangeMarker => self.changes.push(Entry {
                 at: e.ts,
                 actor: e.actor.clone(),
@@ -542,10 +646,14 @@ impl Incident {
         self.severity.last().map(|s| s.severity)
     }
 
-    /// A lifecycle timestamp: set explicitly, or derived — impact started: the earliest
-    /// estimated anomaly start of a signal; detected: the first signal (or the opening);
-    /// acknowledged: the first action by a person; mitigated: entering `resolve`;
-    /// resolved: closing.
+    /// A lifecycle timestamp: set explicitly (the latest `lifecycle` event of
+    /// the stage: a person's correction), or derived from the data —
+    /// - impact started: the earliest estimated onset of a signal;
+    /// - detected: the first signal (or the opening);
+    /// - acknowledged: the first deliberate action of a person (never `ic`, CI or a bot);
+    /// - impact ended: once no signal fires, the latest estimated end of one;
+    /// - mitigated: the impact's end (the mitigation before it is `mitigation()`);
+    /// - resolved: a responder's declaration (older files: the closing).
     pub fn stage(&self, stage: Stage) -> Option<DateTime<Utc>> {
         if let Some(t) = self.lifecycle.get(stage.as_str()) {
             return Some(*t);
@@ -564,16 +672,73 @@ impl Incident {
                 .min()
                 .or(self.opened),
             Stage::Acknowledged => self.first_human_action,
-            Stage::Mitigated => self
-                .phases
-                .iter()
-                .find(|(p, ..)| *p >= Phase::Resolve)
-                .map(|(_, t, ..)| *t),
+            Stage::ImpactEnded | Stage::Mitigated => {
+                if self.signals.is_empty() || self.signals.values().any(|s| s.firing) {
+                    return None;
+                }
+                let end = self.signals.values().filter_map(|s| s.ended).max()?;
+                // A correction of the start after the derived end is not an impact of minus length.
+                Some(end.max(self.stage(Stage::ImpactStarted).unwrap_or(end)))
+            }
             Stage::Resolved => self.closed,
         }
     }
 
-    /// Time to detect, acknowledge, mitigate and resolve.
+    /// What most likely ended the impact: the last command that succeeded, or
+    /// else the last change marker, between impact start and impact end; with when.
+    pub fn mitigation(&self) -> Option<(DateTime<Utc>, String)> {
+        let from = self.stage(Stage::ImpactStarted)?;
+        let to = self.stage(Stage::ImpactEnded)?;
+        let inside = |t: DateTime<Utc>| t >= from && t <= to;
+        let command = self
+            .commands
+            .iter()
+            .filter(|c| c.exit_code == Some(0))
+            .filter_map(|c| Some((c.started.or(c.ended)?, c)))
+            .filter(|(t, _)| inside(*t))
+            .max_by_key(|(t, _)| *t)
+            .map(|(t, c)| {
+                let step = c
+                    .step
+                    .as_deref()
+                    .map(|s| format!("step `{s}`: "))
+                    .unwrap_or_default();
+                (
+                    t,
+                    format!(
+                        "{step}`{}` by {} ({})",
+                        one_line(&c.command),
+                        c.actor,
+                        c.outcome
+                    ),
+                )
+            });
+        command.or_else(|| {
+            self.changes
+                .iter()
+                .filter(|c| inside(c.at))
+                .max_by_key(|c| c.at)
+                .map(|c| (c.at, format!("{} by {}", c.text, c.actor)))
+        })
+    }
+
+    /// What is still missing before the incident should be closed (resolved,
+    /// action items, root cause); empty when nothing is.
+    pub fn missing_before_close(&self) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        if self.stage(Stage::Resolved).is_none() {
+            missing.push("it is not resolved (R)");
+        }
+        if self.root_cause.is_none() {
+            missing.push("no root cause (ic event -k root-cause)");
+        }
+        if self.action_items.is_empty() {
+            missing.push("no action items (ic event -k action)");
+        }
+        missing
+    }
+
+    /// Time to detect, acknowledge, mitigate and resolve, and how long the impact lasted.
     pub fn figures(&self) -> Figures {
         let span = |a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>| match (a, b) {
             (Some(a), Some(b)) if b >= a => Some(b - a),
@@ -585,18 +750,100 @@ impl Incident {
             time_to_detect: span(impact, detected),
             time_to_acknowledge: span(detected, self.stage(Stage::Acknowledged)),
             time_to_mitigate: span(impact, self.stage(Stage::Mitigated)),
+            duration_of_impact: span(impact, self.stage(Stage::ImpactEnded)),
             time_to_resolve: span(impact, self.stage(Stage::Resolved)),
         }
     }
 
-    /// Affected targets, and failed requests from snapshots between impact start and resolution.
+    /// Per affected target, what it lost: the latest measurement of each run of
+    /// `ic`, runs added up; affected targets are those whose own signal fired,
+    /// a probe folded into the route of its URL. Timelines without measurements
+    /// (older versions) count failures from metric snapshots.
     pub fn impact(&self) -> Impact {
+        // Runs of `ic` one after another (a restart) add up; runs watching at the
+        // same time (two responders) measured the same requests: the larger counts.
+        let mut by_target: BTreeMap<&str, Vec<&TargetImpact>> = BTreeMap::new();
+        for row in self.measured.values() {
+            by_target.entry(row.target.as_str()).or_default().push(row);
+        }
+        let mut runs: Vec<&TargetImpact> = Vec::new();
+        for rows in by_target.values_mut() {
+            rows.sort_by_key(|r| r.started);
+            let mut kept: Vec<&TargetImpact> = Vec::new();
+            for row in rows.iter() {
+                match kept.last_mut() {
+                    Some(prev)
+                        if row.started.is_some()
+                            && row.started < prev.ended.or(prev.measured_at) =>
+                    {
+                        if row.requests > prev.requests {
+                            *prev = row;
+                        }
+                    }
+                    _ => kept.push(row),
+                }
+            }
+            runs.extend(kept);
+        }
+        let mut targets: BTreeMap<String, TargetImpact> = BTreeMap::new();
+        for row in runs {
+            let t = targets
+                .entry(row.target.clone())
+                .or_insert_with(|| TargetImpact {
+                    target: row.target.clone(),
+                    ..TargetImpact::default()
+                });
+            t.requests += row.requests;
+            t.failed += row.failed;
+            t.peak_error_ratio = max_opt(t.peak_error_ratio, row.peak_error_ratio);
+            for a in &row.also {
+                if !t.also.contains(a) {
+                    t.also.push(a.clone());
+                }
+            }
+            t.started = min_opt(t.started, row.started);
+            t.ended = max_opt(t.ended, row.ended);
+            t.began_before_ic |= row.began_before_ic;
+            // Latency figures: the earliest run's "before", the latest's "during" and "after".
+            t.p95_before_ms = t.p95_before_ms.or(row.p95_before_ms);
+            t.p95_during_ms = row.p95_during_ms.or(t.p95_during_ms);
+            t.p95_after_ms = row.p95_after_ms.or(t.p95_after_ms);
+        }
+        let canonical = |name: &str| -> String {
+            targets
+                .values()
+                .find(|t| t.also.iter().any(|a| a == name))
+                .map_or_else(|| name.to_string(), |t| t.target.clone())
+        };
+        let affected: BTreeSet<String> = self
+            .signals
+            .values()
+            .map(|s| canonical(&s.target))
+            .collect();
+        if !targets.is_empty() {
+            let rows: Vec<TargetImpact> = targets.into_values().collect();
+            return Impact {
+                failed_requests: Some(rows.iter().map(|t| t.failed).sum()),
+                peak_error_ratio: rows
+                    .iter()
+                    .filter_map(|t| t.peak_error_ratio)
+                    .reduce(f64::max),
+                affected,
+                targets: rows,
+            };
+        }
         let from = self.stage(Stage::ImpactStarted);
-        let to = self.stage(Stage::Resolved);
+        let to = self
+            .stage(Stage::ImpactEnded)
+            .or(self.stage(Stage::Resolved));
         let inside = |t: &DateTime<Utc>| from.is_none_or(|f| *t >= f) && to.is_none_or(|e| *t <= e);
         let mut failed = None;
         let mut peak: Option<f64> = None;
-        for row in self.snapshots.iter().filter(|s| inside(&s.at)) {
+        for row in self
+            .snapshots
+            .iter()
+            .filter(|s| inside(&s.at) && affected.contains(&s.target))
+        {
             if let Some(n) = row.failed {
                 *failed.get_or_insert(0) += n;
             }
@@ -606,8 +853,9 @@ impl Incident {
         }
         Impact {
             failed_requests: failed,
-            affected: self.signals.values().map(|s| s.target.clone()).collect(),
+            affected,
             peak_error_ratio: peak,
+            targets: Vec::new(),
         }
     }
 
@@ -625,6 +873,47 @@ impl Incident {
     }
 }
 
+/// Whether an event of `kind` is a deliberate act in the response (a step, a
+/// note, a severity, a command…), as opposed to a record of the world (signals,
+/// snapshots, change markers from a pipeline).
+fn deliberate(kind: Kind) -> bool {
+    !matches!(
+        kind,
+        Kind::IncidentOpened
+            | Kind::SignalFired
+            | Kind::SignalUpdated
+            | Kind::SignalResolved
+            | Kind::MetricSnapshot
+            | Kind::ImpactMeasured
+            | Kind::ChangeMarker
+            | Kind::CommandFinished
+            | Kind::Unknown
+    )
+}
+
+fn one_line(text: &str) -> String {
+    let first = text.lines().next().unwrap_or_default();
+    let mut out: String = first.chars().take(80).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+fn min_opt<T: Ord + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn max_opt<T: PartialOrd + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if b > a { b } else { a }),
+        (a, b) => a.or(b),
+    }
+}
+
 fn strings(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
         .into_iter()
@@ -637,7 +926,7 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::event::Draft;
+    use crate::core::event::{Draft, format_ts};
     use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
     use chrono::TimeZone;
     use serde_json::json;
@@ -809,6 +1098,15 @@ mod tests {
             ),
             (170, signal(SignalState::Resolved, 170)),
             (
+                171,
+                Draft::new(
+                    Kind::ImpactMeasured,
+                    "ic",
+                    "impact",
+                    json!({"run": "r1", "targets": [{"target": "shop /api/payments", "also": ["payments"], "requests": 1200, "failed": 150, "peak_error_ratio": 0.16, "p95_before_ms": 90.0, "p95_during_ms": 240.0, "started": "2026-01-01T00:00:00Z"}]}),
+                ),
+            ),
+            (
                 175,
                 Draft::new(
                     Kind::PhaseEntered,
@@ -894,6 +1192,125 @@ mod tests {
             .collect()
     }
 
+    fn events(drafts: Vec<(i64, Draft)>) -> Vec<Event> {
+        drafts
+            .into_iter()
+            .enumerate()
+            .map(|(i, (at, d))| d.into_event(i as u64 + 1, t(at)))
+            .collect()
+    }
+
+    fn resolved_at(at: i64, ended: i64) -> Draft {
+        Draft::signal(&Signal {
+            kind: DetectorKind::ErrorRate,
+            target: "payments".into(),
+            state: SignalState::Resolved,
+            severity: SeverityHint::Info,
+            evidence: "quiet".into(),
+            started: t(-30),
+            at: t(at),
+            class: None,
+            ended: Some(t(ended)),
+        })
+    }
+
+    fn measured(run: &str, started: i64, ended: Option<i64>, requests: u64, failed: u64) -> Draft {
+        let ts = |s: i64| format_ts(t(s));
+        Draft::new(
+            Kind::ImpactMeasured,
+            "ic",
+            "impact",
+            json!({"run": run, "targets": [{"target": "shop /api/payments", "also": ["payments"],
+                "requests": requests, "failed": failed, "peak_error_ratio": failed as f64 / requests as f64,
+                "started": ts(started), "ended": ended.map(ts)}]}),
+        )
+    }
+
+    #[test]
+    fn impact_ends_when_the_data_does_and_names_the_mitigation() {
+        let run = |exit: i64| {
+            Draft::new(
+                Kind::CommandFinished,
+                "ann",
+                "rollback",
+                json!({"step": "rollback", "command": "kubectl rollout undo", "exit_code": exit, "confirmed_by": "ann"}),
+            )
+        };
+        let s = Incident::fold(&events(vec![
+            (0, Draft::opened("ic", "Payments 5xx", "shop")),
+            (0, signal(SignalState::Fired, 0)),
+            (
+                20,
+                Draft::change("ci", "deploy", "payments v42", Some("v42")),
+            ),
+            (25, Draft::note("ann", "looking", &[])),
+            (30, run(1)),
+            (60, run(0)),
+            // The data went back under the line at 95; the detector said so at 125.
+            (125, resolved_at(125, 95)),
+        ]));
+        assert_eq!(s.stage(Stage::ImpactEnded), Some(t(95)));
+        assert_eq!(s.stage(Stage::Mitigated), Some(t(95)));
+        let f = s.figures();
+        assert_eq!(f.duration_of_impact, Some(Duration::seconds(125)));
+        assert_eq!(f.time_to_mitigate, Some(Duration::seconds(125)));
+        assert_eq!(s.stage(Stage::Resolved), None, "only a person resolves");
+        let (at, what) = s.mitigation().unwrap();
+        assert_eq!(at, t(60));
+        assert!(
+            what.contains("rollback") && what.contains("exit 0"),
+            "{what}"
+        );
+        // A deploy pipeline's change marker and a CI actor never acknowledge.
+        assert_eq!(s.stage(Stage::Acknowledged), Some(t(25)), "ann's note");
+        let quiet = Incident::fold(&events(vec![
+            (0, Draft::opened("ic", "x", "shop")),
+            (0, signal(SignalState::Fired, 0)),
+            (5, Draft::note("ci:deploy", "deploying", &[])),
+            (6, Draft::note("renovate[bot]", "bump", &[])),
+            (7, Draft::note("ic watch", "auto", &[])),
+        ]));
+        assert_eq!(quiet.stage(Stage::Acknowledged), None);
+        assert_eq!(quiet.stage(Stage::ImpactEnded), None, "still firing");
+        assert_eq!(
+            quiet.missing_before_close(),
+            vec![
+                "it is not resolved (R)",
+                "no root cause (ic event -k root-cause)",
+                "no action items (ic event -k action)"
+            ]
+        );
+    }
+
+    #[test]
+    fn measurements_of_runs_in_turn_add_up_and_of_runs_at_once_do_not() {
+        let base = vec![
+            (0, Draft::opened("ic", "Payments 5xx", "shop")),
+            (0, signal(SignalState::Fired, 0)),
+        ];
+        // Run a: updated twice (the latest counts), crashed; run b took over.
+        let mut seq = base.clone();
+        seq.push((60, measured("a", -30, None, 100, 10)));
+        seq.push((120, measured("a", -30, None, 200, 20)));
+        seq.push((200, measured("b", 130, Some(300), 300, 30)));
+        let imp = Incident::fold(&events(seq)).impact();
+        assert_eq!(imp.failed_requests, Some(50));
+        assert_eq!(imp.targets[0].requests, 500);
+        assert_eq!(imp.targets[0].started, Some(t(-30)));
+        assert_eq!(imp.targets[0].ended, Some(t(300)));
+        assert_eq!(
+            imp.affected.iter().collect::<Vec<_>>(),
+            vec!["shop /api/payments"],
+            "the probe `payments` is the route"
+        );
+        // Two processes watching at once measured the same requests.
+        let mut both = base;
+        both.push((120, measured("a", -30, Some(100), 200, 20)));
+        both.push((121, measured("b", -28, Some(100), 190, 19)));
+        let imp = Incident::fold(&events(both)).impact();
+        assert_eq!(imp.failed_requests, Some(20));
+    }
+
     #[test]
     fn every_kind_folds_into_the_state() {
         let events = story();
@@ -962,7 +1379,26 @@ mod tests {
         assert_eq!(f.time_to_mitigate, Some(Duration::seconds(195)));
         assert_eq!(f.time_to_resolve, Some(Duration::seconds(1030)));
         let imp = s.impact();
-        assert_eq!(imp.failed_requests, Some(182));
+        // Measured by `ic` from counter deltas; the probe `payments` is the route's alias.
+        assert_eq!(imp.failed_requests, Some(150));
+        assert_eq!(
+            imp.affected.iter().collect::<Vec<_>>(),
+            vec!["shop /api/payments"]
+        );
+        assert_eq!(imp.peak_error_ratio, Some(0.16));
+        assert_eq!(imp.targets.len(), 1);
+        assert_eq!(imp.targets[0].p95_during_ms, Some(240.0));
+        // Without measurements (an older file), snapshots inside the impact count.
+        let old: Vec<Event> = story()
+            .into_iter()
+            .filter(|e| e.kind != Kind::ImpactMeasured)
+            .collect();
+        let imp = Incident::fold(&old).impact();
+        assert_eq!(
+            imp.failed_requests,
+            Some(180),
+            "the snapshot after the end is out"
+        );
         assert_eq!(imp.affected.iter().collect::<Vec<_>>(), vec!["payments"]);
         assert_eq!(imp.peak_error_ratio, Some(0.15));
 

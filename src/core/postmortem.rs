@@ -64,11 +64,7 @@ pub fn markdown(events: &[Event]) -> String {
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(out, "| Service | {} |", cell(or_dash(&inc.service)));
     let _ = writeln!(out, "| Severity | {sev} |");
-    let _ = writeln!(
-        out,
-        "| Status | {} |",
-        if inc.is_open() { "open" } else { "closed" }
-    );
+    let _ = writeln!(out, "| Status | {} |", status(&inc));
     let _ = writeln!(
         out,
         "| Playbook | {} |",
@@ -93,7 +89,7 @@ pub fn markdown(events: &[Event]) -> String {
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(
         out,
-        "| Affected endpoints | {} |",
+        "| Affected targets | {} |",
         if impact.affected.is_empty() {
             "—".to_string()
         } else {
@@ -108,20 +104,60 @@ pub fn markdown(events: &[Event]) -> String {
     let _ = writeln!(
         out,
         "| Failed requests | {} |",
-        impact
-            .failed_requests
-            .map_or("not measured (no metric snapshots)".to_string(), |n| n
-                .to_string())
+        impact.failed_requests.map_or(
+            "not measured (no route counts or metric snapshots in the timeline)".to_string(),
+            |n| n.to_string()
+        )
     );
     if let Some(p) = impact.peak_error_ratio {
-        let _ = writeln!(out, "| Peak error rate | {:.2}% |", p * 100.0);
+        let _ = writeln!(out, "| Peak error rate (30 s) | {:.2}% |", p * 100.0);
     }
     let _ = writeln!(
         out,
         "| Duration of impact | {} |",
-        opt_span(inc.figures().time_to_resolve)
+        match inc.figures().duration_of_impact {
+            Some(d) => span(d),
+            None if inc.firing().next().is_some() => "still going (a signal fires)".to_string(),
+            None => "—".to_string(),
+        }
     );
     out.push('\n');
+    if !impact.targets.is_empty() {
+        let _ = writeln!(
+            out,
+            "| Target | Requests | Failed | Peak error rate (30 s) | p95 before / during / after | Impact |\n|---|---|---|---|---|---|"
+        );
+        let ms = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.0} ms"));
+        for t in &impact.targets {
+            let name = if t.also.is_empty() {
+                cell(&t.target)
+            } else {
+                format!("{} (also {})", cell(&t.target), cell(&t.also.join(", ")))
+            };
+            let _ = writeln!(
+                out,
+                "| {name} | {} | {} | {} | {} / {} / {} | {} → {} |",
+                t.requests,
+                t.failed,
+                t.peak_error_ratio
+                    .map_or("—".to_string(), |p| format!("{:.2}%", p * 100.0)),
+                ms(t.p95_before_ms),
+                ms(t.p95_during_ms),
+                ms(t.p95_after_ms),
+                t.started.map_or("—".to_string(), format_ts),
+                t.ended.map_or("still going".to_string(), format_ts),
+            );
+        }
+        out.push('\n');
+        if let Some(t) = impact.targets.iter().find(|t| t.began_before_ic) {
+            let _ = writeln!(
+                out,
+                "_Impact began before ic started: the earliest evidence is ic's first data on {} at {}; the real start may be earlier._\n",
+                cell(&t.target),
+                t.started.map_or("—".to_string(), format_ts)
+            );
+        }
+    }
 
     // Lifecycle
     let f = inc.figures();
@@ -145,32 +181,58 @@ pub fn markdown(events: &[Event]) -> String {
             Some(("time to mitigate", f.time_to_mitigate)),
         ),
         (
+            Stage::ImpactEnded,
+            "Impact ended",
+            Some(("duration of impact", f.duration_of_impact)),
+        ),
+        (
             Stage::Resolved,
             "Resolved",
             Some(("time to resolve", f.time_to_resolve)),
         ),
     ] {
         let at = inc.stage(stage).map_or("—".to_string(), format_ts);
-        let fig = figure.map_or(String::new(), |(n, d)| format!("{n}: {}", opt_span(d)));
+        let mut fig = figure.map_or(String::new(), |(n, d)| format!("{n}: {}", opt_span(d)));
+        if stage == Stage::Mitigated && !inc.lifecycle.contains_key(stage.as_str()) {
+            match inc.mitigation() {
+                Some((t, what)) => {
+                    let _ = write!(fig, "; after {} at {}", cell(&what), format_ts(t));
+                }
+                None if inc.stage(stage).is_some() => {
+                    fig.push_str("; no command or change recorded before it");
+                }
+                None => {}
+            }
+        }
         let _ = writeln!(out, "| {label} | {at} | {fig} |");
     }
+    let _ = writeln!(
+        out,
+        "| Closed | {} | |",
+        inc.closed.map_or("—".to_string(), format_ts)
+    );
     out.push('\n');
+    let _ = writeln!(
+        out,
+        "_Impact started, impact ended and mitigated are measured from the data (the detectors' change points); detected is the first alert; acknowledged is a person's explicit acknowledgement or first action; resolved is a responder's declaration. `ic event -k <stage> --at TIME` corrects any of them._\n"
+    );
 
     // Signals
     if !inc.signals.is_empty() {
         let _ = writeln!(out, "## Signals\n");
         let _ = writeln!(
             out,
-            "| Detector | Target | First fired | Anomaly began | Resolved | Last evidence |\n|---|---|---|---|---|---|"
+            "| Detector | Target | Anomaly began | First fired | Anomaly ended | Resolved | Last evidence |\n|---|---|---|---|---|---|---|"
         );
         for s in inc.signals.values() {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} |",
                 cell(&s.detector.to_string()),
                 cell(&s.target),
-                format_ts(s.first_fired),
                 s.started.map_or("—".to_string(), format_ts),
+                format_ts(s.first_fired),
+                s.ended.map_or("—".to_string(), format_ts),
                 s.resolved.map_or(
                     if s.firing {
                         "still firing".to_string()
@@ -367,6 +429,17 @@ fn or_dash(s: &str) -> &str {
     if s.trim().is_empty() { "—" } else { s }
 }
 
+/// `open`, `resolved` (declared over, still open for learning) or `closed`.
+fn status(inc: &Incident) -> &'static str {
+    if !inc.is_open() {
+        "closed"
+    } else if inc.stage(Stage::Resolved).is_some() {
+        "resolved"
+    } else {
+        "open"
+    }
+}
+
 fn or_fill(s: &str) -> &str {
     if s.trim().is_empty() {
         "_to fill in at the review_"
@@ -384,7 +457,7 @@ pub fn json(events: &[Event]) -> Value {
     json!({
         "title": inc.title,
         "service": inc.service,
-        "status": if inc.is_open() { "open" } else { "closed" },
+        "status": status(&inc),
         "severity": inc.current_severity(),
         "severity_history": inc.severity,
         "playbook": inc.playbook,
@@ -395,12 +468,16 @@ pub fn json(events: &[Event]) -> Value {
             "detected": stage(Stage::Detected),
             "acknowledged": stage(Stage::Acknowledged),
             "mitigated": stage(Stage::Mitigated),
+            "impact_ended": stage(Stage::ImpactEnded),
             "resolved": stage(Stage::Resolved),
+            "closed": inc.closed.map(format_ts),
         },
+        "mitigation": inc.mitigation().map(|(at, what)| json!({"at": format_ts(at), "what": what})),
         "figures_s": {
             "time_to_detect": secs(f.time_to_detect),
             "time_to_acknowledge": secs(f.time_to_acknowledge),
             "time_to_mitigate": secs(f.time_to_mitigate),
+            "duration_of_impact": secs(f.duration_of_impact),
             "time_to_resolve": secs(f.time_to_resolve),
         },
         "signals": inc.signals.values().collect::<Vec<_>>(),
