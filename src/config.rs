@@ -435,11 +435,17 @@ pub struct AlertmanagerSource {
 pub struct Incidents {
     /// Open an incident when a signal fires and none is open; default true.
     pub auto_open: bool,
+    /// An open incident with no event for this long is stale: not resumed
+    /// silently, and no new signal joins it; default 1h.
+    pub stale_after: HumanDuration,
 }
 
 impl Default for Incidents {
     fn default() -> Self {
-        Incidents { auto_open: true }
+        Incidents {
+            auto_open: true,
+            stale_after: HumanDuration(std::time::Duration::from_secs(3600)),
+        }
     }
 }
 

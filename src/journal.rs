@@ -828,14 +828,21 @@ pub fn newest_open(dir: &Path) -> Option<PathBuf> {
 /// The newest timeline in `dir` whose incident of `service` is still open (an
 /// incident or a `service` left empty matches any).
 pub fn newest_open_for(dir: &Path, service: &str) -> Option<PathBuf> {
-    timelines(dir).into_iter().find(|p| {
-        read(p).is_ok_and(|r| {
-            let opened = r.events.iter().find(|e| e.kind == Kind::IncidentOpened);
-            opened.is_some_and(|e| {
-                let theirs = e.str_field("service").unwrap_or_default();
-                service.is_empty() || theirs.is_empty() || theirs == service
-            }) && !r.events.iter().any(|e| e.kind == Kind::IncidentClosed)
-        })
+    newest_open_with_last(dir, service).map(|(p, _)| p)
+}
+
+/// Like [`newest_open_for`], with the time of its last event (how long it has
+/// been quiet: an incident quiet for `incidents.stale_after` is not resumed
+/// silently, and no new signal joins it).
+pub fn newest_open_with_last(dir: &Path, service: &str) -> Option<(PathBuf, DateTime<Utc>)> {
+    timelines(dir).into_iter().find_map(|p| {
+        let r = read(&p).ok()?;
+        let opened = r.events.iter().find(|e| e.kind == Kind::IncidentOpened)?;
+        let theirs = opened.str_field("service").unwrap_or_default();
+        let ours = service.is_empty() || theirs.is_empty() || theirs == service;
+        let closed = r.events.iter().any(|e| e.kind == Kind::IncidentClosed);
+        let last = r.events.iter().map(|e| e.ts).max()?;
+        (ours && !closed).then_some((p, last))
     })
 }
 
@@ -848,14 +855,15 @@ pub enum Opening {
     Created(Journal, Event),
 }
 
-/// The incident of `service` in `dir`: the newest open one, or a new timeline
-/// titled `title` with `opened` written first. Done under a lock on the
-/// directory, so processes watching the same service never open two; when
-/// `opened` cannot be written, no file is left behind.
+/// The incident of `service` in `dir`: the newest open one with an event since
+/// `stale_before`, or a new timeline titled `title` with `opened` written first.
+/// Done under a lock on the directory, so processes watching the same service
+/// never open two; when `opened` cannot be written, no file is left behind.
 pub fn open_or_join(
     dir: &Path,
     service: &str,
     started: DateTime<Utc>,
+    stale_before: DateTime<Utc>,
     title: &str,
     opened: Draft,
 ) -> Result<Opening, JournalError> {
@@ -872,8 +880,9 @@ pub fn open_or_join(
     )?;
     lock.lock()
         .map_err(io_err(&lock_path, "lock the timeline directory"))?;
-    let result = match newest_open_for(dir, service) {
-        Some(path) => Journal::open(&path).map(Opening::Joined),
+    let fresh = newest_open_with_last(dir, service).filter(|(_, last)| *last >= stale_before);
+    let result = match fresh {
+        Some((path, _)) => Journal::open(&path).map(Opening::Joined),
         None => Journal::create(dir, started, title).and_then(|mut j| {
             match j.append(opened, started) {
                 Ok(e) => Ok(Opening::Created(j, e)),
@@ -1154,6 +1163,7 @@ mod tests {
             dir.path(),
             "shop",
             t(1),
+            t(-3600),
             "down",
             Draft::opened("ic", "down", "shop"),
         )
@@ -1166,6 +1176,7 @@ mod tests {
             dir.path(),
             "shop",
             t(2),
+            t(-3600),
             "down",
             Draft::opened("ic", "down", "shop"),
         )
@@ -1178,6 +1189,7 @@ mod tests {
             dir.path(),
             "search",
             t(3),
+            t(-3600),
             "x",
             Draft::opened("ic", "x", "search"),
         )
@@ -1186,6 +1198,20 @@ mod tests {
             matches!(other, Opening::Created(..)),
             "another service gets its own"
         );
+        // Quiet for longer than `stale_after`: a new signal opens a new incident.
+        let later = open_or_join(
+            dir.path(),
+            "shop",
+            t(7300),
+            t(7300 - 3600),
+            "down again",
+            Draft::opened("ic", "down again", "shop"),
+        )
+        .unwrap();
+        let Opening::Created(n, _) = later else {
+            panic!("{later:?}")
+        };
+        assert_ne!(n.path(), j.path(), "never into the stale incident");
     }
 
     #[test]

@@ -114,7 +114,8 @@ pub struct Runtime {
     pub state: State,
     /// Events written while handling the last messages (drained by the front end).
     pub written: Vec<Event>,
-    /// Signals notified while handling the last messages (drained by the front end).
+    /// Signals reported while handling the last messages (drained by the front end;
+    /// not all were sent to the notifiers: see `Effect::Notify`).
     pub notified: Vec<Signal>,
     journal: Option<Journal>,
     /// Reads what other processes (`ic event`, another `ic`) append to the open timeline.
@@ -155,17 +156,18 @@ impl Runtime {
         resume: bool,
     ) -> Runtime {
         let (mut journal, mut follower) = (None, None);
-        if resume && let Some(path) = journal::newest_open_for(&state.timeline_dir, &state.service)
-        {
-            // Read through the follower, so nothing appended meanwhile is missed.
-            let mut f = Follower::new(&path, true);
-            if let Ok(replay) = f.poll() {
-                for e in replay.events {
-                    app::update(&mut state, Msg::Appended(e), crate::clock::now());
+        let found = journal::newest_open_with_last(&state.timeline_dir, &state.service);
+        if resume && let Some((path, last)) = found {
+            if crate::clock::now() - last >= state.stale_after {
+                // Quiet too long to take over silently: the responder decides.
+                tracing::info!(timeline = %path.display(), "the open incident is stale");
+                state.stale = Some((path, last));
+                if state.interactive {
+                    state.mode = app::Mode::Confirm(app::Confirm::Stale);
                 }
-                journal = Journal::open(&path).ok();
+            } else if let Some((j, f)) = replay(&mut state, &path) {
+                journal = Some(j);
                 follower = Some(f);
-                state.timeline_path = Some(path);
             }
         }
         let known = state
@@ -219,6 +221,47 @@ impl Runtime {
             command_timeline: None,
             stray: Vec::new(),
             joined: false,
+        }
+    }
+
+    /// Takes over the stale incident the responder chose to resume.
+    fn resume_stale(&mut self, path: PathBuf) {
+        if self.journal.is_some() || self.opening() {
+            self.say("an incident is already open: the stale one stays as it is".into());
+            return;
+        }
+        match replay(&mut self.state, &path) {
+            Some((j, f)) => {
+                self.known = self
+                    .state
+                    .incident
+                    .iter()
+                    .flat_map(|i| i.events.iter().map(|e| e.seq))
+                    .collect();
+                self.journal = Some(j);
+                self.follower = Some(f);
+                self.state.mark_resumed();
+                self.say(format!("resumed the incident in {}", path.display()));
+            }
+            None => self.say(format!("cannot read {}: not resumed", path.display())),
+        }
+    }
+
+    /// Closes the stale incident the responder chose to close, in its own file.
+    fn close_stale(&mut self, path: PathBuf, last: chrono::DateTime<chrono::Utc>) {
+        let now = crate::clock::now();
+        let draft = Draft::new(
+            Kind::IncidentClosed,
+            &self.state.actor,
+            format!(
+                "closed: stale, no activity since {}",
+                last.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            serde_json::json!({"override": true, "stale": true}),
+        );
+        match Journal::open(&path).and_then(|mut j| j.append(draft, now)) {
+            Ok(_) => self.say(format!("closed the stale incident {}", path.display())),
+            Err(e) => self.say(format!("could not close {}: {e}", path.display())),
         }
     }
 
@@ -556,11 +599,15 @@ impl Runtime {
                 self.pending.push(draft);
                 self.flush();
             }
-            Effect::Notify(sig) => {
-                self.notifier.notify(&sig, std::time::Instant::now());
+            Effect::Notify(sig, send) => {
+                if send {
+                    self.notifier.notify(&sig, std::time::Instant::now());
+                }
                 self.notified.push(sig);
             }
             Effect::Run(req) => self.run_command(*req),
+            Effect::ResumeStale(path) => self.resume_stale(path),
+            Effect::CloseStale(path, last) => self.close_stale(path, last),
             Effect::CommandEnded(mut draft) => {
                 let theirs = self.command_timeline.take();
                 let ours = self.journal.as_ref().map(|j| j.path().to_path_buf());
@@ -719,7 +766,8 @@ impl Runtime {
         let dir = self.state.timeline_dir.clone();
         let service = self.state.service.clone();
         let started = draft.at.unwrap_or(now);
-        match journal::open_or_join(&dir, &service, started, &title, draft.clone()) {
+        let stale_before = now - self.state.stale_after;
+        match journal::open_or_join(&dir, &service, started, stale_before, &title, draft.clone()) {
             Ok(Opening::Created(j, e)) => {
                 self.adopt(j);
                 self.joined = false;
@@ -858,6 +906,19 @@ fn per_interval(mut v: RouteView, every: Duration) -> RouteView {
     v.errors_5xx *= secs;
     v.errors_4xx *= secs;
     v
+}
+
+/// Replays the timeline at `path` into `state` (through a follower, so nothing
+/// appended meanwhile is missed) and opens it for appending.
+fn replay(state: &mut State, path: &Path) -> Option<(Journal, Follower)> {
+    let mut f = Follower::new(path, true);
+    let replay = f.poll().ok()?;
+    for e in replay.events {
+        app::update(state, Msg::Appended(e), crate::clock::now());
+    }
+    let j = Journal::open(path).ok()?;
+    state.timeline_path = Some(path.to_path_buf());
+    Some((j, f))
 }
 
 fn write_postmortem(timeline: &Path) -> String {

@@ -244,7 +244,7 @@ fn a_signal_that_fires_again_while_its_resolve_is_unsaved_is_recorded_and_notifi
     );
     assert!(
         fx.iter()
-            .any(|e| matches!(e, incident_commander::app::Effect::Notify(_))),
+            .any(|e| matches!(e, incident_commander::app::Effect::Notify(..))),
         "the second alert is not notified: {fx:?}"
     );
 }

@@ -62,6 +62,15 @@ fn a_demo_incident_worked_end_to_end_in_tmux() {
     s.keys(&["R"]);
     s.wait("the resolve refusal", 5, |t| t.contains("press R again"));
     s.keys(&["R"]);
+    // Resolved is not closed: the learn phase stays, and ic says what is missing.
+    s.wait("the resolution", 5, |t| {
+        t.contains("resolved; open for the learn phase: C closes it")
+    });
+    s.keys(&["C"]);
+    s.wait("the close refusal", 5, |t| {
+        t.contains("not closed: no root cause") && t.contains("press C again")
+    });
+    s.keys(&["C"]);
     s.wait("the incident closed", 5, |t| t.contains("no incident open"));
     s.keys(&["P"]);
     s.wait("the postmortem", 5, |t| t.contains("postmortem written to"));
@@ -88,6 +97,7 @@ fn a_demo_incident_worked_end_to_end_in_tmux() {
         "phase_entered",
         "command_started",
         "command_finished",
+        "lifecycle",
         "incident_closed",
     ] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");

@@ -186,7 +186,7 @@ fn an_incident_opens_itself_and_shows_everywhere() {
     let notified = h
         .effects
         .iter()
-        .position(|e| matches!(e, Effect::Notify(_)))
+        .position(|e| matches!(e, Effect::Notify(..)))
         .unwrap();
     assert!(fired < notified);
     let events = &h.state.incident.as_ref().unwrap().events;

@@ -108,8 +108,13 @@ pub enum Effect {
     Open(String),
     /// Append to the open incident's timeline.
     Append(Draft),
-    /// Notify about a signal.
-    Notify(Signal),
+    /// Report a signal (`ic watch` prints every one) and, with `true`, also
+    /// send it to the notifiers (`false`: it joins a burst already notified).
+    Notify(Signal, bool),
+    /// Take over the stale incident in this file.
+    ResumeStale(PathBuf),
+    /// Close the stale incident in this file (quiet since the time).
+    CloseStale(PathBuf, DateTime<Utc>),
     /// Record `command_started`, then run the confirmed command.
     Run(Box<RunRequest>),
     /// Record a command's `command_finished` in the timeline its start is in.
@@ -179,6 +184,9 @@ pub enum Confirm {
     QuitWhileRunning,
     /// Quit with events not yet on disk (they are printed on exit, not written).
     QuitUnsaved,
+    /// An open incident has been quiet for `incidents.stale_after`: resume it,
+    /// close it, or leave it (new signals open a new incident).
+    Stale,
 }
 
 /// The interaction mode.
@@ -295,6 +303,12 @@ pub struct State {
     pub choosing: Option<Choosing>,
     /// When the last "fired" notification went out.
     pub last_notified: Option<DateTime<Utc>>,
+    /// An open incident quiet for `stale_after` that was not resumed: (file, last event).
+    pub stale: Option<(PathBuf, DateTime<Utc>)>,
+    /// `incidents.stale_after`.
+    pub stale_after: chrono::Duration,
+    /// A person is at a terminal (the view): questions become dialogs.
+    pub interactive: bool,
     /// The signal behind the ALERT banner: (detector, target, evidence).
     pub banner_of: Option<(String, String, String)>,
     /// A playbook a later signal fits better (`b` switches to it).
@@ -356,6 +370,9 @@ impl State {
             last_notified: None,
             banner_of: None,
             proposed_playbook: None,
+            stale: None,
+            stale_after: chrono::Duration::hours(1),
+            interactive: false,
         }
     }
 
@@ -712,9 +729,7 @@ fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
         SignalState::Updated => true,
         SignalState::Resolved => state.targets.iter().all(|t| t.firing.is_empty()),
     };
-    if notify {
-        fx.push(Effect::Notify(s));
-    }
+    fx.push(Effect::Notify(s, notify));
 }
 
 /// The ALERT banner with live numbers: the signal that raised it and what its
@@ -1095,6 +1110,20 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
                         Some("y runs the command · n or Esc cancels · ↑↓ PgUp PgDn scroll".into());
                     state.mode = Mode::Confirm(Confirm::Run(dialog));
                 }
+            }
+        }
+        Mode::Confirm(Confirm::Stale) => {
+            state.mode = Mode::Normal;
+            let Some((path, last)) = state.stale.take() else {
+                return;
+            };
+            match key.code {
+                KeyCode::Char('r' | 'y') => fx.push(Effect::ResumeStale(path)),
+                KeyCode::Char('c') => fx.push(Effect::CloseStale(path, last)),
+                _ => state.say(format!(
+                    "left {} open; new signals open a new incident (ic event -t FILE -k close closes it)",
+                    path.display()
+                )),
             }
         }
         Mode::Confirm(what) => {
@@ -1690,10 +1719,10 @@ fn resolve(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
         .filter(|m| !m.starts_with("it is not resolved"))
         .collect();
     state.say(if missing.is_empty() {
-        "resolved; the incident stays open for the learn phase: C closes it".to_string()
+        "resolved; open for the learn phase: C closes it".to_string()
     } else {
         format!(
-            "resolved; the incident stays open for the learn phase — still missing: {}; C closes it",
+            "resolved; open for the learn phase: C closes it (still missing: {})",
             missing.join(", ")
         )
     });

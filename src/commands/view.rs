@@ -71,6 +71,8 @@ pub fn state_for(sources: &Sources, playbooks: Vec<Playbook>, dir: PathBuf) -> S
         crate::clock::now(),
     );
     state.auto_open = config.incidents.auto_open;
+    state.stale_after = chrono::Duration::from_std(config.incidents.stale_after.get())
+        .unwrap_or(chrono::Duration::hours(1));
     let probes: Vec<(String, url::Url)> = sources
         .probes
         .iter()
@@ -92,7 +94,8 @@ pub async fn run(
     dir: PathBuf,
     command_env: Vec<(String, String)>,
 ) -> anyhow::Result<u8> {
-    let state = state_for(&sources, playbooks, dir);
+    let mut state = state_for(&sources, playbooks, dir);
+    state.interactive = true;
     let config = sources.config;
     crate::tui::run(crate::tui::Options {
         feeds: crate::runtime::Feeds {

@@ -55,6 +55,14 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
         Vec::new(),
         auto_open,
     );
+    if let Some((path, last)) = &rt.state.stale {
+        eprintln!(
+            "note: the open incident {} has had no event since {}: not resumed; a new signal opens a new incident (close it with `ic event -t {} -k close \"stale\"`)",
+            path.display(),
+            last.format("%Y-%m-%d %H:%M:%S UTC"),
+            path.display()
+        );
+    }
     if let Some(p) = rt.timeline() {
         if args.json {
             out!(

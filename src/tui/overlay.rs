@@ -103,6 +103,14 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
                     "{} event(s) are NOT SAVED (the timeline cannot be written). Quit anyway? They are printed as JSON lines when ic exits, not written. (y/n)",
                     s.unsaved
                 ),
+                Confirm::Stale => match &s.stale {
+                    Some((path, last)) => format!(
+                        "An incident is still open in {} but nothing has happened in it since {}. r resumes it · c closes it · any other key leaves it (new signals then open a new incident)",
+                        path.display(),
+                        last.format("%Y-%m-%d %H:%M UTC")
+                    ),
+                    None => "The stale incident is gone. (any key)".to_string(),
+                },
                 _ => "An incident is open. Quit? It stays open and resumes next time. (y/n)"
                     .to_string(),
             };

@@ -23,7 +23,7 @@ fn listed(e: &crate::core::event::Event, filter: Option<crate::core::event::Kind
     match filter {
         Some(k) if commands.contains(&k) => commands.contains(&e.kind),
         Some(k) => e.kind == k,
-        None => !(e.kind == Kind::MetricSnapshot && e.actor == "ic"),
+        None => !(matches!(e.kind, Kind::MetricSnapshot | Kind::ImpactMeasured) && e.actor == "ic"),
     }
 }
 
