@@ -171,7 +171,9 @@ fn crossing(f: &Fault, settings: &Settings) -> i64 {
             (line - from) / (to - from)
         }
     };
-    let share = if let Some(r) = &f.error_rate {
+    // Injected 4xx are not what the error-rate line measures.
+    let server_errors = f.status.iter().any(|s| !(400..500).contains(s));
+    let share = if let Some(r) = f.error_rate.as_ref().filter(|_| server_errors) {
         at(
             r.at(0.0, 0.0),
             r.at(1.0, 0.0),

@@ -126,6 +126,7 @@ impl Strategy for Ic {
             Probe::Ok => FailureClass::Ok,
             Probe::Unreachable => FailureClass::Connect,
             Probe::Failed => FailureClass::Http5xx,
+            Probe::RateLimited => FailureClass::RateLimited,
         };
         self.buf
             .extend(self.down[route].observe(&self.names[route], unix, class, "simulated"));

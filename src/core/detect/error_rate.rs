@@ -222,7 +222,9 @@ fn hot_evidence(
 /// The onset of the current rise above `threshold`, looked for in the data since
 /// `fresh_from` (the last resolution's quiet).
 fn estimate_onset(series: &CountSeries, now: i64, threshold: f64, fresh_from: i64) -> Onset {
-    let points = onset::history(series, now, fresh_from, |c| (c.errors, c.total));
+    let points = onset::history(series, now, fresh_from, Model::Share, |c| {
+        (c.errors, c.total)
+    });
     onset::rise(Model::Share, &points, threshold).unwrap_or(Onset {
         at: now,
         before_data: false,
@@ -232,7 +234,7 @@ fn estimate_onset(series: &CountSeries, now: i64, threshold: f64, fresh_from: i6
 /// The last bad second of an incident that began at `started`: the change point back
 /// down (the last quiet check's start when none shows).
 fn estimate_end(series: &CountSeries, now: i64, started: i64) -> i64 {
-    let points = onset::history(series, now, started, |c| (c.errors, c.total));
+    let points = onset::history(series, now, started, Model::Share, |c| (c.errors, c.total));
     onset::fall(Model::Share, &points)
         .unwrap_or(now - QUIET_FOR - QUIET_WINDOW)
         .clamp(started, now)

@@ -8,12 +8,14 @@ mod error_rate;
 mod latency;
 mod onset;
 mod probe;
+mod surge;
 mod traffic;
 
 pub use client_errors::ClientErrorDetector;
 pub use error_rate::ErrorRateDetector;
 pub use latency::LatencyDetector;
 pub use probe::{CertificateDetector, DownDetector, ProbeResult};
+pub use surge::TrafficSurgeDetector;
 pub use traffic::TrafficDropDetector;
 
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
@@ -394,13 +396,14 @@ pub struct Thresholds {
 }
 
 /// Every detector that watches one target's request counts (a metrics route, a
-/// Prometheus route, a simulated route): error rate, latency, traffic drop, 4xx surge.
+/// Prometheus route, a simulated route): error rate, latency, traffic drop and surge, 4xx surge.
 #[derive(Debug, Clone, Default)]
 pub struct RouteDetectors {
     series: CountSeries,
     error_rate: ErrorRateDetector,
     latency: LatencyDetector,
     traffic: TrafficDropDetector,
+    surge: TrafficSurgeDetector,
     client_errors: ClientErrorDetector,
 }
 
@@ -428,6 +431,10 @@ impl RouteDetectors {
             second,
             settings.traffic_drop.fraction(),
         ));
+        out.extend(
+            self.surge
+                .evaluate(target, &self.series, second, settings.traffic_surge),
+        );
         out.extend(self.client_errors.evaluate(target, &self.series, second));
         if let Some((value, requests)) = latency {
             out.extend(self.latency.observe(
@@ -450,6 +457,7 @@ impl RouteDetectors {
         self.error_rate.is_firing()
             || self.latency.is_firing()
             || self.traffic.is_firing()
+            || self.surge.is_firing()
             || self.client_errors.is_firing()
     }
 }

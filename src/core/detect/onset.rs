@@ -67,12 +67,18 @@ impl Onset {
 
 /// The history of `series` from `from` (clamped to the last hour) through `now`, as
 /// points of `pick(counts)` = (events, trials): minute buckets before the second buckets.
+/// For a `Rate` the trials are the seconds a point spans, whatever `pick` says.
 pub(crate) fn history(
     series: &CountSeries,
     now: i64,
     from: i64,
+    model: Model,
     pick: impl Fn(Counts) -> (u64, u64),
 ) -> Vec<Point> {
+    let trials = |n: u64, len: i64| match model {
+        Model::Share => n as f64,
+        Model::Rate => len as f64,
+    };
     let from = from
         .max(now - LOOKBACK + 1)
         .max(series.since().unwrap_or(now));
@@ -91,7 +97,7 @@ pub(crate) fn history(
                 t: m * 60,
                 len: 60,
                 k: k as f64,
-                n: n as f64,
+                n: trials(n, 60),
             });
         }
     }
@@ -102,7 +108,7 @@ pub(crate) fn history(
             t: s,
             len: 1,
             k: k as f64,
-            n: n as f64,
+            n: trials(n, 1),
         });
     }
     out
