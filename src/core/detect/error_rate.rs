@@ -24,8 +24,8 @@
 //!
 //! It resolves after 15 s in which the last 30 s stayed under 75% of the
 //! threshold and the requests since the estimated end make it certain
-//! (binomial lower tail under 1e-3) that the ratio is back under the threshold,
-//! so a fault's end is seen within about 45 s at 20 req/s (about 2.5 minutes at
+//! (binomial lower tail under 1%) that the ratio is back under the threshold,
+//! so a fault's end is seen within about 45 s at 20 req/s (about 1.5 minutes at
 //! 5 req/s, where a quiet half-minute is common in a 2% fault), and once resolved only
 //! windows that start after the quiet began count as evidence of a new incident,
 //! so the old one cannot page twice.
@@ -44,8 +44,8 @@ const QUIET_SHARE: f64 = 0.75;
 const UPDATE_EVERY: i64 = 60;
 /// How sure the requests since the estimated end must make it that the ratio is back
 /// under the threshold (a quiet route needs longer: 5 req/s without an error take
-/// 138 s to show that 1% is over).
-const RESOLVE_ALPHA: f64 = 1e-3;
+/// 92 s to show that 1% is over).
+const RESOLVE_ALPHA: f64 = 1e-2;
 
 #[derive(Debug, Clone)]
 struct Firing {
