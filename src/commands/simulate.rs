@@ -211,6 +211,7 @@ fn print_table(report: &Report) {
         }
     }
     let mut line = text::pad_right("false alerts", width);
+
     for s in &report.strategies {
         line.push_str(&format!("  {:>22}", s.false_alerts));
     }
@@ -221,5 +222,28 @@ fn print_table(report: &Report) {
             line.push_str(&format!("  {:>22}", s.warm_up_alerts));
         }
         out!("{line}");
+    }
+    if let Some(ic) = report.strategies.iter().find(|s| s.name == "ic") {
+        let estimates: Vec<String> = ic
+            .faults
+            .iter()
+            .filter(|o| o.onset_error_s.is_some() || o.end_error_s.is_some())
+            .map(|o| {
+                let signed = |v: Option<i64>| v.map_or("-".to_string(), |v| format!("{v:+}s"));
+                format!(
+                    "  {}: onset {} (true onset at {}), end {}",
+                    text::escape(&o.name),
+                    signed(o.onset_error_s),
+                    secs(o.onset_s),
+                    signed(o.end_error_s)
+                )
+            })
+            .collect();
+        if !estimates.is_empty() {
+            out!("ic's estimates, minus the truth:");
+            for e in estimates {
+                out!("{e}");
+            }
+        }
     }
 }

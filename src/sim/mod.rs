@@ -8,7 +8,8 @@
 pub mod strategies;
 pub mod world;
 
-use crate::core::scenario::{RouteTraffic, Scenario};
+use crate::core::detect::Settings;
+use crate::core::scenario::{Fault, RouteTraffic, Scenario};
 use serde::Serialize;
 use std::rc::Rc;
 use strategies::{AlertEvent, Gatus3Checks, Ic, PrometheusFor5m, SreBurnRate, Strategy};
@@ -71,6 +72,16 @@ pub struct FaultOutcome {
     pub already_firing: bool,
     /// Alerts fired on the affected routes during the occurrence and its grace period.
     pub alerts: u32,
+    /// The true onset, in seconds from time 0: the start of a step, or where a ramp crosses
+    /// the detector's line (`detect.error_rate`, `latency_factor`, `traffic_surge` or
+    /// `traffic_drop`).
+    pub onset_s: u64,
+    /// `ic` only: the detecting alert's estimated onset minus the true onset, in seconds
+    /// (`null`: not detected, or a strategy without onsets).
+    pub onset_error_s: Option<i64>,
+    /// `ic` only: the estimated end (the second after the last bad second) of the detecting
+    /// alert's resolution minus the fault's end, in seconds (`null`: no end, no resolution).
+    pub end_error_s: Option<i64>,
 }
 
 struct Occurrence {
@@ -78,6 +89,8 @@ struct Occurrence {
     incident: bool,
     start: i64,
     end: Option<i64>,
+    /// The true onset: `start`, or a ramp's crossing of the line.
+    onset: i64,
     /// Which routes the fault affects, by index (shared by its occurrences).
     routes: Rc<[bool]>,
 }
@@ -131,7 +144,7 @@ pub fn run(scenario: &Scenario, routes: &[RouteTraffic], seed: u64) -> Report {
             }
         }
     }
-    let occurrences = occurrences(scenario, &names, duration);
+    let occurrences = occurrences(scenario, &names, duration, &settings);
     let grace = scenario.grace().as_secs() as i64;
     Report {
         scenario: scenario.name.clone(),
@@ -147,10 +160,51 @@ pub fn run(scenario: &Scenario, routes: &[RouteTraffic], seed: u64) -> Report {
     }
 }
 
-fn occurrences(scenario: &Scenario, names: &[String], duration: i64) -> Vec<Occurrence> {
+/// Seconds from a fault's start to where its ramp crosses the line a detector draws:
+/// 0 for a step, for a ramp that starts over the line, or one that never reaches it.
+fn crossing(f: &Fault, settings: &Settings) -> i64 {
+    let ramp = f.ramp.get().as_secs_f64();
+    let at = |from: f64, to: f64, line: f64| {
+        if from >= line || to <= from || to < line {
+            0.0
+        } else {
+            (line - from) / (to - from)
+        }
+    };
+    // Injected 4xx are not what the error-rate line measures.
+    let server_errors = f.status.iter().any(|s| !(400..500).contains(s));
+    let share = if let Some(r) = f.error_rate.as_ref().filter(|_| server_errors) {
+        at(
+            r.at(0.0, 0.0),
+            r.at(1.0, 0.0),
+            settings.error_rate.fraction(),
+        )
+    } else if let Some(l) = &f.latency_factor {
+        at(l.at(0.0), l.at(1.0), settings.latency_factor)
+    } else if let Some(x) = &f.traffic_factor {
+        let (from, to) = (x.at(0.0), x.at(1.0));
+        if to >= from {
+            at(from, to, settings.traffic_surge)
+        } else {
+            // A drop, mirrored: how far below 1 it has gone.
+            at(1.0 - from, 1.0 - to, settings.traffic_drop.fraction())
+        }
+    } else {
+        0.0
+    };
+    (share * ramp).round() as i64
+}
+
+fn occurrences(
+    scenario: &Scenario,
+    names: &[String],
+    duration: i64,
+    settings: &Settings,
+) -> Vec<Occurrence> {
     let until = std::time::Duration::from_secs(duration as u64);
     let mut out = Vec::new();
     for f in &scenario.faults {
+        let offset = crossing(f, settings);
         let routes: Rc<[bool]> = names.iter().map(|n| f.route.matches(n)).collect();
         let all = f.occurrences(until);
         let numbered = all.len() > 1 || f.repeat.is_some();
@@ -164,6 +218,7 @@ fn occurrences(scenario: &Scenario, names: &[String], duration: i64) -> Vec<Occu
                 incident: f.incident,
                 start: start.as_secs() as i64,
                 end: end.map(|e| e.as_secs() as i64),
+                onset: start.as_secs() as i64 + offset,
                 routes: routes.clone(),
             });
         }
@@ -202,6 +257,17 @@ fn score(
                 .filter(|e| e.firing && (from..=to).contains(&e.t))
                 .collect();
             let detected = mine.first().map(|e| (e.t - o.start) as u64);
+            let onset_error = mine.first().and_then(|e| e.started).map(|s| s - o.onset);
+            // The detecting alert's own resolution, after the fault's end.
+            let end_error = match (mine.first(), o.end) {
+                (Some(first), Some(end)) => log
+                    .iter()
+                    .filter(|e| !e.firing && e.route == first.route && e.rule == first.rule)
+                    .find(|e| e.t > first.t && e.t >= end)
+                    .and_then(|e| e.ended)
+                    .map(|last_bad| last_bad + 1 - end),
+                _ => None,
+            };
             let covered_log: Vec<&AlertEvent> = log.iter().filter(covered).collect();
             let already = !firing_before(&covered_log, o.start).is_empty();
             // Quiet again after the end — or, for an alert that only fired after the end
@@ -222,6 +288,9 @@ fn score(
                 reset_after_s: reset,
                 already_firing: already,
                 alerts: mine.len() as u32,
+                onset_s: o.onset.max(0) as u64,
+                onset_error_s: onset_error,
+                end_error_s: end_error,
             }
         })
         .collect();
@@ -285,6 +354,8 @@ mod tests {
             rule: "r",
             firing,
             evidence: String::new(),
+            started: None,
+            ended: None,
         }
     }
 
@@ -294,6 +365,7 @@ mod tests {
             incident,
             start,
             end,
+            onset: start,
             routes: Rc::from([true]),
         }
     }

@@ -32,6 +32,12 @@ pub struct AlertEvent {
     pub firing: bool,
     /// Why, in words (our detectors' evidence; empty for the anchors' rules).
     pub evidence: String,
+    /// `ic` only: the estimated onset, in simulated seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started: Option<i64>,
+    /// `ic` only, on a resolution: the estimated last bad second, in simulated seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended: Option<i64>,
 }
 
 /// A detection strategy fed the simulated world.
@@ -69,7 +75,8 @@ impl Ic {
         }
     }
 
-    fn drain(&mut self, t: i64, route: usize, log: &mut Vec<AlertEvent>) {
+    fn drain(&mut self, t: i64, unix: i64, route: usize, log: &mut Vec<AlertEvent>) {
+        let sim = |at: chrono::DateTime<chrono::Utc>| at.timestamp() - (unix - t);
         for sig in self.buf.drain(..) {
             let firing = match sig.state {
                 SignalState::Fired => true,
@@ -82,6 +89,8 @@ impl Ic {
                 rule: sig.kind.as_str(),
                 firing,
                 evidence: sig.evidence,
+                started: Some(sim(sig.started)),
+                ended: sig.ended.map(sim),
             });
         }
     }
@@ -109,7 +118,7 @@ impl Strategy for Ic {
                 &self.settings,
                 &mut self.buf,
             );
-            self.drain(t, i, log);
+            self.drain(t, unix, i, log);
         }
     }
     fn probe(&mut self, t: i64, unix: i64, route: usize, result: Probe, log: &mut Vec<AlertEvent>) {
@@ -117,10 +126,11 @@ impl Strategy for Ic {
             Probe::Ok => FailureClass::Ok,
             Probe::Unreachable => FailureClass::Connect,
             Probe::Failed => FailureClass::Http5xx,
+            Probe::RateLimited => FailureClass::RateLimited,
         };
         self.buf
             .extend(self.down[route].observe(&self.names[route], unix, class, "simulated"));
-        self.drain(t, route, log);
+        self.drain(t, unix, route, log);
     }
 }
 
@@ -208,6 +218,8 @@ impl Strategy for PrometheusFor5m {
                             rule: "error-ratio-5m",
                             firing: true,
                             evidence: String::new(),
+                            started: None,
+                            ended: None,
                         });
                     }
                 }
@@ -221,6 +233,8 @@ impl Strategy for PrometheusFor5m {
                             rule: "error-ratio-5m",
                             firing: false,
                             evidence: String::new(),
+                            started: None,
+                            ended: None,
                         });
                     }
                 }
@@ -277,6 +291,8 @@ impl Strategy for SreBurnRate {
                     rule: "burn-rate-page",
                     firing: page,
                     evidence: String::new(),
+                    started: None,
+                    ended: None,
                 });
             }
         }
@@ -327,6 +343,8 @@ impl Strategy for Gatus3Checks {
                     rule: "check",
                     firing: false,
                     evidence: String::new(),
+                    started: None,
+                    ended: None,
                 });
             }
         } else {
@@ -340,6 +358,8 @@ impl Strategy for Gatus3Checks {
                     rule: "check",
                     firing: true,
                     evidence: String::new(),
+                    started: None,
+                    ended: None,
                 });
             }
         }

@@ -53,6 +53,8 @@ pub enum Probe {
     Unreachable,
     /// An answer that fails the check (status, body or latency).
     Failed,
+    /// A 429: the endpoint answers, and sheds load.
+    RateLimited,
 }
 
 struct RouteState {
@@ -229,10 +231,14 @@ impl<'a> World<'a> {
         if rng.random::<f64>() < fx.hang {
             return Probe::Unreachable;
         }
-        if rng.random::<f64>() < fx.error_rate
-            || rng.random::<f64>() < route.spec.error_rate.fraction()
-            || fx.rename.is_some()
-        {
+        if rng.random::<f64>() < fx.error_rate {
+            let pick = rng.random_range(0..fx.statuses.len().max(1));
+            return match fx.statuses.get(pick) {
+                Some(429) => Probe::RateLimited,
+                _ => Probe::Failed,
+            };
+        }
+        if rng.random::<f64>() < route.spec.error_rate.fraction() || fx.rename.is_some() {
             return Probe::Failed;
         }
         if let Some(max) = route.spec.max_latency {

@@ -16,12 +16,22 @@
 //!   in the short window, and only once the series covers the long window — a
 //!   cold start has too little history for a burn rate).
 //!
+//! The onset is a change point in the per-second counts of the last hour
+//! (`onset`: a step's or a ramp's crossing of the line, whichever fits better),
+//! refined by each update; when the data begins inside the anomaly the
+//! evidence says so. On resolution `ended` is the last bad second, the change
+//! point back down.
+//!
 //! It resolves after 15 s in which the last 30 s stayed under 75% of the
-//! threshold, so a fault's end is seen within about 45 s, and once resolved only
+//! threshold and the requests since the estimated end make it certain
+//! (binomial lower tail under 1%) that the ratio is back under the threshold,
+//! so a fault's end is seen within about 45 s at 20 req/s (about 1.5 minutes at
+//! 5 req/s, where a quiet half-minute is common in a 2% fault), and once resolved only
 //! windows that start after the quiet began count as evidence of a new incident,
 //! so the old one cannot page twice.
 
-use super::{CountSeries, SECOND_BUCKETS, Thresholds, make_signal, pct, surely_above};
+use super::onset::{self, Model, Onset};
+use super::{CountSeries, Thresholds, make_signal, pct, surely_above, surely_below, ts};
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
 
 const FAST_WINDOWS: [i64; 4] = [10, 30, 60, 300];
@@ -32,8 +42,10 @@ const QUIET_FOR: i64 = 15;
 /// Share of the threshold the last `QUIET_WINDOW` must stay under to count as quiet.
 const QUIET_SHARE: f64 = 0.75;
 const UPDATE_EVERY: i64 = 60;
-/// How far back a gap of healthy seconds may be bridged when estimating the start.
-const START_GAP: i64 = 3;
+/// How sure the requests since the estimated end must make it that the ratio is back
+/// under the threshold (a quiet route needs longer: 5 req/s without an error take
+/// 92 s to show that 1% is over).
+const RESOLVE_ALPHA: f64 = 1e-2;
 
 #[derive(Debug, Clone)]
 struct Firing {
@@ -84,13 +96,14 @@ impl ErrorRateDetector {
         };
         match (&mut self.firing, hot) {
             (None, Some((evidence, severity))) => {
-                let started = estimate_start(series, now, th.error_rate);
+                let o = estimate_onset(series, now, th.error_rate, self.fresh_from);
                 self.firing = Some(Firing {
-                    started,
+                    started: o.at,
                     last_update: now,
                     quiet_since: None,
                 });
-                Some(signal(SignalState::Fired, evidence, started, severity))
+                let evidence = format!("{evidence}{}", o.note());
+                Some(signal(SignalState::Fired, evidence, o.at, severity))
             }
             (None, None) => None,
             (Some(f), hot) => {
@@ -100,7 +113,15 @@ impl ErrorRateDetector {
                 } else if f.quiet_since.is_none() {
                     f.quiet_since = Some(now);
                 }
-                if f.quiet_since.is_some_and(|q| now - q >= QUIET_FOR) {
+                let ended = f
+                    .quiet_since
+                    .filter(|q| now - q >= QUIET_FOR)
+                    .map(|_| estimate_end(series, now, f.started))
+                    .filter(|end| {
+                        let since = series.window(now, now - end);
+                        surely_below(since.errors, since.total, th.error_rate, RESOLVE_ALPHA)
+                    });
+                if let Some(ended) = ended {
                     let started = f.started;
                     self.fresh_from = f.quiet_since.map_or(now, |q| q - QUIET_WINDOW + 1);
                     self.firing = None;
@@ -111,17 +132,21 @@ impl ErrorRateDetector {
                         recent.total,
                         pct(th.error_rate * QUIET_SHARE)
                     );
-                    return Some(signal(
-                        SignalState::Resolved,
-                        evidence,
-                        started,
-                        SeverityHint::Info,
-                    ));
+                    return Some(Signal {
+                        ended: Some(ts(ended)),
+                        ..signal(SignalState::Resolved, evidence, started, SeverityHint::Info)
+                    });
                 }
                 if now - f.last_update >= UPDATE_EVERY
                     && let Some((evidence, severity)) = hot
                 {
                     f.last_update = now;
+                    // More data since the alert: a better onset (a ramp's climb shows better).
+                    let o = estimate_onset(series, now, th.error_rate, self.fresh_from);
+                    if o.at <= now - UPDATE_EVERY {
+                        f.started = o.at;
+                    }
+                    let evidence = format!("{evidence}{}", o.note());
                     return Some(signal(SignalState::Updated, evidence, f.started, severity));
                 }
                 None
@@ -194,28 +219,25 @@ fn hot_evidence(
     None
 }
 
-/// The first second of the current bad stretch: walking back while seconds are
-/// over the threshold, bridging up to `START_GAP` healthy or empty seconds.
-fn estimate_start(series: &CountSeries, now: i64, threshold: f64) -> i64 {
-    let mut start = now;
-    let mut gap = 0;
-    let mut s = now;
-    while s > now - SECOND_BUCKETS {
-        match series.second(s) {
-            Some(c) if c.errors > 0 && c.ratio() > threshold => {
-                start = s;
-                gap = 0;
-            }
-            _ => {
-                gap += 1;
-                if gap > START_GAP {
-                    break;
-                }
-            }
-        }
-        s -= 1;
-    }
-    start
+/// The onset of the current rise above `threshold`, looked for in the data since
+/// `fresh_from` (the last resolution's quiet).
+fn estimate_onset(series: &CountSeries, now: i64, threshold: f64, fresh_from: i64) -> Onset {
+    let points = onset::history(series, now, fresh_from, Model::Share, |c| {
+        (c.errors, c.total)
+    });
+    onset::rise(Model::Share, &points, threshold).unwrap_or(Onset {
+        at: now,
+        before_data: false,
+    })
+}
+
+/// The last bad second of an incident that began at `started`: the change point back
+/// down (the last quiet check's start when none shows).
+fn estimate_end(series: &CountSeries, now: i64, started: i64) -> i64 {
+    let points = onset::history(series, now, started, Model::Share, |c| (c.errors, c.total));
+    onset::fall(Model::Share, &points)
+        .unwrap_or(now - QUIET_FOR - QUIET_WINDOW)
+        .clamp(started, now)
 }
 
 #[cfg(test)]
@@ -244,13 +266,19 @@ mod tests {
                     SignalState::Fired if fired.is_none() => {
                         fired = Some(t - fault_at);
                         assert!(
-                            sig.started.timestamp() >= T0 + fault_at - 3,
+                            (sig.started.timestamp() - T0 - fault_at).abs() <= 5,
                             "start {} vs fault at {}",
                             sig.started.timestamp() - T0,
                             fault_at
                         );
                     }
                     SignalState::Resolved if t >= fault_end && resolved.is_none() => {
+                        let ended = sig.ended.map(|e| e.timestamp() - T0);
+                        assert!(
+                            ended.is_some_and(|e| (e - (fault_end - 1)).abs() <= 10),
+                            "ended {ended:?} vs the last bad second {}",
+                            fault_end - 1
+                        );
                         resolved = Some(t - fault_end)
                     }
                     SignalState::Resolved if t < fault_end => {

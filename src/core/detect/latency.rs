@@ -1,7 +1,8 @@
 //! Latency regressions: a latency quantile of a route (p95 by default) against
 //! its own learned baseline. Below, "p95" stands for whichever quantile is watched.
 
-use super::{Quantile, make_signal};
+use super::onset::mean_shift;
+use super::{Quantile, make_signal, ts};
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
 use std::collections::VecDeque;
 
@@ -17,6 +18,16 @@ use std::collections::VecDeque;
 /// detector fires at 85% of the line (1.7× for `latency_factor: 2`), which a
 /// doubling crosses within a minute and a week of ±15% minute-to-minute noise
 /// never did (`sim-latency-2x.yaml`, `sim-noise-week.yaml`, 40 seeds each).
+///
+/// Until 10 minutes of baseline exist (ic started minutes ago), a cold-start
+/// baseline stands in: the median of the readings of the first 30 s of data
+/// (at least 3 readings over 10 s), frozen, with a stricter line —
+/// `factor + 1` × that baseline (at 85%, as above), reached by the median of the last 15 s — so a
+/// ×3 shift a minute after the start alerts without waiting ten minutes.
+///
+/// The onset is the change point of the mean log reading over the last 5
+/// minutes (the first reading after it, less one reading interval); the end,
+/// on resolution, the last reading before the change point back down.
 #[derive(Debug, Clone, Default)]
 pub struct LatencyDetector {
     /// (minute, p95s seen in that minute) for the last hour.
@@ -29,7 +40,21 @@ pub struct LatencyDetector {
     cached: Option<(i64, Option<f64>)>,
     /// Reused buffer for medians.
     scratch: Vec<f64>,
+    /// (second, p95) of the first `COLD_SPAN` seconds of readings: the cold-start baseline.
+    cold: Vec<(i64, f64)>,
+    /// (second, p95) of the last `HISTORY` seconds, for onsets and ends.
+    history: VecDeque<(i64, f64)>,
 }
+
+/// Seconds of first readings behind a cold-start baseline.
+const COLD_SPAN: i64 = 30;
+/// Least span and number of readings for a cold-start baseline.
+const COLD_MIN_SPAN: i64 = 10;
+const COLD_MIN_READINGS: usize = 3;
+/// Readings behind the firing decision on a cold start.
+const COLD_SUSTAIN: i64 = 15;
+/// Seconds of readings kept for change points.
+const HISTORY: i64 = 300;
 
 /// Readings behind the firing decision: a regression must hold for this long.
 const LATENCY_SUSTAIN: i64 = 60;
@@ -64,7 +89,18 @@ impl LatencyDetector {
         if !p95.is_finite() || p95 <= 0.0 || requests < MIN_REQUESTS {
             return None;
         }
-        let baseline = self.baseline(at);
+        let warm = self.baseline(at);
+        if self.cold.first().is_none_or(|(t, _)| at - t <= COLD_SPAN) {
+            self.cold.push((at, p95));
+        }
+        self.history.push_back((at, p95));
+        while self
+            .history
+            .front()
+            .is_some_and(|(t, _)| *t <= at - HISTORY)
+        {
+            self.history.pop_front();
+        }
         let minute = at.div_euclid(60);
         // While firing, keep the regression out of the baseline.
         if self.firing_since.is_none() {
@@ -84,7 +120,20 @@ impl LatencyDetector {
         {
             self.recent.pop_front();
         }
-        let baseline = baseline?;
+        let (baseline, line, sustain, min_readings, cold) = match warm {
+            Some(b) => (b, FIRE_SHARE * factor * b, LATENCY_SUSTAIN, 6, false),
+            None => {
+                let b = self.cold_baseline()?;
+                (
+                    b,
+                    FIRE_SHARE * (factor + 1.0) * b,
+                    COLD_SUSTAIN,
+                    COLD_MIN_READINGS,
+                    true,
+                )
+            }
+        };
+        let resolve_line = RESOLVE_SHARE * line / FIRE_SHARE;
         let mut scratch = std::mem::take(&mut self.scratch);
         let mut median_since = |from: i64| {
             scratch.clear();
@@ -97,31 +146,29 @@ impl LatencyDetector {
             let mid = scratch.len() / 2;
             (scratch.len() >= 3).then(|| *scratch.select_nth_unstable_by(mid, f64::total_cmp).1)
         };
-        let line = FIRE_SHARE * factor * baseline;
-        let current = median_since(at - LATENCY_SUSTAIN).unwrap_or(p95);
+        let current = median_since(at - sustain).unwrap_or(p95);
         let recent = median_since(at - RESOLVE_SPAN).unwrap_or(p95);
         self.scratch = scratch;
-        let over = self.recent.len() >= 6 && current >= line;
-        let still_over = recent >= RESOLVE_SHARE * factor * baseline;
+        let readings = self
+            .recent
+            .iter()
+            .filter(|(t, _)| *t > at - sustain)
+            .count();
+        let over = readings >= min_readings && current >= line;
+        let still_over = recent >= resolve_line;
         let describe = |value: f64, span: i64| {
             format!(
-                "{} {:.0} ms over the last {span}s is {:.1}× its baseline of {:.0} ms",
+                "{} {:.0} ms over the last {span}s is {:.1}× its {}baseline of {:.0} ms",
                 quantile.label(),
                 value * 1000.0,
                 value / baseline,
+                if cold { "cold-start " } else { "" },
                 baseline * 1000.0
             )
         };
         match self.firing_since {
             None if over => {
-                // The regression began at the first reading of the current run over the line.
-                let since = self
-                    .recent
-                    .iter()
-                    .rev()
-                    .take_while(|(_, v)| *v >= line * 0.9)
-                    .last()
-                    .map_or(at, |(t, _)| *t);
+                let since = self.onset(at);
                 self.firing_since = Some(since);
                 self.under_since = None;
                 let severity = if current >= 4.0 * baseline {
@@ -134,7 +181,7 @@ impl LatencyDetector {
                     target,
                     SignalState::Fired,
                     severity,
-                    describe(current, LATENCY_SUSTAIN),
+                    describe(current, sustain),
                     since,
                     at,
                 ))
@@ -148,18 +195,60 @@ impl LatencyDetector {
                 let quiet = *self.under_since.get_or_insert(at);
                 if at - quiet >= LATENCY_QUIET_FOR {
                     self.firing_since = None;
-                    return Some(make_signal(
-                        DetectorKind::Latency,
-                        target,
-                        SignalState::Resolved,
-                        SeverityHint::Info,
-                        describe(recent, RESOLVE_SPAN),
-                        since,
-                        at,
-                    ));
+                    let ended = self.end(since, quiet);
+                    return Some(Signal {
+                        ended: Some(ts(ended)),
+                        ..make_signal(
+                            DetectorKind::Latency,
+                            target,
+                            SignalState::Resolved,
+                            SeverityHint::Info,
+                            describe(recent, RESOLVE_SPAN),
+                            since,
+                            at,
+                        )
+                    });
                 }
                 None
             }
+        }
+    }
+
+    /// The frozen cold-start baseline: the median of the first 30 s of readings.
+    fn cold_baseline(&self) -> Option<f64> {
+        let (first, last) = (self.cold.first()?.0, self.cold.last()?.0);
+        if self.cold.len() < COLD_MIN_READINGS || last - first < COLD_MIN_SPAN {
+            return None;
+        }
+        let mut v: Vec<f64> = self.cold.iter().map(|(_, v)| *v).collect();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied()
+    }
+
+    /// The onset of the shift: the change point of the mean log reading over the
+    /// history, just after the last reading before it (the first reading when the data
+    /// starts inside the shift).
+    fn onset(&self, at: i64) -> i64 {
+        let logs: Vec<f64> = self.history.iter().map(|(_, v)| v.ln()).collect();
+        match mean_shift(&logs, true) {
+            Some(i) if i > 0 => self.history.get(i - 1).map_or(at, |(t, _)| t + 1),
+            _ => self.history.front().map_or(at, |(t, _)| *t),
+        }
+    }
+
+    /// The last second of a shift that began at `since`: the last reading before the
+    /// change point back down (`quiet`, the first reading under the line, when none shows).
+    fn end(&self, since: i64, quiet: i64) -> i64 {
+        let part: Vec<(i64, f64)> = self
+            .history
+            .iter()
+            .filter(|(t, _)| *t >= since)
+            .copied()
+            .collect();
+        let logs: Vec<f64> = part.iter().map(|(_, v)| v.ln()).collect();
+        match mean_shift(&logs, false) {
+            Some(i) if i > 0 => part[i - 1].0,
+            _ => quiet,
         }
     }
 
@@ -228,9 +317,39 @@ mod tests {
     }
 
     #[test]
-    fn latency_needs_a_baseline_and_enough_requests() {
+    fn a_cold_start_fires_on_a_fourfold_shift_within_a_minute() {
+        // ~90 ms from the first reading; from 20 s on ×4 over a 60 s ramp; readings every 2 s.
         let mut d = LatencyDetector::default();
-        for i in 0..100 {
+        let mut traffic = Traffic { seed: 9 };
+        let mut fired = None;
+        for i in 0..150 {
+            let t = i * 2;
+            let ramp = 1.0 + 3.0 * ((t - 20) as f64 / 60.0).clamp(0.0, 1.0);
+            let p95 = 0.09 * ramp * (0.85 + 0.3 * traffic.uniform());
+            if let Some(sig) = d.observe("r", T0 + t, (p95, 24), Quantile::P95, 2.0) {
+                assert_eq!(sig.state, SignalState::Fired, "{sig:?}");
+                assert!(fired.is_none());
+                fired = Some((t, sig.started.timestamp() - T0));
+            }
+        }
+        let (at, onset) = fired.unwrap();
+        assert!(at <= 80, "fired at {at}");
+        assert!((15..=50).contains(&onset), "onset {onset}");
+        // A steady route never fires on its cold-start baseline.
+        let mut d = LatencyDetector::default();
+        for i in 0..300 {
+            let p95 = 0.05 * (0.85 + 0.3 * traffic.uniform());
+            assert!(
+                d.observe("r", T0 + i * 2, (p95, 30), Quantile::P95, 2.0)
+                    .is_none()
+            );
+        }
+    }
+
+    #[test]
+    fn latency_needs_readings_and_enough_requests() {
+        let mut d = LatencyDetector::default();
+        for i in 0..2 {
             assert!(
                 d.observe("r", T0 + i * 5, (5.0, 100), Quantile::P95, 2.0)
                     .is_none(),

@@ -6,13 +6,16 @@
 mod client_errors;
 mod error_rate;
 mod latency;
+mod onset;
 mod probe;
+mod surge;
 mod traffic;
 
 pub use client_errors::ClientErrorDetector;
 pub use error_rate::ErrorRateDetector;
 pub use latency::LatencyDetector;
 pub use probe::{CertificateDetector, DownDetector, ProbeResult};
+pub use surge::TrafficSurgeDetector;
 pub use traffic::TrafficDropDetector;
 
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
@@ -152,6 +155,11 @@ impl CountSeries {
         }
     }
 
+    /// The first second ever recorded.
+    pub fn since(&self) -> Option<i64> {
+        self.since
+    }
+
     /// Whether the series has data reaching back over the whole `secs` window ending at `now`.
     pub fn covers(&self, now: i64, secs: i64) -> bool {
         self.since.is_some_and(|s| now - s + 1 >= secs)
@@ -190,6 +198,36 @@ pub fn surely_above(k: u64, n: u64, p0: f64) -> bool {
         return false;
     }
     binomial_tail(k, n, p0) < ALPHA
+}
+
+/// Whether `k` events out of `n` are surely too few to come from a rate of `p0` or
+/// more: the binomial lower tail P(X ≤ k | n, p0) is under `alpha`.
+pub fn surely_below(k: u64, n: u64, p0: f64, alpha: f64) -> bool {
+    if n == 0 || p0 <= 0.0 || (k as f64) >= n as f64 * p0 {
+        return false;
+    }
+    if p0 >= 1.0 {
+        return true;
+    }
+    binomial_lower_tail(k, n, p0) < alpha
+}
+
+/// P(X ≤ k) for X ~ Binomial(n, p), for k below the mean (the terms then shrink downwards).
+fn binomial_lower_tail(k: u64, n: u64, p: f64) -> f64 {
+    let k = k.min(n);
+    let ln_term = ln_factorial(n) - ln_factorial(k) - ln_factorial(n - k)
+        + k as f64 * p.ln()
+        + (n - k) as f64 * (1.0 - p).ln();
+    let mut term = ln_term.exp();
+    let mut sum = term;
+    let odds = (1.0 - p) / p;
+    let mut i = k;
+    while i > 0 && term > sum * 1e-12 {
+        term *= i as f64 / (n - i + 1) as f64 * odds;
+        sum += term;
+        i -= 1;
+    }
+    sum.min(1.0)
 }
 
 /// P(X ≥ k) for X ~ Binomial(n, p), for k above the mean (the terms then only shrink).
@@ -234,6 +272,8 @@ pub struct Settings {
     pub latency_factor: f64,
     /// Traffic this far below baseline is a drop, e.g. `50%`.
     pub traffic_drop: Percent,
+    /// Traffic at this multiple of its baseline, sustained, is a surge, e.g. `3`.
+    pub traffic_surge: f64,
     /// Which latency quantile the latency detector watches: `p50`, `p95` (default) or `p99`.
     pub latency_quantile: Quantile,
 }
@@ -285,6 +325,7 @@ impl Default for Settings {
             error_rate: Percent::from_fraction(0.01),
             latency_factor: 2.0,
             traffic_drop: Percent::from_fraction(0.5),
+            traffic_surge: 3.0,
             latency_quantile: Quantile::P95,
         }
     }
@@ -322,6 +363,15 @@ impl Settings {
                 "e.g. slo: 99.9%",
             ));
         }
+        if !(self.traffic_surge.is_finite() && self.traffic_surge > 1.0) {
+            return Some((
+                format!(
+                    "detect.traffic_surge is {}: it must be above 1",
+                    self.traffic_surge
+                ),
+                "e.g. traffic_surge: 3 fires when traffic triples and stays there",
+            ));
+        }
         let drop = self.traffic_drop.fraction();
         if drop <= 0.0 || drop >= 1.0 {
             return Some((
@@ -346,13 +396,14 @@ pub struct Thresholds {
 }
 
 /// Every detector that watches one target's request counts (a metrics route, a
-/// Prometheus route, a simulated route): error rate, latency, traffic drop, 4xx surge.
+/// Prometheus route, a simulated route): error rate, latency, traffic drop and surge, 4xx surge.
 #[derive(Debug, Clone, Default)]
 pub struct RouteDetectors {
     series: CountSeries,
     error_rate: ErrorRateDetector,
     latency: LatencyDetector,
     traffic: TrafficDropDetector,
+    surge: TrafficSurgeDetector,
     client_errors: ClientErrorDetector,
 }
 
@@ -380,6 +431,10 @@ impl RouteDetectors {
             second,
             settings.traffic_drop.fraction(),
         ));
+        out.extend(
+            self.surge
+                .evaluate(target, &self.series, second, settings.traffic_surge),
+        );
         out.extend(self.client_errors.evaluate(target, &self.series, second));
         if let Some((value, requests)) = latency {
             out.extend(self.latency.observe(
@@ -402,6 +457,7 @@ impl RouteDetectors {
         self.error_rate.is_firing()
             || self.latency.is_firing()
             || self.traffic.is_firing()
+            || self.surge.is_firing()
             || self.client_errors.is_firing()
     }
 }
@@ -535,5 +591,10 @@ mod tests {
         assert!(surely_above(10, 100, 0.01));
         assert!(!surely_above(1, 1, 0.01), "one failure is never certain");
         assert!(!surely_above(0, 0, 0.01));
+        // P(X <= 1 | n = 3, p = 0.5) = 4/8; P(X = 0 | n = 100, p = 0.1) = 0.9^100.
+        assert!((binomial_lower_tail(1, 3, 0.5) - 0.5).abs() < 1e-12);
+        assert!((binomial_lower_tail(0, 100, 0.1) / 0.9f64.powi(100) - 1.0).abs() < 1e-9);
+        assert!(surely_below(0, 700, 0.01, 1e-3));
+        assert!(!surely_below(0, 600, 0.01, 1e-3));
     }
 }

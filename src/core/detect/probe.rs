@@ -1,7 +1,7 @@
 //! Probe-level detectors of one endpoint: `down` (consecutive failed probes)
 //! and certificate expiry.
 
-use super::make_signal;
+use super::{make_signal, ts};
 use crate::core::sample::FailureClass;
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
 use std::collections::VecDeque;
@@ -23,7 +23,9 @@ impl From<FailureClass> for ProbeResult {
     fn from(class: FailureClass) -> Self {
         use FailureClass as C;
         match class {
-            C::Ok => ProbeResult::Ok,
+            // A 429 is an answer from a working endpoint that sheds load: not `down`
+            // (client_errors and traffic_surge speak for it).
+            C::Ok | C::RateLimited => ProbeResult::Ok,
             C::Dns | C::Connect | C::Tls | C::Protocol | C::Timeout => ProbeResult::Unreachable,
             _ => ProbeResult::Failed,
         }
@@ -32,7 +34,10 @@ impl From<FailureClass> for ProbeResult {
 
 /// The `down` detector of one endpoint: fires when 2 of the last 3 probes got
 /// no answer, or the last 3 probes in a row failed their check; resolves after
-/// 3 good probes in a row.
+/// `RESOLVE_PROBES` good probes in a row spanning at least `RESOLVE_SPAN`
+/// seconds, so an endpoint failing two probes in five does not flap. A 429 is a
+/// good probe here: the endpoint answers, it sheds load. The onset is the first
+/// failed probe of the streak, the end (on resolution) the last failed one.
 ///
 /// Answered-but-failed probes need three in a row because a route with a
 /// normal 0.5% of errors, probed every 2 s, would otherwise page about twenty
@@ -43,7 +48,16 @@ pub struct DownDetector {
     last: VecDeque<(i64, ProbeResult)>,
     firing_since: Option<i64>,
     last_failure: Option<FailureClass>,
+    /// When the last failed probe was taken.
+    last_bad: Option<i64>,
+    /// The current run of good probes: (how many, when the first was taken).
+    good_run: Option<(u32, i64)>,
 }
+
+/// Good probes in a row that end a `down`.
+const RESOLVE_PROBES: u32 = 3;
+/// Seconds the good run must span.
+const RESOLVE_SPAN: i64 = 30;
 
 impl DownDetector {
     /// Feeds the class of one probe taken at Unix second `at`, with a description of the failure.
@@ -55,8 +69,13 @@ impl DownDetector {
         what: &str,
     ) -> Option<Signal> {
         let result = ProbeResult::from(class);
-        if !class.is_ok() {
+        if result != ProbeResult::Ok {
             self.last_failure = Some(class);
+            self.last_bad = Some(at);
+            self.good_run = None;
+        } else {
+            let run = self.good_run.get_or_insert((0, at));
+            run.0 += 1;
         }
         self.last.push_back((at, result));
         if self.last.len() > 3 {
@@ -98,14 +117,22 @@ impl DownDetector {
                     SeverityHint::Critical,
                 ))
             }
-            Some(started) if self.last.len() == 3 && count(ProbeResult::Ok) == 3 => {
+            Some(started)
+                if self.good_run.is_some_and(|(n, since)| {
+                    n >= RESOLVE_PROBES && at - since >= RESOLVE_SPAN
+                }) =>
+            {
                 self.firing_since = None;
-                Some(signal(
-                    SignalState::Resolved,
-                    "3 good probes in a row".into(),
-                    started,
-                    SeverityHint::Info,
-                ))
+                let n = self.good_run.map_or(0, |r| r.0);
+                Some(Signal {
+                    ended: Some(ts(self.last_bad.unwrap_or(started))),
+                    ..signal(
+                        SignalState::Resolved,
+                        format!("{n} good probes in a row over {RESOLVE_SPAN}s or more"),
+                        started,
+                        SeverityHint::Info,
+                    )
+                })
             }
             _ => None,
         }
@@ -228,7 +255,7 @@ mod tests {
     }
 
     #[test]
-    fn down_needs_two_unanswered_of_three_and_three_good_to_clear() {
+    fn down_needs_two_unanswered_of_three_and_30_good_seconds_to_clear() {
         use FailureClass::{Connect, Ok};
         let mut d = DownDetector::default();
         assert!(d.observe("e", 1, Connect, "connect").is_none());
@@ -239,10 +266,31 @@ mod tests {
             (SignalState::Fired, 1)
         );
         assert!(fired.evidence.contains("2 of the last 3"));
-        assert!(d.observe("e", 4, Ok, "").is_none());
-        assert!(d.observe("e", 5, Ok, "").is_none());
-        let resolved = d.observe("e", 6, Ok, "").unwrap();
+        for t in (5..35).step_by(2) {
+            assert!(d.observe("e", t, Ok, "").is_none(), "resolved at {t}");
+        }
+        let resolved = d.observe("e", 35, Ok, "").unwrap();
         assert_eq!(resolved.state, SignalState::Resolved);
+        assert_eq!(resolved.ended.map(|e| e.timestamp()), Some(3));
+    }
+
+    #[test]
+    fn answers_429_are_not_down_and_two_failures_in_five_do_not_flap() {
+        use FailureClass::{Http5xx, Ok, RateLimited};
+        let mut d = DownDetector::default();
+        for t in 0..200 {
+            let class = if t % 5 < 2 { RateLimited } else { Ok };
+            assert!(d.observe("e", t * 2, class, "429").is_none());
+        }
+        // Three 5xx in five: it fires, and never resolves while the failures go on.
+        let mut states = Vec::new();
+        for t in 0..200 {
+            let class = if t % 5 < 3 { Http5xx } else { Ok };
+            if let Some(s) = d.observe("e", t * 2, class, "500") {
+                states.push(s.state);
+            }
+        }
+        assert_eq!(states, vec![SignalState::Fired]);
     }
 
     #[test]
