@@ -11,6 +11,7 @@
 //! resolves after 20 s in which the last 30 s stayed under the midpoint of
 //! baseline and line.
 
+use super::onset::{self, Model};
 use super::{CountSeries, make_signal, pct, surely_above};
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
 
@@ -69,7 +70,14 @@ impl ClientErrorDetector {
                     let (started, baseline) = (f.started, f.baseline);
                     self.fresh_from = since - QUIET_WINDOW + 1;
                     self.firing = None;
-                    return Some(signal(
+                    // The last bad second: the change point back down.
+                    let points = onset::history(series, now, started, Model::Share, |c| {
+                        (c.client_errors, c.total)
+                    });
+                    let ended = onset::fall(Model::Share, &points)
+                        .unwrap_or(since - QUIET_WINDOW / 2)
+                        .clamp(started, now);
+                    let mut s = signal(
                         SignalState::Resolved,
                         SeverityHint::Info,
                         format!(
@@ -78,7 +86,9 @@ impl ClientErrorDetector {
                             pct(baseline)
                         ),
                         started,
-                    ));
+                    );
+                    s.ended = Some(super::ts(ended));
+                    return Some(s);
                 }
             } else {
                 f.quiet_since = None;
@@ -96,8 +106,15 @@ impl ClientErrorDetector {
                 && c.client_errors >= MIN_4XX
                 && surely_above(c.client_errors, c.total, line)
             {
+                // The onset: the change point of the rise (the window's start without one).
+                let fresh = self.fresh_from.max(now - onset::LOOKBACK + 1);
+                let points = onset::history(series, now, fresh, Model::Share, |c| {
+                    (c.client_errors, c.total)
+                });
+                let started =
+                    onset::rise(Model::Share, &points, line).map_or(now - w + 1, |o| o.at.min(now));
                 self.firing = Some(Firing {
-                    started: now - w + 1,
+                    started,
                     baseline,
                     line,
                     quiet_since: None,

@@ -79,7 +79,23 @@ impl TrafficDropDetector {
                     let (started, baseline) = (f.started, f.baseline);
                     self.fresh_from = since - QUIET_WINDOW + 1;
                     self.firing = None;
-                    return Some(signal(
+                    // The last low second: where the rate's rise back begins.
+                    let points = super::onset::history(
+                        series,
+                        now,
+                        started,
+                        super::onset::Model::Rate,
+                        |c| (c.total, 1),
+                    );
+                    let ended = super::onset::rise(
+                        super::onset::Model::Rate,
+                        &points,
+                        allowed_share * baseline,
+                    )
+                    .filter(|o| !o.before_data)
+                    .map_or(since - QUIET_WINDOW / 2, |o| o.at - 1)
+                    .clamp(started, now);
+                    let mut s = signal(
                         SignalState::Resolved,
                         SeverityHint::Info,
                         format!(
@@ -89,7 +105,9 @@ impl TrafficDropDetector {
                             baseline
                         ),
                         started,
-                    ));
+                    );
+                    s.ended = Some(super::ts(ended));
+                    return Some(s);
                 }
             } else {
                 f.back_since = None;
