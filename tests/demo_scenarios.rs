@@ -381,3 +381,59 @@ fn every_demo_scenario_alerts_once_with_the_right_playbook() {
     );
     eprintln!("{}", report.join("\n"));
 }
+
+#[test]
+fn headless_json_starts_with_the_ground_truth_and_stops_at_its_duration() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let began = Instant::now();
+    let out = proc::ic()
+        .args(["demo", "--json", "--duration", "3s", "--port", "0"])
+        .args(["--scenario", "payments-pool-exhaustion", "--timeline-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("run ic demo");
+    assert!(
+        began.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        began.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let demo = &lines[0];
+    assert_eq!(demo["type"], "demo", "{demo}");
+    assert_eq!(demo["scenario"], "payments-pool-exhaustion");
+    assert_eq!(demo["timeline_dir"], dir.path().display().to_string());
+    assert!(
+        demo["url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://127.0.0.1:")),
+        "{demo}"
+    );
+    let started = ts(&demo["started"]).expect("started");
+    let fault = &demo["faults"][0];
+    assert_eq!(fault["name"], "pool-exhaustion");
+    assert_eq!(fault["route"], "/api/payments");
+    assert_eq!(fault["end"], Value::Null);
+    // The scenario's `start: 10s`, from the API's start.
+    assert_eq!(
+        ts(&fault["start"]).expect("fault start") - started,
+        chrono::TimeDelta::seconds(10)
+    );
+    // Then watch's JSON lines: every demo probe passes its body checks on a
+    // healthy answer (two rounds in 3 s; the routes' rare baseline 500s aside).
+    for name in ["payments", "orders", "search", "users", "health"] {
+        let probes: Vec<&Value> = lines.iter().filter(|l| l["name"] == name).collect();
+        assert!(
+            probes.iter().any(|p| p["class"] == "ok"),
+            "{name}: {probes:?}"
+        );
+    }
+    assert!(
+        lines.iter().any(|l| l["metrics_target"] == "shop"),
+        "{text}"
+    );
+}
