@@ -117,9 +117,14 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 fn ground_truth(server: &DemoServer, dir: &Path) -> Value {
     let api = server.api();
     let elapsed = TimeDelta::from_std(api.elapsed()).unwrap_or(TimeDelta::zero());
-    let started = crate::clock::now() - elapsed;
+    let now = crate::clock::now();
+    let started = now.checked_sub_signed(elapsed).unwrap_or(now);
+    // A scenario file can name any start: out of chrono's range is `null`, not a panic.
     let at = |d: std::time::Duration| {
-        rfc3339(started + TimeDelta::from_std(d).unwrap_or(TimeDelta::zero()))
+        TimeDelta::from_std(d)
+            .ok()
+            .and_then(|d| started.checked_add_signed(d))
+            .map(rfc3339)
     };
     let faults: Vec<Value> = api
         .scenario()
@@ -146,7 +151,7 @@ fn ground_truth(server: &DemoServer, dir: &Path) -> Value {
         "url": server.url(),
         "scenario": scenario.name,
         "description": scenario.description,
-        "timeline_dir": dir,
+        "timeline_dir": dir.display().to_string(),
         "started": rfc3339(started),
         "faults": faults,
     })

@@ -112,7 +112,7 @@ pub(super) async fn drive(setup: Setup, opts: Options) -> anyhow::Result<u8> {
         if opts.json {
             out!(
                 "{}",
-                serde_json::json!({"type": "incident", "state": "resumed", "timeline": p})
+                serde_json::json!({"type": "incident", "state": "resumed", "timeline": p.display().to_string()})
             );
         } else {
             out!("resuming the open incident {}", p.display());
