@@ -67,10 +67,16 @@ pub struct DemoArgs {
     /// Generated traffic, requests per second (0 turns the generator off).
     #[arg(long, default_value_t = crate::demo::DEFAULT_RPS, value_parser = parse_rps)]
     pub rps: f64,
-    /// Print a summary line per second instead of opening the full-screen view
-    /// (the default when stdout is not a terminal).
+    /// No full-screen view: the same engine prints `ic watch`'s lines, after the
+    /// banner and the scenario's fault times (the default when stdout is not a terminal).
     #[arg(long)]
     pub headless: bool,
+    /// Headless, as JSON Lines: a `{"type": "demo"}` object first, then `ic watch --json`'s lines.
+    #[arg(long, conflicts_with = "serve")]
+    pub json: bool,
+    /// Headless, stopping after this long (e.g. 90s, 10m) with exit 0.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "serve")]
+    pub duration: Option<std::time::Duration>,
     /// Where the demo's incident timelines go (default: a new temporary directory).
     #[arg(long, value_name = "DIR")]
     pub timeline_dir: Option<PathBuf>,

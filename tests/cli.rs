@@ -274,9 +274,18 @@ fn demo_serve_prints_its_address_first_and_stops_on_sigterm() {
 }
 
 #[test]
-fn demo_prints_a_summary_line_per_second() {
+fn demo_without_a_terminal_runs_headless_on_the_watch_engine() {
+    let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ic"))
-        .args(["demo", "--scenario", "full-outage", "--rps", "100"])
+        .args([
+            "demo",
+            "--scenario",
+            "full-outage",
+            "--rps",
+            "100",
+            "--timeline-dir",
+        ])
+        .arg(dir.path())
         .env("IC_LOG", "off")
         .stdout(Stdio::piped())
         .spawn()
@@ -284,13 +293,12 @@ fn demo_prints_a_summary_line_per_second() {
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut lines = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while lines
+    // Until the first probe of payments is reported (`payments  start -> ok`).
+    while !lines
         .iter()
-        .filter(|l: &&String| l.contains("req/s"))
-        .count()
-        < 2
+        .any(|l: &String| l.contains("payments  start ->"))
     {
-        assert!(Instant::now() < deadline);
+        assert!(Instant::now() < deadline, "{lines:?}");
         let mut l = String::new();
         if stdout.read_line(&mut l).unwrap() == 0 {
             break;
@@ -301,13 +309,23 @@ fn demo_prints_a_summary_line_per_second() {
         .args(["-INT", &child.id().to_string()])
         .status();
     let status = child.wait().unwrap();
-    assert!(lines[0].starts_with("listening on http://127.0.0.1:"));
-    let summary: Vec<&String> = lines.iter().filter(|l| l.contains("req/s")).collect();
-    assert_eq!(summary.len(), 2, "{lines:?}");
     assert!(
-        summary[0].contains("5xx") && summary[0].contains("faults: none"),
-        "{}",
-        summary[0]
+        lines[0].starts_with("listening on http://127.0.0.1:"),
+        "{lines:?}"
+    );
+    assert!(lines[1].starts_with("scenario `full-outage`"), "{lines:?}");
+    assert_eq!(
+        lines[3].trim_end(),
+        format!("timelines in {}", dir.path().display())
+    );
+    assert!(
+        lines[4].starts_with("demo started ")
+            && lines[4].contains("; fault total-outage on * starts "),
+        "{lines:?}"
+    );
+    assert!(
+        lines[5].starts_with("watching 5 endpoints and 1 metrics targets"),
+        "{lines:?}"
     );
     assert!(status.success(), "{status}");
 }

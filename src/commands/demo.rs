@@ -1,134 +1,233 @@
 //! `ic demo`: the embedded demo API with the full-screen view on it (in a
-//! terminal), alone (`--serve`), or with a live one-line summary per second
-//! (`--headless`, or when stdout is not a terminal).
+//! terminal), alone (`--serve`), or headless (`--headless`, or when stdout is
+//! not a terminal): the same engine as the view, printing `ic watch`'s lines.
+//! The view and the headless demo share one config, built by [`setup`].
 
 use super::EXIT_OK;
+use super::watch::{self, Setup};
 use crate::cli::DemoArgs;
+use crate::core::scenario::{RouteSelector, Scenario};
 use crate::demo::{self, DemoServer};
 use anyhow::Context;
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use serde_json::{Value, json};
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+
+const ROUTES_LINE: &str = "routes: /api/payments /api/orders /api/search?q= /api/users/{id} /healthz  metrics: /metrics  faults: /_demo/fault  (Ctrl-C stops)";
 
 pub(super) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     let scenario = demo::load_scenario(&args.scenario)?;
-    let interactive =
-        !args.serve && !args.headless && std::io::IsTerminal::is_terminal(&std::io::stdout());
-    if interactive {
-        return view(args, scenario).await;
+    if args.serve {
+        return serve(args, scenario).await;
     }
-    let name = scenario.name.clone();
-    let description = scenario.description.clone();
-    let server = DemoServer::start(scenario, args.port, args.rps)
+    let interactive = !args.headless
+        && !args.json
+        && args.duration.is_none()
+        && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let server = start(scenario, &args).await?;
+    let code = match setup(&server.url(), args.timeline_dir.as_deref()) {
+        Err(e) => Err(e),
+        Ok(s) if interactive => {
+            let dir = s.dir.clone();
+            let code = super::view::run(s.sources, s.playbooks, s.dir, s.env).await;
+            println!("demo timelines kept in {}", dir.display());
+            code
+        }
+        Ok(s) => headless(&args, &server, s).await,
+    };
+    server.shutdown().await;
+    code
+}
+
+async fn start(scenario: Scenario, args: &DemoArgs) -> anyhow::Result<DemoServer> {
+    DemoServer::start(scenario, args.port, args.rps)
         .await
         .with_context(|| {
             format!(
                 "cannot listen on 127.0.0.1:{} (is the port in use? try --port 0)",
                 args.port
             )
-        })?;
-    let blurb = if description.is_empty() {
+        })
+}
+
+/// The three banner lines: address (always first), scenario, routes.
+fn banner(server: &DemoServer) -> String {
+    let scenario = server.api().scenario();
+    let blurb = if scenario.description.is_empty() {
         String::new()
     } else {
-        format!(": {description}")
+        format!(": {}", scenario.description)
     };
-    let banner = format!(
-        "listening on {}\nscenario `{name}`{blurb}\nroutes: /api/payments /api/orders /api/search?q= /api/users/{{id}} /healthz  metrics: /metrics  faults: /_demo/fault  (Ctrl-C stops)\n",
-        server.url()
-    );
+    format!(
+        "listening on {}\nscenario `{}`{blurb}\n{ROUTES_LINE}\n",
+        server.url(),
+        scenario.name
+    )
+}
+
+/// `--serve`: only the API, until Ctrl-C / SIGTERM.
+async fn serve(args: DemoArgs, scenario: Scenario) -> anyhow::Result<u8> {
+    let server = start(scenario, &args).await?;
     // A reader that has gone away (it only wanted the port) must not stop the server.
     let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(banner.as_bytes()).and_then(|()| out.flush()) {
+    if let Err(e) = out
+        .write_all(banner(&server).as_bytes())
+        .and_then(|()| out.flush())
+    {
         tracing::info!("demo banner not fully written ({e}); serving on");
     }
     drop(out);
-
-    let stopped = if args.serve {
-        crate::signals::stop_requested().await
-    } else {
-        tokio::select! {
-            s = crate::signals::stop_requested() => s,
-            () = print_summaries(&server) => "end",
-        }
-    };
+    let stopped = crate::signals::stop_requested().await;
     tracing::info!("demo stopping on {stopped}");
     server.shutdown().await;
     Ok(EXIT_OK)
 }
 
-async fn print_summaries(server: &DemoServer) {
-    let api = server.api();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
-    let mut prev = api.metrics.snapshot();
-    let mut prev_at = Instant::now();
-    loop {
-        tick.tick().await;
-        let now = api.metrics.snapshot();
-        let mut faults: Vec<String> = demo::routes::ROUTES
-            .iter()
-            .flat_map(|r| api.effects(r.template).active)
-            .collect();
-        faults.sort();
-        faults.dedup();
-        let line = demo::summary_line(
-            &prev,
-            &now,
-            prev_at.elapsed().as_secs_f64(),
-            api.elapsed().as_secs(),
-            &faults,
-        );
-        let mut out = std::io::stdout().lock();
-        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
-            return; // stdout closed: nobody is reading any more
-        }
-        prev = now;
-        prev_at = Instant::now();
+/// The headless demo: the banner and the ground-truth line, then `ic watch`'s
+/// lines from the same engine as the view, until `--duration` or a stop signal.
+async fn headless(args: &DemoArgs, server: &DemoServer, setup: Setup) -> anyhow::Result<u8> {
+    let truth = ground_truth(server, &setup.dir);
+    if args.json {
+        out!("{truth}");
+    } else {
+        super::print_lines(banner(server).trim_end());
+        out!("timelines in {}", setup.dir.display());
+        out!("{}", truth_line(&truth));
     }
+    let auto_open = setup.sources.config.incidents.auto_open;
+    watch::drive(
+        setup,
+        watch::Options {
+            json: args.json,
+            duration: args.duration,
+            auto_open,
+        },
+    )
+    .await
 }
 
-/// The demo in the full-screen view: the API, probes of its routes, a scrape
-/// of its `/metrics`, the bundled playbooks plus the demo's own.
-async fn view(args: DemoArgs, scenario: crate::core::scenario::Scenario) -> anyhow::Result<u8> {
-    let server = DemoServer::start(scenario, args.port, args.rps)
-        .await
-        .with_context(|| format!("cannot listen on 127.0.0.1:{} (try --port 0)", args.port))?;
-    let base = server.url();
-    let dir = match &args.timeline_dir {
-        Some(d) => d.clone(),
-        None => tempfile_dir()?,
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The `{"type": "demo"}` object: where the API listens, the scenario, the
+/// timeline dir, the API's start instant and each fault's absolute start and
+/// end (the scenario's `start:` / `end:` from the API's start, on `ic`'s clock).
+fn ground_truth(server: &DemoServer, dir: &Path) -> Value {
+    let api = server.api();
+    let elapsed = TimeDelta::from_std(api.elapsed()).unwrap_or(TimeDelta::zero());
+    let now = crate::clock::now();
+    let started = now.checked_sub_signed(elapsed).unwrap_or(now);
+    // A scenario file can name any start: out of chrono's range is `null`, not a panic.
+    let at = |d: std::time::Duration| {
+        TimeDelta::from_std(d)
+            .ok()
+            .and_then(|d| started.checked_add_signed(d))
+            .map(rfc3339)
     };
-    let text = format!(
+    let faults: Vec<Value> = api
+        .scenario()
+        .faults
+        .iter()
+        .map(|f| {
+            let route = match &f.route {
+                RouteSelector::All => "*".to_string(),
+                RouteSelector::Route(r) => r.clone(),
+            };
+            json!({
+                "name": f.name,
+                "route": route,
+                "start": at(f.start.get()),
+                "start_s": f.start.get().as_secs_f64(),
+                "ramp_s": f.ramp.get().as_secs_f64(),
+                "end": f.end.map(|e| at(e.get())),
+            })
+        })
+        .collect();
+    let scenario = api.scenario();
+    json!({
+        "type": "demo",
+        "url": server.url(),
+        "scenario": scenario.name,
+        "description": scenario.description,
+        "timeline_dir": dir.display().to_string(),
+        "started": rfc3339(started),
+        "faults": faults,
+    })
+}
+
+/// The ground truth in words: `demo started T; fault NAME on ROUTE starts T (+10s, ramp 3m)`.
+fn truth_line(truth: &Value) -> String {
+    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let mut line = format!("demo started {}", s(&truth["started"]));
+    let faults = truth["faults"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    if faults.is_empty() {
+        line.push_str("; no faults");
+    }
+    for f in faults {
+        line.push_str(&format!(
+            "; fault {} on {} starts {} (+{}s, ramp {}s)",
+            s(&f["name"]),
+            s(&f["route"]),
+            s(&f["start"]),
+            f["start_s"],
+            f["ramp_s"]
+        ));
+        if let Some(end) = f["end"].as_str() {
+            line.push_str(&format!(", ends {end}"));
+        }
+    }
+    line
+}
+
+/// The demo's config text: five probed endpoints with the body checks a team
+/// would write for each route's answer, the `/metrics` target, timelines in `dir`.
+fn config_text(base: &str, dir: &Path) -> String {
+    format!(
         "service: shop\ntimeline_dir: \"{dir}\"\npoll: {{interval: 2s, timeout: 1500ms}}\n\
          notify: {{desktop: false, bell: true}}\n\
          endpoints:\n\
-         \x20 - {{name: payments, url: \"{base}/api/payments\"}}\n\
-         \x20 - {{name: orders, url: \"{base}/api/orders\", method: POST}}\n\
-         \x20 - {{name: search, url: \"{base}/api/search?q=demo\"}}\n\
-         \x20 - {{name: users, url: \"{base}/api/users/7\"}}\n\
-         \x20 - {{name: health, url: \"{base}/healthz\"}}\n\
+         \x20 - {{name: payments, url: \"{base}/api/payments\", expect: {{status: [200], json: {{/status: ok, /currency: EUR}}}}}}\n\
+         \x20 - {{name: orders, url: \"{base}/api/orders\", method: POST, expect: {{status: [201], json: {{/status: created}}}}}}\n\
+         \x20 - {{name: search, url: \"{base}/api/search?q=demo\", expect: {{status: [200], json: {{/status: ok, /query: demo}}}}}}\n\
+         \x20 - {{name: users, url: \"{base}/api/users/7\", expect: {{status: [200], json: {{/status: ok, /id: 7}}}}}}\n\
+         \x20 - {{name: health, url: \"{base}/healthz\", expect: {{status: [200], json: {{/status: ok}}}}}}\n\
          metrics:\n\
          \x20 - {{name: shop, url: \"{base}/metrics\", interval: 2s}}\n",
         dir = dir.display()
-    );
-    let config = crate::config::Config::parse(std::path::Path::new("<demo>"), &text, |k| {
-        std::env::var(k).ok()
-    })?;
+    )
+}
+
+/// The demo's engine setup, shared by the view and the headless demo: the
+/// config for the API at `base`, the bundled playbooks plus the demo's own,
+/// timelines in `timeline_dir` (default: a new private temporary directory),
+/// and `IC_DEMO_URL` for the playbook's mitigation command.
+pub(super) fn setup(base: &str, timeline_dir: Option<&Path>) -> anyhow::Result<Setup> {
+    let dir = match timeline_dir {
+        Some(d) => d.to_path_buf(),
+        None => tempfile_dir()?,
+    };
+    let text = config_text(base, &dir);
+    let config =
+        crate::config::Config::parse(Path::new("<demo>"), &text, |k| std::env::var(k).ok())?;
     let sources = super::check::sources_from(config)?;
     let demo_playbook = crate::core::playbook::Playbook::parse(
-        std::path::Path::new("assets/demo-playbook.yaml"),
+        Path::new("assets/demo-playbook.yaml"),
         include_str!("../../assets/demo-playbook.yaml"),
     )?;
     let playbooks = super::view::playbooks(&sources.config, vec![demo_playbook])?;
     let env = vec![("IC_DEMO_URL".to_string(), base.to_string())];
-    let code = super::view::run(sources, playbooks, dir.clone(), env).await;
-    server.shutdown().await;
-    println!("demo timelines kept in {}", dir.display());
-    code
+    Ok(Setup {
+        sources,
+        playbooks,
+        dir,
+        env,
+    })
 }
 
 /// A new private directory for the demo's timelines (kept after exit so the postmortem can be read).
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let base = std::env::temp_dir().join(format!(
         "ic-demo-{}-{}",
         std::process::id(),
@@ -136,4 +235,51 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     ));
     crate::journal::ensure_dir(&base)?;
     Ok(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_config_checks_every_body_and_scrapes_metrics() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = setup("http://127.0.0.1:9", Some(dir.path())).unwrap();
+        let c = &s.sources.config;
+        assert_eq!(c.endpoints.len(), 5);
+        assert!(
+            c.endpoints.iter().all(|e| !e.expect.json.is_empty()),
+            "every demo probe checks its JSON body"
+        );
+        let payments = &c.endpoints[0];
+        assert_eq!(payments.name.to_string(), "payments");
+        assert!(
+            payments
+                .expect
+                .json
+                .iter()
+                .any(|(k, v)| k.as_str() == "/status" && v == "ok"),
+            "{:?}",
+            payments.expect.json
+        );
+        assert_eq!(s.sources.scrapes.len(), 1);
+        assert!(s.playbooks.iter().any(|p| p.id == "demo-payments-pool"));
+        assert!(s.playbooks.iter().any(|p| p.id == "schema-drift"));
+        assert_eq!(
+            s.env,
+            vec![("IC_DEMO_URL".to_string(), "http://127.0.0.1:9".to_string())]
+        );
+        assert_eq!(s.dir, dir.path());
+    }
+
+    #[test]
+    fn the_truth_line_names_each_fault_start() {
+        let truth = json!({"started": "2025-01-01T00:00:00.000Z", "faults": [
+            {"name": "f", "route": "/api/payments", "start": "2025-01-01T00:00:10.000Z", "start_s": 10.0, "ramp_s": 0.0, "end": null}]});
+        assert_eq!(
+            truth_line(&truth),
+            "demo started 2025-01-01T00:00:00.000Z; fault f on /api/payments starts 2025-01-01T00:00:10.000Z (+10.0s, ramp 0.0s)"
+        );
+        assert!(truth_line(&json!({"started": "x", "faults": []})).ends_with("; no faults"));
+    }
 }

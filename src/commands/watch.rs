@@ -4,14 +4,16 @@
 //! Prints a line whenever an endpoint's class or a metrics target's health
 //! changes, every signal once it is on disk, and a summary every 10 s — or
 //! every probe, scrape and signal as JSON Lines with `--json`. Stops at
-//! `--duration` or on Ctrl-C / SIGTERM with exit 0.
+//! `--duration` or on Ctrl-C / SIGTERM with exit 0. [`drive`] is that loop over
+//! given sources and playbooks; the headless `ic demo` runs it too.
 
 use super::EXIT_OK;
 use super::UsageError;
-use super::check::{load_sources, sample_json};
+use super::check::{Sources, load_sources, sample_json};
 use crate::cli::WatchArgs;
 use crate::core::event::Kind;
 use crate::core::metrics::RouteView;
+use crate::core::playbook::Playbook;
 use crate::core::sample::FailureClass;
 use crate::core::signal::Signal;
 use crate::runtime::{Feeds, Runtime, Tap};
@@ -19,7 +21,7 @@ use crate::source::probe::ProbeTarget;
 use crate::source::schedule::ProbeEvent;
 use crate::source::scrape::ScrapeEvent;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -46,14 +48,65 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
     };
     let playbooks = super::view::playbooks(config, Vec::new())?;
     let auto_open = !args.no_incident && config.incidents.auto_open;
+    let setup = Setup {
+        sources,
+        playbooks,
+        dir,
+        env: Vec::new(),
+    };
+    drive(
+        setup,
+        Options {
+            json: args.json,
+            duration: args.duration,
+            auto_open,
+        },
+    )
+    .await
+}
+
+/// What the engine runs on: sources, playbooks, the timeline directory and
+/// the environment of playbook commands.
+pub(super) struct Setup {
+    /// Endpoints, metrics targets and the config they came from.
+    pub sources: Sources,
+    /// The playbooks incidents choose from.
+    pub playbooks: Vec<Playbook>,
+    /// Where incident timelines go.
+    pub dir: PathBuf,
+    /// Extra environment for confirmed playbook commands.
+    pub env: Vec<(String, String)>,
+}
+
+/// How [`drive`] prints and when it stops.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Options {
+    /// JSON Lines instead of text.
+    pub json: bool,
+    /// Stop after this long; `None`: on Ctrl-C / SIGTERM only.
+    pub duration: Option<Duration>,
+    /// Open (or resume) an incident when a signal fires.
+    pub auto_open: bool,
+}
+
+/// Runs the engine headless over `setup`, printing `ic watch`'s lines until
+/// `opts.duration` or Ctrl-C / SIGTERM; exit 0, or 1 when events could not be written.
+pub(super) async fn drive(setup: Setup, opts: Options) -> anyhow::Result<u8> {
+    let Setup {
+        sources,
+        playbooks,
+        dir,
+        env,
+    } = setup;
+    let config = &sources.config;
     let mut state = super::view::state_for(&sources, playbooks, dir);
-    state.auto_open = auto_open;
+    state.auto_open = opts.auto_open;
     let mut rt = Runtime::new(
         state,
         &config.notify,
         config.secrets().to_vec(),
-        Vec::new(),
-        auto_open,
+        env,
+        opts.auto_open,
     );
     if let Some((path, last)) = &rt.state.stale {
         eprintln!(
@@ -64,17 +117,17 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
         );
     }
     if let Some(p) = rt.timeline() {
-        if args.json {
+        if opts.json {
             out!(
                 "{}",
-                serde_json::json!({"type": "incident", "state": "resumed", "timeline": p})
+                serde_json::json!({"type": "incident", "state": "resumed", "timeline": p.display().to_string()})
             );
         } else {
             out!("resuming the open incident {}", p.display());
         }
     }
-    let printer = Arc::new(Printer::new(args.json, &sources.probes, &sources.scrapes));
-    if !args.json {
+    let printer = Arc::new(Printer::new(opts.json, &sources.probes, &sources.scrapes));
+    if !opts.json {
         out!(
             "watching {} endpoints and {} metrics targets (Ctrl-C stops)",
             sources.probes.len(),
@@ -90,7 +143,7 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
     };
     rt.start(feeds, printer.clone());
 
-    let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
+    let deadline = opts.duration.map(|d| tokio::time::Instant::now() + d);
     let until_deadline = async {
         match deadline {
             Some(d) => tokio::time::sleep_until(d).await,
@@ -107,12 +160,12 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
         tokio::select! {
             _ = &mut stop => break,
             () = &mut until_deadline => break,
-            _ = summary.tick(), if !args.json => printer.summary(&rt),
+            _ = summary.tick(), if !opts.json => printer.summary(&rt),
             batch = rt.next_batch() => {
                 let Some(batch) = batch else { break };
                 for msg in batch {
                     rt.handle(msg);
-                    report(&mut rt, args.json, &mut said);
+                    report(&mut rt, opts.json, &mut said);
                 }
                 if std::io::stdout().flush().is_err() {
                     break;

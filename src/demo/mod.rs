@@ -11,7 +11,6 @@ pub mod traffic;
 use crate::core::scenario::Scenario;
 use crate::core::yaml::{self, YamlError};
 use api::DemoApi;
-use metrics::Snapshot;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -130,62 +129,6 @@ impl DemoServer {
     }
 }
 
-/// One plain line describing the last interval: load, errors, the worst route, active faults.
-pub fn summary_line(
-    prev: &Snapshot,
-    now: &Snapshot,
-    seconds: f64,
-    elapsed_s: u64,
-    faults: &[String],
-) -> String {
-    let delta = |key| {
-        now.requests.get(key).copied().unwrap_or(0) - prev.requests.get(key).copied().unwrap_or(0)
-    };
-    let mut total = 0u64;
-    let mut errors = 0u64;
-    let mut per_route: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
-    for key in now.requests.keys() {
-        let n = delta(key);
-        total += n;
-        let e = per_route.entry(key.0).or_default();
-        e.0 += n;
-        if key.2 >= 500 {
-            errors += n;
-            e.1 += n;
-        }
-    }
-    let pct = |e: u64, n: u64| {
-        if n == 0 {
-            0.0
-        } else {
-            100.0 * e as f64 / n as f64
-        }
-    };
-    let worst = per_route
-        .iter()
-        .filter(|(_, (n, _))| *n > 0)
-        .max_by(|a, b| pct(a.1.1, a.1.0).total_cmp(&pct(b.1.1, b.1.0)));
-    let mut line = format!(
-        "[{:02}:{:02}] {:6.1} req/s  5xx {:5.1}%",
-        elapsed_s / 60,
-        elapsed_s % 60,
-        total as f64 / seconds.max(1e-3),
-        pct(errors, total)
-    );
-    if let Some((route, (n, e))) = worst
-        && *e > 0
-    {
-        line.push_str(&format!("  worst {route} {:.1}% of {n}", pct(*e, *n)));
-    }
-    line.push_str("  faults: ");
-    line.push_str(&if faults.is_empty() {
-        "none".to_string()
-    } else {
-        faults.join(", ")
-    });
-    line
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,20 +158,5 @@ mod tests {
         assert!(at(0) < 0.01);
         let peak = (0..3600).map(at).fold(0.0, f64::max);
         assert!((peak - 0.15).abs() < 1e-9, "peak {peak}");
-    }
-
-    #[test]
-    fn summary_reports_rate_errors_and_faults() {
-        let mut prev = Snapshot::default();
-        prev.requests.insert(("/a", "GET", 200), 10);
-        let mut now = prev.clone();
-        now.requests.insert(("/a", "GET", 200), 48);
-        now.requests.insert(("/a", "GET", 500), 2);
-        let line = summary_line(&prev, &now, 1.0, 75, &["pool".into()]);
-        assert!(
-            line.starts_with("[01:15]   40.0 req/s  5xx   5.0%  worst /a 5.0% of 40"),
-            "{line}"
-        );
-        assert!(line.ends_with("faults: pool"));
     }
 }

@@ -1,8 +1,12 @@
 //! Helpers shared by the integration tests: free ports, a real Alertmanager,
-//! the hostile HTTP server (`hostile`) and tmux sessions (`tmux`).
+//! the hostile HTTP server (`hostile`), a blocking HTTP client (`http`), tmux
+//! sessions (`tmux`) and `ic` as a child process whose output lines are
+//! collected as they come (`proc`).
 #![allow(dead_code)] // each test crate uses its own subset
 
 pub mod hostile;
+pub mod http;
+pub mod proc;
 pub mod tmux;
 
 use std::process::{Child, Command, Stdio};
