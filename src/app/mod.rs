@@ -718,9 +718,11 @@ fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
     // one joins quietly; a resolution is news once nothing fires any more.
     let notify = match s.state {
         SignalState::Fired => {
-            let quiet = state
-                .last_notified
-                .is_some_and(|t| state.now - t < NOTIFY_QUIET && state.incident_open());
+            let joins = state.incident_open() || state.choosing.is_some();
+            let quiet = joins
+                && state
+                    .last_notified
+                    .is_some_and(|t| state.now - t < NOTIFY_QUIET);
             if !quiet {
                 state.last_notified = Some(state.now);
             }

@@ -46,7 +46,7 @@ pub const BUNDLED_SCENARIOS: [(&str, &str); 6] = [
 pub const DEFAULT_SCENARIO: &str = "payments-pool-exhaustion";
 
 /// Default generated load, requests per second.
-pub const DEFAULT_RPS: f64 = 40.0;
+pub const DEFAULT_RPS: f64 = 80.0;
 
 /// Loads a scenario by bundled name or by file path, and checks its routes exist in the demo API.
 pub fn load_scenario(name_or_path: &str) -> Result<Scenario, YamlError> {
