@@ -12,15 +12,13 @@
 //! start, 40 s past the end of its ramp, so that a flapping signal has time to
 //! fire twice).
 
-mod support;
-
+use crate::support::proc::{self, Lines};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use support::proc::{self, Lines};
 
 /// What one scenario must show.
 struct Spec {

@@ -11,14 +11,12 @@
 //! Wall time: about 30 s of baseline and fault, then the wait for the signal to
 //! resolve (30–45 s after the fault ends today), so about 60–75 s.
 
-mod support;
-
+use crate::support::http;
+use crate::support::proc::{self, Lines};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::http;
-use support::proc::{self, Lines};
 
 /// Calm traffic before the fault, so the detectors have a baseline.
 const BASELINE: Duration = Duration::from_secs(10);
@@ -324,6 +322,17 @@ fn the_postmortem_matches_the_demo_apis_own_counters_and_fault_times() {
             "impact.failed_requests: ic {total}, the demo's 5xx counter {truth_failed} (allowed ±10%)"
         ));
     }
+    // The figures side by side, for the record (`cargo test --test live ground -- --nocapture`).
+    let figure = |v: &Value| v.as_f64().map_or("null".to_string(), |x| format!("{x}"));
+    eprintln!(
+        "ground truth: impact started {:+.1} s, impact ended {:+.1} s; failed {} vs {truth_failed}; requests {} vs {truth_requests}; affected {affected:?}",
+        ts(&life["impact_started"]).map_or(f64::NAN, |s| secs(s - t0)),
+        ts(&life["impact_ended"]).map_or(f64::NAN, |e| secs(e - t1)),
+        figure(&impact["failed_requests"]),
+        payments
+            .first()
+            .map_or("null".to_string(), |p| figure(&p["requests"])),
+    );
     assert!(
         wrong.is_empty(),
         "\n{}\ntruth: fault {t0} .. {t1} ({:.1} s), payments {truth_requests} requests, {truth_failed} failed\n\
