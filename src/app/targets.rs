@@ -269,7 +269,13 @@ impl Target {
                     .detectors
                     .series()
                     .window(now.timestamp(), window.as_secs() as i64);
-                let secs = window.as_secs_f64();
+                // Over the seconds the data covers: a route seen for 15 s of a
+                // 1-minute window runs at its count over 15 s, not over 60.
+                let covered = self
+                    .first_seen
+                    .map_or(1, |f| now.timestamp() - f + 1)
+                    .clamp(1, window.as_secs().max(1) as i64);
+                let secs = covered as f64;
                 let v = self.last_view.as_ref();
                 let health = if self.last_view.is_none() {
                     Health::Unknown

@@ -54,33 +54,40 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
             .playbook()
             .zip(sev)
             .and_then(|(p, sv)| p.severity.get(&sv));
-        if let Some(g) = guidance {
-            if let (Some(ack), None) = (g.ack_within, i.stage(Stage::Acknowledged))
-                && let Some(d) = i.stage(Stage::Detected)
-            {
+        let ack_within = guidance.and_then(|g| g.ack_within);
+        match (
+            i.stage(Stage::Acknowledged),
+            ack_within,
+            i.stage(Stage::Detected),
+        ) {
+            (Some(a), ..) => second.push(Span::raw(format!(" · acked {} ago", span(s.now - a)))),
+            (None, Some(ack), Some(d)) => {
                 let left = chrono::Duration::from_std(ack.get()).unwrap_or_default() - (s.now - d);
-                second.push(Span::styled(
-                    format!(" · ack due in {}", span(left)),
-                    if left.num_seconds() < 0 {
-                        th.bad()
-                    } else {
-                        th.warn()
-                    },
-                ));
+                second.push(if left.num_seconds() < 0 {
+                    Span::styled(format!(" · ack overdue by {} (A)", span(-left)), th.bad())
+                } else {
+                    Span::styled(format!(" · ack due in {} (A)", span(left)), th.warn())
+                });
             }
+            (None, ..) if i.is_open() => {
+                second.push(Span::styled(" · not acknowledged (A)", th.warn()));
+            }
+            _ => {}
+        }
+        if let Some(g) = guidance {
             if let Some(every) = g.update_every {
                 let last = i.comms.last().map(|c| c.at).or(i.opened);
                 if let Some(l) = last {
                     let left =
                         chrono::Duration::from_std(every.get()).unwrap_or_default() - (s.now - l);
-                    second.push(Span::styled(
-                        format!(" · next update in {}", span(left)),
-                        if left.num_seconds() < 0 {
-                            th.bad()
-                        } else {
-                            th.dim()
-                        },
-                    ));
+                    second.push(if left.num_seconds() < 0 {
+                        Span::styled(
+                            format!(" · update overdue by {} (u)", span(-left)),
+                            th.bad(),
+                        )
+                    } else {
+                        Span::styled(format!(" · next update in {}", span(left)), th.dim())
+                    });
                 }
             }
         }

@@ -113,17 +113,32 @@ impl ErrorRateDetector {
                 } else if f.quiet_since.is_none() {
                     f.quiet_since = Some(now);
                 }
-                let ended = f
-                    .quiet_since
-                    .filter(|q| now - q >= QUIET_FOR)
-                    .map(|_| estimate_end(series, now, f.started))
-                    .filter(|end| {
-                        let since = series.window(now, now - end);
-                        surely_below(since.errors, since.total, th.error_rate, RESOLVE_ALPHA)
-                    });
+                // Over once the requests since the estimated end have stayed under
+                // the quiet line for `QUIET_FOR` and surely under the threshold — or,
+                // without a clear end, once the last 30 s held quiet that long.
+                let since_end = |end: i64| series.window(now, now - end);
+                let quiet_after = |end: i64| {
+                    let c = since_end(end);
+                    now - end >= QUIET_FOR
+                        && c.total > 0
+                        && c.ratio() < th.error_rate * QUIET_SHARE
+                        && surely_below(c.errors, c.total, th.error_rate, RESOLVE_ALPHA)
+                };
+                let ended = match estimate_end_clear(series, now, f.started) {
+                    Some(end) if quiet_after(end) => Some(end),
+                    _ => f
+                        .quiet_since
+                        .filter(|q| now - q >= QUIET_FOR)
+                        .map(|_| estimate_end(series, now, f.started))
+                        .filter(|end| {
+                            let since = since_end(*end);
+                            surely_below(since.errors, since.total, th.error_rate, RESOLVE_ALPHA)
+                        }),
+                };
                 if let Some(ended) = ended {
                     let started = f.started;
-                    self.fresh_from = f.quiet_since.map_or(now, |q| q - QUIET_WINDOW + 1);
+                    // Windows holding the old incident are no evidence of a new one.
+                    self.fresh_from = ended + 1;
                     self.firing = None;
                     let evidence = format!(
                         "{} over the last {QUIET_WINDOW}s ({} of {}), under {} for {QUIET_FOR}s",
@@ -229,6 +244,13 @@ fn estimate_onset(series: &CountSeries, now: i64, threshold: f64, fresh_from: i6
         at: now,
         before_data: false,
     })
+}
+
+/// The change point back down of an incident that began at `started`, when the
+/// data shows one (`None` while it goes on, or when it is not clear).
+fn estimate_end_clear(series: &CountSeries, now: i64, started: i64) -> Option<i64> {
+    let points = onset::history(series, now, started, Model::Share, |c| (c.errors, c.total));
+    onset::fall(Model::Share, &points).map(|e| e.clamp(started, now))
 }
 
 /// The last bad second of an incident that began at `started`: the change point back
