@@ -74,22 +74,17 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
             }
             _ => {}
         }
-        if let Some(g) = guidance {
-            if let Some(every) = g.update_every {
-                let last = i.comms.last().map(|c| c.at).or(i.opened);
-                if let Some(l) = last {
-                    let left =
-                        chrono::Duration::from_std(every.get()).unwrap_or_default() - (s.now - l);
-                    second.push(if left.num_seconds() < 0 {
-                        Span::styled(
-                            format!(" · update overdue by {} (u)", span(-left)),
-                            th.bad(),
-                        )
-                    } else {
-                        Span::styled(format!(" · next update in {}", span(left)), th.dim())
-                    });
-                }
-            }
+        let last_update = i.comms.last().map(|c| c.at).or(i.opened);
+        if let (Some(every), Some(l)) = (guidance.and_then(|g| g.update_every), last_update) {
+            let left = chrono::Duration::from_std(every.get()).unwrap_or_default() - (s.now - l);
+            second.push(if left.num_seconds() < 0 {
+                Span::styled(
+                    format!(" · update overdue by {} (u)", span(-left)),
+                    th.bad(),
+                )
+            } else {
+                Span::styled(format!(" · next update in {}", span(left)), th.dim())
+            });
         }
         if s.unsaved > 0 {
             second.push(Span::styled(
