@@ -295,6 +295,31 @@ fn phases_refuse_with_open_steps_and_record_an_override() {
             .contains("still firing")
     );
     h.key(KeyCode::Char('R'), at(133));
+    // Resolved is not closed: the incident moves to learn and stays open.
+    assert!(h.state.incident_open());
+    let events = &h.state.incident.as_ref().unwrap().events;
+    let resolved = events
+        .iter()
+        .rev()
+        .find(|e| e.kind == Kind::Lifecycle)
+        .unwrap();
+    assert_eq!(resolved.data["stage"], "resolved");
+    assert_eq!(resolved.data["override"], true);
+    assert_eq!(
+        h.state.incident.as_ref().unwrap().state.phase,
+        Some(incident_commander::core::event::Phase::Learn)
+    );
+    // Closing asks once (no root cause, no action items), then closes, recorded.
+    h.key(KeyCode::Char('C'), at(134));
+    assert!(h.state.incident_open());
+    assert!(
+        h.state
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("not closed: no root cause")
+    );
+    h.key(KeyCode::Char('C'), at(135));
     assert!(!h.state.incident_open());
     let last = h
         .state

@@ -789,7 +789,14 @@ fn choose_playbook(state: &mut State, fx: &mut Vec<Effect>) {
         .filter(|(s, _)| key(s) == dominant)
         .map(|(s, _)| s.clone())
         .collect();
-    if let Some(p) = playbook::rank(&state.playbooks, &situations).first() {
+    let chosen = state
+        .incident
+        .as_ref()
+        .is_some_and(|i| i.state.playbook.is_some());
+    if let Some(p) = playbook::rank(&state.playbooks, &situations)
+        .first()
+        .filter(|_| !chosen)
+    {
         let why = if c.situations.len() > 1 {
             format!(
                 " (from {} signals; dominant: {dominant})",
@@ -805,17 +812,28 @@ fn choose_playbook(state: &mut State, fx: &mut Vec<Effect>) {
             json!({"playbook": p.id}),
         )));
     }
-    // The primary target: the first critical signal of the dominant class.
-    let primary = c
-        .situations
-        .iter()
-        .filter(|(s, _)| key(s) == dominant)
-        .max_by_key(|(_, sev)| *sev == crate::core::signal::SeverityHint::Critical)
-        .map(|(s, _)| s.target.clone());
+    // The primary target: the first signal's when it is of the dominant class,
+    // else the first critical one of that class — as the target it is counted
+    // under (a probe's route when it has one).
     let first = state
         .incident
         .as_ref()
         .and_then(|i| i.state.primary_target.clone());
+    let of_dominant: Vec<&(playbook::Situation, crate::core::signal::SeverityHint)> = c
+        .situations
+        .iter()
+        .filter(|(s, _)| key(s) == dominant)
+        .collect();
+    let primary = of_dominant
+        .iter()
+        .find(|(s, _)| Some(&s.target) == first.as_ref())
+        .or_else(|| {
+            of_dominant
+                .iter()
+                .find(|(_, sev)| *sev == crate::core::signal::SeverityHint::Critical)
+        })
+        .or(of_dominant.first())
+        .map(|(s, _)| impact::canonical(state, &s.target).0);
     if let Some(target) = primary
         && first.as_ref().is_some_and(|f| *f != target)
         && state

@@ -380,7 +380,14 @@ impl Check {
             return Verdict {
                 passed: None,
                 value: None,
-                text: format!("{}: no data for {name} yet", self.expr.text),
+                text: match e.measure {
+                    // A probe's own rate is how often we probe, never the traffic.
+                    Measure::Rate => format!(
+                        "{}: no traffic count for {name} (a probe's rate is not traffic)",
+                        self.expr.text
+                    ),
+                    _ => format!("{}: no data for {name} yet", self.expr.text),
+                },
             };
         };
         let holds = e.op.holds(v, e.value);
