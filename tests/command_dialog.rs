@@ -223,8 +223,15 @@ fn the_dialog_shows_all_of_it_and_every_run_is_recorded_before_and_after() {
     });
     assert!(!dir.path().join("long-ran").exists());
     assert!(of(&events(dir.path()), "command_started", "long").is_none());
+    // A page per key, each after the dialog has drawn the last one (a key never
+    // scrolls past the first row not yet on screen).
     for _ in 0..10 {
+        let before = s.screen();
+        if before.contains("touch long-ran") && before.contains("y runs it") {
+            break;
+        }
         s.keys(&["Space"]);
+        s.wait("the dialog to scroll a page", 5, |t| t != before);
     }
     s.wait("the end of the command, read", 5, |t| {
         t.contains("touch long-ran") && t.contains("y runs it")
