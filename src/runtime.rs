@@ -512,6 +512,10 @@ impl Runtime {
     /// still not be written (after one last try), for the front end to report.
     pub async fn stop(mut self) -> Vec<Draft> {
         self.stop_command().await;
+        // What was still being decided (the new incident's playbook) is decided now.
+        for f in app::settle(&mut self.state) {
+            self.apply(f);
+        }
         if !self.pending.is_empty() || !self.stray.is_empty() {
             self.flush();
         }

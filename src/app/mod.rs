@@ -734,6 +734,16 @@ fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
     fx.push(Effect::Notify(s, notify));
 }
 
+/// Decides what is still pending before the engine stops: a new incident's
+/// playbook and primary target, whose gathering time has not run out.
+pub fn settle(state: &mut State) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    if state.choosing.is_some() && state.incident_open() {
+        choose_playbook(state, &mut fx);
+    }
+    fx
+}
+
 /// The ALERT banner with live numbers: the signal that raised it and what its
 /// target shows now.
 fn banner_text(state: &State) -> String {
