@@ -732,3 +732,41 @@ fn two_watchers_opening_on_a_full_disk_still_share_one_incident() {
     let found = incidents();
     assert_eq!(found.len(), 1, "one open incident per service: {found:#?}");
 }
+
+#[test]
+fn a_stale_open_incident_is_neither_resumed_nor_joined() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = down_config(dir.path());
+    let incidents = dir.path().join("incidents");
+    std::fs::create_dir_all(&incidents).unwrap();
+    std::fs::set_permissions(
+        &incidents,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    // Left open by an earlier run, quiet for two hours (default stale_after: 1h).
+    let old = incidents.join("20200101T000000Z-down-on-orders.jsonl");
+    let then = (chrono::Utc::now() - chrono::Duration::hours(2))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let line = format!(
+        "{{\"seq\":1,\"ts\":\"{then}\",\"kind\":\"incident_opened\",\"actor\":\"ic\",\"msg\":\"down on orders\",\"data\":{{\"title\":\"down on orders\",\"service\":\"t\"}}}}\n"
+    );
+    std::fs::write(&old, &line).unwrap();
+    std::fs::set_permissions(&old, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let (mut w, rx) = watch(&cfg, &[], None);
+    let opened = wait_line(&rx, "a new incident", |v| {
+        v["type"] == "incident" && v["state"] == "opened"
+    });
+    wait_line(&rx, "the signal", |v| v["type"] == "signal");
+    assert_eq!(sigterm(&mut w).code(), Some(0));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut w.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(
+        err.contains("has had no event since") && err.contains("not resumed"),
+        "{err}"
+    );
+    assert_ne!(opened["timeline"].as_str(), old.to_str());
+    // The stale file is untouched; the new signal went into a new incident.
+    assert_eq!(std::fs::read_to_string(&old).unwrap(), line);
+    assert_eq!(journal::timelines(&incidents).len(), 2);
+}

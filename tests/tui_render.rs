@@ -13,6 +13,7 @@ use incident_commander::core::event::{Draft, Event, Kind};
 use incident_commander::core::metrics::RouteView;
 use incident_commander::core::playbook;
 use incident_commander::core::sample::{FailureClass, Phases, ProbeSample};
+use incident_commander::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
 use incident_commander::tui::{self, theme::Theme};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -461,7 +462,6 @@ fn text_from_the_network_cannot_drive_the_terminal() {
 /// with `t`; the dialog says which and why.
 #[test]
 fn the_target_of_a_command_is_the_incident_primary_target() {
-    use incident_commander::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
     let mut h = Harness::new();
     h.state.targets.push(Target::new(
         "shop /v1/redirect-pct",
@@ -583,4 +583,127 @@ fn a_paste_over_the_line_limit_is_cut_and_what_is_written_can_be_read() {
         })
         .expect("the cut note is written");
     assert!(note.fits_a_line().is_ok(), "it fits a line readers accept");
+}
+
+/// Kinds of the events on the incident's timeline, with their actors.
+fn written(h: &Harness) -> Vec<(Kind, String)> {
+    h.state
+        .incident
+        .as_ref()
+        .map(|i| i.events.iter().map(|e| (e.kind, e.actor.clone())).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_burst_of_signals_is_one_incident_one_playbook_one_notification() {
+    let mut h = Harness::new();
+    // Both endpoints and a route fail in the same seconds: a full outage.
+    for s in 0..12 {
+        let at = at(s);
+        let ok = s < 4;
+        h.send(Msg::Probe(0, Box::new(sample(at, ok))), at);
+        h.send(Msg::Probe(1, Box::new(sample(at, ok))), at);
+        let view = RouteView {
+            route: "/api/payments".into(),
+            requests: 20.0,
+            errors_5xx: if ok { 0.0 } else { 20.0 },
+            errors_4xx: 0.0,
+            rate: Some(20.0),
+            p50: Some(0.045),
+            p95: Some(0.120),
+            p99: Some(0.200),
+        };
+        h.send(Msg::Views("shop".into(), vec![view], at), at);
+        h.send(Msg::Tick, at);
+    }
+    let kinds = written(&h);
+    let count = |k: Kind| kinds.iter().filter(|(x, _)| *x == k).count();
+    assert_eq!(count(Kind::IncidentOpened), 1, "{kinds:?}");
+    assert!(count(Kind::SignalFired) >= 3, "{kinds:?}");
+    assert_eq!(count(Kind::PlaybookSelected), 1, "{kinds:?}");
+    let sent = h
+        .effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Notify(_, true)))
+        .count();
+    let reported = h
+        .effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Notify(s, _) if s.state == SignalState::Fired))
+        .count();
+    assert_eq!(sent, 1, "one notification for the burst");
+    assert_eq!(reported, count(Kind::SignalFired), "every signal reported");
+}
+
+#[test]
+fn a_later_stronger_signal_proposes_its_playbook_and_b_switches() {
+    let mut h = Harness::incident();
+    assert_eq!(
+        h.state.playbook().map(|p| p.id.as_str()),
+        Some("http-5xx-spike")
+    );
+    let surge = Signal {
+        kind: DetectorKind::TrafficSurge,
+        target: "shop /api/orders".into(),
+        state: SignalState::Fired,
+        severity: SeverityHint::Warning,
+        evidence: "traffic 10× baseline".into(),
+        started: at(110),
+        at: at(121),
+        class: None,
+        ended: None,
+    };
+    h.send(Msg::Signal(surge), at(121));
+    let said = h.state.message.clone().unwrap_or_default();
+    assert!(
+        said.contains("retry-storm") && said.contains("press b"),
+        "{said}"
+    );
+    // The responder decides: nothing switched until b.
+    assert_eq!(
+        h.state.playbook().map(|p| p.id.as_str()),
+        Some("http-5xx-spike")
+    );
+    h.key(KeyCode::Char('b'), at(122));
+    assert_eq!(
+        h.state.playbook().map(|p| p.id.as_str()),
+        Some("retry-storm")
+    );
+    let last = written(&h).last().cloned().unwrap();
+    assert_eq!(last, (Kind::PlaybookSelected, "ann".to_string()));
+}
+
+#[test]
+fn acknowledge_records_who_once_and_refusals_clear_with_their_cause() {
+    let mut h = Harness::incident();
+    h.key(KeyCode::Char('A'), at(121));
+    let inc = &h.state.incident.as_ref().unwrap().state;
+    assert_eq!(
+        inc.stage(incident_commander::core::event::Stage::Acknowledged),
+        Some(at(121))
+    );
+    assert_eq!(written(&h).last().unwrap().1, "ann");
+    h.key(KeyCode::Char('A'), at(122));
+    assert!(
+        h.state
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("already acknowledged")
+    );
+    // R refused while payments fires; the refusal goes once nothing fires.
+    h.key(KeyCode::Char('R'), at(123));
+    assert!(
+        h.state
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("not resolved: still firing")
+    );
+    for t in &mut h.state.targets {
+        t.firing.clear();
+    }
+    h.send(Msg::Tick, at(124));
+    assert_eq!(h.state.message, None);
+    assert_eq!(h.state.pending_override, None);
 }

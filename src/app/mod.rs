@@ -860,11 +860,12 @@ fn choose_playbook(state: &mut State, fx: &mut Vec<Effect>) {
     }
 }
 
-/// A signal firing after the playbook was chosen: when another playbook fits
-/// it better than the one in use fits anything, propose it (`b` switches).
+/// A signal firing after the playbook was chosen: when the playbook in use
+/// does not cover it (or it is critical) and another playbook fits it better,
+/// propose that one — the responder decides (`b` switches).
 fn propose_playbook(state: &mut State, s: &Signal) {
     let sit = playbook::Situation::of(s);
-    let Some(best) = playbook::rank(&state.playbooks, std::slice::from_ref(&sit))
+    let Some((best, best_fit)) = playbook::rank(&state.playbooks, std::slice::from_ref(&sit))
         .first()
         .map(|p| (p.id.clone(), playbook::fit(p, &sit)))
     else {
@@ -873,25 +874,17 @@ fn propose_playbook(state: &mut State, s: &Signal) {
     let Some(current) = state.playbook() else {
         return;
     };
-    if current.id == best.0 {
-        return;
-    }
-    let situations: Vec<playbook::Situation> =
-        state.targets.iter().flat_map(|t| t.situations()).collect();
-    let current_fit = situations
-        .iter()
-        .map(|x| playbook::fit(current, x))
-        .max()
-        .unwrap_or(0);
-    if best.1 > current_fit {
+    let current_fit = playbook::fit(current, &sit);
+    let uncovered = current_fit <= 1;
+    let critical = s.severity == crate::core::signal::SeverityHint::Critical;
+    if current.id != best && best_fit > current_fit && (uncovered || critical) {
         state.say(format!(
-            "the new {} signal on {} fits playbook `{}` better than `{}`: press b to switch",
+            "the new {} signal on {} fits playbook `{best}` better than `{}`: press b to switch",
             s.kind.as_str(),
             s.target,
-            best.0,
             current.id
         ));
-        state.proposed_playbook = Some(best.0);
+        state.proposed_playbook = Some(best);
     }
 }
 
@@ -969,12 +962,20 @@ fn on_tick(state: &mut State, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
             b.0 = text;
         }
     }
-    // A refusal that talks about a state that is gone is cleared with it.
-    if matches!(
-        state.pending_override,
-        Some(Action::Resolve | Action::Close)
-    ) && !state.incident_open()
-    {
+    // A refusal that talks about a state that is gone is cleared with it: the
+    // incident closed, or the signals it named stopped firing.
+    let gone = match state.pending_override {
+        Some(Action::Resolve | Action::Close) if !state.incident_open() => true,
+        Some(Action::Resolve) => {
+            state
+                .message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("not resolved: still firing"))
+                && state.targets.iter().all(|t| t.firing.is_empty())
+        }
+        _ => false,
+    };
+    if gone {
         state.pending_override = None;
         state.message = None;
     }
