@@ -746,7 +746,7 @@ fn a_stale_open_incident_is_neither_resumed_nor_joined() {
     .unwrap();
     // Left open by an earlier run, quiet for two hours (default stale_after: 1h).
     let old = incidents.join("20200101T000000Z-down-on-orders.jsonl");
-    let then = (chrono::Utc::now() - chrono::Duration::hours(2))
+    let then = (incident_commander::clock::now() - chrono::Duration::hours(2))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let line = format!(
         "{{\"seq\":1,\"ts\":\"{then}\",\"kind\":\"incident_opened\",\"actor\":\"ic\",\"msg\":\"down on orders\",\"data\":{{\"title\":\"down on orders\",\"service\":\"t\"}}}}\n"
