@@ -114,7 +114,7 @@ fn the_demo_scenarios_alert_in_time_with_the_right_signal() {
         let (_, ic, _) = simulate("payments-pool-exhaustion", seed);
         let f = &ic["faults"][0];
         assert!(
-            f["detected_after_s"].as_u64().is_some_and(|d| d <= 90),
+            f["detected_after_s"].as_u64().is_some_and(|d| d <= 30),
             "seed {seed}: {f}"
         );
         assert_eq!(ic["false_alerts"], 0, "seed {seed}");
