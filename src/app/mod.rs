@@ -751,24 +751,19 @@ fn banner_text(state: &State) -> String {
         return String::new();
     };
     let name = impact::measured_target(state, target);
-    let live = state
-        .targets
-        .iter()
-        .find(|t| t.name == name)
-        .map(|t| {
-            let r = t.row(state.now);
-            let p95 = r
-                .p95
-                .map(|p| format!(", p95 {:.0} ms", p * 1000.0))
-                .unwrap_or_default();
-            format!(
-                " — now {:.1}% errors, {:.1} req/s{p95}",
-                r.err * 100.0,
-                r.rps
-            )
-        })
-        .unwrap_or_default();
-    format!("ALERT {kind} {target}: {evidence}{live}")
+    let live = state.targets.iter().find(|t| t.name == name).map(|t| {
+        let r = t.row(state.now);
+        let p95 = r
+            .p95
+            .map(|p| format!(", p95 {:.0} ms", p * 1000.0))
+            .unwrap_or_default();
+        format!("now {:.1}% errors, {:.1} req/s{p95}", r.err * 100.0, r.rps)
+    });
+    // The live numbers first: at 80 columns the evidence is what gets cut.
+    match live {
+        Some(live) => format!("ALERT {kind} {target}: {live} · fired on {evidence}"),
+        None => format!("ALERT {kind} {target}: {evidence}"),
+    }
 }
 
 /// Chooses the new incident's playbook and primary target once, from the
