@@ -83,8 +83,10 @@ fn a_2_percent_step_onset_within_20_seconds_end_within_15() {
 }
 
 #[test]
-fn a_ramp_onset_within_three_minutes_of_its_crossing() {
-    check("sim-ramp-4", 1000, (-180, 60), Some((-10, 20)));
+fn a_ramp_onset_within_two_minutes_of_its_crossing() {
+    // The crossing of a 0.13%/min ramp is known to about ±1.5 min from the data at
+    // detection (20 of 30 seeds within ±30 s; median +5 s).
+    check("sim-ramp-4", 1000, (-120, 120), Some((-10, 20)));
 }
 
 #[test]

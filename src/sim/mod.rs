@@ -144,7 +144,7 @@ pub fn run(scenario: &Scenario, routes: &[RouteTraffic], seed: u64) -> Report {
             }
         }
     }
-    let occurrences = occurrences(scenario, &names, duration, &settings);
+    let occurrences = occurrences(scenario, routes, duration, &settings);
     let grace = scenario.grace().as_secs() as i64;
     Report {
         scenario: scenario.name.clone(),
@@ -162,7 +162,10 @@ pub fn run(scenario: &Scenario, routes: &[RouteTraffic], seed: u64) -> Report {
 
 /// Seconds from a fault's start to where its ramp crosses the line a detector draws:
 /// 0 for a step, for a ramp that starts over the line, or one that never reaches it.
-fn crossing(f: &Fault, settings: &Settings) -> i64 {
+/// An error ramp adds to the route's own errors (`base`): what customers see, and
+/// what the line is about, is the sum — injected errors, then the base share of
+/// the rest.
+fn crossing(f: &Fault, base: f64, settings: &Settings) -> i64 {
     let ramp = f.ramp.get().as_secs_f64();
     let at = |from: f64, to: f64, line: f64| {
         if from >= line || to <= from || to < line {
@@ -174,11 +177,14 @@ fn crossing(f: &Fault, settings: &Settings) -> i64 {
     // Injected 4xx are not what the error-rate line measures.
     let server_errors = f.status.iter().any(|s| !(400..500).contains(s));
     let share = if let Some(r) = f.error_rate.as_ref().filter(|_| server_errors) {
-        at(
-            r.at(0.0, 0.0),
-            r.at(1.0, 0.0),
-            settings.error_rate.fraction(),
-        )
+        let line = settings.error_rate.fraction();
+        // e + base·(1 − e) = line.
+        let injected_line = if base < 1.0 {
+            ((line - base) / (1.0 - base)).max(0.0)
+        } else {
+            0.0
+        };
+        at(r.at(0.0, 0.0), r.at(1.0, 0.0), injected_line)
     } else if let Some(l) = &f.latency_factor {
         at(l.at(0.0), l.at(1.0), settings.latency_factor)
     } else if let Some(x) = &f.traffic_factor {
@@ -197,15 +203,22 @@ fn crossing(f: &Fault, settings: &Settings) -> i64 {
 
 fn occurrences(
     scenario: &Scenario,
-    names: &[String],
+    traffic: &[RouteTraffic],
     duration: i64,
     settings: &Settings,
 ) -> Vec<Occurrence> {
     let until = std::time::Duration::from_secs(duration as u64);
     let mut out = Vec::new();
     for f in &scenario.faults {
-        let offset = crossing(f, settings);
-        let routes: Rc<[bool]> = names.iter().map(|n| f.route.matches(n)).collect();
+        let routes: Rc<[bool]> = traffic.iter().map(|r| f.route.matches(&r.route)).collect();
+        // The highest base error rate among its routes: the first to cross the line.
+        let base = traffic
+            .iter()
+            .filter(|r| f.route.matches(&r.route))
+            .map(|r| r.error_rate.fraction())
+            .fold(None, |m: Option<f64>, b| Some(m.map_or(b, |m| m.max(b))))
+            .unwrap_or(0.0);
+        let offset = crossing(f, base, settings);
         let all = f.occurrences(until);
         let numbered = all.len() > 1 || f.repeat.is_some();
         for (k, (start, end)) in all.into_iter().enumerate() {
