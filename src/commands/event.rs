@@ -77,6 +77,9 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
     if !args.stdin {
         let event = journal.append(first, now)?;
         report(&mut journal, &event, args.json);
+        if event.kind == Kind::IncidentClosed {
+            say_missing(&path);
+        }
         return Ok(EXIT_OK);
     }
     let mut input = std::io::stdin().lock();
@@ -172,6 +175,22 @@ fn read_line(input: &mut impl std::io::BufRead) -> std::io::Result<Option<Line>>
         Ok(t) => Line::Text(t, false),
         Err(e) => Line::Text(String::from_utf8_lossy(e.as_bytes()).into_owned(), true),
     }))
+}
+
+/// After a close: what the incident was closed without (not resolved, no root
+/// cause, no action items), so the learn phase is not skipped unnoticed.
+fn say_missing(path: &Path) {
+    let Ok(replay) = journal::read(path) else {
+        return;
+    };
+    let missing = crate::core::incident::Incident::fold(&replay.events).missing_before_close();
+    if !missing.is_empty() {
+        eprintln!(
+            "note: {} is closed, but: {} (they can still be added with ic event -t FILE)",
+            path.display(),
+            missing.join(", ")
+        );
+    }
 }
 
 /// Prints the acknowledgement of a written event (and any torn tail set aside).
