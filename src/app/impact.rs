@@ -129,7 +129,7 @@ pub fn measure(state: &State) -> Option<Draft> {
     let failed: u64 = rows
         .iter()
         .filter_map(|r| r.get("failed").and_then(Value::as_u64))
-        .sum();
+        .fold(0u64, u64::saturating_add);
     Some(Draft::new(
         Kind::ImpactMeasured,
         "ic",

@@ -793,8 +793,9 @@ impl Incident {
                     target: row.target.clone(),
                     ..TargetImpact::default()
                 });
-            t.requests += row.requests;
-            t.failed += row.failed;
+            // Counts from a file anyone may edit: never an overflow.
+            t.requests = t.requests.saturating_add(row.requests);
+            t.failed = t.failed.saturating_add(row.failed);
             t.peak_error_ratio = max_opt(t.peak_error_ratio, row.peak_error_ratio);
             for a in &row.also {
                 if !t.also.contains(a) {
@@ -823,7 +824,7 @@ impl Incident {
         if !targets.is_empty() {
             let rows: Vec<TargetImpact> = targets.into_values().collect();
             return Impact {
-                failed_requests: Some(rows.iter().map(|t| t.failed).sum()),
+                failed_requests: Some(rows.iter().fold(0u64, |n, t| n.saturating_add(t.failed))),
                 peak_error_ratio: rows
                     .iter()
                     .filter_map(|t| t.peak_error_ratio)
@@ -845,7 +846,8 @@ impl Incident {
             .filter(|s| inside(&s.at) && affected.contains(&s.target))
         {
             if let Some(n) = row.failed {
-                *failed.get_or_insert(0) += n;
+                let f = failed.get_or_insert(0u64);
+                *f = f.saturating_add(n);
             }
             if let Some(r) = row.error_ratio {
                 peak = Some(peak.map_or(r, |p| p.max(r)));
