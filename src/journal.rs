@@ -841,7 +841,16 @@ pub fn newest_open_with_last(dir: &Path, service: &str) -> Option<(PathBuf, Date
         let theirs = opened.str_field("service").unwrap_or_default();
         let ours = service.is_empty() || theirs.is_empty() || theirs == service;
         let closed = r.events.iter().any(|e| e.kind == Kind::IncidentClosed);
-        let last = r.events.iter().map(|e| e.ts).max()?;
+        // An event dated past the reader's clock (a hand edit, a writer's wrong clock) is
+        // not news from the incident: it would keep a stale incident fresh for years.
+        let horizon = crate::clock::now() + FUTURE_SLACK;
+        let last = r
+            .events
+            .iter()
+            .map(|e| e.ts)
+            .filter(|ts| *ts <= horizon)
+            .max()
+            .unwrap_or(DateTime::UNIX_EPOCH);
         (ours && !closed).then_some((p, last))
     })
 }

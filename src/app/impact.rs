@@ -63,21 +63,35 @@ pub fn route_matches(route: &str, path: &str) -> bool {
         })
 }
 
+/// How many segments of a route label are placeholders (`:id`, `{id}`); 0 for an
+/// exact path.
+fn placeholders(route: &str) -> usize {
+    route
+        .split('?')
+        .next()
+        .unwrap_or(route)
+        .split('/')
+        .filter(|a| a.starts_with(':') || (a.starts_with('{') && a.ends_with('}')))
+        .count()
+}
+
 /// The name the target `name` is counted under, with its other names: a probe
 /// with a metrics route for its URL becomes that route.
 pub fn canonical(state: &State, name: &str) -> (String, Vec<String>) {
+    // The most specific matching route: the exact path before any template, then the
+    // fewest placeholders (a `/{x}/{y}` listed first does not take `/api/payments`).
     let route_of = |alias: &Alias| {
         let prefix = format!("{} ", alias.source);
         state
             .targets
             .iter()
             .filter(|t| t.source == SourceKind::Metrics)
-            .find(|t| {
-                t.name
-                    .strip_prefix(&prefix)
-                    .is_some_and(|route| route_matches(route, &alias.path))
+            .filter_map(|t| {
+                let route = t.name.strip_prefix(&prefix)?;
+                route_matches(route, &alias.path).then(|| (placeholders(route), t))
             })
-            .map(|t| t.name.clone())
+            .min_by_key(|(n, _)| *n)
+            .map(|(_, t)| t.name.clone())
     };
     let route = state
         .aliases
@@ -257,6 +271,44 @@ mod tests {
         assert!(!route_matches("/api/users/{id}", "/api/users/"));
         assert!(!route_matches("/api/users/{id}", "/api/users/7/orders"));
         assert!(!route_matches("/api/orders", "/api/payments"));
+    }
+
+    #[test]
+    fn a_template_route_listed_first_does_not_take_the_probe_from_its_exact_route() {
+        let targets = vec![
+            Target::new("payments", SourceKind::Probe, None),
+            Target::new("shop /{x}/{y}", SourceKind::Metrics, None),
+            Target::new("shop /:a/:b", SourceKind::Metrics, None),
+            Target::new("shop /api/payments", SourceKind::Metrics, None),
+        ];
+        let mut state = State::new(
+            "shop",
+            "ann",
+            crate::core::detect::Settings::default(),
+            targets,
+            Vec::new(),
+            std::path::PathBuf::from("/nonexistent"),
+            Utc.timestamp_opt(1_800_000_000, 0).unwrap(),
+        );
+        state.aliases = vec![Alias {
+            probe: "payments".into(),
+            source: "shop".into(),
+            path: "/api/payments".into(),
+        }];
+        assert_eq!(
+            canonical(&state, "payments"),
+            (
+                "shop /api/payments".to_string(),
+                vec!["payments".to_string()]
+            )
+        );
+        assert_eq!(
+            canonical(&state, "shop /api/payments"),
+            (
+                "shop /api/payments".to_string(),
+                vec!["payments".to_string()]
+            )
+        );
     }
 
     #[test]

@@ -578,24 +578,42 @@ impl Incident {
                             .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
                             .map(|d| d.with_timezone(&Utc))
                     };
-                    let num = |k: &str| t.get(k).and_then(Value::as_f64).filter(|v| v.is_finite());
+                    // A measure is finite and not negative (a hand-edited row may say anything).
+                    let num = |k: &str| {
+                        t.get(k)
+                            .and_then(Value::as_f64)
+                            .filter(|v| v.is_finite() && *v >= 0.0)
+                    };
                     let target = field("target").to_string();
                     if target.is_empty() {
                         self.problems
                             .push((e.seq, "impact_measured row without `target`".into()));
                         continue;
                     }
+                    let requests = t.get("requests").and_then(Value::as_u64).unwrap_or(0);
+                    let started = time("started");
+                    // Each alias once, never the target itself (a cycle back to it).
+                    let mut seen = BTreeSet::new();
+                    let also = strings(t.get("also"))
+                        .into_iter()
+                        .filter(|a| *a != target && seen.insert(a.clone()))
+                        .collect();
                     let row = TargetImpact {
                         target: target.clone(),
-                        also: strings(t.get("also")),
-                        requests: t.get("requests").and_then(Value::as_u64).unwrap_or(0),
-                        failed: t.get("failed").and_then(Value::as_u64).unwrap_or(0),
+                        also,
+                        requests,
+                        // Never more failures than requests, nor an end before the start.
+                        failed: t
+                            .get("failed")
+                            .and_then(Value::as_u64)
+                            .unwrap_or(0)
+                            .min(requests),
                         peak_error_ratio: num("peak_error_ratio").map(|r| r.clamp(0.0, 1.0)),
                         p95_before_ms: num("p95_before_ms"),
                         p95_during_ms: num("p95_during_ms"),
                         p95_after_ms: num("p95_after_ms"),
-                        started: time("started"),
-                        ended: time("ended"),
+                        started,
+                        ended: time("ended").map(|e| started.map_or(e, |s| e.max(s))),
                         began_before_ic: t.get("began_before_ic").and_then(Value::as_bool)
                             == Some(true),
                         measured_at: Some(e.ts),
@@ -786,6 +804,7 @@ impl Incident {
             runs.extend(kept);
         }
         let mut targets: BTreeMap<String, TargetImpact> = BTreeMap::new();
+        let mut also_seen: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for row in runs {
             let t = targets
                 .entry(row.target.clone())
@@ -797,8 +816,10 @@ impl Incident {
             t.requests = t.requests.saturating_add(row.requests);
             t.failed = t.failed.saturating_add(row.failed);
             t.peak_error_ratio = max_opt(t.peak_error_ratio, row.peak_error_ratio);
+            // A set beside the list: a hostile row's 100,000 aliases are not compared pairwise.
+            let known = also_seen.entry(row.target.clone()).or_default();
             for a in &row.also {
-                if !t.also.contains(a) {
+                if known.insert(a.clone()) {
                     t.also.push(a.clone());
                 }
             }
@@ -810,12 +831,19 @@ impl Incident {
             t.p95_during_ms = row.p95_during_ms.or(t.p95_during_ms);
             t.p95_after_ms = row.p95_after_ms.or(t.p95_after_ms);
         }
-        let canonical = |name: &str| -> String {
-            targets
-                .values()
-                .find(|t| t.also.iter().any(|a| a == name))
-                .map_or_else(|| name.to_string(), |t| t.target.clone())
-        };
+        // A measured target is counted under its own name (`also` lists that name each
+        // other are no cycle); another name under the first target listing it. One map,
+        // not a scan of every list per signal.
+        let mut alias_of: BTreeMap<&str, &str> = BTreeMap::new();
+        for t in targets.values() {
+            for a in &t.also {
+                if !targets.contains_key(a) {
+                    alias_of.entry(a.as_str()).or_insert(t.target.as_str());
+                }
+            }
+        }
+        let canonical =
+            |name: &str| -> String { alias_of.get(name).map_or(name, |t| *t).to_string() };
         let affected: BTreeSet<String> = self
             .signals
             .values()

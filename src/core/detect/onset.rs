@@ -383,6 +383,101 @@ mod tests {
         }
     }
 
+    /// Adversarial count sequences: all zeros, alternating, near `u64::MAX`, more
+    /// errors than requests, a single second, random (fixed seed). Every estimate is
+    /// finite, inside the data, and quick.
+    #[test]
+    fn adversarial_counts_give_bounded_estimates_without_panic() {
+        let big = u64::MAX as f64;
+        let mut seqs: Vec<Vec<(f64, f64)>> = vec![
+            vec![(0.0, 0.0); 355],
+            vec![(0.0, 100.0); 355],
+            (0..355)
+                .map(|i| {
+                    if i % 2 == 0 {
+                        (0.0, 10.0)
+                    } else {
+                        (10.0, 10.0)
+                    }
+                })
+                .collect(),
+            (0..355)
+                .map(|i| if i < 200 { (0.0, big) } else { (big, big) })
+                .collect(),
+            (0..355).map(|_| (big, 1.0)).collect(),
+            (0..355)
+                .map(|i| if i > 100 { (50.0, 3.0) } else { (0.0, 3.0) })
+                .collect(),
+            vec![(5.0, 10.0)],
+            vec![(5.0, 10.0), (0.0, 10.0)],
+            vec![],
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20 {
+            let len = (next() % 400) as usize;
+            seqs.push(
+                (0..len)
+                    .map(|_| {
+                        let n = match next() % 4 {
+                            0 => 0,
+                            1 => next() % 10,
+                            2 => next() % 10_000,
+                            _ => next(),
+                        };
+                        let k = if n == 0 {
+                            0
+                        } else {
+                            next() % n.saturating_add(1)
+                        };
+                        (k as f64, n as f64)
+                    })
+                    .collect(),
+            );
+        }
+        let started = std::time::Instant::now();
+        for seq in &seqs {
+            let points: Vec<Point> = seq
+                .iter()
+                .enumerate()
+                .map(|(i, &(k, n))| Point {
+                    t: 1_800_000_000 + i as i64,
+                    len: 1,
+                    k,
+                    n,
+                })
+                .collect();
+            let (first, last) = (
+                points.first().map_or(0, |p| p.t),
+                points.last().map_or(0, |p| p.t + p.len),
+            );
+            for model in [Model::Share, Model::Rate] {
+                for line in [0.0, 0.01, 0.5, 1.0, 1e9] {
+                    if let Some(o) = rise(model, &points, line) {
+                        assert!(o.at >= first && o.at <= last, "{model:?} {line}: {o:?}");
+                    }
+                }
+                if let Some(end) = fall(model, &points) {
+                    assert!(end >= first - 1 && end <= last + 30, "{model:?}: end {end}");
+                }
+            }
+            let logs: Vec<f64> = seq.iter().map(|(k, _)| (k + 1.0).ln()).collect();
+            if let Some(i) = mean_shift(&logs, true) {
+                assert!(i < logs.len());
+            }
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
     #[test]
     fn a_mean_shift_is_found() {
         let v: Vec<f64> = (0..20)
