@@ -76,7 +76,8 @@ impl ClientErrorDetector {
                     });
                     let ended = onset::fall(Model::Share, &points)
                         .unwrap_or(since - QUIET_WINDOW / 2)
-                        .clamp(started, now);
+                        .min(now)
+                        .max(started);
                     let mut s = signal(
                         SignalState::Resolved,
                         SeverityHint::Info,

@@ -250,7 +250,7 @@ fn estimate_onset(series: &CountSeries, now: i64, threshold: f64, fresh_from: i6
 /// data shows one (`None` while it goes on, or when it is not clear).
 fn estimate_end_clear(series: &CountSeries, now: i64, started: i64) -> Option<i64> {
     let points = onset::history(series, now, started, Model::Share, |c| (c.errors, c.total));
-    onset::fall(Model::Share, &points).map(|e| e.clamp(started, now))
+    onset::fall(Model::Share, &points).map(|e| e.min(now).max(started))
 }
 
 /// The last bad second of an incident that began at `started`: the change point back
@@ -259,7 +259,8 @@ fn estimate_end(series: &CountSeries, now: i64, started: i64) -> i64 {
     let points = onset::history(series, now, started, Model::Share, |c| (c.errors, c.total));
     onset::fall(Model::Share, &points)
         .unwrap_or(now - QUIET_FOR - QUIET_WINDOW)
-        .clamp(started, now)
+        .min(now)
+        .max(started)
 }
 
 #[cfg(test)]

@@ -84,7 +84,8 @@ impl TrafficSurgeDetector {
                         onset::history(series, now, started, Model::Rate, |c| (c.total, 0));
                     let ended = onset::fall(Model::Rate, &points)
                         .unwrap_or(since - QUIET_WINDOW)
-                        .clamp(started, now);
+                        .min(now)
+                        .max(started);
                     self.fresh_from = ended + 1;
                     self.firing = None;
                     return Some(Signal {

@@ -94,7 +94,8 @@ impl TrafficDropDetector {
                     )
                     .filter(|o| !o.before_data)
                     .map_or(since - QUIET_WINDOW / 2, |o| o.at - 1)
-                    .clamp(started, now);
+                    .min(now)
+                    .max(started);
                     let mut s = signal(
                         SignalState::Resolved,
                         SeverityHint::Info,
