@@ -139,7 +139,7 @@ pub struct EventArgs {
     /// or a lifecycle stage: impact-started, detected, acknowledged, mitigated, resolved.
     #[arg(long, short = 'k', default_value = "note", value_name = "KIND")]
     pub kind: String,
-    /// Who (default: $USER).
+    /// Who (default: the config's `responder:`, else $USER@host).
     #[arg(long, short = 'a', value_name = "NAME")]
     pub actor: Option<String>,
     /// Version for deploy / config / flag changes.

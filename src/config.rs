@@ -31,6 +31,9 @@ pub const CONFIG_FILE_NAME: &str = "ic.yaml";
 pub struct Config {
     /// Service name shown in the title and the postmortem.
     pub service: Text,
+    /// Who is at the keyboard, as the timeline names them (default `$USER@host`).
+    #[serde(default)]
+    pub responder: Option<Text>,
     /// Where incident timelines are written; default: the platform data dir.
     #[serde(default, deserialize_with = "timeline_dir_path")]
     pub timeline_dir: Option<PathBuf>,
@@ -1496,6 +1499,15 @@ impl Config {
         }
         if let Some((message, hint)) = self.detect.problem() {
             return at("detect", message, hint);
+        }
+        if let Some(name) = &self.responder
+            && let Err(why) = crate::responder::check(name.expose())
+        {
+            return at(
+                "responder",
+                why,
+                "write a person's name, e.g. `responder: ann` (or leave it out for $USER@host)",
+            );
         }
         Ok(())
     }

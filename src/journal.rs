@@ -19,7 +19,7 @@
 //! files over [`MAX_FILE`] are not read. Readers (`read`, `Follower`) skip
 //! and report lines that are not events instead of failing.
 
-use crate::core::event::{Draft, Event, Kind};
+use crate::core::event::{Draft, Event, EventId, Kind};
 use chrono::{DateTime, Utc};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -435,7 +435,11 @@ impl Journal {
         Ok(event)
     }
 
-    fn append_locked(&mut self, draft: Draft, now: DateTime<Utc>) -> Result<Event, JournalError> {
+    fn append_locked(
+        &mut self,
+        mut draft: Draft,
+        now: DateTime<Utc>,
+    ) -> Result<Event, JournalError> {
         let path = self.path.clone();
         let len = self
             .file
@@ -468,6 +472,9 @@ impl Journal {
             Some(t) if t > at && t - at <= ORDER_SLACK => t,
             _ => at,
         };
+        if draft.id.is_none() {
+            draft.id = Some(EventId::v7(ts, rand::random()));
+        }
         let event = draft.into_event(seq, ts);
         let mut line = event.to_line().into_bytes();
         if line.len() > MAX_LINE {
@@ -940,6 +947,43 @@ mod tests {
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(j.path()), 0o600);
         assert_eq!(mode(&tl), 0o700);
+    }
+
+    #[test]
+    fn every_appended_event_gets_a_global_id_and_old_lines_without_one_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.jsonl");
+        // A line written by an older version: no `id`.
+        fs::write(
+            &path,
+            "{\"seq\":1,\"ts\":\"2023-11-14T22:13:21.000Z\",\"kind\":\"note\",\"actor\":\"a\",\"msg\":\"old\"}\n",
+        )
+        .unwrap();
+        let mut j = Journal::open(&path).unwrap();
+        let mut ids = std::collections::HashSet::new();
+        for i in 0..200 {
+            let e = j
+                .append(Draft::note("a", "new", &[]), t(2 + i / 50))
+                .unwrap();
+            let id = e.id.clone().expect("a new event has an id");
+            assert_eq!(id.as_str().len(), 36, "{id}");
+            assert_eq!(&id.as_str()[14..15], "7", "a UUID v7: {id}");
+            assert!(ids.insert(id), "ids are unique");
+        }
+        // An event copied from elsewhere keeps the id it came with.
+        let mut copied = Draft::note("b", "from bob's machine", &[]);
+        copied.id = Some(EventId::parse("0190a4f0-0000-7000-8000-000000000001").unwrap());
+        let e = j.append(copied.clone(), t(9)).unwrap();
+        assert_eq!(e.id, copied.id);
+        let r = read(&path).unwrap();
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert_eq!(r.events.len(), 202);
+        assert_eq!(r.events[0].id, None);
+        assert_eq!(r.events[0].msg, "old");
+        // Time-ordered: ids of later events sort after earlier ones' (ms resolution).
+        let first = r.events[1].id.clone().unwrap();
+        let last = r.events[200].id.clone().unwrap();
+        assert!(first < last, "{first} < {last}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod journal;
 pub mod logging;
 pub mod notify;
 pub mod paths;
+pub mod responder;
 pub mod runner;
 pub mod runtime;
 pub mod signals;

@@ -227,6 +227,18 @@ fn semantic_mistakes_are_reported() {
     let e = err("endpoints: []\n");
     assert!(e.message.contains("missing field `service`"), "{e}");
 
+    // A responder named like the tool would never count as a person.
+    let e = err(&format!("{ONE_ENDPOINT}responder: ic\n"));
+    assert_eq!((e.line, e.column), (Some(5), Some(1)), "{e}");
+    assert!(e.message.contains("the tool or automation uses"), "{e}");
+    assert_eq!(
+        parse(&format!("{ONE_ENDPOINT}responder: ann\n"))
+            .unwrap()
+            .responder
+            .map(|r| r.to_string()),
+        Some("ann".into())
+    );
+
     let e = err("");
     assert!(e.message.contains("empty"), "{e}");
 }

@@ -27,9 +27,16 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
     let actor = args
         .actor
         .clone()
-        .or_else(|| std::env::var("USER").ok())
         .filter(|a| !a.trim().is_empty())
-        .unwrap_or_else(|| "someone".into());
+        .unwrap_or_else(|| {
+            let configured = crate::config::Config::discover(config).ok();
+            crate::responder::name(
+                configured
+                    .as_ref()
+                    .and_then(|c| c.responder.as_ref())
+                    .map(|r| r.expose()),
+            )
+        });
     let now = crate::clock::now();
     // With --stdin each line is a message and this draft is never written: it only
     // checks the kind and its options, on a text every kind accepts (a severity

@@ -41,14 +41,6 @@ pub fn playbooks(config: &Config, extra: Vec<Playbook>) -> anyhow::Result<Vec<Pl
     Ok(out)
 }
 
-/// Who is at the keyboard.
-pub fn actor() -> String {
-    std::env::var("USER")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "responder".into())
-}
-
 /// The engine's starting state for `sources`: one row per endpoint (in order),
 /// the config's detection settings and incident options, timelines in `dir`.
 pub fn state_for(sources: &Sources, playbooks: Vec<Playbook>, dir: PathBuf) -> State {
@@ -63,7 +55,7 @@ pub fn state_for(sources: &Sources, playbooks: Vec<Playbook>, dir: PathBuf) -> S
     }
     let mut state = State::new(
         config.service.expose(),
-        &actor(),
+        &crate::responder::name(config.responder.as_ref().map(|r| r.expose())),
         config.detect,
         targets,
         playbooks,

@@ -26,6 +26,72 @@ pub struct Event {
     /// The kind's payload.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub data: Value,
+    /// Unique across machines and files (a time-ordered UUID v7); events
+    /// written by older versions have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<EventId>,
+}
+
+/// An event's global identity: the same event copied to another responder's
+/// file keeps it, so copies are recognised as one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct EventId(String);
+
+/// Longest id accepted from a file (a UUID is 36 characters).
+const MAX_ID: usize = 64;
+
+impl EventId {
+    /// A UUID v7 from a time and 10 random bytes (the caller brings both, so
+    /// the core stays free of clocks and entropy).
+    pub fn v7(at: DateTime<Utc>, random: [u8; 10]) -> EventId {
+        let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+        EventId(
+            uuid::Builder::from_unix_timestamp_millis(millis, &random)
+                .into_uuid()
+                .hyphenated()
+                .to_string(),
+        )
+    }
+
+    /// Checks an id read from outside: 1 to 64 printable ASCII characters
+    /// other than space and quotes (ids from other tools or versions need
+    /// not be UUIDs).
+    pub fn parse(s: &str) -> Result<EventId, String> {
+        if s.is_empty() || s.len() > MAX_ID {
+            return Err(format!(
+                "`id` must be 1 to {MAX_ID} characters, not {}",
+                s.len()
+            ));
+        }
+        if let Some(c) = s
+            .chars()
+            .find(|c| !c.is_ascii_graphic() || matches!(c, '"' | '\\' | '\''))
+        {
+            return Err(format!(
+                "`id` holds {c:?}: only printable ASCII without quotes"
+            ));
+        }
+        Ok(EventId(s.to_string()))
+    }
+
+    /// The id as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for EventId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<EventId, D::Error> {
+        let s = String::deserialize(d)?;
+        EventId::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 fn ts_ser<S: Serializer>(ts: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -359,6 +425,9 @@ pub struct Draft {
     /// When it happened, when that is not the moment it is written (an event kept
     /// in memory while the disk was full is written later with its own time).
     pub at: Option<DateTime<Utc>>,
+    /// Its global identity when it already has one (an event copied from
+    /// another responder); the journal gives a new event one.
+    pub id: Option<EventId>,
 }
 
 impl Draft {
@@ -370,6 +439,7 @@ impl Draft {
             msg: msg.into(),
             data,
             at: None,
+            id: None,
         }
     }
 
@@ -382,6 +452,7 @@ impl Draft {
             actor: self.actor,
             msg: self.msg,
             data: self.data,
+            id: self.id,
         }
     }
 
@@ -477,8 +548,13 @@ impl Draft {
     /// Whether the event fits one timeline line (see [`MAX_LINE`]) whatever
     /// `seq` and time it gets; `Err` carries its length.
     pub fn fits_a_line(&self) -> Result<(), usize> {
-        let bytes = self
-            .clone()
+        let mut widest = self.clone();
+        widest.id = Some(
+            widest
+                .id
+                .unwrap_or_else(|| EventId::v7(DateTime::<Utc>::UNIX_EPOCH, [0; 10])),
+        );
+        let bytes = widest
             .into_event(u64::MAX, chrono::DateTime::<Utc>::MAX_UTC)
             .to_line()
             .len();
@@ -553,6 +629,41 @@ mod tests {
             "{line}"
         );
         assert_eq!(Event::parse_line(&line).unwrap(), e);
+    }
+
+    #[test]
+    fn ids_from_a_file_are_checked_and_a_line_without_one_reads() {
+        let base = r#"{"seq":1,"ts":"2026-01-01T00:00:00Z","kind":"note","actor":"a","msg":"m""#;
+        assert_eq!(Event::parse_line(&format!("{base}}}")).unwrap().id, None);
+        let ok = Event::parse_line(&format!(r#"{base},"id":"01J9ZX-any.tool:id_9"}}"#)).unwrap();
+        assert_eq!(ok.id.unwrap().as_str(), "01J9ZX-any.tool:id_9");
+        let long = "a".repeat(65);
+        for bad in [
+            "",
+            " ",
+            "a b",
+            r"x\u001b[2J",
+            r#"q\"uote"#,
+            r"\u202e",
+            long.as_str(),
+        ] {
+            let line = format!(r#"{base},"id":"{bad}"}}"#);
+            let e = Event::parse_line(&line).unwrap_err();
+            assert!(e.0.contains("`id`"), "{bad:?}: {e}");
+        }
+        let e = Event::parse_line(&format!(r#"{base},"id":7}}"#)).unwrap_err();
+        assert!(e.0.contains("not a timeline event"), "{e}");
+    }
+
+    #[test]
+    fn a_v7_id_carries_its_time_and_sorts_by_it() {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 22, 3, 4, 5).unwrap();
+        let a = EventId::v7(t0, [0xff; 10]);
+        let b = EventId::v7(t0 + chrono::Duration::milliseconds(1), [0; 10]);
+        assert!(a < b, "{a} < {b}");
+        assert_eq!(EventId::parse(a.as_str()).unwrap(), a);
+        let pre_epoch = EventId::v7(DateTime::<Utc>::MIN_UTC, [1; 10]);
+        assert_eq!(pre_epoch.as_str().len(), 36);
     }
 
     #[test]
