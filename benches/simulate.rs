@@ -4,7 +4,6 @@
 //!
 //! Run: `cargo bench --bench simulate`
 
-use incident_commander::core::scenario::Scenario;
 use incident_commander::sim;
 use std::path::Path;
 use std::time::Instant;
@@ -15,7 +14,7 @@ fn main() {
         return;
     }
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios/sim-noise-week.yaml");
-    let scenario = match Scenario::load(&file) {
+    let scenario = match incident_commander::files::load_scenario(&file) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");

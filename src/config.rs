@@ -1150,15 +1150,10 @@ fn ca_file<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error>
                     let Some(path) = resolve(s) else {
                         return Ok(CaFile(PathBuf::from(s)));
                     };
-                    match crate::source::tls::read_ca_file(&path) {
+                    match crate::files::read_ca_file(&path) {
                         Ok(_) => Ok(CaFile(path)),
                         Err(e) => Err(E::custom(hinted(
-                            match e {
-                                crate::source::tls::TlsSetupError::CaFile { path, reason } => {
-                                    format!("cannot use `{path}`: {reason}")
-                                }
-                                other => other.to_string(),
-                            },
+                            format!("cannot use `{}`: {}", e.path, e.reason),
                             "give a readable PEM file of CA certificates (relative paths are relative to this config file)",
                         ))),
                     }
@@ -1424,7 +1419,7 @@ impl Config {
 
     /// Reads and parses a config file with the process environment.
     pub fn load(file: &Path) -> Result<Config, ConfigError> {
-        let text = yaml::read_text(file)?;
+        let text = crate::files::read_yaml_text(file)?;
         Ok(Config::parse(file, &text, |k| std::env::var(k).ok())?)
     }
 

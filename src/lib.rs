@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod core;
 pub mod demo;
+pub mod files;
 pub mod journal;
 pub mod logging;
 pub mod notify;

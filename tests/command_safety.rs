@@ -7,7 +7,6 @@
 //! `tests/command_dialog.rs`.
 
 use incident_commander::core::command::{Command, Values};
-use incident_commander::core::playbook::Playbook;
 use incident_commander::runner::{self, Confirmed, RunOptions};
 use std::path::Path;
 use std::process::Command as Process;
@@ -175,7 +174,7 @@ fn playbook_show_json_is_what_the_runner_runs() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["playbook"], "quoting");
-    let p = Playbook::load(&file).unwrap();
+    let p = incident_commander::files::load_playbook(&file).unwrap();
     let steps = v["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 4);
     for (json, (_, step)) in steps.iter().zip(p.phases.all()) {

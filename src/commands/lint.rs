@@ -142,7 +142,7 @@ pub fn lint_file(path: &Path) -> Verdict {
         error: None,
         warnings: Vec::new(),
     };
-    let text = match yaml::read_text(path) {
+    let text = match crate::files::read_yaml_text(path) {
         Ok(t) => t,
         Err(e) => {
             verdict.error = Some(e);

@@ -89,7 +89,7 @@ fn list(config: Option<&Config>, json: bool) -> anyhow::Result<u8> {
 fn show(config: Option<&Config>, args: &PlaybookShowArgs) -> anyhow::Result<u8> {
     let path = Path::new(&args.playbook);
     let playbook = if path.is_file() {
-        Playbook::load(path)?
+        crate::files::load_playbook(path)?
     } else {
         let all = in_use(config)?;
         let ids: Vec<String> = all.iter().map(|p| p.id.clone()).collect();

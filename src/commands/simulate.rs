@@ -13,7 +13,7 @@ use std::time::Duration;
 
 pub(super) fn run(args: &SimulateArgs) -> anyhow::Result<u8> {
     let scenario = if Path::new(&args.scenario).is_file() {
-        Scenario::load(Path::new(&args.scenario))?
+        crate::files::load_scenario(Path::new(&args.scenario))?
     } else {
         demo::load_scenario(&args.scenario)?
     };

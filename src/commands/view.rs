@@ -26,13 +26,13 @@ pub fn playbooks(config: &Config, extra: Vec<Playbook>) -> anyhow::Result<Vec<Pl
             p
         };
         if p.is_dir() {
-            let (good, bad) = playbook::load_dir(&p);
+            let (good, bad) = crate::files::load_playbook_dir(&p)?;
             if let Some(e) = bad.into_iter().next() {
                 return Err(e.into());
             }
             out.extend(good);
         } else {
-            out.push(Playbook::load(&p)?);
+            out.push(crate::files::load_playbook(&p)?);
         }
     }
     if !out.iter().any(Playbook::is_generic) {
@@ -89,7 +89,7 @@ pub async fn run(
     let mut state = state_for(&sources, playbooks, dir);
     state.interactive = true;
     let config = sources.config;
-    crate::tui::run(crate::tui::Options {
+    let unsaved = crate::tui::run(crate::tui::Options {
         feeds: crate::runtime::Feeds {
             probes: sources.probes,
             concurrency: sources.concurrency,
@@ -102,5 +102,11 @@ pub async fn run(
         secrets: config.secrets().to_vec(),
         command_env,
     })
-    .await
+    .await?;
+    // Exit 1 when events could not be written: the record is incomplete.
+    Ok(if unsaved > 0 {
+        super::EXIT_FINDINGS
+    } else {
+        super::EXIT_OK
+    })
 }

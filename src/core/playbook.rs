@@ -230,12 +230,6 @@ impl Playbook {
         Ok(p)
     }
 
-    /// Reads, parses and validates a playbook file.
-    pub fn load(file: &Path) -> Result<Playbook, YamlError> {
-        let text = yaml::read_text(file)?;
-        Playbook::parse(file, &text)
-    }
-
     /// What `ic lint` warns about in a valid playbook (positions in `text`):
     /// placeholders in quotes, backticks, quoted here-documents or comments,
     /// and placeholders a second parser (`ssh`, `sh -c`, `eval`) reads again.
@@ -735,37 +729,14 @@ pub const BUNDLED: [(&str, &str); 10] = [
     ),
 ];
 
-/// The bundled playbooks, parsed.
+/// The bundled playbooks, parsed (a unit test holds that every one parses).
 pub fn bundled() -> Vec<Playbook> {
     BUNDLED
         .iter()
         .filter_map(|(id, text)| {
-            Playbook::parse(Path::new(&format!("playbooks/{id}.yaml")), text)
-                .map_err(|e| tracing::error!("bundled playbook {id}: {e}"))
-                .ok()
+            Playbook::parse(Path::new(&format!("playbooks/{id}.yaml")), text).ok()
         })
         .collect()
-}
-
-/// Loads every `*.yaml` / `*.yml` playbook in `dir` (sorted); errors are returned per file.
-pub fn load_dir(dir: &Path) -> (Vec<Playbook>, Vec<YamlError>) {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-        .collect();
-    files.sort();
-    let mut good = Vec::new();
-    let mut bad = Vec::new();
-    for f in files {
-        match Playbook::load(&f) {
-            Ok(p) => good.push(p),
-            Err(e) => bad.push(e),
-        }
-    }
-    (good, bad)
 }
 
 #[cfg(test)]

@@ -401,12 +401,6 @@ impl Scenario {
         Ok(s)
     }
 
-    /// Reads and parses a scenario file.
-    pub fn load(file: &Path) -> Result<Scenario, YamlError> {
-        let text = yaml::read_text(file)?;
-        Scenario::parse(file, &text)
-    }
-
     /// What the faults do to `route` at `elapsed` since the start.
     pub fn effects_at(&self, route: &str, elapsed: Duration) -> RouteEffects {
         let mut fx = RouteEffects::calm();

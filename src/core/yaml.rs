@@ -154,57 +154,6 @@ fn too_deep(text: &str) -> Option<(usize, usize)> {
     None
 }
 
-/// Reads and parses a YAML file, refusing oversized files before reading them whole.
-pub fn load<T: DeserializeOwned>(file: &Path) -> Result<T, YamlError> {
-    let text = read_text(file)?;
-    parse(file, &text)
-}
-
-/// Reads a YAML file as UTF-8 text with the size cap applied.
-pub fn read_text(file: &Path) -> Result<String, YamlError> {
-    let meta = std::fs::metadata(file).map_err(|e| io_error(file, &e))?;
-    if meta.is_dir() {
-        return Err(YamlError::whole_file(
-            file,
-            "is a directory, not a YAML file",
-            None,
-        ));
-    }
-    if meta.len() > MAX_YAML_BYTES as u64 {
-        return Err(YamlError::whole_file(
-            file,
-            format!(
-                "file is {} bytes, more than the {} bytes a YAML document may have",
-                meta.len(),
-                MAX_YAML_BYTES
-            ),
-            None,
-        ));
-    }
-    let bytes = std::fs::read(file).map_err(|e| io_error(file, &e))?;
-    String::from_utf8(bytes).map_err(|e| {
-        YamlError::whole_file(
-            file,
-            format!(
-                "not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ),
-            Some("save the file as UTF-8".into()),
-        )
-    })
-}
-
-fn io_error(file: &Path, e: &std::io::Error) -> YamlError {
-    let hint = match e.kind() {
-        std::io::ErrorKind::NotFound => {
-            Some("check the path, or run `ic init` to create a config".into())
-        }
-        std::io::ErrorKind::PermissionDenied => Some("check the file's permissions".into()),
-        _ => None,
-    };
-    YamlError::whole_file(file, format!("cannot read: {e}"), hint)
-}
-
 /// Suggests the nearest valid name for an unknown field or variant.
 fn hint_for(message: &str) -> Option<String> {
     let (kind, rest) = if let Some(i) = message.find("unknown field `") {

@@ -55,7 +55,7 @@ pub fn load_scenario(name_or_path: &str) -> Result<Scenario, YamlError> {
             let file = PathBuf::from(format!("assets/scenarios/{name}.yaml"));
             Scenario::parse(&file, text)?
         } else if Path::new(name_or_path).is_file() {
-            Scenario::load(Path::new(name_or_path))?
+            crate::files::load_scenario(Path::new(name_or_path))?
         } else {
             let names: Vec<&str> = BUNDLED_SCENARIOS.iter().map(|(n, _)| *n).collect();
             let hint = match yaml::nearest(name_or_path, &names) {

@@ -4,7 +4,6 @@
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use std::collections::HashMap;
@@ -95,7 +94,11 @@ fn build_client_config(
         let mut roots = RootCertStore::empty();
         roots.add_parsable_certificates(system_roots().iter().cloned());
         if let Some(path) = ca_file {
-            for cert in read_ca_file(path)? {
+            let certs = crate::files::read_ca_file(path).map_err(|e| TlsSetupError::CaFile {
+                path: e.path,
+                reason: e.reason,
+            })?;
+            for cert in certs {
                 roots.add(cert)?;
             }
         }
@@ -103,32 +106,6 @@ fn build_client_config(
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
-}
-
-/// Reads the CA certificates of a `tls.ca_file` (PEM), each checked to be
-/// usable as a trust anchor: the check the config runs on parsing and the
-/// certificates TLS setup trusts.
-pub fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
-    let bad = |reason: String| TlsSetupError::CaFile {
-        path: path.display().to_string(),
-        reason,
-    };
-    if path.is_dir() {
-        return Err(bad("is a directory, not a PEM file".into()));
-    }
-    let mut certs = Vec::new();
-    let mut check = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(e.to_string()))? {
-        let cert = cert.map_err(|e| bad(format!("not a PEM certificate: {e}")))?;
-        check
-            .add(cert.clone())
-            .map_err(|e| bad(format!("unusable certificate: {e}")))?;
-        certs.push(cert);
-    }
-    if certs.is_empty() {
-        return Err(bad("no PEM certificate in the file".into()));
-    }
-    Ok(certs)
 }
 
 /// Days from `now_unix` until the certificate's notAfter; `None` if it cannot be parsed.

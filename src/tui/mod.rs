@@ -108,8 +108,9 @@ fn restore() {
     );
 }
 
-/// Runs the view until the responder quits or a stop signal arrives.
-pub async fn run(opts: Options) -> anyhow::Result<u8> {
+/// Runs the view until the responder quits or a stop signal arrives; the
+/// count of events that could not be written (0: the record is complete).
+pub async fn run(opts: Options) -> anyhow::Result<usize> {
     let Options {
         feeds,
         state,
@@ -195,9 +196,8 @@ pub async fn run(opts: Options) -> anyhow::Result<u8> {
     if let Some(p) = &timeline {
         println!("timeline: {}", p.display());
     }
-    // Exit 1 when events could not be written: the record is incomplete.
-    if crate::runtime::report_unsaved(&unsaved, timeline.as_deref()) > 0 {
-        return Ok(crate::commands::EXIT_FINDINGS);
-    }
-    Ok(crate::commands::EXIT_OK)
+    Ok(crate::runtime::report_unsaved(
+        &unsaved,
+        timeline.as_deref(),
+    ))
 }
