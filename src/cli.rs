@@ -135,8 +135,9 @@ pub struct EventArgs {
     /// Where timelines live (default: the config's `timeline_dir`, else the platform data dir).
     #[arg(long, value_name = "DIR")]
     pub timeline_dir: Option<PathBuf>,
-    /// note, deploy, config, flag, comms, action, hypothesis, severity, root-cause, open, close,
-    /// or a lifecycle stage: impact-started, detected, acknowledged, mitigated, resolved.
+    /// note, deploy, config, flag, comms, action, hypothesis (also +h1 / -h1 evidence — after `--` —, !h1, xh1), role,
+    /// severity, root-cause, open, close,
+    /// or a lifecycle stage: impact-started, detected, acknowledged, mitigated, impact-ended, resolved.
     #[arg(long, short = 'k', default_value = "note", value_name = "KIND")]
     pub kind: String,
     /// Who (default: the config's `responder:`, else $USER@host).

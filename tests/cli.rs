@@ -418,7 +418,8 @@ fn text_from_outside_cannot_drive_the_terminal() {
         1,
         "{file}"
     );
-    assert!(file.contains("#well ok ## Root cause"), "{file}");
+    // (`#well` is the grammar's tag: the note is filed under what went well.)
+    assert!(file.contains("ok ## Root cause"), "{file}");
 }
 
 /// A route label with a newline and a line of `ic`'s own format after it

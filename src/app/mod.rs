@@ -12,6 +12,7 @@ pub mod targets;
 use crate::core::command::Values;
 use crate::core::detect::Settings;
 use crate::core::event::{Draft, Event, Kind, Phase, Severity, Stage};
+use crate::core::grammar::{self, ChangeKind, Command};
 use crate::core::incident::{HypothesisStatus, Incident};
 use crate::core::metrics::RouteView;
 use crate::core::playbook::{self, Playbook};
@@ -138,40 +139,7 @@ pub enum Pane {
     Timeline,
 }
 
-/// What a line of input is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputKind {
-    /// A note.
-    Note,
-    /// A hypothesis or evidence.
-    Hypothesis,
-    /// A role assignment.
-    Role,
-    /// A status update.
-    Comms,
-    /// A change marker.
-    Change,
-    /// An action item.
-    ActionItem,
-}
-
-impl InputKind {
-    /// The prompt.
-    pub fn prompt(self) -> &'static str {
-        match self {
-            InputKind::Note => "Note (#well / #poorly tag it for the postmortem)",
-            InputKind::Hypothesis => {
-                "Hypothesis — or +h1 evidence for, -h1 evidence against, !h1 confirm, xh1 rule out"
-            }
-            InputKind::Role => "Role and person, e.g. `comms cat`",
-            InputKind::Comms => "Status update (Enter sends; edit freely)",
-            InputKind::Change => {
-                "Change: deploy|config|flag VERSION what, e.g. `deploy v42 payments rollout`"
-            }
-            InputKind::ActionItem => "Action item: text @owner due:2026-12-01",
-        }
-    }
-}
+pub use crate::core::grammar::InputKind;
 
 /// What is being confirmed.
 #[derive(Debug, Clone, PartialEq)]
@@ -1225,7 +1193,9 @@ fn on_action(state: &mut State, action: Action, repeat: bool, fx: &mut Vec<Effec
         }
         Action::Note => state.mode = Mode::Input(InputKind::Note, String::new()),
         Action::Hypothesis => state.mode = Mode::Input(InputKind::Hypothesis, String::new()),
-        Action::Change => state.mode = Mode::Input(InputKind::Change, String::new()),
+        Action::Change => {
+            state.mode = Mode::Input(InputKind::Change(ChangeKind::Deploy), String::new())
+        }
         Action::Severity => state.mode = Mode::Severity(1),
         Action::Sort => state.sort = (state.sort + 1) % 3,
         Action::Filter => {
@@ -1275,11 +1245,9 @@ fn on_action(state: &mut State, action: Action, repeat: bool, fx: &mut Vec<Effec
                     "already acknowledged at {}",
                     at.format("%H:%M:%S UTC")
                 )),
-                None => {
-                    let mut d = Draft::lifecycle(&who, Stage::Acknowledged, state.now);
-                    d.msg = format!("acknowledged by {who}");
-                    fx.push(Effect::Append(d));
-                }
+                None => fx.push(Effect::Append(
+                    Command::Acknowledge.draft(&who, state.now, None),
+                )),
             }
         }
         Action::SwitchPlaybook => match state.proposed_playbook.take() {
@@ -1356,124 +1324,29 @@ fn submit(state: &mut State, kind: InputKind, text: &str, fx: &mut Vec<Effect>) 
         ));
         return;
     }
-    let actor = state.actor.clone();
-    ensure_open(state, fx, "incident");
-    let draft = match kind {
-        InputKind::Note => {
-            let mut tags = Vec::new();
-            if text.contains("#well") {
-                tags.push("went_well");
-            }
-            if text.contains("#poorly") {
-                tags.push("went_poorly");
-            }
-            let clean = text.replace("#well", "").replace("#poorly", "");
-            Draft::note(&actor, clean.trim(), &tags)
-        }
-        InputKind::Hypothesis => hypothesis_draft(state, &actor, text),
-        InputKind::Role => {
-            let (role, person) = text.split_once(' ').unwrap_or((text, ""));
-            Draft::new(
-                Kind::RoleAssigned,
-                &actor,
-                format!("{} is {role}", person.trim()),
-                json!({"role": role, "person": person.trim()}),
-            )
-        }
-        InputKind::Comms => {
-            let body = text.replace(" | ", "\n");
-            fx.push(Effect::Append(Draft::new(
-                Kind::CommsUpdate,
-                &actor,
-                "status update",
-                json!({"text": body}),
-            )));
-            fx.push(Effect::SendComms(body));
+    let command = match grammar::parse(kind, text) {
+        Ok(c) => c,
+        Err(e) => {
+            // Kept in the input so it can be corrected, not retyped.
+            state.mode = Mode::Input(kind, text.to_string());
+            state.say(format!("not written: {e}"));
             return;
         }
-        InputKind::Change => {
-            let mut words = text.split_whitespace();
-            let first = words.next().unwrap_or("deploy");
-            let (change, rest): (&str, Vec<&str>) = if ["deploy", "config", "flag"].contains(&first)
-            {
-                (first, words.collect())
-            } else {
-                ("deploy", text.split_whitespace().collect())
-            };
-            let (version, what) = match rest.split_first() {
-                Some((v, w)) if !w.is_empty() => (Some(*v), w.join(" ")),
-                _ => (None, rest.join(" ")),
-            };
-            Draft::change(&actor, change, &what, version)
-        }
-        InputKind::ActionItem => {
-            let mut owner = "";
-            let mut due = None;
-            let mut words = Vec::new();
-            for w in text.split_whitespace() {
-                if let Some(o) = w.strip_prefix('@') {
-                    owner = o;
-                } else if let Some(d) = w.strip_prefix("due:") {
-                    due = Some(d);
-                } else {
-                    words.push(w);
-                }
-            }
-            Draft::action_item(&actor, &words.join(" "), owner, due)
-        }
     };
+    ensure_open(state, fx, "incident");
+    let next = format!(
+        "h{}",
+        state
+            .incident
+            .as_ref()
+            .map_or(0, |i| i.state.hypotheses.len())
+            + 1
+    );
+    let draft = command.draft(&state.actor, state.now, Some(&next));
     fx.push(Effect::Append(draft));
-}
-
-fn hypothesis_draft(state: &State, actor: &str, text: &str) -> Draft {
-    let n = state
-        .incident
-        .as_ref()
-        .map_or(0, |i| i.state.hypotheses.len());
-    let parse_ref = |rest: &str| -> (String, String) {
-        let (id, more) = rest.split_once(' ').unwrap_or((rest, ""));
-        (id.to_string(), more.trim().to_string())
-    };
-    if let Some(rest) = text.strip_prefix('+').or_else(|| text.strip_prefix('-')) {
-        let (id, evidence) = parse_ref(rest);
-        let supports = text.starts_with('+');
-        return Draft::new(
-            Kind::EvidenceAdded,
-            actor,
-            format!(
-                "{} {id}: {evidence}",
-                if supports { "for" } else { "against" }
-            ),
-            json!({"hypothesis": id, "supports": supports, "text": evidence}),
-        );
+    if let Command::StatusUpdate { text } = command {
+        fx.push(Effect::SendComms(text));
     }
-    if let Some(rest) = text.strip_prefix('!') {
-        let (id, _) = parse_ref(rest);
-        return Draft::new(
-            Kind::HypothesisConfirmed,
-            actor,
-            format!("{id} confirmed"),
-            json!({"hypothesis": id}),
-        );
-    }
-    if let Some(rest) = text.strip_prefix('x') {
-        let (id, more) = parse_ref(rest);
-        if id.starts_with('h') && id[1..].chars().all(|c| c.is_ascii_digit()) && more.is_empty() {
-            return Draft::new(
-                Kind::HypothesisRuledOut,
-                actor,
-                format!("{id} ruled out"),
-                json!({"hypothesis": id}),
-            );
-        }
-    }
-    let id = format!("h{}", n + 1);
-    Draft::new(
-        Kind::HypothesisAdded,
-        actor,
-        format!("{id}: {text}"),
-        json!({"id": id, "text": text}),
-    )
 }
 
 /// `y` in the command dialog: the request the runtime records and runs.
@@ -1531,8 +1404,12 @@ fn one_line(command: &str) -> String {
 
 fn set_severity(state: &mut State, sev: Severity, fx: &mut Vec<Effect>) {
     ensure_open(state, fx, "incident");
-    let actor = state.actor.clone();
-    fx.push(Effect::Append(Draft::severity(&actor, sev, "")));
+    let draft = Command::Severity {
+        severity: sev,
+        reason: String::new(),
+    }
+    .draft(&state.actor, state.now, None);
+    fx.push(Effect::Append(draft));
 }
 
 fn step_event(

@@ -9,10 +9,10 @@
 
 use super::{EXIT_OK, EXIT_USAGE, UsageError, timeline_dir};
 use crate::cli::EventArgs;
-use crate::core::event::{Draft, Kind, Severity, Stage, format_ts};
+use crate::core::event::{Draft, Kind, Stage, format_ts};
+use crate::core::grammar::{self, ChangeKind, Command, InputKind, NoteTag};
 use crate::journal::{self, Journal};
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
 use std::path::Path;
 
 pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8> {
@@ -231,44 +231,64 @@ fn draft(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Draft> {
     let kind = args.kind.trim().to_ascii_lowercase().replace('_', "-");
-    let d = match kind.as_str() {
-        "note" => {
-            let tags: Vec<&str> = args.tags.iter().map(String::as_str).collect();
-            Draft::note(actor, message, &tags)
-        }
+    let parse = |k: InputKind| grammar::parse(k, message).map_err(|e| UsageError(e.0));
+    let command = match kind.as_str() {
+        "note" => match parse(InputKind::Note)? {
+            Command::Note { text, mut tags } => {
+                for t in args.tags.iter().filter(|t| !t.trim().is_empty()) {
+                    let tag = NoteTag::named(t);
+                    if !tags.contains(&tag) {
+                        tags.push(tag);
+                    }
+                }
+                Command::Note { text, tags }
+            }
+            other => other,
+        },
         "deploy" | "config" | "flag" | "change" => {
-            Draft::change(actor, &kind, message, args.change_version.as_deref())
+            let default = ChangeKind::parse(&kind).unwrap_or(ChangeKind::Change);
+            match parse(InputKind::Change(default))? {
+                Command::Change {
+                    change,
+                    version,
+                    what,
+                } => Command::Change {
+                    change,
+                    version: args.change_version.clone().or(version),
+                    what,
+                },
+                other => other,
+            }
         }
-        "comms" => Draft::new(Kind::CommsUpdate, actor, message, json!({"text": message})),
-        "action" => Draft::action_item(
-            actor,
-            message,
-            args.owner.as_deref().unwrap_or(""),
-            args.due.as_deref(),
-        ),
-        "hypothesis" => Draft::new(
-            Kind::HypothesisAdded,
-            actor,
-            message,
-            json!({"text": message}),
-        ),
-        "severity" => {
-            let (first, rest) = message.split_once(' ').unwrap_or((message, ""));
-            let sev = Severity::parse(first).ok_or_else(|| {
-                UsageError(format!(
-                    "`{first}` is not a severity: start the message with SEV-1, SEV-2, SEV-3 or SEV-4"
-                ))
-            })?;
-            Draft::severity(actor, sev, rest)
-        }
-        "root-cause" => Draft::new(
-            Kind::RootCause,
-            actor,
-            format!("root cause: {message}"),
-            json!({"technical": message, "process": ""}),
-        ),
-        "open" => Draft::opened(actor, message, ""),
-        "close" => Draft::new(Kind::IncidentClosed, actor, message, Value::Null),
+        "comms" => parse(InputKind::Comms)?,
+        "action" => match parse(InputKind::ActionItem)? {
+            Command::ActionItem { text, owner, due } => {
+                if let Some(d) = &args.due
+                    && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()
+                {
+                    return Err(UsageError(format!(
+                        "--due `{d}` is not a date: write YYYY-MM-DD, e.g. 2026-12-01"
+                    ))
+                    .into());
+                }
+                Command::ActionItem {
+                    text,
+                    owner: args.owner.clone().or(owner),
+                    due: args.due.clone().or(due),
+                }
+            }
+            other => other,
+        },
+        "hypothesis" => parse(InputKind::Hypothesis)?,
+        "role" => parse(InputKind::Role)?,
+        "severity" => parse(InputKind::Severity)?,
+        "root-cause" => parse(InputKind::RootCause)?,
+        "open" => Command::Open {
+            title: message.to_string(),
+        },
+        "close" => Command::Close {
+            reason: message.to_string(),
+        },
         other => match Stage::parse(other) {
             Some(stage) => {
                 let at = match &args.at {
@@ -281,18 +301,21 @@ fn draft(
                             ))
                         })?,
                 };
-                let mut d = Draft::lifecycle(actor, stage, at);
-                d.msg = format!("{}: {message}", d.msg);
-                d
+                Command::Lifecycle {
+                    stage,
+                    at,
+                    note: message.to_string(),
+                }
             }
             None => {
                 return Err(UsageError(format!(
-                    "unknown kind `{other}`: use note, deploy, config, flag, comms, action, hypothesis, severity, root-cause, open, close, impact-started, detected, acknowledged, mitigated, impact-ended or resolved"
+                    "unknown kind `{other}`: use note, deploy, config, flag, comms, action, hypothesis, role, severity, root-cause, open, close, impact-started, detected, acknowledged, mitigated, impact-ended or resolved"
                 ))
                 .into());
             }
         },
     };
+    let d = command.draft(actor, now, None);
     if args.at.is_some() && d.kind != Kind::Lifecycle {
         return Err(
             UsageError("--at is for lifecycle stages (e.g. --kind mitigated)".into()).into(),

@@ -4,6 +4,7 @@ pub mod command;
 pub mod detect;
 pub mod event;
 pub mod exposition;
+pub mod grammar;
 pub mod incident;
 pub mod metrics;
 pub mod playbook;
