@@ -165,9 +165,22 @@ impl Runtime {
                 if state.interactive {
                     state.mode = app::Mode::Confirm(app::Confirm::Stale);
                 }
-            } else if let Some((j, f)) = replay(&mut state, &path) {
-                journal = Some(j);
-                follower = Some(f);
+            } else {
+                match replay(&mut state, &path) {
+                    Ok((j, f)) => {
+                        journal = Some(j);
+                        follower = Some(f);
+                    }
+                    Err(why) => {
+                        // Not silent: the open incident was not taken over.
+                        let text = format!(
+                            "cannot resume the open incident in {}: {why}; new signals open a new incident",
+                            path.display()
+                        );
+                        tracing::error!("{text}");
+                        app::update(&mut state, Msg::TaskFailed(text), crate::clock::now());
+                    }
+                }
             }
         }
         let known = state
@@ -231,7 +244,7 @@ impl Runtime {
             return;
         }
         match replay(&mut self.state, &path) {
-            Some((j, f)) => {
+            Ok((j, f)) => {
                 self.known = self
                     .state
                     .incident
@@ -243,7 +256,10 @@ impl Runtime {
                 self.state.mark_resumed();
                 self.say(format!("resumed the incident in {}", path.display()));
             }
-            None => self.say(format!("cannot read {}: not resumed", path.display())),
+            Err(why) => {
+                let text = format!("cannot resume {}: {why}", path.display());
+                app::update(&mut self.state, Msg::TaskFailed(text), crate::clock::now());
+            }
         }
     }
 
@@ -914,15 +930,16 @@ fn per_interval(mut v: RouteView, every: Duration) -> RouteView {
 
 /// Replays the timeline at `path` into `state` (through a follower, so nothing
 /// appended meanwhile is missed) and opens it for appending.
-fn replay(state: &mut State, path: &Path) -> Option<(Journal, Follower)> {
+/// `Err` says why the file could not be read or opened for appending.
+fn replay(state: &mut State, path: &Path) -> Result<(Journal, Follower), String> {
     let mut f = Follower::new(path, true);
-    let replay = f.poll().ok()?;
+    let replay = f.poll().map_err(|e| e.to_string())?;
     for e in replay.events {
         app::update(state, Msg::Appended(e), crate::clock::now());
     }
-    let j = Journal::open(path).ok()?;
+    let j = Journal::open(path).map_err(|e| e.to_string())?;
     state.timeline_path = Some(path.to_path_buf());
-    Some((j, f))
+    Ok((j, f))
 }
 
 fn write_postmortem(timeline: &Path) -> String {

@@ -6,6 +6,12 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// The engine's key for a plain press of `code`, as the view translates it.
+fn press(code: KeyCode) -> incident_commander::app::input::Key {
+    incident_commander::tui::input::key(KeyEvent::new(code, KeyModifiers::NONE))
+        .expect("a key the engine knows")
+}
 use incident_commander::app::confirm::{Dialog, Row};
 use incident_commander::app::targets::{SourceKind, Target};
 use incident_commander::app::{self, Confirm, Effect, Mode, Msg, State};
@@ -58,7 +64,7 @@ fn dialog(s: &State) -> &Dialog {
 }
 
 fn key(s: &mut State, code: KeyCode) -> Vec<Effect> {
-    app::update(s, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)), t0())
+    app::update(s, Msg::Key(press(code)), t0())
 }
 
 /// One frame as the terminal shows it, a string per screen row.

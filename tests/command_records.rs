@@ -4,6 +4,12 @@
 //! "ended" means its process group is gone.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// The engine's key for a plain press of `code`, as the view translates it.
+fn press(code: KeyCode) -> incident_commander::app::input::Key {
+    incident_commander::tui::input::key(KeyEvent::new(code, KeyModifiers::NONE))
+        .expect("a key the engine knows")
+}
 use incident_commander::app::targets::{SourceKind, Target};
 use incident_commander::app::{Msg, Pane};
 use incident_commander::config::Notify;
@@ -69,7 +75,7 @@ async fn a_command_s_process_group_is_gone_when_its_end_is_recorded() {
 const PLAYBOOK: &str = "id: slow\ntitle: Slow\nphases:\n  detect:\n    - {id: slow, text: A slow step, run: \"sleep 2; echo done\"}\n";
 
 fn key(code: KeyCode) -> Msg {
-    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+    Msg::Key(press(code))
 }
 
 fn events_of(path: &Path) -> Vec<incident_commander::core::event::Event> {

@@ -6,6 +6,12 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// The engine's key for a plain press of `code`, as the view translates it.
+fn press(code: KeyCode) -> incident_commander::app::input::Key {
+    incident_commander::tui::input::key(KeyEvent::new(code, KeyModifiers::NONE))
+        .expect("a key the engine knows")
+}
 use incident_commander::app::targets::{SourceKind, Target};
 use incident_commander::app::{self, Effect, Msg, State};
 use incident_commander::core::detect::Settings;
@@ -99,7 +105,7 @@ impl Harness {
     }
 
     fn key(&mut self, code: KeyCode, at: DateTime<Utc>) {
-        self.send(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)), at);
+        self.send(Msg::Key(press(code)), at);
     }
 
     fn text(&mut self, s: &str, at: DateTime<Utc>) {
@@ -706,4 +712,35 @@ fn acknowledge_records_who_once_and_refusals_clear_with_their_cause() {
     h.send(Msg::Tick, at(124));
     assert_eq!(h.state.message, None);
     assert_eq!(h.state.pending_override, None);
+}
+
+#[test]
+fn a_background_error_stays_listed_after_later_messages_and_e_shows_it() {
+    let mut h = Harness::new();
+    h.send(
+        Msg::TaskFailed("scrape of shop stopped: task panicked".into()),
+        t0(),
+    );
+    // A later message takes the footer's one slot; the error is still counted and listed.
+    h.send(Msg::Info("snapshot written".into()), t0());
+    let (screen, _) = h.render(160, 45);
+    assert!(screen.contains("1 error (E)"), "{screen}");
+    assert!(!screen.contains("task panicked"), "{screen}");
+    h.key(KeyCode::Char('E'), t0());
+    let (screen, _) = h.render(160, 45);
+    assert!(screen.contains(" Errors "), "{screen}");
+    assert!(
+        screen.contains("03:00:00 scrape of shop stopped: task panicked"),
+        "{screen}"
+    );
+    h.key(KeyCode::Esc, t0());
+    let (screen, _) = h.render(80, 24);
+    assert!(!screen.contains(" Errors "), "{screen}");
+    // Bounded: the oldest go, and the count says how many there were.
+    for i in 0..150 {
+        h.send(Msg::TaskFailed(format!("failure {i}")), t0());
+    }
+    assert_eq!(h.state.errors.len(), incident_commander::app::MAX_ERRORS);
+    let (screen, _) = h.render(160, 45);
+    assert!(screen.contains("151 errors (E)"), "{screen}");
 }

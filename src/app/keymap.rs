@@ -1,7 +1,7 @@
 //! The keymap: one table that drives key handling, the footer's hints and the
 //! help overlay, so they can never disagree.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use super::input::Key;
 
 /// What a key asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,152 +58,297 @@ pub enum Action {
     Filter,
     /// Make the selected row the incident's primary target (what `{target}` means).
     PrimaryTarget,
+    /// List the errors background work reported.
+    Errors,
 }
 
-/// Where a binding applies.
+/// When a binding applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// Everywhere in normal mode.
-    Global,
+pub enum When {
+    /// Always (in normal mode).
+    Always,
     /// Only with an incident open.
     Incident,
+    /// When there is a timeline to read (an incident open, or one just closed).
+    Timeline,
 }
 
-/// One binding.
+/// One binding: the keys that trigger an action, where it applies, and how
+/// help and the footer show it.
 #[derive(Debug, Clone, Copy)]
 pub struct Binding {
-    /// Keys, as shown (`?`, `Tab`, `↑/k`).
+    /// The keys, the first one shown first.
+    pub keys: &'static [Key],
+    /// Keys, as shown (`?`, `Tab`, `↑/k`); empty for a binding shown with the one before.
     pub label: &'static str,
     /// What it does, as shown.
     pub help: &'static str,
     /// The action.
     pub action: Action,
     /// Where it applies.
-    pub scope: Scope,
+    pub when: When,
     /// Shown in the footer (the rest only in help).
     pub footer: bool,
 }
 
-/// The bindings, in help order.
-pub const BINDINGS: [Binding; 26] = [
-    b("?", "help", Action::Help, Scope::Global, true),
-    b("q", "quit", Action::Quit, Scope::Global, true),
-    b("Tab/S-Tab", "focus", Action::FocusNext, Scope::Global, true),
-    b("", "", Action::FocusPrev, Scope::Global, false),
-    b("↑/k ↓/j", "move", Action::Up, Scope::Global, false),
-    b("", "", Action::Down, Scope::Global, false),
-    b("← →", "phase tab", Action::Left, Scope::Global, false),
-    b("", "", Action::Right, Scope::Global, false),
-    b("Enter", "do step / run", Action::Enter, Scope::Global, true),
-    b("n", "note", Action::Note, Scope::Global, true),
+use Key::Char as C;
+
+/// The bindings, in help order: the one table that resolves keys and writes
+/// the footer and the help overlay.
+pub const BINDINGS: [Binding; 27] = [
     b(
+        &[C('?'), Key::F(1)],
+        "?",
+        "help",
+        Action::Help,
+        When::Always,
+        true,
+    ),
+    b(
+        &[C('q'), Key::Ctrl('c')],
+        "q",
+        "quit",
+        Action::Quit,
+        When::Always,
+        true,
+    ),
+    b(
+        &[Key::Tab],
+        "Tab/S-Tab",
+        "focus",
+        Action::FocusNext,
+        When::Always,
+        true,
+    ),
+    b(
+        &[Key::BackTab],
+        "",
+        "",
+        Action::FocusPrev,
+        When::Always,
+        false,
+    ),
+    b(
+        &[Key::Up, C('k')],
+        "↑/k ↓/j",
+        "move",
+        Action::Up,
+        When::Always,
+        false,
+    ),
+    b(
+        &[Key::Down, C('j')],
+        "",
+        "",
+        Action::Down,
+        When::Always,
+        false,
+    ),
+    b(
+        &[Key::Left],
+        "← →",
+        "phase tab",
+        Action::Left,
+        When::Always,
+        false,
+    ),
+    b(&[Key::Right], "", "", Action::Right, When::Always, false),
+    b(
+        &[Key::Enter, C(' ')],
+        "Enter",
+        "do step / run",
+        Action::Enter,
+        When::Always,
+        true,
+    ),
+    b(&[C('n')], "n", "note", Action::Note, When::Always, true),
+    b(
+        &[C('h')],
         "h",
         "hypothesis / evidence",
         Action::Hypothesis,
-        Scope::Global,
+        When::Always,
         false,
     ),
-    b("s", "severity", Action::Severity, Scope::Global, true),
-    b("r", "assign role", Action::Role, Scope::Incident, false),
-    b("u", "status update", Action::Comms, Scope::Incident, true),
     b(
+        &[C('s')],
+        "s",
+        "severity",
+        Action::Severity,
+        When::Always,
+        true,
+    ),
+    b(
+        &[C('r')],
+        "r",
+        "assign role",
+        Action::Role,
+        When::Incident,
+        false,
+    ),
+    b(
+        &[C('u')],
+        "u",
+        "status update",
+        Action::Comms,
+        When::Incident,
+        true,
+    ),
+    b(
+        &[C('m')],
         "m",
         "metric snapshot",
         Action::Snapshot,
-        Scope::Incident,
+        When::Incident,
         false,
     ),
-    b("c", "change marker", Action::Change, Scope::Global, false),
     b(
+        &[C('c')],
+        "c",
+        "change marker",
+        Action::Change,
+        When::Always,
+        false,
+    ),
+    b(
+        &[C('a')],
         "a",
         "action item",
         Action::ActionItem,
-        Scope::Incident,
+        When::Incident,
         false,
     ),
-    b("p", "next phase", Action::NextPhase, Scope::Incident, true),
     b(
+        &[C('p')],
+        "p",
+        "next phase",
+        Action::NextPhase,
+        When::Incident,
+        true,
+    ),
+    b(
+        &[C('A')],
         "A",
         "acknowledge",
         Action::Acknowledge,
-        Scope::Incident,
+        When::Incident,
         true,
     ),
-    b("R", "resolve", Action::Resolve, Scope::Incident, true),
-    b("C", "close", Action::Close, Scope::Incident, false),
     b(
+        &[C('R')],
+        "R",
+        "resolve",
+        Action::Resolve,
+        When::Incident,
+        true,
+    ),
+    b(
+        &[C('C')],
+        "C",
+        "close",
+        Action::Close,
+        When::Incident,
+        false,
+    ),
+    b(
+        &[C('b')],
         "b",
         "switch to the proposed playbook",
         Action::SwitchPlaybook,
-        Scope::Incident,
+        When::Incident,
         false,
     ),
     b(
+        &[C('P')],
         "P",
         "postmortem",
         Action::Postmortem,
-        Scope::Incident,
+        When::Timeline,
         false,
     ),
     b(
+        &[C('t')],
         "t",
         "primary target = selected row",
         Action::PrimaryTarget,
-        Scope::Incident,
+        When::Incident,
         false,
     ),
-    b("o", "sort endpoints", Action::Sort, Scope::Global, false),
-    b("f", "filter timeline", Action::Filter, Scope::Global, false),
+    b(
+        &[C('o')],
+        "o",
+        "sort endpoints",
+        Action::Sort,
+        When::Always,
+        false,
+    ),
+    b(
+        &[C('f')],
+        "f",
+        "filter timeline",
+        Action::Filter,
+        When::Always,
+        false,
+    ),
+    b(
+        &[C('E')],
+        "E",
+        "errors so far",
+        Action::Errors,
+        When::Always,
+        false,
+    ),
 ];
 
 const fn b(
+    keys: &'static [Key],
     label: &'static str,
     help: &'static str,
     action: Action,
-    scope: Scope,
+    when: When,
     footer: bool,
 ) -> Binding {
     Binding {
+        keys,
         label,
         help,
         action,
-        scope,
+        when,
         footer,
     }
 }
 
-/// The action for `key` in normal mode.
-pub fn resolve(key: KeyEvent) -> Option<Action> {
-    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    Some(match key.code {
-        KeyCode::Char('c') if ctrl => Action::Quit,
-        KeyCode::Char('?') | KeyCode::F(1) => Action::Help,
-        KeyCode::Char('q') => Action::Quit,
-        KeyCode::Tab => Action::FocusNext,
-        KeyCode::BackTab => Action::FocusPrev,
-        KeyCode::Up | KeyCode::Char('k') => Action::Up,
-        KeyCode::Down | KeyCode::Char('j') => Action::Down,
-        KeyCode::Left => Action::Left,
-        KeyCode::Right => Action::Right,
-        KeyCode::Enter | KeyCode::Char(' ') => Action::Enter,
-        KeyCode::Char('n') => Action::Note,
-        KeyCode::Char('h') => Action::Hypothesis,
-        KeyCode::Char('s') => Action::Severity,
-        KeyCode::Char('r') => Action::Role,
-        KeyCode::Char('u') => Action::Comms,
-        KeyCode::Char('m') => Action::Snapshot,
-        KeyCode::Char('c') => Action::Change,
-        KeyCode::Char('a') => Action::ActionItem,
-        KeyCode::Char('p') => Action::NextPhase,
-        KeyCode::Char('R') => Action::Resolve,
-        KeyCode::Char('C') => Action::Close,
-        KeyCode::Char('A') => Action::Acknowledge,
-        KeyCode::Char('b') => Action::SwitchPlaybook,
-        KeyCode::Char('P') => Action::Postmortem,
-        KeyCode::Char('o') => Action::Sort,
-        KeyCode::Char('f') => Action::Filter,
-        KeyCode::Char('t') => Action::PrimaryTarget,
-        _ => return None,
+/// What the screen offers right now, for [`resolve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Context {
+    /// An incident is open.
+    pub incident_open: bool,
+    /// A timeline file exists for this session.
+    pub has_timeline: bool,
+}
+
+/// What a key resolves to in normal mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolved {
+    /// Do this.
+    Do(Action),
+    /// The action needs an incident open, and none is.
+    NeedsIncident(Action),
+}
+
+/// The action bound to `key`, checked against where it applies; `None` for
+/// an unbound key.
+pub fn resolve(key: Key, ctx: Context) -> Option<Resolved> {
+    let binding = BINDINGS.iter().find(|b| b.keys.contains(&key))?;
+    let allowed = match binding.when {
+        When::Always => true,
+        When::Incident => ctx.incident_open,
+        When::Timeline => ctx.incident_open || ctx.has_timeline,
+    };
+    Some(if allowed {
+        Resolved::Do(binding.action)
+    } else {
+        Resolved::NeedsIncident(binding.action)
     })
 }
 
@@ -211,7 +356,7 @@ pub fn resolve(key: KeyEvent) -> Option<Action> {
 pub fn footer_hints(incident_open: bool) -> Vec<(&'static str, &'static str)> {
     BINDINGS
         .iter()
-        .filter(|b| b.footer && (incident_open || b.scope == Scope::Global))
+        .filter(|b| b.footer && (incident_open || b.when == When::Always))
         .map(|b| (b.label, b.help))
         .collect()
 }
@@ -229,20 +374,65 @@ pub fn help_lines() -> Vec<(&'static str, &'static str)> {
 mod tests {
     use super::*;
 
+    const OPEN: Context = Context {
+        incident_open: true,
+        has_timeline: true,
+    };
+    const NONE: Context = Context {
+        incident_open: false,
+        has_timeline: false,
+    };
+
     #[test]
-    fn every_shown_binding_resolves_from_its_key() {
+    fn every_shown_label_names_a_key_that_resolves_to_its_action() {
         for b in BINDINGS.iter().filter(|b| !b.label.is_empty()) {
             let first = b.label.split(['/', ' ']).next().unwrap_or_default();
-            let code = match first {
-                "Tab" => KeyCode::Tab,
-                "Enter" => KeyCode::Enter,
-                "↑" => KeyCode::Up,
-                "←" => KeyCode::Left,
-                s => KeyCode::Char(s.chars().next().unwrap()),
+            let key = match first {
+                "Tab" => Key::Tab,
+                "Enter" => Key::Enter,
+                "↑" => Key::Up,
+                "←" => Key::Left,
+                s => Key::Char(s.chars().next().unwrap()),
             };
-            let got = resolve(KeyEvent::new(code, KeyModifiers::NONE));
-            assert_eq!(got, Some(b.action), "{}", b.label);
+            assert_eq!(
+                resolve(key, OPEN),
+                Some(Resolved::Do(b.action)),
+                "{}",
+                b.label
+            );
         }
         assert!(footer_hints(false).len() < footer_hints(true).len());
+    }
+
+    #[test]
+    fn no_key_is_bound_twice_and_conditions_come_from_the_table() {
+        let mut seen = std::collections::HashSet::new();
+        for b in &BINDINGS {
+            for k in b.keys {
+                assert!(seen.insert(*k), "{k:?} is bound twice");
+            }
+        }
+        assert_eq!(
+            resolve(C('p'), NONE),
+            Some(Resolved::NeedsIncident(Action::NextPhase))
+        );
+        assert_eq!(resolve(C('n'), NONE), Some(Resolved::Do(Action::Note)));
+        let closed = Context {
+            incident_open: false,
+            has_timeline: true,
+        };
+        assert_eq!(
+            resolve(C('P'), closed),
+            Some(Resolved::Do(Action::Postmortem))
+        );
+        assert_eq!(
+            resolve(C('P'), NONE),
+            Some(Resolved::NeedsIncident(Action::Postmortem))
+        );
+        assert_eq!(
+            resolve(Key::Ctrl('c'), NONE),
+            Some(Resolved::Do(Action::Quit))
+        );
+        assert_eq!(resolve(C('Z'), OPEN), None);
     }
 }

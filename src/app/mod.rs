@@ -6,6 +6,7 @@
 
 pub mod confirm;
 pub mod impact;
+pub mod input;
 pub mod keymap;
 pub mod targets;
 
@@ -21,8 +22,8 @@ use crate::core::signal::{Signal, SignalState};
 use crate::core::verify::{Check, Verdict};
 use chrono::{DateTime, Utc};
 use confirm::{Dialog, RunRequest};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
-use keymap::Action;
+use input::{Key, Mouse};
+use keymap::{Action, Resolved};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -56,9 +57,9 @@ pub struct Choosing {
 #[derive(Debug)]
 pub enum Msg {
     /// A key.
-    Key(KeyEvent),
+    Key(Key),
     /// A mouse event.
-    Mouse(MouseEvent),
+    Mouse(Mouse),
     /// Pasted text.
     Paste(String),
     /// The terminal is this size now (columns, rows).
@@ -85,7 +86,9 @@ pub enum Msg {
     CommandNotRun(String, String),
     /// Something to tell the responder.
     Info(String),
-    /// A background task failed.
+    /// Something failed that the responder must know of (a background task
+    /// stopped, the terminal's input died, an incident could not be resumed):
+    /// kept in the errors list (`E`), not only the footer.
     TaskFailed(String),
 }
 
@@ -141,6 +144,9 @@ pub enum Pane {
 
 pub use crate::core::grammar::InputKind;
 
+/// Most errors kept for the errors list.
+pub const MAX_ERRORS: usize = 100;
+
 /// What is being confirmed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Confirm {
@@ -164,6 +170,8 @@ pub enum Mode {
     Normal,
     /// The help overlay.
     Help,
+    /// The list of errors background work reported.
+    Errors,
     /// A line of input.
     Input(InputKind, String),
     /// The severity picker, with its cursor.
@@ -227,6 +235,11 @@ pub struct State {
     pub banner: Option<(String, DateTime<Utc>)>,
     /// A status message (refusals, results).
     pub message: Option<String>,
+    /// Errors background work reported, oldest first (at most [`MAX_ERRORS`];
+    /// `E` lists them): they stay until the session ends, unlike `message`.
+    pub errors: Vec<(DateTime<Utc>, String)>,
+    /// Errors dropped from `errors` because it was full.
+    pub errors_dropped: usize,
     /// An action pressed once while refused: pressing it again overrides.
     pub pending_override: Option<Action>,
     /// Timeline filter.
@@ -311,6 +324,8 @@ impl State {
             checks: HashMap::new(),
             banner: None,
             message: None,
+            errors: Vec::new(),
+            errors_dropped: 0,
             pending_override: None,
             filter: None,
             scroll: 0,
@@ -612,7 +627,14 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
             state.say(format!("command for `{step}` not run: {why}"));
         }
         Msg::Info(text) => state.say(text),
-        Msg::TaskFailed(why) => state.say(format!("ERROR in a background task: {why}")),
+        Msg::TaskFailed(why) => {
+            state.say(format!("ERROR: {why} (E lists errors)"));
+            if state.errors.len() >= MAX_ERRORS {
+                state.errors.remove(0);
+                state.errors_dropped += 1;
+            }
+            state.errors.push((now, why));
+        }
     }
     fx
 }
@@ -991,29 +1013,28 @@ fn on_tick(state: &mut State, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
     let _ = fx;
 }
 
-fn on_mouse(state: &mut State, m: MouseEvent) {
-    let inside = |a: (u16, u16, u16, u16)| {
-        m.column >= a.0 && m.column < a.0 + a.2 && m.row >= a.1 && m.row < a.1 + a.3
-    };
-    match m.kind {
-        MouseEventKind::Down(_) => {
+fn on_mouse(state: &mut State, m: Mouse) {
+    match m {
+        Mouse::Click { column, row } => {
+            let inside = |a: (u16, u16, u16, u16)| {
+                column >= a.0 && column < a.0 + a.2 && row >= a.1 && row < a.1 + a.3
+            };
             if inside(state.areas.endpoints) {
                 state.focus = Pane::Endpoints;
-                let row = (m.row - state.areas.endpoints.1) as usize;
+                let row = (row - state.areas.endpoints.1) as usize;
                 if row < state.targets.len() {
                     state.selected = row;
                 }
             } else if inside(state.areas.playbook) {
                 state.focus = Pane::Playbook;
-                let row = (m.row - state.areas.playbook.1) as usize;
+                let row = (row - state.areas.playbook.1) as usize;
                 state.step_cursor = row.saturating_sub(1);
             } else if inside(state.areas.timeline) {
                 state.focus = Pane::Timeline;
             }
         }
-        MouseEventKind::ScrollUp => move_cursor(state, -1),
-        MouseEventKind::ScrollDown => move_cursor(state, 1),
-        _ => {}
+        Mouse::ScrollUp => move_cursor(state, -1),
+        Mouse::ScrollDown => move_cursor(state, 1),
     }
 }
 
@@ -1033,22 +1054,22 @@ fn move_cursor(state: &mut State, d: i64) {
     }
 }
 
-fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
+fn on_key(state: &mut State, key: Key, fx: &mut Vec<Effect>) {
     match state.mode.clone() {
-        Mode::Help => {
+        Mode::Help | Mode::Errors => {
             state.mode = Mode::Normal;
         }
-        Mode::Input(kind, mut buf) => match key.code {
-            KeyCode::Esc => state.mode = Mode::Normal,
-            KeyCode::Enter => {
+        Mode::Input(kind, mut buf) => match key {
+            Key::Esc => state.mode = Mode::Normal,
+            Key::Enter => {
                 state.mode = Mode::Normal;
                 submit(state, kind, buf.trim(), fx);
             }
-            KeyCode::Backspace => {
+            Key::Backspace => {
                 buf.pop();
                 state.mode = Mode::Input(kind, buf);
             }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+            Key::Char(c) => {
                 if buf.len() + c.len_utf8() <= INPUT_LIMIT {
                     buf.push(c);
                 }
@@ -1056,15 +1077,15 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
             }
             _ => {}
         },
-        Mode::Severity(cur) => match key.code {
-            KeyCode::Esc => state.mode = Mode::Normal,
-            KeyCode::Up | KeyCode::Char('k') => state.mode = Mode::Severity(cur.saturating_sub(1)),
-            KeyCode::Down | KeyCode::Char('j') => state.mode = Mode::Severity((cur + 1).min(3)),
-            KeyCode::Char(c @ '1'..='4') => {
+        Mode::Severity(cur) => match key {
+            Key::Esc => state.mode = Mode::Normal,
+            Key::Up | Key::Char('k') => state.mode = Mode::Severity(cur.saturating_sub(1)),
+            Key::Down | Key::Char('j') => state.mode = Mode::Severity((cur + 1).min(3)),
+            Key::Char(c @ '1'..='4') => {
                 state.mode = Mode::Normal;
                 set_severity(state, Severity::ALL[(c as u8 - b'1') as usize], fx);
             }
-            KeyCode::Enter => {
+            Key::Enter => {
                 state.mode = Mode::Normal;
                 set_severity(state, Severity::ALL[cur.min(3)], fx);
             }
@@ -1072,11 +1093,11 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
         },
         Mode::Confirm(Confirm::Run(mut dialog)) => {
             let page = dialog.page(state.size) as i64;
-            let scroll = match key.code {
-                KeyCode::Down | KeyCode::Char('j') => Some(1),
-                KeyCode::Up | KeyCode::Char('k') => Some(-1),
-                KeyCode::PageDown | KeyCode::Char(' ') => Some(page),
-                KeyCode::PageUp => Some(-page),
+            let scroll = match key {
+                Key::Down | Key::Char('j') => Some(1),
+                Key::Up | Key::Char('k') => Some(-1),
+                Key::PageDown | Key::Char(' ') => Some(page),
+                Key::PageUp => Some(-page),
                 _ => None,
             };
             if let Some(d) = scroll {
@@ -1085,8 +1106,8 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
                 state.mode = Mode::Confirm(Confirm::Run(dialog));
                 return;
             }
-            match key.code {
-                KeyCode::Char('y') | KeyCode::Char('Y') => {
+            match key {
+                Key::Char('y') | Key::Char('Y') => {
                     if let Some(why) = dialog.why_not(state.size) {
                         dialog.notice = Some(why);
                         state.mode = Mode::Confirm(Confirm::Run(dialog));
@@ -1095,7 +1116,7 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
                         confirm_run(state, *dialog, fx);
                     }
                 }
-                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
+                Key::Char('n') | Key::Char('N') | Key::Esc | Key::Char('q') => {
                     state.mode = Mode::Normal;
                     state.say("cancelled: the command did not run");
                 }
@@ -1111,9 +1132,9 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
             let Some((path, last)) = state.stale.take() else {
                 return;
             };
-            match key.code {
-                KeyCode::Char('r' | 'y') => fx.push(Effect::ResumeStale(path)),
-                KeyCode::Char('c') => fx.push(Effect::CloseStale(path, last)),
+            match key {
+                Key::Char('r' | 'y') => fx.push(Effect::ResumeStale(path)),
+                Key::Char('c') => fx.push(Effect::CloseStale(path, last)),
                 _ => state.say(format!(
                     "left {} open; new signals open a new incident (ic event -t FILE -k close closes it)",
                     path.display()
@@ -1122,7 +1143,7 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
         }
         Mode::Confirm(what) => {
             state.mode = Mode::Normal;
-            let yes = matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y'));
+            let yes = matches!(key, Key::Char('y') | Key::Char('Y'));
             match (what, yes) {
                 (Confirm::Quit | Confirm::QuitWhileRunning | Confirm::QuitUnsaved, true) => {
                     state.quit = true;
@@ -1132,13 +1153,22 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
             }
         }
         Mode::Normal => {
-            if key.code == KeyCode::Esc {
+            if key == Key::Esc {
                 state.message = None;
                 state.pending_override = None;
                 return;
             }
-            let Some(action) = keymap::resolve(key) else {
-                return;
+            let ctx = keymap::Context {
+                incident_open: state.incident_open(),
+                has_timeline: state.timeline_path.is_some(),
+            };
+            let action = match keymap::resolve(key, ctx) {
+                None => return,
+                Some(Resolved::Do(action)) => action,
+                Some(Resolved::NeedsIncident(_)) => {
+                    state.say("no incident is open: a signal, a note or a severity opens one");
+                    return;
+                }
             };
             let repeat = state.pending_override == Some(action);
             state.pending_override = None;
@@ -1151,6 +1181,7 @@ fn on_action(state: &mut State, action: Action, repeat: bool, fx: &mut Vec<Effec
     let open = state.incident_open();
     match action {
         Action::Help => state.mode = Mode::Help,
+        Action::Errors => state.mode = Mode::Errors,
         Action::Quit => {
             if state.running.is_some() {
                 state.mode = Mode::Confirm(Confirm::QuitWhileRunning);
@@ -1210,8 +1241,6 @@ fn on_action(state: &mut State, action: Action, repeat: bool, fx: &mut Vec<Effec
             let i = kinds.iter().position(|k| *k == state.filter).unwrap_or(0);
             state.filter = kinds[(i + 1) % kinds.len()];
         }
-        Action::Postmortem if state.timeline_path.is_some() => fx.push(Effect::WritePostmortem),
-        _ if !open => state.say("no incident is open: a signal, a note or a severity opens one"),
         Action::Role => state.mode = Mode::Input(InputKind::Role, String::new()),
         Action::ActionItem => state.mode = Mode::Input(InputKind::ActionItem, String::new()),
         Action::Comms => {

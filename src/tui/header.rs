@@ -98,6 +98,20 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
             th.dim(),
         ));
     }
+    if !s.errors.is_empty() {
+        second.push(Span::styled(
+            format!(
+                " · {} error{} (E)",
+                s.errors.len() + s.errors_dropped,
+                if s.errors.len() + s.errors_dropped == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            ),
+            th.bad(),
+        ));
+    }
     for (name, why) in &s.sources_down {
         second.push(Span::styled(
             format!(" · {} down: {}", escape(name), escape(why)),

@@ -10,6 +10,7 @@ pub mod detail;
 pub mod endpoints;
 pub mod footer;
 pub mod header;
+pub mod input;
 pub mod layout;
 pub mod overlay;
 pub mod playbook;
@@ -108,6 +109,22 @@ fn restore() {
     );
 }
 
+/// A panic on the view's thread restores the terminal before it is reported;
+/// one on any other thread (a background task the runtime survives) is only
+/// logged, so the screen is never left half restored — the runtime's guard
+/// shows it as an error the responder can read.
+fn install_panic_hook(ui: std::thread::ThreadId) {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().id() == ui {
+            restore();
+            default_hook(info);
+        } else {
+            tracing::error!("a background thread panicked: {info}");
+        }
+    }));
+}
+
 /// Runs the view until the responder quits or a stop signal arrives; the
 /// count of events that could not be written (0: the record is complete).
 pub async fn run(opts: Options) -> anyhow::Result<usize> {
@@ -130,11 +147,7 @@ pub async fn run(opts: Options) -> anyhow::Result<usize> {
         EnableMouseCapture,
         EnableBracketedPaste
     )?;
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        restore();
-        default_hook(info);
-    }));
+    install_panic_hook(std::thread::current().id());
     let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
     terminal.clear()?;
     if let Ok(size) = terminal.size() {
@@ -148,13 +161,26 @@ pub async fn run(opts: Options) -> anyhow::Result<usize> {
             loop {
                 let msg = match crossterm::event::read() {
                     Ok(TermEvent::Key(k)) if k.kind != crossterm::event::KeyEventKind::Release => {
-                        Msg::Key(k)
+                        match input::key(k) {
+                            Some(k) => Msg::Key(k),
+                            None => continue,
+                        }
                     }
-                    Ok(TermEvent::Mouse(m)) => Msg::Mouse(m),
+                    Ok(TermEvent::Mouse(m)) => match input::mouse(m) {
+                        Some(m) => Msg::Mouse(m),
+                        None => continue,
+                    },
                     Ok(TermEvent::Paste(p)) => Msg::Paste(p),
                     Ok(TermEvent::Resize(w, h)) => Msg::Resize(w, h),
                     Ok(_) => continue,
-                    Err(_) => break,
+                    Err(e) => {
+                        // Keys no longer arrive: say so (q cannot work; Ctrl-C / SIGTERM still do).
+                        tracing::error!("reading the terminal: {e}");
+                        let _ = tx.blocking_send(Msg::TaskFailed(format!(
+                            "terminal input stopped ({e}): keys no longer work; stop ic with Ctrl-C or kill"
+                        )));
+                        break;
+                    }
                 };
                 if tx.blocking_send(msg).is_err() {
                     break;

@@ -1,4 +1,4 @@
-//! Overlays drawn over the panes: help (from the keymap), the severity picker
+//! Overlays drawn over the panes: help (from the keymap), the errors list, the severity picker
 //! with the SEV-1..4 guidance table, line input, y/n questions and the
 //! command dialog (laid out by `app::confirm`).
 
@@ -45,6 +45,41 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
             f.render_widget(Clear, r);
             f.render_widget(
                 Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" Help ")),
+                r,
+            );
+        }
+        Mode::Errors => {
+            let mut lines: Vec<Line> = if s.errors.is_empty() {
+                vec![Line::styled("no errors so far", th.ok())]
+            } else {
+                s.errors
+                    .iter()
+                    .rev()
+                    .map(|(at, why)| {
+                        Line::from(vec![
+                            Span::styled(format!("{} ", at.format("%H:%M:%S")), th.dim()),
+                            Span::styled(crate::core::text::escape(why).into_owned(), th.bad()),
+                        ])
+                    })
+                    .collect()
+            };
+            if s.errors_dropped > 0 {
+                lines.push(Line::styled(
+                    format!("… and {} older ones (see the log file)", s.errors_dropped),
+                    th.dim(),
+                ));
+            }
+            lines.push(Line::from(""));
+            lines.push(Line::styled(
+                "newest first · details in the log file · any key closes",
+                th.dim(),
+            ));
+            let r = centered(area, 100, lines.len() as u16 + 2);
+            f.render_widget(Clear, r);
+            f.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: true })
+                    .block(Block::default().borders(Borders::ALL).title(" Errors ")),
                 r,
             );
         }
