@@ -315,7 +315,8 @@ impl Incident {
         state
     }
 
-    /// Applies one event.
+    /// Applies one event: notes a person's first deliberate action, then
+    /// hands the event to what its kind changes.
     pub fn apply(&mut self, e: &Event) {
         if self.opened.is_some()
             && self.first_human_action.is_none()
@@ -324,303 +325,37 @@ impl Incident {
         {
             self.first_human_action = Some(e.ts);
         }
-        let s = |k: &str| e.str_field(k).unwrap_or_default().to_string();
+        let s = |k: &str| text_field(e, k);
         match e.kind {
-            Kind::IncidentOpened => {
-                if self.opened.is_none() {
-                    self.opened = Some(e.ts);
-                    self.title = s("title");
-                    self.service = s("service");
-                    self.phase.get_or_insert(Phase::Detect);
-                }
-            }
+            Kind::IncidentOpened => self.apply_opened(e),
             Kind::IncidentClosed => self.closed = Some(e.ts),
-            Kind::SignalFired | Kind::SignalUpdated | Kind::SignalResolved => {
-                let key = (s("detector"), s("target"));
-                if key.0.is_empty() || key.1.is_empty() {
-                    self.problems
-                        .push((e.seq, "signal without `detector` and `target`".into()));
-                    return;
-                }
-                let rec = self
-                    .signals
-                    .entry(key.clone())
-                    .or_insert_with(|| SignalRecord {
-                        detector: key.0.clone(),
-                        target: key.1.clone(),
-                        first_fired: e.ts,
-                        started: None,
-                        evidence: String::new(),
-                        firing: false,
-                        resolved: None,
-                        ended: None,
-                        episodes: 0,
-                    });
-                rec.evidence = s("evidence");
-                if e.kind == Kind::SignalFired {
-                    rec.episodes += 1;
-                }
-                if self.primary_target.is_none() && e.kind == Kind::SignalFired {
-                    self.primary_target = Some(key.1.clone());
-                }
-                // The earliest onset of any episode (an update may refine it).
-                if let Some(started) = e.time_field("started") {
-                    rec.started = Some(rec.started.map_or(started, |s| s.min(started)));
-                }
-                rec.firing = e.kind != Kind::SignalResolved;
-                if e.kind == Kind::SignalResolved {
-                    rec.resolved = Some(e.ts);
-                    // Older files have no `ended`: the resolution is the best there is.
-                    rec.ended = Some(e.time_field("ended").unwrap_or(e.ts).min(e.ts));
-                }
-            }
-            Kind::SeveritySet => match e.str_field("severity").and_then(Severity::parse) {
-                Some(sev) => self.severity.push(SeverityChange {
-                    at: e.ts,
-                    actor: e.actor.clone(),
-                    severity: sev,
-                    reason: s("reason"),
-                }),
-                None => self
-                    .problems
-                    .push((e.seq, "severity_set without a SEV-1..4 `severity`".into())),
-            },
-            Kind::RoleAssigned => {
-                let (role, person) = (s("role"), s("person"));
-                if role.is_empty() {
-                    self.problems
-                        .push((e.seq, "role_assigned without `role`".into()));
-                } else if person.is_empty() {
-                    self.roles.remove(&role);
-                } else {
-                    self.roles.insert(role, person);
-                }
-            }
-            Kind::PhaseEntered => match serde_json::from_value::<Phase>(
-                e.data.get("phase").cloned().unwrap_or_default(),
-            ) {
-                Ok(p) => {
-                    self.phase = Some(p);
-                    let forced = e.data.get("override").and_then(Value::as_bool) == Some(true);
-                    self.phases.push((p, e.ts, e.actor.clone(), forced));
-                }
-                Err(_) => self
-                    .problems
-                    .push((e.seq, "phase_entered without a known `phase`".into())),
-            },
+            Kind::SignalFired | Kind::SignalUpdated | Kind::SignalResolved => self.apply_signal(e),
+            Kind::SeveritySet => self.apply_severity(e),
+            Kind::RoleAssigned => self.apply_role(e),
+            Kind::PhaseEntered => self.apply_phase(e),
             Kind::PlaybookSelected => self.playbook = Some(s("playbook")),
-            Kind::StepDone | Kind::StepSkipped => {
-                let (phase, step) = (s("phase"), s("step"));
-                if step.is_empty() {
-                    self.problems
-                        .push((e.seq, "step event without `step`".into()));
-                    return;
-                }
-                self.steps.insert(
-                    (phase, step),
-                    StepRecord {
-                        done: e.kind == Kind::StepDone,
-                        at: e.ts,
-                        actor: e.actor.clone(),
-                        verify: e.data.get("verify").cloned().filter(|v| !v.is_null()),
-                    },
-                );
-            }
+            Kind::StepDone | Kind::StepSkipped => self.apply_step(e),
             Kind::Note => self.notes.push(Entry {
                 at: e.ts,
                 actor: e.actor.clone(),
                 text: e.msg.clone(),
                 tags: strings(e.data.get("tags")),
             }),
-            Kind::HypothesisAdded => {
-                let id = match e.str_field("id") {
-                    Some(id) if !id.is_empty() => id.to_string(),
-                    _ => format!("h{}", self.hypotheses.len() + 1),
-                };
-                let text = e.str_field("text").unwrap_or(&e.msg).to_string();
-                self.hypotheses.push(Hypothesis {
-                    id,
-                    text,
-                    actor: e.actor.clone(),
-                    status: HypothesisStatus::Open,
-                    evidence: Vec::new(),
-                });
-            }
+            Kind::HypothesisAdded => self.apply_hypothesis_added(e),
             Kind::EvidenceAdded | Kind::HypothesisConfirmed | Kind::HypothesisRuledOut => {
-                let id = s("hypothesis");
-                let Some(h) = self.hypotheses.iter_mut().find(|h| h.id == id) else {
-                    self.problems
-                        .push((e.seq, format!("no hypothesis `{id}` in the ledger")));
-                    return;
-                };
-                match e.kind {
-                    Kind::EvidenceAdded => h.evidence.push(Evidence {
-                        supports: e
-                            .data
-                            .get("supports")
-                            .and_then(Value::as_bool)
-                            .unwrap_or(true),
-                        text: e.str_field("text").unwrap_or(&e.msg).to_string(),
-                        actor: e.actor.clone(),
-                        at: e.ts,
-                    }),
-                    Kind::HypothesisConfirmed => h.status = HypothesisStatus::Confirmed,
-                    _ => h.status = HypothesisStatus::RuledOut,
-                }
+                self.apply_to_hypothesis(e)
             }
-            Kind::CommandRun | Kind::CommandFinished => {
-                let run = e.data.get("run").and_then(Value::as_u64);
-                let outcome = s("why");
-                let exit_code = e.data.get("exit_code").and_then(Value::as_i64);
-                let flag = |k: &str| e.data.get(k).and_then(Value::as_bool) == Some(true);
-                let outcome = if !outcome.is_empty() {
-                    outcome
-                } else if flag("timed_out") {
-                    "timed out".into()
-                } else if flag("cancelled") {
-                    "cancelled".into()
-                } else if let Some(code) = exit_code {
-                    format!("exit {code}")
-                } else if let Some(sig) = e.data.get("signal").and_then(Value::as_i64) {
-                    format!("killed by signal {sig}")
-                } else {
-                    "ended without an exit status".into()
-                };
-                let known = run.and_then(|r| {
-                    self.commands
-                        .iter_mut()
-                        .find(|c| c.run == Some(r) && c.ended.is_none())
-                });
-                let rec = match known {
-                    Some(rec) => rec,
-                    None => {
-                        if e.kind == Kind::CommandFinished && run.is_some() {
-                            self.problems.push((
-                                e.seq,
-                                "command_finished without its command_started".into(),
-                            ));
-                        }
-                        self.commands.push(CommandRecord {
-                            run,
-                            step: e.str_field("step").map(str::to_string),
-                            started: None,
-                            ended: None,
-                            actor: e.str_field("confirmed_by").unwrap_or(&e.actor).to_string(),
-                            command: s("command"),
-                            exit_code: None,
-                            duration_ms: None,
-                            outcome: String::new(),
-                            output: String::new(),
-                        });
-                        let last = self.commands.len() - 1;
-                        &mut self.commands[last]
-                    }
-                };
-                rec.ended = Some(e.ts);
-                rec.exit_code = exit_code;
-                rec.duration_ms = e.data.get("duration_ms").and_then(Value::as_u64);
-                rec.outcome = outcome;
-                rec.output = s("output");
-            }
-            Kind::CommandStarted => self.commands.push(CommandRecord {
-                run: Some(e.seq),
-                step: e.str_field("step").map(str::to_string),
-                started: Some(e.ts),
-                ended: None,
-                actor: e.str_field("confirmed_by").unwrap_or(&e.actor).to_string(),
-                command: s("command"),
-                exit_code: None,
-                duration_ms: None,
-                outcome: String::new(),
-                output: String::new(),
-            }),
-            Kind::TargetSelected => {
-                let t = s("target");
-                if t.is_empty() {
-                    self.problems
-                        .push((e.seq, "target_selected without `target`".into()));
-                } else {
-                    self.primary_target = Some(t);
-                    self.primary_target_by = Some((e.actor.clone(), e.ts));
-                }
-            }
+            Kind::CommandRun | Kind::CommandFinished => self.apply_command_finished(e),
+            Kind::CommandStarted => self.apply_command_started(e),
+            Kind::TargetSelected => self.apply_target_selected(e),
             Kind::CommsUpdate => self.comms.push(Entry {
                 at: e.ts,
                 actor: e.actor.clone(),
                 text: e.str_field("text").unwrap_or(&e.msg).to_string(),
                 tags: Vec::new(),
             }),
-            Kind::MetricSnapshot => {
-                for t in e
-                    .data
-                    .get("targets")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let name = t.get("target").and_then(Value::as_str).unwrap_or_default();
-                    self.snapshots.push(SnapshotRow {
-                        at: e.ts,
-                        target: name.to_string(),
-                        error_ratio: t.get("error_ratio").and_then(Value::as_f64),
-                        failed: t.get("failed").and_then(Value::as_u64),
-                    });
-                }
-            }
-            Kind::ImpactMeasured => {
-                let run = s("run");
-                let rows = e.data.get("targets").and_then(Value::as_array);
-                for t in rows.into_iter().flatten() {
-                    let field = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or_default();
-                    let time = |k: &str| {
-                        t.get(k)
-                            .and_then(Value::as_str)
-                            .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
-                            .map(|d| d.with_timezone(&Utc))
-                    };
-                    // A measure is finite and not negative (a hand-edited row may say anything).
-                    let num = |k: &str| {
-                        t.get(k)
-                            .and_then(Value::as_f64)
-                            .filter(|v| v.is_finite() && *v >= 0.0)
-                    };
-                    let target = field("target").to_string();
-                    if target.is_empty() {
-                        self.problems
-                            .push((e.seq, "impact_measured row without `target`".into()));
-                        continue;
-                    }
-                    let requests = t.get("requests").and_then(Value::as_u64).unwrap_or(0);
-                    let started = time("started");
-                    // Each alias once, never the target itself (a cycle back to it).
-                    let mut seen = BTreeSet::new();
-                    let also = strings(t.get("also"))
-                        .into_iter()
-                        .filter(|a| *a != target && seen.insert(a.clone()))
-                        .collect();
-                    let row = TargetImpact {
-                        target: target.clone(),
-                        also,
-                        requests,
-                        // Never more failures than requests, nor an end before the start.
-                        failed: t
-                            .get("failed")
-                            .and_then(Value::as_u64)
-                            .unwrap_or(0)
-                            .min(requests),
-                        peak_error_ratio: num("peak_error_ratio").map(|r| r.clamp(0.0, 1.0)),
-                        p95_before_ms: num("p95_before_ms"),
-                        p95_during_ms: num("p95_during_ms"),
-                        p95_after_ms: num("p95_after_ms"),
-                        started,
-                        ended: time("ended").map(|e| started.map_or(e, |s| e.max(s))),
-                        began_before_ic: t.get("began_before_ic").and_then(Value::as_bool)
-                            == Some(true),
-                        measured_at: Some(e.ts),
-                    };
-                    self.measured.insert((run.clone(), target), row);
-                }
-            }
+            Kind::MetricSnapshot => self.apply_metric_snapshot(e),
+            Kind::ImpactMeasured => self.apply_impact_measured(e),
             Kind::ChangeMarker => self.changes.push(Entry {
                 at: e.ts,
                 actor: e.actor.clone(),
@@ -635,22 +370,292 @@ impl Incident {
                 owner: s("owner"),
                 due: e.str_field("due").map(str::to_string),
             }),
-            Kind::Lifecycle => {
-                match (
-                    e.str_field("stage").and_then(Stage::parse),
-                    e.time_field("at"),
-                ) {
-                    (Some(stage), Some(at)) => {
-                        self.lifecycle.insert(stage.as_str(), at);
-                    }
-                    _ => self.problems.push((
-                        e.seq,
-                        "lifecycle needs a known `stage` and an RFC 3339 `at`".into(),
-                    )),
-                }
-            }
+            Kind::Lifecycle => self.apply_lifecycle(e),
             Kind::RootCause => self.root_cause = Some((s("technical"), s("process"))),
             Kind::Unknown => {}
+        }
+    }
+
+    /// `incident_opened`: the first one sets the title, service and start;
+    /// a later one changes nothing.
+    fn apply_opened(&mut self, e: &Event) {
+        if self.opened.is_none() {
+            self.opened = Some(e.ts);
+            self.title = text_field(e, "title");
+            self.service = text_field(e, "service");
+            self.phase.get_or_insert(Phase::Detect);
+        }
+    }
+
+    /// `signal_fired`, `signal_updated`, `signal_resolved`: the record of the
+    /// (detector, target) pair; the first signal fired names the primary target.
+    fn apply_signal(&mut self, e: &Event) {
+        let s = |k: &str| text_field(e, k);
+        let key = (s("detector"), s("target"));
+        if key.0.is_empty() || key.1.is_empty() {
+            self.problems
+                .push((e.seq, "signal without `detector` and `target`".into()));
+            return;
+        }
+        let rec = self
+            .signals
+            .entry(key.clone())
+            .or_insert_with(|| SignalRecord {
+                detector: key.0.clone(),
+                target: key.1.clone(),
+                first_fired: e.ts,
+                started: None,
+                evidence: String::new(),
+                firing: false,
+                resolved: None,
+                ended: None,
+                episodes: 0,
+            });
+        rec.evidence = s("evidence");
+        if e.kind == Kind::SignalFired {
+            rec.episodes += 1;
+        }
+        if self.primary_target.is_none() && e.kind == Kind::SignalFired {
+            self.primary_target = Some(key.1.clone());
+        }
+        // The earliest onset of any episode (an update may refine it).
+        if let Some(started) = e.time_field("started") {
+            rec.started = Some(rec.started.map_or(started, |s| s.min(started)));
+        }
+        rec.firing = e.kind != Kind::SignalResolved;
+        if e.kind == Kind::SignalResolved {
+            rec.resolved = Some(e.ts);
+            // Older files have no `ended`: the resolution is the best there is.
+            rec.ended = Some(e.time_field("ended").unwrap_or(e.ts).min(e.ts));
+        }
+    }
+
+    /// `severity_set`: a new entry in the severity history.
+    fn apply_severity(&mut self, e: &Event) {
+        match e.str_field("severity").and_then(Severity::parse) {
+            Some(sev) => self.severity.push(SeverityChange {
+                at: e.ts,
+                actor: e.actor.clone(),
+                severity: sev,
+                reason: text_field(e, "reason"),
+            }),
+            None => self
+                .problems
+                .push((e.seq, "severity_set without a SEV-1..4 `severity`".into())),
+        }
+    }
+
+    /// `role_assigned`: gives a role to a person, or frees it (no person).
+    fn apply_role(&mut self, e: &Event) {
+        let (role, person) = (text_field(e, "role"), text_field(e, "person"));
+        if role.is_empty() {
+            self.problems
+                .push((e.seq, "role_assigned without `role`".into()));
+        } else if person.is_empty() {
+            self.roles.remove(&role);
+        } else {
+            self.roles.insert(role, person);
+        }
+    }
+
+    /// `phase_entered`: the current phase, and the phase history.
+    fn apply_phase(&mut self, e: &Event) {
+        match serde_json::from_value::<Phase>(e.data.get("phase").cloned().unwrap_or_default()) {
+            Ok(p) => {
+                self.phase = Some(p);
+                let forced = e.data.get("override").and_then(Value::as_bool) == Some(true);
+                self.phases.push((p, e.ts, e.actor.clone(), forced));
+            }
+            Err(_) => self
+                .problems
+                .push((e.seq, "phase_entered without a known `phase`".into())),
+        }
+    }
+
+    /// `step_done`, `step_skipped`: the step's record (the latest decision counts).
+    fn apply_step(&mut self, e: &Event) {
+        let (phase, step) = (text_field(e, "phase"), text_field(e, "step"));
+        if step.is_empty() {
+            self.problems
+                .push((e.seq, "step event without `step`".into()));
+            return;
+        }
+        self.steps.insert(
+            (phase, step),
+            StepRecord {
+                done: e.kind == Kind::StepDone,
+                at: e.ts,
+                actor: e.actor.clone(),
+                verify: e.data.get("verify").cloned().filter(|v| !v.is_null()),
+            },
+        );
+    }
+
+    /// `hypothesis_added`: a new open hypothesis in the ledger (`h<n>` when
+    /// the event gives no id).
+    fn apply_hypothesis_added(&mut self, e: &Event) {
+        let id = match e.str_field("id") {
+            Some(id) if !id.is_empty() => id.to_string(),
+            _ => format!("h{}", self.hypotheses.len() + 1),
+        };
+        let text = e.str_field("text").unwrap_or(&e.msg).to_string();
+        self.hypotheses.push(Hypothesis {
+            id,
+            text,
+            actor: e.actor.clone(),
+            status: HypothesisStatus::Open,
+            evidence: Vec::new(),
+        });
+    }
+
+    /// `evidence_added`, `hypothesis_confirmed`, `hypothesis_ruled_out`: the
+    /// hypothesis the event names gains evidence or a verdict.
+    fn apply_to_hypothesis(&mut self, e: &Event) {
+        let id = text_field(e, "hypothesis");
+        let Some(h) = self.hypotheses.iter_mut().find(|h| h.id == id) else {
+            self.problems
+                .push((e.seq, format!("no hypothesis `{id}` in the ledger")));
+            return;
+        };
+        match e.kind {
+            Kind::EvidenceAdded => h.evidence.push(Evidence {
+                supports: e
+                    .data
+                    .get("supports")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(true),
+                text: e.str_field("text").unwrap_or(&e.msg).to_string(),
+                actor: e.actor.clone(),
+                at: e.ts,
+            }),
+            Kind::HypothesisConfirmed => h.status = HypothesisStatus::Confirmed,
+            _ => h.status = HypothesisStatus::RuledOut,
+        }
+    }
+
+    /// `command_finished` (or an older version's single `command_run`): the
+    /// end of the command its `run` names.
+    fn apply_command_finished(&mut self, e: &Event) {
+        let run = e.data.get("run").and_then(Value::as_u64);
+        let outcome = command_outcome(e);
+        let exit_code = e.data.get("exit_code").and_then(Value::as_i64);
+        let rec = self.command_to_finish(e, run);
+        rec.ended = Some(e.ts);
+        rec.exit_code = exit_code;
+        rec.duration_ms = e.data.get("duration_ms").and_then(Value::as_u64);
+        rec.outcome = outcome;
+        rec.output = text_field(e, "output");
+    }
+
+    /// The still-running command started as `run`, or else a new record for
+    /// the command `e` describes (a `command_finished` whose start is missing
+    /// is also noted as a problem).
+    fn command_to_finish(&mut self, e: &Event, run: Option<u64>) -> &mut CommandRecord {
+        let known = run.and_then(|r| {
+            self.commands
+                .iter()
+                .position(|c| c.run == Some(r) && c.ended.is_none())
+        });
+        let i = match known {
+            Some(i) => i,
+            None => {
+                if e.kind == Kind::CommandFinished && run.is_some() {
+                    self.problems
+                        .push((e.seq, "command_finished without its command_started".into()));
+                }
+                self.commands.push(CommandRecord {
+                    run,
+                    step: e.str_field("step").map(str::to_string),
+                    started: None,
+                    ended: None,
+                    actor: e.str_field("confirmed_by").unwrap_or(&e.actor).to_string(),
+                    command: text_field(e, "command"),
+                    exit_code: None,
+                    duration_ms: None,
+                    outcome: String::new(),
+                    output: String::new(),
+                });
+                self.commands.len() - 1
+            }
+        };
+        &mut self.commands[i]
+    }
+
+    /// `command_started`: a running command, its run named by the event's `seq`.
+    fn apply_command_started(&mut self, e: &Event) {
+        self.commands.push(CommandRecord {
+            run: Some(e.seq),
+            step: e.str_field("step").map(str::to_string),
+            started: Some(e.ts),
+            ended: None,
+            actor: e.str_field("confirmed_by").unwrap_or(&e.actor).to_string(),
+            command: text_field(e, "command"),
+            exit_code: None,
+            duration_ms: None,
+            outcome: String::new(),
+            output: String::new(),
+        });
+    }
+
+    /// `target_selected`: the primary target a responder chose, and who chose it.
+    fn apply_target_selected(&mut self, e: &Event) {
+        let t = text_field(e, "target");
+        if t.is_empty() {
+            self.problems
+                .push((e.seq, "target_selected without `target`".into()));
+        } else {
+            self.primary_target = Some(t);
+            self.primary_target_by = Some((e.actor.clone(), e.ts));
+        }
+    }
+
+    /// `metric_snapshot`: one row per target it lists.
+    fn apply_metric_snapshot(&mut self, e: &Event) {
+        for t in e
+            .data
+            .get("targets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = t.get("target").and_then(Value::as_str).unwrap_or_default();
+            self.snapshots.push(SnapshotRow {
+                at: e.ts,
+                target: name.to_string(),
+                error_ratio: t.get("error_ratio").and_then(Value::as_f64),
+                failed: t.get("failed").and_then(Value::as_u64),
+            });
+        }
+    }
+
+    /// `impact_measured`: each target's row replaces the earlier measure by
+    /// the same run of `ic`; a row without a target is noted as a problem.
+    fn apply_impact_measured(&mut self, e: &Event) {
+        let run = text_field(e, "run");
+        let rows = e.data.get("targets").and_then(Value::as_array);
+        for t in rows.into_iter().flatten() {
+            let Some(row) = measured_row(t, e.ts) else {
+                self.problems
+                    .push((e.seq, "impact_measured row without `target`".into()));
+                continue;
+            };
+            self.measured.insert((run.clone(), row.target.clone()), row);
+        }
+    }
+
+    /// `lifecycle`: a stage's time set by hand (the latest event of a stage wins).
+    fn apply_lifecycle(&mut self, e: &Event) {
+        match (
+            e.str_field("stage").and_then(Stage::parse),
+            e.time_field("at"),
+        ) {
+            (Some(stage), Some(at)) => {
+                self.lifecycle.insert(stage.as_str(), at);
+            }
+            _ => self.problems.push((
+                e.seq,
+                "lifecycle needs a known `stage` and an RFC 3339 `at`".into(),
+            )),
         }
     }
 
@@ -951,6 +956,82 @@ fn strings(v: Option<&Value>) -> Vec<String> {
         .filter_map(Value::as_str)
         .map(str::to_string)
         .collect()
+}
+
+/// A string field of the event's `data`, owned; empty when it is missing or
+/// not a string.
+fn text_field(e: &Event, key: &str) -> String {
+    e.str_field(key).unwrap_or_default().to_string()
+}
+
+/// How a command ended, in words: the event's own `why`, else `timed out`,
+/// `cancelled`, `exit N`, `killed by signal N` or `ended without an exit status`.
+fn command_outcome(e: &Event) -> String {
+    let outcome = text_field(e, "why");
+    let exit_code = e.data.get("exit_code").and_then(Value::as_i64);
+    let flag = |k: &str| e.data.get(k).and_then(Value::as_bool) == Some(true);
+    if !outcome.is_empty() {
+        outcome
+    } else if flag("timed_out") {
+        "timed out".into()
+    } else if flag("cancelled") {
+        "cancelled".into()
+    } else if let Some(code) = exit_code {
+        format!("exit {code}")
+    } else if let Some(sig) = e.data.get("signal").and_then(Value::as_i64) {
+        format!("killed by signal {sig}")
+    } else {
+        "ended without an exit status".into()
+    }
+}
+
+/// One row `t` of an `impact_measured` event measured at `at`, its numbers
+/// made sane; `None` when it names no target.
+fn measured_row(t: &Value, at: DateTime<Utc>) -> Option<TargetImpact> {
+    let field = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or_default();
+    let time = |k: &str| {
+        t.get(k)
+            .and_then(Value::as_str)
+            .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+            .map(|d| d.with_timezone(&Utc))
+    };
+    // A measure is finite and not negative (a hand-edited row may say anything).
+    let num = |k: &str| {
+        t.get(k)
+            .and_then(Value::as_f64)
+            .filter(|v| v.is_finite() && *v >= 0.0)
+    };
+    let target = field("target").to_string();
+    if target.is_empty() {
+        return None;
+    }
+    let requests = t.get("requests").and_then(Value::as_u64).unwrap_or(0);
+    let started = time("started");
+    // Each alias once, never the target itself (a cycle back to it).
+    let mut seen = BTreeSet::new();
+    let also = strings(t.get("also"))
+        .into_iter()
+        .filter(|a| *a != target && seen.insert(a.clone()))
+        .collect();
+    Some(TargetImpact {
+        target,
+        also,
+        requests,
+        // Never more failures than requests, nor an end before the start.
+        failed: t
+            .get("failed")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            .min(requests),
+        peak_error_ratio: num("peak_error_ratio").map(|r| r.clamp(0.0, 1.0)),
+        p95_before_ms: num("p95_before_ms"),
+        p95_during_ms: num("p95_during_ms"),
+        p95_after_ms: num("p95_after_ms"),
+        started,
+        ended: time("ended").map(|e| started.map_or(e, |s| e.max(s))),
+        began_before_ic: t.get("began_before_ic").and_then(Value::as_bool) == Some(true),
+        measured_at: Some(at),
+    })
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! Pure: the same events always give the same document.
 
 use crate::core::event::{Event, Kind, Stage, format_ts};
-use crate::core::incident::{HypothesisStatus, Incident};
+use crate::core::incident::{CommandRecord, HypothesisStatus, Impact, Incident, TargetImpact};
 use crate::core::text;
 use chrono::Duration;
 use serde_json::{Value, json};
@@ -41,10 +41,32 @@ fn esc(s: &str) -> Cow<'_, str> {
     text::escape(s)
 }
 
-/// Renders the postmortem as Markdown.
+/// Renders the postmortem as Markdown: one section after another, each
+/// written by its own function below.
 pub fn markdown(events: &[Event]) -> String {
     let inc = Incident::fold(events);
+    let impact = inc.impact();
     let mut out = String::new();
+    header(&mut out, &inc);
+    summary(&mut out, &inc);
+    impact_summary(&mut out, &inc, &impact);
+    impact_by_target(&mut out, &impact.targets);
+    lifecycle(&mut out, &inc);
+    signals(&mut out, &inc);
+    timeline(&mut out, events);
+    hypotheses(&mut out, &inc);
+    commands(&mut out, &inc);
+    changes(&mut out, &inc);
+    status_updates(&mut out, &inc);
+    went_well_and_poorly(&mut out, &inc);
+    root_cause(&mut out, &inc);
+    action_items(&mut out, &inc);
+    notes_on_the_record(&mut out, &inc);
+    out
+}
+
+/// The title and the blameless preamble.
+fn header(out: &mut String, inc: &Incident) {
     let title = if inc.title.is_empty() {
         "Untitled incident"
     } else {
@@ -55,8 +77,11 @@ pub fn markdown(events: &[Event]) -> String {
         out,
         "_Blameless review. This document describes what happened and how the system and our process behaved, not who is to blame._\n"
     );
+}
 
-    // Summary
+/// `## Summary`: service, severity, status, playbook, roles and the severity
+/// history when it changed.
+fn summary(out: &mut String, inc: &Incident) {
     let _ = writeln!(out, "## Summary\n");
     let sev = inc
         .current_severity()
@@ -64,7 +89,7 @@ pub fn markdown(events: &[Event]) -> String {
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(out, "| Service | {} |", cell(or_dash(&inc.service)));
     let _ = writeln!(out, "| Severity | {sev} |");
-    let _ = writeln!(out, "| Status | {} |", status(&inc));
+    let _ = writeln!(out, "| Status | {} |", status(inc));
     let _ = writeln!(
         out,
         "| Playbook | {} |",
@@ -82,9 +107,11 @@ pub fn markdown(events: &[Event]) -> String {
         let _ = writeln!(out, "| Severity history | {} |", history.join(" → "));
     }
     out.push('\n');
+}
 
-    // Impact
-    let impact = inc.impact();
+/// `## Impact`: the overall table (affected targets, failed requests, peak
+/// error rate, duration of impact).
+fn impact_summary(out: &mut String, inc: &Incident, impact: &Impact) {
     let _ = writeln!(out, "## Impact\n");
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(
@@ -122,44 +149,53 @@ pub fn markdown(events: &[Event]) -> String {
         }
     );
     out.push('\n');
-    if !impact.targets.is_empty() {
+}
+
+/// The per-target impact table under `## Impact` (nothing when no target
+/// was measured), with a note when the impact began before `ic` started.
+fn impact_by_target(out: &mut String, targets: &[TargetImpact]) {
+    if targets.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "| Target | Requests | Failed | Peak error rate (30 s) | p95 before / during / after | Impact |\n|---|---|---|---|---|---|"
+    );
+    let ms = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.0} ms"));
+    for t in targets {
+        let name = if t.also.is_empty() {
+            cell(&t.target)
+        } else {
+            format!("{} (also {})", cell(&t.target), cell(&t.also.join(", ")))
+        };
         let _ = writeln!(
             out,
-            "| Target | Requests | Failed | Peak error rate (30 s) | p95 before / during / after | Impact |\n|---|---|---|---|---|---|"
+            "| {name} | {} | {} | {} | {} / {} / {} | {} → {} |",
+            t.requests,
+            t.failed,
+            t.peak_error_ratio
+                .map_or("—".to_string(), |p| format!("{:.2}%", p * 100.0)),
+            ms(t.p95_before_ms),
+            ms(t.p95_during_ms),
+            ms(t.p95_after_ms),
+            t.started.map_or("—".to_string(), format_ts),
+            t.ended.map_or("still going".to_string(), format_ts),
         );
-        let ms = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.0} ms"));
-        for t in &impact.targets {
-            let name = if t.also.is_empty() {
-                cell(&t.target)
-            } else {
-                format!("{} (also {})", cell(&t.target), cell(&t.also.join(", ")))
-            };
-            let _ = writeln!(
-                out,
-                "| {name} | {} | {} | {} | {} / {} / {} | {} → {} |",
-                t.requests,
-                t.failed,
-                t.peak_error_ratio
-                    .map_or("—".to_string(), |p| format!("{:.2}%", p * 100.0)),
-                ms(t.p95_before_ms),
-                ms(t.p95_during_ms),
-                ms(t.p95_after_ms),
-                t.started.map_or("—".to_string(), format_ts),
-                t.ended.map_or("still going".to_string(), format_ts),
-            );
-        }
-        out.push('\n');
-        if let Some(t) = impact.targets.iter().find(|t| t.began_before_ic) {
-            let _ = writeln!(
-                out,
-                "_Impact began before ic started: the earliest evidence is ic's first data on {} at {}; the real start may be earlier._\n",
-                cell(&t.target),
-                t.started.map_or("—".to_string(), format_ts)
-            );
-        }
     }
+    out.push('\n');
+    if let Some(t) = targets.iter().find(|t| t.began_before_ic) {
+        let _ = writeln!(
+            out,
+            "_Impact began before ic started: the earliest evidence is ic's first data on {} at {}; the real start may be earlier._\n",
+            cell(&t.target),
+            t.started.map_or("—".to_string(), format_ts)
+        );
+    }
+}
 
-    // Lifecycle
+/// `## Lifecycle`: each stage's time and the figure measured to it, then
+/// when the incident was closed and how the stages are measured.
+fn lifecycle(out: &mut String, inc: &Incident) {
     let f = inc.figures();
     let _ = writeln!(out, "## Lifecycle\n");
     let _ = writeln!(out, "| Stage | Time (UTC) | |\n|---|---|---|");
@@ -193,16 +229,8 @@ pub fn markdown(events: &[Event]) -> String {
     ] {
         let at = inc.stage(stage).map_or("—".to_string(), format_ts);
         let mut fig = figure.map_or(String::new(), |(n, d)| format!("{n}: {}", opt_span(d)));
-        if stage == Stage::Mitigated && !inc.lifecycle.contains_key(stage.as_str()) {
-            match inc.mitigation() {
-                Some((t, what)) => {
-                    let _ = write!(fig, "; after {} at {}", cell(&what), format_ts(t));
-                }
-                None if inc.stage(stage).is_some() => {
-                    fig.push_str("; no command or change recorded before it");
-                }
-                None => {}
-            }
+        if stage == Stage::Mitigated {
+            mitigation_note(&mut fig, inc);
         }
         let _ = writeln!(out, "| {label} | {at} | {fig} |");
     }
@@ -216,38 +244,61 @@ pub fn markdown(events: &[Event]) -> String {
         out,
         "_Impact started, impact ended and mitigated are measured from the data (the detectors' change points); detected is the first alert; acknowledged is a person's explicit acknowledgement or first action; resolved is a responder's declaration. `ic event -k <stage> --at TIME` corrects any of them._\n"
     );
+}
 
-    // Signals
-    if !inc.signals.is_empty() {
-        let _ = writeln!(out, "## Signals\n");
+/// Appends to the mitigated row's figure what the mitigation followed (the
+/// command or change before it), unless a responder set the stage by hand.
+fn mitigation_note(fig: &mut String, inc: &Incident) {
+    if inc.lifecycle.contains_key(Stage::Mitigated.as_str()) {
+        return;
+    }
+    match inc.mitigation() {
+        Some((t, what)) => {
+            let _ = write!(fig, "; after {} at {}", cell(&what), format_ts(t));
+        }
+        None if inc.stage(Stage::Mitigated).is_some() => {
+            fig.push_str("; no command or change recorded before it");
+        }
+        None => {}
+    }
+}
+
+/// `## Signals`: what each detector said about each target (nothing when
+/// none fired).
+fn signals(out: &mut String, inc: &Incident) {
+    if inc.signals.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Signals\n");
+    let _ = writeln!(
+        out,
+        "| Detector | Target | Anomaly began | First fired | Anomaly ended | Resolved | Last evidence |\n|---|---|---|---|---|---|---|"
+    );
+    for s in inc.signals.values() {
         let _ = writeln!(
             out,
-            "| Detector | Target | Anomaly began | First fired | Anomaly ended | Resolved | Last evidence |\n|---|---|---|---|---|---|---|"
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            cell(&s.detector.to_string()),
+            cell(&s.target),
+            s.started.map_or("—".to_string(), format_ts),
+            format_ts(s.first_fired),
+            s.ended.map_or("—".to_string(), format_ts),
+            s.resolved.map_or(
+                if s.firing {
+                    "still firing".to_string()
+                } else {
+                    "—".to_string()
+                },
+                format_ts
+            ),
+            cell(&s.evidence)
         );
-        for s in inc.signals.values() {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                cell(&s.detector.to_string()),
-                cell(&s.target),
-                s.started.map_or("—".to_string(), format_ts),
-                format_ts(s.first_fired),
-                s.ended.map_or("—".to_string(), format_ts),
-                s.resolved.map_or(
-                    if s.firing {
-                        "still firing".to_string()
-                    } else {
-                        "—".to_string()
-                    },
-                    format_ts
-                ),
-                cell(&s.evidence)
-            );
-        }
-        out.push('\n');
     }
+    out.push('\n');
+}
 
-    // Timeline
+/// `## Timeline`: every event, in file order.
+fn timeline(out: &mut String, events: &[Event]) {
     let _ = writeln!(out, "## Timeline\n");
     let _ = writeln!(out, "| Time (UTC) | Kind | Who | What |\n|---|---|---|---|");
     for e in events {
@@ -261,8 +312,11 @@ pub fn markdown(events: &[Event]) -> String {
         );
     }
     out.push('\n');
+}
 
-    // Hypotheses
+/// `## Hypotheses`: the assumption ledger, each hypothesis with where it
+/// stands and its evidence for and against.
+fn hypotheses(out: &mut String, inc: &Incident) {
     let _ = writeln!(out, "## Hypotheses\n");
     if inc.hypotheses.is_empty() {
         let _ = writeln!(out, "_None recorded._\n");
@@ -288,84 +342,104 @@ pub fn markdown(events: &[Event]) -> String {
     if !inc.hypotheses.is_empty() {
         out.push('\n');
     }
+}
 
-    // Commands
-    if !inc.commands.is_empty() {
-        let _ = writeln!(out, "## Commands run\n");
-        for c in &inc.commands {
-            let when = c.started.or(c.ended).map_or("?".to_string(), format_ts);
-            let how = if c.unfinished() {
-                "**no recorded end** (ic stopped while it ran: check whether it finished)"
-                    .to_string()
-            } else {
-                format!(
-                    "{}{}",
-                    esc(&c.outcome),
-                    c.duration_ms.map_or(String::new(), |ms| format!(
-                        " in {:.1} s",
-                        ms as f64 / 1000.0
-                    ))
-                )
-            };
-            let step = c
-                .step
-                .as_deref()
-                .map_or(String::new(), |s| format!("step `{}`, ", esc(s)));
-            let _ = writeln!(
-                out,
-                "- {step}confirmed by {} at {when}: {how}\n\n  ```sh\n  {}\n  ```",
-                esc(&c.actor),
-                c.command
-                    .replace("```", "'''")
-                    .split('\n')
-                    .map(esc)
-                    .collect::<Vec<_>>()
-                    .join("\n  ")
-            );
-            if !c.output.trim().is_empty() {
-                let excerpt: String = c
-                    .output
-                    .replace("```", "'''")
-                    .lines()
-                    .take(10)
-                    .map(esc)
-                    .collect::<Vec<_>>()
-                    .join("\n  ");
-                let _ = writeln!(out, "\n  output:\n\n  ```\n  {excerpt}\n  ```");
-            }
-            out.push('\n');
-        }
+/// `## Commands run` (nothing when none ran).
+fn commands(out: &mut String, inc: &Incident) {
+    if inc.commands.is_empty() {
+        return;
     }
+    let _ = writeln!(out, "## Commands run\n");
+    for c in &inc.commands {
+        command(out, c);
+    }
+}
 
-    // Changes and comms
-    if !inc.changes.is_empty() {
-        let _ = writeln!(out, "## Changes around the incident\n");
-        for c in &inc.changes {
-            let _ = writeln!(
-                out,
-                "- {} {} ({})",
-                format_ts(c.at),
-                esc(&c.text),
-                esc(&c.tags.join(", "))
-            );
-        }
-        out.push('\n');
+/// One command: its step, who confirmed it, when and how it ended, the
+/// command itself and the first lines of its output.
+fn command(out: &mut String, c: &CommandRecord) {
+    let when = c.started.or(c.ended).map_or("?".to_string(), format_ts);
+    let how = if c.unfinished() {
+        "**no recorded end** (ic stopped while it ran: check whether it finished)".to_string()
+    } else {
+        format!(
+            "{}{}",
+            esc(&c.outcome),
+            c.duration_ms.map_or(String::new(), |ms| format!(
+                " in {:.1} s",
+                ms as f64 / 1000.0
+            ))
+        )
+    };
+    let step = c
+        .step
+        .as_deref()
+        .map_or(String::new(), |s| format!("step `{}`, ", esc(s)));
+    let _ = writeln!(
+        out,
+        "- {step}confirmed by {} at {when}: {how}\n\n  ```sh\n  {}\n  ```",
+        esc(&c.actor),
+        c.command
+            .replace("```", "'''")
+            .split('\n')
+            .map(esc)
+            .collect::<Vec<_>>()
+            .join("\n  ")
+    );
+    if !c.output.trim().is_empty() {
+        let excerpt: String = c
+            .output
+            .replace("```", "'''")
+            .lines()
+            .take(10)
+            .map(esc)
+            .collect::<Vec<_>>()
+            .join("\n  ");
+        let _ = writeln!(out, "\n  output:\n\n  ```\n  {excerpt}\n  ```");
     }
-    if !inc.comms.is_empty() {
-        let _ = writeln!(out, "## Status updates\n");
-        for c in &inc.comms {
-            let _ = writeln!(
-                out,
-                "- {} ({}): {}",
-                format_ts(c.at),
-                esc(&c.actor),
-                esc(&c.text.replace('\n', " / "))
-            );
-        }
-        out.push('\n');
-    }
+    out.push('\n');
+}
 
-    // Went well / poorly
+/// `## Changes around the incident`: deploys, config changes, flags
+/// (nothing when none was recorded).
+fn changes(out: &mut String, inc: &Incident) {
+    if inc.changes.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Changes around the incident\n");
+    for c in &inc.changes {
+        let _ = writeln!(
+            out,
+            "- {} {} ({})",
+            format_ts(c.at),
+            esc(&c.text),
+            esc(&c.tags.join(", "))
+        );
+    }
+    out.push('\n');
+}
+
+/// `## Status updates`: the comms sent (nothing when none was).
+fn status_updates(out: &mut String, inc: &Incident) {
+    if inc.comms.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Status updates\n");
+    for c in &inc.comms {
+        let _ = writeln!(
+            out,
+            "- {} ({}): {}",
+            format_ts(c.at),
+            esc(&c.actor),
+            esc(&c.text.replace('\n', " / "))
+        );
+    }
+    out.push('\n');
+}
+
+/// `## What went well` and `## What went poorly`: the notes tagged so, or a
+/// placeholder for the review.
+fn went_well_and_poorly(out: &mut String, inc: &Incident) {
     for (tag, heading) in [
         ("went_well", "What went well"),
         ("went_poorly", "What went poorly"),
@@ -384,8 +458,10 @@ pub fn markdown(events: &[Event]) -> String {
         }
         out.push('\n');
     }
+}
 
-    // Root cause
+/// `## Root cause`: technical and process, or placeholders for the review.
+fn root_cause(out: &mut String, inc: &Incident) {
     let _ = writeln!(out, "## Root cause\n");
     match &inc.root_cause {
         Some((tech, process)) => {
@@ -400,8 +476,10 @@ pub fn markdown(events: &[Event]) -> String {
             );
         }
     }
+}
 
-    // Action items
+/// `## Action items`: the follow-up table, or a placeholder row.
+fn action_items(out: &mut String, inc: &Incident) {
     let _ = writeln!(out, "## Action items\n");
     let _ = writeln!(out, "| Action | Owner | Due |\n|---|---|---|");
     if inc.action_items.is_empty() {
@@ -416,13 +494,18 @@ pub fn markdown(events: &[Event]) -> String {
             cell(a.due.as_deref().unwrap_or("—"))
         );
     }
-    if !inc.problems.is_empty() {
-        let _ = writeln!(out, "\n## Notes on the record\n");
-        for (seq, why) in &inc.problems {
-            let _ = writeln!(out, "- event {seq}: {}", esc(why));
-        }
+}
+
+/// `## Notes on the record`: events whose payload could not be read
+/// (nothing when every one could).
+fn notes_on_the_record(out: &mut String, inc: &Incident) {
+    if inc.problems.is_empty() {
+        return;
     }
-    out
+    let _ = writeln!(out, "\n## Notes on the record\n");
+    for (seq, why) in &inc.problems {
+        let _ = writeln!(out, "- event {seq}: {}", esc(why));
+    }
 }
 
 fn or_dash(s: &str) -> &str {

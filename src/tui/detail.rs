@@ -4,6 +4,7 @@
 
 use super::theme::Theme;
 use crate::app::State;
+use crate::app::targets::{Point, Target};
 use crate::core::sample::FailureClass;
 use crate::core::text::escape;
 use ratatui::Frame;
@@ -13,7 +14,9 @@ use ratatui::symbols;
 use ratatui::text::Line;
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph};
 
-/// Draws the detail pane.
+/// Draws the detail pane: a frame titled with the selected target, holding
+/// its latency chart, its error-rate chart and the lines below them (an
+/// empty frame when no row is selected).
 pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
     let Some(t) = s.selected_target() else {
         f.render_widget(
@@ -36,41 +39,57 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
             Constraint::Min(3),
         ])
         .split(inner);
+    draw_latency(f, parts[0], t, th);
+    draw_error_rate(f, parts[1], t, s, th);
+    draw_lines(f, parts[2], t, s, th);
+}
+
+/// The time axis of `t`'s history: the first point's time (the origin, in
+/// seconds) and the span to the last point (at least 1 s).
+fn time_axis(t: &Target) -> (i64, f64) {
     let t0 = t.history.front().map_or(0, |p| p.t);
-    let xy = |f: fn(&crate::app::targets::Point) -> Option<f64>| -> Vec<(f64, f64)> {
+    let span = t.history.back().map_or(1.0, |p| (p.t - t0).max(1) as f64);
+    (t0, span)
+}
+
+/// A line's style: colour `c`, or none in monochrome.
+fn color(th: Theme, c: Color) -> Style {
+    if th.mono {
+        Style::default()
+    } else {
+        Style::default().fg(c)
+    }
+}
+
+/// The latency chart: p50, p95 and p99 in ms over the history.
+fn draw_latency(f: &mut Frame, area: Rect, t: &Target, th: Theme) {
+    let (t0, span) = time_axis(t);
+    let xy = |f: fn(&Point) -> Option<f64>| -> Vec<(f64, f64)> {
         t.history
             .iter()
             .filter_map(|p| f(p).map(|v| ((p.t - t0) as f64, v * 1000.0)))
             .collect()
     };
     let (p50, p95, p99) = (xy(|p| p.p50), xy(|p| p.p95), xy(|p| p.p99));
-    let span = t.history.back().map_or(1.0, |p| (p.t - t0).max(1) as f64);
     let ymax = p99.iter().chain(&p95).map(|p| p.1).fold(1.0, f64::max) * 1.1;
-    let color = |c: Color| {
-        if th.mono {
-            Style::default()
-        } else {
-            Style::default().fg(c)
-        }
-    };
     let lat = Chart::new(vec![
         Dataset::default()
             .name("p50")
             .marker(symbols::Marker::Braille)
             .graph_type(GraphType::Line)
-            .style(color(Color::Green))
+            .style(color(th, Color::Green))
             .data(&p50),
         Dataset::default()
             .name("p95")
             .marker(symbols::Marker::Braille)
             .graph_type(GraphType::Line)
-            .style(color(Color::Yellow))
+            .style(color(th, Color::Yellow))
             .data(&p95),
         Dataset::default()
             .name("p99")
             .marker(symbols::Marker::Braille)
             .graph_type(GraphType::Line)
-            .style(color(Color::Red))
+            .style(color(th, Color::Red))
             .data(&p99),
     ])
     .x_axis(Axis::default().bounds([0.0, span]))
@@ -80,8 +99,13 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
             .labels(vec![Line::from("0"), Line::from(format!("{ymax:.0}ms"))]),
     )
     .legend_position(Some(ratatui::widgets::LegendPosition::TopLeft));
-    f.render_widget(lat, parts[0]);
+    f.render_widget(lat, area);
+}
 
+/// The error-rate chart: the error percentage over the history, with the
+/// configured threshold as a line.
+fn draw_error_rate(f: &mut Frame, area: Rect, t: &Target, s: &State, th: Theme) {
+    let (t0, span) = time_axis(t);
     let errs: Vec<(f64, f64)> = t
         .history
         .iter()
@@ -95,13 +119,13 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
             .name("error %")
             .marker(symbols::Marker::Braille)
             .graph_type(GraphType::Line)
-            .style(color(Color::Red))
+            .style(color(th, Color::Red))
             .data(&errs),
         Dataset::default()
             .name(format!("threshold {thr}%"))
             .marker(symbols::Marker::Dot)
             .graph_type(GraphType::Line)
-            .style(color(Color::DarkGray))
+            .style(color(th, Color::DarkGray))
             .data(&line),
     ])
     .x_axis(Axis::default().bounds([0.0, span]))
@@ -111,8 +135,13 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
             .labels(vec![Line::from("0"), Line::from(format!("{emax:.0}%"))]),
     )
     .legend_position(Some(ratatui::widgets::LegendPosition::TopLeft));
-    f.render_widget(err, parts[1]);
+    f.render_widget(err, area);
+}
 
+/// The lines under the charts: the failure classes of the last 5 minutes and
+/// the last error exemplars (a probed target) or the last scrape's counts (a
+/// metrics route), then the detectors firing.
+fn draw_lines(f: &mut Frame, area: Rect, t: &Target, s: &State, th: Theme) {
     let mut lines = Vec::new();
     if let Some(w) = &t.window {
         let st = w.stats(std::time::Duration::from_secs(300), s.now);
@@ -156,5 +185,5 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
             th.bad(),
         ));
     }
-    f.render_widget(Paragraph::new(lines), parts[2]);
+    f.render_widget(Paragraph::new(lines), area);
 }
