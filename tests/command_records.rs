@@ -4,12 +4,6 @@
 //! "ended" means its process group is gone.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-
-/// The engine's key for a plain press of `code`, as the view translates it.
-fn press(code: KeyCode) -> incident_commander::app::input::Key {
-    incident_commander::tui::input::key(KeyEvent::new(code, KeyModifiers::NONE))
-        .expect("a key the engine knows")
-}
 use incident_commander::app::targets::{SourceKind, Target};
 use incident_commander::app::{Msg, Pane};
 use incident_commander::config::Notify;
@@ -22,6 +16,12 @@ use incident_commander::runtime::Runtime;
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::watch;
+
+/// The engine's key for a plain press of `code`, as the view translates it.
+fn press(code: KeyCode) -> incident_commander::app::input::Key {
+    incident_commander::tui::input::key(KeyEvent::new(code, KeyModifiers::NONE))
+        .expect("a key the engine knows")
+}
 
 /// Whether `pid` is a live process (not gone, not a zombie waiting for its reaper).
 fn alive(pid: i32) -> bool {

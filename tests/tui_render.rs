@@ -6,12 +6,6 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-
-/// The engine's key for a plain press of `code`, as the view translates it.
-fn press(code: KeyCode) -> incident_commander::app::input::Key {
-    incident_commander::tui::input::key(KeyEvent::new(code, KeyModifiers::NONE))
-        .expect("a key the engine knows")
-}
 use incident_commander::app::targets::{SourceKind, Target};
 use incident_commander::app::{self, Effect, Msg, State};
 use incident_commander::core::detect::Settings;
@@ -24,6 +18,12 @@ use incident_commander::tui::{self, theme::Theme};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
+
+/// The engine's key for a plain press of `code`, as the view translates it.
+fn press(code: KeyCode) -> incident_commander::app::input::Key {
+    incident_commander::tui::input::key(KeyEvent::new(code, KeyModifiers::NONE))
+        .expect("a key the engine knows")
+}
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 3, 0, 0).unwrap()

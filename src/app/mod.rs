@@ -10,6 +10,9 @@ pub mod input;
 pub mod keymap;
 pub mod targets;
 
+#[cfg(test)]
+mod tests;
+
 use crate::core::command::Values;
 use crate::core::detect::Settings;
 use crate::core::event::{Draft, Event, Kind, Phase, Severity, Stage};

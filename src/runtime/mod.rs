@@ -17,7 +17,9 @@ use crate::core::event::{Draft, Event, Kind};
 use crate::core::metrics::RouteView;
 use crate::core::signal::Signal;
 use crate::journal::{self, Follower, Journal, Opening};
-use crate::notify::Notifier;
+use ports::{Clock, CommandRunner, Notifications, Ports};
+
+pub mod ports;
 use crate::source::probe::ProbeTarget;
 use crate::source::schedule::{self, ProbeEvent};
 use crate::source::scrape::{self, ScrapeEvent, ScrapeTarget};
@@ -123,7 +125,9 @@ pub struct Runtime {
     /// The `seq` of every event of the open timeline the state has learnt.
     known: std::collections::HashSet<u64>,
     pending: Vec<Draft>,
-    notifier: Notifier,
+    notifier: Box<dyn Notifications>,
+    clock: Arc<dyn Clock>,
+    runner: Arc<dyn CommandRunner>,
     tx: mpsc::Sender<Msg>,
     rx: mpsc::Receiver<Msg>,
     stop_tx: watch::Sender<bool>,
@@ -149,8 +153,21 @@ impl Runtime {
     /// A runtime over `state`; with `resume`, it continues the newest open incident
     /// in the state's timeline directory.
     pub fn new(
-        mut state: State,
+        state: State,
         notify: &Notify,
+        secrets: Vec<String>,
+        env: Vec<(String, String)>,
+        resume: bool,
+    ) -> Runtime {
+        let ports = Ports::real(notify, &secrets);
+        Runtime::with_ports(state, ports, secrets, env, resume)
+    }
+
+    /// A runtime over `state` reaching the world through `ports` (tests give
+    /// a manual clock, a recording notifier and a scripted runner).
+    pub fn with_ports(
+        mut state: State,
+        ports: Ports,
         secrets: Vec<String>,
         env: Vec<(String, String)>,
         resume: bool,
@@ -158,7 +175,7 @@ impl Runtime {
         let (mut journal, mut follower) = (None, None);
         let found = journal::newest_open_with_last(&state.timeline_dir, &state.service);
         if resume && let Some((path, last)) = found {
-            if crate::clock::now() - last >= state.stale_after {
+            if ports.clock.now() - last >= state.stale_after {
                 // Quiet too long to take over silently: the responder decides.
                 tracing::info!(timeline = %path.display(), "the open incident is stale");
                 state.stale = Some((path, last));
@@ -166,7 +183,7 @@ impl Runtime {
                     state.mode = app::Mode::Confirm(app::Confirm::Stale);
                 }
             } else {
-                match replay(&mut state, &path) {
+                match replay(&mut state, &path, ports.clock.now()) {
                     Ok((j, f)) => {
                         journal = Some(j);
                         follower = Some(f);
@@ -178,7 +195,7 @@ impl Runtime {
                             path.display()
                         );
                         tracing::error!("{text}");
-                        app::update(&mut state, Msg::TaskFailed(text), crate::clock::now());
+                        app::update(&mut state, Msg::TaskFailed(text), ports.clock.now());
                     }
                 }
             }
@@ -210,7 +227,7 @@ impl Runtime {
                 unfinished.join(", ")
             );
             tracing::warn!("{text}");
-            app::update(&mut state, Msg::Info(text), crate::clock::now());
+            app::update(&mut state, Msg::Info(text), ports.clock.now());
         }
         let (tx, rx) = mpsc::channel::<Msg>(4096);
         let (stop_tx, _) = watch::channel(false);
@@ -222,7 +239,9 @@ impl Runtime {
             follower,
             known,
             pending: Vec::new(),
-            notifier: Notifier::start(notify, &secrets),
+            notifier: ports.notifier,
+            clock: ports.clock,
+            runner: ports.runner,
             tx,
             rx,
             stop_tx,
@@ -243,7 +262,7 @@ impl Runtime {
             self.say("an incident is already open: the stale one stays as it is".into());
             return;
         }
-        match replay(&mut self.state, &path) {
+        match replay(&mut self.state, &path, self.clock.now()) {
             Ok((j, f)) => {
                 self.known = self
                     .state
@@ -258,14 +277,14 @@ impl Runtime {
             }
             Err(why) => {
                 let text = format!("cannot resume {}: {why}", path.display());
-                app::update(&mut self.state, Msg::TaskFailed(text), crate::clock::now());
+                app::update(&mut self.state, Msg::TaskFailed(text), self.clock.now());
             }
         }
     }
 
     /// Closes the stale incident the responder chose to close, in its own file.
     fn close_stale(&mut self, path: PathBuf, last: chrono::DateTime<chrono::Utc>) {
-        let now = crate::clock::now();
+        let now = self.clock.now();
         let draft = Draft::new(
             Kind::IncidentClosed,
             &self.state.actor,
@@ -473,7 +492,7 @@ impl Runtime {
     /// unsaved events and picks up what other processes appended.
     pub fn handle(&mut self, msg: Msg) {
         let tick = matches!(msg, Msg::Tick);
-        let fx = app::update(&mut self.state, msg, crate::clock::now());
+        let fx = app::update(&mut self.state, msg, self.clock.now());
         if tick {
             if !self.pending.is_empty() || !self.stray.is_empty() {
                 self.flush();
@@ -564,7 +583,7 @@ impl Runtime {
     }
 
     fn say(&mut self, text: String) {
-        app::update(&mut self.state, Msg::Info(text), crate::clock::now());
+        app::update(&mut self.state, Msg::Info(text), self.clock.now());
     }
 
     /// Spawns a watcher that turns `handle`'s panic into a message instead of a garbled terminal.
@@ -583,7 +602,7 @@ impl Runtime {
 
     /// Carries out one effect; appends feed `Msg::Appended` back before anything is drawn.
     fn apply(&mut self, effect: Effect) {
-        let now = crate::clock::now();
+        let now = self.clock.now();
         match effect {
             Effect::Open(title) => {
                 if self.state.incident_open() || self.opening() {
@@ -621,7 +640,7 @@ impl Runtime {
             }
             Effect::Notify(sig, send) => {
                 if send {
-                    self.notifier.notify(&sig, std::time::Instant::now());
+                    self.notifier.signal(&sig);
                 }
                 self.notified.push(sig);
             }
@@ -658,7 +677,7 @@ impl Runtime {
     /// Records `command_started`, then starts the command. A command whose
     /// start cannot be recorded is not run: it would leave no trace.
     fn run_command(&mut self, req: RunRequest) {
-        let now = crate::clock::now();
+        let now = self.clock.now();
         let not_run = |rt: &mut Runtime, why: String| {
             tracing::warn!(step = %req.step, "command not run: {why}");
             app::update(
@@ -714,14 +733,12 @@ impl Runtime {
             req.command.clone(),
             req.confirmed_by.clone(),
         );
+        let runner = self.runner.clone();
         let handle = tokio::spawn(async move {
-            match crate::runner::run(
-                &command,
-                crate::runner::Confirmed::by(&actor),
-                &opts,
-                cancel_rx,
-            )
-            .await
+            let secrets = opts.secrets.clone();
+            match runner
+                .run(command.clone(), actor.clone(), opts, cancel_rx)
+                .await
             {
                 Ok(o) => Msg::CommandDone(Box::new(CommandDone {
                     summary: o.summary(),
@@ -731,7 +748,7 @@ impl Runtime {
                 })),
                 Err(e) => {
                     let why = format!("could not start: {e}");
-                    let shown = crate::core::redact::redact_text(&command, &opts.secrets);
+                    let shown = crate::core::redact::redact_text(&command, &secrets);
                     Msg::CommandDone(Box::new(CommandDone {
                         finished: Draft::new(
                             Kind::CommandFinished,
@@ -762,7 +779,7 @@ impl Runtime {
         let closed = e.kind == Kind::IncidentClosed;
         self.known.insert(e.seq);
         self.written.push(e.clone());
-        let fx = app::update(&mut self.state, Msg::Appended(e), crate::clock::now());
+        let fx = app::update(&mut self.state, Msg::Appended(e), self.clock.now());
         if closed {
             self.journal = None;
             self.follower = None;
@@ -832,7 +849,7 @@ impl Runtime {
         }
         let had_unsaved = self.state.unsaved > 0;
         if let Some(title) = self.open_later.take() {
-            let now = crate::clock::now();
+            let now = self.clock.now();
             if self
                 .pending
                 .first()
@@ -846,7 +863,7 @@ impl Runtime {
             }
         }
         while !self.pending.is_empty() {
-            let now = crate::clock::now();
+            let now = self.clock.now();
             let Some(j) = self.journal.as_mut() else {
                 break;
             };
@@ -880,7 +897,7 @@ impl Runtime {
     /// Writes a command's end into the timeline of its start, which is not the
     /// open incident's; kept and retried every second when it cannot be written.
     fn write_stray(&mut self, path: PathBuf, draft: Draft) {
-        let now = crate::clock::now();
+        let now = self.clock.now();
         match Journal::open(&path).and_then(|mut j| j.append(draft.clone(), now)) {
             Ok(_) => self.say(format!(
                 "the command's end is recorded in its incident's timeline {}",
@@ -931,11 +948,15 @@ fn per_interval(mut v: RouteView, every: Duration) -> RouteView {
 /// Replays the timeline at `path` into `state` (through a follower, so nothing
 /// appended meanwhile is missed) and opens it for appending.
 /// `Err` says why the file could not be read or opened for appending.
-fn replay(state: &mut State, path: &Path) -> Result<(Journal, Follower), String> {
+fn replay(
+    state: &mut State,
+    path: &Path,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Journal, Follower), String> {
     let mut f = Follower::new(path, true);
     let replay = f.poll().map_err(|e| e.to_string())?;
     for e in replay.events {
-        app::update(state, Msg::Appended(e), crate::clock::now());
+        app::update(state, Msg::Appended(e), now);
     }
     let j = Journal::open(path).map_err(|e| e.to_string())?;
     state.timeline_path = Some(path.to_path_buf());
