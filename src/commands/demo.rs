@@ -30,7 +30,7 @@ pub(super) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         Err(e) => Err(e),
         Ok(s) if interactive => {
             let dir = s.dir.clone();
-            let code = super::view::run(s.sources, s.playbooks, s.dir, s.env).await;
+            let code = super::view::run(s).await;
             println!("demo timelines kept in {}", dir.display());
             code
         }
@@ -216,14 +216,8 @@ pub(super) fn setup(base: &str, timeline_dir: Option<&Path>) -> anyhow::Result<S
         Path::new("assets/demo-playbook.yaml"),
         include_str!("../../assets/demo-playbook.yaml"),
     )?;
-    let playbooks = super::view::playbooks(&sources.config, vec![demo_playbook])?;
     let env = vec![("IC_DEMO_URL".to_string(), base.to_string())];
-    Ok(Setup {
-        sources,
-        playbooks,
-        dir,
-        env,
-    })
+    Setup::new(sources, vec![demo_playbook], dir, env)
 }
 
 /// A new private directory for the demo's timelines (kept after exit so the postmortem can be read).

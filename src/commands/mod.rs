@@ -17,6 +17,7 @@ mod lint;
 mod playbook;
 mod postmortem;
 mod scrape;
+mod setup;
 mod simulate;
 mod view;
 mod watch;
@@ -50,9 +51,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             )
             .into());
         }
-        let playbooks = view::playbooks(&sources.config, Vec::new())?;
         let dir = timeline_dir(None, cli.config.as_deref())?;
-        return view::run(sources, playbooks, dir, Vec::new()).await;
+        return view::run(setup::Setup::new(sources, Vec::new(), dir, Vec::new())?).await;
     };
     match command {
         Command::Demo(args) => demo::run(args).await,

@@ -28,7 +28,7 @@ pub(super) fn run(cmd: &PlaybookCommand, config: Option<&Path>) -> anyhow::Resul
 /// The playbooks a view on `config` would use.
 fn in_use(config: Option<&Config>) -> anyhow::Result<Vec<Playbook>> {
     match config {
-        Some(c) => super::view::playbooks(c, Vec::new()),
+        Some(c) => super::setup::playbooks(c, Vec::new()),
         None => Ok(crate::core::playbook::bundled()),
     }
 }

@@ -9,19 +9,20 @@
 
 use super::EXIT_OK;
 use super::UsageError;
-use super::check::{Sources, load_sources, sample_json};
+use super::check::{load_sources, sample_json};
+use super::setup::Engine;
+pub(super) use super::setup::Setup;
 use crate::cli::WatchArgs;
 use crate::core::event::Kind;
 use crate::core::metrics::RouteView;
-use crate::core::playbook::Playbook;
 use crate::core::sample::FailureClass;
 use crate::core::signal::Signal;
-use crate::runtime::{Feeds, Runtime, Tap};
+use crate::runtime::{Runtime, Tap};
 use crate::source::probe::ProbeTarget;
 use crate::source::schedule::ProbeEvent;
 use crate::source::scrape::ScrapeEvent;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -46,14 +47,8 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
             .timeline_dir()
             .ok_or_else(|| UsageError("no timeline directory: set timeline_dir in ic.yaml, pass --timeline-dir, or --no-incident".into()))?,
     };
-    let playbooks = super::view::playbooks(config, Vec::new())?;
     let auto_open = !args.no_incident && config.incidents.auto_open;
-    let setup = Setup {
-        sources,
-        playbooks,
-        dir,
-        env: Vec::new(),
-    };
+    let setup = Setup::new(sources, Vec::new(), dir, Vec::new())?;
     drive(
         setup,
         Options {
@@ -63,19 +58,6 @@ pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Resul
         },
     )
     .await
-}
-
-/// What the engine runs on: sources, playbooks, the timeline directory and
-/// the environment of playbook commands.
-pub(super) struct Setup {
-    /// Endpoints, metrics targets and the config they came from.
-    pub sources: Sources,
-    /// The playbooks incidents choose from.
-    pub playbooks: Vec<Playbook>,
-    /// Where incident timelines go.
-    pub dir: PathBuf,
-    /// Extra environment for confirmed playbook commands.
-    pub env: Vec<(String, String)>,
 }
 
 /// How [`drive`] prints and when it stops.
@@ -92,22 +74,21 @@ pub(super) struct Options {
 /// Runs the engine headless over `setup`, printing `ic watch`'s lines until
 /// `opts.duration` or Ctrl-C / SIGTERM; exit 0, or 1 when events could not be written.
 pub(super) async fn drive(setup: Setup, opts: Options) -> anyhow::Result<u8> {
-    let Setup {
-        sources,
-        playbooks,
-        dir,
+    let printer = Arc::new(Printer::new(
+        opts.json,
+        &setup.sources.probes,
+        &setup.sources.scrapes,
+    ));
+    let (n_probes, n_scrapes) = (setup.sources.probes.len(), setup.sources.scrapes.len());
+    let Engine {
+        mut state,
+        feeds,
+        notify,
+        secrets,
         env,
-    } = setup;
-    let config = &sources.config;
-    let mut state = super::view::state_for(&sources, playbooks, dir);
+    } = setup.engine();
     state.auto_open = opts.auto_open;
-    let mut rt = Runtime::new(
-        state,
-        &config.notify,
-        config.secrets().to_vec(),
-        env,
-        opts.auto_open,
-    );
+    let mut rt = Runtime::new(state, &notify, secrets, env, opts.auto_open);
     if let Some((path, last)) = &rt.state.stale {
         eprintln!(
             "note: the open incident {} has had no event since {}: not resumed; a new signal opens a new incident (close it with `ic event -t {} -k close \"stale\"`)",
@@ -126,21 +107,9 @@ pub(super) async fn drive(setup: Setup, opts: Options) -> anyhow::Result<u8> {
             out!("resuming the open incident {}", p.display());
         }
     }
-    let printer = Arc::new(Printer::new(opts.json, &sources.probes, &sources.scrapes));
     if !opts.json {
-        out!(
-            "watching {} endpoints and {} metrics targets (Ctrl-C stops)",
-            sources.probes.len(),
-            sources.scrapes.len()
-        );
+        out!("watching {n_probes} endpoints and {n_scrapes} metrics targets (Ctrl-C stops)");
     }
-    let feeds = Feeds {
-        probes: sources.probes,
-        concurrency: sources.concurrency,
-        scrapes: sources.scrapes,
-        prometheus: sources.config.prometheus.clone(),
-        alertmanager: sources.config.alertmanager.clone(),
-    };
     rt.start(feeds, printer.clone());
 
     let deadline = opts.duration.map(|d| tokio::time::Instant::now() + d);
