@@ -81,13 +81,12 @@ pub fn canonical(state: &State, name: &str) -> (String, Vec<String>) {
     // The most specific matching route: the exact path before any template, then the
     // fewest placeholders (a `/{x}/{y}` listed first does not take `/api/payments`).
     let route_of = |alias: &Alias| {
-        let prefix = format!("{} ", alias.source);
         state
             .targets
             .iter()
-            .filter(|t| t.source == SourceKind::Metrics)
+            .filter(|t| t.id.source() == Some(alias.source.as_str()))
             .filter_map(|t| {
-                let route = t.name.strip_prefix(&prefix)?;
+                let route = t.id.route()?;
                 route_matches(route, &alias.path).then(|| (placeholders(route), t))
             })
             .min_by_key(|(n, _)| *n)

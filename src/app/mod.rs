@@ -30,7 +30,7 @@ use keymap::{Action, Resolved};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use targets::{SourceKind, Target};
+use targets::{SourceKind, Target, TargetId};
 
 /// Most bytes an input line holds: its event must fit one timeline line.
 pub const INPUT_LIMIT: usize = crate::core::event::MAX_LINE - 4096;
@@ -555,13 +555,14 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
             let mut signals = Vec::new();
             let mut seen = std::collections::HashSet::new();
             for v in views {
-                let name = format!("{source} {}", v.route);
-                let idx = match state.targets.iter().position(|t| t.name == name) {
+                let id = TargetId::Route {
+                    source: source.clone(),
+                    route: v.route.clone(),
+                };
+                let idx = match state.targets.iter().position(|t| t.id == id) {
                     Some(i) => i,
                     None => {
-                        state
-                            .targets
-                            .push(Target::new(&name, SourceKind::Metrics, None));
+                        state.targets.push(Target::route(&source, &v.route));
                         state.targets.len() - 1
                     }
                 };
@@ -569,12 +570,8 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
                 signals.extend(state.targets[idx].on_view(v, at, &state.settings));
             }
             // A route that vanished from the exposition had no traffic at all.
-            let prefix = format!("{source} ");
             for (i, t) in state.targets.iter_mut().enumerate() {
-                if t.source == SourceKind::Metrics
-                    && t.name.starts_with(&prefix)
-                    && !seen.contains(&i)
-                {
+                if t.id.source() == Some(source.as_str()) && !seen.contains(&i) {
                     signals.extend(t.on_silence(at, &state.settings));
                 }
             }
@@ -1772,11 +1769,18 @@ impl crate::core::verify::LiveData for State {
         measure: &crate::core::verify::Measure,
         window: std::time::Duration,
     ) -> Option<f64> {
-        let t = self.targets.iter().find(|t| t.name == target).or_else(|| {
-            self.targets
-                .iter()
-                .find(|t| t.name.ends_with(target) || target.ends_with(&t.name))
-        })?;
+        // The target by its name; else a route named by its path alone
+        // (`/api/payments`); else a name that ends the text (`in payments`).
+        let t = self
+            .targets
+            .iter()
+            .find(|t| t.name == target)
+            .or_else(|| self.targets.iter().find(|t| t.id.route() == Some(target)))
+            .or_else(|| {
+                self.targets
+                    .iter()
+                    .find(|t| t.name.ends_with(target) || target.ends_with(&t.name))
+            })?;
         t.measure(measure, window, self.now)
     }
 }

@@ -22,6 +22,57 @@ pub enum SourceKind {
     Metrics,
 }
 
+/// A target's identity: a probed endpoint by its name, or a route of a
+/// metrics source (a `/metrics` target's name, or `prometheus`). Written to
+/// events as its display form, `payments` or `shop /api/payments`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TargetId {
+    /// An endpoint `ic` probes.
+    Probe(String),
+    /// A route a metrics source reports.
+    Route {
+        /// The source's name.
+        source: String,
+        /// The route label, e.g. `/api/payments`.
+        route: String,
+    },
+}
+
+impl TargetId {
+    /// The metrics source of a route.
+    pub fn source(&self) -> Option<&str> {
+        match self {
+            TargetId::Probe(_) => None,
+            TargetId::Route { source, .. } => Some(source),
+        }
+    }
+
+    /// The route of a metrics route.
+    pub fn route(&self) -> Option<&str> {
+        match self {
+            TargetId::Probe(_) => None,
+            TargetId::Route { route, .. } => Some(route),
+        }
+    }
+
+    /// Probe or metrics.
+    pub fn kind(&self) -> SourceKind {
+        match self {
+            TargetId::Probe(_) => SourceKind::Probe,
+            TargetId::Route { .. } => SourceKind::Metrics,
+        }
+    }
+}
+
+impl std::fmt::Display for TargetId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetId::Probe(name) => f.write_str(name),
+            TargetId::Route { source, route } => write!(f, "{source} {route}"),
+        }
+    }
+}
+
 /// OK < DEGRADED < DOWN (ordering is "worse").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Health {
@@ -94,9 +145,11 @@ const POINT_EVERY: i64 = 5;
 /// One endpoint or route.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// Name (endpoint name, or `source route`).
+    /// Who it is.
+    pub id: TargetId,
+    /// `id` as written in events and shown (`payments`, `shop /api/payments`).
     pub name: String,
-    /// Where its numbers come from.
+    /// Where its numbers come from (`id`'s kind).
     pub source: SourceKind,
     /// Probe window (probes only).
     pub window: Option<EndpointWindow>,
@@ -119,10 +172,37 @@ pub struct Target {
 }
 
 impl Target {
-    /// A row for `name`; probes get a window sized for `interval`.
+    /// A row for the probed endpoint `name`, its window sized for `interval`.
+    pub fn probe(name: &str, interval: Option<Duration>) -> Target {
+        Target::with_id(TargetId::Probe(name.to_string()), interval)
+    }
+
+    /// A row for `route` of the metrics source `source`.
+    pub fn route(source: &str, route: &str) -> Target {
+        Target::with_id(
+            TargetId::Route {
+                source: source.to_string(),
+                route: route.to_string(),
+            },
+            None,
+        )
+    }
+
+    /// A row from its display name (`payments`, or `shop /api/payments` for a
+    /// metrics route: the source's name, a space, the route).
     pub fn new(name: &str, source: SourceKind, interval: Option<Duration>) -> Target {
+        match (source, name.split_once(' ')) {
+            (SourceKind::Metrics, Some((src, route))) => Target::route(src, route),
+            (SourceKind::Metrics, None) => Target::route(name, ""),
+            (SourceKind::Probe, _) => Target::probe(name, interval),
+        }
+    }
+
+    fn with_id(id: TargetId, interval: Option<Duration>) -> Target {
+        let source = id.kind();
         Target {
-            name: name.to_string(),
+            name: id.to_string(),
+            id,
             source,
             window: (source == SourceKind::Probe)
                 .then(|| EndpointWindow::for_interval(interval.unwrap_or(Duration::from_secs(2)))),

@@ -2,7 +2,7 @@
 //! runtime, no terminal, no files.
 
 use super::input::Key;
-use super::targets::{SourceKind, Target};
+use super::targets::{SourceKind, Target, TargetId};
 use super::*;
 use crate::core::detect::Settings;
 use chrono::TimeZone;
@@ -114,4 +114,51 @@ fn errors_stay_listed_and_e_opens_them() {
     assert_eq!(s.mode, Mode::Errors);
     keys(&mut s, &[Key::Esc]);
     assert_eq!(s.mode, Mode::Normal);
+}
+
+fn view(route: &str, requests: f64) -> RouteView {
+    RouteView {
+        route: route.into(),
+        requests,
+        errors_5xx: 0.0,
+        errors_4xx: 0.0,
+        rate: Some(requests),
+        p50: Some(0.04),
+        p95: Some(0.1),
+        p99: Some(0.2),
+    }
+}
+
+#[test]
+fn routes_are_told_apart_by_source_and_route_not_by_their_joined_name() {
+    let mut s = engine();
+    // Source `a` with route `b /x`, source `a b` with route `/x`: the same
+    // text `a b /x`, two targets.
+    update(
+        &mut s,
+        Msg::Views("a".into(), vec![view("b /x", 5.0)], t0()),
+        t0(),
+    );
+    update(
+        &mut s,
+        Msg::Views("a b".into(), vec![view("/x", 5.0)], t0()),
+        t0(),
+    );
+    let routes: Vec<&TargetId> = s
+        .targets
+        .iter()
+        .map(|t| &t.id)
+        .filter(|id| id.kind() == SourceKind::Metrics)
+        .collect();
+    assert_eq!(routes.len(), 2, "{routes:?}");
+    assert_eq!(routes[0].source(), Some("a"));
+    assert_eq!(routes[1].source(), Some("a b"));
+    assert_eq!(routes[0].to_string(), "a b /x");
+    // Another scrape of `a` updates its own route, never `a b`'s.
+    update(
+        &mut s,
+        Msg::Views("a".into(), vec![view("b /x", 7.0)], t0()),
+        t0(),
+    );
+    assert_eq!(s.targets.len(), 3);
 }

@@ -6,7 +6,7 @@
 
 use super::check::Sources;
 use crate::app::State;
-use crate::app::targets::{SourceKind, Target};
+use crate::app::targets::Target;
 use crate::config::{Config, Notify, PlaybookPaths};
 use crate::core::playbook::{self, Playbook};
 use crate::runtime::Feeds;
@@ -123,7 +123,7 @@ fn state_for(sources: &Sources, playbooks: Vec<Playbook>, dir: PathBuf) -> State
     let mut targets: Vec<Target> = sources
         .probes
         .iter()
-        .map(|p| Target::new(&p.name, SourceKind::Probe, Some(p.interval)))
+        .map(|p| Target::probe(&p.name, Some(p.interval)))
         .collect();
     for (t, ep) in targets.iter_mut().zip(&config.endpoints) {
         t.insecure = ep.tls.insecure;
