@@ -321,7 +321,7 @@ impl Runtime {
             alertmanager,
         } = feeds;
         if !probes.is_empty() {
-            let (ptx, mut prx) = mpsc::channel(1024);
+            let (ptx, prx) = mpsc::channel(1024);
             let scheduler = tokio::spawn(schedule::run(
                 Arc::new(probes),
                 concurrency,
@@ -329,48 +329,35 @@ impl Runtime {
                 stop.clone(),
             ));
             self.guard("probe scheduler", scheduler);
-            let (tx, tap) = (self.tx.clone(), tap.clone());
-            self.guard(
-                "probe relay",
-                tokio::spawn(async move {
-                    while let Some(ev) = prx.recv().await {
-                        tap.probe(&ev);
-                        if let ProbeEvent::Sample { endpoint, sample } = ev
-                            && tx.send(Msg::Probe(endpoint, sample)).await.is_err()
-                        {
-                            break;
-                        }
-                    }
-                }),
-            );
+            let tap = tap.clone();
+            self.relay("probe relay", prx, move |ev: ProbeEvent| {
+                tap.probe(&ev);
+                match ev {
+                    ProbeEvent::Sample { endpoint, sample } => vec![Msg::Probe(endpoint, sample)],
+                    _ => Vec::new(),
+                }
+            });
         }
         if !scrapes.is_empty() {
             let names: Vec<String> = scrapes.iter().map(|s| s.name.clone()).collect();
-            let (stx, mut srx) = mpsc::channel(256);
+            let (stx, srx) = mpsc::channel(256);
             self.guard(
                 "scraper",
                 tokio::spawn(scrape::run(scrapes, stx, stop.clone())),
             );
-            let (tx, tap) = (self.tx.clone(), tap.clone());
-            self.guard(
-                "scrape relay",
-                tokio::spawn(async move {
-                    while let Some(ev) = srx.recv().await {
-                        tap.scrape(&ev);
-                        let name = names.get(ev.target).cloned().unwrap_or_default();
-                        let msg = match ev.result {
-                            Ok(o) => match o.routes {
-                                Some(views) => Msg::Views(name, views, o.at),
-                                None => continue,
-                            },
-                            Err(e) => Msg::SourceDown(name, e.to_string()),
-                        };
-                        if tx.send(msg).await.is_err() {
-                            break;
-                        }
-                    }
-                }),
-            );
+            let tap = tap.clone();
+            self.relay("scrape relay", srx, move |ev: ScrapeEvent| {
+                tap.scrape(&ev);
+                let name = names.get(ev.target).cloned().unwrap_or_default();
+                match ev.result {
+                    Ok(o) => o
+                        .routes
+                        .map(|views| Msg::Views(name, views, o.at))
+                        .into_iter()
+                        .collect(),
+                    Err(e) => vec![Msg::SourceDown(name, e.to_string())],
+                }
+            });
         }
         if let Some(p) = prometheus {
             match crate::source::prometheus::PromClient::new(&p) {
@@ -584,6 +571,30 @@ impl Runtime {
 
     fn say(&mut self, text: String) {
         app::update(&mut self.state, Msg::Info(text), self.clock.now());
+    }
+
+    /// The one relay every source's events go through: each event from `rx`
+    /// becomes the messages `to_msgs` makes of it, sent in order on the engine's
+    /// channel (bounded: a slow engine slows the source, never drops a message).
+    fn relay<E: Send + 'static>(
+        &mut self,
+        name: &'static str,
+        mut rx: mpsc::Receiver<E>,
+        mut to_msgs: impl FnMut(E) -> Vec<Msg> + Send + 'static,
+    ) {
+        let tx = self.tx.clone();
+        self.guard(
+            name,
+            tokio::spawn(async move {
+                while let Some(ev) = rx.recv().await {
+                    for msg in to_msgs(ev) {
+                        if tx.send(msg).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }),
+        );
     }
 
     /// Spawns a watcher that turns `handle`'s panic into a message instead of a garbled terminal.
