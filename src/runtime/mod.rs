@@ -321,119 +321,160 @@ impl Runtime {
             alertmanager,
         } = feeds;
         if !probes.is_empty() {
-            let (ptx, prx) = mpsc::channel(1024);
-            let scheduler = tokio::spawn(schedule::run(
-                Arc::new(probes),
-                concurrency,
-                ptx,
-                stop.clone(),
-            ));
-            self.guard("probe scheduler", scheduler);
-            let tap = tap.clone();
-            self.relay("probe relay", prx, move |ev: ProbeEvent| {
-                tap.probe(&ev);
-                match ev {
-                    ProbeEvent::Sample { endpoint, sample } => vec![Msg::Probe(endpoint, sample)],
-                    _ => Vec::new(),
-                }
-            });
+            self.start_probes(probes, concurrency, &tap, &stop);
         }
         if !scrapes.is_empty() {
-            let names: Vec<String> = scrapes.iter().map(|s| s.name.clone()).collect();
-            let (stx, srx) = mpsc::channel(256);
-            self.guard(
-                "scraper",
-                tokio::spawn(scrape::run(scrapes, stx, stop.clone())),
-            );
-            let tap = tap.clone();
-            self.relay("scrape relay", srx, move |ev: ScrapeEvent| {
-                tap.scrape(&ev);
-                let name = names.get(ev.target).cloned().unwrap_or_default();
-                match ev.result {
-                    Ok(o) => o
-                        .routes
-                        .map(|views| Msg::Views(name, views, o.at))
-                        .into_iter()
-                        .collect(),
-                    Err(e) => vec![Msg::SourceDown(name, e.to_string())],
-                }
-            });
+            self.start_scrapes(scrapes, &tap, &stop);
         }
         if let Some(p) = prometheus {
-            match crate::source::prometheus::PromClient::new(&p) {
-                Ok(client) => {
-                    let every = p.interval.get();
-                    let (tx, tap, mut stop) = (self.tx.clone(), tap.clone(), stop.clone());
-                    self.guard(
-                        "prometheus",
-                        tokio::spawn(async move {
-                            let mut tick = tokio::time::interval(every);
-                            loop {
-                                tokio::select! {
-                                    _ = stop.changed() => break,
-                                    _ = tick.tick() => {}
-                                }
-                                let views = client.route_views().await.map_err(|e| e.to_string());
-                                tap.prometheus(&views);
-                                let msg = match views {
-                                    // Rates over the query window become counts for one interval.
-                                    Ok(views) => Msg::Views(
-                                        "prometheus".into(),
-                                        views.into_iter().map(|v| per_interval(v, every)).collect(),
-                                        crate::clock::now(),
-                                    ),
-                                    Err(e) => Msg::SourceDown("prometheus".into(), e),
-                                };
-                                if tx.send(msg).await.is_err() {
-                                    break;
-                                }
-                            }
-                        }),
-                    );
-                }
-                Err(e) => self.say(format!("prometheus: {e}")),
-            }
+            self.start_prometheus(&p, &tap, &stop);
         }
         if let Some(am) = alertmanager {
-            match crate::source::alertmanager::AlertmanagerClient::new(&am) {
-                Ok(client) => {
-                    let every = am.interval.get();
-                    let (tx, mut stop) = (self.tx.clone(), stop.clone());
-                    self.guard(
-                        "alertmanager",
-                        tokio::spawn(async move {
-                            let mut tracker = crate::source::alertmanager::AlertTracker::default();
-                            let mut tick = tokio::time::interval(every);
-                            loop {
-                                tokio::select! {
-                                    _ = stop.changed() => break,
-                                    _ = tick.tick() => {}
+            self.start_alertmanager(&am, &stop);
+        }
+        self.start_ticks(stop);
+    }
+
+    /// The probe scheduler and its relay.
+    fn start_probes(
+        &mut self,
+        probes: Vec<ProbeTarget>,
+        concurrency: usize,
+        tap: &Arc<dyn Tap>,
+        stop: &watch::Receiver<bool>,
+    ) {
+        let (ptx, prx) = mpsc::channel(1024);
+        let scheduler = tokio::spawn(schedule::run(
+            Arc::new(probes),
+            concurrency,
+            ptx,
+            stop.clone(),
+        ));
+        self.guard("probe scheduler", scheduler);
+        let tap = tap.clone();
+        self.relay("probe relay", prx, move |ev: ProbeEvent| {
+            tap.probe(&ev);
+            match ev {
+                ProbeEvent::Sample { endpoint, sample } => vec![Msg::Probe(endpoint, sample)],
+                _ => Vec::new(),
+            }
+        });
+    }
+
+    /// The `/metrics` scraper and its relay.
+    fn start_scrapes(
+        &mut self,
+        scrapes: Vec<ScrapeTarget>,
+        tap: &Arc<dyn Tap>,
+        stop: &watch::Receiver<bool>,
+    ) {
+        let names: Vec<String> = scrapes.iter().map(|s| s.name.clone()).collect();
+        let (stx, srx) = mpsc::channel(256);
+        self.guard(
+            "scraper",
+            tokio::spawn(scrape::run(scrapes, stx, stop.clone())),
+        );
+        let tap = tap.clone();
+        self.relay("scrape relay", srx, move |ev: ScrapeEvent| {
+            tap.scrape(&ev);
+            let name = names.get(ev.target).cloned().unwrap_or_default();
+            match ev.result {
+                Ok(o) => o
+                    .routes
+                    .map(|views| Msg::Views(name, views, o.at))
+                    .into_iter()
+                    .collect(),
+                Err(e) => vec![Msg::SourceDown(name, e.to_string())],
+            }
+        });
+    }
+
+    /// The Prometheus query API, polled every `p.interval`.
+    fn start_prometheus(
+        &mut self,
+        p: &PrometheusSource,
+        tap: &Arc<dyn Tap>,
+        stop: &watch::Receiver<bool>,
+    ) {
+        match crate::source::prometheus::PromClient::new(p) {
+            Ok(client) => {
+                let every = p.interval.get();
+                let (tx, tap, mut stop) = (self.tx.clone(), tap.clone(), stop.clone());
+                self.guard(
+                    "prometheus",
+                    tokio::spawn(async move {
+                        let mut tick = tokio::time::interval(every);
+                        loop {
+                            tokio::select! {
+                                _ = stop.changed() => break,
+                                _ = tick.tick() => {}
+                            }
+                            let views = client.route_views().await.map_err(|e| e.to_string());
+                            tap.prometheus(&views);
+                            let msg = match views {
+                                // Rates over the query window become counts for one interval.
+                                Ok(views) => Msg::Views(
+                                    "prometheus".into(),
+                                    views.into_iter().map(|v| per_interval(v, every)).collect(),
+                                    crate::clock::now(),
+                                ),
+                                Err(e) => Msg::SourceDown("prometheus".into(), e),
+                            };
+                            if tx.send(msg).await.is_err() {
+                                break;
+                            }
+                        }
+                    }),
+                );
+            }
+            Err(e) => self.say(format!("prometheus: {e}")),
+        }
+    }
+
+    /// Alertmanager, polled every `am.interval`.
+    fn start_alertmanager(&mut self, am: &AlertmanagerSource, stop: &watch::Receiver<bool>) {
+        match crate::source::alertmanager::AlertmanagerClient::new(am) {
+            Ok(client) => {
+                let every = am.interval.get();
+                let (tx, mut stop) = (self.tx.clone(), stop.clone());
+                self.guard(
+                    "alertmanager",
+                    tokio::spawn(async move {
+                        let mut tracker = crate::source::alertmanager::AlertTracker::default();
+                        let mut tick = tokio::time::interval(every);
+                        loop {
+                            tokio::select! {
+                                _ = stop.changed() => break,
+                                _ = tick.tick() => {}
+                            }
+                            let msgs = match client.firing().await {
+                                Ok(alerts) => {
+                                    let signals = tracker.update(alerts, crate::clock::now());
+                                    let mut m: Vec<Msg> =
+                                        signals.into_iter().map(Msg::Signal).collect();
+                                    m.push(Msg::SourceUp("alertmanager".into()));
+                                    m
                                 }
-                                let msgs = match client.firing().await {
-                                    Ok(alerts) => {
-                                        let signals = tracker.update(alerts, crate::clock::now());
-                                        let mut m: Vec<Msg> =
-                                            signals.into_iter().map(Msg::Signal).collect();
-                                        m.push(Msg::SourceUp("alertmanager".into()));
-                                        m
-                                    }
-                                    Err(e) => {
-                                        tracing::warn!("alertmanager: {e}");
-                                        vec![Msg::SourceDown("alertmanager".into(), e.to_string())]
-                                    }
-                                };
-                                for m in msgs {
-                                    if tx.send(m).await.is_err() {
-                                        return;
-                                    }
+                                Err(e) => {
+                                    tracing::warn!("alertmanager: {e}");
+                                    vec![Msg::SourceDown("alertmanager".into(), e.to_string())]
+                                }
+                            };
+                            for m in msgs {
+                                if tx.send(m).await.is_err() {
+                                    return;
                                 }
                             }
-                        }),
-                    );
-                }
-                Err(e) => self.say(format!("alertmanager: {e}")),
+                        }
+                    }),
+                );
             }
+            Err(e) => self.say(format!("alertmanager: {e}")),
         }
+    }
+
+    /// A tick a second.
+    fn start_ticks(&mut self, stop: watch::Receiver<bool>) {
         let (tx, mut stop) = (self.tx.clone(), stop);
         self.tasks.push(tokio::spawn(async move {
             let mut t = tokio::time::interval(Duration::from_secs(1));
