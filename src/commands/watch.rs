@@ -12,6 +12,7 @@ use super::UsageError;
 use super::check::{load_sources, sample_json};
 use super::setup::Engine;
 pub(super) use super::setup::Setup;
+use crate::app::targets::TargetId;
 use crate::cli::WatchArgs;
 use crate::core::event::Kind;
 use crate::core::metrics::RouteView;
@@ -241,9 +242,11 @@ impl Printer {
         let mut parts: Vec<String> = self
             .probes
             .iter()
-            .zip(&rt.state.targets)
             .zip(&seen.overruns)
-            .map(|((t, target), overrun)| {
+            .filter_map(|(t, overrun)| {
+                // The engine's row for this endpoint, by identity (not by position).
+                let id = TargetId::Probe(t.name.clone());
+                let target = rt.state.targets.iter().find(|r| r.id == id)?;
                 let row = target.row(now);
                 let p95 = row
                     .p95
@@ -253,7 +256,11 @@ impl Printer {
                 } else {
                     String::new()
                 };
-                format!("{} {:.0}% err p95 {p95}{late}", t.name, row.err * 100.0)
+                Some(format!(
+                    "{} {:.0}% err p95 {p95}{late}",
+                    t.name,
+                    row.err * 100.0
+                ))
             })
             .collect();
         parts.extend(
