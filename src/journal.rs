@@ -20,6 +20,7 @@
 //! and report lines that are not events instead of failing.
 
 use crate::core::event::{Draft, Event, EventId, Kind};
+use crate::core::payload::Payload;
 use chrono::{DateTime, Utc};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -845,7 +846,10 @@ pub fn newest_open_with_last(dir: &Path, service: &str) -> Option<(PathBuf, Date
     timelines(dir).into_iter().find_map(|p| {
         let r = read(&p).ok()?;
         let opened = r.events.iter().find(|e| e.kind == Kind::IncidentOpened)?;
-        let theirs = opened.str_field("service").unwrap_or_default();
+        let theirs = match opened.payload() {
+            Ok(Payload::Opened(p)) => p.service,
+            _ => String::new(),
+        };
         let ours = service.is_empty() || theirs.is_empty() || theirs == service;
         let closed = r.events.iter().any(|e| e.kind == Kind::IncidentClosed);
         // An event dated past the reader's clock (a hand edit, a writer's wrong clock) is

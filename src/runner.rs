@@ -7,6 +7,7 @@
 //! Unix only (process groups and signals).
 #![cfg(unix)]
 
+use crate::core::payload::CommandFinished;
 use crate::core::redact::redact_text;
 use std::fmt;
 use std::future::Future;
@@ -131,39 +132,43 @@ impl CommandOutcome {
     /// The outcome as event data: `command`, `confirmed_by`, `exit_code`,
     /// `signal`, `duration_ms`, `output`, `truncated`, `timed_out`, `cancelled`.
     pub fn to_event_data(&self) -> serde_json::Value {
-        serde_json::json!({
-            "command": self.command,
-            "confirmed_by": self.confirmed_by,
-            "exit_code": self.exit_code,
-            "signal": self.signal,
-            "duration_ms": u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX),
-            "output": self.output,
-            "truncated": self.truncated,
-            "timed_out": self.timed_out,
-            "cancelled": self.cancelled,
-            "leftovers_ended": self.leftovers_ended,
-        })
+        crate::core::payload::to_data(&self.payload(None, None))
+    }
+
+    /// The outcome as a typed payload, of the run `run` of `step` when known.
+    pub fn payload(&self, step: Option<&str>, run: Option<u64>) -> CommandFinished {
+        CommandFinished {
+            run,
+            step: step.map(str::to_string),
+            command: self.command.clone(),
+            confirmed_by: Some(self.confirmed_by.clone()),
+            exit_code: self.exit_code.map(i64::from),
+            signal: self.signal.map(i64::from),
+            duration_ms: Some(u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX)),
+            output: self.output.clone(),
+            truncated: self.truncated,
+            timed_out: self.timed_out,
+            cancelled: self.cancelled,
+            leftovers_ended: self.leftovers_ended,
+            why: String::new(),
+        }
     }
 
     /// The `command_finished` event of this run of `step`, whose
     /// `command_started` event has `seq` `run` (actor: whoever confirmed it).
     pub fn finished_draft(&self, step: &str, run: u64) -> crate::core::event::Draft {
-        let mut data = self.to_event_data();
-        if let Some(obj) = data.as_object_mut() {
-            obj.insert("run".into(), run.into());
-            obj.insert("step".into(), step.into());
-        }
+        let data = self.payload(Some(step), Some(run));
         let first = self.command.lines().next().unwrap_or_default();
         let more = if self.command.lines().nth(1).is_some() {
             " …"
         } else {
             ""
         };
-        crate::core::event::Draft::new(
+        crate::core::event::Draft::typed(
             crate::core::event::Kind::CommandFinished,
             &self.confirmed_by,
             format!("ran `{first}{more}`: {}", self.summary()),
-            data,
+            &data,
         )
     }
 

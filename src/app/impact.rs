@@ -8,10 +8,10 @@
 
 use super::State;
 use super::targets::{SourceKind, Target};
-use crate::core::event::{Draft, Kind, format_ts};
+use crate::core::event::{Draft, Kind};
 use crate::core::incident::SignalRecord;
+use crate::core::payload::{ImpactMeasured, ImpactRow};
 use chrono::{DateTime, TimeZone, Utc};
-use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -132,7 +132,7 @@ pub fn measure(state: &State) -> Option<Draft> {
         }
         g.1.push(rec);
     }
-    let rows: Vec<Value> = groups
+    let rows: Vec<ImpactRow> = groups
         .iter()
         .filter_map(|(name, (also, signals))| row(state, name, also, signals))
         .collect();
@@ -141,9 +141,9 @@ pub fn measure(state: &State) -> Option<Draft> {
     }
     let failed: u64 = rows
         .iter()
-        .filter_map(|r| r.get("failed").and_then(Value::as_u64))
+        .filter_map(|r| r.failed)
         .fold(0u64, u64::saturating_add);
-    Some(Draft::new(
+    Some(Draft::typed(
         Kind::ImpactMeasured,
         "ic",
         format!(
@@ -151,11 +151,14 @@ pub fn measure(state: &State) -> Option<Draft> {
             rows.len(),
             if rows.len() == 1 { "" } else { "s" }
         ),
-        json!({"run": state.run, "targets": rows}),
+        &ImpactMeasured {
+            run: state.run.clone(),
+            targets: rows,
+        },
     ))
 }
 
-fn row(state: &State, name: &str, also: &[String], signals: &[&SignalRecord]) -> Option<Value> {
+fn row(state: &State, name: &str, also: &[String], signals: &[&SignalRecord]) -> Option<ImpactRow> {
     let target = state.targets.iter().find(|t| t.name == name)?;
     let now = state.now.timestamp();
     let started = signals
@@ -178,19 +181,19 @@ fn row(state: &State, name: &str, also: &[String], signals: &[&SignalRecord]) ->
     let peak = peak_ratio(target, started, to);
     let p95 = |from: i64, to: i64| p95_ms(target, from, to);
     let began_before_ic = target.first_seen.is_some_and(|f| started <= f + 1);
-    Some(json!({
-        "target": name,
-        "also": also,
-        "requests": requests,
-        "failed": failed,
-        "peak_error_ratio": peak.map(|r| (r * 10_000.0).round() / 10_000.0),
-        "p95_before_ms": p95(started - 300, started - 1),
-        "p95_during_ms": p95(started, to),
-        "p95_after_ms": ended.and_then(|e| p95(e + 1, now)),
-        "started": format_ts(ts(started)),
-        "ended": ended.map(|e| format_ts(ts(e))),
-        "began_before_ic": began_before_ic,
-    }))
+    Some(ImpactRow {
+        target: name.to_string(),
+        also: also.to_vec(),
+        requests: Some(requests),
+        failed: Some(failed),
+        peak_error_ratio: peak.map(|r| (r * 10_000.0).round() / 10_000.0),
+        p95_before_ms: p95(started - 300, started - 1),
+        p95_during_ms: p95(started, to),
+        p95_after_ms: ended.and_then(|e| p95(e + 1, now)),
+        started: Some(ts(started)),
+        ended: ended.map(ts),
+        began_before_ic,
+    })
 }
 
 fn ts(second: i64) -> DateTime<Utc> {

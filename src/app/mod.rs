@@ -19,6 +19,7 @@ use crate::core::event::{Draft, Event, Kind, Phase, Severity, Stage};
 use crate::core::grammar::{self, ChangeKind, Command};
 use crate::core::incident::{HypothesisStatus, Incident};
 use crate::core::metrics::RouteView;
+use crate::core::payload;
 use crate::core::playbook::{self, Playbook};
 use crate::core::sample::ProbeSample;
 use crate::core::signal::{Signal, SignalState};
@@ -599,11 +600,10 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
                 finished,
             } = *done;
             state.running = None;
-            let output = finished
-                .data
-                .get("output")
-                .and_then(|o| o.as_str())
-                .unwrap_or_default();
+            let output = match finished.payload() {
+                Ok(payload::Payload::CommandFinished(p)) => p.output,
+                _ => String::new(),
+            };
             state
                 .outputs
                 .insert(step.clone(), format!("{summary}: {}", output.trim()));
@@ -800,11 +800,13 @@ fn choose_playbook(state: &mut State, fx: &mut Vec<Effect>) {
         } else {
             String::new()
         };
-        fx.push(Effect::Append(Draft::new(
+        fx.push(Effect::Append(Draft::typed(
             Kind::PlaybookSelected,
             "ic",
             format!("playbook {}{why}", p.id),
-            json!({"playbook": p.id}),
+            &payload::PlaybookSelected {
+                playbook: p.id.clone(),
+            },
         )));
     }
     // The primary target: the first signal's when it is of the dominant class,
@@ -836,11 +838,13 @@ fn choose_playbook(state: &mut State, fx: &mut Vec<Effect>) {
             .as_ref()
             .is_some_and(|i| i.state.primary_target_by.is_none())
     {
-        fx.push(Effect::Append(Draft::new(
+        fx.push(Effect::Append(Draft::typed(
             Kind::TargetSelected,
             "ic",
             format!("primary target: {target} (the dominant failure class: {dominant})"),
-            json!({"target": target}),
+            &payload::TargetSelected {
+                target: target.to_string(),
+            },
         )));
     }
 }
@@ -1252,11 +1256,11 @@ fn on_action(state: &mut State, action: Action, repeat: bool, fx: &mut Vec<Effec
             None => state.say("no traffic in the last minute: nothing to snapshot"),
         },
         Action::PrimaryTarget => match state.selected_target().map(|t| t.name.clone()) {
-            Some(name) => fx.push(Effect::Append(Draft::new(
+            Some(name) => fx.push(Effect::Append(Draft::typed(
                 Kind::TargetSelected,
                 &state.actor,
                 format!("primary target: {name}"),
-                json!({"target": name}),
+                &payload::TargetSelected { target: name },
             ))),
             None => state.say("no row is selected"),
         },
@@ -1280,11 +1284,11 @@ fn on_action(state: &mut State, action: Action, repeat: bool, fx: &mut Vec<Effec
             }
         }
         Action::SwitchPlaybook => match state.proposed_playbook.take() {
-            Some(id) => fx.push(Effect::Append(Draft::new(
+            Some(id) => fx.push(Effect::Append(Draft::typed(
                 Kind::PlaybookSelected,
                 &state.actor,
                 format!("playbook {id} (switched by {})", state.actor),
-                json!({"playbook": id}),
+                &payload::PlaybookSelected { playbook: id },
             ))),
             None => state.say("no other playbook is proposed"),
         },
@@ -1311,21 +1315,24 @@ fn snapshot(state: &State, actor: &str) -> Option<Draft> {
         .max_by(|a, b| a.1.err.total_cmp(&b.1.err))
         .map(|(name, r)| format!("; worst {name} at {:.1}% errors", r.err * 100.0))
         .unwrap_or_default();
-    let targets: Vec<serde_json::Value> = rows
+    let targets: Vec<payload::SnapshotTarget> = rows
         .iter()
-        .map(|(name, r)| {
-            json!({"target": name, "rps": round(r.rps), "error_ratio": round(r.err),
-                   "p95_ms": r.p95.map(|s| round(s * 1000.0)), "failed": r.failed_last_minute})
+        .map(|(name, r)| payload::SnapshotTarget {
+            target: name.to_string(),
+            rps: Some(round(r.rps)),
+            error_ratio: Some(round(r.err)),
+            p95_ms: r.p95.map(|s| round(s * 1000.0)),
+            failed: Some(r.failed_last_minute),
         })
         .collect();
-    Some(Draft::new(
+    Some(Draft::typed(
         Kind::MetricSnapshot,
         actor,
         format!(
             "metric snapshot: {} targets, {failed} failed{worst}",
             rows.len()
         ),
-        json!({ "targets": targets }),
+        &payload::MetricSnapshot { targets },
     ))
 }
 
@@ -1386,7 +1393,7 @@ fn confirm_run(state: &mut State, dialog: Dialog, fx: &mut Vec<Effect>) {
     let playbook = state.playbook().map(|p| p.id.clone());
     let target = dialog.target.as_ref().map(|t| t.0.clone());
     let command = dialog.command.text.clone();
-    let started = Draft::new(
+    let started = Draft::typed(
         Kind::CommandStarted,
         &actor,
         format!(
@@ -1394,17 +1401,17 @@ fn confirm_run(state: &mut State, dialog: Dialog, fx: &mut Vec<Effect>) {
             one_line(&command),
             dialog.step
         ),
-        json!({
-            "step": dialog.step,
-            "phase": dialog.phase,
-            "playbook": playbook,
-            "command": command,
-            "env": env.iter().cloned().collect::<BTreeMap<String, String>>(),
-            "target": target,
-            "confirmed_by": actor,
-            "confirmed_at": crate::core::event::format_ts(state.now),
-            "timeout_ms": u64::try_from(dialog.timeout.as_millis()).unwrap_or(u64::MAX),
-        }),
+        &payload::CommandStarted {
+            step: Some(dialog.step.clone()),
+            phase: Some(dialog.phase),
+            playbook,
+            command: command.clone(),
+            env: env.iter().cloned().collect::<BTreeMap<String, String>>(),
+            target,
+            confirmed_by: Some(actor.clone()),
+            confirmed_at: Some(state.now),
+            timeout_ms: Some(u64::try_from(dialog.timeout.as_millis()).unwrap_or(u64::MAX)),
+        },
     );
     state.running = Some(dialog.step.clone());
     state.say(format!("running `{}` …", one_line(&command)));
@@ -1458,16 +1465,17 @@ fn step_event(
         .and_then(|p| p.step(id))
         .map(|(_, s)| s.text.clone())
         .unwrap_or_else(|| id.to_string());
-    Effect::Append(Draft::new(
+    Effect::Append(Draft::typed(
         kind,
         &state.actor,
         text,
-        json!({
-            "playbook": state.playbook().map(|p| p.id.clone()),
-            "phase": phase.as_str(),
-            "step": id,
-            "verify": verify.map(|v| json!({"passed": v.passed, "value": v.value, "text": v.text})),
-        }),
+        &payload::StepData {
+            playbook: state.playbook().map(|p| p.id.clone()),
+            phase: phase.as_str().to_string(),
+            step: id.to_string(),
+            verify: verify.map(|v| json!({"passed": v.passed, "value": v.value, "text": v.text})),
+            reason: None,
+        },
     ))
 }
 
@@ -1565,7 +1573,7 @@ fn next_phase(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
         ));
         return;
     }
-    fx.push(Effect::Append(Draft::new(
+    fx.push(Effect::Append(Draft::typed(
         Kind::PhaseEntered,
         &state.actor,
         format!(
@@ -1576,7 +1584,11 @@ fn next_phase(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
                 " (override: required steps open)"
             }
         ),
-        json!({"phase": next, "override": !open.is_empty(), "open_steps": open}),
+        &payload::PhaseEntered {
+            phase: Some(next),
+            forced: !open.is_empty(),
+            open_steps: open,
+        },
     )));
 }
 
@@ -1626,20 +1638,26 @@ fn resolve(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
     } else {
         "resolved (override: exit criteria not met)".to_string()
     };
-    if let Some(map) = resolved.data.as_object_mut() {
-        map.insert("override".into(), json!(!met));
-    }
+    resolved.data = payload::to_data(&payload::Lifecycle {
+        stage: Some(Stage::Resolved),
+        at: Some(state.now),
+        forced: Some(!met),
+    });
     if let Some(d) = impact::measure(state) {
         fx.push(Effect::Append(d));
     }
     fx.push(Effect::Append(resolved));
     let phase = state.incident.as_ref().and_then(|i| i.state.phase);
     if phase != Some(Phase::Learn) {
-        fx.push(Effect::Append(Draft::new(
+        fx.push(Effect::Append(Draft::typed(
             Kind::PhaseEntered,
             &actor,
             "phase learn",
-            json!({"phase": Phase::Learn, "override": false, "open_steps": []}),
+            &payload::PhaseEntered {
+                phase: Some(Phase::Learn),
+                forced: false,
+                open_steps: Vec::new(),
+            },
         )));
     }
     let missing: Vec<&str> = state
@@ -1682,7 +1700,7 @@ fn close(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
         ));
         return;
     }
-    fx.push(Effect::Append(Draft::new(
+    fx.push(Effect::Append(Draft::typed(
         Kind::IncidentClosed,
         &state.actor,
         if missing.is_empty() {
@@ -1690,7 +1708,11 @@ fn close(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
         } else {
             format!("closed (override: {})", missing.join(", "))
         },
-        json!({"override": !missing.is_empty(), "missing": missing}),
+        &payload::Closed {
+            forced: Some(!missing.is_empty()),
+            missing: Some(missing.iter().map(|m| m.to_string()).collect()),
+            stale: None,
+        },
     )));
 }
 

@@ -11,6 +11,7 @@ use super::{EXIT_OK, EXIT_USAGE, UsageError, timeline_dir};
 use crate::cli::EventArgs;
 use crate::core::event::{Draft, Kind, Stage, format_ts};
 use crate::core::grammar::{self, ChangeKind, Command, InputKind, NoteTag};
+use crate::core::payload::{Payload, to_data};
 use crate::journal::{self, Journal};
 use chrono::{DateTime, Utc};
 use std::path::Path;
@@ -51,7 +52,10 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
         && let Ok(c) = crate::config::Config::discover(config)
     {
         // The incident belongs to the configured service, as the view's and `ic watch`'s do.
-        first.data["service"] = c.service.expose().into();
+        if let Ok(Payload::Opened(mut opened)) = first.payload() {
+            opened.service = c.service.expose().to_string();
+            first.data = to_data(&opened);
+        }
     }
     if args.stdin && first.kind == Kind::IncidentOpened {
         return Err(UsageError(

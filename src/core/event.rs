@@ -3,10 +3,11 @@
 //! stages they mention, and constructors for each kind's payload so every
 //! writer produces the same shape. Pure: parsing and building only.
 
+use crate::core::payload::{self, to_data};
 use crate::core::signal::{Signal, SignalState};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::fmt;
 
 /// One line of the timeline.
@@ -443,6 +444,16 @@ impl Draft {
         }
     }
 
+    /// A draft whose `data` is a typed payload (see `core::payload`).
+    pub fn typed<T: Serialize>(
+        kind: Kind,
+        actor: &str,
+        msg: impl Into<String>,
+        payload: &T,
+    ) -> Draft {
+        Draft::new(kind, actor, msg, to_data(payload))
+    }
+
     /// The event this draft becomes with `seq` at `ts`.
     pub fn into_event(self, seq: u64, ts: DateTime<Utc>) -> Event {
         Event {
@@ -458,11 +469,14 @@ impl Draft {
 
     /// An incident opened.
     pub fn opened(actor: &str, title: &str, service: &str) -> Draft {
-        Draft::new(
+        Draft::typed(
             Kind::IncidentOpened,
             actor,
             format!("incident opened: {title}"),
-            json!({"title": title, "service": service}),
+            &payload::Opened {
+                title: title.to_string(),
+                service: service.to_string(),
+            },
         )
     }
 
@@ -473,62 +487,75 @@ impl Draft {
             SignalState::Updated => Kind::SignalUpdated,
             SignalState::Resolved => Kind::SignalResolved,
         };
-        let mut data = json!({
-            "detector": signal.kind.as_str(),
-            "target": signal.target,
-            "severity": signal.severity,
-            "evidence": signal.evidence,
-            "started": format_ts(signal.started),
-            "at": format_ts(signal.at),
-        });
-        if let (Some(ended), Some(map)) = (signal.ended, data.as_object_mut()) {
-            map.insert("ended".into(), json!(format_ts(ended)));
-        }
-        Draft::new(kind, "ic", signal.headline(), data)
+        let data = payload::SignalData {
+            detector: signal.kind.as_str().to_string(),
+            target: signal.target.clone(),
+            severity: Some(signal.severity),
+            evidence: signal.evidence.clone(),
+            started: Some(signal.started),
+            at: Some(signal.at),
+            ended: signal.ended,
+        };
+        Draft::typed(kind, "ic", signal.headline(), &data)
     }
 
     /// A note, with optional tags (`went_well`, `went_poorly`, …).
     pub fn note(actor: &str, text: &str, tags: &[&str]) -> Draft {
-        Draft::new(Kind::Note, actor, text, json!({"tags": tags}))
+        let tags = tags.iter().map(|t| t.to_string()).collect();
+        Draft::typed(Kind::Note, actor, text, &payload::NoteData { tags })
     }
 
     /// Severity set.
     pub fn severity(actor: &str, severity: Severity, reason: &str) -> Draft {
-        Draft::new(
+        Draft::typed(
             Kind::SeveritySet,
             actor,
             format!("severity {severity}{}", suffix(reason)),
-            json!({"severity": severity, "reason": reason}),
+            &payload::SeveritySet {
+                severity: Some(severity),
+                reason: reason.to_string(),
+            },
         )
     }
 
     /// A lifecycle timestamp (a correction when one of that stage exists).
     pub fn lifecycle(actor: &str, stage: Stage, at: DateTime<Utc>) -> Draft {
-        Draft::new(
+        Draft::typed(
             Kind::Lifecycle,
             actor,
             format!("{} at {}", stage.as_str().replace('_', " "), format_ts(at)),
-            json!({"stage": stage, "at": format_ts(at)}),
+            &payload::Lifecycle {
+                stage: Some(stage),
+                at: Some(at),
+                forced: None,
+            },
         )
     }
 
     /// A change marker: `change` is deploy, config, flag, …
     pub fn change(actor: &str, change: &str, what: &str, version: Option<&str>) -> Draft {
-        Draft::new(
+        Draft::typed(
             Kind::ChangeMarker,
             actor,
             what,
-            json!({"change": change, "version": version}),
+            &payload::ChangeMarker {
+                change: change.to_string(),
+                version: version.map(str::to_string),
+            },
         )
     }
 
     /// An action item.
     pub fn action_item(actor: &str, text: &str, owner: &str, due: Option<&str>) -> Draft {
-        Draft::new(
+        Draft::typed(
             Kind::ActionItem,
             actor,
             text,
-            json!({"text": text, "owner": owner, "due": due}),
+            &payload::ActionItemData {
+                text: Some(text.to_string()),
+                owner: owner.to_string(),
+                due: due.map(str::to_string),
+            },
         )
     }
 }
@@ -615,6 +642,7 @@ impl Event {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use serde_json::json;
 
     #[test]
     fn a_line_round_trips_with_millisecond_utc_times() {

@@ -5,8 +5,9 @@
 //! [`Draft`] every writer produces the same way. Pure.
 
 use crate::core::event::{Draft, Kind, Severity, Stage};
+use crate::core::payload;
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::fmt;
 
 /// What a line of text is for (the view's input prompts, `ic event --kind`).
@@ -414,50 +415,74 @@ impl Command {
                 Draft::note(actor, text, &tags)
             }
             Command::Hypothesis { text } => match next_hypothesis {
-                Some(id) => Draft::new(
+                Some(id) => Draft::typed(
                     Kind::HypothesisAdded,
                     actor,
                     format!("{id}: {text}"),
-                    json!({"id": id, "text": text}),
+                    &payload::HypothesisAdded {
+                        id: Some(id.to_string()),
+                        text: Some(text.clone()),
+                    },
                 ),
-                None => Draft::new(Kind::HypothesisAdded, actor, text, json!({"text": text})),
+                None => Draft::typed(
+                    Kind::HypothesisAdded,
+                    actor,
+                    text,
+                    &payload::HypothesisAdded {
+                        id: None,
+                        text: Some(text.clone()),
+                    },
+                ),
             },
             Command::Evidence {
                 hypothesis,
                 supports,
                 text,
-            } => Draft::new(
+            } => Draft::typed(
                 Kind::EvidenceAdded,
                 actor,
                 format!(
                     "{} {hypothesis}: {text}",
                     if *supports { "for" } else { "against" }
                 ),
-                json!({"hypothesis": hypothesis, "supports": supports, "text": text}),
+                &payload::EvidenceAdded {
+                    hypothesis: hypothesis.clone(),
+                    supports: Some(*supports),
+                    text: Some(text.clone()),
+                },
             ),
-            Command::Confirm { hypothesis } => Draft::new(
+            Command::Confirm { hypothesis } => Draft::typed(
                 Kind::HypothesisConfirmed,
                 actor,
                 format!("{hypothesis} confirmed"),
-                json!({"hypothesis": hypothesis}),
+                &payload::Verdict {
+                    hypothesis: hypothesis.clone(),
+                },
             ),
-            Command::RuleOut { hypothesis } => Draft::new(
+            Command::RuleOut { hypothesis } => Draft::typed(
                 Kind::HypothesisRuledOut,
                 actor,
                 format!("{hypothesis} ruled out"),
-                json!({"hypothesis": hypothesis}),
+                &payload::Verdict {
+                    hypothesis: hypothesis.clone(),
+                },
             ),
-            Command::Role { role, person } => Draft::new(
+            Command::Role { role, person } => Draft::typed(
                 Kind::RoleAssigned,
                 actor,
                 format!("{person} is {role}"),
-                json!({"role": role, "person": person}),
+                &payload::RoleAssigned {
+                    role: role.clone(),
+                    person: person.clone(),
+                },
             ),
-            Command::StatusUpdate { text } => Draft::new(
+            Command::StatusUpdate { text } => Draft::typed(
                 Kind::CommsUpdate,
                 actor,
                 "status update",
-                json!({"text": text}),
+                &payload::CommsUpdate {
+                    text: Some(text.clone()),
+                },
             ),
             Command::Change {
                 change,
@@ -468,11 +493,14 @@ impl Command {
                 Draft::action_item(actor, text, owner.as_deref().unwrap_or(""), due.as_deref())
             }
             Command::Severity { severity, reason } => Draft::severity(actor, *severity, reason),
-            Command::RootCause { text } => Draft::new(
+            Command::RootCause { text } => Draft::typed(
                 Kind::RootCause,
                 actor,
                 format!("root cause: {text}"),
-                json!({"technical": text, "process": ""}),
+                &payload::RootCause {
+                    technical: text.clone(),
+                    process: String::new(),
+                },
             ),
             Command::Acknowledge => {
                 let mut d = Draft::lifecycle(actor, Stage::Acknowledged, now);
@@ -497,6 +525,7 @@ impl Command {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn now() -> DateTime<Utc> {
         DateTime::<Utc>::UNIX_EPOCH

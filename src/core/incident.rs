@@ -5,6 +5,7 @@
 //! the file again. Pure.
 
 use crate::core::event::{Event, Kind, Phase, Severity, Stage};
+use crate::core::payload::{self, Payload};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -325,73 +326,76 @@ impl Incident {
         {
             self.first_human_action = Some(e.ts);
         }
-        let s = |k: &str| text_field(e, k);
-        match e.kind {
-            Kind::IncidentOpened => self.apply_opened(e),
-            Kind::IncidentClosed => self.closed = Some(e.ts),
-            Kind::SignalFired | Kind::SignalUpdated | Kind::SignalResolved => self.apply_signal(e),
-            Kind::SeveritySet => self.apply_severity(e),
-            Kind::RoleAssigned => self.apply_role(e),
-            Kind::PhaseEntered => self.apply_phase(e),
-            Kind::PlaybookSelected => self.playbook = Some(s("playbook")),
-            Kind::StepDone | Kind::StepSkipped => self.apply_step(e),
-            Kind::Note => self.notes.push(Entry {
+        if e.kind == Kind::Unknown {
+            return;
+        }
+        // Data that is no object reads as data without fields, as it always has:
+        // each kind then notes what it misses.
+        let payload = e.payload().unwrap_or_else(|_| Payload::empty(e.kind));
+        match payload {
+            Payload::Opened(p) => self.apply_opened(e, p),
+            Payload::Closed(_) => self.closed = Some(e.ts),
+            Payload::Signal(p) => self.apply_signal(e, p),
+            Payload::Severity(p) => self.apply_severity(e, p),
+            Payload::Role(p) => self.apply_role(e, p),
+            Payload::Phase(p) => self.apply_phase(e, p),
+            Payload::Playbook(p) => self.playbook = Some(p.playbook),
+            Payload::Step(p) => self.apply_step(e, p),
+            Payload::Note(p) => self.notes.push(Entry {
                 at: e.ts,
                 actor: e.actor.clone(),
                 text: e.msg.clone(),
-                tags: strings(e.data.get("tags")),
+                tags: p.tags,
             }),
-            Kind::HypothesisAdded => self.apply_hypothesis_added(e),
-            Kind::EvidenceAdded | Kind::HypothesisConfirmed | Kind::HypothesisRuledOut => {
-                self.apply_to_hypothesis(e)
-            }
-            Kind::CommandRun | Kind::CommandFinished => self.apply_command_finished(e),
-            Kind::CommandStarted => self.apply_command_started(e),
-            Kind::TargetSelected => self.apply_target_selected(e),
-            Kind::CommsUpdate => self.comms.push(Entry {
+            Payload::HypothesisAdded(p) => self.apply_hypothesis_added(e, p),
+            Payload::Evidence(p) => self.apply_evidence(e, p),
+            Payload::Verdict(p) => self.apply_verdict(e, p),
+            Payload::CommandFinished(p) => self.apply_command_finished(e, p),
+            Payload::CommandStarted(p) => self.apply_command_started(e, p),
+            Payload::TargetSelected(p) => self.apply_target_selected(e, p),
+            Payload::Comms(p) => self.comms.push(Entry {
                 at: e.ts,
                 actor: e.actor.clone(),
-                text: e.str_field("text").unwrap_or(&e.msg).to_string(),
+                text: p.text.unwrap_or_else(|| e.msg.clone()),
                 tags: Vec::new(),
             }),
-            Kind::MetricSnapshot => self.apply_metric_snapshot(e),
-            Kind::ImpactMeasured => self.apply_impact_measured(e),
-            Kind::ChangeMarker => self.changes.push(Entry {
+            Payload::MetricSnapshot(p) => self.apply_metric_snapshot(e, p),
+            Payload::ImpactMeasured(p) => self.apply_impact_measured(e, p),
+            Payload::Change(p) => self.changes.push(Entry {
                 at: e.ts,
                 actor: e.actor.clone(),
                 text: e.msg.clone(),
-                tags: [s("change"), s("version")]
+                tags: [p.change, p.version.unwrap_or_default()]
                     .into_iter()
                     .filter(|t| !t.is_empty())
                     .collect(),
             }),
-            Kind::ActionItem => self.action_items.push(ActionItem {
-                text: e.str_field("text").unwrap_or(&e.msg).to_string(),
-                owner: s("owner"),
-                due: e.str_field("due").map(str::to_string),
+            Payload::ActionItem(p) => self.action_items.push(ActionItem {
+                text: p.text.unwrap_or_else(|| e.msg.clone()),
+                owner: p.owner,
+                due: p.due,
             }),
-            Kind::Lifecycle => self.apply_lifecycle(e),
-            Kind::RootCause => self.root_cause = Some((s("technical"), s("process"))),
-            Kind::Unknown => {}
+            Payload::Lifecycle(p) => self.apply_lifecycle(e, p),
+            Payload::RootCause(p) => self.root_cause = Some((p.technical, p.process)),
+            Payload::Unknown(_) => {}
         }
     }
 
     /// `incident_opened`: the first one sets the title, service and start;
     /// a later one changes nothing.
-    fn apply_opened(&mut self, e: &Event) {
+    fn apply_opened(&mut self, e: &Event, p: payload::Opened) {
         if self.opened.is_none() {
             self.opened = Some(e.ts);
-            self.title = text_field(e, "title");
-            self.service = text_field(e, "service");
+            self.title = p.title;
+            self.service = p.service;
             self.phase.get_or_insert(Phase::Detect);
         }
     }
 
     /// `signal_fired`, `signal_updated`, `signal_resolved`: the record of the
     /// (detector, target) pair; the first signal fired names the primary target.
-    fn apply_signal(&mut self, e: &Event) {
-        let s = |k: &str| text_field(e, k);
-        let key = (s("detector"), s("target"));
+    fn apply_signal(&mut self, e: &Event, p: payload::SignalData) {
+        let key = (p.detector, p.target);
         if key.0.is_empty() || key.1.is_empty() {
             self.problems
                 .push((e.seq, "signal without `detector` and `target`".into()));
@@ -411,7 +415,7 @@ impl Incident {
                 ended: None,
                 episodes: 0,
             });
-        rec.evidence = s("evidence");
+        rec.evidence = p.evidence;
         if e.kind == Kind::SignalFired {
             rec.episodes += 1;
         }
@@ -419,25 +423,25 @@ impl Incident {
             self.primary_target = Some(key.1.clone());
         }
         // The earliest onset of any episode (an update may refine it).
-        if let Some(started) = e.time_field("started") {
+        if let Some(started) = p.started {
             rec.started = Some(rec.started.map_or(started, |s| s.min(started)));
         }
         rec.firing = e.kind != Kind::SignalResolved;
         if e.kind == Kind::SignalResolved {
             rec.resolved = Some(e.ts);
             // Older files have no `ended`: the resolution is the best there is.
-            rec.ended = Some(e.time_field("ended").unwrap_or(e.ts).min(e.ts));
+            rec.ended = Some(p.ended.unwrap_or(e.ts).min(e.ts));
         }
     }
 
     /// `severity_set`: a new entry in the severity history.
-    fn apply_severity(&mut self, e: &Event) {
-        match e.str_field("severity").and_then(Severity::parse) {
+    fn apply_severity(&mut self, e: &Event, p: payload::SeveritySet) {
+        match p.severity {
             Some(sev) => self.severity.push(SeverityChange {
                 at: e.ts,
                 actor: e.actor.clone(),
                 severity: sev,
-                reason: text_field(e, "reason"),
+                reason: p.reason,
             }),
             None => self
                 .problems
@@ -446,8 +450,8 @@ impl Incident {
     }
 
     /// `role_assigned`: gives a role to a person, or frees it (no person).
-    fn apply_role(&mut self, e: &Event) {
-        let (role, person) = (text_field(e, "role"), text_field(e, "person"));
+    fn apply_role(&mut self, e: &Event, p: payload::RoleAssigned) {
+        let (role, person) = (p.role, p.person);
         if role.is_empty() {
             self.problems
                 .push((e.seq, "role_assigned without `role`".into()));
@@ -459,98 +463,103 @@ impl Incident {
     }
 
     /// `phase_entered`: the current phase, and the phase history.
-    fn apply_phase(&mut self, e: &Event) {
-        match serde_json::from_value::<Phase>(e.data.get("phase").cloned().unwrap_or_default()) {
-            Ok(p) => {
-                self.phase = Some(p);
-                let forced = e.data.get("override").and_then(Value::as_bool) == Some(true);
-                self.phases.push((p, e.ts, e.actor.clone(), forced));
+    fn apply_phase(&mut self, e: &Event, p: payload::PhaseEntered) {
+        match p.phase {
+            Some(phase) => {
+                self.phase = Some(phase);
+                self.phases.push((phase, e.ts, e.actor.clone(), p.forced));
             }
-            Err(_) => self
+            None => self
                 .problems
                 .push((e.seq, "phase_entered without a known `phase`".into())),
         }
     }
 
     /// `step_done`, `step_skipped`: the step's record (the latest decision counts).
-    fn apply_step(&mut self, e: &Event) {
-        let (phase, step) = (text_field(e, "phase"), text_field(e, "step"));
-        if step.is_empty() {
+    fn apply_step(&mut self, e: &Event, p: payload::StepData) {
+        if p.step.is_empty() {
             self.problems
                 .push((e.seq, "step event without `step`".into()));
             return;
         }
         self.steps.insert(
-            (phase, step),
+            (p.phase, p.step),
             StepRecord {
                 done: e.kind == Kind::StepDone,
                 at: e.ts,
                 actor: e.actor.clone(),
-                verify: e.data.get("verify").cloned().filter(|v| !v.is_null()),
+                verify: p.verify,
             },
         );
     }
 
     /// `hypothesis_added`: a new open hypothesis in the ledger (`h<n>` when
     /// the event gives no id).
-    fn apply_hypothesis_added(&mut self, e: &Event) {
-        let id = match e.str_field("id") {
-            Some(id) if !id.is_empty() => id.to_string(),
+    fn apply_hypothesis_added(&mut self, e: &Event, p: payload::HypothesisAdded) {
+        let id = match p.id {
+            Some(id) if !id.is_empty() => id,
             _ => format!("h{}", self.hypotheses.len() + 1),
         };
-        let text = e.str_field("text").unwrap_or(&e.msg).to_string();
         self.hypotheses.push(Hypothesis {
             id,
-            text,
+            text: p.text.unwrap_or_else(|| e.msg.clone()),
             actor: e.actor.clone(),
             status: HypothesisStatus::Open,
             evidence: Vec::new(),
         });
     }
 
-    /// `evidence_added`, `hypothesis_confirmed`, `hypothesis_ruled_out`: the
-    /// hypothesis the event names gains evidence or a verdict.
-    fn apply_to_hypothesis(&mut self, e: &Event) {
-        let id = text_field(e, "hypothesis");
-        let Some(h) = self.hypotheses.iter_mut().find(|h| h.id == id) else {
+    /// The hypothesis `id` an event names, or `None` and a problem noted.
+    fn hypothesis_named(&mut self, e: &Event, id: &str) -> Option<&mut Hypothesis> {
+        let found = self.hypotheses.iter().position(|h| h.id == id);
+        if found.is_none() {
             self.problems
                 .push((e.seq, format!("no hypothesis `{id}` in the ledger")));
-            return;
-        };
-        match e.kind {
-            Kind::EvidenceAdded => h.evidence.push(Evidence {
-                supports: e
-                    .data
-                    .get("supports")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(true),
-                text: e.str_field("text").unwrap_or(&e.msg).to_string(),
+        }
+        self.hypotheses.get_mut(found?)
+    }
+
+    /// `evidence_added`: the hypothesis the event names gains evidence.
+    fn apply_evidence(&mut self, e: &Event, p: payload::EvidenceAdded) {
+        if let Some(h) = self.hypothesis_named(e, &p.hypothesis) {
+            h.evidence.push(Evidence {
+                supports: p.supports.unwrap_or(true),
+                text: p.text.unwrap_or_else(|| e.msg.clone()),
                 actor: e.actor.clone(),
                 at: e.ts,
-            }),
-            Kind::HypothesisConfirmed => h.status = HypothesisStatus::Confirmed,
-            _ => h.status = HypothesisStatus::RuledOut,
+            });
+        }
+    }
+
+    /// `hypothesis_confirmed`, `hypothesis_ruled_out`: the hypothesis the
+    /// event names gains a verdict.
+    fn apply_verdict(&mut self, e: &Event, p: payload::Verdict) {
+        if let Some(h) = self.hypothesis_named(e, &p.hypothesis) {
+            h.status = if e.kind == Kind::HypothesisConfirmed {
+                HypothesisStatus::Confirmed
+            } else {
+                HypothesisStatus::RuledOut
+            };
         }
     }
 
     /// `command_finished` (or an older version's single `command_run`): the
     /// end of the command its `run` names.
-    fn apply_command_finished(&mut self, e: &Event) {
-        let run = e.data.get("run").and_then(Value::as_u64);
-        let outcome = command_outcome(e);
-        let exit_code = e.data.get("exit_code").and_then(Value::as_i64);
-        let rec = self.command_to_finish(e, run);
+    fn apply_command_finished(&mut self, e: &Event, p: payload::CommandFinished) {
+        let outcome = command_outcome(&p);
+        let rec = self.command_to_finish(e, &p);
         rec.ended = Some(e.ts);
-        rec.exit_code = exit_code;
-        rec.duration_ms = e.data.get("duration_ms").and_then(Value::as_u64);
+        rec.exit_code = p.exit_code;
+        rec.duration_ms = p.duration_ms;
         rec.outcome = outcome;
-        rec.output = text_field(e, "output");
+        rec.output = p.output;
     }
 
     /// The still-running command started as `run`, or else a new record for
     /// the command `e` describes (a `command_finished` whose start is missing
     /// is also noted as a problem).
-    fn command_to_finish(&mut self, e: &Event, run: Option<u64>) -> &mut CommandRecord {
+    fn command_to_finish(&mut self, e: &Event, p: &payload::CommandFinished) -> &mut CommandRecord {
+        let run = p.run;
         let known = run.and_then(|r| {
             self.commands
                 .iter()
@@ -565,11 +574,11 @@ impl Incident {
                 }
                 self.commands.push(CommandRecord {
                     run,
-                    step: e.str_field("step").map(str::to_string),
+                    step: p.step.clone(),
                     started: None,
                     ended: None,
-                    actor: e.str_field("confirmed_by").unwrap_or(&e.actor).to_string(),
-                    command: text_field(e, "command"),
+                    actor: p.confirmed_by.clone().unwrap_or_else(|| e.actor.clone()),
+                    command: p.command.clone(),
                     exit_code: None,
                     duration_ms: None,
                     outcome: String::new(),
@@ -582,14 +591,14 @@ impl Incident {
     }
 
     /// `command_started`: a running command, its run named by the event's `seq`.
-    fn apply_command_started(&mut self, e: &Event) {
+    fn apply_command_started(&mut self, e: &Event, p: payload::CommandStarted) {
         self.commands.push(CommandRecord {
             run: Some(e.seq),
-            step: e.str_field("step").map(str::to_string),
+            step: p.step,
             started: Some(e.ts),
             ended: None,
-            actor: e.str_field("confirmed_by").unwrap_or(&e.actor).to_string(),
-            command: text_field(e, "command"),
+            actor: p.confirmed_by.unwrap_or_else(|| e.actor.clone()),
+            command: p.command,
             exit_code: None,
             duration_ms: None,
             outcome: String::new(),
@@ -598,57 +607,45 @@ impl Incident {
     }
 
     /// `target_selected`: the primary target a responder chose, and who chose it.
-    fn apply_target_selected(&mut self, e: &Event) {
-        let t = text_field(e, "target");
-        if t.is_empty() {
+    fn apply_target_selected(&mut self, e: &Event, p: payload::TargetSelected) {
+        if p.target.is_empty() {
             self.problems
                 .push((e.seq, "target_selected without `target`".into()));
         } else {
-            self.primary_target = Some(t);
+            self.primary_target = Some(p.target);
             self.primary_target_by = Some((e.actor.clone(), e.ts));
         }
     }
 
     /// `metric_snapshot`: one row per target it lists.
-    fn apply_metric_snapshot(&mut self, e: &Event) {
-        for t in e
-            .data
-            .get("targets")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let name = t.get("target").and_then(Value::as_str).unwrap_or_default();
+    fn apply_metric_snapshot(&mut self, e: &Event, p: payload::MetricSnapshot) {
+        for t in p.targets {
             self.snapshots.push(SnapshotRow {
                 at: e.ts,
-                target: name.to_string(),
-                error_ratio: t.get("error_ratio").and_then(Value::as_f64),
-                failed: t.get("failed").and_then(Value::as_u64),
+                target: t.target,
+                error_ratio: t.error_ratio,
+                failed: t.failed,
             });
         }
     }
 
     /// `impact_measured`: each target's row replaces the earlier measure by
     /// the same run of `ic`; a row without a target is noted as a problem.
-    fn apply_impact_measured(&mut self, e: &Event) {
-        let run = text_field(e, "run");
-        let rows = e.data.get("targets").and_then(Value::as_array);
-        for t in rows.into_iter().flatten() {
+    fn apply_impact_measured(&mut self, e: &Event, p: payload::ImpactMeasured) {
+        for t in p.targets {
             let Some(row) = measured_row(t, e.ts) else {
                 self.problems
                     .push((e.seq, "impact_measured row without `target`".into()));
                 continue;
             };
-            self.measured.insert((run.clone(), row.target.clone()), row);
+            self.measured
+                .insert((p.run.clone(), row.target.clone()), row);
         }
     }
 
     /// `lifecycle`: a stage's time set by hand (the latest event of a stage wins).
-    fn apply_lifecycle(&mut self, e: &Event) {
-        match (
-            e.str_field("stage").and_then(Stage::parse),
-            e.time_field("at"),
-        ) {
+    fn apply_lifecycle(&mut self, e: &Event, p: payload::Lifecycle) {
+        match (p.stage, p.at) {
             (Some(stage), Some(at)) => {
                 self.lifecycle.insert(stage.as_str(), at);
             }
@@ -949,36 +946,18 @@ fn max_opt<T: PartialOrd + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
     }
 }
 
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_string)
-        .collect()
-}
-
-/// A string field of the event's `data`, owned; empty when it is missing or
-/// not a string.
-fn text_field(e: &Event, key: &str) -> String {
-    e.str_field(key).unwrap_or_default().to_string()
-}
-
 /// How a command ended, in words: the event's own `why`, else `timed out`,
 /// `cancelled`, `exit N`, `killed by signal N` or `ended without an exit status`.
-fn command_outcome(e: &Event) -> String {
-    let outcome = text_field(e, "why");
-    let exit_code = e.data.get("exit_code").and_then(Value::as_i64);
-    let flag = |k: &str| e.data.get(k).and_then(Value::as_bool) == Some(true);
-    if !outcome.is_empty() {
-        outcome
-    } else if flag("timed_out") {
+fn command_outcome(p: &payload::CommandFinished) -> String {
+    if !p.why.is_empty() {
+        p.why.clone()
+    } else if p.timed_out {
         "timed out".into()
-    } else if flag("cancelled") {
+    } else if p.cancelled {
         "cancelled".into()
-    } else if let Some(code) = exit_code {
+    } else if let Some(code) = p.exit_code {
         format!("exit {code}")
-    } else if let Some(sig) = e.data.get("signal").and_then(Value::as_i64) {
+    } else if let Some(sig) = p.signal {
         format!("killed by signal {sig}")
     } else {
         "ended without an exit status".into()
@@ -987,29 +966,19 @@ fn command_outcome(e: &Event) -> String {
 
 /// One row `t` of an `impact_measured` event measured at `at`, its numbers
 /// made sane; `None` when it names no target.
-fn measured_row(t: &Value, at: DateTime<Utc>) -> Option<TargetImpact> {
-    let field = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or_default();
-    let time = |k: &str| {
-        t.get(k)
-            .and_then(Value::as_str)
-            .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
-            .map(|d| d.with_timezone(&Utc))
-    };
+fn measured_row(t: payload::ImpactRow, at: DateTime<Utc>) -> Option<TargetImpact> {
     // A measure is finite and not negative (a hand-edited row may say anything).
-    let num = |k: &str| {
-        t.get(k)
-            .and_then(Value::as_f64)
-            .filter(|v| v.is_finite() && *v >= 0.0)
-    };
-    let target = field("target").to_string();
+    let num = |v: Option<f64>| v.filter(|v| v.is_finite() && *v >= 0.0);
+    let target = t.target;
     if target.is_empty() {
         return None;
     }
-    let requests = t.get("requests").and_then(Value::as_u64).unwrap_or(0);
-    let started = time("started");
+    let requests = t.requests.unwrap_or(0);
+    let started = t.started;
     // Each alias once, never the target itself (a cycle back to it).
     let mut seen = BTreeSet::new();
-    let also = strings(t.get("also"))
+    let also = t
+        .also
         .into_iter()
         .filter(|a| *a != target && seen.insert(a.clone()))
         .collect();
@@ -1018,18 +987,14 @@ fn measured_row(t: &Value, at: DateTime<Utc>) -> Option<TargetImpact> {
         also,
         requests,
         // Never more failures than requests, nor an end before the start.
-        failed: t
-            .get("failed")
-            .and_then(Value::as_u64)
-            .unwrap_or(0)
-            .min(requests),
-        peak_error_ratio: num("peak_error_ratio").map(|r| r.clamp(0.0, 1.0)),
-        p95_before_ms: num("p95_before_ms"),
-        p95_during_ms: num("p95_during_ms"),
-        p95_after_ms: num("p95_after_ms"),
+        failed: t.failed.unwrap_or(0).min(requests),
+        peak_error_ratio: num(t.peak_error_ratio).map(|r| r.clamp(0.0, 1.0)),
+        p95_before_ms: num(t.p95_before_ms),
+        p95_during_ms: num(t.p95_during_ms),
+        p95_after_ms: num(t.p95_after_ms),
         started,
-        ended: time("ended").map(|e| started.map_or(e, |s| e.max(s))),
-        began_before_ic: t.get("began_before_ic").and_then(Value::as_bool) == Some(true),
+        ended: t.ended.map(|e| started.map_or(e, |s| e.max(s))),
+        began_before_ic: t.began_before_ic,
         measured_at: Some(at),
     })
 }
@@ -1420,6 +1385,96 @@ mod tests {
         both.push((121, measured("b", -28, Some(100), 190, 19)));
         let imp = Incident::fold(&events(both)).impact();
         assert_eq!(imp.failed_requests, Some(20));
+    }
+
+    #[test]
+    fn fields_of_the_wrong_type_read_as_defaults_and_the_others_still_count() {
+        let ev = |kind, data: Value| Draft::new(kind, "ann", "the msg", data);
+        let s = Incident::fold(&events(vec![
+            (
+                0,
+                ev(Kind::IncidentOpened, json!({"title": 5, "service": "shop"})),
+            ),
+            (
+                1,
+                ev(
+                    Kind::ActionItem,
+                    json!({"text": 7, "owner": "bob", "due": ["x"]}),
+                ),
+            ),
+            (2, ev(Kind::CommsUpdate, json!({"text": null}))),
+            (3, ev(Kind::SignalFired, json!("not an object"))),
+            (4, ev(Kind::RoleAssigned, json!([1, 2]))),
+            (
+                5,
+                ev(
+                    Kind::PhaseEntered,
+                    json!({"phase": "mitigate", "override": "yes"}),
+                ),
+            ),
+            (
+                6,
+                ev(
+                    Kind::ImpactMeasured,
+                    json!({"run": 5, "targets": [7, {"target": "t", "requests": -1,
+                        "failed": 9, "also": ["t", "u", "u", 3], "peak_error_ratio": -1}]}),
+                ),
+            ),
+            (
+                7,
+                ev(
+                    Kind::MetricSnapshot,
+                    json!({"targets": [null, {"target": "t", "failed": 1.5, "error_ratio": 2}]}),
+                ),
+            ),
+            (
+                8,
+                ev(
+                    Kind::CommandFinished,
+                    json!({"exit_code": "0", "signal": 9, "run": 1e20}),
+                ),
+            ),
+            (9, ev(Kind::Note, json!({"tags": ["a", 1, null, "b"]}))),
+            (
+                10,
+                ev(
+                    Kind::ChangeMarker,
+                    json!({"change": "deploy", "version": 42}),
+                ),
+            ),
+            (11, ev(Kind::Unknown, json!({"anything": [1, {"x": null}]}))),
+        ]));
+        assert_eq!((s.title.as_str(), s.service.as_str()), ("", "shop"));
+        assert_eq!(
+            s.action_items,
+            vec![ActionItem {
+                text: "the msg".into(),
+                owner: "bob".into(),
+                due: None
+            }]
+        );
+        assert_eq!(s.comms[0].text, "the msg");
+        assert_eq!(s.phase, Some(Phase::Mitigate));
+        assert!(!s.phases[0].3, "only `true` overrides");
+        let row = &s.measured[&(String::new(), "t".to_string())];
+        assert_eq!(
+            (row.requests, row.failed, row.peak_error_ratio),
+            (0, 0, None)
+        );
+        assert_eq!(row.also, vec!["u"]);
+        assert_eq!(s.snapshots.len(), 2);
+        assert_eq!(s.snapshots[0].target, "");
+        assert_eq!(
+            (s.snapshots[1].failed, s.snapshots[1].error_ratio),
+            (None, Some(2.0))
+        );
+        assert_eq!(s.commands[0].run, None);
+        assert_eq!(s.commands[0].exit_code, None);
+        assert_eq!(s.commands[0].outcome, "killed by signal 9");
+        assert_eq!(s.notes[0].tags, vec!["a", "b"]);
+        assert_eq!(s.changes[0].tags, vec!["deploy"]);
+        let seqs: Vec<u64> = s.problems.iter().map(|(seq, _)| *seq).collect();
+        assert_eq!(seqs, vec![4, 5, 7], "{:?}", s.problems);
     }
 
     #[test]

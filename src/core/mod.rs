@@ -7,6 +7,7 @@ pub mod exposition;
 pub mod grammar;
 pub mod incident;
 pub mod metrics;
+pub mod payload;
 pub mod playbook;
 pub mod postmortem;
 pub mod redact;

@@ -3,7 +3,7 @@
 
 use crate::core::sample::FailureClass;
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Which detector speaks.
@@ -73,7 +73,7 @@ pub enum SignalState {
 }
 
 /// How bad the detector thinks it is (the responder sets the real severity).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SeverityHint {
     /// Page now.

@@ -285,14 +285,18 @@ impl Runtime {
     /// Closes the stale incident the responder chose to close, in its own file.
     fn close_stale(&mut self, path: PathBuf, last: chrono::DateTime<chrono::Utc>) {
         let now = self.clock.now();
-        let draft = Draft::new(
+        let draft = Draft::typed(
             Kind::IncidentClosed,
             &self.state.actor,
             format!(
                 "closed: stale, no activity since {}",
                 last.format("%Y-%m-%d %H:%M:%S UTC")
             ),
-            serde_json::json!({"override": true, "stale": true}),
+            &crate::core::payload::Closed {
+                forced: Some(true),
+                missing: None,
+                stale: Some(true),
+            },
         );
         match Journal::open(&path).and_then(|mut j| j.append(draft, now)) {
             Ok(_) => self.say(format!("closed the stale incident {}", path.display())),
