@@ -630,7 +630,8 @@ pub struct Problem {
 pub struct Replay {
     /// The events, in file order.
     pub events: Vec<Event>,
-    /// Lines skipped and oddities (duplicate `seq`, time going backwards, a torn tail).
+    /// Lines skipped and oddities (duplicate `seq`, a second copy of an event's
+    /// `id`, time going backwards, a torn tail).
     pub problems: Vec<Problem>,
 }
 
@@ -651,6 +652,7 @@ pub fn parse(bytes: &[u8], now: DateTime<Utc>) -> Replay {
     let count = lines.len();
     let mut last: Option<(u64, DateTime<Utc>)> = None;
     let mut seen = rustc_hash::FxHashSet::default();
+    let mut ids = rustc_hash::FxHashSet::default();
     for (i, raw) in lines.into_iter().enumerate() {
         let n = i + 1;
         if i + 1 == count {
@@ -690,6 +692,20 @@ pub fn parse(bytes: &[u8], now: DateTime<Utc>) -> Replay {
         };
         match Event::parse_line(text) {
             Ok(e) => {
+                if let Some(id) = &e.id
+                    && !ids.insert(id.clone())
+                {
+                    // The same event written twice (a retried write that had landed,
+                    // a copy merged twice): it happened once.
+                    replay.problems.push(Problem {
+                        line: n,
+                        message: format!(
+                            "event {id} (seq {}) appears again: the copy is skipped",
+                            e.seq
+                        ),
+                    });
+                    continue;
+                }
                 if e.ts > now + FUTURE_SLACK {
                     replay.problems.push(Problem {
                         line: n,
@@ -988,6 +1004,25 @@ mod tests {
         let first = r.events[1].id.clone().unwrap();
         let last = r.events[200].id.clone().unwrap();
         assert!(first < last, "{first} < {last}");
+    }
+
+    #[test]
+    fn a_second_copy_of_an_event_is_skipped_and_reported() {
+        let mut e = Draft::note("a", "once", &[]).into_event(1, t(1));
+        e.id = Some(EventId::v7(t(1), [7; 10]));
+        let mut copy = e.clone();
+        copy.seq = 2;
+        let other = Draft::note("b", "another", &[]).into_event(3, t(2));
+        let text = format!("{}\n{}\n{}\n", e.to_line(), copy.to_line(), other.to_line());
+        let r = parse(text.as_bytes(), t(10));
+        assert_eq!(r.events, vec![e, other]);
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        assert_eq!(r.problems[0].line, 2);
+        assert!(
+            r.problems[0]
+                .message
+                .contains("appears again: the copy is skipped")
+        );
     }
 
     #[test]

@@ -212,6 +212,32 @@ async fn an_outage_opens_one_incident_notifies_once_and_a_confirmed_command_is_r
     rt.handle(Msg::Key(Key::Enter));
     let sent = notes.lock().unwrap().clone();
     assert!(sent.iter().any(|n| n.starts_with("comms ")), "{sent:?}");
+    // A second copy of an event lands in the file (a retried write that had
+    // landed, a teammate's merge): the state learns it once; a new event from
+    // another writer is learnt.
+    let before = rt.state.incident.as_ref().unwrap().events.len();
+    let events = journal::read(&file).unwrap().events;
+    let last = events.last().unwrap().clone();
+    let mut copy = last.clone();
+    copy.seq = last.seq + 1;
+    let mut fresh = incident_commander::core::event::Draft::note("bob", "from bob", &[])
+        .into_event(last.seq + 2, last.ts);
+    fresh.id = Some(incident_commander::core::event::EventId::v7(
+        last.ts, [9; 10],
+    ));
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .unwrap();
+        writeln!(f, "{}\n{}", copy.to_line(), fresh.to_line()).unwrap();
+    }
+    rt.handle(Msg::Tick);
+    let learnt = &rt.state.incident.as_ref().unwrap().events;
+    assert_eq!(learnt.len(), before + 1, "{:?}", learnt.last());
+    assert_eq!(learnt.last().unwrap().msg, "from bob");
+
     let unsaved = rt.stop().await;
     assert!(unsaved.is_empty());
 }

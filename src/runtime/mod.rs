@@ -13,7 +13,7 @@
 use crate::app::confirm::RunRequest;
 use crate::app::{self, CommandDone, Effect, Msg, State};
 use crate::config::{AlertmanagerSource, Notify, PrometheusSource};
-use crate::core::event::{Draft, Event, Kind};
+use crate::core::event::{Draft, Event, EventId, Kind};
 use crate::core::metrics::RouteView;
 use crate::core::signal::Signal;
 use crate::journal::{self, Follower, Journal, Opening};
@@ -110,6 +110,37 @@ impl Running {
     }
 }
 
+/// The events of the open timeline the state has learnt: by `seq`, and by
+/// global `id` (a second copy of an event — a retried write, a merge — has
+/// another `seq` but the same `id`, and is learnt once).
+#[derive(Default)]
+struct Known {
+    seqs: std::collections::HashSet<u64>,
+    ids: std::collections::HashSet<EventId>,
+}
+
+impl Known {
+    /// What `state`'s incident already holds.
+    fn of(state: &State) -> Known {
+        let mut k = Known::default();
+        for e in state.incident.iter().flat_map(|i| i.events.iter()) {
+            k.insert(e);
+        }
+        k
+    }
+
+    fn insert(&mut self, e: &Event) {
+        self.seqs.insert(e.seq);
+        if let Some(id) = &e.id {
+            self.ids.insert(id.clone());
+        }
+    }
+
+    fn contains(&self, e: &Event) -> bool {
+        self.seqs.contains(&e.seq) || e.id.as_ref().is_some_and(|id| self.ids.contains(id))
+    }
+}
+
 /// The engine with its timeline, notifier and sources.
 pub struct Runtime {
     /// The app's state.
@@ -122,8 +153,8 @@ pub struct Runtime {
     journal: Option<Journal>,
     /// Reads what other processes (`ic event`, another `ic`) append to the open timeline.
     follower: Option<Follower>,
-    /// The `seq` of every event of the open timeline the state has learnt.
-    known: std::collections::HashSet<u64>,
+    /// Every event of the open timeline the state has learnt.
+    known: Known,
     pending: Vec<Draft>,
     notifier: Box<dyn Notifications>,
     clock: Arc<dyn Clock>,
@@ -200,11 +231,7 @@ impl Runtime {
                 }
             }
         }
-        let known = state
-            .incident
-            .iter()
-            .flat_map(|i| i.events.iter().map(|e| e.seq))
-            .collect();
+        let known = Known::of(&state);
         state.mark_resumed();
         // A command that started before ic stopped (killed, power lost) has no recorded end.
         let unfinished: Vec<String> = state
@@ -264,12 +291,7 @@ impl Runtime {
         }
         match replay(&mut self.state, &path, self.clock.now()) {
             Ok((j, f)) => {
-                self.known = self
-                    .state
-                    .incident
-                    .iter()
-                    .flat_map(|i| i.events.iter().map(|e| e.seq))
-                    .collect();
+                self.known = Known::of(&self.state);
                 self.journal = Some(j);
                 self.follower = Some(f);
                 self.state.mark_resumed();
@@ -605,7 +627,7 @@ impl Runtime {
         match f.poll() {
             Ok(replay) => {
                 for e in replay.events {
-                    if !self.known.contains(&e.seq) {
+                    if !self.known.contains(&e) {
                         self.appended(e);
                     }
                 }
@@ -690,6 +712,11 @@ impl Runtime {
                 if !self.state.incident_open() && !self.opening() {
                     self.apply(Effect::Open("incident".into()));
                 }
+                // Its identity now, so a retry after a write that landed but reported
+                // failure (fsync) is the same event, recognised and skipped by readers.
+                draft
+                    .id
+                    .get_or_insert_with(|| EventId::v7(now, rand::random()));
                 // Behind anything still unsaved, in order.
                 self.pending.push(draft);
                 self.flush();
@@ -833,7 +860,7 @@ impl Runtime {
     /// The state learns an event that is on disk; its follow-up effects are carried out.
     fn appended(&mut self, e: Event) {
         let closed = e.kind == Kind::IncidentClosed;
-        self.known.insert(e.seq);
+        self.known.insert(&e);
         self.written.push(e.clone());
         let fx = app::update(&mut self.state, Msg::Appended(e), self.clock.now());
         if closed {
@@ -893,7 +920,7 @@ impl Runtime {
         self.follower = Some(Follower::new(j.path(), true));
         self.journal = Some(j);
         self.state.incident = None;
-        self.known.clear();
+        self.known = Known::default();
     }
 
     /// Appends the pending drafts in order, stopping at the first failure (they stay
