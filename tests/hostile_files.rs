@@ -391,8 +391,7 @@ fn a_damaged_timeline_renders_with_every_problem_reported_and_takes_new_events()
     );
     assert_eq!(ic(&["event", "-t", t, "pool at 100%"]).0, Some(0));
     let text = std::fs::read_to_string(&tl).unwrap();
-    let mut second: serde_json::Value =
-        serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+    let mut second: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
     // Lines as an older version (no `id`) or a hand edit writes them: a copy with
     // the same `id` is one event written twice and skipped (journal's unit tests).
     second.as_object_mut().unwrap().remove("id");

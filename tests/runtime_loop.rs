@@ -5,7 +5,7 @@
 //! did — what is on disk, what was notified, what was run.
 
 use incident_commander::app::input::Key;
-use incident_commander::app::targets::{SourceKind, Target};
+use incident_commander::app::targets::{SourceKind, Target, TargetId};
 use incident_commander::app::{Msg, Pane, State};
 use incident_commander::core::detect::Settings;
 use incident_commander::core::event::Kind;
@@ -132,7 +132,10 @@ async fn an_outage_opens_one_incident_notifies_once_and_a_confirmed_command_is_r
     for s in 0..120 {
         let at = t0 + chrono::Duration::seconds(s);
         clock.set(at);
-        rt.handle(Msg::Probe(0, Box::new(sample(at, s < 60))));
+        rt.handle(Msg::Probe(
+            TargetId::Probe("payments".into()),
+            Box::new(sample(at, s < 60)),
+        ));
         rt.handle(Msg::Tick);
     }
     let file = rt.timeline().expect("an incident timeline").to_path_buf();

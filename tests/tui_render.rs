@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use incident_commander::app::targets::{SourceKind, Target};
+use incident_commander::app::targets::{SourceKind, Target, TargetId};
 use incident_commander::app::{self, Effect, Msg, State};
 use incident_commander::core::detect::Settings;
 use incident_commander::core::event::{Draft, Event, Kind};
@@ -121,8 +121,17 @@ impl Harness {
         for s in 0..120 {
             let at = t0() + Duration::seconds(s);
             if s % 2 == 0 {
-                h.send(Msg::Probe(0, Box::new(sample(at, s < 60))), at);
-                h.send(Msg::Probe(1, Box::new(sample(at, true))), at);
+                h.send(
+                    Msg::Probe(
+                        TargetId::Probe("payments".into()),
+                        Box::new(sample(at, s < 60)),
+                    ),
+                    at,
+                );
+                h.send(
+                    Msg::Probe(TargetId::Probe("search".into()), Box::new(sample(at, true))),
+                    at,
+                );
             }
             let bad = if s >= 60 { 6.0 } else { 0.0 };
             let view = RouteView {
@@ -165,7 +174,13 @@ fn a_calm_start_at_both_sizes() {
     let mut h = Harness::new();
     for s in 0..20 {
         if s % 2 == 0 {
-            h.send(Msg::Probe(0, Box::new(sample(at(s), true))), at(s));
+            h.send(
+                Msg::Probe(
+                    TargetId::Probe("payments".into()),
+                    Box::new(sample(at(s), true)),
+                ),
+                at(s),
+            );
         }
         h.send(Msg::Tick, at(s));
     }
@@ -390,7 +405,13 @@ fn auto_open_off_alerts_without_opening_and_comms_go_to_the_webhook_after_the_ti
     h.state.auto_open = false;
     for s in 0..20 {
         if s % 2 == 0 {
-            h.send(Msg::Probe(0, Box::new(sample(at(s), s < 6))), at(s));
+            h.send(
+                Msg::Probe(
+                    TargetId::Probe("payments".into()),
+                    Box::new(sample(at(s), s < 6)),
+                ),
+                at(s),
+            );
         }
         h.send(Msg::Tick, at(s));
     }
@@ -607,8 +628,14 @@ fn a_burst_of_signals_is_one_incident_one_playbook_one_notification() {
     for s in 0..12 {
         let at = at(s);
         let ok = s < 4;
-        h.send(Msg::Probe(0, Box::new(sample(at, ok))), at);
-        h.send(Msg::Probe(1, Box::new(sample(at, ok))), at);
+        h.send(
+            Msg::Probe(TargetId::Probe("payments".into()), Box::new(sample(at, ok))),
+            at,
+        );
+        h.send(
+            Msg::Probe(TargetId::Probe("search".into()), Box::new(sample(at, ok))),
+            at,
+        );
         let view = RouteView {
             route: "/api/payments".into(),
             requests: 20.0,

@@ -70,8 +70,8 @@ pub enum Msg {
     Resize(u16, u16),
     /// Once a second.
     Tick,
-    /// A probe finished (endpoint index, sample).
-    Probe(usize, Box<ProbeSample>),
+    /// A probe of an endpoint finished.
+    Probe(TargetId, Box<ProbeSample>),
     /// Per-route views from a metrics source (source name, views, when).
     Views(String, Vec<RouteView>, DateTime<Utc>),
     /// A source could not be read (name, why).
@@ -542,8 +542,8 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
             }
         }
         Msg::Tick => on_tick(state, now, &mut fx),
-        Msg::Probe(i, sample) => {
-            let signals = match state.targets.get_mut(i) {
+        Msg::Probe(id, sample) => {
+            let signals = match state.targets.iter_mut().find(|t| t.id == id) {
                 Some(t) => t.on_probe(&sample, now),
                 None => Vec::new(),
             };

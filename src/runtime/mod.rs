@@ -11,6 +11,7 @@
 //! observation first.
 
 use crate::app::confirm::RunRequest;
+use crate::app::targets::TargetId;
 use crate::app::{self, CommandDone, Effect, Msg, State};
 use crate::config::{AlertmanagerSource, Notify, PrometheusSource};
 use crate::core::event::{Draft, Event, EventId, Kind};
@@ -369,6 +370,11 @@ impl Runtime {
         tap: &Arc<dyn Tap>,
         stop: &watch::Receiver<bool>,
     ) {
+        // The scheduler numbers endpoints by position; the engine knows them by identity.
+        let ids: Vec<TargetId> = probes
+            .iter()
+            .map(|p| TargetId::Probe(p.name.clone()))
+            .collect();
         let (ptx, prx) = mpsc::channel(1024);
         let scheduler = tokio::spawn(schedule::run(
             Arc::new(probes),
@@ -381,7 +387,10 @@ impl Runtime {
         self.relay("probe relay", prx, move |ev: ProbeEvent| {
             tap.probe(&ev);
             match ev {
-                ProbeEvent::Sample { endpoint, sample } => vec![Msg::Probe(endpoint, sample)],
+                ProbeEvent::Sample { endpoint, sample } => match ids.get(endpoint) {
+                    Some(id) => vec![Msg::Probe(id.clone(), sample)],
+                    None => Vec::new(),
+                },
                 _ => Vec::new(),
             }
         });
