@@ -38,6 +38,14 @@ pub fn check(name: &str) -> Result<(), String> {
     if n.chars().any(char::is_control) {
         return Err("`responder` holds a control character".into());
     }
+    // Invisible or look-alike spacing (`ic\u{a0}watch`, `ic\u{200b}`) would
+    // pass for the tool's own name on screen.
+    if n.chars().any(|c| {
+        (c.is_whitespace() && c != ' ')
+            || matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+    }) {
+        return Err("`responder` holds an invisible or unusual space character".into());
+    }
     if is_automation(n) {
         return Err(format!(
             "`responder: {n}` is a name the tool or automation uses; its acknowledgements would not count"

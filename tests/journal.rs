@@ -268,6 +268,12 @@ fn event_mistakes_are_usage_errors() {
             "RFC 3339",
         ),
         (vec!["-k", "wat", "x"], "unknown kind `wat`"),
+        (vec!["-a", "ann\u{1b}[2J", "x"], "--actor must be"),
+        (vec!["-k", "action", "x", "due:2026-1-01"], "not a date"),
+        (
+            vec!["-k", "action", "--due", "+12026-01-01", "x"],
+            "not a date",
+        ),
         (
             vec!["--at", "2026-11-22T03:00:00Z", "a note"],
             "--at is for lifecycle",

@@ -25,6 +25,14 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
     if message.trim().is_empty() {
         return Err(UsageError("the message is empty: say what happened".into()).into());
     }
+    if let Some(a) = &args.actor
+        && (a.chars().count() > 64 || a.chars().any(char::is_control))
+    {
+        return Err(UsageError(
+            "--actor must be a name of at most 64 characters without control characters".into(),
+        )
+        .into());
+    }
     let actor = args
         .actor
         .clone()
@@ -268,7 +276,7 @@ fn draft(
         "action" => match parse(InputKind::ActionItem)? {
             Command::ActionItem { text, owner, due } => {
                 if let Some(d) = &args.due
-                    && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()
+                    && grammar::due_date(d).is_none()
                 {
                     return Err(UsageError(format!(
                         "--due `{d}` is not a date: write YYYY-MM-DD, e.g. 2026-12-01"

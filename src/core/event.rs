@@ -28,8 +28,13 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub data: Value,
     /// Unique across machines and files (a time-ordered UUID v7); events
-    /// written by older versions have none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// written by older versions have none, and one whose `id` is not an id
+    /// (a number, quotes, too long) is kept without it rather than lost.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_id"
+    )]
     pub id: Option<EventId>,
 }
 
@@ -93,6 +98,13 @@ impl fmt::Display for EventId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<EventId>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => EventId::parse(&s).ok(),
+        _ => None,
+    })
 }
 
 fn ts_ser<S: Serializer>(ts: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -665,22 +677,27 @@ mod tests {
         assert_eq!(Event::parse_line(&format!("{base}}}")).unwrap().id, None);
         let ok = Event::parse_line(&format!(r#"{base},"id":"01J9ZX-any.tool:id_9"}}"#)).unwrap();
         assert_eq!(ok.id.unwrap().as_str(), "01J9ZX-any.tool:id_9");
+        // Not an id: the event is kept without one (never lost for its id).
         let long = "a".repeat(65);
         for bad in [
-            "",
-            " ",
-            "a b",
-            r"x\u001b[2J",
-            r#"q\"uote"#,
-            r"\u202e",
-            long.as_str(),
+            "\"\"",
+            "\" \"",
+            "\"a b\"",
+            r#""x\u001b[2J""#,
+            r#""q\"uote""#,
+            r#""\u202e""#,
+            "7",
+            "null",
+            "{}",
         ] {
-            let line = format!(r#"{base},"id":"{bad}"}}"#);
-            let e = Event::parse_line(&line).unwrap_err();
-            assert!(e.0.contains("`id`"), "{bad:?}: {e}");
+            let e = Event::parse_line(&format!(r#"{base},"id":{bad}}}"#)).unwrap();
+            assert_eq!(e.id, None, "{bad}");
+            assert_eq!(e.msg, "m");
         }
-        let e = Event::parse_line(&format!(r#"{base},"id":7}}"#)).unwrap_err();
-        assert!(e.0.contains("not a timeline event"), "{e}");
+        let e = Event::parse_line(&format!(r#"{base},"id":"{long}"}}"#)).unwrap();
+        assert_eq!(e.id, None);
+        assert!(EventId::parse("a b").is_err());
+        assert!(EventId::parse(&long).is_err());
     }
 
     #[test]

@@ -377,15 +377,38 @@ fn parse_change(default: ChangeKind, text: &str) -> Command {
     }
 }
 
+/// A due date exactly as `YYYY-MM-DD` (four-digit year, padded month and
+/// day, a real date), or `None`.
+pub fn due_date(s: &str) -> Option<chrono::NaiveDate> {
+    let b = s.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    shape
+        .then(|| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .flatten()
+}
+
 fn parse_action_item(text: &str) -> Result<Command, GrammarError> {
-    let mut owner = None;
-    let mut due = None;
+    let mut owner: Option<String> = None;
+    let mut due: Option<String> = None;
     let mut words = Vec::new();
     for w in text.split_whitespace() {
         if let Some(o) = w.strip_prefix('@').filter(|o| !o.is_empty()) {
+            if let Some(first) = &owner {
+                return Err(GrammarError(format!(
+                    "two owners (@{first}, @{o}): an action item has one; write the other without @"
+                )));
+            }
             owner = Some(o.to_string());
         } else if let Some(d) = w.strip_prefix("due:") {
-            if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
+            if due.is_some() {
+                return Err(GrammarError("two due dates: an action item has one".into()));
+            }
+            if due_date(d).is_none() {
                 return Err(GrammarError(format!(
                     "`due:{d}` is not a date: write due:YYYY-MM-DD, e.g. due:2026-12-01"
                 )));
@@ -652,6 +675,25 @@ mod tests {
         );
         let e = parse(InputKind::ActionItem, "x due:tomorrow").unwrap_err();
         assert!(e.0.contains("YYYY-MM-DD"), "{e}");
+        for bad in [
+            "+12026-01-01",
+            "-0001-01-01",
+            "2026-1-01",
+            "2026-02-29",
+            "2026-12-01x",
+        ] {
+            assert!(
+                parse(InputKind::ActionItem, &format!("x due:{bad}")).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(parse(InputKind::ActionItem, "ask @ann to pair with @bob").is_err());
+        assert!(parse(InputKind::ActionItem, "x due:2026-12-01 due:2027-01-01").is_err());
+        // An address is not an owner.
+        assert!(matches!(
+            p(InputKind::ActionItem, "email ann@example.com @bob"),
+            Command::ActionItem { owner: Some(o), .. } if o == "bob"
+        ));
         assert!(parse(InputKind::ActionItem, "@ann").is_err());
         assert!(
             parse(InputKind::Role, "comms")

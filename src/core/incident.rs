@@ -646,6 +646,16 @@ impl Incident {
     /// `lifecycle`: a stage's time set by hand (the latest event of a stage wins).
     fn apply_lifecycle(&mut self, e: &Event, p: payload::Lifecycle) {
         match (p.stage, p.at) {
+            // A person takes an incident: the tool, CI or a bot never does.
+            (Some(Stage::Acknowledged), Some(_)) if is_automation(&e.actor) => {
+                self.problems.push((
+                    e.seq,
+                    format!(
+                        "`{}` is the tool or automation: its acknowledgement does not count",
+                        e.actor
+                    ),
+                ));
+            }
             (Some(stage), Some(at)) => {
                 self.lifecycle.insert(stage.as_str(), at);
             }
@@ -1597,5 +1607,25 @@ mod tests {
         ];
         let s = Incident::fold(&bad);
         assert_eq!(s.problems.len(), 3, "{:?}", s.problems);
+    }
+
+    #[test]
+    fn an_acknowledgement_by_the_tool_or_a_bot_does_not_count() {
+        let evs = events(vec![
+            (0, Draft::opened("ic", "x", "shop")),
+            (
+                5,
+                Draft::lifecycle("deploy[bot]", Stage::Acknowledged, t(5)),
+            ),
+            (6, Draft::lifecycle("ic", Stage::Acknowledged, t(6))),
+        ]);
+        let inc = Incident::fold(&evs);
+        assert_eq!(inc.stage(Stage::Acknowledged), None);
+        assert_eq!(inc.problems.len(), 2, "{:?}", inc.problems);
+        let evs = events(vec![
+            (0, Draft::opened("ic", "x", "shop")),
+            (7, Draft::lifecycle("ann", Stage::Acknowledged, t(7))),
+        ]);
+        assert_eq!(Incident::fold(&evs).stage(Stage::Acknowledged), Some(t(7)));
     }
 }
