@@ -130,6 +130,41 @@ impl Buckets {
     }
 }
 
+/// Complete minutes of the last hour a traffic baseline needs.
+const BASELINE_MINUTES: usize = 10;
+
+/// A target's usual traffic for the traffic detectors: requests per second,
+/// the median per-minute count of the last hour's complete minutes (at least
+/// [`BASELINE_MINUTES`] of them), computed once a minute.
+#[derive(Debug, Clone, Default)]
+pub(super) struct HourlyRate {
+    /// (minute it was computed for, requests per second).
+    cached: Option<(i64, Option<f64>)>,
+}
+
+impl HourlyRate {
+    /// The baseline at Unix second `now`, `None` while there is too little history.
+    pub(super) fn at(&mut self, series: &CountSeries, now: i64) -> Option<f64> {
+        let minute = now.div_euclid(60);
+        if let Some((m, b)) = self.cached
+            && m == minute
+        {
+            return b;
+        }
+        let mut per_minute: Vec<u64> = series
+            .minutes()
+            .filter(|(m, _)| *m < minute && *m >= minute - 60)
+            .map(|(_, c)| c.total)
+            .collect();
+        let b = (per_minute.len() >= BASELINE_MINUTES).then(|| {
+            per_minute.sort_unstable();
+            per_minute[per_minute.len() / 2] as f64 / 60.0
+        });
+        self.cached = Some((minute, b));
+        b
+    }
+}
+
 impl CountSeries {
     /// Adds counts observed in Unix second `second` (out-of-order within the kept span is fine).
     pub fn add(&mut self, second: i64, c: Counts) {

@@ -13,13 +13,12 @@
 //! end are change points in the per-second counts (`onset`).
 
 use super::onset::{self, Model, Onset};
-use super::{CountSeries, make_signal, ts};
+use super::{CountSeries, HourlyRate, make_signal, ts};
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
 
 const SUSTAIN: i64 = 20;
 const Z: f64 = 4.0;
 const MIN_EXPECTED: f64 = 20.0;
-const MIN_MINUTES: usize = 10;
 const CHUNK: i64 = 5;
 const MIN_COLD_CHUNKS: usize = 2;
 const QUIET_WINDOW: i64 = 30;
@@ -36,8 +35,8 @@ struct Firing {
 /// The traffic-surge detector of one target.
 #[derive(Debug, Clone, Default)]
 pub struct TrafficSurgeDetector {
-    /// (minute the warm baseline was computed for, requests per second).
-    cached: Option<(i64, Option<f64>)>,
+    /// The baseline: requests per second over the last hour.
+    hourly: HourlyRate,
     firing: Option<Firing>,
     /// After a resolution, data before this second still holds the old surge.
     fresh_from: i64,
@@ -108,7 +107,7 @@ impl TrafficSurgeDetector {
         if now - SUSTAIN + 1 < self.fresh_from {
             return None;
         }
-        let (baseline, line, cold) = match self.baseline(series, now) {
+        let (baseline, line, cold) = match self.hourly.at(series, now) {
             Some(b) => (b, factor * b, false),
             None => {
                 let b = cold_baseline(series, now, self.fresh_from)?;
@@ -150,27 +149,6 @@ impl TrafficSurgeDetector {
             evidence,
             o.at,
         ))
-    }
-
-    /// Requests per second: the median per-minute count of the last hour's complete minutes.
-    fn baseline(&mut self, series: &CountSeries, now: i64) -> Option<f64> {
-        let minute = now.div_euclid(60);
-        if let Some((m, b)) = self.cached
-            && m == minute
-        {
-            return b;
-        }
-        let mut per_minute: Vec<u64> = series
-            .minutes()
-            .filter(|(m, _)| *m < minute && *m >= minute - 60)
-            .map(|(_, c)| c.total)
-            .collect();
-        let b = (per_minute.len() >= MIN_MINUTES).then(|| {
-            per_minute.sort_unstable();
-            per_minute[per_minute.len() / 2] as f64 / 60.0
-        });
-        self.cached = Some((minute, b));
-        b
     }
 }
 

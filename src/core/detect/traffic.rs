@@ -8,14 +8,13 @@
 //! traffic is a few requests an hour never fires. It resolves after 20 s in
 //! which the last 30 s carried at least the allowed share of the baseline.
 
-use super::{CountSeries, make_signal};
+use super::{CountSeries, HourlyRate, make_signal};
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
 
 const WINDOWS: [i64; 4] = [10, 30, 60, 300];
 const Z: f64 = 4.0;
 /// Least number of requests the allowed rate must predict in a window before its count is evidence.
 const MIN_EXPECTED: f64 = 20.0;
-const MIN_MINUTES: usize = 10;
 const QUIET_WINDOW: i64 = 30;
 const QUIET_FOR: i64 = 20;
 /// How many normal seconds may be bridged when estimating the start.
@@ -32,8 +31,8 @@ struct Firing {
 /// The traffic-drop detector of one target.
 #[derive(Debug, Clone, Default)]
 pub struct TrafficDropDetector {
-    /// (minute the baseline was computed for, requests per second).
-    cached: Option<(i64, Option<f64>)>,
+    /// The baseline: requests per second over the last hour.
+    hourly: HourlyRate,
     firing: Option<Firing>,
     /// After a resolution, windows reaching back before this second still hold the old drop.
     fresh_from: i64,
@@ -115,7 +114,7 @@ impl TrafficDropDetector {
             }
             return None;
         }
-        let baseline = self.baseline(series, now)?;
+        let baseline = self.hourly.at(series, now)?;
         for w in WINDOWS
             .into_iter()
             .filter(|w| now - w + 1 >= self.fresh_from)
@@ -148,27 +147,6 @@ impl TrafficDropDetector {
             }
         }
         None
-    }
-
-    /// Requests per second: the median per-minute count of the last hour's complete minutes.
-    fn baseline(&mut self, series: &CountSeries, now: i64) -> Option<f64> {
-        let minute = now.div_euclid(60);
-        if let Some((m, b)) = self.cached
-            && m == minute
-        {
-            return b;
-        }
-        let mut per_minute: Vec<u64> = series
-            .minutes()
-            .filter(|(m, _)| *m < minute && *m >= minute - 60)
-            .map(|(_, c)| c.total)
-            .collect();
-        let b = (per_minute.len() >= MIN_MINUTES).then(|| {
-            per_minute.sort_unstable();
-            per_minute[per_minute.len() / 2] as f64 / 60.0
-        });
-        self.cached = Some((minute, b));
-        b
     }
 }
 
