@@ -46,6 +46,7 @@ fn render_bench() {
         "/tmp".into(),
         t0,
     );
+    let mut view = tui::view::View::new();
     drop(targets);
     // 30 minutes of scrapes every 5 s for 200 routes.
     for s in (0..1800).step_by(5) {
@@ -81,12 +82,12 @@ fn render_bench() {
     let Ok(mut term) = Terminal::new(TestBackend::new(160, 45));
     let th = Theme { mono: false };
     for _ in 0..5 {
-        let _ = term.draw(|f| tui::draw(f, &mut state, th));
+        let _ = term.draw(|f| tui::draw(f, &state, &mut view, th));
     }
     let n = 200;
     let started = Instant::now();
     for _ in 0..n {
-        let _ = term.draw(|f| tui::draw(f, &mut state, th));
+        let _ = term.draw(|f| tui::draw(f, &state, &mut view, th));
     }
     let per = started.elapsed().as_secs_f64() * 1000.0 / n as f64;
     println!(
@@ -141,6 +142,7 @@ fn render_many(n: usize) {
         "/tmp".into(),
         at,
     );
+    let mut view = tui::view::View::new();
     let Ok(mut term) = Terminal::new(TestBackend::new(160, 45));
     let th = Theme { mono: false };
     let frames = 100;
@@ -148,7 +150,7 @@ fn render_many(n: usize) {
     for f in 0..frames {
         // A new second every 10 frames, as a redraw 30 times a second would see.
         state.now = at + Duration::milliseconds(f * 100);
-        let _ = term.draw(|fr| tui::draw(fr, &mut state, th));
+        let _ = term.draw(|fr| tui::draw(fr, &state, &mut view, th));
     }
     let per = started.elapsed().as_secs_f64() * 1000.0 / frames as f64;
     println!(

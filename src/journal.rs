@@ -652,7 +652,7 @@ pub fn parse(bytes: &[u8], now: DateTime<Utc>) -> Replay {
     let count = lines.len();
     let mut last: Option<(u64, DateTime<Utc>)> = None;
     let mut seen = rustc_hash::FxHashSet::default();
-    let mut ids = rustc_hash::FxHashSet::default();
+    let mut ids = rustc_hash::FxHashMap::default();
     for (i, raw) in lines.into_iter().enumerate() {
         let n = i + 1;
         if i + 1 == count {
@@ -692,19 +692,34 @@ pub fn parse(bytes: &[u8], now: DateTime<Utc>) -> Replay {
         };
         match Event::parse_line(text) {
             Ok(e) => {
-                if let Some(id) = &e.id
-                    && !ids.insert(id.clone())
-                {
-                    // The same event written twice (a retried write that had landed,
-                    // a copy merged twice): it happened once.
-                    replay.problems.push(Problem {
-                        line: n,
-                        message: format!(
-                            "event {id} (seq {}) appears again: the copy is skipped",
-                            e.seq
-                        ),
-                    });
-                    continue;
+                if let Some(id) = &e.id {
+                    match ids.get(id) {
+                        // The same event written twice (a retried write that had
+                        // landed, a copy merged twice): it happened once.
+                        Some(&(_, print)) if print == e.fingerprint() => {
+                            replay.problems.push(Problem {
+                                line: n,
+                                message: format!(
+                                    "event {id} (seq {}) appears again: the copy is skipped",
+                                    e.seq
+                                ),
+                            });
+                            continue;
+                        }
+                        Some(&(first, _)) => {
+                            replay.problems.push(Problem {
+                                line: n,
+                                message: format!(
+                                    "event {id} (seq {}) claims the id of line {first} but says something else: one of the two was edited or forged; line {first} is kept, this one skipped — compare them",
+                                    e.seq
+                                ),
+                            });
+                            continue;
+                        }
+                        None => {
+                            ids.insert(id.clone(), (n, e.fingerprint()));
+                        }
+                    }
                 }
                 if e.ts > now + FUTURE_SLACK {
                     replay.problems.push(Problem {
@@ -1022,6 +1037,24 @@ mod tests {
             r.problems[0]
                 .message
                 .contains("appears again: the copy is skipped")
+        );
+    }
+
+    #[test]
+    fn a_copy_of_an_id_that_says_something_else_is_reported_as_edited_or_forged() {
+        let mut e = Draft::note("ann", "rolled back at 03:10", &[]).into_event(1, t(1));
+        e.id = Some(EventId::v7(t(1), [7; 10]));
+        let mut forged = e.clone();
+        forged.seq = 2;
+        forged.msg = "nobody rolled back".into();
+        let text = format!("{}\n{}\n", e.to_line(), forged.to_line());
+        let r = parse(text.as_bytes(), t(10));
+        assert_eq!(r.events, vec![e]);
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        let said = &r.problems[0].message;
+        assert!(
+            said.contains("edited or forged") && said.contains("line 1"),
+            "{said}"
         );
     }
 

@@ -1,4 +1,4 @@
-//! Adversary tests for the command dialog (`app::confirm`, drawn by
+//! Adversary tests for the command dialog (`tui::confirm`, drawn by
 //! `tui::overlay`): "y is refused until every row has been on screen" and
 //! "every line wrapped, never cut". Each test reads the dialog the way a
 //! responder does — draw a frame, look, press ↓ — into ratatui's
@@ -6,20 +6,23 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use incident_commander::app::confirm::{Dialog, Row};
+use incident_commander::app::run::RunPlan;
 use incident_commander::app::targets::{SourceKind, Target};
-use incident_commander::app::{self, Confirm, Effect, Mode, Msg, State};
+use incident_commander::app::{self, Effect, State};
 use incident_commander::core::command::{Command, Values};
 use incident_commander::core::detect::Settings;
 use incident_commander::core::event::Phase;
 use incident_commander::core::playbook;
-use incident_commander::tui::{self, theme::Theme};
+use incident_commander::tui::confirm::{Dialog, Row};
+use incident_commander::tui::input::Input;
+use incident_commander::tui::view::{Confirm, Mode, View};
+use incident_commander::tui::{self, keys, theme::Theme};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use std::time::Duration;
 
-/// The engine's key for a plain press of `code`, as the view translates it.
-fn press(code: KeyCode) -> incident_commander::app::input::Key {
+/// The view's key for a plain press of `code`, as the terminal reports it.
+fn press(code: KeyCode) -> incident_commander::tui::input::Key {
     incident_commander::tui::input::key(KeyEvent::new(code, KeyModifiers::NONE))
         .expect("a key the engine knows")
 }
@@ -28,9 +31,15 @@ fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 3, 0, 0).unwrap()
 }
 
-/// A state on a `size` screen with a dialog open for `template`, `{target}` a route.
-fn with_dialog(size: (u16, u16), template: &str, route: &str) -> State {
-    let mut s = State::new(
+/// The engine and the view.
+struct Ui {
+    engine: State,
+    view: View,
+}
+
+/// A view on a `size` screen with a dialog open for `template`, `{target}` a route.
+fn with_dialog(size: (u16, u16), template: &str, route: &str) -> Ui {
+    let engine = State::new(
         "shop",
         "ann",
         Settings::default(),
@@ -39,39 +48,46 @@ fn with_dialog(size: (u16, u16), template: &str, route: &str) -> State {
         "/var/lib/ic/incidents".into(),
         t0(),
     );
-    s.size = size;
+    let mut view = View::new();
+    view.size = size;
     let name = format!("shop {route}");
     let mut v = Values::default();
     v.set_target(&name, true).set("service", "shop");
     let d = Dialog::new(
-        "rollback".into(),
-        Phase::Mitigate,
-        Command::parse(template).unwrap(),
-        v,
-        Some((name, "the signal that opened the incident".into())),
-        Duration::from_secs(60),
+        RunPlan {
+            step: "rollback".into(),
+            phase: Phase::Mitigate,
+            command: Command::parse(template).unwrap(),
+            values: v,
+            target: Some((name, "the signal that opened the incident".into())),
+            timeout: Duration::from_secs(60),
+        },
         size,
     );
-    s.mode = Mode::Confirm(Confirm::Run(Box::new(d)));
-    s
+    view.mode = Mode::Confirm(Confirm::Run(Box::new(d)));
+    Ui { engine, view }
 }
 
-fn dialog(s: &State) -> &Dialog {
-    match &s.mode {
+fn dialog(s: &Ui) -> &Dialog {
+    match &s.view.mode {
         Mode::Confirm(Confirm::Run(d)) => d,
         m => panic!("no dialog: {m:?}"),
     }
 }
 
-fn key(s: &mut State, code: KeyCode) -> Vec<Effect> {
-    app::update(s, Msg::Key(press(code)), t0())
+/// A key through the view, and what the engine does with what it asks.
+fn key(s: &mut Ui, code: KeyCode) -> Vec<Effect> {
+    keys::handle(&mut s.view, &s.engine, Input::Key(press(code)))
+        .into_iter()
+        .flat_map(|m| app::update(&mut s.engine, m, t0()))
+        .collect()
 }
 
 /// One frame as the terminal shows it, a string per screen row.
-fn draw(s: &mut State) -> Vec<String> {
-    let (w, h) = s.size;
+fn draw(s: &mut Ui) -> Vec<String> {
+    let (w, h) = s.view.size;
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| tui::draw(f, s, Theme { mono: true }))
+    term.draw(|f| tui::draw(f, &s.engine, &mut s.view, Theme { mono: true }))
         .unwrap();
     let buf = term.backend().buffer().clone();
     (0..h)
@@ -85,7 +101,7 @@ fn text(row: &Row) -> String {
 
 /// Reads the dialog to its end the honest way — a frame, then ↓ — until `y`
 /// would be accepted (or 500 presses); returns every screen row drawn.
-fn read_to_the_end(s: &mut State) -> Vec<String> {
+fn read_to_the_end(s: &mut Ui) -> Vec<String> {
     let mut seen = Vec::new();
     for _ in 0..500 {
         seen.extend(draw(s));
@@ -99,13 +115,13 @@ fn read_to_the_end(s: &mut State) -> Vec<String> {
 
 /// The dialog's body rows that `y` counts as read but no frame ever showed
 /// whole; none when `y` is never accepted (a screen too small to show it).
-fn never_shown(s: &mut State) -> Vec<String> {
+fn never_shown(s: &mut Ui) -> Vec<String> {
     let drawn = read_to_the_end(s);
     if !dialog(s).may_run() {
         return Vec::new();
     }
     dialog(s)
-        .rows(s.size)
+        .rows(s.view.size)
         .iter()
         .map(text)
         .filter(|row| !drawn.iter().any(|line| line.contains(row.trim_end())))

@@ -4,8 +4,8 @@
 //! "ended" means its process group is gone.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use incident_commander::app::Msg;
 use incident_commander::app::targets::{SourceKind, Target};
-use incident_commander::app::{Msg, Pane};
 use incident_commander::config::Notify;
 use incident_commander::core::detect::Settings;
 use incident_commander::core::event::{Draft, Kind};
@@ -13,12 +13,14 @@ use incident_commander::core::playbook::Playbook;
 use incident_commander::journal::{self, Journal};
 use incident_commander::runner::{self, Confirmed, RunOptions};
 use incident_commander::runtime::Runtime;
+use incident_commander::tui::Screen;
+use incident_commander::tui::view::Pane;
 use std::path::Path;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// The engine's key for a plain press of `code`, as the view translates it.
-fn press(code: KeyCode) -> incident_commander::app::input::Key {
+/// The view's key for a plain press of `code`, as the terminal reports it.
+fn press(code: KeyCode) -> incident_commander::tui::input::Key {
     incident_commander::tui::input::key(KeyEvent::new(code, KeyModifiers::NONE))
         .expect("a key the engine knows")
 }
@@ -74,10 +76,6 @@ async fn a_command_s_process_group_is_gone_when_its_end_is_recorded() {
 
 const PLAYBOOK: &str = "id: slow\ntitle: Slow\nphases:\n  detect:\n    - {id: slow, text: A slow step, run: \"sleep 2; echo done\"}\n";
 
-fn key(code: KeyCode) -> Msg {
-    Msg::Key(press(code))
-}
-
 fn events_of(path: &Path) -> Vec<incident_commander::core::event::Event> {
     journal::read(path).unwrap().events
 }
@@ -102,26 +100,22 @@ async fn a_command_s_end_is_written_where_its_start_is_even_after_a_close() {
         timelines.clone(),
         incident_commander::clock::now(),
     );
-    state.size = (160, 45);
-    state.focus = Pane::Playbook;
     let notify = Notify {
         desktop: false,
         bell: false,
         ..Notify::default()
     };
-    let mut rt = Runtime::new(state, &notify, Vec::new(), Vec::new(), false);
-    rt.handle(key(KeyCode::Enter));
+    state.interactive = true;
+    let mut sc = Screen::new(Runtime::new(state, &notify, Vec::new(), Vec::new(), false));
+    sc.view.size = (160, 45);
+    sc.view.focus = Pane::Playbook;
+    sc.key(press(KeyCode::Enter));
     // A frame shows the dialog (only drawn rows count as read), then y.
     let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 45)).unwrap();
-    term.draw(|f| {
-        incident_commander::tui::draw(
-            f,
-            &mut rt.state,
-            incident_commander::tui::theme::Theme { mono: true },
-        )
-    })
-    .unwrap();
-    rt.handle(key(KeyCode::Char('y')));
+    term.draw(|f| sc.draw(f, incident_commander::tui::theme::Theme { mono: true }))
+        .unwrap();
+    sc.key(press(KeyCode::Char('y')));
+    let mut rt = sc.rt;
     assert_eq!(
         rt.state.running.as_deref(),
         Some("slow"),

@@ -72,3 +72,70 @@ fn json_matches_the_golden_file_and_has_the_figures() {
         &format!("{}\n", serde_json::to_string_pretty(&v).unwrap()),
     );
 }
+
+/// Hostile text anywhere a person or a tool can write it — the title, a
+/// note, a role, an owner, a change's version, a hypothesis, the actor —
+/// must reach a Markdown renderer as text: no raw HTML (`<img onerror>`,
+/// `<script>`), no link or image (which a viewer would follow or fetch),
+/// whatever the field. Parsed with a real CommonMark parser.
+#[test]
+fn hostile_text_in_any_field_renders_as_text_not_markup() {
+    use incident_commander::core::event::Draft;
+    use incident_commander::core::grammar::{self, ChangeKind, InputKind};
+    use pulldown_cmark::{Event, Parser, Tag};
+
+    let evil = [
+        "<img src=x onerror=alert(1)>",
+        "![pixel](http://evil.example/p.png)",
+        "[click](javascript:alert(1))",
+        "<script>alert(1)</script>",
+        "`code` &lt;b&gt; <http://evil.example/>",
+    ];
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-11-22T03:00:00Z")
+        .unwrap()
+        .to_utc();
+    for (i, bad) in evil.iter().enumerate() {
+        let actor = format!("mallory{bad}");
+        let lines = [
+            (InputKind::Note, format!("note {bad}")),
+            (InputKind::Role, format!("comms {bad}")),
+            (InputKind::Hypothesis, format!("pool {bad}")),
+            (
+                InputKind::ActionItem,
+                format!("fix {bad} @{bad} due:2026-12-24"),
+            ),
+            (
+                InputKind::Change(ChangeKind::Deploy),
+                format!("deploy v1{bad} payments {bad}"),
+            ),
+            (InputKind::RootCause, format!("cause {bad}")),
+            (InputKind::Comms, format!("update {bad}")),
+        ];
+        let mut drafts = vec![Draft::opened(&actor, &format!("title {bad}"), "shop")];
+        for (kind, text) in &lines {
+            let cmd = grammar::parse(*kind, text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            drafts.push(cmd.draft(&actor, t0, Some("h1")));
+        }
+        let events: Vec<_> = drafts
+            .into_iter()
+            .enumerate()
+            .map(|(n, d)| d.into_event(n as u64 + 1, t0 + chrono::Duration::seconds(n as i64)))
+            .collect();
+        let md = incident_commander::core::postmortem::markdown(&events);
+        for ev in Parser::new(&md) {
+            let markup = match &ev {
+                Event::Html(h) | Event::InlineHtml(h) => Some(format!("HTML {h}")),
+                Event::Start(Tag::Link { dest_url, .. }) => Some(format!("link to {dest_url}")),
+                Event::Start(Tag::Image { dest_url, .. }) => Some(format!("image {dest_url}")),
+                _ => None,
+            };
+            assert!(
+                markup.is_none(),
+                "case {i} `{bad}`: the postmortem holds {}:\n{md}",
+                markup.unwrap_or_default()
+            );
+        }
+        // The text itself is there, for people to read.
+        assert!(md.contains("fix "), "{md}");
+    }
+}

@@ -4,9 +4,8 @@
 //! test says what time it is and what arrives, and asserts what the runtime
 //! did — what is on disk, what was notified, what was run.
 
-use incident_commander::app::input::Key;
 use incident_commander::app::targets::{SourceKind, Target, TargetId};
-use incident_commander::app::{Msg, Pane, State};
+use incident_commander::app::{Msg, State};
 use incident_commander::core::detect::Settings;
 use incident_commander::core::event::Kind;
 use incident_commander::core::playbook::Playbook;
@@ -18,6 +17,9 @@ use incident_commander::runtime::Runtime;
 use incident_commander::runtime::ports::{
     CommandRunner, ManualClock, Notifications, Ports, RunFuture,
 };
+use incident_commander::tui::Screen;
+use incident_commander::tui::input::Key;
+use incident_commander::tui::view::Pane;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -120,7 +122,7 @@ async fn an_outage_opens_one_incident_notifies_once_and_a_confirmed_command_is_r
         timelines.clone(),
         t0,
     );
-    state.size = (160, 45);
+    state.interactive = true;
     let ports = Ports {
         clock: clock.clone(),
         notifier: Box::new(Recording(notes.clone())),
@@ -165,18 +167,15 @@ async fn an_outage_opens_one_incident_notifies_once_and_a_confirmed_command_is_r
 
     // The responder runs the playbook's command: Enter shows it, a frame
     // draws it (only rows drawn count as read), y confirms.
-    rt.state.focus = Pane::Playbook;
-    rt.handle(Msg::Key(Key::Enter));
+    let mut sc = Screen::new(rt);
+    sc.view.size = (160, 45);
+    sc.view.focus = Pane::Playbook;
+    sc.key(Key::Enter);
     let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 45)).unwrap();
-    term.draw(|f| {
-        incident_commander::tui::draw(
-            f,
-            &mut rt.state,
-            incident_commander::tui::theme::Theme { mono: true },
-        )
-    })
-    .unwrap();
-    rt.handle(Msg::Key(Key::Char('y')));
+    term.draw(|f| sc.draw(f, incident_commander::tui::theme::Theme { mono: true }))
+        .unwrap();
+    sc.key(Key::Char('y'));
+    let mut rt = sc.rt;
     assert_eq!(
         rt.state.running.as_deref(),
         Some("undo"),
@@ -211,8 +210,10 @@ async fn an_outage_opens_one_incident_notifies_once_and_a_confirmed_command_is_r
     assert_eq!(finished.data["output"], "rolled back to v41");
 
     // A status update goes to the injected notifier too.
-    rt.handle(Msg::Key(Key::Char('u')));
-    rt.handle(Msg::Key(Key::Enter));
+    let mut sc = Screen::new(rt);
+    sc.key(Key::Char('u'));
+    sc.key(Key::Enter);
+    let mut rt = sc.rt;
     let sent = notes.lock().unwrap().clone();
     assert!(sent.iter().any(|n| n.starts_with("comms ")), "{sent:?}");
     // A second copy of an event lands in the file (a retried write that had
@@ -240,6 +241,31 @@ async fn an_outage_opens_one_incident_notifies_once_and_a_confirmed_command_is_r
     let learnt = &rt.state.incident.as_ref().unwrap().events;
     assert_eq!(learnt.len(), before + 1, "{:?}", learnt.last());
     assert_eq!(learnt.last().unwrap().msg, "from bob");
+    assert!(rt.state.errors.is_empty(), "{:?}", rt.state.errors);
+    // A line that takes an event's id but says something else (a hand edit, a
+    // forgery): not learnt, and the responder is told, in the errors list.
+    let mut forged = fresh.clone();
+    forged.seq = last.seq + 3;
+    forged.msg = "nobody rolled back".into();
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .unwrap();
+        writeln!(f, "{}", forged.to_line()).unwrap();
+    }
+    rt.handle(Msg::Tick);
+    let learnt = &rt.state.incident.as_ref().unwrap().events;
+    assert_eq!(learnt.len(), before + 1);
+    assert!(
+        rt.state
+            .errors
+            .iter()
+            .any(|(_, e)| e.contains("edited or forged")),
+        "{:?}",
+        rt.state.errors
+    );
 
     let unsaved = rt.stop().await;
     assert!(unsaved.is_empty());

@@ -10,17 +10,20 @@ use incident_commander::app::targets::{SourceKind, Target, TargetId};
 use incident_commander::app::{self, Effect, Msg, State};
 use incident_commander::core::detect::Settings;
 use incident_commander::core::event::{Draft, Event, Kind};
+use incident_commander::core::grammar::InputKind;
 use incident_commander::core::metrics::RouteView;
 use incident_commander::core::playbook;
 use incident_commander::core::sample::{FailureClass, Phases, ProbeSample};
 use incident_commander::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
-use incident_commander::tui::{self, theme::Theme};
+use incident_commander::tui::input::Input;
+use incident_commander::tui::view::{Confirm, Mode, Pane, View};
+use incident_commander::tui::{self, keys, theme::Theme};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
-/// The engine's key for a plain press of `code`, as the view translates it.
-fn press(code: KeyCode) -> incident_commander::app::input::Key {
+/// The view's key for a plain press of `code`, as the terminal reports it.
+fn press(code: KeyCode) -> incident_commander::tui::input::Key {
     incident_commander::tui::input::key(KeyEvent::new(code, KeyModifiers::NONE))
         .expect("a key the engine knows")
 }
@@ -54,6 +57,7 @@ fn sample(at: DateTime<Utc>, ok: bool) -> ProbeSample {
 /// The runtime's part, done by hand: appends become events fed back in.
 struct Harness {
     state: State,
+    view: View,
     seq: u64,
     effects: Vec<Effect>,
 }
@@ -74,6 +78,7 @@ impl Harness {
             t0(),
         );
         Harness {
+            view: View::of(&state),
             state,
             seq: 0,
             effects: Vec::new(),
@@ -83,12 +88,19 @@ impl Harness {
     fn send(&mut self, msg: Msg, at: DateTime<Utc>) {
         let fx = app::update(&mut self.state, msg, at);
         self.carry_out(fx, at);
+        if let Some(sel) = self.view.selection_changed(&self.state) {
+            app::update(&mut self.state, Msg::Do(app::Intent::Select(sel)), at);
+        }
     }
 
     fn carry_out(&mut self, fx: Vec<Effect>, at: DateTime<Utc>) {
         for e in fx {
             self.effects.push(e.clone());
             let draft = match e {
+                Effect::Ui(n) => {
+                    self.view.notice(&self.state, n);
+                    continue;
+                }
                 Effect::Open(title) if !self.state.incident_open() => {
                     Draft::opened("ic", &title, "shop")
                 }
@@ -105,7 +117,17 @@ impl Harness {
     }
 
     fn key(&mut self, code: KeyCode, at: DateTime<Utc>) {
-        self.send(Msg::Key(press(code)), at);
+        self.input(Input::Key(press(code)), at);
+    }
+
+    /// Terminal input through the view, and what it asks of the engine.
+    fn input(&mut self, input: Input, at: DateTime<Utc>) {
+        // The runtime's clock moves on whether or not the key reaches the engine.
+        self.state.now = self.state.now.max(at);
+        let msgs = keys::handle(&mut self.view, &self.state, input);
+        for m in msgs {
+            self.send(m, at);
+        }
     }
 
     fn text(&mut self, s: &str, at: DateTime<Utc>) {
@@ -152,7 +174,7 @@ impl Harness {
 
     fn render(&mut self, w: u16, hgt: u16) -> (String, ratatui::buffer::Buffer) {
         let mut term = Terminal::new(TestBackend::new(w, hgt)).unwrap();
-        term.draw(|f| tui::draw(f, &mut self.state, Theme { mono: false }))
+        term.draw(|f| tui::draw(f, &self.state, &mut self.view, Theme { mono: false }))
             .unwrap();
         let buf = term.backend().buffer().clone();
         let mut out = String::new();
@@ -361,20 +383,20 @@ fn phases_refuse_with_open_steps_and_record_an_override() {
 #[test]
 fn a_step_with_a_command_asks_first_and_the_comms_update_is_prefilled() {
     let mut h = Harness::incident();
-    h.state.focus = app::Pane::Playbook;
-    h.state.phase_tab = incident_commander::core::event::Phase::Mitigate;
+    h.view.focus = Pane::Playbook;
+    h.view.phase_tab = incident_commander::core::event::Phase::Mitigate;
     let idx = h
-        .state
-        .visible_steps()
+        .view
+        .visible_steps(&h.state)
         .iter()
         .position(|s| s.run.is_some())
         .expect("a mitigation with a command");
-    h.state.step_cursor = idx;
+    h.view.step_cursor = idx;
     h.key(KeyCode::Enter, at(140));
     assert!(
-        matches!(h.state.mode, app::Mode::Confirm(app::Confirm::Run { .. })),
+        matches!(h.view.mode, Mode::Confirm(Confirm::Run { .. })),
         "{:?}",
-        h.state.mode
+        h.view.mode
     );
     insta::assert_snapshot!("run_confirm_80x24", h.render(80, 24).0);
     h.key(KeyCode::Char('n'), at(140));
@@ -390,8 +412,8 @@ fn a_step_with_a_command_asks_first_and_the_comms_update_is_prefilled() {
     h.key(KeyCode::Char('y'), at(141));
     assert!(h.effects.iter().any(|e| matches!(e, Effect::Run(..))));
     h.key(KeyCode::Char('u'), at(142));
-    match &h.state.mode {
-        app::Mode::Input(app::InputKind::Comms, text) => {
+    match &h.view.mode {
+        Mode::Input(InputKind::Comms, text) => {
             assert!(text.contains("What changed"), "{text}");
             assert!(text.contains("payments"), "{text}");
         }
@@ -511,7 +533,7 @@ fn the_target_of_a_command_is_the_incident_primary_target() {
     };
     h.send(Msg::Signal(fire("shop /v1/redirect-pct", at(10))), at(10));
     h.send(Msg::Signal(fire("shop /v1/json-echo", at(11))), at(11));
-    h.send(Msg::Resize(160, 45), at(12));
+    h.input(Input::Resize(160, 45), at(12));
     let target = h.state.primary_target().unwrap();
     assert_eq!(
         target.0, "shop /v1/redirect-pct",
@@ -525,11 +547,11 @@ fn the_target_of_a_command_is_the_incident_primary_target() {
     );
 
     // Open a step with a command: the dialog names the target and why.
-    h.state.focus = app::Pane::Playbook;
-    h.state.phase_tab = incident_commander::core::event::Phase::Mitigate;
-    h.state.step_cursor = h
-        .state
-        .visible_steps()
+    h.view.focus = Pane::Playbook;
+    h.view.phase_tab = incident_commander::core::event::Phase::Mitigate;
+    h.view.step_cursor = h
+        .view
+        .visible_steps(&h.state)
         .iter()
         .position(|s| s.run.as_deref().is_some_and(|r| r.contains("{target}")))
         .expect("a mitigation using {target}");
@@ -558,14 +580,14 @@ fn the_target_of_a_command_is_the_incident_primary_target() {
     h.send(Msg::CommandNotRun(run.step.clone(), "test".into()), at(15));
 
     // The responder makes another row primary: recorded, and the dialog follows.
-    h.state.focus = app::Pane::Endpoints;
+    h.view.focus = Pane::Endpoints;
     let row = h
-        .state
-        .order()
+        .view
+        .order(&h.state)
         .iter()
         .position(|i| h.state.targets[*i].name == "shop /v1/json-echo")
         .unwrap();
-    h.state.selected = row;
+    h.view.selected = row;
     h.key(KeyCode::Char('t'), at(16));
     let last = h
         .state
@@ -596,7 +618,7 @@ fn a_paste_over_the_line_limit_is_cut_and_what_is_written_can_be_read() {
     let mut h = Harness::incident();
     h.key(KeyCode::Char('n'), at(130));
     let huge = "z".repeat(incident_commander::core::event::MAX_LINE + 5000);
-    h.send(Msg::Paste(huge), at(130));
+    h.input(Input::Paste(huge), at(130));
     let msg = h.state.message.clone().unwrap_or_default();
     assert!(msg.contains("the paste was cut to fit"), "{msg}");
     h.key(KeyCode::Enter, at(131));

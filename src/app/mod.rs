@@ -1,13 +1,14 @@
-//! The engine shared by the full-screen view: one `Msg` in, `update` decides,
-//! `Effect`s out. Plain data and the clock passed in: the runtime (`tui`)
-//! carries out effects — appending to the timeline *before* the screen shows
+//! The engine shared by the full-screen view, `ic watch` and the demo: one
+//! `Msg` in, `update` decides, `Effect`s out. A responder's wishes arrive as
+//! typed [`Intent`]s (the view turns keys into them; it keeps focus, cursors
+//! and inputs itself, in `tui::view`), and what the view should show in
+//! answer leaves as [`Notice`]s. Plain data and the clock passed in: the
+//! runtime carries out effects — appending to the timeline *before* the screen shows
 //! the change (the state only learns an event through `Msg::Appended`),
 //! running confirmed commands, notifying — and feeds the results back.
 
-pub mod confirm;
 pub mod impact;
-pub mod input;
-pub mod keymap;
+pub mod run;
 pub mod targets;
 
 #[cfg(test)]
@@ -16,7 +17,7 @@ mod tests;
 use crate::core::command::Values;
 use crate::core::detect::Settings;
 use crate::core::event::{Draft, Event, Kind, Phase, Severity, Stage};
-use crate::core::grammar::{self, ChangeKind, Command};
+use crate::core::grammar::{self, Command};
 use crate::core::incident::{HypothesisStatus, Incident};
 use crate::core::metrics::RouteView;
 use crate::core::payload;
@@ -25,9 +26,7 @@ use crate::core::sample::ProbeSample;
 use crate::core::signal::{Signal, SignalState};
 use crate::core::verify::{Check, Verdict};
 use chrono::{DateTime, Utc};
-use confirm::{Dialog, RunRequest};
-use input::{Key, Mouse};
-use keymap::{Action, Resolved};
+use run::{RunPlan, RunRequest};
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -60,14 +59,8 @@ pub struct Choosing {
 /// Everything that can happen to the app.
 #[derive(Debug)]
 pub enum Msg {
-    /// A key.
-    Key(Key),
-    /// A mouse event.
-    Mouse(Mouse),
-    /// Pasted text.
-    Paste(String),
-    /// The terminal is this size now (columns, rows).
-    Resize(u16, u16),
+    /// What a responder asks for.
+    Do(Intent),
     /// Once a second.
     Tick,
     /// A probe of an endpoint finished.
@@ -131,58 +124,109 @@ pub enum Effect {
     SendComms(String),
     /// Write the postmortem next to the timeline.
     WritePostmortem,
+    /// Tell the view (nothing to do without one).
+    Ui(Notice),
     /// Leave.
     Quit,
 }
 
-/// Which pane has the keyboard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pane {
-    /// The endpoints table.
-    Endpoints,
-    /// The playbook's steps.
-    Playbook,
-    /// The timeline.
-    Timeline,
+/// What a responder asks the engine for: the view's keys and input lines
+/// become these (text through `core::grammar`, as `ic event` reads it).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Intent {
+    /// Text entered in an input line of this kind.
+    Submit(InputKind, String),
+    /// Set the severity.
+    Severity(Severity),
+    /// Tick this step of the playbook in use, or — when it has a command —
+    /// ask for the command's confirmation.
+    Step {
+        /// The phase it is in.
+        phase: Phase,
+        /// Its id.
+        id: String,
+    },
+    /// A command the responder has confirmed (read in full, `y`).
+    Run(Box<RunPlan>),
+    /// Move to the next phase; `again`: asked twice in a row, overriding open
+    /// required steps.
+    NextPhase {
+        /// The second ask in a row.
+        again: bool,
+    },
+    /// Resolve; `again` overrides exit criteria not met.
+    Resolve {
+        /// The second ask in a row.
+        again: bool,
+    },
+    /// Close; `again` overrides what is missing.
+    Close {
+        /// The second ask in a row.
+        again: bool,
+    },
+    /// A person has the incident.
+    Acknowledge,
+    /// Record a metric snapshot.
+    Snapshot,
+    /// Make this target the incident's primary target.
+    PrimaryTarget(String),
+    /// Switch to the playbook proposed for a later signal.
+    SwitchPlaybook,
+    /// Write the postmortem.
+    Postmortem,
+    /// The responder's selected row (the primary target while the incident has none).
+    Select(Option<String>),
+    /// Forget the message and any refusal waiting for a second ask.
+    Dismiss,
+    /// Leave (the view has asked whatever needed asking).
+    Quit,
+    /// The answer to the question about a stale open incident.
+    Stale(StaleAnswer),
 }
 
-pub use crate::core::grammar::InputKind;
+/// What to do with an open incident quiet for `incidents.stale_after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaleAnswer {
+    /// Take it over.
+    Resume,
+    /// Close it (quiet since its last event).
+    Close,
+    /// Leave it open; new signals open a new incident.
+    Leave,
+}
 
-/// Most errors kept for the errors list.
-pub const MAX_ERRORS: usize = 100;
-
-/// What is being confirmed.
+/// What the view should show in answer to what happened.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Confirm {
-    /// Run a step's command (the dialog shows all of it first).
-    Run(Box<Dialog>),
-    /// Quit with an incident open.
-    Quit,
-    /// Quit while a command runs (it is stopped and recorded).
-    QuitWhileRunning,
-    /// Quit with events not yet on disk (they are printed on exit, not written).
-    QuitUnsaved,
-    /// An open incident has been quiet for `incidents.stale_after`: resume it,
-    /// close it, or leave it (new signals open a new incident).
+pub enum Notice {
+    /// A signal opened an incident: its playbook is what matters now.
+    OpenedBySignal,
+    /// The incident is in this phase now (a new incident: detect).
+    Phase(Phase),
+    /// A step's command waits for confirmation.
+    ConfirmRun(Box<RunPlan>),
+    /// A step was recorded done (the cursor moves on).
+    StepRecorded,
+    /// Text that was not written, to correct rather than retype.
+    Refused(InputKind, String),
+    /// An open incident has gone quiet: ask what to do with it.
     Stale,
 }
 
-/// The interaction mode.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Mode {
-    /// Keys go to the keymap.
-    Normal,
-    /// The help overlay.
-    Help,
-    /// The list of errors background work reported.
-    Errors,
-    /// A line of input.
-    Input(InputKind, String),
-    /// The severity picker, with its cursor.
-    Severity(usize),
-    /// A y/n question.
-    Confirm(Confirm),
+/// A refusal that a second ask in a row overrides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Override {
+    /// Moving on with required steps open.
+    NextPhase,
+    /// Resolving with the exit criteria not met.
+    Resolve,
+    /// Closing with something missing.
+    Close,
 }
+
+use crate::core::grammar::InputKind;
+
+/// Most errors kept for the errors list.
+pub const MAX_ERRORS: usize = 100;
 
 /// The open incident as the screen knows it: the events on disk and their fold.
 #[derive(Debug, Clone, Default)]
@@ -191,17 +235,6 @@ pub struct IncidentView {
     pub events: Vec<Event>,
     /// The fold.
     pub state: Incident,
-}
-
-/// Screen areas the last frame drew (for the mouse).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Areas {
-    /// The endpoints table body: (x, y, width, height).
-    pub endpoints: (u16, u16, u16, u16),
-    /// The playbook pane.
-    pub playbook: (u16, u16, u16, u16),
-    /// The timeline pane.
-    pub timeline: (u16, u16, u16, u16),
 }
 
 /// The app's whole state.
@@ -215,24 +248,14 @@ pub struct State {
     pub settings: Settings,
     /// Probe endpoints and metric routes.
     pub targets: Vec<Target>,
-    /// Index into the sorted view.
-    pub selected: usize,
-    /// Sort order (0: worst first, 1: name, 2: rps).
-    pub sort: u8,
-    /// Focused pane.
-    pub focus: Pane,
-    /// Mode.
-    pub mode: Mode,
+    /// The row the responder has selected (its target's name), as the view reports it.
+    pub selected: Option<String>,
     /// The open incident, once an event of it is on disk.
     pub incident: Option<IncidentView>,
     /// Timeline file of the open incident.
     pub timeline_path: Option<PathBuf>,
     /// Playbooks available.
     pub playbooks: Vec<Playbook>,
-    /// Phase tab shown.
-    pub phase_tab: Phase,
-    /// Cursor in the step list.
-    pub step_cursor: usize,
     /// Live checks of `verify` steps, by step id.
     pub checks: HashMap<String, (Check, Option<Verdict>)>,
     /// The alert banner and when it appeared.
@@ -244,12 +267,8 @@ pub struct State {
     pub errors: Vec<(DateTime<Utc>, String)>,
     /// Errors dropped from `errors` because it was full.
     pub errors_dropped: usize,
-    /// An action pressed once while refused: pressing it again overrides.
-    pub pending_override: Option<Action>,
-    /// Timeline filter.
-    pub filter: Option<Kind>,
-    /// Timeline scroll from the bottom.
-    pub scroll: usize,
+    /// A refusal waiting for a second ask in a row.
+    pub pending_override: Option<Override>,
     /// Open incidents automatically when a signal fires.
     pub auto_open: bool,
     /// A command is running for this step.
@@ -260,8 +279,6 @@ pub struct State {
     pub dirty: bool,
     /// Set when the app should end.
     pub quit: bool,
-    /// Areas of the last frame.
-    pub areas: Areas,
     /// Sources that are down, with why.
     pub sources_down: BTreeMap<String, String>,
     /// The latest time seen.
@@ -272,14 +289,10 @@ pub struct State {
     pub unsaved: usize,
     /// When the last metric snapshot was taken.
     pub last_snapshot: Option<DateTime<Utc>>,
-    /// The terminal's size (columns, rows); (0, 0) until known.
-    pub size: (u16, u16),
     /// Signals (detector, target) the open incident recorded as firing before this
     /// process took it over (a restart, a join): the fresh detectors' first fire of
     /// one of them goes on silently.
     pub resumed: std::collections::BTreeSet<(String, String)>,
-    /// The display order, computed at most once a second (see `order`).
-    order_cache: targets::OrderCache,
     /// Probes whose URL a metrics route serves (one target for the impact).
     pub aliases: Vec<impact::Alias>,
     /// This process's run id in `impact_measured` events (its start time).
@@ -316,37 +329,27 @@ impl State {
             actor: actor.to_string(),
             settings,
             targets,
-            selected: 0,
-            sort: 0,
-            focus: Pane::Endpoints,
-            mode: Mode::Normal,
+            selected: None,
             incident: None,
             timeline_path: None,
             playbooks,
-            phase_tab: Phase::Detect,
-            step_cursor: 0,
             checks: HashMap::new(),
             banner: None,
             message: None,
             errors: Vec::new(),
             errors_dropped: 0,
             pending_override: None,
-            filter: None,
-            scroll: 0,
             auto_open: true,
             running: None,
             outputs: HashMap::new(),
             dirty: true,
             quit: false,
-            areas: Areas::default(),
             sources_down: BTreeMap::new(),
             now,
             timeline_dir,
             unsaved: 0,
             last_snapshot: None,
-            size: (0, 0),
             resumed: std::collections::BTreeSet::new(),
-            order_cache: targets::OrderCache::default(),
             aliases: Vec::new(),
             run: format!(
                 "{}/{}",
@@ -366,38 +369,6 @@ impl State {
     /// Whether an incident is open.
     pub fn incident_open(&self) -> bool {
         self.incident.as_ref().is_some_and(|i| i.state.is_open())
-    }
-
-    /// Target indices in display order, sorted at most once a second: with
-    /// thousands of targets, sorting by their rows on every call (several per
-    /// frame) took a whole core.
-    pub fn order(&self) -> Vec<usize> {
-        let key = (self.sort, self.targets.len(), self.now.timestamp());
-        self.order_cache.get(key, || self.sorted())
-    }
-
-    fn sorted(&self) -> Vec<usize> {
-        let mut idx: Vec<usize> = (0..self.targets.len()).collect();
-        let rows: Vec<_> = self.targets.iter().map(|t| t.row(self.now)).collect();
-        match self.sort {
-            1 => idx.sort_by(|a, b| self.targets[*a].name.cmp(&self.targets[*b].name)),
-            2 => idx.sort_by(|a, b| rows[*b].rps.total_cmp(&rows[*a].rps)),
-            _ => idx.sort_by(|a, b| {
-                rows[*b]
-                    .health
-                    .cmp(&rows[*a].health)
-                    .then(rows[*b].err.total_cmp(&rows[*a].err))
-                    .then(self.targets[*a].name.cmp(&self.targets[*b].name))
-            }),
-        }
-        idx
-    }
-
-    /// The selected target.
-    pub fn selected_target(&self) -> Option<&Target> {
-        self.order()
-            .get(self.selected)
-            .and_then(|i| self.targets.get(*i))
     }
 
     /// The playbook in use: the incident's, else the best match for what is firing.
@@ -427,8 +398,9 @@ impl State {
             };
             return Some((t, why));
         }
-        self.selected_target()
-            .map(|t| (t.name.clone(), "the selected row".to_string()))
+        self.selected
+            .clone()
+            .map(|t| (t, "the selected row".to_string()))
     }
 
     /// Notes every signal the open incident records as firing as resumed (after
@@ -475,8 +447,8 @@ impl State {
         v
     }
 
-    /// The steps of the shown phase that apply at the current severity.
-    pub fn visible_steps(&self) -> Vec<&playbook::Step> {
+    /// The steps of `phase` that apply at the current severity.
+    pub fn steps_of(&self, phase: Phase) -> Vec<&playbook::Step> {
         let sev = self
             .incident
             .as_ref()
@@ -484,7 +456,7 @@ impl State {
         self.playbook()
             .map(|p| {
                 p.phases
-                    .of(self.phase_tab)
+                    .of(phase)
                     .iter()
                     .filter(|s| s.applies(sev))
                     .collect()
@@ -513,34 +485,7 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
     state.dirty = true;
     let mut fx = Vec::new();
     match msg {
-        Msg::Key(key) => on_key(state, key, &mut fx),
-        Msg::Mouse(m) => on_mouse(state, m),
-        Msg::Paste(text) => {
-            if let Mode::Input(_, buf) = &mut state.mode {
-                // Bounded: an input never holds more than a timeline line may.
-                let room = INPUT_LIMIT.saturating_sub(buf.len());
-                let clean = text.replace(['\n', '\r'], " ");
-                if clean.len() > room {
-                    let mut cut = room;
-                    while !clean.is_char_boundary(cut) {
-                        cut -= 1;
-                    }
-                    buf.push_str(&clean[..cut]);
-                    state.message = Some(format!(
-                        "the paste was cut to fit: an entry holds at most {INPUT_LIMIT} bytes ({} of the paste dropped)",
-                        clean.len() - cut
-                    ));
-                } else {
-                    buf.push_str(&clean);
-                }
-            }
-        }
-        Msg::Resize(w, h) => {
-            state.size = (w, h);
-            if let Mode::Confirm(Confirm::Run(d)) = &mut state.mode {
-                d.resized((w, h));
-            }
-        }
+        Msg::Do(intent) => on_intent(state, intent, &mut fx),
         Msg::Tick => on_tick(state, now, &mut fx),
         Msg::Probe(id, sample) => {
             let signals = match state.targets.iter_mut().find(|t| t.id == id) {
@@ -551,35 +496,7 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
                 on_signal(state, s, &mut fx);
             }
         }
-        Msg::Views(source, views, at) => {
-            state.sources_down.remove(&source);
-            let mut signals = Vec::new();
-            let mut seen = std::collections::HashSet::new();
-            for v in views {
-                let id = TargetId::Route {
-                    source: source.clone(),
-                    route: v.route.clone(),
-                };
-                let idx = match state.targets.iter().position(|t| t.id == id) {
-                    Some(i) => i,
-                    None => {
-                        state.targets.push(Target::route(&source, &v.route));
-                        state.targets.len() - 1
-                    }
-                };
-                seen.insert(idx);
-                signals.extend(state.targets[idx].on_view(v, at, &state.settings));
-            }
-            // A route that vanished from the exposition had no traffic at all.
-            for (i, t) in state.targets.iter_mut().enumerate() {
-                if t.id.source() == Some(source.as_str()) && !seen.contains(&i) {
-                    signals.extend(t.on_silence(at, &state.settings));
-                }
-            }
-            for s in signals {
-                on_signal(state, s, &mut fx);
-            }
-        }
+        Msg::Views(source, views, at) => on_views(state, source, views, at, &mut fx),
         Msg::SourceDown(source, why) => {
             state.sources_down.insert(source, why);
         }
@@ -592,36 +509,7 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
             state.unsaved = state.unsaved.max(1);
             state.say(format!("NOT SAVED (kept in memory, retrying): {why}"));
         }
-        Msg::CommandDone(done) => {
-            let CommandDone {
-                step,
-                summary,
-                succeeded,
-                finished,
-            } = *done;
-            state.running = None;
-            let output = match finished.payload() {
-                Ok(payload::Payload::CommandFinished(p)) => p.output,
-                _ => String::new(),
-            };
-            state
-                .outputs
-                .insert(step.clone(), format!("{summary}: {}", output.trim()));
-            fx.push(Effect::CommandEnded(finished));
-            if !succeeded {
-                state.say(format!(
-                    "command for `{step}`: {summary} — the step stays open (Enter runs it again)"
-                ));
-            } else {
-                state.say(format!("command for `{step}`: {summary}"));
-                if state.incident_open()
-                    && let Some((phase, _)) = state.playbook().and_then(|p| p.step(&step))
-                {
-                    let verify = state.checks.get(&step).and_then(|c| c.1.clone());
-                    fx.push(step_event(state, phase, &step, true, verify.as_ref()));
-                }
-            }
-        }
+        Msg::CommandDone(done) => on_command_done(state, *done, &mut fx),
         Msg::CommandNotRun(step, why) => {
             state.running = None;
             state.say(format!("command for `{step}` not run: {why}"));
@@ -637,6 +525,76 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
         }
     }
     fx
+}
+
+/// Per-route views from a metrics source: new routes become targets, a
+/// route missing from the exposition had no traffic.
+fn on_views(
+    state: &mut State,
+    source: String,
+    views: Vec<RouteView>,
+    at: DateTime<Utc>,
+    fx: &mut Vec<Effect>,
+) {
+    state.sources_down.remove(&source);
+    let mut signals = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for v in views {
+        let id = TargetId::Route {
+            source: source.clone(),
+            route: v.route.clone(),
+        };
+        let idx = match state.targets.iter().position(|t| t.id == id) {
+            Some(i) => i,
+            None => {
+                state.targets.push(Target::route(&source, &v.route));
+                state.targets.len() - 1
+            }
+        };
+        seen.insert(idx);
+        signals.extend(state.targets[idx].on_view(v, at, &state.settings));
+    }
+    // A route that vanished from the exposition had no traffic at all.
+    for (i, t) in state.targets.iter_mut().enumerate() {
+        if t.id.source() == Some(source.as_str()) && !seen.contains(&i) {
+            signals.extend(t.on_silence(at, &state.settings));
+        }
+    }
+    for s in signals {
+        on_signal(state, s, fx);
+    }
+}
+
+/// A confirmed command ended: its record, and its step done when it succeeded.
+fn on_command_done(state: &mut State, done: CommandDone, fx: &mut Vec<Effect>) {
+    let CommandDone {
+        step,
+        summary,
+        succeeded,
+        finished,
+    } = done;
+    state.running = None;
+    let output = match finished.payload() {
+        Ok(payload::Payload::CommandFinished(p)) => p.output,
+        _ => String::new(),
+    };
+    state
+        .outputs
+        .insert(step.clone(), format!("{summary}: {}", output.trim()));
+    fx.push(Effect::CommandEnded(finished));
+    if !succeeded {
+        state.say(format!(
+            "command for `{step}`: {summary} — the step stays open (Enter runs it again)"
+        ));
+    } else {
+        state.say(format!("command for `{step}`: {summary}"));
+        if state.incident_open()
+            && let Some((phase, _)) = state.playbook().and_then(|p| p.step(&step))
+        {
+            let verify = state.checks.get(&step).and_then(|c| c.1.clone());
+            fx.push(step_event(state, phase, &step, true, verify.as_ref()));
+        }
+    }
 }
 
 fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
@@ -702,7 +660,7 @@ fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
             since: state.now,
             situations: vec![(playbook::Situation::of(&s), s.severity)],
         });
-        state.focus = Pane::Playbook;
+        fx.push(Effect::Ui(Notice::OpenedBySignal));
     }
     // One notification per burst: a signal firing within a minute of the last
     // one joins quietly; a resolution is news once nothing fires any more.
@@ -887,12 +845,11 @@ fn on_appended(state: &mut State, e: Event, fx: &mut Vec<Effect>) {
     match kind {
         Kind::PhaseEntered => {
             if let Some(p) = view.state.phase {
-                state.phase_tab = p;
-                state.step_cursor = 0;
+                fx.push(Effect::Ui(Notice::Phase(p)));
             }
         }
         Kind::IncidentOpened => {
-            state.phase_tab = Phase::Detect;
+            fx.push(Effect::Ui(Notice::Phase(Phase::Detect)));
             state.checks.clear();
         }
         Kind::IncidentClosed => {
@@ -954,8 +911,8 @@ fn on_tick(state: &mut State, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
     // A refusal that talks about a state that is gone is cleared with it: the
     // incident closed, or the signals it named stopped firing.
     let gone = match state.pending_override {
-        Some(Action::Resolve | Action::Close) if !state.incident_open() => true,
-        Some(Action::Resolve) => {
+        Some(Override::Resolve | Override::Close) if !state.incident_open() => true,
+        Some(Override::Resolve) => {
             state
                 .message
                 .as_deref()
@@ -1017,273 +974,33 @@ fn on_tick(state: &mut State, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
     let _ = fx;
 }
 
-fn on_mouse(state: &mut State, m: Mouse) {
-    match m {
-        Mouse::Click { column, row } => {
-            let inside = |a: (u16, u16, u16, u16)| {
-                column >= a.0 && column < a.0 + a.2 && row >= a.1 && row < a.1 + a.3
-            };
-            if inside(state.areas.endpoints) {
-                state.focus = Pane::Endpoints;
-                let row = (row - state.areas.endpoints.1) as usize;
-                if row < state.targets.len() {
-                    state.selected = row;
-                }
-            } else if inside(state.areas.playbook) {
-                state.focus = Pane::Playbook;
-                let row = (row - state.areas.playbook.1) as usize;
-                state.step_cursor = row.saturating_sub(1);
-            } else if inside(state.areas.timeline) {
-                state.focus = Pane::Timeline;
-            }
-        }
-        Mouse::ScrollUp => move_cursor(state, -1),
-        Mouse::ScrollDown => move_cursor(state, 1),
-    }
-}
-
-fn move_cursor(state: &mut State, d: i64) {
-    let step = |v: usize, max: usize| -> usize {
-        (v as i64 + d).clamp(0, max.saturating_sub(1) as i64) as usize
+fn on_intent(state: &mut State, intent: Intent, fx: &mut Vec<Effect>) {
+    // A refusal waits for the very next ask: anything else in between drops it.
+    let pending = match intent {
+        Intent::Select(_) => state.pending_override,
+        _ => state.pending_override.take(),
     };
-    match state.focus {
-        Pane::Endpoints => state.selected = step(state.selected, state.targets.len()),
-        Pane::Playbook => {
-            let n = state.visible_steps().len();
-            state.step_cursor = step(state.step_cursor, n);
-        }
-        Pane::Timeline => {
-            state.scroll = (state.scroll as i64 - d).max(0) as usize;
-        }
-    }
-}
-
-fn on_key(state: &mut State, key: Key, fx: &mut Vec<Effect>) {
-    match state.mode.clone() {
-        Mode::Help | Mode::Errors => {
-            state.mode = Mode::Normal;
-        }
-        Mode::Input(kind, mut buf) => match key {
-            Key::Esc => state.mode = Mode::Normal,
-            Key::Enter => {
-                state.mode = Mode::Normal;
-                submit(state, kind, buf.trim(), fx);
-            }
-            Key::Backspace => {
-                buf.pop();
-                state.mode = Mode::Input(kind, buf);
-            }
-            Key::Char(c) => {
-                if buf.len() + c.len_utf8() <= INPUT_LIMIT {
-                    buf.push(c);
-                }
-                state.mode = Mode::Input(kind, buf);
-            }
-            _ => {}
-        },
-        Mode::Severity(cur) => match key {
-            Key::Esc => state.mode = Mode::Normal,
-            Key::Up | Key::Char('k') => state.mode = Mode::Severity(cur.saturating_sub(1)),
-            Key::Down | Key::Char('j') => state.mode = Mode::Severity((cur + 1).min(3)),
-            Key::Char(c @ '1'..='4') => {
-                state.mode = Mode::Normal;
-                set_severity(state, Severity::ALL[(c as u8 - b'1') as usize], fx);
-            }
-            Key::Enter => {
-                state.mode = Mode::Normal;
-                set_severity(state, Severity::ALL[cur.min(3)], fx);
-            }
-            _ => {}
-        },
-        Mode::Confirm(Confirm::Run(mut dialog)) => {
-            let page = dialog.page(state.size) as i64;
-            let scroll = match key {
-                Key::Down | Key::Char('j') => Some(1),
-                Key::Up | Key::Char('k') => Some(-1),
-                Key::PageDown | Key::Char(' ') => Some(page),
-                Key::PageUp => Some(-page),
-                _ => None,
-            };
-            if let Some(d) = scroll {
-                dialog.notice = None;
-                dialog.scroll_by(d, state.size);
-                state.mode = Mode::Confirm(Confirm::Run(dialog));
-                return;
-            }
-            match key {
-                Key::Char('y') | Key::Char('Y') => {
-                    if let Some(why) = dialog.why_not(state.size) {
-                        dialog.notice = Some(why);
-                        state.mode = Mode::Confirm(Confirm::Run(dialog));
-                    } else {
-                        state.mode = Mode::Normal;
-                        confirm_run(state, *dialog, fx);
-                    }
-                }
-                Key::Char('n') | Key::Char('N') | Key::Esc | Key::Char('q') => {
-                    state.mode = Mode::Normal;
-                    state.say("cancelled: the command did not run");
-                }
-                _ => {
-                    dialog.notice =
-                        Some("y runs the command · n or Esc cancels · ↑↓ PgUp PgDn scroll".into());
-                    state.mode = Mode::Confirm(Confirm::Run(dialog));
-                }
-            }
-        }
-        Mode::Confirm(Confirm::Stale) => {
-            state.mode = Mode::Normal;
-            let Some((path, last)) = state.stale.take() else {
-                return;
-            };
-            match key {
-                Key::Char('r' | 'y') => fx.push(Effect::ResumeStale(path)),
-                Key::Char('c') => fx.push(Effect::CloseStale(path, last)),
-                _ => state.say(format!(
-                    "left {} open; new signals open a new incident (ic event -t FILE -k close closes it)",
-                    path.display()
-                )),
-            }
-        }
-        Mode::Confirm(what) => {
-            state.mode = Mode::Normal;
-            let yes = matches!(key, Key::Char('y') | Key::Char('Y'));
-            match (what, yes) {
-                (Confirm::Quit | Confirm::QuitWhileRunning | Confirm::QuitUnsaved, true) => {
-                    state.quit = true;
-                    fx.push(Effect::Quit);
-                }
-                (_, _) => state.say("cancelled"),
-            }
-        }
-        Mode::Normal => {
-            if key == Key::Esc {
-                state.message = None;
-                state.pending_override = None;
-                return;
-            }
-            let ctx = keymap::Context {
-                incident_open: state.incident_open(),
-                has_timeline: state.timeline_path.is_some(),
-            };
-            let action = match keymap::resolve(key, ctx) {
-                None => return,
-                Some(Resolved::Do(action)) => action,
-                Some(Resolved::NeedsIncident(_)) => {
-                    state.say("no incident is open: a signal, a note or a severity opens one");
-                    return;
-                }
-            };
-            let repeat = state.pending_override == Some(action);
-            state.pending_override = None;
-            on_action(state, action, repeat, fx);
-        }
-    }
-}
-
-fn on_action(state: &mut State, action: Action, repeat: bool, fx: &mut Vec<Effect>) {
-    let open = state.incident_open();
-    match action {
-        Action::Help => state.mode = Mode::Help,
-        Action::Errors => state.mode = Mode::Errors,
-        Action::Quit => {
-            if state.running.is_some() {
-                state.mode = Mode::Confirm(Confirm::QuitWhileRunning);
-            } else if state.unsaved > 0 {
-                state.mode = Mode::Confirm(Confirm::QuitUnsaved);
-            } else if open {
-                state.mode = Mode::Confirm(Confirm::Quit);
-            } else {
-                state.quit = true;
-                fx.push(Effect::Quit);
-            }
-        }
-        Action::FocusNext | Action::FocusPrev => {
-            let order = [Pane::Endpoints, Pane::Playbook, Pane::Timeline];
-            let i = order.iter().position(|p| *p == state.focus).unwrap_or(0);
-            let d = if action == Action::FocusNext { 1 } else { 2 };
-            state.focus = order[(i + d) % 3];
-        }
-        Action::Up => move_cursor(state, -1),
-        Action::Down => move_cursor(state, 1),
-        Action::Left | Action::Right => {
-            let i = Phase::ALL
-                .iter()
-                .position(|p| *p == state.phase_tab)
-                .unwrap_or(0);
-            let j = if action == Action::Right {
-                (i + 1).min(4)
-            } else {
-                i.saturating_sub(1)
-            };
-            state.phase_tab = Phase::ALL[j];
-            state.step_cursor = 0;
-        }
-        Action::Enter => {
-            if state.focus == Pane::Playbook {
-                enter_step(state, fx);
-            } else if state.focus == Pane::Endpoints {
-                state.focus = Pane::Playbook;
-            }
-        }
-        Action::Note => state.mode = Mode::Input(InputKind::Note, String::new()),
-        Action::Hypothesis => state.mode = Mode::Input(InputKind::Hypothesis, String::new()),
-        Action::Change => {
-            state.mode = Mode::Input(InputKind::Change(ChangeKind::Deploy), String::new())
-        }
-        Action::Severity => state.mode = Mode::Severity(1),
-        Action::Sort => state.sort = (state.sort + 1) % 3,
-        Action::Filter => {
-            let kinds = [
-                None,
-                Some(Kind::SignalFired),
-                Some(Kind::Note),
-                Some(Kind::StepDone),
-                Some(Kind::CommandStarted),
-                Some(Kind::CommsUpdate),
-            ];
-            let i = kinds.iter().position(|k| *k == state.filter).unwrap_or(0);
-            state.filter = kinds[(i + 1) % kinds.len()];
-        }
-        Action::Role => state.mode = Mode::Input(InputKind::Role, String::new()),
-        Action::ActionItem => state.mode = Mode::Input(InputKind::ActionItem, String::new()),
-        Action::Comms => {
-            let text = comms_draft(state);
-            state.mode = Mode::Input(InputKind::Comms, text);
-        }
-        Action::Snapshot => match snapshot(state, &state.actor) {
+    let again = |asked: bool, o: Override| asked && pending == Some(o);
+    match intent {
+        Intent::Submit(kind, text) => submit(state, kind, text.trim(), fx),
+        Intent::Severity(sev) => set_severity(state, sev, fx),
+        Intent::Step { phase, id } => enter_step(state, phase, &id, fx),
+        Intent::Run(plan) => confirm_run(state, *plan, fx),
+        Intent::NextPhase { again: a } => next_phase(state, again(a, Override::NextPhase), fx),
+        Intent::Resolve { again: a } => resolve(state, again(a, Override::Resolve), fx),
+        Intent::Close { again: a } => close(state, again(a, Override::Close), fx),
+        Intent::Acknowledge => acknowledge(state, fx),
+        Intent::Snapshot => match snapshot(state, &state.actor) {
             Some(d) => fx.push(Effect::Append(d)),
             None => state.say("no traffic in the last minute: nothing to snapshot"),
         },
-        Action::PrimaryTarget => match state.selected_target().map(|t| t.name.clone()) {
-            Some(name) => fx.push(Effect::Append(Draft::typed(
-                Kind::TargetSelected,
-                &state.actor,
-                format!("primary target: {name}"),
-                &payload::TargetSelected { target: name },
-            ))),
-            None => state.say("no row is selected"),
-        },
-        Action::NextPhase => next_phase(state, repeat, fx),
-        Action::Resolve => resolve(state, repeat, fx),
-        Action::Close => close(state, repeat, fx),
-        Action::Acknowledge => {
-            let who = state.actor.clone();
-            match state
-                .incident
-                .as_ref()
-                .and_then(|i| i.state.lifecycle.get(Stage::Acknowledged.as_str()))
-            {
-                Some(at) => state.say(format!(
-                    "already acknowledged at {}",
-                    at.format("%H:%M:%S UTC")
-                )),
-                None => fx.push(Effect::Append(
-                    Command::Acknowledge.draft(&who, state.now, None),
-                )),
-            }
-        }
-        Action::SwitchPlaybook => match state.proposed_playbook.take() {
+        Intent::PrimaryTarget(name) => fx.push(Effect::Append(Draft::typed(
+            Kind::TargetSelected,
+            &state.actor,
+            format!("primary target: {name}"),
+            &payload::TargetSelected { target: name },
+        ))),
+        Intent::SwitchPlaybook => match state.proposed_playbook.take() {
             Some(id) => fx.push(Effect::Append(Draft::typed(
                 Kind::PlaybookSelected,
                 &state.actor,
@@ -1292,7 +1009,44 @@ fn on_action(state: &mut State, action: Action, repeat: bool, fx: &mut Vec<Effec
             ))),
             None => state.say("no other playbook is proposed"),
         },
-        Action::Postmortem => fx.push(Effect::WritePostmortem),
+        Intent::Postmortem => fx.push(Effect::WritePostmortem),
+        Intent::Select(name) => state.selected = name,
+        Intent::Dismiss => state.message = None,
+        Intent::Quit => {
+            state.quit = true;
+            fx.push(Effect::Quit);
+        }
+        Intent::Stale(answer) => {
+            let Some((path, last)) = state.stale.take() else {
+                return;
+            };
+            match answer {
+                StaleAnswer::Resume => fx.push(Effect::ResumeStale(path)),
+                StaleAnswer::Close => fx.push(Effect::CloseStale(path, last)),
+                StaleAnswer::Leave => state.say(format!(
+                    "left {} open; new signals open a new incident (ic event -t FILE -k close closes it)",
+                    path.display()
+                )),
+            }
+        }
+    }
+}
+
+fn acknowledge(state: &mut State, fx: &mut Vec<Effect>) {
+    match state
+        .incident
+        .as_ref()
+        .and_then(|i| i.state.lifecycle.get(Stage::Acknowledged.as_str()))
+    {
+        Some(at) => state.say(format!(
+            "already acknowledged at {}",
+            at.format("%H:%M:%S UTC")
+        )),
+        None => fx.push(Effect::Append(Command::Acknowledge.draft(
+            &state.actor,
+            state.now,
+            None,
+        ))),
     }
 }
 
@@ -1353,7 +1107,7 @@ fn submit(state: &mut State, kind: InputKind, text: &str, fx: &mut Vec<Effect>) 
     }
     // One limit for writers and readers: refused here, never acknowledged then skipped.
     if text.len() > INPUT_LIMIT {
-        state.mode = Mode::Input(kind, text.to_string());
+        fx.push(Effect::Ui(Notice::Refused(kind, text.to_string())));
         state.say(format!(
             "not written: {} bytes is more than a timeline line may hold ({INPUT_LIMIT} bytes); shorten it",
             text.len()
@@ -1364,20 +1118,16 @@ fn submit(state: &mut State, kind: InputKind, text: &str, fx: &mut Vec<Effect>) 
         Ok(c) => c,
         Err(e) => {
             // Kept in the input so it can be corrected, not retyped.
-            state.mode = Mode::Input(kind, text.to_string());
+            fx.push(Effect::Ui(Notice::Refused(kind, text.to_string())));
             state.say(format!("not written: {e}"));
             return;
         }
     };
     ensure_open(state, fx, "incident");
-    let next = format!(
-        "h{}",
-        state
-            .incident
-            .as_ref()
-            .map_or(0, |i| i.state.hypotheses.len())
-            + 1
-    );
+    let next = state
+        .incident
+        .as_ref()
+        .map_or_else(|| "h1".to_string(), |i| i.state.next_hypothesis_id());
     let draft = command.draft(&state.actor, state.now, Some(&next));
     fx.push(Effect::Append(draft));
     if let Command::StatusUpdate { text } = command {
@@ -1386,7 +1136,7 @@ fn submit(state: &mut State, kind: InputKind, text: &str, fx: &mut Vec<Effect>) 
 }
 
 /// `y` in the command dialog: the request the runtime records and runs.
-fn confirm_run(state: &mut State, dialog: Dialog, fx: &mut Vec<Effect>) {
+fn confirm_run(state: &mut State, dialog: RunPlan, fx: &mut Vec<Effect>) {
     ensure_open(state, fx, "incident");
     let actor = state.actor.clone();
     let env = dialog.values.env();
@@ -1479,16 +1229,16 @@ fn step_event(
     ))
 }
 
-fn enter_step(state: &mut State, fx: &mut Vec<Effect>) {
+fn enter_step(state: &mut State, phase: Phase, id: &str, fx: &mut Vec<Effect>) {
     let Some(step) = state
-        .visible_steps()
-        .get(state.step_cursor)
-        .map(|s| (*s).clone())
+        .steps_of(phase)
+        .into_iter()
+        .find(|s| s.id == id)
+        .cloned()
     else {
         state.say("no step here");
         return;
     };
-    let phase = state.phase_tab;
     if state.step_state(phase, &step.id) == Some(true) {
         state.say(format!("`{}` is already done", step.id));
         return;
@@ -1503,16 +1253,14 @@ fn enter_step(state: &mut State, fx: &mut Vec<Effect>) {
                 let timeout = step
                     .timeout
                     .map_or(std::time::Duration::from_secs(60), |t| t.get());
-                let dialog = Dialog::new(
-                    step.id.clone(),
+                fx.push(Effect::Ui(Notice::ConfirmRun(Box::new(RunPlan {
+                    step: step.id.clone(),
                     phase,
                     command,
-                    state.command_values(),
-                    state.primary_target(),
+                    values: state.command_values(),
+                    target: state.primary_target(),
                     timeout,
-                    state.size,
-                );
-                state.mode = Mode::Confirm(Confirm::Run(Box::new(dialog)));
+                }))));
             }
             Err(e) => state.say(format!("cannot build the command: {e}")),
         }
@@ -1529,7 +1277,7 @@ fn enter_step(state: &mut State, fx: &mut Vec<Effect>) {
         ));
     }
     fx.push(step_event(state, phase, &step.id, true, verdict.as_ref()));
-    state.step_cursor = (state.step_cursor + 1).min(state.visible_steps().len().saturating_sub(1));
+    fx.push(Effect::Ui(Notice::StepRecorded));
 }
 
 /// Required steps of `phase` still open.
@@ -1565,7 +1313,7 @@ fn next_phase(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
     };
     let open = open_required(state, current);
     if !open.is_empty() && !repeat {
-        state.pending_override = Some(Action::NextPhase);
+        state.pending_override = Some(Override::NextPhase);
         state.say(format!(
             "{} required step(s) open in {current}: {} — press p again to move on anyway (recorded)",
             open.len(),
@@ -1616,7 +1364,7 @@ fn resolve(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
     let quiet = quiet_since.map_or(chrono::Duration::zero(), |t| state.now - t);
     let met = firing.is_empty() && quiet.to_std().unwrap_or_default() >= quiet_for;
     if !met && !repeat {
-        state.pending_override = Some(Action::Resolve);
+        state.pending_override = Some(Override::Resolve);
         let why = if firing.is_empty() {
             format!(
                 "quiet for {} of the {} the exit criteria ask",
@@ -1693,7 +1441,7 @@ fn close(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
         .map(|i| i.state.missing_before_close())
         .unwrap_or_default();
     if !missing.is_empty() && !repeat {
-        state.pending_override = Some(Action::Close);
+        state.pending_override = Some(Override::Close);
         state.say(format!(
             "not closed: {} — press C again to close anyway (recorded)",
             missing.join(", ")

@@ -1,7 +1,6 @@
 //! Engine unit tests: scripted messages in, effects and state out — no
 //! runtime, no terminal, no files.
 
-use super::input::Key;
 use super::targets::{SourceKind, Target, TargetId};
 use super::*;
 use crate::core::detect::Settings;
@@ -23,14 +22,22 @@ fn engine() -> State {
     )
 }
 
-fn keys(s: &mut State, keys: &[Key]) -> Vec<Effect> {
-    keys.iter()
-        .flat_map(|k| update(s, Msg::Key(*k), t0()))
-        .collect()
+fn ask(s: &mut State, intent: Intent) -> Vec<Effect> {
+    update(s, Msg::Do(intent), t0())
 }
 
-fn typed(text: &str) -> Vec<Key> {
-    text.chars().map(Key::Char).collect()
+/// Pretends the runtime wrote what `fx` appends: the events come back in.
+fn written(s: &mut State, fx: &[Effect]) {
+    let mut seq = s.incident.as_ref().map_or(0, |i| i.events.len() as u64);
+    for e in fx {
+        let d = match e {
+            Effect::Open(title) if !s.incident_open() => Draft::opened("ic", title, "shop"),
+            Effect::Append(d) => d.clone(),
+            _ => continue,
+        };
+        seq += 1;
+        update(s, Msg::Appended(d.into_event(seq, t0())), t0());
+    }
 }
 
 fn appended(fx: &[Effect]) -> Vec<&Draft> {
@@ -45,10 +52,10 @@ fn appended(fx: &[Effect]) -> Vec<&Draft> {
 #[test]
 fn a_note_opens_an_incident_and_is_appended_with_its_tags() {
     let mut s = engine();
-    let mut script = vec![Key::Char('n')];
-    script.extend(typed("pager worked #well"));
-    script.push(Key::Enter);
-    let fx = keys(&mut s, &script);
+    let fx = ask(
+        &mut s,
+        Intent::Submit(InputKind::Note, "pager worked #well ".into()),
+    );
     assert!(matches!(fx.first(), Some(Effect::Open(_))), "{fx:?}");
     let notes = appended(&fx);
     assert_eq!(notes.len(), 1);
@@ -59,38 +66,14 @@ fn a_note_opens_an_incident_and_is_appended_with_its_tags() {
 }
 
 #[test]
-fn incident_only_keys_are_refused_by_the_table_with_no_effect() {
+fn a_line_the_grammar_refuses_goes_back_to_the_view_to_be_corrected() {
     let mut s = engine();
-    for k in ['p', 'R', 'A', 'u', 'P'] {
-        let fx = keys(&mut s, &[Key::Char(k)]);
-        assert!(fx.is_empty(), "{k}: {fx:?}");
-        assert!(
-            s.message
-                .as_deref()
-                .unwrap_or_default()
-                .contains("no incident is open"),
-            "{k}: {:?}",
-            s.message
-        );
-        assert_eq!(s.mode, Mode::Normal);
-    }
-}
-
-#[test]
-fn a_line_the_grammar_refuses_stays_in_the_input_to_be_corrected() {
-    let mut s = engine();
-    let mut script = vec![Key::Char('a')];
-    // `a` needs an incident: open one with a severity first.
-    let fx = keys(&mut s, &script);
-    assert!(fx.is_empty());
-    let fx = keys(&mut s, &[Key::Char('s'), Key::Char('2')]);
+    let fx = ask(&mut s, Intent::Severity(Severity::Sev2));
     assert_eq!(appended(&fx)[0].kind, Kind::SeveritySet);
-    // Pretend the runtime wrote it: the incident is open now.
-    let opened = Draft::opened("ic", "incident", "shop").into_event(1, t0());
-    update(&mut s, Msg::Appended(opened), t0());
-    script.extend(typed("fix the pool due:friday"));
-    script.push(Key::Enter);
-    let fx = keys(&mut s, &script);
+    written(&mut s, &fx);
+    assert!(s.incident_open());
+    let text = "fix the pool due:friday";
+    let fx = ask(&mut s, Intent::Submit(InputKind::ActionItem, text.into()));
     assert!(appended(&fx).is_empty(), "{fx:?}");
     assert!(
         s.message
@@ -99,21 +82,97 @@ fn a_line_the_grammar_refuses_stays_in_the_input_to_be_corrected() {
             .contains("YYYY-MM-DD")
     );
     assert_eq!(
-        s.mode,
-        Mode::Input(InputKind::ActionItem, "fix the pool due:friday".into())
+        fx,
+        [Effect::Ui(Notice::Refused(
+            InputKind::ActionItem,
+            text.into()
+        ))]
     );
 }
 
 #[test]
-fn errors_stay_listed_and_e_opens_them() {
+fn errors_stay_listed_when_later_messages_replace_the_footer() {
     let mut s = engine();
     update(&mut s, Msg::TaskFailed("scraper stopped".into()), t0());
     update(&mut s, Msg::Info("later".into()), t0());
     assert_eq!(s.errors.len(), 1);
-    keys(&mut s, &[Key::Char('E')]);
-    assert_eq!(s.mode, Mode::Errors);
-    keys(&mut s, &[Key::Esc]);
-    assert_eq!(s.mode, Mode::Normal);
+    assert_eq!(s.message.as_deref(), Some("later"));
+}
+
+#[test]
+fn a_refusal_is_overridden_only_by_the_very_next_ask() {
+    let mut s = engine();
+    let fx = ask(&mut s, Intent::Severity(Severity::Sev3));
+    written(&mut s, &fx);
+    // Exit criteria not met (quiet for 0 s): refused, then overridden by a second ask.
+    let fx = ask(&mut s, Intent::Resolve { again: false });
+    assert!(appended(&fx).is_empty(), "{fx:?}");
+    assert_eq!(s.pending_override, Some(Override::Resolve));
+    // Anything asked in between drops the refusal: "again" no longer overrides.
+    ask(&mut s, Intent::Snapshot);
+    let fx = ask(&mut s, Intent::Resolve { again: true });
+    assert!(appended(&fx).is_empty(), "{fx:?}");
+    // A selection is not an ask: it keeps the refusal.
+    ask(&mut s, Intent::Select(Some("payments".into())));
+    let fx = ask(&mut s, Intent::Resolve { again: true });
+    let stages: Vec<_> = appended(&fx).iter().map(|d| d.kind).collect();
+    assert!(stages.contains(&Kind::Lifecycle), "{stages:?}");
+    assert!(
+        appended(&fx)
+            .iter()
+            .any(|d| d.msg.contains("override: exit criteria not met"))
+    );
+}
+
+#[test]
+fn a_step_with_a_command_asks_for_confirmation_and_a_plain_step_is_recorded() {
+    let mut s = engine();
+    let fx = ask(&mut s, Intent::Severity(Severity::Sev2));
+    written(&mut s, &fx);
+    let steps: Vec<(Phase, String, bool)> = s
+        .playbook()
+        .map(|p| {
+            p.phases
+                .all()
+                .map(|(ph, st)| (ph, st.id.clone(), st.command().is_some()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let (phase, id, _) = steps.iter().find(|s| s.2).expect("a step with a command");
+    let fx = ask(
+        &mut s,
+        Intent::Step {
+            phase: *phase,
+            id: id.clone(),
+        },
+    );
+    match fx.as_slice() {
+        [Effect::Ui(Notice::ConfirmRun(plan))] => {
+            assert_eq!(&plan.step, id);
+            assert_eq!(plan.phase, *phase);
+        }
+        other => panic!("{other:?}"),
+    }
+    let (phase, id, _) = steps.iter().find(|s| !s.2).expect("a plain step");
+    let fx = ask(
+        &mut s,
+        Intent::Step {
+            phase: *phase,
+            id: id.clone(),
+        },
+    );
+    assert_eq!(appended(&fx)[0].kind, Kind::StepDone);
+    assert_eq!(fx.last(), Some(&Effect::Ui(Notice::StepRecorded)));
+    // Not a step of the playbook: nothing recorded, said why.
+    let fx = ask(
+        &mut s,
+        Intent::Step {
+            phase: Phase::Detect,
+            id: "no-such-step".into(),
+        },
+    );
+    assert!(fx.is_empty());
+    assert_eq!(s.message.as_deref(), Some("no step here"));
 }
 
 fn view(route: &str, requests: f64) -> RouteView {

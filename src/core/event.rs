@@ -607,6 +607,20 @@ impl Draft {
 pub struct LineError(pub String);
 
 impl Event {
+    /// What the event says, apart from its place in a file (`seq`): copies of
+    /// one event (a retried write that had landed, a merge) share it; an edited
+    /// or forged copy carrying the same `id` does not.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.ts.hash(&mut h);
+        self.kind.as_str().hash(&mut h);
+        self.actor.hash(&mut h);
+        self.msg.hash(&mut h);
+        self.data.to_string().hash(&mut h);
+        h.finish()
+    }
+
     /// Parses one line of a timeline file.
     pub fn parse_line(line: &str) -> Result<Event, LineError> {
         let event: Event = serde_json::from_str(line.trim_end_matches(['\n', '\r']))

@@ -494,11 +494,23 @@ impl Incident {
     }
 
     /// `hypothesis_added`: a new open hypothesis in the ledger (`h<n>` when
-    /// the event gives no id).
+    /// the event gives no id). Two writers may claim the same id (the view
+    /// and `ic event`, or two responders, at the same moment): the later one
+    /// gets the next free id, and the clash is noted as a problem.
     fn apply_hypothesis_added(&mut self, e: &Event, p: payload::HypothesisAdded) {
         let id = match p.id {
-            Some(id) if !id.is_empty() => id,
-            _ => format!("h{}", self.hypotheses.len() + 1),
+            Some(id) if !id.is_empty() && !self.hypotheses.iter().any(|h| h.id == id) => id,
+            Some(id) if !id.is_empty() => {
+                let fresh = self.next_hypothesis_id();
+                self.problems.push((
+                    e.seq,
+                    format!(
+                        "a second hypothesis claims `{id}`: this one is `{fresh}` in the ledger"
+                    ),
+                ));
+                fresh
+            }
+            _ => self.next_hypothesis_id(),
         };
         self.hypotheses.push(Hypothesis {
             id,
@@ -507,6 +519,16 @@ impl Incident {
             status: HypothesisStatus::Open,
             evidence: Vec::new(),
         });
+    }
+
+    /// The id a new hypothesis gets: `h<n>`, the first not taken from the
+    /// ledger's length on.
+    pub fn next_hypothesis_id(&self) -> String {
+        let mut n = self.hypotheses.len() + 1;
+        while self.hypotheses.iter().any(|h| h.id == format!("h{n}")) {
+            n += 1;
+        }
+        format!("h{n}")
     }
 
     /// The hypothesis `id` an event names, or `None` and a problem noted.
@@ -521,6 +543,20 @@ impl Incident {
 
     /// `evidence_added`: the hypothesis the event names gains evidence.
     fn apply_evidence(&mut self, e: &Event, p: payload::EvidenceAdded) {
+        // For or against must be said as such: `"no"` or `0` is not silently "for".
+        if e.data
+            .get("supports")
+            .is_some_and(|v| !v.is_boolean() && !v.is_null())
+        {
+            self.problems.push((
+                e.seq,
+                format!(
+                    "evidence for `{}` says neither for nor against (`supports` is not true or false): not counted",
+                    p.hypothesis
+                ),
+            ));
+            return;
+        }
         if let Some(h) = self.hypothesis_named(e, &p.hypothesis) {
             h.evidence.push(Evidence {
                 supports: p.supports.unwrap_or(true),
@@ -1627,5 +1663,58 @@ mod tests {
             (7, Draft::lifecycle("ann", Stage::Acknowledged, t(7))),
         ]);
         assert_eq!(Incident::fold(&evs).stage(Stage::Acknowledged), Some(t(7)));
+    }
+
+    #[test]
+    fn two_writers_claiming_one_hypothesis_id_get_two_ids_and_a_problem() {
+        let hyp = |id: Option<&str>, text: &str| {
+            let mut data = json!({"text": text});
+            if let Some(id) = id {
+                data["id"] = json!(id);
+            }
+            Draft::new(Kind::HypothesisAdded, "a", text, data)
+        };
+        let evs = events(vec![
+            (0, Draft::opened("ic", "x", "shop")),
+            // `ic event` (no id: the fold numbers it h1), then the view, which
+            // had not read it yet, also writes h1; then a custom h3.
+            (1, hyp(None, "pool")),
+            (2, hyp(Some("h1"), "dns")),
+            (3, hyp(Some("h3"), "cert")),
+            (4, hyp(None, "disk")),
+        ]);
+        let inc = Incident::fold(&evs);
+        let ids: Vec<&str> = inc.hypotheses.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(ids, ["h1", "h2", "h3", "h4"]);
+        assert_eq!(inc.problems.len(), 1, "{:?}", inc.problems);
+        assert!(inc.problems[0].1.contains("`h1`"), "{:?}", inc.problems);
+        assert_eq!(inc.next_hypothesis_id(), "h5");
+    }
+
+    #[test]
+    fn evidence_that_is_neither_for_nor_against_is_not_counted_for() {
+        let ev = |supports: serde_json::Value| {
+            Draft::new(
+                Kind::EvidenceAdded,
+                "a",
+                "seen",
+                json!({"hypothesis": "h1", "supports": supports}),
+            )
+        };
+        let evs = events(vec![
+            (0, Draft::opened("ic", "x", "shop")),
+            (1, Draft::new(Kind::HypothesisAdded, "a", "pool", json!({}))),
+            (2, ev(json!("no"))),
+            (3, ev(json!(0))),
+            (4, ev(json!(false))),
+            (5, ev(serde_json::Value::Null)),
+        ]);
+        let inc = Incident::fold(&evs);
+        let h = &inc.hypotheses[0];
+        assert_eq!(
+            h.evidence.iter().map(|e| e.supports).collect::<Vec<_>>(),
+            [false, true]
+        );
+        assert_eq!(inc.problems.len(), 2, "{:?}", inc.problems);
     }
 }

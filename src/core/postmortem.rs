@@ -36,8 +36,34 @@ fn cell(s: &str) -> String {
 }
 
 /// Text from the timeline (written by anyone who could append to it, often
-/// echoing a hostile body) as it goes into the document: one line, escaped.
+/// echoing a hostile body) as it goes into the document's prose: one line,
+/// control characters escaped, and the characters that would make Markdown
+/// markup of it — raw HTML (`<img onerror=…>`), links and images
+/// (`[x](…)`, `![](…)`), code spans, entities — backslash-escaped, so a
+/// renderer shows the text as written and fetches nothing.
 fn esc(s: &str) -> Cow<'_, str> {
+    let s = text::escape(s);
+    if !s.contains(is_markup) {
+        return s;
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_markup(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    Cow::Owned(out)
+}
+
+/// Characters that start Markdown markup an attacker could use.
+fn is_markup(c: char) -> bool {
+    matches!(c, '\\' | '`' | '<' | '>' | '[' | ']' | '&')
+}
+
+/// Text from the timeline inside a code block or span, where Markdown reads
+/// nothing but the closing fence: control characters escaped only.
+fn esc_code(s: &str) -> Cow<'_, str> {
     text::escape(s)
 }
 
@@ -371,10 +397,9 @@ fn command(out: &mut String, c: &CommandRecord) {
             ))
         )
     };
-    let step = c
-        .step
-        .as_deref()
-        .map_or(String::new(), |s| format!("step `{}`, ", esc(s)));
+    let step = c.step.as_deref().map_or(String::new(), |s| {
+        format!("step `{}`, ", esc_code(&s.replace('`', "'")))
+    });
     let _ = writeln!(
         out,
         "- {step}confirmed by {} at {when}: {how}\n\n  ```sh\n  {}\n  ```",
@@ -382,7 +407,7 @@ fn command(out: &mut String, c: &CommandRecord) {
         c.command
             .replace("```", "'''")
             .split('\n')
-            .map(esc)
+            .map(esc_code)
             .collect::<Vec<_>>()
             .join("\n  ")
     );
@@ -392,7 +417,7 @@ fn command(out: &mut String, c: &CommandRecord) {
             .replace("```", "'''")
             .lines()
             .take(10)
-            .map(esc)
+            .map(esc_code)
             .collect::<Vec<_>>()
             .join("\n  ");
         let _ = writeln!(out, "\n  output:\n\n  ```\n  {excerpt}\n  ```");

@@ -10,9 +10,9 @@
 //! headless one, what each message wrote and notified; a [`Tap`] sees every raw
 //! observation first.
 
-use crate::app::confirm::RunRequest;
+use crate::app::run::RunRequest;
 use crate::app::targets::TargetId;
-use crate::app::{self, CommandDone, Effect, Msg, State};
+use crate::app::{self, CommandDone, Effect, Msg, Notice, State};
 use crate::config::{AlertmanagerSource, Notify, PrometheusSource};
 use crate::core::event::{Draft, Event, EventId, Kind};
 use crate::core::metrics::RouteView;
@@ -113,11 +113,23 @@ impl Running {
 
 /// The events of the open timeline the state has learnt: by `seq`, and by
 /// global `id` (a second copy of an event — a retried write, a merge — has
-/// another `seq` but the same `id`, and is learnt once).
+/// another `seq` but the same `id`, and is learnt once), with what each said.
 #[derive(Default)]
 struct Known {
     seqs: std::collections::HashSet<u64>,
-    ids: std::collections::HashSet<EventId>,
+    ids: std::collections::HashMap<EventId, u64>,
+}
+
+/// Whether an event read from the timeline is new to the state.
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    /// Not learnt yet.
+    New,
+    /// Learnt already (this `seq`, or a copy of the event with this `id`).
+    Again,
+    /// Its `id` is one learnt already, but it says something else: an edited
+    /// or forged line.
+    Conflicting,
 }
 
 impl Known {
@@ -133,12 +145,19 @@ impl Known {
     fn insert(&mut self, e: &Event) {
         self.seqs.insert(e.seq);
         if let Some(id) = &e.id {
-            self.ids.insert(id.clone());
+            self.ids
+                .entry(id.clone())
+                .or_insert_with(|| e.fingerprint());
         }
     }
 
-    fn contains(&self, e: &Event) -> bool {
-        self.seqs.contains(&e.seq) || e.id.as_ref().is_some_and(|id| self.ids.contains(id))
+    fn seen(&self, e: &Event) -> Seen {
+        match e.id.as_ref().and_then(|id| self.ids.get(id)) {
+            Some(print) if *print != e.fingerprint() => Seen::Conflicting,
+            Some(_) => Seen::Again,
+            None if self.seqs.contains(&e.seq) => Seen::Again,
+            None => Seen::New,
+        }
     }
 }
 
@@ -179,6 +198,9 @@ pub struct Runtime {
     /// Set on joining another process's incident: its opener chooses the
     /// playbook (maybe a moment later), so ours is not written.
     joined: bool,
+    /// What the engine told the view since the view last looked (kept only
+    /// for an interactive state: nothing drains them otherwise).
+    notices: Vec<Notice>,
 }
 
 impl Runtime {
@@ -205,6 +227,7 @@ impl Runtime {
         resume: bool,
     ) -> Runtime {
         let (mut journal, mut follower) = (None, None);
+        let mut notices = Vec::new();
         let found = journal::newest_open_with_last(&state.timeline_dir, &state.service);
         if resume && let Some((path, last)) = found {
             if ports.clock.now() - last >= state.stale_after {
@@ -212,7 +235,7 @@ impl Runtime {
                 tracing::info!(timeline = %path.display(), "the open incident is stale");
                 state.stale = Some((path, last));
                 if state.interactive {
-                    state.mode = app::Mode::Confirm(app::Confirm::Stale);
+                    notices.push(Notice::Stale);
                 }
             } else {
                 match replay(&mut state, &path, ports.clock.now()) {
@@ -281,7 +304,13 @@ impl Runtime {
             command_timeline: None,
             stray: Vec::new(),
             joined: false,
+            notices,
         }
+    }
+
+    /// What the engine told the view since the last call.
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.notices)
     }
 
     /// Takes over the stale incident the responder chose to resume.
@@ -296,6 +325,11 @@ impl Runtime {
                 self.journal = Some(j);
                 self.follower = Some(f);
                 self.state.mark_resumed();
+                if let Some(p) = self.state.incident.as_ref().and_then(|i| i.state.phase)
+                    && self.state.interactive
+                {
+                    self.notices.push(Notice::Phase(p));
+                }
                 self.say(format!("resumed the incident in {}", path.display()));
             }
             Err(why) => {
@@ -636,8 +670,22 @@ impl Runtime {
         match f.poll() {
             Ok(replay) => {
                 for e in replay.events {
-                    if !self.known.contains(&e) {
-                        self.appended(e);
+                    match self.known.seen(&e) {
+                        Seen::New => self.appended(e),
+                        Seen::Again => {}
+                        Seen::Conflicting => {
+                            let text = format!(
+                                "{}: event {} (seq {}) has the id of an event already read but says something else — edited or forged; the first copy is kept",
+                                self.state
+                                    .timeline_path
+                                    .as_deref()
+                                    .map_or_else(String::new, |p| p.display().to_string()),
+                                e.id.as_ref().map_or("?", |id| id.as_str()),
+                                e.seq
+                            );
+                            tracing::warn!("{text}");
+                            app::update(&mut self.state, Msg::TaskFailed(text), self.clock.now());
+                        }
                     }
                 }
             }
@@ -761,6 +809,11 @@ impl Runtime {
                     Some(p) => write_postmortem(p),
                 };
                 self.say(msg);
+            }
+            Effect::Ui(n) => {
+                if self.state.interactive {
+                    self.notices.push(n);
+                }
             }
             Effect::Quit => self.state.quit = true,
         }

@@ -3,6 +3,7 @@
 //! error exemplars with their failure class and phase timings.
 
 use super::theme::Theme;
+use super::view::View;
 use crate::app::State;
 use crate::app::targets::{Point, Target};
 use crate::core::sample::FailureClass;
@@ -17,8 +18,8 @@ use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragrap
 /// Draws the detail pane: a frame titled with the selected target, holding
 /// its latency chart, its error-rate chart and the lines below them (an
 /// empty frame when no row is selected).
-pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
-    let Some(t) = s.selected_target() else {
+pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
+    let Some(t) = v.selected_target(s) else {
         f.render_widget(
             Block::default().borders(Borders::ALL).title(" Detail "),
             area,

@@ -3,8 +3,9 @@
 //! built: with thousands of targets the cost of a frame is that of a screenful.
 
 use super::theme::Theme;
+use super::view::{Pane, View};
+use crate::app::State;
 use crate::app::targets::SourceKind;
-use crate::app::{Pane, State};
 use crate::core::text::escape;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -44,9 +45,9 @@ fn pct(v: f64) -> String {
 }
 
 /// Draws the table; returns the body area (for the mouse).
-pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) -> Rect {
+pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) -> Rect {
     let wide = area.width >= 90;
-    let order = s.order();
+    let order = v.order(s);
     let header = if wide {
         vec![
             "",
@@ -111,7 +112,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) -> Rect {
                 cells.push(Cell::from(ms(r.p95)));
                 cells.push(Cell::from(Span::styled(spark(&errs, 8), th.bad())));
             }
-            let style = if pos == s.selected && s.focus == Pane::Endpoints {
+            let style = if pos == v.selected && v.focus == Pane::Endpoints {
                 th.selected()
             } else {
                 Style::default()
@@ -145,10 +146,10 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) -> Rect {
             Constraint::Length(8),
         ]
     };
-    let sort = ["worst first", "by name", "by traffic"][s.sort as usize % 3];
+    let sort = ["worst first", "by name", "by traffic"][v.sort as usize % 3];
     let block = Block::default()
         .borders(Borders::ALL)
-        .border_style(if s.focus == Pane::Endpoints {
+        .border_style(if v.focus == Pane::Endpoints {
             th.focus()
         } else {
             th.dim()

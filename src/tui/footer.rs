@@ -1,8 +1,9 @@
 //! The footer: the ALERT banner (or the latest message, escaped: it may quote
 //! a route label or an error) and the key hints, generated from the keymap.
 
+use super::keymap;
 use super::theme::Theme;
-use crate::app::{State, keymap};
+use crate::app::State;
 use crate::core::text::escape;
 use ratatui::Frame;
 use ratatui::layout::Rect;

@@ -1,11 +1,91 @@
-//! The terminal's events translated into the engine's input: crossterm keys
-//! and mouse events become [`Key`] and [`Mouse`] (anything the engine has no
-//! use for becomes `None`).
+//! Input as the view handles it: keys and mouse gestures without the
+//! terminal library's types, so key handling runs and is tested without a
+//! terminal, and the translation from crossterm's events (anything the view
+//! has no use for becomes `None`).
 
-use crate::app::input::{Key, Mouse};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 
-/// The engine's key for a terminal key event.
+/// A key press.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Key {
+    /// A printable character (with Shift already applied: `A`, `?`).
+    Char(char),
+    /// A character with Control held (`Ctrl-C` is `Ctrl('c')`).
+    Ctrl(char),
+    /// Enter / Return.
+    Enter,
+    /// Escape.
+    Esc,
+    /// Tab.
+    Tab,
+    /// Shift-Tab.
+    BackTab,
+    /// Backspace.
+    Backspace,
+    /// Arrow up.
+    Up,
+    /// Arrow down.
+    Down,
+    /// Arrow left.
+    Left,
+    /// Arrow right.
+    Right,
+    /// Page up.
+    PageUp,
+    /// Page down.
+    PageDown,
+    /// Home.
+    Home,
+    /// End.
+    End,
+    /// Delete.
+    Delete,
+    /// A function key, `F(1)` for F1.
+    F(u8),
+}
+
+/// A mouse gesture at a cell (column, row from the top left).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mouse {
+    /// A button pressed.
+    Click {
+        /// Column.
+        column: u16,
+        /// Row.
+        row: u16,
+    },
+    /// The wheel turned up.
+    ScrollUp,
+    /// The wheel turned down.
+    ScrollDown,
+}
+
+/// Something from the terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A key.
+    Key(Key),
+    /// A mouse gesture.
+    Mouse(Mouse),
+    /// Pasted text.
+    Paste(String),
+    /// The terminal is this size now (columns, rows).
+    Resize(u16, u16),
+}
+
+/// The view's input for a terminal event; `None` for what it has no use for.
+pub fn event(e: crossterm::event::Event) -> Option<Input> {
+    use crossterm::event::{Event, KeyEventKind};
+    match e {
+        Event::Key(k) if k.kind != KeyEventKind::Release => key(k).map(Input::Key),
+        Event::Mouse(m) => mouse(m).map(Input::Mouse),
+        Event::Paste(p) => Some(Input::Paste(p)),
+        Event::Resize(w, h) => Some(Input::Resize(w, h)),
+        _ => None,
+    }
+}
+
+/// The view's key for a terminal key event.
 pub fn key(k: KeyEvent) -> Option<Key> {
     let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
     Some(match k.code {
@@ -30,7 +110,7 @@ pub fn key(k: KeyEvent) -> Option<Key> {
     })
 }
 
-/// The engine's gesture for a terminal mouse event.
+/// The view's gesture for a terminal mouse event.
 pub fn mouse(m: MouseEvent) -> Option<Mouse> {
     match m.kind {
         MouseEventKind::Down(_) => Some(Mouse::Click {

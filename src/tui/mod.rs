@@ -1,28 +1,32 @@
-//! The full-screen view: drawing (one module per pane) and the loop that owns
-//! the terminal, feeds keys, mouse and paste into the engine's runtime
-//! (`runtime.rs`, shared with `ic watch`) and draws at most 30 frames a second,
+//! The full-screen view: its own state (`view`), key handling (`keys`, over
+//! the `keymap` table), drawing (one module per pane) and the loop that owns
+//! the terminal, turns keys, mouse and paste into the engine's intents for
+//! the runtime (`runtime`, shared with `ic watch`) and draws at most 30 frames a second,
 //! only when something changed. The terminal is restored on quit, on
 //! SIGINT / SIGTERM / SIGHUP and on panic. Text from outside (route labels,
 //! exemplars, notes, titles, errors) is drawn through `core::text::escape`:
 //! ratatui drops control characters but would pass bidi overrides on.
 
+pub mod confirm;
 pub mod detail;
 pub mod endpoints;
 pub mod footer;
 pub mod header;
 pub mod input;
+pub mod keymap;
+pub mod keys;
 pub mod layout;
 pub mod overlay;
 pub mod playbook;
 pub mod theme;
 pub mod timeline;
+pub mod view;
 
-use crate::app::{Areas, Msg, State};
+use crate::app::{Msg, State};
 use crate::config::Notify;
 use crate::runtime::{Feeds, NoTap, Runtime};
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
-    Event as TermEvent,
 };
 use crossterm::execute;
 use crossterm::terminal::{
@@ -34,6 +38,7 @@ use ratatui::backend::CrosstermBackend;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use theme::Theme;
+use view::{Areas, Confirm, Mode, View};
 
 static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
@@ -42,33 +47,33 @@ pub fn mark_start() {
     let _ = START.set(Instant::now());
 }
 
-/// Draws the whole screen and records in `s` what it showed: the panes'
-/// areas (for the mouse), the screen's size, and the command dialog's rows
-/// that this frame drew (only drawn rows count as read).
-pub fn draw(f: &mut Frame, s: &mut State, th: Theme) {
+/// Draws the whole screen of engine state `s` and records in the view `v`
+/// what it showed: the panes' areas (for the mouse), the screen's size, and
+/// the command dialog's rows that this frame drew (only drawn rows count as read).
+pub fn draw(f: &mut Frame, s: &State, v: &mut View, th: Theme) {
     let size = (f.area().width, f.area().height);
-    if s.size != size {
-        s.size = size;
-        if let crate::app::Mode::Confirm(crate::app::Confirm::Run(d)) = &mut s.mode {
+    if v.size != size {
+        v.size = size;
+        if let Mode::Confirm(Confirm::Run(d)) = &mut v.mode {
             d.resized(size);
         }
     }
     let p = layout::split(f.area());
     header::draw(f, p.header, s, th);
-    let body = endpoints::draw(f, p.endpoints, s, th);
+    let body = endpoints::draw(f, p.endpoints, s, v, th);
     if let Some(d) = p.detail {
-        detail::draw(f, d, s, th);
+        detail::draw(f, d, s, v, th);
     }
-    playbook::draw(f, p.playbook, s, th);
-    timeline::draw(f, p.timeline, s, th);
+    playbook::draw(f, p.playbook, s, v, th);
+    timeline::draw(f, p.timeline, s, v, th);
     footer::draw(f, p.footer, s, th);
     // This frame shows the dialog's current page: those rows count as read.
-    if let crate::app::Mode::Confirm(crate::app::Confirm::Run(d)) = &mut s.mode {
+    if let Mode::Confirm(Confirm::Run(d)) = &mut v.mode {
         d.drawn(size);
     }
-    overlay::draw(f, f.area(), s, th);
+    overlay::draw(f, f.area(), s, v, th);
     let r = |a: ratatui::layout::Rect| (a.x, a.y, a.width, a.height);
-    s.areas = Areas {
+    v.areas = Areas {
         endpoints: r(body),
         playbook: r(p.playbook),
         timeline: r(p.timeline),
@@ -125,6 +130,70 @@ fn install_panic_hook(ui: std::thread::ThreadId) {
     }));
 }
 
+/// The view over a runtime: what the full-screen loop drives — and tests
+/// drive the same way, with a `TestBackend` for the terminal.
+pub struct Screen {
+    /// The engine with its timeline, notifier and sources.
+    pub rt: Runtime,
+    /// The view's own state.
+    pub view: View,
+}
+
+impl Screen {
+    /// The view of `rt`'s engine as it is now (an incident it resumed included).
+    pub fn new(rt: Runtime) -> Screen {
+        let view = View::of(&rt.state);
+        let mut s = Screen { rt, view };
+        s.follow();
+        s
+    }
+
+    /// Hands one input to the view, what it asks of the engine to the
+    /// runtime, and what the engine answered back to the view.
+    pub fn input(&mut self, input: input::Input) {
+        let msgs = keys::handle(&mut self.view, &self.rt.state, input);
+        self.rt.handle_all(msgs);
+        self.follow();
+    }
+
+    /// A key press (see [`Screen::input`]).
+    pub fn key(&mut self, key: input::Key) {
+        self.input(input::Input::Key(key));
+    }
+
+    /// Messages from the sources, ticks and tasks, then what they changed on screen.
+    pub fn handle_all(&mut self, batch: Vec<Msg>) {
+        self.rt.handle_all(batch);
+        self.follow();
+    }
+
+    /// Draws a frame.
+    pub fn draw(&mut self, f: &mut Frame, th: Theme) {
+        draw(f, &self.rt.state, &mut self.view, th);
+    }
+
+    /// Whether something changed since the last frame.
+    pub fn dirty(&self) -> bool {
+        self.rt.state.dirty || self.view.dirty
+    }
+
+    /// Notes that a frame shows everything.
+    pub fn drawn(&mut self) {
+        self.rt.state.dirty = false;
+        self.view.dirty = false;
+    }
+
+    /// Shows the engine's notices and tells it of a selection that re-sorting moved.
+    fn follow(&mut self) {
+        for n in self.rt.take_notices() {
+            self.view.notice(&self.rt.state, n);
+        }
+        if let Some(sel) = self.view.selection_changed(&self.rt.state) {
+            self.rt.handle(Msg::Do(crate::app::Intent::Select(sel)));
+        }
+    }
+}
+
 /// Runs the view until the responder quits or a stop signal arrives; the
 /// count of events that could not be written (0: the record is complete).
 pub async fn run(opts: Options) -> anyhow::Result<usize> {
@@ -136,7 +205,7 @@ pub async fn run(opts: Options) -> anyhow::Result<usize> {
         command_env,
     } = opts;
     let th = Theme::from_env();
-    let mut rt = Runtime::new(state, &notify, secrets, command_env, true);
+    let mut sc = Screen::new(Runtime::new(state, &notify, secrets, command_env, true));
 
     // Terminal.
     enable_raw_mode()?;
@@ -151,28 +220,20 @@ pub async fn run(opts: Options) -> anyhow::Result<usize> {
     let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
     terminal.clear()?;
     if let Ok(size) = terminal.size() {
-        rt.state.size = (size.width, size.height);
+        sc.view.size = (size.width, size.height);
     }
 
     // Input on its own thread (crossterm's read blocks).
+    let (input_tx, mut inputs) = tokio::sync::mpsc::channel::<input::Input>(256);
     {
-        let tx = rt.sender();
+        let tx = sc.rt.sender();
         std::thread::spawn(move || {
             loop {
-                let msg = match crossterm::event::read() {
-                    Ok(TermEvent::Key(k)) if k.kind != crossterm::event::KeyEventKind::Release => {
-                        match input::key(k) {
-                            Some(k) => Msg::Key(k),
-                            None => continue,
-                        }
-                    }
-                    Ok(TermEvent::Mouse(m)) => match input::mouse(m) {
-                        Some(m) => Msg::Mouse(m),
+                let got = match crossterm::event::read() {
+                    Ok(e) => match input::event(e) {
+                        Some(i) => i,
                         None => continue,
                     },
-                    Ok(TermEvent::Paste(p)) => Msg::Paste(p),
-                    Ok(TermEvent::Resize(w, h)) => Msg::Resize(w, h),
-                    Ok(_) => continue,
                     Err(e) => {
                         // Keys no longer arrive: say so (q cannot work; Ctrl-C / SIGTERM still do).
                         tracing::error!("reading the terminal: {e}");
@@ -182,38 +243,41 @@ pub async fn run(opts: Options) -> anyhow::Result<usize> {
                         break;
                     }
                 };
-                if tx.blocking_send(msg).is_err() {
+                if input_tx.blocking_send(got).is_err() {
                     break;
                 }
             }
         });
     }
-    rt.start(feeds, Arc::new(NoTap));
+    sc.rt.start(feeds, Arc::new(NoTap));
     let stop = crate::signals::stop_requested();
     tokio::pin!(stop);
 
     let mut last_draw = Instant::now() - Duration::from_secs(1);
     let frame = Duration::from_millis(33);
-    terminal.draw(|f| draw(f, &mut rt.state, th))?;
+    terminal.draw(|f| sc.draw(f, th))?;
     if let Some(t) = START.get() {
         tracing::info!("first frame after {} ms", t.elapsed().as_millis());
     }
-    while !rt.state.quit {
+    while !sc.rt.state.quit {
+        let dirty = sc.dirty();
         tokio::select! {
             _ = &mut stop => break,
-            batch = rt.next_batch() => {
+            Some(got) = inputs.recv() => sc.input(got),
+            batch = sc.rt.next_batch() => {
                 let Some(batch) = batch else { break };
-                rt.handle_all(batch);
+                sc.handle_all(batch);
             }
-            _ = tokio::time::sleep(frame.saturating_sub(last_draw.elapsed())), if rt.state.dirty => {}
+            _ = tokio::time::sleep(frame.saturating_sub(last_draw.elapsed())), if dirty => {}
         }
-        if rt.state.dirty && last_draw.elapsed() >= frame {
-            terminal.draw(|f| draw(f, &mut rt.state, th))?;
-            rt.state.dirty = false;
+        if sc.dirty() && last_draw.elapsed() >= frame {
+            terminal.draw(|f| sc.draw(f, th))?;
+            sc.drawn();
             last_draw = Instant::now();
         }
     }
     // A running command is stopped (its process group ended) and recorded first.
+    let mut rt = sc.rt;
     rt.stop_command().await;
     let timeline = rt.state.timeline_path.clone();
     let unsaved = rt.stop().await;

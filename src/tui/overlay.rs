@@ -2,10 +2,13 @@
 //! with the SEV-1..4 guidance table, line input, y/n questions and the
 //! command dialog (laid out by `app::confirm`).
 
+use super::confirm::{self, Dialog, Tone};
+use super::keymap;
 use super::theme::Theme;
-use crate::app::confirm::{self, Dialog, Tone};
-use crate::app::{Confirm, Mode, State, keymap};
+use super::view::{Confirm, Mode, View};
+use crate::app::State;
 use crate::core::event::Severity;
+use crate::core::grammar::InputKind;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
@@ -24,150 +27,164 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 /// Draws the overlay of the current mode, if any.
-pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
-    match &s.mode {
+pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
+    match &v.mode {
         Mode::Normal => {}
-        Mode::Help => {
-            let lines: Vec<Line> = keymap::help_lines()
-                .into_iter()
-                .map(|(k, what)| {
-                    Line::from(vec![
-                        Span::styled(format!("{k:>10}  "), th.focus()),
-                        Span::raw(what),
-                    ])
-                })
-                .chain([
-                    Line::from(""),
-                    Line::styled("any key closes this help", th.dim()),
-                ])
-                .collect();
-            let r = centered(area, 50, lines.len() as u16 + 2);
-            f.render_widget(Clear, r);
-            f.render_widget(
-                Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" Help ")),
-                r,
-            );
-        }
-        Mode::Errors => {
-            let mut lines: Vec<Line> = if s.errors.is_empty() {
-                vec![Line::styled("no errors so far", th.ok())]
-            } else {
-                s.errors
-                    .iter()
-                    .rev()
-                    .map(|(at, why)| {
-                        Line::from(vec![
-                            Span::styled(format!("{} ", at.format("%H:%M:%S")), th.dim()),
-                            Span::styled(crate::core::text::escape(why).into_owned(), th.bad()),
-                        ])
-                    })
-                    .collect()
-            };
-            if s.errors_dropped > 0 {
-                lines.push(Line::styled(
-                    format!("… and {} older ones (see the log file)", s.errors_dropped),
-                    th.dim(),
-                ));
-            }
-            lines.push(Line::from(""));
-            lines.push(Line::styled(
-                "newest first · details in the log file · any key closes",
-                th.dim(),
-            ));
-            let r = centered(area, 100, lines.len() as u16 + 2);
-            f.render_widget(Clear, r);
-            f.render_widget(
-                Paragraph::new(lines)
-                    .wrap(Wrap { trim: true })
-                    .block(Block::default().borders(Borders::ALL).title(" Errors ")),
-                r,
-            );
-        }
-        Mode::Severity(cur) => {
-            let pb = s.playbook();
-            let mut lines = Vec::new();
-            for (i, sev) in Severity::ALL.iter().enumerate() {
-                let g = pb.and_then(|p| p.severity.get(sev));
-                let when = g.map_or("", |g| g.when.as_str());
-                let respond = g.map_or(String::new(), |g| {
-                    let ack = g
-                        .ack_within
-                        .map_or(String::new(), |d| format!(", ack within {d}"));
-                    format!(" — {}{ack}", g.respond)
-                });
-                let style = if i == *cur { th.selected() } else { th.text() };
-                lines.push(Line::from(vec![
-                    Span::styled(format!(" {} ", sev), th.severity(Some(*sev))),
-                    Span::styled(format!(" {when}{respond}"), style),
-                ]));
-            }
-            lines.push(Line::styled("↑↓ or 1-4, Enter sets, Esc cancels", th.dim()));
-            let r = centered(area, 100, 8);
-            f.render_widget(Clear, r);
-            f.render_widget(
-                Paragraph::new(lines)
-                    .wrap(Wrap { trim: true })
-                    .block(Block::default().borders(Borders::ALL).title(" Severity ")),
-                r,
-            );
-        }
-        Mode::Input(kind, buf) => {
-            let r = centered(area, area.width.saturating_sub(4), 4);
-            f.render_widget(Clear, r);
-            let text = vec![
-                Line::from(format!("{}█", crate::core::text::escape(buf))),
-                Line::styled("Enter saves to the timeline · Esc cancels", th.dim()),
-            ];
-            f.render_widget(
-                Paragraph::new(text).wrap(Wrap { trim: false }).block(
-                    Block::default()
-                        .borders(Borders::ALL)
-                        .title(format!(" {} ", kind.prompt())),
-                ),
-                r,
-            );
-        }
-        Mode::Confirm(Confirm::Run(d)) => draw_run(f, area, s, d, th),
-        Mode::Confirm(what) => {
-            let q = match what {
-                Confirm::QuitWhileRunning => format!(
-                    "A command is running (step `{}`). Quit? It will be stopped — its whole process group ended — and how it ended recorded. (y/n)",
-                    s.running.as_deref().unwrap_or("?")
-                ),
-                Confirm::QuitUnsaved => format!(
-                    "{} event(s) are NOT SAVED (the timeline cannot be written). Quit anyway? They are printed as JSON lines when ic exits, not written. (y/n)",
-                    s.unsaved
-                ),
-                Confirm::Stale => match &s.stale {
-                    Some((path, last)) => format!(
-                        "An incident is still open in {} but nothing has happened in it since {}. r resumes it · c closes it · any other key leaves it (new signals then open a new incident)",
-                        path.display(),
-                        last.format("%Y-%m-%d %H:%M UTC")
-                    ),
-                    None => "The stale incident is gone. (any key)".to_string(),
-                },
-                _ => "An incident is open. Quit? It stays open and resumes next time. (y/n)"
-                    .to_string(),
-            };
-            let r = centered(area, 90, 7);
-            f.render_widget(Clear, r);
-            f.render_widget(
-                Paragraph::new(q).wrap(Wrap { trim: false }).block(
-                    Block::default()
-                        .borders(Borders::ALL)
-                        .border_style(th.warn())
-                        .title(" Confirm "),
-                ),
-                r,
-            );
-        }
+        Mode::Help => draw_help(f, area, th),
+        Mode::Errors => draw_errors(f, area, s, th),
+        Mode::Severity(cur) => draw_severity(f, area, s, *cur, th),
+        Mode::Input(kind, buf) => draw_input(f, area, *kind, buf, th),
+        Mode::Confirm(Confirm::Run(d)) => draw_run(f, area, v, d, th),
+        Mode::Confirm(what) => draw_question(f, area, s, what, th),
     }
 }
 
+/// The help overlay, from the keymap table.
+fn draw_help(f: &mut Frame, area: Rect, th: Theme) {
+    let lines: Vec<Line> = keymap::help_lines()
+        .into_iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!("{k:>10}  "), th.focus()),
+                Span::raw(what),
+            ])
+        })
+        .chain([
+            Line::from(""),
+            Line::styled("any key closes this help", th.dim()),
+        ])
+        .collect();
+    let r = centered(area, 50, lines.len() as u16 + 2);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" Help ")),
+        r,
+    );
+}
+
+/// The errors background work reported, newest first.
+fn draw_errors(f: &mut Frame, area: Rect, s: &State, th: Theme) {
+    let mut lines: Vec<Line> = if s.errors.is_empty() {
+        vec![Line::styled("no errors so far", th.ok())]
+    } else {
+        s.errors
+            .iter()
+            .rev()
+            .map(|(at, why)| {
+                Line::from(vec![
+                    Span::styled(format!("{} ", at.format("%H:%M:%S")), th.dim()),
+                    Span::styled(crate::core::text::escape(why).into_owned(), th.bad()),
+                ])
+            })
+            .collect()
+    };
+    if s.errors_dropped > 0 {
+        lines.push(Line::styled(
+            format!("… and {} older ones (see the log file)", s.errors_dropped),
+            th.dim(),
+        ));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::styled(
+        "newest first · details in the log file · any key closes",
+        th.dim(),
+    ));
+    let r = centered(area, 100, lines.len() as u16 + 2);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(Block::default().borders(Borders::ALL).title(" Errors ")),
+        r,
+    );
+}
+
+/// The severity picker, with what each level means in the playbook in use.
+fn draw_severity(f: &mut Frame, area: Rect, s: &State, cur: usize, th: Theme) {
+    let pb = s.playbook();
+    let mut lines = Vec::new();
+    for (i, sev) in Severity::ALL.iter().enumerate() {
+        let g = pb.and_then(|p| p.severity.get(sev));
+        let when = g.map_or("", |g| g.when.as_str());
+        let respond = g.map_or(String::new(), |g| {
+            let ack = g
+                .ack_within
+                .map_or(String::new(), |d| format!(", ack within {d}"));
+            format!(" — {}{ack}", g.respond)
+        });
+        let style = if i == cur { th.selected() } else { th.text() };
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {} ", sev), th.severity(Some(*sev))),
+            Span::styled(format!(" {when}{respond}"), style),
+        ]));
+    }
+    lines.push(Line::styled("↑↓ or 1-4, Enter sets, Esc cancels", th.dim()));
+    let r = centered(area, 100, 8);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(Block::default().borders(Borders::ALL).title(" Severity ")),
+        r,
+    );
+}
+
+/// An input line with its prompt.
+fn draw_input(f: &mut Frame, area: Rect, kind: InputKind, buf: &str, th: Theme) {
+    let r = centered(area, area.width.saturating_sub(4), 4);
+    f.render_widget(Clear, r);
+    let text = vec![
+        Line::from(format!("{}█", crate::core::text::escape(buf))),
+        Line::styled("Enter saves to the timeline · Esc cancels", th.dim()),
+    ];
+    f.render_widget(
+        Paragraph::new(text).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(format!(" {} ", kind.prompt())),
+        ),
+        r,
+    );
+}
+
+/// A y/n question (quit, the stale incident).
+fn draw_question(f: &mut Frame, area: Rect, s: &State, what: &Confirm, th: Theme) {
+    let q = match what {
+        Confirm::QuitWhileRunning => format!(
+            "A command is running (step `{}`). Quit? It will be stopped — its whole process group ended — and how it ended recorded. (y/n)",
+            s.running.as_deref().unwrap_or("?")
+        ),
+        Confirm::QuitUnsaved => format!(
+            "{} event(s) are NOT SAVED (the timeline cannot be written). Quit anyway? They are printed as JSON lines when ic exits, not written. (y/n)",
+            s.unsaved
+        ),
+        Confirm::Stale => match &s.stale {
+            Some((path, last)) => format!(
+                "An incident is still open in {} but nothing has happened in it since {}. r resumes it · c closes it · any other key leaves it (new signals then open a new incident)",
+                path.display(),
+                last.format("%Y-%m-%d %H:%M UTC")
+            ),
+            None => "The stale incident is gone. (any key)".to_string(),
+        },
+        _ => "An incident is open. Quit? It stays open and resumes next time. (y/n)".to_string(),
+    };
+    let r = centered(area, 90, 7);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(q).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(th.warn())
+                .title(" Confirm "),
+        ),
+        r,
+    );
+}
+
 /// The command dialog: the summary, the body rows on screen, and what the keys do now.
-fn draw_run(f: &mut Frame, area: Rect, s: &State, d: &Dialog, th: Theme) {
-    let rows = d.rows(s.size);
-    let ((x, y, w, h), page) = confirm::geometry(s.size, rows.len());
+fn draw_run(f: &mut Frame, area: Rect, v: &View, d: &Dialog, th: Theme) {
+    let rows = d.rows(v.size);
+    let ((x, y, w, h), page) = confirm::geometry(v.size, rows.len());
     let r = Rect {
         x: area.x + x,
         y: area.y + y,
@@ -218,7 +235,7 @@ fn draw_run(f: &mut Frame, area: Rect, s: &State, d: &Dialog, th: Theme) {
             th.warn(),
         )
     } else {
-        let (above, below) = d.unseen_around(s.size);
+        let (above, below) = d.unseen_around(v.size);
         let text = if above > 0 && below == 0 {
             format!("↑ {above} row(s) above not shown yet (↑ PgUp), then y · n or Esc cancels")
         } else {

@@ -3,7 +3,8 @@
 //! and the hypothesis ledger.
 
 use super::theme::Theme;
-use crate::app::{Pane, State, ledger_lines};
+use super::view::{Pane, View};
+use crate::app::{State, ledger_lines};
 use crate::core::event::Phase;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -11,14 +12,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 /// Draws the pane.
-pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
+pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
     let pb = s.playbook();
     let title = pb.map_or(" Playbook: none matches yet ".to_string(), |p| {
         format!(" Playbook: {} ", p.title)
     });
     let block = Block::default()
         .borders(Borders::ALL)
-        .border_style(if s.focus == Pane::Playbook {
+        .border_style(if v.focus == Pane::Playbook {
             th.focus()
         } else {
             th.dim()
@@ -34,7 +35,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
                 p.as_str(),
                 if Some(*p) == current { "•" } else { "" }
             );
-            let style = if *p == s.phase_tab {
+            let style = if *p == v.phase_tab {
                 th.selected()
             } else {
                 th.dim()
@@ -43,8 +44,8 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
         })
         .collect();
     lines.push(Line::from(tabs));
-    for (i, step) in s.visible_steps().iter().enumerate() {
-        let state = s.step_state(s.phase_tab, &step.id);
+    for (i, step) in v.visible_steps(s).iter().enumerate() {
+        let state = s.step_state(v.phase_tab, &step.id);
         let mark = match state {
             Some(true) => "[x]",
             Some(false) => "[-]",
@@ -65,7 +66,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
         if !step.required {
             spans.push(Span::styled(" (optional)", th.dim()));
         }
-        let style = if i == s.step_cursor && s.focus == Pane::Playbook {
+        let style = if i == v.step_cursor && v.focus == Pane::Playbook {
             th.selected()
         } else {
             th.text()
@@ -92,7 +93,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
             ]));
         }
     }
-    if s.phase_tab == Phase::Triage {
+    if v.phase_tab == Phase::Triage {
         lines.push(Line::styled("triage, from the data:", th.dim()));
         for fact in triage_facts(s) {
             lines.push(Line::from(format!("  · {fact}")));

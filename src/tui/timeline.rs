@@ -3,7 +3,8 @@
 //! minute is listed only under the `metric_snapshot` filter.
 
 use super::theme::Theme;
-use crate::app::{Pane, State};
+use super::view::{Pane, View};
+use crate::app::State;
 use crate::core::text::escape;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -28,8 +29,8 @@ fn listed(e: &crate::core::event::Event, filter: Option<crate::core::event::Kind
 }
 
 /// Draws the pane.
-pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
-    let filter = s.filter.map_or(String::new(), |k| format!(" [{k}]"));
+pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
+    let filter = v.filter.map_or(String::new(), |k| format!(" [{k}]"));
     let path = s
         .timeline_path
         .as_ref()
@@ -37,7 +38,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
         .map_or(String::new(), |n| format!(" {}", n.to_string_lossy()));
     let block = Block::default()
         .borders(Borders::ALL)
-        .border_style(if s.focus == Pane::Timeline {
+        .border_style(if v.focus == Pane::Timeline {
             th.focus()
         } else {
             th.dim()
@@ -47,9 +48,9 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
     let events: Vec<_> = s
         .incident
         .as_ref()
-        .map(|i| i.events.iter().filter(|e| listed(e, s.filter)).collect())
+        .map(|i| i.events.iter().filter(|e| listed(e, v.filter)).collect())
         .unwrap_or_default();
-    let end = events.len().saturating_sub(s.scroll);
+    let end = events.len().saturating_sub(v.scroll);
     let start = end.saturating_sub(inner_h);
     let lines: Vec<Line> = if events.is_empty() {
         vec![Line::styled(

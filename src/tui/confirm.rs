@@ -9,31 +9,7 @@
 //! [`MIN_SIZE`] the command cannot be shown whole, and `y` is refused.
 //! Plain data: the view draws [`Dialog::rows`] in the box [`geometry`] gives.
 
-use crate::core::command::{Command, Values};
-use crate::core::event::{Draft, Phase};
-use chrono::{DateTime, Utc};
-use std::time::Duration;
-
-/// A confirmed command, for the runtime to record and run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunRequest {
-    /// The step it belongs to.
-    pub step: String,
-    /// Its phase.
-    pub phase: Phase,
-    /// The exact text handed to `sh -c`.
-    pub command: String,
-    /// The placeholders' variables (all of them).
-    pub env: Vec<(String, String)>,
-    /// How long it may run.
-    pub timeout: Duration,
-    /// Who confirmed it.
-    pub confirmed_by: String,
-    /// When.
-    pub confirmed_at: DateTime<Utc>,
-    /// The `command_started` event, written before the command starts.
-    pub started: Draft,
-}
+use crate::app::run::RunPlan;
 
 /// The kind of text in a dialog row, for styling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,18 +30,8 @@ pub type Row = Vec<(String, Tone)>;
 /// A command waiting for `y`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dialog {
-    /// The step it belongs to.
-    pub step: String,
-    /// Its phase.
-    pub phase: Phase,
-    /// The rendered command.
-    pub command: Command,
-    /// The placeholders' values.
-    pub values: Values,
-    /// The target `{target}` stands for, and why (`the signal that opened the incident`).
-    pub target: Option<(String, String)>,
-    /// How long it may run.
-    pub timeout: Duration,
+    /// What would run, as the engine planned it.
+    pub plan: RunPlan,
     /// Why it may not run at all (a value a second parser would read as code).
     pub refused: Option<String>,
     /// What the last key did not do, shown in the dialog (`y` before the end was read).
@@ -191,23 +157,10 @@ fn wrap(row: Row, width: usize, indent: &str) -> Vec<Row> {
 impl Dialog {
     /// A dialog for `command` with `values`; `size` is the screen's. Nothing of
     /// it counts as seen until a frame has drawn it.
-    pub fn new(
-        step: String,
-        phase: Phase,
-        command: Command,
-        values: Values,
-        target: Option<(String, String)>,
-        timeout: Duration,
-        size: (u16, u16),
-    ) -> Dialog {
-        let refused = command.check(&values).err();
+    pub fn new(plan: RunPlan, size: (u16, u16)) -> Dialog {
+        let refused = plan.command.check(&plan.values).err();
         let mut d = Dialog {
-            step,
-            phase,
-            command,
-            values,
-            target,
-            timeout,
+            plan,
             refused,
             notice: None,
             scroll: 0,
@@ -220,7 +173,7 @@ impl Dialog {
 
     /// The command's line count.
     pub fn line_count(&self) -> usize {
-        self.command.text.split('\n').count()
+        self.plan.command.text.split('\n').count()
     }
 
     /// The one-line summary above the body.
@@ -228,10 +181,10 @@ impl Dialog {
         let n = self.line_count();
         format!(
             "Run this command? step `{}` ({}) · {n} line{} · timeout {}",
-            self.step,
-            self.phase,
+            self.plan.step,
+            self.plan.phase,
             if n == 1 { "" } else { "s" },
-            crate::core::units::format_duration(self.timeout)
+            crate::core::units::format_duration(self.plan.timeout)
         )
     }
 
@@ -240,14 +193,14 @@ impl Dialog {
         let width = inner_width(size);
         let mut rows: Vec<Row> = Vec::new();
         let mut push = |row: Row, indent: &str| rows.extend(wrap(row, width, indent));
-        if let Some((name, why)) = &self.target {
+        if let Some((name, why)) = &self.plan.target {
             let mut r = vec![("target  ".to_string(), Tone::Dim)];
             r.extend(visible(name, Tone::Text));
             r.push((format!("  ({why})"), Tone::Dim));
             push(r, "        ");
         }
         push(vec![("what sh -c receives:".to_string(), Tone::Dim)], "");
-        let lines: Vec<&str> = self.command.text.split('\n').collect();
+        let lines: Vec<&str> = self.plan.command.text.split('\n').collect();
         let digits = lines.len().to_string().len();
         let indent = " ".repeat(digits + 3);
         for (i, line) in lines.iter().enumerate() {
@@ -256,7 +209,7 @@ impl Dialog {
             push(r, &indent);
         }
         let mut used: Vec<&str> = Vec::new();
-        for u in &self.command.uses {
+        for u in &self.plan.command.uses {
             if !used.contains(&u.placeholder.name) {
                 used.push(u.placeholder.name);
             }
@@ -276,7 +229,7 @@ impl Dialog {
                     continue;
                 };
                 let mut r = vec![(format!("  {} = ", p.env), Tone::Dim)];
-                let value = self.values.get(name);
+                let value = self.plan.values.get(name);
                 if value.is_empty() {
                     r.push(("(empty)".to_string(), Tone::Dim));
                 } else {
@@ -287,7 +240,13 @@ impl Dialog {
                 push(r, "      ");
             }
         }
-        for u in self.command.uses.iter().filter(|u| u.reparsed_by.is_some()) {
+        for u in self
+            .plan
+            .command
+            .uses
+            .iter()
+            .filter(|u| u.reparsed_by.is_some())
+        {
             push(
                 vec![(
                     format!(
@@ -409,20 +368,25 @@ impl Dialog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::command::{Command, Values};
+    use crate::core::event::Phase;
+    use std::time::Duration;
 
     fn dialog(template: &str, target: &str, size: (u16, u16)) -> Dialog {
         let mut v = Values::default();
         v.set("target", target).set("service", "shop");
         Dialog::new(
-            "rollback".into(),
-            Phase::Mitigate,
-            Command::parse(template).unwrap(),
-            v,
-            Some((
-                "shop /api/payments".into(),
-                "the signal that opened the incident".into(),
-            )),
-            Duration::from_secs(60),
+            RunPlan {
+                step: "rollback".into(),
+                phase: Phase::Mitigate,
+                command: Command::parse(template).unwrap(),
+                values: v,
+                target: Some((
+                    "shop /api/payments".into(),
+                    "the signal that opened the incident".into(),
+                )),
+                timeout: Duration::from_secs(60),
+            },
             size,
         )
     }
@@ -539,8 +503,8 @@ mod tests {
     #[test]
     fn a_value_a_second_shell_would_parse_is_refused() {
         let mut d = dialog("ssh host \"restart {service}\"", "x", (160, 45));
-        d.values.set("service", "x;reboot");
-        d.refused = d.command.check(&d.values).err();
+        d.plan.values.set("service", "x;reboot");
+        d.refused = d.plan.command.check(&d.plan.values).err();
         d.drawn((160, 45));
         assert!(!d.may_run());
         assert!(d.refused.as_deref().unwrap_or_default().contains("ssh"));
