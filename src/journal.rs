@@ -693,33 +693,28 @@ pub fn parse(bytes: &[u8], now: DateTime<Utc>) -> Replay {
         match Event::parse_line(text) {
             Ok(e) => {
                 if let Some(id) = &e.id {
-                    match ids.get(id) {
-                        // The same event written twice (a retried write that had
-                        // landed, a copy merged twice): it happened once.
-                        Some(&(_, print)) if print == e.fingerprint() => {
-                            replay.problems.push(Problem {
-                                line: n,
-                                message: format!(
-                                    "event {id} (seq {}) appears again: the copy is skipped",
-                                    e.seq
-                                ),
-                            });
-                            continue;
-                        }
-                        Some(&(first, _)) => {
-                            replay.problems.push(Problem {
-                                line: n,
-                                message: format!(
-                                    "event {id} (seq {}) claims the id of line {first} but says something else: one of the two was edited or forged; line {first} is kept, this one skipped — compare them",
-                                    e.seq
-                                ),
-                            });
-                            continue;
-                        }
-                        None => {
-                            ids.insert(id.clone(), (n, e.fingerprint()));
-                        }
+                    // (line, index in `events`) of the first copy; fingerprints
+                    // are taken only when a second copy turns up.
+                    if let Some((first, i)) = ids.get(id).copied() {
+                        let same =
+                            replay.events.get(i).map(Event::fingerprint) == Some(e.fingerprint());
+                        let message = if same {
+                            // The same event written twice (a retried write that had
+                            // landed, a copy merged twice): it happened once.
+                            format!(
+                                "event {id} (seq {}) appears again: the copy is skipped",
+                                e.seq
+                            )
+                        } else {
+                            format!(
+                                "event {id} (seq {}) claims the id of line {first} but says something else: one of the two was edited or forged; line {first} is kept, this one skipped — compare them",
+                                e.seq
+                            )
+                        };
+                        replay.problems.push(Problem { line: n, message });
+                        continue;
                     }
+                    ids.insert(id.clone(), (n, replay.events.len()));
                 }
                 if e.ts > now + FUTURE_SLACK {
                     replay.problems.push(Problem {

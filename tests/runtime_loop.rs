@@ -107,7 +107,8 @@ fn sample(at: chrono::DateTime<chrono::Utc>, ok: bool) -> ProbeSample {
 async fn an_outage_opens_one_incident_notifies_once_and_a_confirmed_command_is_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let timelines = dir.path().join("incidents");
-    let t0 = chrono::DateTime::parse_from_rfc3339("2026-11-22T03:00:00Z")
+    // Sub-millisecond, like the real clock: the file keeps milliseconds.
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-11-22T03:00:00.123456789Z")
         .unwrap()
         .to_utc();
     let clock = Arc::new(ManualClock::new(t0));

@@ -609,15 +609,15 @@ pub struct LineError(pub String);
 impl Event {
     /// What the event says, apart from its place in a file (`seq`): copies of
     /// one event (a retried write that had landed, a merge) share it; an edited
-    /// or forged copy carrying the same `id` does not.
+    /// or forged copy carrying the same `id` does not. Taken from the line as
+    /// written, so an event in memory and the same event read back from its
+    /// file (time in milliseconds, numbers as printed) agree.
     pub fn fingerprint(&self) -> u64 {
         use std::hash::{Hash, Hasher};
+        let mut placeless = self.clone();
+        placeless.seq = 0;
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.ts.hash(&mut h);
-        self.kind.as_str().hash(&mut h);
-        self.actor.hash(&mut h);
-        self.msg.hash(&mut h);
-        self.data.to_string().hash(&mut h);
+        placeless.to_line().hash(&mut h);
         h.finish()
     }
 
@@ -683,6 +683,33 @@ mod tests {
             "{line}"
         );
         assert_eq!(Event::parse_line(&line).unwrap(), e);
+    }
+
+    #[test]
+    fn an_event_and_its_line_read_back_have_one_fingerprint_and_an_edit_another() {
+        // Sub-millisecond time and a float, as the runtime's events have them.
+        let ts = Utc.with_ymd_and_hms(2026, 11, 22, 3, 4, 5).unwrap()
+            + chrono::Duration::nanoseconds(678_901_234);
+        let mut e = Draft::new(
+            Kind::MetricSnapshot,
+            "ic",
+            "snapshot",
+            json!({"targets": [{"target": "x", "rps": 23.8, "error_ratio": 0.0281}]}),
+        )
+        .into_event(7, ts);
+        e.id = Some(EventId::v7(ts, [3; 10]));
+        let back = Event::parse_line(&e.to_line()).unwrap();
+        assert_eq!(back.fingerprint(), e.fingerprint());
+        let mut moved = back.clone();
+        moved.seq = 99;
+        assert_eq!(
+            moved.fingerprint(),
+            e.fingerprint(),
+            "seq is a place, not content"
+        );
+        let mut edited = back;
+        edited.msg = "other".into();
+        assert_ne!(edited.fingerprint(), e.fingerprint());
     }
 
     #[test]
