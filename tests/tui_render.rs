@@ -413,7 +413,8 @@ fn a_step_with_a_command_asks_first_and_the_comms_update_is_prefilled() {
     assert!(h.effects.iter().any(|e| matches!(e, Effect::Run(..))));
     h.key(KeyCode::Char('u'), at(142));
     match &h.view.mode {
-        Mode::Input(InputKind::Comms, text) => {
+        Mode::Input(editor) if editor.kind == InputKind::Comms => {
+            let text = editor.text();
             assert!(text.contains("What changed"), "{text}");
             assert!(text.contains("payments"), "{text}");
         }

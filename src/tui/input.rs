@@ -12,6 +12,10 @@ pub enum Key {
     Char(char),
     /// A character with Control held (`Ctrl-C` is `Ctrl('c')`).
     Ctrl(char),
+    /// A character with Alt (Meta) held (`Alt-B` is `Alt('b')`).
+    Alt(char),
+    /// Enter with Alt held (a new line in a multi-line entry).
+    AltEnter,
     /// Enter / Return.
     Enter,
     /// Escape.
@@ -88,8 +92,11 @@ pub fn event(e: crossterm::event::Event) -> Option<Input> {
 /// The view's key for a terminal key event.
 pub fn key(k: KeyEvent) -> Option<Key> {
     let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+    let alt = k.modifiers.contains(KeyModifiers::ALT);
     Some(match k.code {
         KeyCode::Char(c) if ctrl => Key::Ctrl(c.to_ascii_lowercase()),
+        KeyCode::Char(c) if alt => Key::Alt(c),
+        KeyCode::Enter if alt => Key::AltEnter,
         KeyCode::Char(c) => Key::Char(c),
         KeyCode::Enter => Key::Enter,
         KeyCode::Esc => Key::Esc,
@@ -139,6 +146,14 @@ mod tests {
             Some(Key::Char('C'))
         );
         assert_eq!(key(ev(KeyCode::F(1), KeyModifiers::NONE)), Some(Key::F(1)));
+        assert_eq!(
+            key(ev(KeyCode::Char('b'), KeyModifiers::ALT)),
+            Some(Key::Alt('b'))
+        );
+        assert_eq!(
+            key(ev(KeyCode::Enter, KeyModifiers::ALT)),
+            Some(Key::AltEnter)
+        );
         assert_eq!(key(ev(KeyCode::CapsLock, KeyModifiers::NONE)), None);
     }
 }

@@ -5,6 +5,7 @@
 //! conditions it holds.
 
 use super::confirm::Dialog;
+use super::editor::Edit;
 use super::input::{Input, Key, Mouse};
 use super::keymap::{self, Action, Resolved};
 use super::view::{Confirm, Mode, Pane, View};
@@ -35,24 +36,15 @@ pub fn handle(view: &mut View, engine: &State, input: Input) -> Vec<Msg> {
 }
 
 fn paste(view: &mut View, text: &str, out: &mut Vec<Msg>) {
-    let Mode::Input(_, buf) = &mut view.mode else {
+    let Mode::Input(editor) = &mut view.mode else {
         return;
     };
-    // Bounded: an input never holds more than a timeline line may.
-    let room = INPUT_LIMIT.saturating_sub(buf.len());
-    let clean = text.replace(['\n', '\r'], " ");
-    if clean.len() > room {
-        let mut cut = room;
-        while !clean.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        buf.push_str(&clean[..cut]);
+    // Bounded: an entry never holds more than a timeline line may.
+    let dropped = editor.paste(text);
+    if dropped > 0 {
         out.push(Msg::Info(format!(
-            "the paste was cut to fit: an entry holds at most {INPUT_LIMIT} bytes ({} of the paste dropped)",
-            clean.len() - cut
+            "the paste was cut to fit: an entry holds at most {INPUT_LIMIT} bytes ({dropped} of the paste dropped)"
         )));
-    } else {
-        buf.push_str(&clean);
     }
 }
 
@@ -101,21 +93,23 @@ fn on_key(view: &mut View, engine: &State, key: Key, out: &mut Vec<Msg>) {
     let mode = std::mem::replace(&mut view.mode, Mode::Normal);
     match mode {
         Mode::Help | Mode::Errors => {}
-        Mode::Input(kind, mut buf) => match key {
-            Key::Esc => {}
-            Key::Enter => out.push(Msg::Do(Intent::Submit(kind, buf))),
-            Key::Backspace => {
-                buf.pop();
-                view.mode = Mode::Input(kind, buf);
-            }
-            Key::Char(c) => {
-                if buf.len() + c.len_utf8() <= INPUT_LIMIT {
-                    buf.push(c);
+        Mode::Input(mut editor) => {
+            let history = view.history_of(editor.kind);
+            match editor.key(key, &history) {
+                Edit::Cancel => {}
+                Edit::Submit(text) => {
+                    view.remember(editor.kind, &text);
+                    out.push(Msg::Do(Intent::Submit(editor.kind, text)));
                 }
-                view.mode = Mode::Input(kind, buf);
+                Edit::TooLong => {
+                    out.push(Msg::Info(format!(
+                        "an entry holds at most {INPUT_LIMIT} bytes: that key would go past it"
+                    )));
+                    view.mode = Mode::Input(editor);
+                }
+                Edit::Changed => view.mode = Mode::Input(editor),
             }
-            _ => view.mode = Mode::Input(kind, buf),
-        },
+        }
         Mode::Severity(cur) => {
             let pick = |i: usize| Msg::Do(Intent::Severity(Severity::ALL[i.min(3)]));
             match key {
@@ -207,7 +201,6 @@ fn on_normal_key(view: &mut View, engine: &State, key: Key, out: &mut Vec<Msg>) 
 }
 
 fn on_action(view: &mut View, engine: &State, action: Action, again: bool, out: &mut Vec<Msg>) {
-    let input = |kind: InputKind| Mode::Input(kind, String::new());
     match action {
         Action::Help => view.mode = Mode::Help,
         Action::Errors => view.mode = Mode::Errors,
@@ -258,12 +251,12 @@ fn on_action(view: &mut View, engine: &State, action: Action, again: bool, out: 
             Pane::Endpoints => view.focus = Pane::Playbook,
             Pane::Timeline => {}
         },
-        Action::Note => view.mode = input(InputKind::Note),
-        Action::Hypothesis => view.mode = input(InputKind::Hypothesis),
-        Action::Change => view.mode = input(InputKind::Change(ChangeKind::Deploy)),
-        Action::Role => view.mode = input(InputKind::Role),
-        Action::ActionItem => view.mode = input(InputKind::ActionItem),
-        Action::Comms => view.mode = Mode::Input(InputKind::Comms, comms_draft(engine)),
+        Action::Note => view.edit(InputKind::Note, ""),
+        Action::Hypothesis => view.edit(InputKind::Hypothesis, ""),
+        Action::Change => view.edit(InputKind::Change(ChangeKind::Deploy), ""),
+        Action::Role => view.edit(InputKind::Role, ""),
+        Action::ActionItem => view.edit(InputKind::ActionItem, ""),
+        Action::Comms => view.edit(InputKind::Comms, &comms_draft(engine)),
         Action::Severity => view.mode = Mode::Severity(1),
         Action::Sort => view.sort = (view.sort + 1) % 3,
         Action::Filter => {
@@ -299,6 +292,7 @@ fn ask(out: &mut Vec<Msg>, intent: Intent) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tui::editor::Editor;
     use crate::app::targets::{SourceKind, Target};
     use crate::app::{Effect, update};
     use crate::core::detect::Settings;
@@ -377,7 +371,10 @@ mod tests {
         assert!(!fx.iter().any(|f| matches!(f, Effect::Append(_))), "{fx:?}");
         assert_eq!(
             v.mode,
-            Mode::Input(InputKind::ActionItem, "fix the pool due:friday".into())
+            Mode::Input(Box::new(Editor::new(
+                InputKind::ActionItem,
+                "fix the pool due:friday"
+            )))
         );
     }
 

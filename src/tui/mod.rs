@@ -9,6 +9,7 @@
 
 pub mod confirm;
 pub mod detail;
+pub mod editor;
 pub mod endpoints;
 pub mod footer;
 pub mod header;

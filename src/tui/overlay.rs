@@ -3,12 +3,13 @@
 //! command dialog (laid out by `app::confirm`).
 
 use super::confirm::{self, Dialog, Tone};
+use super::editor::Editor;
 use super::keymap;
 use super::theme::Theme;
 use super::view::{Confirm, Mode, View};
 use crate::app::State;
 use crate::core::event::Severity;
-use crate::core::grammar::InputKind;
+use crate::core::grammar;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
@@ -33,7 +34,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
         Mode::Help => draw_help(f, area, th),
         Mode::Errors => draw_errors(f, area, s, th),
         Mode::Severity(cur) => draw_severity(f, area, s, *cur, th),
-        Mode::Input(kind, buf) => draw_input(f, area, *kind, buf, th),
+        Mode::Input(editor) => draw_input(f, area, editor, th),
         Mode::Confirm(Confirm::Run(d)) => draw_run(f, area, v, d, th),
         Mode::Confirm(what) => draw_question(f, area, s, what, th),
     }
@@ -129,21 +130,53 @@ fn draw_severity(f: &mut Frame, area: Rect, s: &State, cur: usize, th: Theme) {
     );
 }
 
-/// An input line with its prompt.
-fn draw_input(f: &mut Frame, area: Rect, kind: InputKind, buf: &str, th: Theme) {
-    let r = centered(area, area.width.saturating_sub(4), 4);
+/// The entry being typed, with its prompt, what the grammar makes of it, and
+/// the keys. The editor keeps its cursor on screen; the box grows with the
+/// entry up to a few lines.
+fn draw_input(f: &mut Frame, area: Rect, editor: &Editor, th: Theme) {
+    let width = area.width.saturating_sub(4);
+    let inner = width.saturating_sub(2).max(1) as usize;
+    let wrapped: usize = editor
+        .text()
+        .split('\n')
+        .map(|l| Line::raw(l).width() / inner + 1)
+        .sum();
+    let most = if editor.multiline() {
+        (area.height / 3).max(3)
+    } else {
+        3
+    };
+    let rows = (wrapped as u16).clamp(1, most);
+    let r = centered(area, width, rows + 4);
     f.render_widget(Clear, r);
-    let text = vec![
-        Line::from(format!("{}█", crate::core::text::escape(buf))),
-        Line::styled("Enter saves to the timeline · Esc cancels", th.dim()),
-    ];
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(format!(" {} ", editor.kind.prompt()));
+    let body = block.inner(r);
+    f.render_widget(block, r);
+    let text = Rect {
+        height: body.height.saturating_sub(2),
+        ..body
+    };
+    f.render_widget(editor.area(), text);
+    let understood = match grammar::parse(editor.kind, &editor.text()) {
+        Ok(_) => Line::styled("✔ Enter saves it to the timeline", th.ok()),
+        Err(e) if editor.text().trim().is_empty() => Line::styled(e.to_string(), th.dim()),
+        Err(e) => Line::styled(format!("✘ {e}"), th.bad()),
+    };
+    let keys = if editor.multiline() {
+        "Enter saves · Alt-Enter/Ctrl-J new line · ↑↓ history · Ctrl-A/E/W/U/K · Esc cancels"
+    } else {
+        "Enter saves · ↑↓ history · ←→ Home End Ctrl-A/E/W/U/K Alt-B/F · Esc cancels"
+    };
+    let foot = Rect {
+        y: text.y + text.height,
+        height: body.height.saturating_sub(text.height),
+        ..body
+    };
     f.render_widget(
-        Paragraph::new(text).wrap(Wrap { trim: false }).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(format!(" {} ", kind.prompt())),
-        ),
-        r,
+        Paragraph::new(vec![understood, Line::styled(keys, th.dim())]),
+        foot,
     );
 }
 

@@ -5,6 +5,7 @@
 //! the view only through intents — the selected row among them.
 
 use super::confirm::Dialog;
+use super::editor::Editor;
 use super::keymap::Action;
 use crate::app::{Notice, State};
 use crate::core::event::{Kind, Phase};
@@ -48,8 +49,8 @@ pub enum Mode {
     Help,
     /// The list of errors background work reported.
     Errors,
-    /// A line of input.
-    Input(InputKind, String),
+    /// An entry being typed.
+    Input(Box<Editor>),
     /// The severity picker, with its cursor.
     Severity(usize),
     /// A y/n question.
@@ -98,6 +99,8 @@ pub struct View {
     told: Option<Option<String>>,
     /// The display order, computed at most once a second (see [`View::order`]).
     order_cache: OrderCache,
+    /// Entries saved this session, newest last, for the editor's history.
+    history: Vec<(InputKind, String)>,
 }
 
 impl Default for View {
@@ -124,6 +127,7 @@ impl View {
             last_action: None,
             told: None,
             order_cache: OrderCache::default(),
+            history: Vec::new(),
         }
     }
 
@@ -170,6 +174,34 @@ impl View {
         Some(now)
     }
 
+    /// Opens the editor for `kind`, holding `text`.
+    pub fn edit(&mut self, kind: InputKind, text: &str) {
+        self.mode = Mode::Input(Box::new(Editor::new(kind, text)));
+    }
+
+    /// Earlier entries of `kind` this session, newest first.
+    pub fn history_of(&self, kind: InputKind) -> Vec<String> {
+        let same = |k: &InputKind| std::mem::discriminant(k) == std::mem::discriminant(&kind);
+        let mut seen = Vec::new();
+        for (_, text) in self.history.iter().rev().filter(|(k, _)| same(k)) {
+            if !seen.contains(text) {
+                seen.push(text.clone());
+            }
+        }
+        seen
+    }
+
+    /// Remembers a saved entry for the history (bounded).
+    pub fn remember(&mut self, kind: InputKind, text: &str) {
+        if text.trim().is_empty() {
+            return;
+        }
+        self.history.push((kind, text.to_string()));
+        if self.history.len() > 500 {
+            self.history.remove(0);
+        }
+    }
+
     /// What the engine's notice changes on screen.
     pub fn notice(&mut self, engine: &State, n: Notice) {
         self.dirty = true;
@@ -187,7 +219,7 @@ impl View {
                 let n = self.visible_steps(engine).len();
                 self.step_cursor = (self.step_cursor + 1).min(n.saturating_sub(1));
             }
-            Notice::Refused(kind, text) => self.mode = Mode::Input(kind, text),
+            Notice::Refused(kind, text) => self.mode = Mode::Input(Box::new(Editor::new(kind, &text))),
             Notice::Stale => self.mode = Mode::Confirm(Confirm::Stale),
         }
     }
