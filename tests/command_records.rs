@@ -296,6 +296,7 @@ fn a_snapshot_dated_in_the_future_does_not_stop_the_snapshots() {
             p50: Some(0.05),
             p95: Some(0.1),
             p99: Some(0.2),
+            by_label: Vec::new(),
         };
         incident_commander::app::update(&mut state, Msg::Views("shop".into(), vec![view], at), at);
         let fx = incident_commander::app::update(&mut state, Msg::Tick, at);

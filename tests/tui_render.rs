@@ -165,6 +165,7 @@ impl Harness {
                 p50: Some(0.045),
                 p95: Some(0.120),
                 p99: Some(0.200),
+                by_label: Vec::new(),
             };
             h.send(Msg::Views("shop".into(), vec![view], at), at);
             h.send(Msg::Tick, at);
@@ -475,6 +476,7 @@ fn text_from_the_network_cannot_drive_the_terminal() {
             p50: Some(0.01),
             p95: Some(0.02),
             p99: Some(0.03),
+            by_label: Vec::new(),
         };
         h.send(Msg::Views("shop\u{1b}[H".into(), vec![view], at(s)), at(s));
         h.send(Msg::Tick, at(s));
@@ -668,6 +670,7 @@ fn a_burst_of_signals_is_one_incident_one_playbook_one_notification() {
             p50: Some(0.045),
             p95: Some(0.120),
             p99: Some(0.200),
+            by_label: Vec::new(),
         };
         h.send(Msg::Views("shop".into(), vec![view], at), at);
         h.send(Msg::Tick, at);

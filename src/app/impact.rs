@@ -116,26 +116,7 @@ pub fn measured_target(state: &State, name: &str) -> String {
 /// The `impact_measured` event for the open incident at `state.now`, or `None`
 /// when no signal has fired in it.
 pub fn measure(state: &State) -> Option<Draft> {
-    let incident = &state.incident.as_ref()?.state;
-    if incident.signals.is_empty() {
-        return None;
-    }
-    // Group the signals by the target they are counted under.
-    let mut groups: BTreeMap<String, (Vec<String>, Vec<&SignalRecord>)> = BTreeMap::new();
-    for rec in incident.signals.values() {
-        let (name, also) = canonical(state, &rec.target);
-        let g = groups.entry(name).or_default();
-        for a in also {
-            if !g.0.contains(&a) {
-                g.0.push(a);
-            }
-        }
-        g.1.push(rec);
-    }
-    let rows: Vec<ImpactRow> = groups
-        .iter()
-        .filter_map(|(name, (also, signals))| row(state, name, also, signals))
-        .collect();
+    let rows = rows(state);
     if rows.is_empty() {
         return None;
     }
@@ -156,6 +137,30 @@ pub fn measure(state: &State) -> Option<Draft> {
             targets: rows,
         },
     ))
+}
+
+/// The open incident's impact so far, one row per affected target (the
+/// signals grouped by the target they are counted under); empty when no
+/// signal has fired.
+pub fn rows(state: &State) -> Vec<ImpactRow> {
+    let Some(incident) = state.incident.as_ref().map(|i| &i.state) else {
+        return Vec::new();
+    };
+    let mut groups: BTreeMap<String, (Vec<String>, Vec<&SignalRecord>)> = BTreeMap::new();
+    for rec in incident.signals.values() {
+        let (name, also) = canonical(state, &rec.target);
+        let g = groups.entry(name).or_default();
+        for a in also {
+            if !g.0.contains(&a) {
+                g.0.push(a);
+            }
+        }
+        g.1.push(rec);
+    }
+    groups
+        .iter()
+        .filter_map(|(name, (also, signals))| row(state, name, also, signals))
+        .collect()
 }
 
 fn row(state: &State, name: &str, also: &[String], signals: &[&SignalRecord]) -> Option<ImpactRow> {

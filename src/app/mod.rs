@@ -10,6 +10,7 @@
 pub mod impact;
 pub mod run;
 pub mod targets;
+pub mod triage;
 
 #[cfg(test)]
 mod tests;
@@ -168,6 +169,15 @@ pub enum Intent {
     Acknowledge,
     /// Record a metric snapshot.
     Snapshot,
+    /// Record the triage summary the view shows (`T`).
+    RecordTriage,
+    /// Un-tick a step done or skipped earlier (recorded as undone).
+    Undo {
+        /// Its phase.
+        phase: Phase,
+        /// Its id.
+        id: String,
+    },
     /// Make this target the incident's primary target.
     PrimaryTarget(String),
     /// Switch to the playbook proposed for a later signal.
@@ -472,6 +482,15 @@ impl State {
                 .get(&(phase.as_str().to_string(), id.to_string()))
                 .map(|r| r.done)
         })
+    }
+
+    /// A step's title as the responder reads it (its text, shortened), not its id.
+    pub fn step_title(&self, id: &str) -> String {
+        let text = self
+            .playbook()
+            .and_then(|p| p.step(id))
+            .map_or(id, |(_, s)| s.text.as_str());
+        crate::core::text::ellipsis(text, 48)
     }
 
     fn say(&mut self, text: impl Into<String>) {
@@ -991,9 +1010,17 @@ fn on_intent(state: &mut State, intent: Intent, fx: &mut Vec<Effect>) {
         Intent::Close { again: a } => close(state, again(a, Override::Close), fx),
         Intent::Acknowledge => acknowledge(state, fx),
         Intent::Snapshot => match snapshot(state, &state.actor) {
-            Some(d) => fx.push(Effect::Append(d)),
+            Some(d) => {
+                state.say(format!(
+                    "snapshot recorded: {} (f filters the timeline to snapshots)",
+                    d.msg
+                ));
+                fx.push(Effect::Append(d));
+            }
             None => state.say("no traffic in the last minute: nothing to snapshot"),
         },
+        Intent::RecordTriage => record_triage(state, fx),
+        Intent::Undo { phase, id } => undo_step(state, phase, &id, fx),
         Intent::PrimaryTarget(name) => fx.push(Effect::Append(Draft::typed(
             Kind::TargetSelected,
             &state.actor,
@@ -1147,9 +1174,9 @@ fn confirm_run(state: &mut State, dialog: RunPlan, fx: &mut Vec<Effect>) {
         Kind::CommandStarted,
         &actor,
         format!(
-            "running `{}` (step {}, confirmed by {actor})",
+            "running `{}` (step “{}”, confirmed by {actor})",
             one_line(&command),
-            dialog.step
+            state.step_title(&dialog.step)
         ),
         &payload::CommandStarted {
             step: Some(dialog.step.clone()),
@@ -1240,12 +1267,18 @@ fn enter_step(state: &mut State, phase: Phase, id: &str, fx: &mut Vec<Effect>) {
         return;
     };
     if state.step_state(phase, &step.id) == Some(true) {
-        state.say(format!("`{}` is already done", step.id));
+        state.say(format!(
+            "“{}” is already done (U un-ticks it)",
+            state.step_title(&step.id)
+        ));
         return;
     }
     if let Some(command) = step.command() {
         if let Some(r) = &state.running {
-            state.say(format!("a command is already running (step `{r}`)"));
+            state.say(format!(
+                "a command is already running (step “{}”)",
+                state.step_title(r)
+            ));
             return;
         }
         match command {
@@ -1301,6 +1334,56 @@ fn open_required(state: &State, phase: Phase) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Records the triage summary (once per minute at most: `T` pressed twice
+/// does not write it twice).
+fn record_triage(state: &mut State, fx: &mut Vec<Effect>) {
+    if !state.incident_open() {
+        return;
+    }
+    let summary = triage::summary(state);
+    let last = state.incident.as_ref().and_then(|i| {
+        i.state
+            .notes
+            .iter()
+            .rev()
+            .find(|n| n.tags.iter().any(|t| t == "triage"))
+            .map(|n| n.at)
+    });
+    if last.is_some_and(|at| (state.now - at).num_seconds() < 60) {
+        return;
+    }
+    fx.push(Effect::Append(Draft::note(
+        &state.actor,
+        &summary.text(),
+        &["triage"],
+    )));
+}
+
+/// Un-ticks a step: it is open again, and the timeline says who undid it.
+fn undo_step(state: &mut State, phase: Phase, id: &str, fx: &mut Vec<Effect>) {
+    if state.step_state(phase, id).is_none() {
+        state.say(format!(
+            "“{}” is not ticked: nothing to undo",
+            state.step_title(id)
+        ));
+        return;
+    }
+    let title = state.step_title(id);
+    fx.push(Effect::Append(Draft::typed(
+        Kind::StepUndone,
+        &state.actor,
+        format!("undone: {title}"),
+        &payload::StepData {
+            playbook: state.playbook().map(|p| p.id.clone()),
+            phase: phase.as_str().to_string(),
+            step: id.to_string(),
+            verify: None,
+            reason: Some(format!("un-ticked by {}", state.actor)),
+        },
+    )));
+    state.say(format!("“{title}” is open again"));
+}
+
 fn next_phase(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
     let current = state
         .incident
@@ -1314,10 +1397,11 @@ fn next_phase(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
     let open = open_required(state, current);
     if !open.is_empty() && !repeat {
         state.pending_override = Some(Override::NextPhase);
+        let titles: Vec<String> = open.iter().map(|id| state.step_title(id)).collect();
         state.say(format!(
             "{} required step(s) open in {current}: {} — press p again to move on anyway (recorded)",
             open.len(),
-            open.join(", ")
+            titles.join(" · ")
         ));
         return;
     }
@@ -1343,7 +1427,8 @@ fn next_phase(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
 fn resolve(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
     if let Some(step) = &state.running {
         state.say(format!(
-            "not resolved: the command of step `{step}` is still running — wait for its end, or quit (which stops it and records how it ended)"
+            "not resolved: the command of step “{}” is still running — wait for its end, or quit (which stops it and records how it ended)",
+            state.step_title(step)
         ));
         return;
     }
@@ -1431,7 +1516,8 @@ fn resolve(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
 fn close(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
     if let Some(step) = &state.running {
         state.say(format!(
-            "not closed: the command of step `{step}` is still running — wait for its end"
+            "not closed: the command of step “{}” is still running — wait for its end",
+            state.step_title(step)
         ));
         return;
     }

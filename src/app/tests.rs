@@ -185,6 +185,7 @@ fn view(route: &str, requests: f64) -> RouteView {
         p50: Some(0.04),
         p95: Some(0.1),
         p99: Some(0.2),
+        by_label: Vec::new(),
     }
 }
 

@@ -149,6 +149,8 @@ pub enum Kind {
     StepDone,
     /// A playbook step skipped (same data, plus `reason`).
     StepSkipped,
+    /// A step done or skipped earlier, undone: open again (same data).
+    StepUndone,
     /// A free note (data: `tags`, e.g. `went_well`, `went_poorly`).
     Note,
     /// A hypothesis for the ledger (data: `id`, `text`).
@@ -195,7 +197,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind this version writes.
-    pub const ALL: [Kind; 27] = [
+    pub const ALL: [Kind; 28] = [
         Kind::IncidentOpened,
         Kind::IncidentClosed,
         Kind::SignalFired,
@@ -207,6 +209,7 @@ impl Kind {
         Kind::PlaybookSelected,
         Kind::StepDone,
         Kind::StepSkipped,
+        Kind::StepUndone,
         Kind::Note,
         Kind::HypothesisAdded,
         Kind::EvidenceAdded,
@@ -239,6 +242,7 @@ impl Kind {
             Kind::PlaybookSelected => "playbook_selected",
             Kind::StepDone => "step_done",
             Kind::StepSkipped => "step_skipped",
+            Kind::StepUndone => "step_undone",
             Kind::Note => "note",
             Kind::HypothesisAdded => "hypothesis_added",
             Kind::EvidenceAdded => "evidence_added",

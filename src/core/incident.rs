@@ -475,11 +475,16 @@ impl Incident {
         }
     }
 
-    /// `step_done`, `step_skipped`: the step's record (the latest decision counts).
+    /// `step_done`, `step_skipped`: the step's record (the latest decision
+    /// counts); `step_undone` opens the step again.
     fn apply_step(&mut self, e: &Event, p: payload::StepData) {
         if p.step.is_empty() {
             self.problems
                 .push((e.seq, "step event without `step`".into()));
+            return;
+        }
+        if e.kind == Kind::StepUndone {
+            self.steps.remove(&(p.phase, p.step));
             return;
         }
         self.steps.insert(
@@ -1252,6 +1257,24 @@ mod tests {
                 Draft::action_item("ann", "Alert on pool saturation", "bob", Some("2026-12-01")),
             ),
             (
+                215,
+                Draft::new(
+                    Kind::StepDone,
+                    "ann",
+                    "ticked by mistake",
+                    json!({"phase": "learn", "step": "timeline"}),
+                ),
+            ),
+            (
+                216,
+                Draft::new(
+                    Kind::StepUndone,
+                    "ann",
+                    "undone",
+                    json!({"phase": "learn", "step": "timeline"}),
+                ),
+            ),
+            (
                 220,
                 Draft::new(
                     Kind::RootCause,
@@ -1551,6 +1574,10 @@ mod tests {
         let confirm = &s.steps[&("detect".into(), "confirm".into())];
         assert!(confirm.done && confirm.verify.is_some());
         assert!(!s.steps[&("triage".into(), "scope".into())].done);
+        assert!(
+            !s.steps.contains_key(&("learn".into(), "timeline".into())),
+            "undone: open again"
+        );
         assert_eq!(s.hypotheses[0].status, HypothesisStatus::Confirmed);
         assert_eq!(s.hypotheses[0].evidence.len(), 2);
         assert!(!s.hypotheses[0].evidence[1].supports);

@@ -259,6 +259,97 @@ pub struct RouteView {
     pub p95: Option<f64>,
     /// 99th percentile latency, seconds.
     pub p99: Option<f64>,
+    /// Where the 5xx concentrate: label values (other than route and status)
+    /// that carry more of the route's 5xx than of its requests, most first
+    /// (deltas only; empty without 5xx or without such labels).
+    pub by_label: Vec<LabelShare>,
+}
+
+/// One label value's part in a route's 5xx.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LabelShare {
+    /// The label (`method`, `region`, `instance`).
+    pub label: String,
+    /// Its value.
+    pub value: String,
+    /// Its share of the route's 5xx (0..1).
+    pub share: f64,
+    /// Its share of the route's requests (0..1).
+    pub traffic: f64,
+}
+
+/// Label values kept per route in [`RouteView::by_label`].
+const BY_LABEL_MAX: usize = 5;
+
+/// The (label, value) pairs of a series key, without the route and status labels.
+fn key_labels<'k>(
+    key: &'k str,
+    skip: [Option<&str>; 2],
+) -> impl Iterator<Item = (&'k str, &'k str)> {
+    key.split('\u{1f}')
+        .skip(1)
+        .filter_map(|lv| lv.split_once('='))
+        .filter(move |(l, _)| !skip.contains(&Some(*l)))
+}
+
+/// Fills `by_label` of the views with 5xx: for each label value, its share of
+/// the route's 5xx and of its requests, kept where failures concentrate.
+fn concentrate(views: &mut [RouteView], prev: &Snapshot, cur: &Snapshot) {
+    let failing: Vec<usize> = (0..views.len())
+        .filter(|i| views[*i].errors_5xx > 0.0)
+        .collect();
+    if failing.is_empty() {
+        return;
+    }
+    let resolved = cur.resolved.as_ref();
+    let skip = [
+        resolved.and_then(|r| r.route_label.as_deref()),
+        resolved.and_then(|r| r.status_label.as_deref()),
+    ];
+    // (route, label, value) → (requests, 5xx)
+    let mut acc: BTreeMap<(&str, &str, &str), (f64, f64)> = BTreeMap::new();
+    for (key, (route, status, v)) in &cur.requests {
+        if !failing.iter().any(|i| views[*i].route == *route) {
+            continue;
+        }
+        let d = match prev.requests.get(key) {
+            Some(p) if *v >= p.2 => v - p.2,
+            _ => *v,
+        };
+        if d <= 0.0 {
+            continue;
+        }
+        let bad = matches!(status, Some(500..=599));
+        for (l, val) in key_labels(key, skip) {
+            let e = acc.entry((route.as_str(), l, val)).or_default();
+            e.0 += d;
+            if bad {
+                e.1 += d;
+            }
+        }
+    }
+    for i in failing {
+        let view = &mut views[i];
+        let mut shares: Vec<LabelShare> = acc
+            .iter()
+            .filter(|((r, ..), _)| *r == view.route)
+            .map(|((_, l, v), (req, bad))| LabelShare {
+                label: l.to_string(),
+                value: v.to_string(),
+                share: bad / view.errors_5xx,
+                traffic: req / view.requests.max(1.0),
+            })
+            // Informative only where failures are denser than traffic.
+            .filter(|s| s.share > s.traffic + 0.05)
+            .collect();
+        shares.sort_by(|a, b| {
+            (b.share - b.traffic)
+                .total_cmp(&(a.share - a.traffic))
+                .then(a.label.cmp(&b.label))
+        });
+        shares.truncate(BY_LABEL_MAX);
+        view.by_label = shares;
+    }
 }
 
 impl RouteView {
@@ -374,6 +465,7 @@ pub fn deltas(prev: &Snapshot, cur: &Snapshot, seconds: f64) -> (Vec<RouteView>,
     for v in &mut views {
         v.rate = (seconds > 0.0).then(|| v.requests / seconds);
     }
+    concentrate(&mut views, prev, cur);
     (views, changes)
 }
 
@@ -476,6 +568,39 @@ pub fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_concentrated_on_one_label_value_are_named() {
+        let scrape = |ok: u32, post_500: u32| {
+            format!(
+                "http_requests_total{{route=\"/pay\",method=\"GET\",status=\"200\"}} {ok}\n\
+                 http_requests_total{{route=\"/pay\",method=\"POST\",status=\"200\"}} {ok}\n\
+                 http_requests_total{{route=\"/pay\",method=\"POST\",status=\"500\"}} {post_500}\n\
+                 http_requests_total{{route=\"/ok\",method=\"GET\",status=\"200\"}} 100\n"
+            )
+        };
+        let snap = |text: &str| {
+            let expo = parse(text, Format::Text);
+            snapshot(&expo, &Mapping::default())
+        };
+        let (a, b) = (scrape(100, 0), scrape(110, 0));
+        let (views, _) = deltas(&snap(&a), &snap(&b), 1.0);
+        assert!(
+            views.iter().all(|v| v.by_label.is_empty()),
+            "no 5xx, no breakdown"
+        );
+        let (a, b) = (scrape(100, 0), scrape(110, 20));
+        let (views, _) = deltas(&snap(&a), &snap(&b), 1.0);
+        let pay = views.iter().find(|v| v.route == "/pay").expect("route");
+        assert_eq!(pay.by_label.len(), 1, "{:?}", pay.by_label);
+        let top = &pay.by_label[0];
+        assert_eq!((top.label.as_str(), top.value.as_str()), ("method", "POST"));
+        // All of the 5xx, three quarters of the requests (10 GET, 10 + 20 POST).
+        assert!(
+            (top.share - 1.0).abs() < 1e-9 && (top.traffic - 0.75).abs() < 1e-9,
+            "{top:?}"
+        );
+    }
     use crate::core::exposition::{Format, parse};
 
     const INF: f64 = f64::INFINITY;

@@ -649,7 +649,7 @@ impl Payload {
             Kind::RoleAssigned => Payload::Role(read(data)?),
             Kind::PhaseEntered => Payload::Phase(read(data)?),
             Kind::PlaybookSelected => Payload::Playbook(read(data)?),
-            Kind::StepDone | Kind::StepSkipped => Payload::Step(read(data)?),
+            Kind::StepDone | Kind::StepSkipped | Kind::StepUndone => Payload::Step(read(data)?),
             Kind::Note => Payload::Note(read(data)?),
             Kind::HypothesisAdded => Payload::HypothesisAdded(read(data)?),
             Kind::EvidenceAdded => Payload::Evidence(read(data)?),

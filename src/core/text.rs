@@ -63,9 +63,55 @@ pub fn pad_right(text: &str, width: usize) -> String {
     out
 }
 
+/// `text` cut to at most `max` characters, ending in `…` when cut.
+pub fn ellipsis(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// `text` cut to at most `max` characters by dropping its middle (`/tmp/ic-…/a.jsonl`):
+/// for paths, whose both ends say the most.
+pub fn elide_middle(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        return text.to_string();
+    }
+    if max < 3 {
+        return text.chars().take(max).collect();
+    }
+    let tail = (max - 1) / 2 + (max - 1) % 2;
+    let head = max - 1 - tail;
+    let mut out: String = text.chars().take(head).collect();
+    out.push('…');
+    out.extend(text.chars().skip(n - tail));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_text_is_cut_at_the_end_or_in_the_middle() {
+        assert_eq!(ellipsis("short", 10), "short");
+        assert_eq!(ellipsis("Confirm the alert", 8), "Confirm…");
+        assert_eq!(
+            elide_middle("/tmp/ic-demo-abc/timeline.jsonl", 15),
+            "/tmp/ic…e.jsonl"
+        );
+        assert_eq!(
+            elide_middle("/tmp/ic-demo-abc/timeline.jsonl", 15)
+                .chars()
+                .count(),
+            15
+        );
+        assert_eq!(elide_middle("ab", 15), "ab");
+        assert_eq!(elide_middle("abcdef", 2), "ab");
+    }
 
     #[test]
     fn controls_newlines_and_bidi_overrides_become_visible_escapes() {

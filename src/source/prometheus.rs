@@ -326,6 +326,7 @@ impl PromClient {
                 p50: finite(&p50, r),
                 p95: finite(&p95, r),
                 p99: finite(&p99, r),
+                by_label: Vec::new(),
             })
             .collect())
     }

@@ -257,7 +257,10 @@ mod tests {
         typed(&mut note, "second");
         note.key(Key::Ctrl('j'), &[]);
         typed(&mut note, "third");
-        assert_eq!(note.key(Key::Enter, &[]), Edit::Submit("first\nsecond\nthird".into()));
+        assert_eq!(
+            note.key(Key::Enter, &[]),
+            Edit::Submit("first\nsecond\nthird".into())
+        );
         let mut item = Editor::new(InputKind::ActionItem, "fix");
         item.key(Key::AltEnter, &[]);
         assert_eq!(item.text(), "fix");

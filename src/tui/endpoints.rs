@@ -2,6 +2,7 @@
 //! first, with error-rate and p95 sparklines. Only the rows that fit are
 //! built: with thousands of targets the cost of a frame is that of a screenful.
 
+use super::scroll;
 use super::theme::Theme;
 use super::view::{Pane, View};
 use crate::app::State;
@@ -66,12 +67,14 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) -> Rect {
     } else {
         vec!["", "endpoint", "state", "rps", "err%", "p95", "errors"]
     };
-    // Borders and the header line take three rows; the table shows the first rows.
+    // Borders and the header line take three rows; the window follows the selection.
     let fits = usize::from(area.height.saturating_sub(3));
+    let first = scroll::follow(&v.offsets.endpoints, order.len(), fits, v.selected);
     let rows: Vec<Row> = order
         .iter()
-        .take(fits)
         .enumerate()
+        .skip(first)
+        .take(fits)
         .map(|(pos, i)| {
             let t = &s.targets[*i];
             let r = t.row(s.now);
@@ -157,7 +160,14 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) -> Rect {
         .title(Line::from(format!(
             " Endpoints ({}, {sort}; ◉ probe ≋ metrics) ",
             s.targets.len()
-        )));
+        )))
+        .title_bottom(
+            Line::from(scroll::more(
+                first,
+                order.len().saturating_sub(first + fits),
+            ))
+            .right_aligned(),
+        );
     let inner = block.inner(area);
     let table = Table::new(rows, widths)
         .header(Row::new(header).style(th.dim()))

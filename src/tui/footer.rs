@@ -1,9 +1,11 @@
 //! The footer: the ALERT banner (or the latest message, escaped: it may quote
-//! a route label or an error) and the key hints, generated from the keymap.
+//! a route label or an error) and the key hints, generated from the keymap
+//! and ranked by what the incident's phase needs, as many as fit.
 
 use super::keymap;
 use super::theme::Theme;
 use crate::app::State;
+use crate::core::event::{Phase, Stage};
 use crate::core::text::escape;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -17,8 +19,20 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
         (None, Some((b, _))) => Line::styled(format!(" {} ", escape(b)), th.banner()),
         (None, None) => Line::styled(" all quiet", th.dim()),
     };
+    let inc = s.incident.as_ref().filter(|_| s.incident_open());
+    let stage = keymap::Stage {
+        phase: inc.map(|i| i.state.phase.unwrap_or(Phase::Detect)),
+        acknowledged: inc.is_some_and(|i| i.state.stage(Stage::Acknowledged).is_some()),
+    };
+    // As many hints as fit, most needed first (`?` and `:` reach the rest).
     let mut hints = Vec::new();
-    for (k, what) in keymap::footer_hints(s.incident_open()) {
+    let mut used = 0usize;
+    for (k, what) in keymap::footer_hints(stage) {
+        let w = k.chars().count() + what.chars().count() + 3;
+        if used + w > usize::from(area.width) {
+            break;
+        }
+        used += w;
         hints.push(Span::styled(format!(" {k}"), th.focus()));
         hints.push(Span::styled(format!(" {what} "), th.dim()));
     }

@@ -1,7 +1,10 @@
-//! The keymap: one table that drives key handling, the footer's hints and the
-//! help overlay, so they can never disagree.
+//! The keymap: one table that drives key handling, the footer's hints (ranked
+//! by what the phase needs), the help overlay and the command palette, so
+//! they can never disagree.
 
+use super::fuzzy;
 use super::input::Key;
+use crate::core::event::Phase;
 
 /// What a key asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,6 +63,50 @@ pub enum Action {
     PrimaryTarget,
     /// List the errors background work reported.
     Errors,
+    /// Open the command palette.
+    Palette,
+    /// Show the triage summary.
+    Triage,
+    /// Un-tick the selected step (recorded as undone).
+    Undo,
+}
+
+impl Action {
+    /// One line on what the action does, for the palette.
+    pub fn about(self) -> &'static str {
+        match self {
+            Action::Help => "every key, filterable by typing",
+            Action::Quit => "leave ic; an open incident stays open and resumes next time",
+            Action::FocusNext => "move the keyboard to the next pane",
+            Action::FocusPrev => "move the keyboard to the previous pane",
+            Action::Up => "move the selection up in the focused pane",
+            Action::Down => "move the selection down in the focused pane",
+            Action::Left => "show the previous phase's steps",
+            Action::Right => "show the next phase's steps",
+            Action::Enter => "tick the selected step, run its command, or open the selected row",
+            Action::Note => "write a note into the timeline (#tags work)",
+            Action::Hypothesis => "state a hypothesis, or +h1/-h1 evidence, xh1 rules it out",
+            Action::Severity => "pick SEV-1..4, with what each means in this playbook",
+            Action::Role => "give a role to someone: lead @ann",
+            Action::Comms => "compose a status update, pre-filled from the data",
+            Action::Snapshot => "record the current numbers of every endpoint in the timeline",
+            Action::Change => "record a deploy, config or flag change",
+            Action::ActionItem => "record a follow-up with @owner and due:DATE",
+            Action::NextPhase => "move the incident to the next phase (asks if steps are open)",
+            Action::Resolve => "mark the impact over; the incident stays open for learning",
+            Action::Close => "close the incident",
+            Action::Acknowledge => "say you have it: stops the ack countdown",
+            Action::SwitchPlaybook => "use the playbook a later signal fits better",
+            Action::Postmortem => "write the postmortem from the timeline",
+            Action::Sort => "sort endpoints: worst first, by name, by traffic",
+            Action::Filter => "show only one kind of timeline event",
+            Action::PrimaryTarget => "make the selected endpoint what {target} means in commands",
+            Action::Errors => "list what background work reported as failed",
+            Action::Palette => "search every action by name and run it",
+            Action::Triage => "which endpoints, how bad, trend, who, since when, what changed",
+            Action::Undo => "un-tick the selected step (recorded as undone)",
+        }
+    }
 }
 
 /// When a binding applies.
@@ -74,7 +121,7 @@ pub enum When {
 }
 
 /// One binding: the keys that trigger an action, where it applies, and how
-/// help and the footer show it.
+/// help, the palette and the footer show it.
 #[derive(Debug, Clone, Copy)]
 pub struct Binding {
     /// The keys, the first one shown first.
@@ -87,22 +134,19 @@ pub struct Binding {
     pub action: Action,
     /// Where it applies.
     pub when: When,
-    /// Shown in the footer (the rest only in help).
-    pub footer: bool,
 }
 
 use Key::Char as C;
 
 /// The bindings, in help order: the one table that resolves keys and writes
 /// the footer and the help overlay.
-pub const BINDINGS: [Binding; 27] = [
+pub const BINDINGS: [Binding; 30] = [
     b(
         &[C('?'), Key::F(1)],
         "?",
         "help",
         Action::Help,
         When::Always,
-        true,
     ),
     b(
         &[C('q'), Key::Ctrl('c')],
@@ -110,7 +154,6 @@ pub const BINDINGS: [Binding; 27] = [
         "quit",
         Action::Quit,
         When::Always,
-        true,
     ),
     b(
         &[Key::Tab],
@@ -118,81 +161,49 @@ pub const BINDINGS: [Binding; 27] = [
         "focus",
         Action::FocusNext,
         When::Always,
-        true,
     ),
-    b(
-        &[Key::BackTab],
-        "",
-        "",
-        Action::FocusPrev,
-        When::Always,
-        false,
-    ),
+    b(&[Key::BackTab], "", "", Action::FocusPrev, When::Always),
     b(
         &[Key::Up, C('k')],
         "↑/k ↓/j",
         "move",
         Action::Up,
         When::Always,
-        false,
     ),
-    b(
-        &[Key::Down, C('j')],
-        "",
-        "",
-        Action::Down,
-        When::Always,
-        false,
-    ),
-    b(
-        &[Key::Left],
-        "← →",
-        "phase tab",
-        Action::Left,
-        When::Always,
-        false,
-    ),
-    b(&[Key::Right], "", "", Action::Right, When::Always, false),
+    b(&[Key::Down, C('j')], "", "", Action::Down, When::Always),
+    b(&[Key::Left], "← →", "phase tab", Action::Left, When::Always),
+    b(&[Key::Right], "", "", Action::Right, When::Always),
     b(
         &[Key::Enter, C(' ')],
         "Enter",
-        "do step / run",
+        "do step / run / open",
         Action::Enter,
         When::Always,
-        true,
     ),
-    b(&[C('n')], "n", "note", Action::Note, When::Always, true),
+    b(&[C('U')], "U", "un-tick step", Action::Undo, When::Incident),
+    b(
+        &[C(':')],
+        ":",
+        "command palette",
+        Action::Palette,
+        When::Always,
+    ),
+    b(&[C('n')], "n", "note", Action::Note, When::Always),
     b(
         &[C('h')],
         "h",
         "hypothesis / evidence",
         Action::Hypothesis,
         When::Always,
-        false,
     ),
-    b(
-        &[C('s')],
-        "s",
-        "severity",
-        Action::Severity,
-        When::Always,
-        true,
-    ),
-    b(
-        &[C('r')],
-        "r",
-        "assign role",
-        Action::Role,
-        When::Incident,
-        false,
-    ),
+    b(&[C('s')], "s", "severity", Action::Severity, When::Always),
+    b(&[C('r')], "r", "assign role", Action::Role, When::Incident),
     b(
         &[C('u')],
         "u",
         "status update",
         Action::Comms,
         When::Incident,
-        true,
     ),
     b(
         &[C('m')],
@@ -200,7 +211,6 @@ pub const BINDINGS: [Binding; 27] = [
         "metric snapshot",
         Action::Snapshot,
         When::Incident,
-        false,
     ),
     b(
         &[C('c')],
@@ -208,7 +218,6 @@ pub const BINDINGS: [Binding; 27] = [
         "change marker",
         Action::Change,
         When::Always,
-        false,
     ),
     b(
         &[C('a')],
@@ -216,7 +225,6 @@ pub const BINDINGS: [Binding; 27] = [
         "action item",
         Action::ActionItem,
         When::Incident,
-        false,
     ),
     b(
         &[C('p')],
@@ -224,7 +232,6 @@ pub const BINDINGS: [Binding; 27] = [
         "next phase",
         Action::NextPhase,
         When::Incident,
-        true,
     ),
     b(
         &[C('A')],
@@ -232,31 +239,15 @@ pub const BINDINGS: [Binding; 27] = [
         "acknowledge",
         Action::Acknowledge,
         When::Incident,
-        true,
     ),
-    b(
-        &[C('R')],
-        "R",
-        "resolve",
-        Action::Resolve,
-        When::Incident,
-        true,
-    ),
-    b(
-        &[C('C')],
-        "C",
-        "close",
-        Action::Close,
-        When::Incident,
-        false,
-    ),
+    b(&[C('R')], "R", "resolve", Action::Resolve, When::Incident),
+    b(&[C('C')], "C", "close", Action::Close, When::Incident),
     b(
         &[C('b')],
         "b",
         "switch to the proposed playbook",
         Action::SwitchPlaybook,
         When::Incident,
-        false,
     ),
     b(
         &[C('P')],
@@ -264,7 +255,6 @@ pub const BINDINGS: [Binding; 27] = [
         "postmortem",
         Action::Postmortem,
         When::Timeline,
-        false,
     ),
     b(
         &[C('t')],
@@ -272,23 +262,21 @@ pub const BINDINGS: [Binding; 27] = [
         "primary target = selected row",
         Action::PrimaryTarget,
         When::Incident,
-        false,
     ),
-    b(
-        &[C('o')],
-        "o",
-        "sort endpoints",
-        Action::Sort,
-        When::Always,
-        false,
-    ),
+    b(&[C('o')], "o", "sort endpoints", Action::Sort, When::Always),
     b(
         &[C('f')],
         "f",
         "filter timeline",
         Action::Filter,
         When::Always,
-        false,
+    ),
+    b(
+        &[C('T')],
+        "T",
+        "triage summary",
+        Action::Triage,
+        When::Incident,
     ),
     b(
         &[C('E')],
@@ -296,7 +284,6 @@ pub const BINDINGS: [Binding; 27] = [
         "errors so far",
         Action::Errors,
         When::Always,
-        false,
     ),
 ];
 
@@ -306,7 +293,6 @@ const fn b(
     help: &'static str,
     action: Action,
     when: When,
-    footer: bool,
 ) -> Binding {
     Binding {
         keys,
@@ -314,7 +300,6 @@ const fn b(
         help,
         action,
         when,
-        footer,
     }
 }
 
@@ -352,22 +337,180 @@ pub fn resolve(key: Key, ctx: Context) -> Option<Resolved> {
     })
 }
 
-/// The footer's hints, for a screen `incident_open` or not.
-pub fn footer_hints(incident_open: bool) -> Vec<(&'static str, &'static str)> {
+/// What the footer ranks its hints by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stage {
+    /// The incident's phase; `None` with no incident open.
+    pub phase: Option<Phase>,
+    /// Someone has acknowledged the incident.
+    pub acknowledged: bool,
+}
+
+/// The footer's hints, most needed first: `?` and `:` (every other action is
+/// one of them away), then what the phase asks for. The footer shows as many
+/// as fit.
+pub fn footer_hints(stage: Stage) -> Vec<(&'static str, &'static str)> {
+    use Action as A;
+    let mut want = vec![A::Help, A::Palette];
+    if stage.phase.is_some() && !stage.acknowledged {
+        want.push(A::Acknowledge);
+    }
+    want.extend_from_slice(match stage.phase {
+        None => &[A::Note, A::Severity, A::FocusNext, A::Enter, A::Quit][..],
+        Some(Phase::Detect) => &[
+            A::Severity,
+            A::Triage,
+            A::NextPhase,
+            A::Enter,
+            A::Comms,
+            A::Note,
+            A::Quit,
+        ],
+        Some(Phase::Triage) => &[
+            A::Enter,
+            A::Triage,
+            A::Hypothesis,
+            A::NextPhase,
+            A::Comms,
+            A::Note,
+            A::Quit,
+        ],
+        Some(Phase::Mitigate) => &[
+            A::Enter,
+            A::Comms,
+            A::NextPhase,
+            A::Resolve,
+            A::Note,
+            A::Quit,
+        ],
+        Some(Phase::Resolve) => &[
+            A::Enter,
+            A::Resolve,
+            A::Comms,
+            A::NextPhase,
+            A::Note,
+            A::Quit,
+        ],
+        Some(Phase::Learn) => &[
+            A::Postmortem,
+            A::ActionItem,
+            A::Enter,
+            A::Close,
+            A::Note,
+            A::Quit,
+        ],
+    });
+    want.iter()
+        .filter_map(|a| {
+            BINDINGS
+                .iter()
+                .find(|b| b.action == *a && !b.label.is_empty())
+        })
+        .map(|b| (short_label(b), b.help))
+        .collect()
+}
+
+/// A binding's label as the footer shows it: its first key only.
+fn short_label(b: &Binding) -> &'static str {
+    match b.label.split_once('/') {
+        Some((first, _)) if b.label != "↑/k ↓/j" => first,
+        _ => b.label,
+    }
+}
+
+/// How a key is written in help and the palette.
+pub fn key_name(key: Key) -> String {
+    match key {
+        Key::Char(' ') => "Space".into(),
+        Key::Char(c) => c.to_string(),
+        Key::Ctrl(c) => format!("Ctrl-{}", c.to_ascii_uppercase()),
+        Key::Alt(c) => format!("Alt-{c}"),
+        Key::AltEnter => "Alt-Enter".into(),
+        Key::Enter => "Enter".into(),
+        Key::Esc => "Esc".into(),
+        Key::Tab => "Tab".into(),
+        Key::BackTab => "S-Tab".into(),
+        Key::Backspace => "Backspace".into(),
+        Key::Up => "↑".into(),
+        Key::Down => "↓".into(),
+        Key::Left => "←".into(),
+        Key::Right => "→".into(),
+        Key::PageUp => "PgUp".into(),
+        Key::PageDown => "PgDn".into(),
+        Key::Home => "Home".into(),
+        Key::End => "End".into(),
+        Key::Delete => "Del".into(),
+        Key::F(n) => format!("F{n}"),
+    }
+}
+
+/// The help overlay's lines, (keys, what), those matching `filter` (every
+/// word of it, in the keys or the text, any case).
+pub fn help_lines(filter: &str) -> Vec<(&'static str, &'static str)> {
+    let words: Vec<String> = filter.split_whitespace().map(str::to_lowercase).collect();
     BINDINGS
         .iter()
-        .filter(|b| b.footer && (incident_open || b.when == When::Always))
+        .filter(|b| !b.label.is_empty())
+        .filter(|b| {
+            let hay = format!("{} {} {}", b.label, b.help, b.action.about()).to_lowercase();
+            words.iter().all(|w| hay.contains(w.as_str()))
+        })
         .map(|b| (b.label, b.help))
         .collect()
 }
 
-/// The help overlay's lines: (keys, what).
-pub fn help_lines() -> Vec<(&'static str, &'static str)> {
-    BINDINGS
+/// One palette entry: the action, its keys as written, its name and what it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The action run on Enter.
+    pub action: Action,
+    /// Its keys, as written (`Enter`, `Space`).
+    pub keys: String,
+    /// Its name.
+    pub name: &'static str,
+    /// What it does.
+    pub about: &'static str,
+    /// Where it applies.
+    pub when: When,
+}
+
+/// Every action, best match for `query` first (a fuzzy match over the name,
+/// keys and description; all of them, in table order, for an empty query).
+pub fn palette(query: &str) -> Vec<Entry> {
+    let mut scored: Vec<(i64, usize, Entry)> = BINDINGS
         .iter()
-        .filter(|b| !b.label.is_empty())
-        .map(|b| (b.label, b.help))
-        .collect()
+        .enumerate()
+        .filter_map(|(i, b)| {
+            let name = if b.help.is_empty() {
+                b.action.about()
+            } else {
+                b.help
+            };
+            let keys = b
+                .keys
+                .iter()
+                .map(|k| key_name(*k))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let score = fuzzy::score(query, name)
+                .map(|s| s + 1000)
+                .or_else(|| fuzzy::score(query, &keys).map(|s| s + 500))
+                .or_else(|| fuzzy::score(query, b.action.about()))?;
+            Some((
+                score,
+                i,
+                Entry {
+                    action: b.action,
+                    keys,
+                    name,
+                    about: b.action.about(),
+                    when: b.when,
+                },
+            ))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored.into_iter().map(|(_, _, e)| e).collect()
 }
 
 #[cfg(test)]
@@ -401,7 +544,14 @@ mod tests {
                 b.label
             );
         }
-        assert!(footer_hints(false).len() < footer_hints(true).len());
+        let none = Stage {
+            phase: None,
+            acknowledged: false,
+        };
+        assert_eq!(
+            footer_hints(none)[..2],
+            [("?", "help"), (":", "command palette")]
+        );
     }
 
     #[test]

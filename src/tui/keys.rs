@@ -9,7 +9,7 @@ use super::editor::Edit;
 use super::input::{Input, Key, Mouse};
 use super::keymap::{self, Action, Resolved};
 use super::view::{Confirm, Mode, Pane, View};
-use crate::app::{INPUT_LIMIT, Intent, Msg, StaleAnswer, State, comms_draft};
+use crate::app::{INPUT_LIMIT, Intent, Msg, StaleAnswer, State, comms_draft, triage};
 use crate::core::event::{Kind, Phase, Severity};
 use crate::core::grammar::{ChangeKind, InputKind};
 
@@ -56,7 +56,7 @@ fn on_mouse(view: &mut View, engine: &State, m: Mouse) {
             };
             if inside(view.areas.endpoints) {
                 view.focus = Pane::Endpoints;
-                let row = (row - view.areas.endpoints.1) as usize;
+                let row = (row - view.areas.endpoints.1) as usize + view.offsets.endpoints.get();
                 if row < engine.targets.len() {
                     view.selected = row;
                 }
@@ -84,7 +84,9 @@ fn move_cursor(view: &mut View, engine: &State, d: i64) {
             view.step_cursor = step(view.step_cursor, n);
         }
         Pane::Timeline => {
-            view.scroll = (view.scroll as i64 - d).max(0) as usize;
+            // Rows count from the newest (0): down moves toward it.
+            let n = super::timeline::listed_indices(engine, view.filter).len();
+            view.scroll = (view.scroll as i64 - d).clamp(0, n.saturating_sub(1) as i64) as usize;
         }
     }
 }
@@ -92,7 +94,20 @@ fn move_cursor(view: &mut View, engine: &State, d: i64) {
 fn on_key(view: &mut View, engine: &State, key: Key, out: &mut Vec<Msg>) {
     let mode = std::mem::replace(&mut view.mode, Mode::Normal);
     match mode {
-        Mode::Help | Mode::Errors => {}
+        Mode::Errors | Mode::Event(_) => {}
+        Mode::Help(filter) => on_help_key(view, filter, key),
+        Mode::Palette(query, cursor) => on_palette_key(view, engine, query, cursor, key, out),
+        // Closing the summary records what it showed; a key other than the
+        // overlay's own does what it does on the screen below, so the summary
+        // shown when an incident opens never eats the responder's first key.
+        Mode::Triage => {
+            ask(out, Intent::RecordTriage);
+            match key {
+                Key::Char('u') => view.edit(InputKind::Comms, &triage::summary(engine).text()),
+                Key::Esc | Key::Enter | Key::Char('T') => {}
+                _ => on_normal_key(view, engine, key, out),
+            }
+        }
         Mode::Input(mut editor) => {
             let history = view.history_of(editor.kind);
             match editor.key(key, &history) {
@@ -138,6 +153,78 @@ fn on_key(view: &mut View, engine: &State, key: Key, out: &mut Vec<Msg>) {
             }
         }
         Mode::Normal => on_normal_key(view, engine, key, out),
+    }
+}
+
+/// Typing filters the help; Esc, Enter (or `?` with nothing typed) closes it.
+fn on_help_key(view: &mut View, mut filter: String, key: Key) {
+    match key {
+        Key::Esc | Key::Enter | Key::F(1) => return,
+        Key::Char('?') if filter.is_empty() => return,
+        Key::Char(c) if !crate::core::text::is_unsafe(c) && filter.len() < 64 => filter.push(c),
+        Key::Backspace => {
+            filter.pop();
+        }
+        Key::Ctrl('u') => filter.clear(),
+        _ => {}
+    }
+    view.mode = Mode::Help(filter);
+}
+
+/// Typing filters the palette, ↑↓ pick, Enter runs the action (checked
+/// against where it applies, as its key would be), Esc closes.
+fn on_palette_key(
+    view: &mut View,
+    engine: &State,
+    mut query: String,
+    mut cursor: usize,
+    key: Key,
+    out: &mut Vec<Msg>,
+) {
+    let entries = keymap::palette(&query);
+    match key {
+        Key::Esc => return,
+        Key::Enter => {
+            if let Some(e) = entries.get(cursor) {
+                view.last_action = None;
+                if allowed(engine, e.when) {
+                    on_action(view, engine, e.action, false, out);
+                } else {
+                    out.push(Msg::Info(format!(
+                        "{}: no incident is open (a signal, a note or a severity opens one)",
+                        e.name
+                    )));
+                }
+            }
+            return;
+        }
+        Key::Up | Key::Ctrl('p') | Key::BackTab => cursor = cursor.saturating_sub(1),
+        Key::Down | Key::Ctrl('n') | Key::Tab => {
+            cursor = (cursor + 1).min(entries.len().saturating_sub(1));
+        }
+        Key::Backspace => {
+            query.pop();
+            cursor = 0;
+        }
+        Key::Ctrl('u') => {
+            query.clear();
+            cursor = 0;
+        }
+        Key::Char(c) if !crate::core::text::is_unsafe(c) && query.len() < 64 => {
+            query.push(c);
+            cursor = 0;
+        }
+        _ => {}
+    }
+    view.mode = Mode::Palette(query, cursor);
+}
+
+/// Whether an action that applies `when` may run now.
+fn allowed(engine: &State, when: keymap::When) -> bool {
+    match when {
+        keymap::When::Always => true,
+        keymap::When::Incident => engine.incident_open(),
+        keymap::When::Timeline => engine.incident_open() || engine.timeline_path.is_some(),
     }
 }
 
@@ -202,7 +289,21 @@ fn on_normal_key(view: &mut View, engine: &State, key: Key, out: &mut Vec<Msg>) 
 
 fn on_action(view: &mut View, engine: &State, action: Action, again: bool, out: &mut Vec<Msg>) {
     match action {
-        Action::Help => view.mode = Mode::Help,
+        Action::Help => view.mode = Mode::Help(String::new()),
+        Action::Palette => view.mode = Mode::Palette(String::new(), 0),
+        Action::Triage => view.mode = Mode::Triage,
+        Action::Undo => match view.visible_steps(engine).get(view.step_cursor) {
+            Some(step) if view.focus == Pane::Playbook => ask(
+                out,
+                Intent::Undo {
+                    phase: view.phase_tab,
+                    id: step.id.clone(),
+                },
+            ),
+            _ => out.push(Msg::Info(
+                "select a ticked step in the playbook pane (Tab) to un-tick it".into(),
+            )),
+        },
         Action::Errors => view.mode = Mode::Errors,
         Action::Quit => {
             view.mode = if engine.running.is_some() {
@@ -249,7 +350,10 @@ fn on_action(view: &mut View, engine: &State, action: Action, again: bool, out: 
                 None => out.push(Msg::Info("no step here".into())),
             },
             Pane::Endpoints => view.focus = Pane::Playbook,
-            Pane::Timeline => {}
+            Pane::Timeline => match super::timeline::selected_index(engine, view) {
+                Some(i) => view.mode = Mode::Event(i),
+                None => out.push(Msg::Info("nothing to open: the timeline is empty".into())),
+            },
         },
         Action::Note => view.edit(InputKind::Note, ""),
         Action::Hypothesis => view.edit(InputKind::Hypothesis, ""),
@@ -292,12 +396,12 @@ fn ask(out: &mut Vec<Msg>, intent: Intent) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::editor::Editor;
     use crate::app::targets::{SourceKind, Target};
     use crate::app::{Effect, update};
     use crate::core::detect::Settings;
     use crate::core::event::Draft;
     use crate::core::playbook;
+    use crate::tui::editor::Editor;
     use chrono::{DateTime, TimeZone, Utc};
 
     fn t0() -> DateTime<Utc> {

@@ -7,7 +7,7 @@ use super::editor::Editor;
 use super::keymap;
 use super::theme::Theme;
 use super::view::{Confirm, Mode, View};
-use crate::app::State;
+use crate::app::{State, triage};
 use crate::core::event::Severity;
 use crate::core::grammar;
 use ratatui::Frame;
@@ -31,7 +31,10 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
     match &v.mode {
         Mode::Normal => {}
-        Mode::Help => draw_help(f, area, th),
+        Mode::Help(filter) => draw_help(f, area, filter, th),
+        Mode::Palette(query, cursor) => draw_palette(f, area, s, query, *cursor, th),
+        Mode::Triage => draw_triage(f, area, s, th),
+        Mode::Event(i) => draw_event(f, area, s, *i, th),
         Mode::Errors => draw_errors(f, area, s, th),
         Mode::Severity(cur) => draw_severity(f, area, s, *cur, th),
         Mode::Input(editor) => draw_input(f, area, editor, th),
@@ -40,25 +43,204 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
     }
 }
 
-/// The help overlay, from the keymap table.
-fn draw_help(f: &mut Frame, area: Rect, th: Theme) {
-    let lines: Vec<Line> = keymap::help_lines()
-        .into_iter()
-        .map(|(k, what)| {
-            Line::from(vec![
-                Span::styled(format!("{k:>10}  "), th.focus()),
-                Span::raw(what),
-            ])
-        })
-        .chain([
-            Line::from(""),
-            Line::styled("any key closes this help", th.dim()),
+/// The help overlay, from the keymap table, filtered by what was typed.
+fn draw_help(f: &mut Frame, area: Rect, filter: &str, th: Theme) {
+    let found = keymap::help_lines(filter);
+    let mut lines: Vec<Line> = vec![Line::from(vec![
+        Span::styled("filter: ", th.dim()),
+        Span::raw(crate::core::text::escape(filter).into_owned()),
+        Span::styled("█", th.dim()),
+    ])];
+    if found.is_empty() {
+        lines.push(Line::styled("no key matches: Backspace widens", th.warn()));
+    }
+    let room = usize::from(area.height.saturating_sub(6));
+    let hidden = found.len().saturating_sub(room);
+    lines.extend(found.into_iter().take(room).map(|(k, what)| {
+        Line::from(vec![
+            Span::styled(format!("{k:>10}  "), th.focus()),
+            Span::raw(what),
         ])
-        .collect();
-    let r = centered(area, 50, lines.len() as u16 + 2);
+    }));
+    if hidden > 0 {
+        lines.push(Line::styled(
+            format!("{hidden} more: type to filter"),
+            th.dim(),
+        ));
+    }
+    lines.push(Line::styled(
+        "type to filter · : runs any action by name · Esc or Enter closes",
+        th.dim(),
+    ));
+    let r = centered(area, 64, lines.len() as u16 + 2);
     f.render_widget(Clear, r);
     f.render_widget(
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" Help ")),
+        r,
+    );
+}
+
+/// The command palette: the query, then every action matching it, with its
+/// keys and what it does; the highlighted one runs on Enter.
+fn draw_palette(f: &mut Frame, area: Rect, s: &State, query: &str, cursor: usize, th: Theme) {
+    let entries = keymap::palette(query);
+    let width = area.width.saturating_sub(4).min(100);
+    let rows = usize::from(area.height.saturating_sub(6)).max(1);
+    let cursor = cursor.min(entries.len().saturating_sub(1));
+    let first = cursor.saturating_sub(rows - 1);
+    let mut lines = vec![Line::from(vec![
+        Span::styled(": ", th.focus()),
+        Span::raw(crate::core::text::escape(query).into_owned()),
+        Span::styled("█", th.dim()),
+    ])];
+    if entries.is_empty() {
+        lines.push(Line::styled(
+            "no action matches: Backspace widens",
+            th.warn(),
+        ));
+    }
+    for (i, e) in entries.iter().enumerate().skip(first).take(rows) {
+        let off = match e.when {
+            keymap::When::Always => false,
+            keymap::When::Incident => !s.incident_open(),
+            keymap::When::Timeline => !s.incident_open() && s.timeline_path.is_none(),
+        };
+        let style = if i == cursor {
+            th.selected()
+        } else if off {
+            th.dim()
+        } else {
+            th.text()
+        };
+        let about = if off {
+            format!("{} (needs an open incident)", e.about)
+        } else {
+            e.about.to_string()
+        };
+        lines.push(
+            Line::from(vec![
+                Span::styled(
+                    format!("{:<28}", e.name),
+                    style.add_modifier(Modifier::BOLD),
+                ),
+                Span::styled(format!("{:<10} ", e.keys), th.focus()),
+                Span::styled(about, style),
+            ])
+            .style(style),
+        );
+    }
+    let below = entries.len().saturating_sub(first + rows);
+    lines.push(Line::styled(
+        format!(
+            "↑↓ pick · Enter runs · Esc closes{}",
+            if below > 0 {
+                format!(" · {below} more ↓")
+            } else {
+                String::new()
+            }
+        ),
+        th.dim(),
+    ));
+    let r = centered(area, width, lines.len() as u16 + 2);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(th.focus())
+                .title(" Command palette "),
+        ),
+        r,
+    );
+}
+
+/// The triage summary: the five questions answered from the data.
+fn draw_triage(f: &mut Frame, area: Rect, s: &State, th: Theme) {
+    let summary = triage::summary(s);
+    let mut lines = Vec::new();
+    for a in &summary.answers {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:>15}  ", a.question), th.focus()),
+            Span::raw(crate::core::text::escape(&a.answer).into_owned()),
+        ]));
+    }
+    if !summary.exemplars.is_empty() {
+        lines.push(Line::styled("    last errors", th.focus()));
+        for e in &summary.exemplars {
+            lines.push(Line::styled(
+                format!("                 {}", crate::core::text::escape(e)),
+                th.warn(),
+            ));
+        }
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::styled(
+        "recorded in the timeline · u sends it as a status update · any other key closes",
+        th.dim(),
+    ));
+    let width = area.width.saturating_sub(4).min(120);
+    let r = centered(area, width, area.height.saturating_sub(2));
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(th.focus())
+                .title(format!(
+                    " Triage summary at {} UTC ",
+                    summary.at.format("%H:%M:%S")
+                )),
+        ),
+        r,
+    );
+}
+
+/// One timeline event in full: when, who, what, and its data.
+fn draw_event(f: &mut Frame, area: Rect, s: &State, index: usize, th: Theme) {
+    let Some(e) = s.incident.as_ref().and_then(|i| i.events.get(index)) else {
+        return;
+    };
+    let esc = |t: &str| crate::core::text::escape(t).into_owned();
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(
+                e.ts.format("%Y-%m-%d %H:%M:%S%.3f UTC  ").to_string(),
+                th.dim(),
+            ),
+            Span::styled(e.kind.as_str().to_string(), th.kind(e.kind)),
+            Span::styled(format!("  by {}", esc(&e.actor)), th.dim()),
+        ]),
+        Line::from(""),
+    ];
+    lines.extend(e.msg.split('\n').map(|l| Line::raw(esc(l))));
+    if !e.data.is_null() && e.data != serde_json::json!({}) {
+        lines.push(Line::from(""));
+        let data = serde_json::to_string_pretty(&e.data).unwrap_or_default();
+        lines.extend(data.lines().map(|l| Line::styled(esc(l), th.dim())));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::styled(
+        format!(
+            "event {} · id {} · any key closes",
+            e.seq,
+            e.id.as_ref()
+                .map_or_else(String::new, |i| esc(&i.to_string()))
+        ),
+        th.dim(),
+    ));
+    let width = area.width.saturating_sub(4).min(110);
+    let r = centered(
+        area,
+        width,
+        (lines.len() as u16 + 2).min(area.height.saturating_sub(2)),
+    );
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Timeline event "),
+        ),
         r,
     );
 }

@@ -2,9 +2,10 @@
 //! checkboxes, live verify results, commands, the auto-answered triage facts
 //! and the hypothesis ledger.
 
+use super::scroll;
 use super::theme::Theme;
 use super::view::{Pane, View};
-use crate::app::{State, ledger_lines};
+use crate::app::{State, ledger_lines, triage};
 use crate::core::event::Phase;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -25,7 +26,6 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
             th.dim()
         })
         .title(title);
-    let mut lines = Vec::new();
     let current = s.incident.as_ref().and_then(|i| i.state.phase);
     let tabs: Vec<Span> = Phase::ALL
         .iter()
@@ -43,8 +43,10 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
             [Span::styled(label, style), Span::raw(" ")]
         })
         .collect();
-    lines.push(Line::from(tabs));
-    for (i, step) in v.visible_steps(s).iter().enumerate() {
+    // Each line with the step it belongs to, for scrolling by step.
+    let mut lines: Vec<(Line, Option<usize>)> = Vec::new();
+    let steps = v.visible_steps(s);
+    for (i, step) in steps.iter().enumerate() {
         let state = s.step_state(v.phase_tab, &step.id);
         let mark = match state {
             Some(true) => "[x]",
@@ -71,13 +73,16 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
         } else {
             th.text()
         };
-        lines.push(Line::from(spans).style(style));
+        lines.push((Line::from(spans).style(style), Some(i)));
         if let Some(out) = s.outputs.get(&step.id) {
             for (n, l) in out.lines().take(3).enumerate() {
                 let prefix = if n == 0 { "    $ " } else { "      " };
-                lines.push(Line::styled(
-                    format!("{prefix}{}", crate::core::text::escape(l)),
-                    th.dim(),
+                lines.push((
+                    Line::styled(
+                        format!("{prefix}{}", crate::core::text::escape(l)),
+                        th.dim(),
+                    ),
+                    Some(i),
                 ));
             }
         }
@@ -87,97 +92,112 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
                 Some(false) => ("✘", th.bad()),
                 None => ("…", th.dim()),
             };
-            lines.push(Line::from(vec![
-                Span::raw("    "),
-                Span::styled(format!("{mark} {}", v.text), st),
-            ]));
+            lines.push((
+                Line::from(vec![
+                    Span::raw("    "),
+                    Span::styled(format!("{mark} {}", v.text), st),
+                ]),
+                Some(i),
+            ));
         }
     }
     if v.phase_tab == Phase::Triage {
-        lines.push(Line::styled("triage, from the data:", th.dim()));
-        for fact in triage_facts(s) {
-            lines.push(Line::from(format!("  · {fact}")));
+        lines.push((
+            Line::styled("triage, from the data (T for all of it):", th.dim()),
+            None,
+        ));
+        for fact in triage::summary(s).short() {
+            lines.push((
+                Line::from(format!("  · {}", crate::core::text::escape(&fact))),
+                None,
+            ));
         }
     }
     let ledger = ledger_lines(s);
     if !ledger.is_empty() {
-        lines.push(Line::styled("hypotheses:", th.dim()));
-        lines.extend(
-            ledger
-                .into_iter()
-                .map(|l| Line::from(format!("  {}", crate::core::text::escape(&l)))),
-        );
+        lines.push((Line::styled("hypotheses:", th.dim()), None));
+        lines.extend(ledger.into_iter().map(|l| {
+            (
+                Line::from(format!("  {}", crate::core::text::escape(&l))),
+                None,
+            )
+        }));
+    }
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    if inner.height == 0 {
+        return;
     }
     f.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        area,
+        Paragraph::new(Line::from(tabs)),
+        Rect { height: 1, ..inner },
     );
+    let body = Rect {
+        y: inner.y + 1,
+        height: inner.height - 1,
+        ..inner
+    };
+    draw_body(f, body, lines, steps.len(), v);
 }
 
-/// The triage questions answered from the data.
-pub fn triage_facts(s: &State) -> Vec<String> {
-    let firing: Vec<&crate::app::targets::Target> =
-        s.targets.iter().filter(|t| !t.firing.is_empty()).collect();
-    let mut out = vec![format!(
-        "which endpoints: {}",
-        if firing.is_empty() {
-            "none firing now".to_string()
-        } else {
-            firing
-                .iter()
-                .map(|t| t.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+/// The steps, checks, facts and ledger under the tabs, scrolled so the
+/// selected step shows whole, with marks for the steps out of sight.
+fn draw_body(f: &mut Frame, body: Rect, lines: Vec<(Line, Option<usize>)>, steps: usize, v: &View) {
+    // Rows each line takes once wrapped, and where each step's rows are.
+    let heights: Vec<usize> = lines
+        .iter()
+        .map(|(l, _)| {
+            Paragraph::new(l.clone())
+                .wrap(Wrap { trim: false })
+                .line_count(body.width)
+                .max(1)
+        })
+        .collect();
+    let total: usize = heights.iter().sum();
+    let mut row = 0;
+    let mut span: Vec<(usize, usize)> = vec![(usize::MAX, 0); steps];
+    for ((_, step), h) in lines.iter().zip(&heights) {
+        if let Some(i) = step {
+            let (a, b) = span[*i];
+            span[*i] = (a.min(row), b.max(row + h));
         }
-    )];
-    for t in &firing {
-        let r = t.row(s.now);
-        let recent: Vec<f64> = t.history.iter().rev().take(6).map(|p| p.err).collect();
-        let older: Vec<f64> = t
-            .history
-            .iter()
-            .rev()
-            .skip(6)
-            .take(6)
-            .map(|p| p.err)
-            .collect();
-        let avg = |v: &[f64]| {
-            if v.is_empty() {
-                0.0
-            } else {
-                v.iter().sum::<f64>() / v.len() as f64
-            }
-        };
-        let trend = if avg(&recent) > avg(&older) * 1.2 {
-            "getting worse"
-        } else if avg(&recent) < avg(&older) * 0.8 {
-            "improving"
-        } else {
-            "stable"
-        };
-        out.push(format!("{}: {:.1}% errors, {trend}", t.name, r.err * 100.0));
+        row += h;
     }
-    if let Some(i) = s.incident.as_ref()
-        && let Some(start) = i.state.stage(crate::core::event::Stage::ImpactStarted)
-    {
-        out.push(format!("since: {}", start.format("%H:%M:%S UTC")));
-        let around: Vec<String> = i
-            .state
-            .changes
-            .iter()
-            .filter(|c| (c.at - start).num_minutes().abs() <= 60)
-            .map(|c| format!("{} ({})", c.text, c.at.format("%H:%M")))
-            .collect();
-        out.push(format!(
-            "changes within an hour: {}",
-            if around.is_empty() {
-                "none recorded".to_string()
-            } else {
-                around.join(", ")
-            }
-        ));
+    let height = usize::from(body.height);
+    let cursor = v.step_cursor.min(steps.saturating_sub(1));
+    // Keep the selected step's last row, then its first, in view.
+    let offset = match span.get(cursor) {
+        Some(&(a, b)) if a != usize::MAX => {
+            scroll::follow(&v.offsets.playbook, total, height, b - 1);
+            scroll::follow(&v.offsets.playbook, total, height, a)
+        }
+        _ => scroll::follow(&v.offsets.playbook, total, height, 0),
+    };
+    let above = span
+        .iter()
+        .filter(|(a, _)| *a != usize::MAX && *a < offset)
+        .count();
+    let below = span.iter().filter(|(_, b)| *b > offset + height).count();
+    let mark = scroll::more(above, below);
+    let mark = if mark.is_empty() && total > offset + height {
+        " more ↓ ".to_string()
+    } else {
+        mark
+    };
+    f.render_widget(
+        Paragraph::new(lines.into_iter().map(|(l, _)| l).collect::<Vec<_>>())
+            .wrap(Wrap { trim: false })
+            .scroll((offset.min(u16::MAX as usize) as u16, 0)),
+        body,
+    );
+    if !mark.is_empty() {
+        let w = (Line::raw(mark.as_str()).width() as u16).min(body.width);
+        let at = Rect {
+            x: body.x + body.width - w,
+            y: body.y + body.height,
+            width: w,
+            height: 1,
+        };
+        f.render_widget(Paragraph::new(mark), at);
     }
-    out
 }

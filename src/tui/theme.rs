@@ -106,7 +106,9 @@ impl Theme {
             Kind::SignalFired | Kind::IncidentOpened => self.bad(),
             Kind::SignalResolved | Kind::IncidentClosed | Kind::HypothesisConfirmed => self.ok(),
             Kind::SignalUpdated | Kind::SeveritySet => self.warn(),
-            Kind::StepDone | Kind::StepSkipped | Kind::PhaseEntered => self.fg(Color::Cyan),
+            Kind::StepDone | Kind::StepSkipped | Kind::StepUndone | Kind::PhaseEntered => {
+                self.fg(Color::Cyan)
+            }
             Kind::CommandRun
             | Kind::CommandStarted
             | Kind::CommandFinished

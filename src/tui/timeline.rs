@@ -1,7 +1,9 @@
-//! The timeline pane: the incident's events, newest last, auto-scrolled,
-//! coloured by kind, filterable by kind. The automatic metric snapshot of every
+//! The timeline pane: the incident's events, newest last, following the
+//! newest until a row is selected, coloured by kind, filterable by kind; a
+//! selected row opens in full (the event overlay). The automatic metric snapshot of every
 //! minute is listed only under the `metric_snapshot` filter.
 
+use super::scroll;
 use super::theme::Theme;
 use super::view::{Pane, View};
 use crate::app::State;
@@ -28,7 +30,43 @@ fn listed(e: &crate::core::event::Event, filter: Option<crate::core::event::Kind
     }
 }
 
-/// Draws the pane.
+/// The indices (into the incident's events) of the rows listed under `filter`, oldest first.
+pub fn listed_indices(s: &State, filter: Option<crate::core::event::Kind>) -> Vec<usize> {
+    s.incident.as_ref().map_or_else(Vec::new, |i| {
+        i.events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| listed(e, filter))
+            .map(|(n, _)| n)
+            .collect()
+    })
+}
+
+/// The index of the selected row's event, if any is listed.
+pub fn selected_index(s: &State, v: &View) -> Option<usize> {
+    let listed = listed_indices(s, v.filter);
+    let pos = listed
+        .len()
+        .checked_sub(1 + v.scroll.min(listed.len().saturating_sub(1)))?;
+    listed.get(pos).copied()
+}
+
+/// What the pane says with nothing to list under `filter`.
+fn empty_text(s: &State, filter: Option<crate::core::event::Kind>) -> String {
+    match (filter, s.incident.is_some()) {
+        (None, false) => {
+            "nothing yet: the first signal, a note (n) or a severity (s) opens an incident".into()
+        }
+        (None, true) => "no events yet".into(),
+        (Some(k), _) => format!(
+            "no {} events yet · f shows the next kind",
+            k.as_str().replace('_', " ")
+        ),
+    }
+}
+
+/// Draws the pane: the newest rows, or the window around the selected row;
+/// Enter on a row opens the whole event.
 pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
     let filter = v.filter.map_or(String::new(), |k| format!(" [{k}]"));
     let path = s
@@ -36,6 +74,18 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
         .as_ref()
         .and_then(|p| p.file_name())
         .map_or(String::new(), |n| format!(" {}", n.to_string_lossy()));
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let listed = listed_indices(s, v.filter);
+    let events = s.incident.as_ref().map_or(&[][..], |i| &i.events[..]);
+    // Rows oldest first; the selection counts from the newest.
+    let selected = listed.len().saturating_sub(1 + v.scroll);
+    let first = if v.scroll == 0 {
+        listed.len().saturating_sub(inner_h)
+    } else {
+        scroll::follow(&v.offsets.timeline, listed.len(), inner_h, selected)
+    };
+    v.offsets.timeline.set(first);
+    let end = (first + inner_h).min(listed.len());
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(if v.focus == Pane::Timeline {
@@ -43,25 +93,19 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
         } else {
             th.dim()
         })
-        .title(format!(" Timeline{filter}{path} "));
-    let inner_h = area.height.saturating_sub(2) as usize;
-    let events: Vec<_> = s
-        .incident
-        .as_ref()
-        .map(|i| i.events.iter().filter(|e| listed(e, v.filter)).collect())
-        .unwrap_or_default();
-    let end = events.len().saturating_sub(v.scroll);
-    let start = end.saturating_sub(inner_h);
-    let lines: Vec<Line> = if events.is_empty() {
-        vec![Line::styled(
-            "nothing yet: the first signal or note opens an incident",
-            th.dim(),
-        )]
+        .title(format!(" Timeline{filter}{path} "))
+        .title_bottom(
+            Line::from(scroll::more(first, listed.len().saturating_sub(end))).right_aligned(),
+        );
+    let lines: Vec<Line> = if listed.is_empty() {
+        vec![Line::styled(empty_text(s, v.filter), th.dim())]
     } else {
-        events[start..end]
+        listed[first..end]
             .iter()
-            .map(|e| {
-                Line::from(vec![
+            .enumerate()
+            .filter_map(|(row, n)| events.get(*n).map(|e| (first + row, e)))
+            .map(|(row, e)| {
+                let line = Line::from(vec![
                     Span::styled(e.ts.format("%H:%M:%S ").to_string(), th.dim()),
                     Span::styled(
                         format!("{} ", e.kind.as_str().replace('_', " ")),
@@ -72,7 +116,12 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
                         escape(&e.actor),
                         escape(&e.msg.replace('\n', " / "))
                     )),
-                ])
+                ]);
+                if row == selected && v.focus == Pane::Timeline {
+                    line.style(th.selected())
+                } else {
+                    line
+                }
             })
             .collect()
     };

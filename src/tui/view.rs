@@ -45,8 +45,14 @@ pub enum Confirm {
 pub enum Mode {
     /// Keys go to the keymap.
     Normal,
-    /// The help overlay.
-    Help,
+    /// The help overlay, with what has been typed to filter it.
+    Help(String),
+    /// The command palette: the query typed and the highlighted entry.
+    Palette(String, usize),
+    /// The triage summary.
+    Triage,
+    /// One timeline event in full (its index in the incident's events).
+    Event(usize),
     /// The list of errors background work reported.
     Errors,
     /// An entry being typed.
@@ -85,7 +91,7 @@ pub struct View {
     pub step_cursor: usize,
     /// Timeline filter.
     pub filter: Option<Kind>,
-    /// Timeline scroll from the bottom.
+    /// The selected timeline row, counted from the newest (0) of those listed.
     pub scroll: usize,
     /// Areas of the last frame.
     pub areas: Areas,
@@ -101,6 +107,19 @@ pub struct View {
     order_cache: OrderCache,
     /// Entries saved this session, newest last, for the editor's history.
     history: Vec<(InputKind, String)>,
+    /// Where each list's window started in the last frame (see `scroll::follow`).
+    pub offsets: Offsets,
+}
+
+/// The first row each scrolling list showed in the last frame.
+#[derive(Debug, Default)]
+pub struct Offsets {
+    /// The endpoints table.
+    pub endpoints: Cell<usize>,
+    /// The playbook pane, in screen rows.
+    pub playbook: Cell<usize>,
+    /// The timeline.
+    pub timeline: Cell<usize>,
 }
 
 impl Default for View {
@@ -128,6 +147,7 @@ impl View {
             told: None,
             order_cache: OrderCache::default(),
             history: Vec::new(),
+            offsets: Offsets::default(),
         }
     }
 
@@ -206,7 +226,12 @@ impl View {
     pub fn notice(&mut self, engine: &State, n: Notice) {
         self.dirty = true;
         match n {
-            Notice::OpenedBySignal => self.focus = Pane::Playbook,
+            Notice::OpenedBySignal => {
+                self.focus = Pane::Playbook;
+                if self.mode == Mode::Normal {
+                    self.mode = Mode::Triage;
+                }
+            }
             Notice::Phase(p) => {
                 self.phase_tab = p;
                 self.step_cursor = 0;
@@ -219,7 +244,9 @@ impl View {
                 let n = self.visible_steps(engine).len();
                 self.step_cursor = (self.step_cursor + 1).min(n.saturating_sub(1));
             }
-            Notice::Refused(kind, text) => self.mode = Mode::Input(Box::new(Editor::new(kind, &text))),
+            Notice::Refused(kind, text) => {
+                self.mode = Mode::Input(Box::new(Editor::new(kind, &text)))
+            }
             Notice::Stale => self.mode = Mode::Confirm(Confirm::Stale),
         }
     }
