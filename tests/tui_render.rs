@@ -170,6 +170,10 @@ impl Harness {
             h.send(Msg::Views("shop".into(), vec![view], at), at);
             h.send(Msg::Tick, at);
         }
+        // The triage summary shows when a signal opens the incident; closing
+        // it records it.
+        assert_eq!(h.view.mode, Mode::Triage, "the summary shows on opening");
+        h.key(KeyCode::Esc, at(119));
         h
     }
 
@@ -537,6 +541,8 @@ fn the_target_of_a_command_is_the_incident_primary_target() {
     h.send(Msg::Signal(fire("shop /v1/redirect-pct", at(10))), at(10));
     h.send(Msg::Signal(fire("shop /v1/json-echo", at(11))), at(11));
     h.input(Input::Resize(160, 45), at(12));
+    assert_eq!(h.view.mode, Mode::Triage, "the summary shows on opening");
+    h.key(KeyCode::Esc, at(12));
     let target = h.state.primary_target().unwrap();
     assert_eq!(
         target.0, "shop /v1/redirect-pct",

@@ -279,6 +279,8 @@ pub struct State {
     pub errors_dropped: usize,
     /// A refusal waiting for a second ask in a row.
     pub pending_override: Option<Override>,
+    /// Steps this engine ticked for a `done_by:` action (their events may not be back yet).
+    pub auto_ticked: std::collections::BTreeSet<(Phase, String)>,
     /// Open incidents automatically when a signal fires.
     pub auto_open: bool,
     /// A command is running for this step.
@@ -349,6 +351,7 @@ impl State {
             errors: Vec::new(),
             errors_dropped: 0,
             pending_override: None,
+            auto_ticked: Default::default(),
             auto_open: true,
             running: None,
             outputs: HashMap::new(),
@@ -870,6 +873,7 @@ fn on_appended(state: &mut State, e: Event, fx: &mut Vec<Effect>) {
         Kind::IncidentOpened => {
             fx.push(Effect::Ui(Notice::Phase(Phase::Detect)));
             state.checks.clear();
+            state.auto_ticked.clear();
         }
         Kind::IncidentClosed => {
             state.banner = None;
@@ -887,6 +891,50 @@ fn on_appended(state: &mut State, e: Event, fx: &mut Vec<Effect>) {
     // A signal ended: what it did to its target is measured while the data is here.
     if ours_resolved && let Some(d) = impact::measure(state) {
         fx.push(Effect::Append(d));
+    }
+    auto_tick(state, fx);
+}
+
+/// Ticks the steps of the current and earlier phases that an action done
+/// elsewhere fulfils (`done_by:`), each once, with a note of why.
+fn auto_tick(state: &mut State, fx: &mut Vec<Effect>) {
+    let Some(inc) = state.incident.as_ref().map(|i| &i.state) else {
+        return;
+    };
+    let Some(current) = inc.phase else {
+        return;
+    };
+    let mut due = Vec::new();
+    for phase in Phase::ALL.iter().take_while(|p| **p <= current) {
+        for step in state.steps_of(*phase) {
+            let Some(by) = step.done_by else { continue };
+            let key = (*phase, step.id.clone());
+            if state.step_state(*phase, &step.id).is_some() || state.auto_ticked.contains(&key) {
+                continue;
+            }
+            let began = inc.phases.iter().rev().find(|p| p.0 == *phase).map(|p| p.1);
+            let done = match by {
+                playbook::DoneBy::Severity => inc.current_severity().is_some(),
+                playbook::DoneBy::Acknowledge => inc.stage(Stage::Acknowledged).is_some(),
+                playbook::DoneBy::StatusUpdate => {
+                    inc.comms.iter().any(|c| began.is_none_or(|b| c.at >= b))
+                }
+                playbook::DoneBy::Role => !inc.roles.is_empty(),
+                playbook::DoneBy::ActionItem => !inc.action_items.is_empty(),
+                playbook::DoneBy::Change => !inc.changes.is_empty(),
+            };
+            if done {
+                due.push((key, by));
+            }
+        }
+    }
+    for ((phase, id), by) in due {
+        let Effect::Append(mut d) = step_event(state, phase, &id, true, None) else {
+            continue;
+        };
+        d.msg = format!("{} (ticked itself: {})", d.msg, by.as_str());
+        fx.push(Effect::Append(d));
+        state.auto_ticked.insert((phase, id));
     }
 }
 
@@ -1352,11 +1400,9 @@ fn record_triage(state: &mut State, fx: &mut Vec<Effect>) {
     if last.is_some_and(|at| (state.now - at).num_seconds() < 60) {
         return;
     }
-    fx.push(Effect::Append(Draft::note(
-        &state.actor,
-        &summary.text(),
-        &["triage"],
-    )));
+    // Written by ic (it composed it), so recording it is not anyone's acknowledgement.
+    let text = format!("{} (shown to {})", summary.text(), state.actor);
+    fx.push(Effect::Append(Draft::note("ic", &text, &["triage"])));
 }
 
 /// Un-ticks a step: it is open again, and the timeline says who undid it.

@@ -235,7 +235,8 @@ impl Printer {
         self.seen.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The 10 s summary: each endpoint's last minute and each metrics target's state.
+    /// The 10 s summary: each endpoint's last minute (or the seconds of it
+    /// there are so far) and each metrics target's state.
     fn summary(&self, rt: &Runtime) {
         let now = crate::clock::now();
         let seen = self.seen();
@@ -269,8 +270,21 @@ impl Printer {
                 .zip(&seen.scrapes)
                 .map(|(name, state)| scrape_summary(name, state.as_ref())),
         );
+        // The rows cover the last minute, or what there is of it so far.
+        let have = rt
+            .state
+            .targets
+            .iter()
+            .filter_map(|t| t.first_seen)
+            .min()
+            .map_or(60, |first| (now.timestamp() - first + 1).clamp(1, 60));
+        let window = if have >= 60 {
+            "1m".to_string()
+        } else {
+            format!("first {have}s")
+        };
         out!(
-            "{} summary (1m): {}",
+            "{} summary ({window}): {}",
             now.format("%H:%M:%S"),
             parts.join(" | ")
         );

@@ -171,6 +171,42 @@ pub struct Step {
     /// Whether moving to the next phase waits for it; default true.
     #[serde(default = "yes")]
     pub required: bool,
+    /// What the responder does elsewhere that fulfils the step, so it ticks
+    /// itself (with a note of why): setting a severity, sending a status update, …
+    #[serde(default)]
+    pub done_by: Option<DoneBy>,
+}
+
+/// An action that fulfils a step (`done_by:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DoneBy {
+    /// A severity is set.
+    Severity,
+    /// Someone acknowledged the incident.
+    Acknowledge,
+    /// A status update went out once the step's phase began.
+    StatusUpdate,
+    /// A role is assigned.
+    Role,
+    /// An action item is recorded.
+    ActionItem,
+    /// A change marker (deploy, config, flag) is recorded.
+    Change,
+}
+
+impl DoneBy {
+    /// What fulfilled it, as the step's note says.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DoneBy::Severity => "a severity is set",
+            DoneBy::Acknowledge => "the incident is acknowledged",
+            DoneBy::StatusUpdate => "a status update was sent",
+            DoneBy::Role => "a role is assigned",
+            DoneBy::ActionItem => "an action item is recorded",
+            DoneBy::Change => "a change is recorded",
+        }
+    }
 }
 
 fn yes() -> bool {

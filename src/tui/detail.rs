@@ -53,6 +53,15 @@ fn time_axis(t: &Target) -> (i64, f64) {
     (t0, span)
 }
 
+/// The y-axis labels "0" and `top`, padded to one width so both charts'
+/// plots start in the same column.
+fn axis_labels(top: String) -> Vec<Line<'static>> {
+    vec![
+        Line::from(format!("{:>7}", "0")),
+        Line::from(format!("{top:>7}")),
+    ]
+}
+
 /// A line's style: colour `c`, or none in monochrome.
 fn color(th: Theme, c: Color) -> Style {
     if th.mono {
@@ -97,7 +106,7 @@ fn draw_latency(f: &mut Frame, area: Rect, t: &Target, th: Theme) {
     .y_axis(
         Axis::default()
             .bounds([0.0, ymax])
-            .labels(vec![Line::from("0"), Line::from(format!("{ymax:.0}ms"))]),
+            .labels(axis_labels(format!("{ymax:.0}ms"))),
     )
     .legend_position(Some(ratatui::widgets::LegendPosition::TopLeft));
     f.render_widget(lat, area);
@@ -114,7 +123,8 @@ fn draw_error_rate(f: &mut Frame, area: Rect, t: &Target, s: &State, th: Theme) 
         .collect();
     let thr = s.settings.error_rate.fraction() * 100.0;
     let line = vec![(0.0, thr), (span, thr)];
-    let emax = errs.iter().map(|p| p.1).fold(thr * 2.0, f64::max) * 1.1;
+    // Headroom above the highest point, never past 100%.
+    let emax = (errs.iter().map(|p| p.1).fold(thr * 2.0, f64::max) * 1.1).min(100.0);
     let err = Chart::new(vec![
         Dataset::default()
             .name("error %")
@@ -133,7 +143,7 @@ fn draw_error_rate(f: &mut Frame, area: Rect, t: &Target, s: &State, th: Theme) 
     .y_axis(
         Axis::default()
             .bounds([0.0, emax])
-            .labels(vec![Line::from("0"), Line::from(format!("{emax:.0}%"))]),
+            .labels(axis_labels(format!("{emax:.0}%"))),
     )
     .legend_position(Some(ratatui::widgets::LegendPosition::TopLeft));
     f.render_widget(err, area);

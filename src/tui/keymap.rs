@@ -181,13 +181,7 @@ pub const BINDINGS: [Binding; 30] = [
         When::Always,
     ),
     b(&[C('U')], "U", "un-tick step", Action::Undo, When::Incident),
-    b(
-        &[C(':')],
-        ":",
-        "command palette",
-        Action::Palette,
-        When::Always,
-    ),
+    b(&[C(':')], ":", "palette", Action::Palette, When::Always),
     b(&[C('n')], "n", "note", Action::Note, When::Always),
     b(
         &[C('h')],
@@ -271,13 +265,7 @@ pub const BINDINGS: [Binding; 30] = [
         Action::Filter,
         When::Always,
     ),
-    b(
-        &[C('T')],
-        "T",
-        "triage summary",
-        Action::Triage,
-        When::Incident,
-    ),
+    b(&[C('T')], "T", "triage", Action::Triage, When::Incident),
     b(
         &[C('E')],
         "E",
@@ -548,10 +536,7 @@ mod tests {
             phase: None,
             acknowledged: false,
         };
-        assert_eq!(
-            footer_hints(none)[..2],
-            [("?", "help"), (":", "command palette")]
-        );
+        assert_eq!(footer_hints(none)[..2], [("?", "help"), (":", "palette")]);
     }
 
     #[test]

@@ -371,6 +371,7 @@ fn on_action(view: &mut View, engine: &State, action: Action, again: bool, out: 
                 Some(Kind::StepDone),
                 Some(Kind::CommandStarted),
                 Some(Kind::CommsUpdate),
+                Some(Kind::MetricSnapshot),
             ];
             let i = kinds.iter().position(|k| *k == view.filter).unwrap_or(0);
             view.filter = kinds[(i + 1) % kinds.len()];

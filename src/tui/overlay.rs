@@ -347,9 +347,9 @@ fn draw_input(f: &mut Frame, area: Rect, editor: &Editor, th: Theme) {
         Err(e) => Line::styled(format!("✘ {e}"), th.bad()),
     };
     let keys = if editor.multiline() {
-        "Enter saves · Alt-Enter/Ctrl-J new line · ↑↓ history · Ctrl-A/E/W/U/K · Esc cancels"
+        "Enter saves · Alt-Enter new line · ↑↓ history · Ctrl-A/E/W/U/K · Esc cancels"
     } else {
-        "Enter saves · ↑↓ history · ←→ Home End Ctrl-A/E/W/U/K Alt-B/F · Esc cancels"
+        "Enter saves · ↑↓ history · Ctrl-A/E/W/U/K Alt-B/F · Esc cancels"
     };
     let foot = Rect {
         y: text.y + text.height,

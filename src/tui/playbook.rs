@@ -27,22 +27,30 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
         })
         .title(title);
     let current = s.incident.as_ref().and_then(|i| i.state.phase);
-    let tabs: Vec<Span> = Phase::ALL
-        .iter()
-        .flat_map(|p| {
-            let label = format!(
-                " {}{} ",
-                p.as_str(),
-                if Some(*p) == current { "•" } else { "" }
-            );
-            let style = if *p == v.phase_tab {
-                th.selected()
-            } else {
-                th.dim()
-            };
-            [Span::styled(label, style), Span::raw(" ")]
-        })
-        .collect();
+    // Padded tabs where they fit on one row, tight ones where they do not.
+    let inner_w = usize::from(area.width.saturating_sub(2));
+    let tab_row = |pad: &str| -> Vec<Span> {
+        Phase::ALL
+            .iter()
+            .flat_map(|p| {
+                let label = format!(
+                    "{pad}{}{}{pad}",
+                    p.as_str(),
+                    if Some(*p) == current { "•" } else { "" }
+                );
+                let style = if *p == v.phase_tab {
+                    th.selected()
+                } else {
+                    th.dim()
+                };
+                [Span::styled(label, style), Span::raw(" ")]
+            })
+            .collect()
+    };
+    let mut tabs = tab_row(" ");
+    if Line::from(tabs.clone()).width() > inner_w {
+        tabs = tab_row("");
+    }
     // Each line with the step it belongs to, for scrolling by step.
     let mut lines: Vec<(Line, Option<usize>)> = Vec::new();
     let steps = v.visible_steps(s);
