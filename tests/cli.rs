@@ -89,7 +89,7 @@ fn usage_errors_exit_2() {
     assert!(text(&o).1.contains("no config found"), "{}", text(&o).1);
     let o = ic(&["event"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).1.contains("<MESSAGE>"), "{}", text(&o).1);
+    assert!(text(&o).1.contains("no MESSAGE"), "{}", text(&o).1);
     let o = ic(&["simulate", "no-such-scenario"]);
     assert_eq!(o.status.code(), Some(2));
     // A missing config is a usage error that says where it looked and what to do.

@@ -269,10 +269,10 @@ fn event_mistakes_are_usage_errors() {
         ),
         (vec!["-k", "wat", "x"], "unknown kind `wat`"),
         (vec!["-a", "ann\u{1b}[2J", "x"], "--actor must be"),
-        (vec!["-k", "action", "x", "due:2026-1-01"], "not a date"),
+        (vec!["-k", "action", "x", "due:2026-1-01"], "not a due date"),
         (
             vec!["-k", "action", "--due", "+12026-01-01", "x"],
-            "not a date",
+            "--due `+12026-01-01` is not a due date",
         ),
         (
             vec!["--at", "2026-11-22T03:00:00Z", "a note"],
@@ -349,7 +349,9 @@ fn ic_event_speaks_the_view_s_grammar() {
         );
         let line = String::from_utf8_lossy(&out.stdout);
         let written = incident_commander::core::event::Event::parse_line(line.trim()).unwrap();
-        let view = grammar::parse(input, text).unwrap().draft("ann", now, None);
+        let view = grammar::parse(input, text, incident_commander::clock::today())
+            .unwrap()
+            .draft("ann", now, None);
         assert_eq!(
             (written.kind, &written.msg, &written.data),
             (view.kind, &view.msg, &view.data),

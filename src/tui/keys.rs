@@ -371,13 +371,13 @@ mod tests {
         press(&mut v, &mut e, &[Key::Char('s'), Key::Char('2')]);
         assert!(e.incident_open());
         let mut script = vec![Key::Char('a')];
-        script.extend(typed("fix the pool due:friday"));
+        script.extend(typed("fix the pool due:next-week"));
         script.push(Key::Enter);
         let fx = press(&mut v, &mut e, &script);
         assert!(!fx.iter().any(|f| matches!(f, Effect::Append(_))), "{fx:?}");
         assert_eq!(
             v.mode,
-            Mode::Input(InputKind::ActionItem, "fix the pool due:friday".into())
+            Mode::Input(InputKind::ActionItem, "fix the pool due:next-week".into())
         );
     }
 
