@@ -293,9 +293,9 @@ pub struct InitArgs {
 /// `ic completions`.
 #[derive(Debug, clap::Args)]
 pub struct CompletionsArgs {
-    /// Shell to generate completions for.
+    /// Shell to generate completions for; without one, the shells are listed.
     #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
+    pub shell: Option<clap_complete::Shell>,
 }
 
 #[cfg(test)]
