@@ -123,8 +123,9 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 /// `ic event`.
 #[derive(Debug, clap::Args)]
 pub struct EventArgs {
-    /// What happened: the note, change, update or item text (for `severity`: e.g. "SEV-2 checkout down").
-    #[arg(value_name = "MESSAGE", required_unless_present = "stdin", num_args = 1..)]
+    /// What happened: the note, change, update or item text (for `severity`: e.g. "SEV-2 checkout down");
+    /// optional for lifecycle stages and `close`.
+    #[arg(value_name = "MESSAGE", num_args = 1..)]
     pub message: Vec<String>,
     /// Append one event per line of standard input (each acknowledged on stdout once on disk).
     #[arg(long, conflicts_with = "message")]
@@ -149,9 +150,12 @@ pub struct EventArgs {
     /// Owner of an action item.
     #[arg(long, value_name = "NAME")]
     pub owner: Option<String>,
-    /// Due date of an action item (e.g. 2026-12-01).
+    /// Due date of an action item: 2026-12-01, today, tomorrow, fri (the next Friday), +3d, +2w.
     #[arg(long, value_name = "DATE")]
     pub due: Option<String>,
+    /// With `--kind open`: open a second incident although one is open in the timeline dir.
+    #[arg(long)]
+    pub new: bool,
     /// Tag a note (went_well, went_poorly, …); repeatable.
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
@@ -289,9 +293,9 @@ pub struct InitArgs {
 /// `ic completions`.
 #[derive(Debug, clap::Args)]
 pub struct CompletionsArgs {
-    /// Shell to generate completions for.
+    /// Shell to generate completions for; without one, the shells are listed.
     #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
+    pub shell: Option<clap_complete::Shell>,
 }
 
 #[cfg(test)]

@@ -45,6 +45,18 @@ pub fn now() -> DateTime<Utc> {
     now
 }
 
+/// The calendar date of `at` where the responder is (the local time zone):
+/// the `today` that relative due dates (`due:tomorrow`, `due:fri`) count
+/// from, so "tomorrow" typed at 22:00 in San Francisco is the next day there.
+pub fn local_date(at: DateTime<Utc>) -> chrono::NaiveDate {
+    at.with_timezone(&chrono::Local).date_naive()
+}
+
+/// Today's date where the responder is: [`local_date`] of [`now`].
+pub fn today() -> chrono::NaiveDate {
+    local_date(now())
+}
+
 /// Logs a step of the wall clock the first time it is seen.
 fn log_step(now: DateTime<Utc>) {
     let offset = (wall() - now).num_milliseconds();

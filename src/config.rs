@@ -1396,6 +1396,17 @@ impl Config {
         text: &str,
         env: impl Fn(&str) -> Option<String> + 'static,
     ) -> Result<Config, YamlError> {
+        let config = Config::parse_unchecked(file, text, env)?;
+        config.check(file, text)?;
+        Ok(config)
+    }
+
+    /// The document read into a config, before the checks that span sections.
+    fn parse_unchecked(
+        file: &Path,
+        text: &str,
+        env: impl Fn(&str) -> Option<String> + 'static,
+    ) -> Result<Config, YamlError> {
         let previous = CONTEXT.with(|c| {
             c.borrow_mut().replace(ParseContext {
                 env: Box::new(env),
@@ -1413,8 +1424,27 @@ impl Config {
             config.short_secrets = ctx.short;
         }
         config.source = file.to_path_buf();
-        config.check(file, text)?;
         Ok(config)
+    }
+
+    /// [`Config::parse`] that reports every failed cross-section check, not
+    /// the first (for `ic lint`); a document that does not read stops at its
+    /// first error.
+    pub fn parse_all(
+        file: &Path,
+        text: &str,
+        env: impl Fn(&str) -> Option<String> + 'static,
+    ) -> Result<Config, yaml::Invalid> {
+        let config = match Config::parse_unchecked(file, text, env) {
+            Ok(c) => c,
+            Err(e) => return Err(yaml::Invalid::Unread(e)),
+        };
+        let problems = config.problems(file, text);
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(yaml::Invalid::Checks(problems))
+        }
     }
 
     /// Reads and parses a config file with the process environment.
@@ -1470,22 +1500,31 @@ impl Config {
 
     /// Checks that span sections (an error is placed at the section's key).
     fn check(&self, file: &Path, text: &str) -> Result<(), YamlError> {
-        let at = |key: &str, message: String, hint: &str| {
+        match self.problems(file, text).into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Every cross-section check the config fails, in order.
+    fn problems(&self, file: &Path, text: &str) -> Vec<YamlError> {
+        let mut found = Vec::new();
+        let mut at = |key: &str, message: String, hint: &str| {
             let (line, column) = top_level_key(text, key);
-            Err(YamlError {
+            found.push(YamlError {
                 file: file.to_path_buf(),
                 line: Some(line),
                 column: Some(column),
                 message,
                 hint: Some(hint.to_string()),
-            })
+            });
         };
         if self.endpoints.is_empty()
             && self.metrics.is_empty()
             && self.prometheus.is_none()
             && self.alertmanager.is_none()
         {
-            return at(
+            at(
                 "endpoints",
                 "nothing to watch: no endpoints, metrics targets, prometheus or alertmanager"
                     .into(),
@@ -1493,18 +1532,18 @@ impl Config {
             );
         }
         if let Some((message, hint)) = self.detect.problem() {
-            return at("detect", message, hint);
+            at("detect", message, hint);
         }
         if let Some(name) = &self.responder
             && let Err(why) = crate::responder::check(name.expose())
         {
-            return at(
+            at(
                 "responder",
                 why,
                 "write a person's name, e.g. `responder: ann` (or leave it out for $USER@host)",
             );
         }
-        Ok(())
+        found
     }
 }
 

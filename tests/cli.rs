@@ -89,7 +89,7 @@ fn usage_errors_exit_2() {
     assert!(text(&o).1.contains("no config found"), "{}", text(&o).1);
     let o = ic(&["event"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).1.contains("<MESSAGE>"), "{}", text(&o).1);
+    assert!(text(&o).1.contains("no MESSAGE"), "{}", text(&o).1);
     let o = ic(&["simulate", "no-such-scenario"]);
     assert_eq!(o.status.code(), Some(2));
     // A missing config is a usage error that says where it looked and what to do.
@@ -480,4 +480,153 @@ fn a_route_label_cannot_forge_a_line() {
     );
     assert!(!forged(&stdout), "a forged line:\n{stdout}");
     assert!(!stdout.contains('\u{202e}'), "{stdout:?}");
+}
+
+#[test]
+fn lint_reports_every_error_with_its_position_up_to_a_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("ic.yaml");
+    std::fs::write(
+        &cfg,
+        "service: shop\npoll:\n  intreval: 2s\nendpoints:\n  - name: a\n    url: http://localhost:1/\n    interval: 2x\n  - name: b\n    url: http://localhost:2/\n    expect: {status: [200], max_latncy: 1s}\nmetrics:\n  - {name: m, url: \"http://localhost:9/metrics\", intervl: 5s}\ndetect: {error_rate: 300%}\n",
+    )
+    .unwrap();
+    let pb = dir.path().join("playbooks");
+    std::fs::create_dir(&pb).unwrap();
+    std::fs::write(
+        pb.join("p.yaml"),
+        "id: bad id\ntitle: x\napplies_when:\n  signals: [errr_rate]\nphases:\n  detect:\n    - {id: a, text: A}\n    - {id: a, text: dup}\n    - {id: b, text: B, timeout: 0s}\n",
+    )
+    .unwrap();
+    // A syntax error stops its own file only.
+    std::fs::write(
+        dir.path().join("syntax.yaml"),
+        "service: [shop\nendpoints: x\n",
+    )
+    .unwrap();
+    let o = ic(&["lint", dir.path().to_str().unwrap()]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    let c = cfg.display();
+    let p = pb.join("p.yaml");
+    let p = p.display();
+    for want in [
+        format!("{c}:3:3: poll: unknown field `intreval`"),
+        format!("{c}:7:15: endpoints[0].interval: `2x`"),
+        // The second endpoint keeps its own index though the first was set aside.
+        format!("{c}:10:29: endpoints[1].expect: unknown field `max_latncy`"),
+        format!("{c}:12:50: metrics[0]: unknown field `intervl`"),
+        format!("{c}:13:22: detect.error_rate: `300%` is out of range"),
+        format!("{p}:1:1: id `bad id` must be"),
+        format!("{p}:4:13: applies_when.signals[0]: unknown signal `errr_rate`"),
+        format!("{p}:8:12: phases.detect[id: a]: step id `a` is used twice"),
+        format!("{p}:9:12: phases.detect[id: b].timeout is 0s"),
+    ] {
+        assert!(err.contains(&want), "missing {want}:\n{err}");
+    }
+    assert_eq!(
+        err.matches("syntax.yaml:").count(),
+        1,
+        "one error for the syntax error:\n{err}"
+    );
+    assert!(
+        err.contains("3 files checked, 3 with errors (10 errors)"),
+        "{err}"
+    );
+    // Nothing set aside is blamed: the config's missing pieces are not reported.
+    assert!(
+        !err.contains("missing field") && !err.contains("nothing to watch"),
+        "{err}"
+    );
+    let o = ic(&["lint", "--json", cfg.to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["errors"].as_array().unwrap().len(), 5, "{v}");
+    assert_eq!(v["error"]["line"], 3);
+    assert_eq!(v["errors"][4]["line"], 13);
+
+    // Past 50, the rest is counted, not printed.
+    let many = tempfile::tempdir().unwrap();
+    for f in ["a", "b"] {
+        let mut doc = String::from("service: shop\nendpoints:\n");
+        for i in 0..30 {
+            doc.push_str(&format!(
+                "  - {{name: e{i}, url: \"http://h/\", intervl: 1s}}\n"
+            ));
+        }
+        std::fs::write(many.path().join(format!("{f}.yaml")), doc).unwrap();
+    }
+    let o = ic(&["lint", many.path().to_str().unwrap()]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(err.matches("unknown field `intervl`").count(), 50, "{err}");
+    assert!(err.contains("… and 10 more errors"), "{err}");
+    // All 30 of a, then the first 20 of b.
+    assert!(err.contains("b.yaml:22:"), "the 20th endpoint of b:\n{err}");
+    assert!(
+        !err.contains("b.yaml:23:"),
+        "the 21st endpoint of b:\n{err}"
+    );
+    assert!(
+        err.contains("2 files checked, 2 with errors (60 errors)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn completions_without_a_shell_lists_the_shells() {
+    let o = ic(&["completions"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        assert!(out.lines().next().unwrap().contains(shell), "{out}");
+    }
+    assert!(out.contains("ic completions bash >"), "{out}");
+    assert_eq!(ic(&["completions", "tcsh"]).status.code(), Some(2));
+}
+
+#[test]
+fn scrape_of_an_unreachable_url_says_what_happened_and_what_to_do() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let o = ic(&["scrape", &url]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: cannot scrape {url}: the connection to 127.0.0.1:{port} was refused"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("check that the exporter is running"), "{err}");
+    assert!(
+        !err.contains("os error") && !err.contains("tcp connect"),
+        "{err}"
+    );
+    let o = ic(&["scrape", "--json", &url]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["class"], "connect");
+    assert!(
+        v["error"].as_str().unwrap().starts_with("cannot scrape"),
+        "{v}"
+    );
+    assert!(v["detail"].as_str().unwrap().contains("refused"), "{v}");
+    // A name that does not resolve (`.invalid` never does).
+    let o = ic(&[
+        "scrape",
+        "--timeout",
+        "5s",
+        "http://no-such-host.invalid/metrics",
+    ]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains("`no-such-host.invalid` does not resolve (DNS)")
+            || err.contains("no complete answer within"),
+        "{err}"
+    );
 }

@@ -269,10 +269,10 @@ fn event_mistakes_are_usage_errors() {
         ),
         (vec!["-k", "wat", "x"], "unknown kind `wat`"),
         (vec!["-a", "ann\u{1b}[2J", "x"], "--actor must be"),
-        (vec!["-k", "action", "x", "due:2026-1-01"], "not a date"),
+        (vec!["-k", "action", "x", "due:2026-1-01"], "not a due date"),
         (
             vec!["-k", "action", "--due", "+12026-01-01", "x"],
-            "not a date",
+            "--due `+12026-01-01` is not a due date",
         ),
         (
             vec!["--at", "2026-11-22T03:00:00Z", "a note"],
@@ -349,7 +349,9 @@ fn ic_event_speaks_the_view_s_grammar() {
         );
         let line = String::from_utf8_lossy(&out.stdout);
         let written = incident_commander::core::event::Event::parse_line(line.trim()).unwrap();
-        let view = grammar::parse(input, text).unwrap().draft("ann", now, None);
+        let view = grammar::parse(input, text, incident_commander::clock::today())
+            .unwrap()
+            .draft("ann", now, None);
         assert_eq!(
             (written.kind, &written.msg, &written.data),
             (view.kind, &view.msg, &view.data),
@@ -490,4 +492,192 @@ fn sigkill_of_ic_watch_keeps_every_signal_it_printed() {
             "{kind} {state} was printed but is not in the timeline"
         );
     }
+}
+
+#[test]
+fn ic_event_says_what_it_understood_and_reads_dates_people_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("incidents");
+    let run = |args: &[&str]| {
+        ic().args(["event", "-a", "ann", "--timeline-dir"])
+            .arg(&d)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["-k", "open", "Checkout 5xx"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.lines().nth(1),
+        Some("  open an incident \"Checkout 5xx\""),
+        "{stdout}"
+    );
+    let today = incident_commander::clock::today();
+    let tomorrow = today.succ_opt().unwrap();
+    let out = run(&[
+        "-k",
+        "action",
+        "--owner",
+        "bob",
+        "--due",
+        "tomorrow",
+        "fix the pool",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.lines().nth(1).unwrap(),
+        format!(
+            "  action item \"fix the pool\" · owner @bob · due {}",
+            tomorrow.format("%a %Y-%m-%d")
+        )
+    );
+    let out = run(&["-k", "action", "add a pool alarm @ann due:+1w"]);
+    assert!(out.status.success());
+    let out = run(&["-k", "rollback", "v41 payments client"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("  rollback v41: \"payments client\""),
+        "{stdout}"
+    );
+    let out = run(&["-k", "deploy", "rollback of something"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("  rollback (no version): \"of something\""),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // A lifecycle stage needs no message: --at says when.
+    let out = run(&["-k", "mitigated", "--at", "2026-11-22T03:20:00Z"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("  mitigated at 2026-11-22 03:20:00Z"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let replay = journal::read(&journal::timelines(&d)[0]).unwrap();
+    let inc = Incident::fold(&replay.events);
+    let dues: Vec<_> = inc.action_items.iter().map(|a| a.due.clone()).collect();
+    assert_eq!(
+        dues,
+        vec![
+            Some(tomorrow.format("%Y-%m-%d").to_string()),
+            Some(
+                (today + chrono::Days::new(7))
+                    .format("%Y-%m-%d")
+                    .to_string()
+            ),
+        ]
+    );
+    assert_eq!(inc.changes[0].tags, vec!["rollback", "v41"]);
+
+    // What is refused says what is wrong and how to write it.
+    for (args, needles) in [
+        (
+            vec!["-k", "action", "--due", "next-week", "x"],
+            vec!["--due `next-week` is not a due date", "YYYY-MM-DD", "+3d"],
+        ),
+        (
+            vec!["-k", "action", "x due:next-week"],
+            vec!["`due:next-week` is not a due date", "due:fri"],
+        ),
+        (
+            vec!["-k", "note"],
+            vec!["no MESSAGE", "ic event --kind note \""],
+        ),
+        (
+            vec!["-k", "deploy"],
+            vec!["no MESSAGE", "needs what changed", "v42 payments client"],
+        ),
+        (
+            vec!["-k", "deploy", "rollback"],
+            vec!["say what the rollback changed"],
+        ),
+        (vec!["--new", "a note"], vec!["--new is for opening"]),
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        for n in needles {
+            assert!(err.contains(n), "{args:?}: {err}");
+        }
+    }
+}
+
+#[test]
+fn a_second_open_is_refused_naming_the_open_incident_unless_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("incidents");
+    let open = |extra: &[&str], title: &str| {
+        ic().args(["event", "-a", "ann", "-k", "open", "--timeline-dir"])
+            .arg(&d)
+            .args(extra)
+            .arg(title)
+            .output()
+            .unwrap()
+    };
+    assert!(open(&[], "Checkout 5xx").status.success());
+    let first = journal::timelines(&d).remove(0);
+    let out = open(&[], "Payments down");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for n in [
+        "an incident is already open in",
+        "\"Checkout 5xx\"",
+        &first.display().to_string(),
+        "--new",
+        "--kind close",
+    ] {
+        assert!(err.contains(n), "{n}: {err}");
+    }
+    assert_eq!(journal::timelines(&d).len(), 1, "nothing was written");
+    // --new opens a second one beside it.
+    let out = open(&["--new"], "Payments down");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(journal::timelines(&d).len(), 2);
+    // An open into a file that holds an open incident is refused too.
+    let out = ic()
+        .args(["event", "-k", "open", "-t"])
+        .arg(&first)
+        .arg("again")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("already holds the open incident \"Checkout 5xx\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Once every incident is closed, an open needs no --new.
+    for f in journal::timelines(&d) {
+        let out = ic()
+            .args(["event", "-k", "close", "-t"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(open(&[], "Search slow").status.success());
+    assert_eq!(journal::timelines(&d).len(), 3);
 }

@@ -496,7 +496,8 @@ fn two_watchers_on_one_directory_share_one_incident_and_two_opens_get_two_files(
     // Two explicit opens with the same title in the same second: two files.
     let other = dir.path().join("other");
     let spawn = || {
-        ic().args(["event", "-k", "open", "--timeline-dir"])
+        // `--new`: the second open is meant, whichever of the two sees the other first.
+        ic().args(["event", "-k", "open", "--new", "--timeline-dir"])
             .arg(&other)
             .arg("same title")
             .stdout(Stdio::null())

@@ -113,7 +113,8 @@ fn hostile_text_in_any_field_renders_as_text_not_markup() {
         ];
         let mut drafts = vec![Draft::opened(&actor, &format!("title {bad}"), "shop")];
         for (kind, text) in &lines {
-            let cmd = grammar::parse(*kind, text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let cmd = grammar::parse(*kind, text, t0.date_naive())
+                .unwrap_or_else(|e| panic!("{text}: {e}"));
             drafts.push(cmd.draft(&actor, t0, Some("h1")));
         }
         let events: Vec<_> = drafts

@@ -1189,7 +1189,7 @@ fn submit(state: &mut State, kind: InputKind, text: &str, fx: &mut Vec<Effect>) 
         ));
         return;
     }
-    let command = match grammar::parse(kind, text) {
+    let command = match grammar::parse(kind, text, crate::clock::local_date(state.now)) {
         Ok(c) => c,
         Err(e) => {
             // Kept in the input so it can be corrected, not retyped.

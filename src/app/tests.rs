@@ -72,7 +72,7 @@ fn a_line_the_grammar_refuses_goes_back_to_the_view_to_be_corrected() {
     assert_eq!(appended(&fx)[0].kind, Kind::SeveritySet);
     written(&mut s, &fx);
     assert!(s.incident_open());
-    let text = "fix the pool due:friday";
+    let text = "fix the pool due:next-week";
     let fx = ask(&mut s, Intent::Submit(InputKind::ActionItem, text.into()));
     assert!(appended(&fx).is_empty(), "{fx:?}");
     assert!(

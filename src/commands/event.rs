@@ -6,6 +6,12 @@
 //! stream goes on either way. Exit 0 when everything was written, 1 when the
 //! system refused a write (disk full, read-only, permissions), 2 for bad usage
 //! or input, no open incident, or a timeline that cannot take events.
+//!
+//! After the acknowledgement it prints what was understood (the grammar's
+//! [`Command::understood`], the line the view shows before saving). Relative
+//! due dates count from today's local date. `--kind open` is refused while an
+//! incident is open in the timeline dir (naming it) unless `--new` asks for a
+//! second one; a lifecycle stage or `close` may go without a message.
 
 use super::{EXIT_OK, EXIT_USAGE, UsageError, timeline_dir};
 use crate::cli::EventArgs;
@@ -22,8 +28,16 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
     } else {
         args.message.join(" ")
     };
-    if message.trim().is_empty() {
-        return Err(UsageError("the message is empty: say what happened".into()).into());
+    if message.trim().is_empty()
+        && let Some(missing) = missing_message(&normal_kind(&args.kind))
+    {
+        return Err(UsageError(missing).into());
+    }
+    if args.new && normal_kind(&args.kind) != "open" {
+        return Err(UsageError(
+            "--new is for opening a second incident: use it with --kind open".into(),
+        )
+        .into());
     }
     if let Some(a) = &args.actor
         && (a.chars().count() > 64 || a.chars().any(char::is_control))
@@ -55,7 +69,7 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
     } else {
         message.as_str()
     };
-    let mut first = draft(args, &actor, probe, now)?;
+    let (command, mut first) = draft(args, &actor, probe, now)?;
     if first.kind == Kind::IncidentOpened
         && let Ok(c) = crate::config::Config::discover(config)
     {
@@ -77,10 +91,16 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
         None => {
             let dir = timeline_dir(args.timeline_dir.as_deref(), config)?;
             if first.kind == Kind::IncidentOpened {
+                // One open incident per timeline dir unless --new says a second is meant.
+                if !args.new
+                    && let Some(open) = journal::newest_open(&dir)
+                {
+                    return Err(UsageError(already_open(&dir, &open)).into());
+                }
                 // An explicit open always starts a new timeline, never one another process just made.
                 let mut journal = Journal::create(&dir, now, &message)?;
                 let event = journal.append(first, now)?;
-                report(&mut journal, &event, args.json);
+                report(&mut journal, &event, args.json, &command);
                 return Ok(EXIT_OK);
             } else {
                 journal::newest_open(&dir).ok_or_else(|| {
@@ -92,10 +112,24 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
             }
         }
     };
+    if first.kind == Kind::IncidentOpened
+        && let Ok(replay) = journal::read(&path)
+    {
+        let held = crate::core::incident::Incident::fold(&replay.events);
+        if replay.events.iter().any(|e| e.kind == Kind::IncidentOpened) && held.is_open() {
+            return Err(UsageError(format!(
+                "{} already holds the open incident \"{}\": a timeline holds one incident; add to it without --kind open, close it with `ic event -t {} --kind close \"why\"`, or open the new one in a timeline dir (without -t)",
+                path.display(),
+                held.title,
+                path.display()
+            ))
+            .into());
+        }
+    }
     let mut journal = Journal::open(&path)?;
     if !args.stdin {
         let event = journal.append(first, now)?;
-        report(&mut journal, &event, args.json);
+        report(&mut journal, &event, args.json, &command);
         if event.kind == Kind::IncidentClosed {
             say_missing(&path);
         }
@@ -130,8 +164,9 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
             continue;
         }
         let now = crate::clock::now();
-        match journal.append(draft(args, &actor, &text, now)?, now) {
-            Ok(event) => report(&mut journal, &event, args.json),
+        let (command, d) = draft(args, &actor, &text, now)?;
+        match journal.append(d, now) {
+            Ok(event) => report(&mut journal, &event, args.json, &command),
             Err(e @ journal::JournalError::TooLong { .. }) => {
                 eprintln!("warning: stdin line {n}: {e}");
                 skipped += 1;
@@ -212,8 +247,59 @@ fn say_missing(path: &Path) {
     }
 }
 
-/// Prints the acknowledgement of a written event (and any torn tail set aside).
-fn report(journal: &mut Journal, event: &crate::core::event::Event, json: bool) {
+/// `--kind` as the match below reads it: lower case, `_` as `-`.
+fn normal_kind(kind: &str) -> String {
+    kind.trim().to_ascii_lowercase().replace('_', "-")
+}
+
+/// What to say when `kind` is given no MESSAGE, or `None` when it needs none
+/// (a lifecycle stage, `close`) or is unknown (the draft names the kinds).
+fn missing_message(kind: &str) -> Option<String> {
+    let (what, example) = match kind {
+        "note" => ("what happened", "restarted the payments pool"),
+        "deploy" | "rollback" | "config" | "flag" | "change" => {
+            ("what changed", "v42 payments client")
+        }
+        "comms" => (
+            "the status update",
+            "Checkout errors for some customers; next update 12:30",
+        ),
+        "action" => ("what is to be done", "add a pool alarm @ann due:fri"),
+        "hypothesis" => (
+            "the hypothesis (or +h1 evidence, !h1, xh1)",
+            "pool exhausted",
+        ),
+        "role" => ("the role and the person", "comms cat"),
+        "severity" => ("the severity and why", "SEV-2 checkout failing for 8%"),
+        "root-cause" => ("the cause", "pool of 10 under peak load"),
+        "open" => ("the incident's title", "Checkout 5xx"),
+        _ => return None,
+    };
+    Some(format!(
+        "no MESSAGE: `ic event --kind {kind}` needs {what}, e.g. `ic event --kind {kind} \"{example}\"` (or --stdin for one event per line)"
+    ))
+}
+
+/// Why `--kind open` is refused while `open` (in `dir`) is still open, and what to do.
+fn already_open(dir: &Path, open: &Path) -> String {
+    let (title, opened) = match journal::read(open) {
+        Ok(replay) => {
+            let inc = crate::core::incident::Incident::fold(&replay.events);
+            (inc.title, inc.opened.map(format_ts))
+        }
+        Err(_) => (String::new(), None),
+    };
+    format!(
+        "an incident is already open in {}: \"{title}\" ({}{}); add to it without --kind open, close it first with `ic event --kind close \"why\"`, or pass --new to open a second incident beside it",
+        dir.display(),
+        open.display(),
+        opened.map(|t| format!(", opened {t}")).unwrap_or_default()
+    )
+}
+
+/// Prints the acknowledgement of a written event (and any torn tail set aside),
+/// then what was understood (the line the view shows before saving).
+fn report(journal: &mut Journal, event: &crate::core::event::Event, json: bool, command: &Command) {
     for torn in journal.take_torn() {
         eprintln!(
             "warning: {}: a torn last line ({} bytes) from an interrupted write was moved to {}",
@@ -233,17 +319,20 @@ fn report(journal: &mut Journal, event: &crate::core::event::Event, json: bool) 
             event.kind,
             event.msg
         );
+        out!("  {}", command.understood());
     }
 }
 
+/// The command `message` of `args.kind` reads as, and the event it writes.
 fn draft(
     args: &EventArgs,
     actor: &str,
     message: &str,
     now: DateTime<Utc>,
-) -> anyhow::Result<Draft> {
-    let kind = args.kind.trim().to_ascii_lowercase().replace('_', "-");
-    let parse = |k: InputKind| grammar::parse(k, message).map_err(|e| UsageError(e.0));
+) -> anyhow::Result<(Command, Draft)> {
+    let kind = normal_kind(&args.kind);
+    let today = crate::clock::local_date(now);
+    let parse = |k: InputKind| grammar::parse(k, message, today).map_err(|e| UsageError(e.0));
     let command = match kind.as_str() {
         "note" => match parse(InputKind::Note)? {
             Command::Note { text, mut tags } => {
@@ -257,7 +346,7 @@ fn draft(
             }
             other => other,
         },
-        "deploy" | "config" | "flag" | "change" => {
+        "deploy" | "rollback" | "config" | "flag" | "change" => {
             let default = ChangeKind::parse(&kind).unwrap_or(ChangeKind::Change);
             match parse(InputKind::Change(default))? {
                 Command::Change {
@@ -275,18 +364,17 @@ fn draft(
         "comms" => parse(InputKind::Comms)?,
         "action" => match parse(InputKind::ActionItem)? {
             Command::ActionItem { text, owner, due } => {
-                if let Some(d) = &args.due
-                    && grammar::due_date(d).is_none()
-                {
-                    return Err(UsageError(format!(
-                        "--due `{d}` is not a date: write YYYY-MM-DD, e.g. 2026-12-01"
-                    ))
-                    .into());
-                }
+                let flag = match &args.due {
+                    Some(d) => Some(
+                        grammar::parse_due(d, today)
+                            .map_err(|e| UsageError(format!("--due {}", e.0)))?,
+                    ),
+                    None => None,
+                };
                 Command::ActionItem {
                     text,
                     owner: args.owner.clone().or(owner),
-                    due: args.due.clone().or(due),
+                    due: flag.or(due),
                 }
             }
             other => other,
@@ -321,7 +409,7 @@ fn draft(
             }
             None => {
                 return Err(UsageError(format!(
-                    "unknown kind `{other}`: use note, deploy, config, flag, comms, action, hypothesis, role, severity, root-cause, open, close, impact-started, detected, acknowledged, mitigated, impact-ended or resolved"
+                    "unknown kind `{other}`: use note, deploy, rollback, config, flag, comms, action, hypothesis, role, severity, root-cause, open, close, impact-started, detected, acknowledged, mitigated, impact-ended or resolved"
                 ))
                 .into());
             }
@@ -333,5 +421,5 @@ fn draft(
             UsageError("--at is for lifecycle stages (e.g. --kind mitigated)".into()).into(),
         );
     }
-    Ok(d)
+    Ok((command, d))
 }

@@ -59,8 +59,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Lint(args) => lint::run(args, cli.config.as_deref()),
         Command::Init(args) => init::run(&args),
         Command::Completions(args) => {
+            let Some(shell) = args.shell else {
+                list_shells();
+                return Ok(EXIT_OK);
+            };
             let mut cmd = Cli::command();
-            clap_complete::generate(args.shell, &mut cmd, "ic", &mut std::io::stdout());
+            clap_complete::generate(shell, &mut cmd, "ic", &mut std::io::stdout());
             Ok(EXIT_OK)
         }
         Command::Check(args) => check::run(args, cli.config.as_deref()).await,
@@ -71,6 +75,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Postmortem(args) => postmortem::run(&args, cli.config.as_deref()),
         Command::Playbook(args) => playbook::run(&args, cli.config.as_deref()),
     }
+}
+
+/// `ic completions` without a shell: the shells it knows and how to install one.
+fn list_shells() {
+    use clap::ValueEnum;
+    let names: Vec<String> = clap_complete::Shell::value_variants()
+        .iter()
+        .filter_map(|s| s.to_possible_value().map(|v| v.get_name().to_string()))
+        .collect();
+    out!(
+        "ic completions SHELL prints completions for one of: {}",
+        names.join(", ")
+    );
+    out!("e.g. ic completions bash > ~/.local/share/bash-completion/completions/ic");
+    out!("     ic completions zsh > \"${{fpath[1]}}/_ic\"");
+    out!("     ic completions fish > ~/.config/fish/completions/ic.fish");
 }
 
 /// The exit code for an error: 2 for usage and config errors, 1 otherwise.

@@ -21,10 +21,14 @@ pub(super) async fn run(args: ScrapeArgs) -> anyhow::Result<u8> {
         Ok(x) => x,
         Err(Failure::Usage(e)) => return Err(e.into()),
         Err(Failure::Target(e)) => {
+            let said = unreachable(&args.source, &e, args.timeout);
             if args.json {
-                out!("{}", json!({"error": e.message, "class": e.class}));
+                out!(
+                    "{}",
+                    json!({"error": said, "class": e.class, "detail": e.message})
+                );
             } else {
-                eprintln!("error: {}", text::escape(&e.to_string()));
+                eprintln!("error: {}", text::escape(&said));
             }
             return Ok(EXIT_FINDINGS);
         }
@@ -98,6 +102,82 @@ pub(super) async fn run(args: ScrapeArgs) -> anyhow::Result<u8> {
         print_table(&args.source, &expo, families, series, &routes, &warnings);
     }
     Ok(EXIT_OK)
+}
+
+/// One sentence for a scrape that got no exposition: the URL, what happened
+/// (from the failure's class and the error's own words) and what to do.
+fn unreachable(url: &str, e: &scrape::ScrapeError, timeout: std::time::Duration) -> String {
+    let lower = e.message.to_ascii_lowercase();
+    let host = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_string();
+            Some(match u.port_or_known_default() {
+                Some(p) => format!("{host}:{p}"),
+                None => host,
+            })
+        })
+        .unwrap_or_else(|| url.to_string());
+    let name = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h);
+    use crate::core::sample::FailureClass as C;
+    let (what, todo) = match e.class {
+        C::Dns => (
+            format!("the host name `{name}` does not resolve (DNS)"),
+            "check the host's spelling, or your resolver or VPN".to_string(),
+        ),
+        C::Connect if lower.contains("refused") => (
+            format!("the connection to {host} was refused: nothing listens there"),
+            "check that the exporter is running and that the port is right".to_string(),
+        ),
+        C::Connect if lower.contains("unreachable") || lower.contains("no route") => (
+            format!("the network cannot reach {host}"),
+            "check the address, your network and any firewall between".to_string(),
+        ),
+        C::Connect if lower.contains("reset") => (
+            format!("{host} reset the connection"),
+            "check that the port serves HTTP and that a proxy is not in the way".to_string(),
+        ),
+        C::Connect => (
+            format!("could not connect to {host}"),
+            "check the address, that the exporter runs, and the network between".to_string(),
+        ),
+        C::Timeout => (
+            format!(
+                "no complete answer within {}",
+                crate::core::units::format_duration(timeout)
+            ),
+            "check that the host is reachable (a firewall that drops packets looks like this), or give it longer with --timeout".to_string(),
+        ),
+        C::Tls => (
+            "the TLS handshake failed".to_string(),
+            "check the certificate (trusted, not expired, issued for this name), or scrape over http if the exporter has no TLS".to_string(),
+        ),
+        C::Auth => (
+            "it answered that access is denied (HTTP 401/403)".to_string(),
+            "the exporter wants credentials: scrape it through a config with the right headers (`ic check`/`ic watch`), or from a file saved with curl".to_string(),
+        ),
+        C::BodyTooLarge => (
+            "the exposition is larger than ic reads".to_string(),
+            "check that this is a /metrics URL, or save it to a file and use --max-series".to_string(),
+        ),
+        _ => (
+            "it did not answer with an exposition".to_string(),
+            "check that the URL is the exporter's /metrics".to_string(),
+        ),
+    };
+    // The error's own words after the URL, for what the sentence leaves out (the status, the certificate's complaint).
+    let detail = e
+        .message
+        .strip_prefix(url)
+        .and_then(|m| m.strip_prefix(": "))
+        .unwrap_or(&e.message);
+    let detail = detail.rsplit(": ").next().unwrap_or(detail);
+    let said_enough = matches!(e.class, C::Dns | C::Connect | C::Timeout | C::BodyTooLarge);
+    if said_enough || detail.is_empty() {
+        format!("cannot scrape {url}: {what}; {todo}")
+    } else {
+        format!("cannot scrape {url}: {what} ({detail}); {todo}")
+    }
 }
 
 enum Failure {

@@ -1,12 +1,15 @@
 //! The responder's text grammar, one for the view's input line and for
 //! `ic event`: a line of text of some [`InputKind`] parses into a typed
 //! [`Command`] (`+h1 …` evidence, `xh1` rule out, `@owner due:DATE`, `SEV-2
-//! reason`, `deploy v42 what`, `#well`), and a command becomes the timeline
-//! [`Draft`] every writer produces the same way. Pure.
+//! reason`, `deploy v42 what`, `#well`), a command says in one line what it
+//! will save ([`Command::understood`]), and becomes the timeline [`Draft`]
+//! every writer produces the same way. Pure: relative due dates (`due:fri`,
+//! `due:+3d`) are read against the `today` the caller passes in, and stored
+//! as absolute dates.
 
 use crate::core::event::{Draft, Kind, Severity, Stage};
 use crate::core::payload;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
 use serde_json::Value;
 use std::fmt;
 
@@ -42,9 +45,11 @@ impl InputKind {
             InputKind::Role => "Role and person, e.g. `comms cat`",
             InputKind::Comms => "Status update (Enter sends; edit freely)",
             InputKind::Change(_) => {
-                "Change: deploy|config|flag VERSION what, e.g. `deploy v42 payments rollout`"
+                "Change: deploy|rollback|config|flag [VERSION] what, e.g. `deploy v42 payments rollout`"
             }
-            InputKind::ActionItem => "Action item: text @owner due:2026-12-01",
+            InputKind::ActionItem => {
+                "Action item: text @owner due:DATE (2026-12-01, fri, tomorrow, +3d, +2w)"
+            }
             InputKind::Severity => "Severity and why, e.g. `SEV-2 checkout failing for 8%`",
             InputKind::RootCause => "Root cause (technical)",
         }
@@ -54,8 +59,10 @@ impl InputKind {
 /// What kind of change a change marker records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeKind {
-    /// A deploy or rollback.
+    /// A deploy.
     Deploy,
+    /// A rollback (a deploy of an earlier version, or a change undone).
+    Rollback,
     /// A configuration change.
     Config,
     /// A feature flag.
@@ -69,16 +76,19 @@ impl ChangeKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ChangeKind::Deploy => "deploy",
+            ChangeKind::Rollback => "rollback",
             ChangeKind::Config => "config",
             ChangeKind::Flag => "flag",
             ChangeKind::Change => "change",
         }
     }
 
-    /// Parses `deploy`, `config`, `flag`, `change`.
+    /// Parses `deploy`, `rollback`, `config`, `flag`, `change` (any case).
     pub fn parse(s: &str) -> Option<ChangeKind> {
+        let s = s.to_ascii_lowercase();
         [
             ChangeKind::Deploy,
+            ChangeKind::Rollback,
             ChangeKind::Config,
             ChangeKind::Flag,
             ChangeKind::Change,
@@ -189,8 +199,8 @@ pub enum Command {
         text: String,
         /// Who owns it (`@ann`).
         owner: Option<String>,
-        /// When it is due (`due:2026-12-01`).
-        due: Option<String>,
+        /// When it is due (`due:2026-12-01`, `due:fri`, `due:+3d`: always stored as a date).
+        due: Option<NaiveDate>,
     },
     /// The severity set or changed.
     Severity {
@@ -242,19 +252,36 @@ fn is_hypothesis_id(s: &str) -> bool {
     s.len() > 1 && s.starts_with('h') && s[1..].chars().all(|c| c.is_ascii_digit())
 }
 
-/// Whether a word reads as a version: `v42`, `1.2.3`, `2026-12-01.3`, a git sha.
-fn looks_like_version(w: &str) -> bool {
-    let digits = w.chars().filter(char::is_ascii_digit).count();
-    let rest = w.trim_start_matches(['v', 'V']);
-    (rest.starts_with(|c: char| c.is_ascii_digit())
-        && rest
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-_+".contains(c)))
-        || (w.len() >= 7 && digits > 0 && w.chars().all(|c| c.is_ascii_hexdigit()))
+/// Whether a word reads as a version: `v42`, `V2.1`, `1.2.3`, `2026.12.01-3`,
+/// `2.0.0-rc.1+build5`, or a git sha (7 to 40 hex digits, at least one a digit).
+/// A bare number (`3`, `42`) is not one — it is as likely a count (`3 pods`) —
+/// nor is a word (`rollback`, `3rd`): write `v42` or pass `--change-version`.
+pub fn looks_like_version(w: &str) -> bool {
+    let sha = (7..=40).contains(&w.len())
+        && w.chars().all(|c| c.is_ascii_hexdigit())
+        && w.chars().any(|c| c.is_ascii_digit());
+    if sha {
+        return true;
+    }
+    let (prefixed, rest) = match w.strip_prefix(['v', 'V']) {
+        Some(r) => (true, r),
+        None => (false, w),
+    };
+    let allowed = rest
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || ".-_+".contains(c));
+    let mut segments = rest.split(['.', '-', '_', '+']);
+    let first_numeric = segments
+        .next()
+        .is_some_and(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_digit()));
+    let several = rest.contains(['.', '-', '_', '+']);
+    allowed && first_numeric && (prefixed || several) && !rest.ends_with(['.', '-', '_', '+'])
 }
 
-/// Parses one line of `kind`. Empty text is an error (nothing to record).
-pub fn parse(kind: InputKind, text: &str) -> Result<Command, GrammarError> {
+/// Parses one line of `kind`, reading relative due dates (`due:fri`,
+/// `due:+3d`, `due:tomorrow`) against `today` (the caller's date: the view's
+/// clock, `ic event`'s). Empty text is an error (nothing to record).
+pub fn parse(kind: InputKind, text: &str, today: NaiveDate) -> Result<Command, GrammarError> {
     let text = text.trim();
     if text.is_empty() {
         return Err(GrammarError("nothing written (empty)".into()));
@@ -278,8 +305,8 @@ pub fn parse(kind: InputKind, text: &str) -> Result<Command, GrammarError> {
         InputKind::Comms => Command::StatusUpdate {
             text: text.replace(" | ", "\n"),
         },
-        InputKind::Change(default) => parse_change(default, text),
-        InputKind::ActionItem => parse_action_item(text)?,
+        InputKind::Change(default) => parse_change(default, text)?,
+        InputKind::ActionItem => parse_action_item(text, today)?,
         InputKind::Severity => {
             let (first, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
             let severity = Severity::parse(first).ok_or_else(|| {
@@ -353,7 +380,7 @@ fn parse_hypothesis(text: &str) -> Command {
     }
 }
 
-fn parse_change(default: ChangeKind, text: &str) -> Command {
+fn parse_change(default: ChangeKind, text: &str) -> Result<Command, GrammarError> {
     let mut words: Vec<&str> = text.split_whitespace().collect();
     let change = match words.first().and_then(|w| ChangeKind::parse(w)) {
         Some(k) => {
@@ -362,6 +389,8 @@ fn parse_change(default: ChangeKind, text: &str) -> Command {
         }
         None => default,
     };
+    // A version only when it reads as one and something follows it (`v42`
+    // alone is what changed, not a version of nothing).
     let version = match words.first() {
         Some(v) if words.len() > 1 && looks_like_version(v) => {
             let v = v.to_string();
@@ -370,16 +399,111 @@ fn parse_change(default: ChangeKind, text: &str) -> Command {
         }
         _ => None,
     };
-    Command::Change {
+    if words.is_empty() {
+        return Err(GrammarError(format!(
+            "say what the {} changed, e.g. `{} v42 payments client`",
+            change.as_str(),
+            change.as_str()
+        )));
+    }
+    Ok(Command::Change {
         change,
         version,
         what: words.join(" "),
+    })
+}
+
+/// The forms a due date may take, for error messages (`prefix` is `due:` in a
+/// line of text, empty for `--due`).
+fn due_forms(prefix: &str, today: NaiveDate) -> String {
+    let example = today
+        .checked_add_days(chrono::Days::new(7))
+        .unwrap_or(today)
+        .format("%Y-%m-%d");
+    format!(
+        "write {prefix}YYYY-MM-DD (e.g. {prefix}{example}), {prefix}today, {prefix}tomorrow, \
+         a weekday ({prefix}fri or {prefix}friday: the next one after today), \
+         or days or weeks from today ({prefix}+3d, {prefix}+2w)"
+    )
+}
+
+/// Most days ahead a relative due date may reach (`+N d` / `+N w`): ten years.
+const MAX_DUE_DAYS: u64 = 3660;
+
+/// Reads a due date: `2026-12-04` (exactly YYYY-MM-DD, a real date), `today`,
+/// `tomorrow`, a weekday (`fri`, `friday`: the next such day after `today`),
+/// or `+3d` / `+2w` from `today`; any case. Anything else (`next-week`,
+/// `2026-1-4`, `12/04`) is an error naming it and the forms accepted.
+pub fn parse_due(s: &str, today: NaiveDate) -> Result<NaiveDate, GrammarError> {
+    due_with(s, today, "")
+}
+
+fn due_with(s: &str, today: NaiveDate, prefix: &str) -> Result<NaiveDate, GrammarError> {
+    let bad = |why: &str| {
+        GrammarError(format!(
+            "`{prefix}{s}` is not a due date{why}: {}",
+            due_forms(prefix, today)
+        ))
+    };
+    let word = s.trim().to_ascii_lowercase();
+    if let Some(d) = due_date(&word) {
+        return Ok(d);
     }
+    if word.len() == 10 && word.as_bytes()[4] == b'-' && word.as_bytes()[7] == b'-' {
+        return Err(bad(" (no such day in the calendar)"));
+    }
+    let days = |n: u64| today.checked_add_days(chrono::Days::new(n));
+    match word.as_str() {
+        "today" => return Ok(today),
+        "tomorrow" => return days(1).ok_or_else(|| bad("")),
+        _ => {}
+    }
+    if let Some(day) = weekday(&word) {
+        let ahead = (7 + day.num_days_from_monday() - today.weekday().num_days_from_monday()) % 7;
+        let ahead = if ahead == 0 { 7 } else { ahead };
+        return days(u64::from(ahead)).ok_or_else(|| bad(""));
+    }
+    if let Some(rel) = word.strip_prefix('+') {
+        let (n, unit) = match rel.char_indices().last() {
+            Some((i, _)) => rel.split_at(i),
+            None => ("", ""),
+        };
+        let per = match unit {
+            "d" => 1,
+            "w" => 7,
+            _ => return Err(bad(" (say d for days or w for weeks, e.g. +3d)")),
+        };
+        let Some(n) = (!n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+            .then(|| n.parse::<u64>().ok())
+            .flatten()
+        else {
+            return Err(bad(""));
+        };
+        return match n.checked_mul(per).filter(|d| *d <= MAX_DUE_DAYS) {
+            Some(d) => days(d).ok_or_else(|| bad("")),
+            None => Err(bad(" (more than ten years away)")),
+        };
+    }
+    Err(bad(""))
+}
+
+/// A weekday by its name or a usual abbreviation (`fri`, `thu`, `thurs`, `tues`).
+fn weekday(word: &str) -> Option<Weekday> {
+    Some(match word {
+        "mon" | "monday" => Weekday::Mon,
+        "tue" | "tues" | "tuesday" => Weekday::Tue,
+        "wed" | "weds" | "wednesday" => Weekday::Wed,
+        "thu" | "thur" | "thurs" | "thursday" => Weekday::Thu,
+        "fri" | "friday" => Weekday::Fri,
+        "sat" | "saturday" => Weekday::Sat,
+        "sun" | "sunday" => Weekday::Sun,
+        _ => return None,
+    })
 }
 
 /// A due date exactly as `YYYY-MM-DD` (four-digit year, padded month and
 /// day, a real date), or `None`.
-pub fn due_date(s: &str) -> Option<chrono::NaiveDate> {
+pub fn due_date(s: &str) -> Option<NaiveDate> {
     let b = s.as_bytes();
     let shape = b.len() == 10
         && b[4] == b'-'
@@ -388,13 +512,13 @@ pub fn due_date(s: &str) -> Option<chrono::NaiveDate> {
             .enumerate()
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
     shape
-        .then(|| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .then(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
         .flatten()
 }
 
-fn parse_action_item(text: &str) -> Result<Command, GrammarError> {
+fn parse_action_item(text: &str, today: NaiveDate) -> Result<Command, GrammarError> {
     let mut owner: Option<String> = None;
-    let mut due: Option<String> = None;
+    let mut due: Option<NaiveDate> = None;
     let mut words = Vec::new();
     for w in text.split_whitespace() {
         if let Some(o) = w.strip_prefix('@').filter(|o| !o.is_empty()) {
@@ -404,22 +528,26 @@ fn parse_action_item(text: &str) -> Result<Command, GrammarError> {
                 )));
             }
             owner = Some(o.to_string());
-        } else if let Some(d) = w.strip_prefix("due:") {
-            if due.is_some() {
-                return Err(GrammarError("two due dates: an action item has one".into()));
-            }
-            if due_date(d).is_none() {
+        } else if let Some(d) = w
+            .get(..4)
+            .filter(|head| head.eq_ignore_ascii_case("due:"))
+            .map(|_| &w[4..])
+        {
+            if let Some(first) = due {
                 return Err(GrammarError(format!(
-                    "`due:{d}` is not a date: write due:YYYY-MM-DD, e.g. due:2026-12-01"
+                    "two due dates (due:{first}, due:{d}): an action item has one; keep one"
                 )));
             }
-            due = Some(d.to_string());
+            due = Some(due_with(d, today, "due:")?);
         } else {
             words.push(w);
         }
     }
     if words.is_empty() {
-        return Err(GrammarError("the action item says nothing to do".into()));
+        return Err(GrammarError(
+            "the action item says nothing to do: write what, e.g. `add a pool alarm @ann due:fri`"
+                .into(),
+        ));
     }
     Ok(Command::ActionItem {
         text: words.join(" "),
@@ -429,6 +557,95 @@ fn parse_action_item(text: &str) -> Result<Command, GrammarError> {
 }
 
 impl Command {
+    /// One line saying what will be saved, for the responder to check before
+    /// it is (the view shows it under the input line; `ic event` prints it
+    /// after writing): `action item "fix the pool" · owner @bob · due Fri
+    /// 2026-12-04`, `deploy v42: "new payments client"`, `evidence for h1:
+    /// "pool waits at 100%"`. Dates are absolute; line breaks show as ` | `.
+    pub fn understood(&self) -> String {
+        let q = |t: &str| format!("\"{}\"", t.replace('\n', " | "));
+        match self {
+            Command::Note { text, tags } => {
+                let mut s = format!("note {}", q(text));
+                for t in tags {
+                    s.push_str(&format!(" · #{}", t.as_str()));
+                }
+                s
+            }
+            Command::Hypothesis { text } => format!("new hypothesis {}", q(text)),
+            Command::Evidence {
+                hypothesis,
+                supports,
+                text,
+            } => {
+                let side = if *supports { "for" } else { "against" };
+                if text.is_empty() {
+                    format!("evidence {side} {hypothesis} (no text)")
+                } else {
+                    format!("evidence {side} {hypothesis}: {}", q(text))
+                }
+            }
+            Command::Confirm { hypothesis } => format!("confirm {hypothesis}"),
+            Command::RuleOut { hypothesis } => format!("rule out {hypothesis}"),
+            Command::Role { role, person } => format!("role {role}: {person}"),
+            Command::StatusUpdate { text } => {
+                let lines = text.lines().count();
+                if lines > 1 {
+                    format!("status update ({lines} lines): {}", q(text))
+                } else {
+                    format!("status update {}", q(text))
+                }
+            }
+            Command::Change {
+                change,
+                version,
+                what,
+            } => match version {
+                Some(v) => format!("{} {v}: {}", change.as_str(), q(what)),
+                None => format!("{} (no version): {}", change.as_str(), q(what)),
+            },
+            Command::ActionItem { text, owner, due } => {
+                let mut s = format!("action item {}", q(text));
+                match owner {
+                    Some(o) => s.push_str(&format!(" · owner @{o}")),
+                    None => s.push_str(" · no owner"),
+                }
+                if let Some(d) = due {
+                    s.push_str(&format!(" · due {}", d.format("%a %Y-%m-%d")));
+                }
+                s
+            }
+            Command::Severity { severity, reason } => {
+                if reason.is_empty() {
+                    format!("severity {severity}")
+                } else {
+                    format!("severity {severity}: {}", q(reason))
+                }
+            }
+            Command::RootCause { text } => format!("root cause {}", q(text)),
+            Command::Acknowledge => "acknowledge the incident".to_string(),
+            Command::Lifecycle { stage, at, note } => {
+                let mut s = format!(
+                    "{} at {}",
+                    stage.as_str().replace('_', " "),
+                    at.format("%Y-%m-%d %H:%M:%SZ")
+                );
+                if !note.is_empty() {
+                    s.push_str(&format!(": {}", q(note)));
+                }
+                s
+            }
+            Command::Open { title } => format!("open an incident {}", q(title)),
+            Command::Close { reason } => {
+                if reason.is_empty() {
+                    "close the incident".to_string()
+                } else {
+                    format!("close the incident: {}", q(reason))
+                }
+            }
+        }
+    }
+
     /// The timeline event this command writes, by `actor` at `now`;
     /// `next_hypothesis` names a new hypothesis (`h3`), else the fold numbers it.
     pub fn draft(&self, actor: &str, now: DateTime<Utc>, next_hypothesis: Option<&str>) -> Draft {
@@ -513,6 +730,7 @@ impl Command {
                 what,
             } => Draft::change(actor, change.as_str(), what, version.as_deref()),
             Command::ActionItem { text, owner, due } => {
+                let due = due.map(|d| d.format("%Y-%m-%d").to_string());
                 Draft::action_item(actor, text, owner.as_deref().unwrap_or(""), due.as_deref())
             }
             Command::Severity { severity, reason } => Draft::severity(actor, *severity, reason),
@@ -554,8 +772,21 @@ mod tests {
         DateTime::<Utc>::UNIX_EPOCH
     }
 
+    /// Wednesday 2 December 2026.
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 12, 2).unwrap()
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
     fn p(kind: InputKind, text: &str) -> Command {
-        parse(kind, text).unwrap()
+        parse(kind, text, today()).unwrap()
+    }
+
+    fn err(kind: InputKind, text: &str) -> String {
+        parse(kind, text, today()).unwrap_err().0
     }
 
     #[test]
@@ -670,11 +901,14 @@ mod tests {
             Command::ActionItem {
                 text: "add pool alarm".into(),
                 owner: Some("ann".into()),
-                due: Some("2026-12-10".into())
+                due: Some(date("2026-12-10"))
             }
         );
-        let e = parse(InputKind::ActionItem, "x due:tomorrow").unwrap_err();
-        assert!(e.0.contains("YYYY-MM-DD"), "{e}");
+        let e = err(InputKind::ActionItem, "x due:next-week");
+        assert!(
+            e.contains("`due:next-week`") && e.contains("YYYY-MM-DD"),
+            "{e}"
+        );
         for bad in [
             "+12026-01-01",
             "-0001-01-01",
@@ -683,20 +917,27 @@ mod tests {
             "2026-12-01x",
         ] {
             assert!(
-                parse(InputKind::ActionItem, &format!("x due:{bad}")).is_err(),
+                parse(InputKind::ActionItem, &format!("x due:{bad}"), today()).is_err(),
                 "{bad}"
             );
         }
-        assert!(parse(InputKind::ActionItem, "ask @ann to pair with @bob").is_err());
-        assert!(parse(InputKind::ActionItem, "x due:2026-12-01 due:2027-01-01").is_err());
+        assert!(parse(InputKind::ActionItem, "ask @ann to pair with @bob", today()).is_err());
+        assert!(
+            parse(
+                InputKind::ActionItem,
+                "x due:2026-12-01 due:2027-01-01",
+                today()
+            )
+            .is_err()
+        );
         // An address is not an owner.
         assert!(matches!(
             p(InputKind::ActionItem, "email ann@example.com @bob"),
             Command::ActionItem { owner: Some(o), .. } if o == "bob"
         ));
-        assert!(parse(InputKind::ActionItem, "@ann").is_err());
+        assert!(parse(InputKind::ActionItem, "@ann", today()).is_err());
         assert!(
-            parse(InputKind::Role, "comms")
+            parse(InputKind::Role, "comms", today())
                 .unwrap_err()
                 .0
                 .contains("comms ann")
@@ -709,12 +950,12 @@ mod tests {
             }
         );
         assert!(
-            parse(InputKind::Severity, "bad")
+            parse(InputKind::Severity, "bad", today())
                 .unwrap_err()
                 .0
                 .contains("SEV-1")
         );
-        assert!(parse(InputKind::Note, "   ").is_err());
+        assert!(parse(InputKind::Note, "   ", today()).is_err());
     }
 
     #[test]
@@ -726,5 +967,321 @@ mod tests {
         assert_eq!(d.data, json!({"text": "a\nb"}));
         let d = p(InputKind::ActionItem, "fix it").draft("ann", now(), None);
         assert_eq!(d.data, json!({"text": "fix it", "owner": "", "due": null}));
+    }
+
+    #[test]
+    fn a_version_must_look_like_one_or_the_whole_text_is_the_description() {
+        for v in [
+            "v42",
+            "V7",
+            "v1.2.3",
+            "1.2.3",
+            "2026.12.01-3",
+            "2.0.0-rc.1+build5",
+            "3f9a2c1",
+            "3f9a2c1d0e4b5a6978877665544332211aabbccd",
+        ] {
+            assert!(looks_like_version(v), "{v}");
+        }
+        for w in [
+            "rollback", "of", "42", "3", "3rd", "v", "vault", "v42x!", "1.", "deadbeef", "cafe1",
+            "1.2.3/4", "v1..", "-1",
+        ] {
+            assert!(!looks_like_version(w), "{w}");
+        }
+        let c = |t| p(InputKind::Change(ChangeKind::Deploy), t);
+        // The report from the issue: `rollback` is a kind, never a version.
+        assert_eq!(
+            c("rollback of something"),
+            Command::Change {
+                change: ChangeKind::Rollback,
+                version: None,
+                what: "of something".into()
+            }
+        );
+        assert_eq!(
+            c("Rollback v41 payments client"),
+            Command::Change {
+                change: ChangeKind::Rollback,
+                version: Some("v41".into()),
+                what: "payments client".into()
+            }
+        );
+        assert_eq!(
+            c("restarted 3 pods"),
+            Command::Change {
+                change: ChangeKind::Deploy,
+                version: None,
+                what: "restarted 3 pods".into()
+            }
+        );
+        assert_eq!(
+            c("42 pods restarted"),
+            Command::Change {
+                change: ChangeKind::Deploy,
+                version: None,
+                what: "42 pods restarted".into()
+            }
+        );
+        assert_eq!(
+            c("config 2026.12.01-3 pool size 20"),
+            Command::Change {
+                change: ChangeKind::Config,
+                version: Some("2026.12.01-3".into()),
+                what: "pool size 20".into()
+            }
+        );
+        // A kind and nothing else says nothing about what changed.
+        let e = err(InputKind::Change(ChangeKind::Deploy), "rollback");
+        assert!(e.contains("say what the rollback changed"), "{e}");
+        assert_eq!(ChangeKind::parse("ROLLBACK"), Some(ChangeKind::Rollback));
+        assert_eq!(ChangeKind::parse("rollout"), None);
+    }
+
+    #[test]
+    fn due_dates_in_every_accepted_form_become_absolute_dates() {
+        // today() is Wednesday 2026-12-02.
+        for (text, want) in [
+            ("2026-12-04", "2026-12-04"),
+            ("2027-02-28", "2027-02-28"),
+            ("today", "2026-12-02"),
+            ("TODAY", "2026-12-02"),
+            ("tomorrow", "2026-12-03"),
+            ("Tomorrow", "2026-12-03"),
+            ("thu", "2026-12-03"),
+            ("thursday", "2026-12-03"),
+            ("thurs", "2026-12-03"),
+            ("fri", "2026-12-04"),
+            ("friday", "2026-12-04"),
+            ("Fri", "2026-12-04"),
+            ("sat", "2026-12-05"),
+            ("sun", "2026-12-06"),
+            ("mon", "2026-12-07"),
+            ("tue", "2026-12-08"),
+            ("tues", "2026-12-08"),
+            // The same weekday as today is next week's, never today.
+            ("wed", "2026-12-09"),
+            ("wednesday", "2026-12-09"),
+            ("+0d", "2026-12-02"),
+            ("+3d", "2026-12-05"),
+            ("+30d", "2027-01-01"),
+            ("+2w", "2026-12-16"),
+            ("+1W", "2026-12-09"),
+        ] {
+            assert_eq!(parse_due(text, today()), Ok(date(want)), "{text}");
+            assert_eq!(
+                p(InputKind::ActionItem, &format!("fix the pool due:{text}")),
+                Command::ActionItem {
+                    text: "fix the pool".into(),
+                    owner: None,
+                    due: Some(date(want)),
+                },
+                "due:{text}"
+            );
+        }
+        // The weekday is counted from the day given, not a clock.
+        let sunday = date("2026-12-06");
+        assert_eq!(parse_due("mon", sunday), Ok(date("2026-12-07")));
+        assert_eq!(parse_due("sun", sunday), Ok(date("2026-12-13")));
+        assert_eq!(parse_due("+1d", date("2026-12-31")), Ok(date("2027-01-01")));
+        // `Due:` is the same key in any case.
+        assert!(matches!(
+            p(InputKind::ActionItem, "x Due:fri"),
+            Command::ActionItem { due: Some(d), .. } if d == date("2026-12-04")
+        ));
+    }
+
+    #[test]
+    fn due_dates_people_mistype_are_refused_naming_the_part_and_the_forms() {
+        for bad in [
+            "next-week",
+            "someday",
+            "",
+            "2026-1-04",
+            "2026-02-29",
+            "2026-13-01",
+            "2026-12-32",
+            "12/04",
+            "04.12.2026",
+            "+3",
+            "+d",
+            "+3m",
+            "+3 d",
+            "+-3d",
+            "+3dd",
+            "+3é",
+            "3d",
+            "fr",
+            "fridays",
+            "+99999999999999999999d",
+            "+600w",
+            "2026-12-04x",
+            "+12026-01-01",
+        ] {
+            let e = parse_due(bad, today()).unwrap_err().0;
+            assert!(
+                e.starts_with(&format!("`{bad}` is not a due date")),
+                "{bad}: {e}"
+            );
+            for form in ["YYYY-MM-DD", "today", "tomorrow", "fri", "+3d", "+2w"] {
+                assert!(e.contains(form), "{bad}: {e} lacks {form}");
+            }
+            if bad.contains(' ') {
+                continue;
+            }
+            let e = err(InputKind::ActionItem, &format!("x due:{bad}"));
+            assert!(
+                e.starts_with(&format!("`due:{bad}` is not a due date")),
+                "{bad}: {e}"
+            );
+            assert!(e.contains("due:YYYY-MM-DD") && e.contains("due:+3d"), "{e}");
+        }
+        assert!(
+            parse_due("2026-02-29", today())
+                .unwrap_err()
+                .0
+                .contains("calendar")
+        );
+        assert!(
+            parse_due("+3m", today())
+                .unwrap_err()
+                .0
+                .contains("d for days")
+        );
+        assert!(
+            parse_due("+600w", today())
+                .unwrap_err()
+                .0
+                .contains("ten years")
+        );
+        let e = err(InputKind::ActionItem, "x due:fri due:mon");
+        assert!(e.contains("two due dates") && e.contains("due:mon"), "{e}");
+        // A word that starts with `due:` is the due date, so it must be one.
+        let e = err(InputKind::ActionItem, "ask about due:dates later");
+        assert!(e.starts_with("`due:dates` is not a due date"), "{e}");
+    }
+
+    #[test]
+    fn understood_says_in_one_line_what_will_be_saved() {
+        let u = |k, t| p(k, t).understood();
+        assert_eq!(
+            u(InputKind::ActionItem, "fix the pool @bob due:fri"),
+            "action item \"fix the pool\" · owner @bob · due Fri 2026-12-04"
+        );
+        assert_eq!(
+            u(InputKind::ActionItem, "fix the pool"),
+            "action item \"fix the pool\" · no owner"
+        );
+        let deploy = InputKind::Change(ChangeKind::Deploy);
+        assert_eq!(
+            u(deploy, "v42 new payments client"),
+            "deploy v42: \"new payments client\""
+        );
+        assert_eq!(
+            u(deploy, "rollback of something"),
+            "rollback (no version): \"of something\""
+        );
+        assert_eq!(
+            u(InputKind::Hypothesis, "+h1 pool waits at 100%"),
+            "evidence for h1: \"pool waits at 100%\""
+        );
+        assert_eq!(
+            u(InputKind::Hypothesis, "-h2"),
+            "evidence against h2 (no text)"
+        );
+        assert_eq!(u(InputKind::Hypothesis, "!h2"), "confirm h2");
+        assert_eq!(u(InputKind::Hypothesis, "xh3"), "rule out h3");
+        assert_eq!(
+            u(InputKind::Hypothesis, "pool exhausted"),
+            "new hypothesis \"pool exhausted\""
+        );
+        assert_eq!(
+            u(InputKind::Note, "paging worked #well"),
+            "note \"paging worked\" · #went_well"
+        );
+        assert_eq!(u(InputKind::Role, "comms cat"), "role comms: cat");
+        assert_eq!(
+            u(InputKind::Comms, "Investigating | next update 12:30"),
+            "status update (2 lines): \"Investigating | next update 12:30\""
+        );
+        assert_eq!(
+            u(InputKind::Severity, "sev2 checkout failing"),
+            "severity SEV-2: \"checkout failing\""
+        );
+        assert_eq!(u(InputKind::Severity, "SEV-1"), "severity SEV-1");
+        assert_eq!(
+            u(InputKind::RootCause, "pool of 10"),
+            "root cause \"pool of 10\""
+        );
+        let at = DateTime::parse_from_rfc3339("2026-11-22T03:20:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            Command::Lifecycle {
+                stage: Stage::Mitigated,
+                at,
+                note: "rolled back".into()
+            }
+            .understood(),
+            "mitigated at 2026-11-22 03:20:00Z: \"rolled back\""
+        );
+        assert_eq!(
+            Command::Close {
+                reason: String::new()
+            }
+            .understood(),
+            "close the incident"
+        );
+        assert_eq!(
+            Command::Open {
+                title: "Checkout 5xx".into()
+            }
+            .understood(),
+            "open an incident \"Checkout 5xx\""
+        );
+        // Whatever is saved, the line is one line.
+        assert!(!u(InputKind::Comms, "a | b | c").contains('\n'));
+    }
+
+    #[test]
+    fn the_stored_due_date_is_absolute() {
+        let d = p(InputKind::ActionItem, "fix it @bob due:tomorrow").draft("ann", now(), None);
+        assert_eq!(
+            d.data,
+            json!({"text": "fix it", "owner": "bob", "due": "2026-12-03"})
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_of_any_kind_parses_or_is_refused_without_panicking(
+            text in "\\PC{0,40}",
+            word in "(due:|@|\\+|-|!|x|v|deploy |rollback |SEV-)?[+a-z0-9.é:/-]{0,12}",
+            days in 0i64..200_000,
+        ) {
+            let today = NaiveDate::from_ymd_opt(1, 1, 1).unwrap() + chrono::Days::new(days as u64);
+            let kinds = [
+                InputKind::Note,
+                InputKind::Hypothesis,
+                InputKind::Role,
+                InputKind::Comms,
+                InputKind::Change(ChangeKind::Deploy),
+                InputKind::ActionItem,
+                InputKind::Severity,
+                InputKind::RootCause,
+            ];
+            for kind in kinds {
+                for line in [text.clone(), format!("{word} {text}"), format!("fix {word}")] {
+                    if let Ok(c) = parse(kind, &line, today) {
+                        let once = c.understood();
+                        proptest::prop_assert!(!once.contains('\n'));
+                        let _ = c.draft("ann", now(), Some("h1"));
+                    }
+                }
+            }
+            let _ = parse_due(&word, today);
+            let _ = parse_due(&word, NaiveDate::MAX);
+            let _ = parse_due(&word, NaiveDate::MIN);
+        }
     }
 }

@@ -266,6 +266,18 @@ impl Playbook {
         Ok(p)
     }
 
+    /// [`Playbook::parse`] that reports every failed check, not the first
+    /// (for `ic lint`); a document that does not read stops at its first error.
+    pub fn parse_all(file: &Path, text: &str) -> Result<Playbook, yaml::Invalid> {
+        let p: Playbook = yaml::parse(file, text).map_err(yaml::Invalid::Unread)?;
+        let problems = p.problems(file, text);
+        if problems.is_empty() {
+            Ok(p)
+        } else {
+            Err(yaml::Invalid::Checks(problems))
+        }
+    }
+
     /// What `ic lint` warns about in a valid playbook (positions in `text`):
     /// placeholders in quotes, backticks, quoted here-documents or comments,
     /// and placeholders a second parser (`ssh`, `sh -c`, `eval`) reads again.
@@ -312,6 +324,16 @@ impl Playbook {
     }
 
     fn check(&self, file: &Path, text: &str) -> Result<(), YamlError> {
+        match self.problems(file, text).into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Every check a deserialized playbook fails, in order (`ic lint` reports
+    /// them all; loading stops at the first): each step is checked on its own.
+    pub fn problems(&self, file: &Path, text: &str) -> Vec<YamlError> {
+        let mut found = Vec::new();
         let at = |line_col: Option<(usize, usize)>, message: String, hint: &str| YamlError {
             file: file.to_path_buf(),
             line: line_col.map(|l| l.0),
@@ -325,7 +347,7 @@ impl Playbook {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
-            return Err(at(
+            found.push(at(
                 locate_key(text, "id", 0),
                 format!("id `{}` must be letters, digits, - and _", self.id),
                 "e.g. id: http-5xx-spike",
@@ -337,7 +359,7 @@ impl Playbook {
                     Some(n) => format!("did you mean `{n}`? signals: {}", SIGNAL_NAMES.join(", ")),
                     None => format!("signals: {}", SIGNAL_NAMES.join(", ")),
                 };
-                return Err(at(
+                found.push(at(
                     locate_word(text, s, 0),
                     format!("applies_when.signals[{i}]: unknown signal `{s}`"),
                     &hint,
@@ -353,25 +375,27 @@ impl Playbook {
             *k += 1;
             let path = format!("phases.{phase}[id: {}]", step.id);
             if step.id.trim().is_empty() {
-                return Err(at(
+                found.push(at(
                     pos,
                     format!("phases.{phase}: a step has an empty id"),
                     "give every step a short unique id",
                 ));
+                continue;
             }
             if !seen.insert(step.id.as_str()) {
-                return Err(at(
+                found.push(at(
                     pos,
                     format!("{path}: step id `{}` is used twice", step.id),
                     "step ids must be unique within a playbook (they name the step in the timeline)",
                 ));
+                continue;
             }
             let from = pos.map_or(0, |(l, _)| index.line_offset(l));
             if let Some(v) = &step.verify
                 && let Err(e) = verify::parse(v)
             {
                 let p = locate_inside(text, v, e.column, from);
-                return Err(at(
+                found.push(at(
                     p,
                     format!("{path}.verify: {}", e.message),
                     "e.g. verify: \"error_rate({target}) < 1% over 5m\"",
@@ -379,19 +403,21 @@ impl Playbook {
             }
             if let Some(run) = &step.run {
                 if run.trim().is_empty() {
-                    return Err(at(
+                    found.push(at(
                         pos,
                         format!("{path}.run is empty"),
                         "give a command, or drop `run`",
                     ));
+                    continue;
                 }
                 if let Err(e) = Command::parse(run) {
                     let p = locate_inside(text, run, e.at, from);
-                    return Err(at(p, format!("{path}.run: {}", e.message), &e.hint));
+                    found.push(at(p, format!("{path}.run: {}", e.message), &e.hint));
+                    continue;
                 }
             }
             if step.timeout.is_some_and(|t| t.get().is_zero()) {
-                return Err(at(pos, format!("{path}.timeout is 0s"), "e.g. timeout: 2m"));
+                found.push(at(pos, format!("{path}.timeout is 0s"), "e.g. timeout: 2m"));
             }
         }
         if let Some(c) = &self.comms
@@ -399,20 +425,20 @@ impl Playbook {
         {
             let from = locate_key(text, "template", 0).map_or(0, |(l, _)| line_offset(text, l));
             let p = locate_inside(text, &c.template, col, from);
-            return Err(at(
+            found.push(at(
                 p,
                 format!("comms.template: unknown variable `{{{name}}}`"),
                 &format!("the template may use {}", braces(&COMMS_VARIABLES)),
             ));
         }
         if self.phases.all().next().is_none() {
-            return Err(at(
+            found.push(at(
                 locate_key(text, "phases", 0),
                 "phases: no steps at all".into(),
                 "give at least one step, e.g. detect: [{id: confirm, text: \"Confirm the alert\"}]",
             ));
         }
-        Ok(())
+        found
     }
 }
 

@@ -73,6 +73,16 @@ impl YamlError {
     }
 }
 
+/// What kept a document from loading, for a caller that reports all of it (`ic lint`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalid {
+    /// It does not read as the document (a syntax error, an unknown field, a
+    /// wrong type): the first such error, where reading stopped.
+    Unread(YamlError),
+    /// It reads, but these checks failed: every one, in order.
+    Checks(Vec<YamlError>),
+}
+
 /// Parses `text` (read from `file`) into `T`, refusing oversized documents.
 pub fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, YamlError> {
     if text.len() > MAX_YAML_BYTES {

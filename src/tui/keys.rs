@@ -470,7 +470,7 @@ mod tests {
         press(&mut v, &mut e, &[Key::Char('s'), Key::Char('2')]);
         assert!(e.incident_open());
         let mut script = vec![Key::Char('a')];
-        script.extend(typed("fix the pool due:friday"));
+        script.extend(typed("fix the pool due:next-week"));
         script.push(Key::Enter);
         let fx = press(&mut v, &mut e, &script);
         assert!(!fx.iter().any(|f| matches!(f, Effect::Append(_))), "{fx:?}");
@@ -478,7 +478,7 @@ mod tests {
             v.mode,
             Mode::Input(Box::new(Editor::new(
                 InputKind::ActionItem,
-                "fix the pool due:friday"
+                "fix the pool due:next-week"
             )))
         );
     }
