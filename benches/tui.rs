@@ -80,7 +80,7 @@ fn render_bench() {
         app::update(&mut state, Msg::Appended(d.into_event(seq, at)), at);
     }
     let Ok(mut term) = Terminal::new(TestBackend::new(160, 45));
-    let th = Theme { mono: false };
+    let th = Theme::of(incident_commander::tui::theme::ThemeName::Default);
     for _ in 0..5 {
         let _ = term.draw(|f| tui::draw(f, &state, &mut view, th));
     }
@@ -144,7 +144,7 @@ fn render_many(n: usize) {
     );
     let mut view = tui::view::View::new();
     let Ok(mut term) = Terminal::new(TestBackend::new(160, 45));
-    let th = Theme { mono: false };
+    let th = Theme::of(incident_commander::tui::theme::ThemeName::Default);
     let frames = 100;
     let started = Instant::now();
     for f in 0..frames {
