@@ -177,3 +177,23 @@ pub fn timeline_dir(explicit: Option<&Path>, config: Option<&Path>) -> anyhow::R
             .into()
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn theme_is_refused_where_no_view_opens() {
+        let cli = Cli::try_parse_from(["ic", "--theme", "mono", "check"]).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let err = rt.block_on(run(cli)).unwrap_err();
+        assert_eq!(exit_code(&err), EXIT_USAGE);
+        assert_eq!(
+            err.to_string(),
+            "--theme mono only applies to the full-screen view: use it with `ic` or `ic demo`"
+        );
+    }
+}
