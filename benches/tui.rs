@@ -65,6 +65,7 @@ fn render_bench() {
                 p50: Some(0.04),
                 p95: Some(0.1 + i as f64 / 1000.0),
                 p99: Some(0.2),
+                by_label: Vec::new(),
             })
             .collect();
         app::update(&mut state, Msg::Views("shop".into(), views, at), at);
@@ -80,7 +81,7 @@ fn render_bench() {
         app::update(&mut state, Msg::Appended(d.into_event(seq, at)), at);
     }
     let Ok(mut term) = Terminal::new(TestBackend::new(160, 45));
-    let th = Theme { mono: false };
+    let th = Theme::of(incident_commander::tui::theme::ThemeName::Default);
     for _ in 0..5 {
         let _ = term.draw(|f| tui::draw(f, &state, &mut view, th));
     }
@@ -127,6 +128,7 @@ fn render_many(n: usize) {
                 p50: Some(0.04),
                 p95: Some(0.1 + (i % 100) as f64 / 1000.0),
                 p99: Some(0.2),
+                by_label: Vec::new(),
             };
             let _ = t.on_view(v, at, &settings);
             t.tick(at, &settings);
@@ -144,7 +146,7 @@ fn render_many(n: usize) {
     );
     let mut view = tui::view::View::new();
     let Ok(mut term) = Terminal::new(TestBackend::new(160, 45));
-    let th = Theme { mono: false };
+    let th = Theme::of(incident_commander::tui::theme::ThemeName::Default);
     let frames = 100;
     let started = Instant::now();
     for f in 0..frames {

@@ -18,6 +18,11 @@ pub struct Cli {
     /// Log file (default: the platform data dir's logs/ic.log; level from $IC_LOG).
     #[arg(long, global = true, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+    /// The full-screen view's palette: default (the terminal's colours),
+    /// high-contrast, colorblind or mono; overrides the config's `theme:`
+    /// (`NO_COLOR` forces mono).
+    #[arg(long, value_name = "THEME", value_parser = parse_theme)]
+    pub theme: Option<crate::config::ThemeName>,
     /// What to do; without a command, `ic` opens the full-screen incident view.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -80,6 +85,14 @@ pub struct DemoArgs {
     /// Where the demo's incident timelines go (default: a new temporary directory).
     #[arg(long, value_name = "DIR")]
     pub timeline_dir: Option<PathBuf>,
+    /// The view's palette: default (the terminal's colours), high-contrast,
+    /// colorblind or mono (`NO_COLOR` forces mono).
+    #[arg(long, value_name = "THEME", value_parser = parse_theme)]
+    pub theme: Option<crate::config::ThemeName>,
+}
+
+fn parse_theme(s: &str) -> Result<crate::config::ThemeName, String> {
+    crate::config::ThemeName::parse(s)
 }
 
 fn parse_rps(s: &str) -> Result<f64, String> {
@@ -306,5 +319,26 @@ mod tests {
     #[test]
     fn every_subcommand_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn theme_is_taken_by_the_view_and_the_demo_and_a_wrong_one_lists_the_choices() {
+        use crate::config::ThemeName;
+        let cli = Cli::try_parse_from(["ic", "--theme", "high-contrast"]).unwrap();
+        assert_eq!(cli.theme, Some(ThemeName::HighContrast));
+        let cli = Cli::try_parse_from(["ic", "demo", "--theme", "colorblind"]).unwrap();
+        match cli.command {
+            Some(Command::Demo(d)) => assert_eq!(d.theme, Some(ThemeName::Colorblind)),
+            other => panic!("{other:?}"),
+        }
+        let e = Cli::try_parse_from(["ic", "--theme", "neon"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                "`neon` is not a theme: choose one of default, high-contrast, colorblind, mono"
+            ),
+            "{e}"
+        );
     }
 }

@@ -31,6 +31,13 @@ pub const CONFIG_FILE_NAME: &str = "ic.yaml";
 pub struct Config {
     /// Service name shown in the title and the postmortem.
     pub service: Text,
+    /// The environment the service runs in (`prod`, `staging`), shown in the
+    /// view's header as `env: NAME` (production-like names stand out).
+    #[serde(default, deserialize_with = "environment_name")]
+    pub environment: Option<Text>,
+    /// The view's palette; `--theme` overrides it, `NO_COLOR` forces `mono`.
+    #[serde(default)]
+    pub theme: Option<ThemeName>,
     /// Who is at the keyboard, as the timeline names them (default `$USER@host`).
     #[serde(default)]
     pub responder: Option<Text>,
@@ -504,6 +511,132 @@ pub enum WebhookFormat {
     Json,
     /// Slack-compatible `{"text": ...}`.
     Slack,
+}
+
+/// The view's palettes (`theme:` in the config, `--theme` on the command line).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ThemeName {
+    /// The terminal's own colours (the 16 named ANSI colours).
+    #[default]
+    Default,
+    /// Bright colours, bold, no dimmed text.
+    HighContrast,
+    /// Blue and orange instead of green and red; bad also bold and underlined.
+    Colorblind,
+    /// No colour at all (what `NO_COLOR` forces).
+    Mono,
+}
+
+impl ThemeName {
+    /// Every theme, in the order they are listed to the user.
+    pub const ALL: [ThemeName; 4] = [
+        ThemeName::Default,
+        ThemeName::HighContrast,
+        ThemeName::Colorblind,
+        ThemeName::Mono,
+    ];
+
+    /// The name as written in the config and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThemeName::Default => "default",
+            ThemeName::HighContrast => "high-contrast",
+            ThemeName::Colorblind => "colorblind",
+            ThemeName::Mono => "mono",
+        }
+    }
+
+    /// The choices, for messages: `default, high-contrast, colorblind, mono`.
+    pub fn choices() -> String {
+        ThemeName::ALL.map(ThemeName::as_str).join(", ")
+    }
+
+    /// The theme called `s` (exactly as [`ThemeName::as_str`] writes it);
+    /// `Err` names the value and lists the choices.
+    pub fn parse(s: &str) -> Result<ThemeName, String> {
+        ThemeName::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "`{}` is not a theme: choose one of {}",
+                    s.escape_debug(),
+                    ThemeName::choices()
+                )
+            })
+    }
+}
+
+impl fmt::Display for ThemeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ThemeName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = ThemeName;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                write!(f, "a theme: one of {}", ThemeName::choices())
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<ThemeName, E> {
+                ThemeName::parse(s).map_err(|why| {
+                    E::custom(hinted(
+                        why,
+                        "e.g. `theme: high-contrast`; leave it out for the terminal's own colours",
+                    ))
+                })
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// The longest `environment:` shown (it sits in the header next to the service).
+pub const MAX_ENVIRONMENT_CHARS: usize = 24;
+
+/// `environment:` — one short line of text (after `${ENV}`), not empty;
+/// checked in the value's visitor, so an error points at the value.
+fn environment_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Text>, D::Error> {
+    struct Env(Text);
+    impl<'de> Deserialize<'de> for Env {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl Visitor<'_> for V {
+                type Value = Env;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("an environment name like prod or staging")
+                }
+                fn visit_str<E: de::Error>(self, s: &str) -> Result<Env, E> {
+                    let text = interpolate_in_context(s).map_err(E::custom)?;
+                    let value = text.expose();
+                    let hint = "name the environment in a few characters, e.g. `environment: prod` or `environment: staging`";
+                    if value.trim().is_empty() {
+                        return Err(E::custom(hinted(
+                            "environment is empty: leave the key out, or name the environment",
+                            hint,
+                        )));
+                    }
+                    if value.chars().count() > MAX_ENVIRONMENT_CHARS
+                        || value.chars().any(char::is_control)
+                    {
+                        return Err(E::custom(hinted(
+                            format!(
+                                "environment `{}` is not one short line: at most {MAX_ENVIRONMENT_CHARS} characters, no line breaks or control characters",
+                                text.to_string().escape_debug()
+                            ),
+                            hint,
+                        )));
+                    }
+                    Ok(Env(text))
+                }
+            }
+            d.deserialize_str(V)
+        }
+    }
+    Option::<Env>::deserialize(d).map(|e| e.map(|e| e.0))
 }
 
 // ---------------------------------------------------------------------------

@@ -87,8 +87,15 @@ fn key(s: &mut Ui, code: KeyCode) -> Vec<Effect> {
 fn draw(s: &mut Ui) -> Vec<String> {
     let (w, h) = s.view.size;
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| tui::draw(f, &s.engine, &mut s.view, Theme { mono: true }))
-        .unwrap();
+    term.draw(|f| {
+        tui::draw(
+            f,
+            &s.engine,
+            &mut s.view,
+            Theme::of(incident_commander::tui::theme::ThemeName::Mono),
+        )
+    })
+    .unwrap();
     let buf = term.backend().buffer().clone();
     (0..h)
         .map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect())

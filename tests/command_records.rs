@@ -112,8 +112,15 @@ async fn a_command_s_end_is_written_where_its_start_is_even_after_a_close() {
     sc.key(press(KeyCode::Enter));
     // A frame shows the dialog (only drawn rows count as read), then y.
     let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 45)).unwrap();
-    term.draw(|f| sc.draw(f, incident_commander::tui::theme::Theme { mono: true }))
-        .unwrap();
+    term.draw(|f| {
+        sc.draw(
+            f,
+            incident_commander::tui::theme::Theme::of(
+                incident_commander::tui::theme::ThemeName::Mono,
+            ),
+        )
+    })
+    .unwrap();
     sc.key(press(KeyCode::Char('y')));
     let mut rt = sc.rt;
     assert_eq!(

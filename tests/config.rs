@@ -51,6 +51,11 @@ fn example_config_documents_every_field_and_parses() {
     let d = dir.path().display();
     let c = Config::parse(&dir.path().join("ic.yaml"), &text, env(&secrets)).unwrap();
     assert_eq!(c.service.to_string(), "checkout-api");
+    assert_eq!(c.environment.as_ref().map(|e| e.expose()), Some("prod"));
+    assert_eq!(
+        c.theme,
+        Some(incident_commander::config::ThemeName::Default)
+    );
     assert_eq!(c.endpoints.len(), 2);
     let pay = &c.endpoints[0];
     assert_eq!(pay.interval(&c.poll), Duration::from_secs(1));
@@ -557,4 +562,65 @@ fn credentials_headers_and_counts_are_checked_where_written() {
         assert!(!e.message.contains("\n"), "the hint is split off: {e:?}");
         assert!(!e.to_string().contains("s3cret"), "{e}");
     }
+}
+
+#[test]
+fn theme_and_environment_are_read_and_bad_values_are_located() {
+    use incident_commander::config::ThemeName;
+    let with = |extra: &str| {
+        format!("service: shop\n{extra}endpoints:\n  - name: a\n    url: http://127.0.0.1:1/x\n")
+    };
+    let c = parse(&with("environment: prod\ntheme: high-contrast\n")).unwrap();
+    assert_eq!(c.environment.as_ref().map(|e| e.expose()), Some("prod"));
+    assert_eq!(c.theme, Some(ThemeName::HighContrast));
+    for name in ThemeName::ALL {
+        let c = parse(&with(&format!("theme: {name}\n"))).unwrap();
+        assert_eq!(c.theme, Some(name));
+    }
+    // Both optional.
+    let c = parse(ONE_ENDPOINT).unwrap();
+    assert_eq!((c.environment.is_none(), c.theme), (true, None));
+
+    // An unknown theme: at its value, with every choice.
+    let e = err(&with("theme: neon\n"));
+    assert_eq!((e.line, e.column), (Some(2), Some(8)), "{e}");
+    assert!(
+        e.message.contains(
+            "`neon` is not a theme: choose one of default, high-contrast, colorblind, mono"
+        ),
+        "{e}"
+    );
+    assert!(
+        e.hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("theme: high-contrast"),
+        "{e}"
+    );
+    // Names are exact: no other case, no underscores.
+    for bad in ["Mono", "high_contrast", "\"\""] {
+        let e = err(&with(&format!("theme: {bad}\n")));
+        assert_eq!(e.line, Some(2), "{bad}: {e}");
+        assert!(e.message.contains("is not a theme"), "{bad}: {e}");
+    }
+    let e = err(&with("theme: [mono]\n"));
+    assert_eq!(e.line, Some(2), "{e}");
+
+    // An environment is one short line, not empty.
+    let e = err(&with("environment: \"\"\n"));
+    assert_eq!((e.line, e.column), (Some(2), Some(14)), "{e}");
+    assert!(e.message.contains("environment is empty"), "{e}");
+    let e = err(&with("environment: \"prod\\nstaging\"\n"));
+    assert_eq!(e.line, Some(2), "{e}");
+    assert!(e.message.contains("not one short line"), "{e}");
+    let e = err(&with(&format!("environment: {}\n", "x".repeat(30))));
+    assert!(e.message.contains("at most 24 characters"), "{e}");
+    // From the environment, like any string.
+    let c = Config::parse(
+        Path::new("ic.yaml"),
+        &with("environment: \"${DEPLOY_ENV}\"\n"),
+        env(&[("DEPLOY_ENV", "production")]),
+    )
+    .unwrap();
+    assert_eq!(c.environment.unwrap().expose(), "production");
 }

@@ -173,8 +173,15 @@ async fn an_outage_opens_one_incident_notifies_once_and_a_confirmed_command_is_r
     sc.view.focus = Pane::Playbook;
     sc.key(Key::Enter);
     let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 45)).unwrap();
-    term.draw(|f| sc.draw(f, incident_commander::tui::theme::Theme { mono: true }))
-        .unwrap();
+    term.draw(|f| {
+        sc.draw(
+            f,
+            incident_commander::tui::theme::Theme::of(
+                incident_commander::tui::theme::ThemeName::Mono,
+            ),
+        )
+    })
+    .unwrap();
     sc.key(Key::Char('y'));
     let mut rt = sc.rt;
     assert_eq!(

@@ -4,7 +4,8 @@
 //! clears the demo's fault), watch the recovery verify itself, resolve, write
 //! the postmortem, quit — asserting
 //! on the screen, the timeline file and the postmortem, and that the terminal
-//! left the alternate screen. Skips without tmux unless `IC_REQUIRE_TMUX=1`.
+//! left the alternate screen; and quitting mid-incident leaves clean lines
+//! naming paths that exist. Skips without tmux unless `IC_REQUIRE_TMUX=1`.
 
 mod support;
 
@@ -168,4 +169,68 @@ fn events_appended_by_another_process_appear_and_a_close_is_honoured() {
     s.wait("the incident closed", 5, |t| t.contains("no incident open"));
     s.keys(&["q"]);
     s.wait("ic to exit", 10, |t| t.contains("IC-EXIT=0"));
+}
+
+#[test]
+fn quitting_mid_incident_prints_clean_lines_naming_paths_that_exist() {
+    if !tmux::available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let timelines = dir.path().join("incidents");
+    let s = Session::demo("exit", dir.path(), &timelines);
+    s.wait("the incident", 25, |t| t.contains("phase: detect"));
+    // A postmortem written during the incident is named on exit too.
+    s.keys(&["P"]);
+    s.wait("the postmortem", 5, |t| t.contains("postmortem written to"));
+    s.keys(&["q"]);
+    s.wait("the quit question", 5, |t| {
+        t.contains("An incident is open. Quit?")
+    });
+    s.keys(&["y"]);
+    let after = s.wait("ic to exit", 10, |t| t.contains("IC-EXIT="));
+    assert!(after.contains("IC-EXIT=0"), "{after}");
+    // The pane shows only what ic printed after leaving the alternate screen,
+    // from its first row: one line each, none written over another.
+    let printed: Vec<&str> = after
+        .lines()
+        .take_while(|l| !l.starts_with("IC-EXIT="))
+        .collect();
+    let prefixes = [
+        "demo timelines kept in ",
+        "timeline: ",
+        "postmortem written to ",
+        "render the postmortem: ic postmortem ",
+    ];
+    assert_eq!(printed.len(), prefixes.len(), "{after}");
+    let files = incident_commander::journal::timelines(&timelines);
+    assert_eq!(files.len(), 1, "{files:?}");
+    for (line, prefix) in printed.iter().zip(prefixes) {
+        let path = line
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("`{line}` should start with `{prefix}`:\n{after}"));
+        assert!(
+            prefixes.iter().all(|p| !path.contains(p.trim())),
+            "two lines in one: {line}"
+        );
+        assert!(Path::new(path).exists(), "{path} does not exist:\n{after}");
+    }
+    assert_eq!(printed[0].strip_prefix(prefixes[0]), timelines.to_str());
+    assert_eq!(printed[1].strip_prefix(prefixes[1]), files[0].to_str());
+    assert!(
+        Path::new(printed[2].strip_prefix(prefixes[2]).unwrap()).is_file(),
+        "{after}"
+    );
+    // The command it gives works as printed.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ic"))
+        .args(["postmortem", printed[3].strip_prefix(prefixes[3]).unwrap()])
+        .env("IC_LOG", "off")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("# Postmortem:"));
 }

@@ -16,8 +16,9 @@ use incident_commander::core::playbook;
 use incident_commander::core::sample::{FailureClass, Phases, ProbeSample};
 use incident_commander::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
 use incident_commander::tui::input::Input;
+use incident_commander::tui::theme::{Theme, ThemeName};
 use incident_commander::tui::view::{Confirm, Mode, Pane, View};
-use incident_commander::tui::{self, keys, theme::Theme};
+use incident_commander::tui::{self, keys};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
@@ -178,8 +179,12 @@ impl Harness {
     }
 
     fn render(&mut self, w: u16, hgt: u16) -> (String, ratatui::buffer::Buffer) {
+        self.render_in(Theme::of(ThemeName::Default), w, hgt)
+    }
+
+    fn render_in(&mut self, th: Theme, w: u16, hgt: u16) -> (String, ratatui::buffer::Buffer) {
         let mut term = Terminal::new(TestBackend::new(w, hgt)).unwrap();
-        term.draw(|f| tui::draw(f, &self.state, &mut self.view, Theme { mono: false }))
+        term.draw(|f| tui::draw(f, &self.state, &mut self.view, th))
             .unwrap();
         let buf = term.backend().buffer().clone();
         let mut out = String::new();
@@ -305,6 +310,88 @@ fn overlays_and_modes() {
     insta::assert_snapshot!("quit_confirm_80x24", h.render(80, 24).0);
     h.key(KeyCode::Char('n'), at(123));
     assert!(!h.state.quit, "n keeps the app running");
+}
+
+#[test]
+fn the_palette_the_triage_summary_an_open_event_and_scrolled_steps_at_both_sizes() {
+    let mut h = Harness::incident();
+    // The palette: `sev` finds the severity picker first; Enter opens it.
+    h.key(KeyCode::Char(':'), at(121));
+    h.text("sev", at(121));
+    insta::assert_snapshot!("palette_80x24", h.render(80, 24).0);
+    insta::assert_snapshot!("palette_160x45", h.render(160, 45).0);
+    h.key(KeyCode::Enter, at(121));
+    assert!(
+        matches!(h.view.mode, Mode::Severity(_)),
+        "{:?}",
+        h.view.mode
+    );
+    h.key(KeyCode::Esc, at(121));
+    // The triage summary answers from the data.
+    h.key(KeyCode::Char('T'), at(122));
+    let (big, _) = h.render(160, 45);
+    for want in [
+        "which",
+        "2 of 3 watched",
+        "how bad",
+        "trend",
+        "who",
+        "since",
+        "changed before",
+        "likely class",
+    ] {
+        assert!(big.contains(want), "{want}: {big}");
+    }
+    insta::assert_snapshot!("triage_80x24", h.render(80, 24).0);
+    insta::assert_snapshot!("triage_160x45", big);
+    h.key(KeyCode::Esc, at(122));
+    // A timeline row opens in full.
+    h.view.focus = Pane::Timeline;
+    h.key(KeyCode::Up, at(123));
+    h.key(KeyCode::Enter, at(123));
+    assert!(matches!(h.view.mode, Mode::Event(_)), "{:?}", h.view.mode);
+    insta::assert_snapshot!("event_80x24", h.render(80, 24).0);
+    h.key(KeyCode::Esc, at(123));
+    // The 5xx playbook's triage tab at 80×24: the last step scrolls into view.
+    h.view.focus = Pane::Playbook;
+    h.view.phase_tab = incident_commander::core::event::Phase::Triage;
+    let n = h.view.visible_steps(&h.state).len();
+    for _ in 0..n {
+        h.key(KeyCode::Down, at(124));
+    }
+    let last = h.view.visible_steps(&h.state)[n - 1].text.clone();
+    let (small, _) = h.render(80, 24);
+    let words: String = last
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(small.contains(&words), "{words}: {small}");
+    assert!(small.contains("more ↑"), "{small}");
+    insta::assert_snapshot!("steps_scrolled_80x24", small);
+    h.key(KeyCode::Enter, at(125));
+    let ticked = h
+        .state
+        .incident
+        .as_ref()
+        .unwrap()
+        .events
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(ticked.kind, Kind::StepDone, "{ticked:?}");
+    // Un-ticked: recorded, and open again.
+    h.key(KeyCode::Char('U'), at(126));
+    let undone = h
+        .state
+        .incident
+        .as_ref()
+        .unwrap()
+        .events
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(undone.kind, Kind::StepUndone, "{undone:?}");
 }
 
 #[test]
@@ -802,4 +889,97 @@ fn a_background_error_stays_listed_after_later_messages_and_e_shows_it() {
     assert_eq!(h.state.errors.len(), incident_commander::app::MAX_ERRORS);
     let (screen, _) = h.render(160, 45);
     assert!(screen.contains("151 errors (E)"), "{screen}");
+}
+
+/// Where `needle` first shows in `buf`'s rows `rows`: (column, row).
+fn find_in(
+    buf: &ratatui::buffer::Buffer,
+    needle: &str,
+    rows: std::ops::Range<u16>,
+) -> Option<(u16, u16)> {
+    let w = buf.area.width;
+    rows.into_iter().find_map(|y| {
+        let line: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+        line.find(needle)
+            .map(|i| (line[..i].chars().count() as u16, y))
+    })
+}
+
+#[test]
+fn the_header_shows_the_environment_badge_next_to_the_service() {
+    let mut h = Harness::incident();
+    h.state.environment = Some("prod".into());
+    for (w, hgt) in [(80, 24), (160, 45)] {
+        let (text, buf) = h.render(w, hgt);
+        let header: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
+        insta::assert_snapshot!(format!("header_env_prod_{w}x{hgt}"), header);
+        // Production stands out: white on red, right after the service.
+        let (x, y) = find_in(&buf, "env: prod", 0..1).expect("the badge");
+        assert_eq!(buf[(x, y)].bg, Color::Red, "{text}");
+        assert!(text.starts_with(" shop   env: prod "), "{text}");
+        // The phase and the clock still fit: the title gives way.
+        let top = text.lines().next().unwrap();
+        assert!(
+            top.contains("phase: detect") && top.ends_with(" UTC"),
+            "{top}"
+        );
+    }
+    // Another environment is named, but not in red.
+    h.state.environment = Some("staging".into());
+    let (text, buf) = h.render(80, 24);
+    let (x, y) = find_in(&buf, "env: staging", 0..1).expect("the badge");
+    assert_eq!(buf[(x, y)].bg, Color::Reset, "{text}");
+    // None configured: no badge.
+    h.state.environment = None;
+    let (text, _) = h.render(80, 24);
+    assert!(!text.contains("env:"), "{text}");
+}
+
+#[test]
+fn every_theme_draws_the_same_text_and_its_own_colours() {
+    let mut h = Harness::incident();
+    h.state.environment = Some("prod".into());
+    let (plain, _) = h.render(160, 45);
+    // The header's badge, the footer's banner, an endpoint's state.
+    let rows = |needle: &str| match needle {
+        "ALERT" => 43..45,
+        "env: prod" => 0..1,
+        _ => 2..43,
+    };
+    let styled = |h: &mut Harness, name: ThemeName, needle: &str| {
+        let (text, buf) = h.render_in(Theme::of(name), 160, 45);
+        assert_eq!(
+            text, plain,
+            "{name}: the theme changes colours, never the text"
+        );
+        let (x, y) =
+            find_in(&buf, needle, rows(needle)).unwrap_or_else(|| panic!("{needle}:\n{text}"));
+        buf[(x, y)].style()
+    };
+    // The ALERT banner and the production badge: red by default, orange
+    // (xterm 208) in the colour-blind palette, bright red in high contrast,
+    // inverted without colour in mono.
+    for needle in ["env: prod", "ALERT"] {
+        assert_eq!(
+            styled(&mut h, ThemeName::Colorblind, needle).bg,
+            Some(Color::Indexed(208))
+        );
+        assert_eq!(
+            styled(&mut h, ThemeName::HighContrast, needle).bg,
+            Some(Color::LightRed)
+        );
+        let mono = styled(&mut h, ThemeName::Mono, needle);
+        assert_eq!((mono.fg, mono.bg), (Some(Color::Reset), Some(Color::Reset)));
+        assert!(
+            mono.add_modifier
+                .contains(ratatui::style::Modifier::REVERSED)
+        );
+    }
+    // The failing endpoint's state: orange and underlined, never red, for colour-blind eyes.
+    let down = styled(&mut h, ThemeName::Colorblind, "DOWN");
+    assert_eq!(down.fg, Some(Color::Indexed(208)));
+    assert!(
+        down.add_modifier
+            .contains(ratatui::style::Modifier::UNDERLINED)
+    );
 }

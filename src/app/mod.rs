@@ -252,6 +252,9 @@ pub struct IncidentView {
 pub struct State {
     /// Service name.
     pub service: String,
+    /// The environment the service runs in (`prod`, `staging`), when configured:
+    /// the header's `env:` badge.
+    pub environment: Option<String>,
     /// Who is at the keyboard.
     pub actor: String,
     /// Detection settings.
@@ -338,6 +341,7 @@ impl State {
     ) -> State {
         State {
             service: service.to_string(),
+            environment: None,
             actor: actor.to_string(),
             settings,
             targets,

@@ -293,7 +293,7 @@ fn likely_class(state: &State, firing: &[&Target]) -> String {
         Some((c, n)) => {
             let failed: u64 = by_class.iter().sum::<u64>() - by_class[FailureClass::Ok.index()];
             format!(
-                "{c} ({:.0}% of failed probes in 5m): see the triage ladder's {c} step",
+                "{c} ({:.0}% of failed probes in 5m)",
                 n as f64 * 100.0 / failed.max(1) as f64
             )
         }
@@ -326,6 +326,6 @@ fn exemplars(firing: &[&Target]) -> Vec<String> {
             })
         })
         .collect();
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|e| std::cmp::Reverse(e.0));
     out.into_iter().take(3).map(|(_, s)| s).collect()
 }

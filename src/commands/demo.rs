@@ -6,8 +6,10 @@
 use super::EXIT_OK;
 use super::watch::{self, Setup};
 use crate::cli::DemoArgs;
+use crate::config::ThemeName;
 use crate::core::scenario::{RouteSelector, Scenario};
 use crate::demo::{self, DemoServer};
+use crate::tui::theme::Theme;
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{Value, json};
@@ -16,7 +18,8 @@ use std::path::{Path, PathBuf};
 
 const ROUTES_LINE: &str = "routes: /api/payments /api/orders /api/search?q= /api/users/{id} /healthz  metrics: /metrics  faults: /_demo/fault  (Ctrl-C stops)";
 
-pub(super) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
+/// `ic demo`; `theme` is a `--theme` given before the subcommand (`ic --theme mono demo`).
+pub(super) async fn run(args: DemoArgs, theme: Option<ThemeName>) -> anyhow::Result<u8> {
     let scenario = demo::load_scenario(&args.scenario)?;
     if args.serve {
         return serve(args, scenario).await;
@@ -29,10 +32,8 @@ pub(super) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     let code = match setup(&server.url(), args.timeline_dir.as_deref()) {
         Err(e) => Err(e),
         Ok(s) if interactive => {
-            let dir = s.dir.clone();
-            let code = super::view::run(s).await;
-            println!("demo timelines kept in {}", dir.display());
-            code
+            let theme = Theme::from_env(args.theme.or(theme));
+            super::view::run(s, super::view::ViewOptions { theme, demo: true }).await
         }
         Ok(s) => headless(&args, &server, s).await,
     };

@@ -26,6 +26,7 @@ use crate::cli::{Cli, Command};
 use crate::config::{Config, ConfigError};
 use crate::core::text;
 use crate::core::yaml::YamlError;
+use crate::tui::theme::Theme;
 use clap::CommandFactory;
 use std::path::{Path, PathBuf};
 
@@ -52,10 +53,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
             .into());
         }
         let dir = timeline_dir(None, cli.config.as_deref())?;
-        return view::run(setup::Setup::new(sources, Vec::new(), dir, Vec::new())?).await;
+        let theme = Theme::from_env(cli.theme.or(sources.config.theme));
+        let setup = setup::Setup::new(sources, Vec::new(), dir, Vec::new())?;
+        return view::run(setup, view::ViewOptions { theme, demo: false }).await;
     };
+    if let Some(t) = cli.theme
+        && !matches!(command, Command::Demo(_))
+    {
+        return Err(UsageError(format!(
+            "--theme {t} only applies to the full-screen view: use it with `ic` or `ic demo`"
+        ))
+        .into());
+    }
     match command {
-        Command::Demo(args) => demo::run(args).await,
+        Command::Demo(args) => demo::run(args, cli.theme).await,
         Command::Lint(args) => lint::run(args, cli.config.as_deref()),
         Command::Init(args) => init::run(&args),
         Command::Completions(args) => {
@@ -185,4 +196,24 @@ pub fn timeline_dir(explicit: Option<&Path>, config: Option<&Path>) -> anyhow::R
             )
             .into()
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn theme_is_refused_where_no_view_opens() {
+        let cli = Cli::try_parse_from(["ic", "--theme", "mono", "check"]).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let err = rt.block_on(run(cli)).unwrap_err();
+        assert_eq!(exit_code(&err), EXIT_USAGE);
+        assert_eq!(
+            err.to_string(),
+            "--theme mono only applies to the full-screen view: use it with `ic` or `ic demo`"
+        );
+    }
 }

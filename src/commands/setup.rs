@@ -137,6 +137,10 @@ fn state_for(sources: &Sources, playbooks: Vec<Playbook>, dir: PathBuf) -> State
         dir,
         crate::clock::now(),
     );
+    state.environment = config
+        .environment
+        .as_ref()
+        .map(|e| e.expose().trim().to_string());
     state.auto_open = config.incidents.auto_open;
     state.stale_after = chrono::Duration::from_std(config.incidents.stale_after.get())
         .unwrap_or(chrono::Duration::hours(1));

@@ -2,7 +2,7 @@
 //! chart with the threshold line, the status-class breakdown and the last
 //! error exemplars with their failure class and phase timings.
 
-use super::theme::Theme;
+use super::theme::{Theme, Tint};
 use super::view::View;
 use crate::app::State;
 use crate::app::targets::{Point, Target};
@@ -10,7 +10,6 @@ use crate::core::sample::FailureClass;
 use crate::core::text::escape;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
-use ratatui::style::{Color, Style};
 use ratatui::symbols;
 use ratatui::text::Line;
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph};
@@ -62,15 +61,6 @@ fn axis_labels(top: String) -> Vec<Line<'static>> {
     ]
 }
 
-/// A line's style: colour `c`, or none in monochrome.
-fn color(th: Theme, c: Color) -> Style {
-    if th.mono {
-        Style::default()
-    } else {
-        Style::default().fg(c)
-    }
-}
-
 /// The latency chart: p50, p95 and p99 in ms over the history.
 fn draw_latency(f: &mut Frame, area: Rect, t: &Target, th: Theme) {
     let (t0, span) = time_axis(t);
@@ -87,19 +77,19 @@ fn draw_latency(f: &mut Frame, area: Rect, t: &Target, th: Theme) {
             .name("p50")
             .marker(symbols::Marker::Braille)
             .graph_type(GraphType::Line)
-            .style(color(th, Color::Green))
+            .style(th.line(Tint::Ok))
             .data(&p50),
         Dataset::default()
             .name("p95")
             .marker(symbols::Marker::Braille)
             .graph_type(GraphType::Line)
-            .style(color(th, Color::Yellow))
+            .style(th.line(Tint::Warn))
             .data(&p95),
         Dataset::default()
             .name("p99")
             .marker(symbols::Marker::Braille)
             .graph_type(GraphType::Line)
-            .style(color(th, Color::Red))
+            .style(th.line(Tint::Bad))
             .data(&p99),
     ])
     .x_axis(Axis::default().bounds([0.0, span]))
@@ -130,13 +120,13 @@ fn draw_error_rate(f: &mut Frame, area: Rect, t: &Target, s: &State, th: Theme) 
             .name("error %")
             .marker(symbols::Marker::Braille)
             .graph_type(GraphType::Line)
-            .style(color(th, Color::Red))
+            .style(th.line(Tint::Bad))
             .data(&errs),
         Dataset::default()
             .name(format!("threshold {thr}%"))
             .marker(symbols::Marker::Dot)
             .graph_type(GraphType::Line)
-            .style(color(th, Color::DarkGray))
+            .style(th.line(Tint::Dim))
             .data(&line),
     ])
     .x_axis(Axis::default().bounds([0.0, span]))

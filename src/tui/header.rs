@@ -1,7 +1,9 @@
-//! The header: service, incident title, severity badge, phase, clocks since
-//! impact and detection, per-severity countdowns, wall time.
+//! The header: service and environment badge (`env: prod`, standing out for
+//! production), incident title, severity badge, phase, clocks since impact
+//! and detection, per-severity countdowns, wall time. The title gives way
+//! (elided with `…`) so the phase and the clock fit the width.
 
-use super::theme::Theme;
+use super::theme::{Theme, is_production};
 use crate::app::State;
 use crate::core::event::Stage;
 use crate::core::postmortem::span;
@@ -19,16 +21,26 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
         .filter(|_| s.incident_open())
         .map(|i| &i.state);
     let sev = inc.and_then(|i| i.current_severity());
-    let mut top = vec![
-        Span::styled(format!(" {} ", escape(&s.service)), th.focus()),
-        Span::raw(" "),
-    ];
+    let mut top = vec![Span::styled(
+        format!(" {} ", escape(&s.service)),
+        th.focus(),
+    )];
+    if let Some(env) = &s.environment {
+        top.push(Span::raw(" "));
+        top.push(Span::styled(
+            format!(" env: {} ", escape(env)),
+            th.environment(is_production(env)),
+        ));
+    }
+    top.push(Span::raw(" "));
+    let mut title = None;
     match inc {
         Some(i) => {
             top.push(Span::styled(
                 format!(" {} ", sev.map_or("SEV ?".to_string(), |s| s.to_string())),
                 th.severity(sev),
             ));
+            title = Some(top.len());
             top.push(Span::raw(format!(" {} ", escape(&i.title))));
             top.push(Span::styled(
                 format!(" phase: {} ", i.phase.map_or("detect", |p| p.as_str())),
@@ -41,6 +53,9 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
         format!("   {} UTC", s.now.format("%H:%M:%S")),
         th.dim(),
     ));
+    if let Some(t) = title {
+        fit_title(&mut top, t, usize::from(area.width));
+    }
     let mut second = Vec::new();
     if let Some(i) = inc {
         let since = |st: Stage| i.stage(st).map(|t| span(s.now - t));
@@ -122,4 +137,57 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
         Paragraph::new(vec![Line::from(top), Line::from(second)]),
         area,
     );
+}
+
+/// Shortens the title span `top[title]` (elided with `…`, at least
+/// [`MIN_TITLE`] characters kept) so that the whole line fits `width` columns.
+fn fit_title(top: &mut [Span<'_>], title: usize, width: usize) {
+    let total: usize = top.iter().map(Span::width).sum();
+    if total <= width {
+        return;
+    }
+    let room = top[title].width().saturating_sub(total - width);
+    let text = top[title].content.trim().to_string();
+    let mut short = String::new();
+    for c in text.chars() {
+        let next = format!(" {short}{c}… ");
+        if short.chars().count() >= MIN_TITLE && Span::raw(next.as_str()).width() > room {
+            break;
+        }
+        short.push(c);
+    }
+    if short.chars().count() < text.chars().count() {
+        top[title] = Span::raw(format!(" {}… ", short.trim_end()));
+    }
+}
+
+/// The fewest characters of a title kept when it gives way.
+const MIN_TITLE: usize = 8;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn width(spans: &[Span<'_>]) -> usize {
+        spans.iter().map(Span::width).sum()
+    }
+
+    #[test]
+    fn a_long_title_gives_way_to_the_phase_and_the_clock() {
+        let mut top = vec![
+            Span::raw(" shop "),
+            Span::raw(" env: prod "),
+            Span::raw(" error_rate on shop /api/payments/very/long/route "),
+            Span::raw(" phase: detect "),
+            Span::raw("   03:02:01 UTC"),
+        ];
+        fit_title(&mut top, 2, 80);
+        assert!(width(&top) <= 80, "{top:?}");
+        assert!(top[2].content.ends_with("… "), "{top:?}");
+        assert!(top[2].content.starts_with(" error_rate on shop"), "{top:?}");
+        // A line that fits is left alone.
+        let before = top.clone();
+        fit_title(&mut top, 2, 160);
+        assert_eq!(top, before);
+    }
 }

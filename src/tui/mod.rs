@@ -38,7 +38,9 @@ use crossterm::terminal::{
 use ratatui::Frame;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use theme::Theme;
 use view::{Areas, Confirm, Mode, View};
@@ -95,6 +97,8 @@ pub struct Options {
     pub secrets: Vec<String>,
     /// Environment for playbook commands (the demo sets `IC_DEMO_URL`).
     pub command_env: Vec<(String, String)>,
+    /// The palette (`--theme`, the config's `theme:`, `NO_COLOR`).
+    pub theme: Theme,
 }
 
 /// Restores the terminal when dropped (quit, error or panic unwinding).
@@ -106,7 +110,17 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// Whether the view holds the terminal (raw mode, alternate screen): set on
+/// entering, cleared by the one [`restore`] that gives it back.
+static HELD: AtomicBool = AtomicBool::new(false);
+
+/// Gives the terminal back, once: leaving the alternate screen a second time
+/// restores the cursor saved on entering it, so lines printed after the first
+/// restore would be overwritten by whatever follows (the garbled exit line).
 fn restore() {
+    if !HELD.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let _ = disable_raw_mode();
     let _ = execute!(
         std::io::stdout(),
@@ -197,21 +211,34 @@ impl Screen {
     }
 }
 
-/// Runs the view until the responder quits or a stop signal arrives; the
-/// count of events that could not be written (0: the record is complete).
-pub async fn run(opts: Options) -> anyhow::Result<usize> {
+/// What the view leaves behind once the terminal is restored, for the lines
+/// its command prints after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exit {
+    /// Events that could not be written (0: the record is complete); already
+    /// reported on stderr.
+    pub unsaved: usize,
+    /// The timeline the view wrote or resumed, if any.
+    pub timeline: Option<PathBuf>,
+}
+
+/// Runs the view until the responder quits or a stop signal arrives. Nothing
+/// is printed while the view holds the terminal; the caller prints its lines
+/// after this returns (the terminal is then restored).
+pub async fn run(opts: Options) -> anyhow::Result<Exit> {
     let Options {
         feeds,
         state,
         notify,
         secrets,
         command_env,
+        theme: th,
     } = opts;
-    let th = Theme::from_env();
     let mut sc = Screen::new(Runtime::new(state, &notify, secrets, command_env, true));
 
     // Terminal.
     enable_raw_mode()?;
+    HELD.store(true, Ordering::SeqCst);
     let _guard = TerminalGuard;
     execute!(
         std::io::stdout(),
@@ -286,11 +313,8 @@ pub async fn run(opts: Options) -> anyhow::Result<usize> {
     let unsaved = rt.stop().await;
     drop(terminal);
     restore();
-    if let Some(p) = &timeline {
-        println!("timeline: {}", p.display());
-    }
-    Ok(crate::runtime::report_unsaved(
-        &unsaved,
-        timeline.as_deref(),
-    ))
+    Ok(Exit {
+        unsaved: crate::runtime::report_unsaved(&unsaved, timeline.as_deref()),
+        timeline,
+    })
 }

@@ -37,7 +37,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
         Mode::Event(i) => draw_event(f, area, s, *i, th),
         Mode::Errors => draw_errors(f, area, s, th),
         Mode::Severity(cur) => draw_severity(f, area, s, *cur, th),
-        Mode::Input(editor) => draw_input(f, area, editor, th),
+        Mode::Input(editor) => draw_input(f, area, s, editor, th),
         Mode::Confirm(Confirm::Run(d)) => draw_run(f, area, v, d, th),
         Mode::Confirm(what) => draw_question(f, area, s, what, th),
     }
@@ -221,10 +221,12 @@ fn draw_event(f: &mut Frame, area: Rect, s: &State, index: usize, th: Theme) {
     lines.push(Line::from(""));
     lines.push(Line::styled(
         format!(
-            "event {} · id {} · any key closes",
+            "event {} · {} · any key closes",
             e.seq,
-            e.id.as_ref()
-                .map_or_else(String::new, |i| esc(&i.to_string()))
+            e.id.as_ref().map_or_else(
+                || "no id (an older line)".to_string(),
+                |i| format!("id {}", esc(&i.to_string()))
+            )
         ),
         th.dim(),
     ));
@@ -315,7 +317,7 @@ fn draw_severity(f: &mut Frame, area: Rect, s: &State, cur: usize, th: Theme) {
 /// The entry being typed, with its prompt, what the grammar makes of it, and
 /// the keys. The editor keeps its cursor on screen; the box grows with the
 /// entry up to a few lines.
-fn draw_input(f: &mut Frame, area: Rect, editor: &Editor, th: Theme) {
+fn draw_input(f: &mut Frame, area: Rect, s: &State, editor: &Editor, th: Theme) {
     let width = area.width.saturating_sub(4);
     let inner = width.saturating_sub(2).max(1) as usize;
     let wrapped: usize = editor
@@ -341,8 +343,11 @@ fn draw_input(f: &mut Frame, area: Rect, editor: &Editor, th: Theme) {
         ..body
     };
     f.render_widget(editor.area(), text);
-    let understood = match grammar::parse(editor.kind, &editor.text()) {
-        Ok(_) => Line::styled("✔ Enter saves it to the timeline", th.ok()),
+    let understood = match grammar::parse(editor.kind, &editor.text(), s.now.date_naive()) {
+        Ok(cmd) => Line::styled(
+            format!("✔ {}", crate::core::text::escape(&cmd.understood())),
+            th.ok(),
+        ),
         Err(e) if editor.text().trim().is_empty() => Line::styled(e.to_string(), th.dim()),
         Err(e) => Line::styled(format!("✘ {e}"), th.bad()),
     };
