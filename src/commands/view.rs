@@ -68,6 +68,10 @@ pub(super) fn exit_lines(demo_dir: Option<&Path>, timeline: Option<&Path>) -> Ve
                 shell_word(&t.display().to_string())
             ));
         }
+        None if timeline.is_some() => lines.push(
+            "no timeline on disk: it could not be written (see the lines above and the log)"
+                .to_string(),
+        ),
         None => lines.push("no incident was opened: no timeline written".to_string()),
     }
     lines
@@ -95,14 +99,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let t = d.join("20261122T030000Z-x.jsonl");
-        // Nothing written yet: the directory, and no timeline.
+        // No incident: the directory, and no timeline.
         assert_eq!(
-            exit_lines(Some(d), Some(&t)),
+            exit_lines(Some(d), None),
             vec![
                 format!("demo timelines kept in {}", d.display()),
                 "no incident was opened: no timeline written".to_string()
             ]
         );
+        // An incident whose timeline never reached the disk: its path is not named.
+        let lines = exit_lines(Some(d), Some(&t));
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines[1].starts_with("no timeline on disk"), "{lines:?}");
         std::fs::write(&t, "").unwrap();
         let lines = exit_lines(Some(d), Some(&t));
         assert_eq!(lines[1], format!("timeline: {}", t.display()));
