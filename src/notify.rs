@@ -59,6 +59,8 @@ enum Job {
     Signal(Signal),
     /// A status update written by the responder: webhook only.
     Comms(String),
+    /// A reminder for the responder at this screen (an update falls due): bell and desktop only.
+    Reminder(String),
 }
 
 /// Sends notifications about signals, and status updates to the webhook.
@@ -146,6 +148,18 @@ impl Notifier {
     }
 
     /// Queues a status update for the webhook (if one is configured). Never waits.
+    /// Queues a reminder for the responder (bell and desktop, never the webhook:
+    /// it is this screen's business, not the team channel's).
+    pub fn reminder(&mut self, text: &str) -> Decision {
+        match self.queue.try_send(Job::Reminder(text.to_string())) {
+            Ok(()) => Decision::Queued,
+            Err(_) => {
+                tracing::warn!("notification queue full; reminder not shown");
+                Decision::Dropped
+            }
+        }
+    }
+
     pub fn comms(&mut self, text: &str) -> Decision {
         match self.queue.try_send(Job::Comms(text.to_string())) {
             Ok(()) => Decision::Queued,
@@ -177,6 +191,18 @@ impl Sender {
                     }
                     continue;
                 }
+                Job::Reminder(text) => {
+                    if self.bell {
+                        let mut err = std::io::stderr();
+                        let _ = err.write_all(b"\x07").and_then(|()| err.flush());
+                        self.stats.bells.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if self.desktop && !self.desktop_broken {
+                        self.show("incident-commander: status update due", &text)
+                            .await;
+                    }
+                    continue;
+                }
             };
             // Evidence may quote what an endpoint echoed back: keep secrets out of every payload.
             signal.evidence = crate::core::sample::redact(&signal.evidence, &self.secrets);
@@ -199,10 +225,15 @@ impl Sender {
 
     async fn desktop(&mut self, signal: &Signal, line: &str) {
         let summary = format!("{} {}", signal.kind.as_str(), signal.target);
+        self.show(&summary, line).await;
+    }
+
+    /// Shows one desktop notification; the first failure turns them off.
+    async fn show(&mut self, summary: &str, body: &str) {
         let shown = notify_rust::Notification::new()
             .appname("incident-commander")
-            .summary(&summary)
-            .body(line)
+            .summary(summary)
+            .body(body)
             .show_async()
             .await;
         match shown {

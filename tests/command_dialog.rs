@@ -157,6 +157,7 @@ fn the_dialog_shows_all_of_it_and_every_run_is_recorded_before_and_after() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path(), serve(), "37.25");
     let s = view("cmd-dialog", dir.path());
+    s.close_triage();
     s.wait("the alert on the hostile route", 25, |t| {
         t.contains(" ALERT ") && t.contains("Playbook: Audit")
     });
@@ -199,7 +200,7 @@ fn the_dialog_shows_all_of_it_and_every_run_is_recorded_before_and_after() {
     assert!(dialog.contains("evil /pay-ok  (chosen by"), "{dialog}");
     s.keys(&["y"]);
     s.wait("the first command's end", 10, |t| {
-        t.contains("`show`: exit 0")
+        t.contains("“Show the target”: exit 0")
     });
     let shown = std::fs::read_to_string(dir.path().join("shown.txt")).unwrap();
     assert_eq!(shown, "pay-ok\n/pay-ok\n");
@@ -238,7 +239,7 @@ fn the_dialog_shows_all_of_it_and_every_run_is_recorded_before_and_after() {
     });
     s.keys(&["y"]);
     s.wait("the long command's end", 10, |t| {
-        t.contains("`long`: exit 0")
+        t.contains("“A long command”: exit 0")
     });
     assert!(dir.path().join("long-ran").exists());
 
@@ -273,6 +274,7 @@ fn a_sigkill_during_a_command_leaves_its_start_and_the_next_start_says_so() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path(), serve(), "38.5");
     let s = view("cmd-kill", dir.path());
+    s.close_triage();
     s.wait("the alert", 25, |t| {
         t.contains(" ALERT ") && t.contains("Playbook: Audit")
     });
@@ -319,6 +321,7 @@ fn sigterm_while_a_command_runs_ends_its_group_and_records_it() {
     let dir = tempfile::tempdir().unwrap();
     setup(dir.path(), serve(), "39.75");
     let s = view("cmd-term", dir.path());
+    s.close_triage();
     s.wait("the alert", 25, |t| {
         t.contains(" ALERT ") && t.contains("Playbook: Audit")
     });

@@ -56,6 +56,7 @@ fn with_dialog(size: (u16, u16), template: &str, route: &str) -> Ui {
     let d = Dialog::new(
         RunPlan {
             step: "rollback".into(),
+            title: "Roll back the last deploy".into(),
             phase: Phase::Mitigate,
             command: Command::parse(template).unwrap(),
             values: v,

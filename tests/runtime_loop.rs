@@ -39,6 +39,9 @@ impl Notifications for Recording {
     fn comms(&mut self, text: &str) {
         self.0.lock().unwrap().push(format!("comms {text}"));
     }
+    fn reminder(&mut self, text: &str) {
+        self.0.lock().unwrap().push(format!("reminder {text}"));
+    }
 }
 
 /// Answers every command with exit 0 and records what it was asked to run.

@@ -24,6 +24,7 @@ fn a_demo_incident_worked_end_to_end_in_tmux() {
     s.wait("the endpoints", 15, |t| {
         t.contains("Endpoints (") && t.contains("payments")
     });
+    s.close_triage();
     s.wait("the alert", 25, |t| {
         t.contains(" ALERT ") && t.contains("phase: detect")
     });
@@ -53,7 +54,7 @@ fn a_demo_incident_worked_end_to_end_in_tmux() {
     });
     s.keys(&["y"]);
     s.wait("the command's result", 15, |t| {
-        t.contains("command for `shed`: exit 0")
+        t.contains("command for “Clear the demo fault") && t.contains("exit 0")
     });
     // The fault is gone: the resolve step's check turns green by itself.
     s.keys(&["Right"]);
@@ -142,6 +143,7 @@ fn events_appended_by_another_process_appear_and_a_close_is_honoured() {
     let timelines = dir.path().join("incidents");
     let s = Session::demo("follow", dir.path(), &timelines);
     s.wait("the incident", 25, |t| t.contains("phase: detect"));
+    s.close_triage();
     let timeline = incident_commander::journal::timelines(&timelines)
         .into_iter()
         .next()

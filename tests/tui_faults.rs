@@ -77,6 +77,7 @@ fn sigkill_loses_nothing_the_screen_showed() {
     let dir = tempfile::tempdir().unwrap();
     let tl = dir.path().join("tl");
     let s = Session::demo("kill", dir.path(), &tl);
+    s.close_triage();
     s.wait("the alert", 25, |t| {
         t.contains(" ALERT ") && t.contains("phase: detect")
     });
@@ -125,6 +126,7 @@ fn an_unwritable_timeline_shows_not_saved_and_catches_up() {
         tl.display()
     );
     let s = Session::start("fsize", 160, 45, &shell);
+    s.close_triage();
     s.wait("the alert", 25, |t| {
         t.contains(" ALERT ") && t.contains("phase: detect")
     });

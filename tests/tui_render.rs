@@ -395,6 +395,63 @@ fn the_palette_the_triage_summary_an_open_event_and_scrolled_steps_at_both_sizes
 }
 
 #[test]
+fn a_step_an_action_fulfils_ticks_itself_once_its_phase_begins() {
+    let mut h = Harness::incident();
+    h.key(KeyCode::Char('s'), at(121));
+    h.key(KeyCode::Char('2'), at(121));
+    let ticked = |h: &Harness| {
+        h.state
+            .incident
+            .as_ref()
+            .unwrap()
+            .events
+            .iter()
+            .filter(|e| e.kind == Kind::StepDone && e.data["step"] == "set-severity")
+            .count()
+    };
+    assert_eq!(ticked(&h), 0, "a triage step: not before triage begins");
+    // Into triage (detect's required steps are open: p twice overrides).
+    h.key(KeyCode::Char('p'), at(122));
+    h.key(KeyCode::Char('p'), at(122));
+    assert_eq!(ticked(&h), 1, "ticked itself on entering triage");
+    let e = h
+        .state
+        .incident
+        .as_ref()
+        .unwrap()
+        .events
+        .iter()
+        .find(|e| e.kind == Kind::StepDone && e.data["step"] == "set-severity")
+        .unwrap()
+        .clone();
+    assert!(
+        e.msg.contains("ticked itself: a severity is set"),
+        "{}",
+        e.msg
+    );
+    // Un-ticked by hand, it stays open: the engine does not tick it again.
+    h.view.focus = Pane::Playbook;
+    h.view.phase_tab = incident_commander::core::event::Phase::Triage;
+    h.view.step_cursor = h
+        .view
+        .visible_steps(&h.state)
+        .iter()
+        .position(|s| s.id == "set-severity")
+        .unwrap();
+    h.key(KeyCode::Char('U'), at(123));
+    h.key(KeyCode::Char('s'), at(124));
+    h.key(KeyCode::Char('1'), at(124));
+    assert_eq!(ticked(&h), 1);
+    assert_eq!(
+        h.state.step_state(
+            incident_commander::core::event::Phase::Triage,
+            "set-severity"
+        ),
+        None
+    );
+}
+
+#[test]
 fn phases_refuse_with_open_steps_and_record_an_override() {
     let mut h = Harness::incident();
     h.key(KeyCode::Char('p'), at(130));

@@ -113,6 +113,8 @@ pub enum Effect {
     /// Report a signal (`ic watch` prints every one) and, with `true`, also
     /// send it to the notifiers (`false`: it joins a burst already notified).
     Notify(Signal, bool),
+    /// Remind the responder (bell, desktop): a status update falls due.
+    Remind(String),
     /// Take over the stale incident in this file.
     ResumeStale(PathBuf),
     /// Close the stale incident in this file (quiet since the time).
@@ -284,6 +286,8 @@ pub struct State {
     pub pending_override: Option<Override>,
     /// Steps this engine ticked for a `done_by:` action (their events may not be back yet).
     pub auto_ticked: std::collections::BTreeSet<(Phase, String)>,
+    /// The status-update due time already reminded of.
+    pub reminded_for: Option<DateTime<Utc>>,
     /// Open incidents automatically when a signal fires.
     pub auto_open: bool,
     /// A command is running for this step.
@@ -356,6 +360,7 @@ impl State {
             errors_dropped: 0,
             pending_override: None,
             auto_ticked: Default::default(),
+            reminded_for: None,
             auto_open: true,
             running: None,
             outputs: HashMap::new(),
@@ -538,7 +543,10 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
         Msg::CommandDone(done) => on_command_done(state, *done, &mut fx),
         Msg::CommandNotRun(step, why) => {
             state.running = None;
-            state.say(format!("command for `{step}` not run: {why}"));
+            state.say(format!(
+                "command for “{}” not run: {why}",
+                state.step_title(&step)
+            ));
         }
         Msg::Info(text) => state.say(text),
         Msg::TaskFailed(why) => {
@@ -610,10 +618,14 @@ fn on_command_done(state: &mut State, done: CommandDone, fx: &mut Vec<Effect>) {
     fx.push(Effect::CommandEnded(finished));
     if !succeeded {
         state.say(format!(
-            "command for `{step}`: {summary} — the step stays open (Enter runs it again)"
+            "command for “{}”: {summary} — the step stays open (Enter runs it again)",
+            state.step_title(&step)
         ));
     } else {
-        state.say(format!("command for `{step}`: {summary}"));
+        state.say(format!(
+            "command for “{}”: {summary}",
+            state.step_title(&step)
+        ));
         if state.incident_open()
             && let Some((phase, _)) = state.playbook().and_then(|p| p.step(&step))
         {
@@ -899,6 +911,40 @@ fn on_appended(state: &mut State, e: Event, fx: &mut Vec<Effect>) {
     auto_tick(state, fx);
 }
 
+/// When the severity's `update_every` has passed since the last status
+/// update (or the opening), a reminder once per due time: notification and message.
+fn update_reminder(state: &mut State, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+    if !state.incident_open() {
+        return;
+    }
+    let Some(inc) = state.incident.as_ref().map(|i| &i.state) else {
+        return;
+    };
+    if inc.stage(Stage::Resolved).is_some() {
+        return;
+    }
+    let every = state
+        .playbook()
+        .zip(inc.current_severity())
+        .and_then(|(p, s)| p.severity.get(&s).and_then(|g| g.update_every));
+    let last = inc.comms.last().map(|c| c.at).or(inc.opened);
+    let (Some(every), Some(last)) = (every, last) else {
+        return;
+    };
+    let due = last + chrono::Duration::from_std(every.get()).unwrap_or_default();
+    if now < due || state.reminded_for == Some(due) {
+        return;
+    }
+    state.reminded_for = Some(due);
+    let text = format!(
+        "status update due: the last went out at {} UTC and this severity asks for one every {} — u composes it",
+        last.format("%H:%M"),
+        crate::core::units::format_duration(every.get())
+    );
+    state.say(text.clone());
+    fx.push(Effect::Remind(text));
+}
+
 /// Ticks the steps of the current and earlier phases that an action done
 /// elsewhere fulfils (`done_by:`), each once, with a note of why.
 fn auto_tick(state: &mut State, fx: &mut Vec<Effect>) {
@@ -966,6 +1012,7 @@ fn on_tick(state: &mut State, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
             fx.push(Effect::Append(d));
         }
     }
+    update_reminder(state, now, fx);
     if state
         .choosing
         .as_ref()
@@ -1340,6 +1387,7 @@ fn enter_step(state: &mut State, phase: Phase, id: &str, fx: &mut Vec<Effect>) {
                     .map_or(std::time::Duration::from_secs(60), |t| t.get());
                 fx.push(Effect::Ui(Notice::ConfirmRun(Box::new(RunPlan {
                     step: step.id.clone(),
+                    title: state.step_title(&step.id),
                     phase,
                     command,
                     values: state.command_values(),

@@ -13,6 +13,8 @@ use std::time::Duration;
 pub struct RunPlan {
     /// The step it belongs to.
     pub step: String,
+    /// The step's title, as the dialog names it.
+    pub title: String,
     /// Its phase.
     pub phase: Phase,
     /// The rendered command.

@@ -222,3 +222,63 @@ fn routes_are_told_apart_by_source_and_route_not_by_their_joined_name() {
     );
     assert_eq!(s.targets.len(), 3);
 }
+
+#[test]
+fn an_update_falls_due_once_per_period_and_a_sent_update_resets_it() {
+    let mut s = engine();
+    let fx = ask(&mut s, Intent::Severity(Severity::Sev2));
+    written(&mut s, &fx);
+    let every = s
+        .playbook()
+        .and_then(|p| p.severity.get(&Severity::Sev2))
+        .and_then(|g| g.update_every)
+        .expect("the playbook in use sets update_every for SEV-2")
+        .get();
+    let every = chrono::Duration::from_std(every).unwrap();
+    let reminders = |fx: &[Effect]| fx.iter().filter(|e| matches!(e, Effect::Remind(_))).count();
+    let tick = |s: &mut State, at: DateTime<Utc>| update(s, Msg::Tick, at);
+    assert_eq!(
+        reminders(&tick(&mut s, t0() + every - chrono::Duration::seconds(1))),
+        0
+    );
+    let due = tick(&mut s, t0() + every);
+    assert_eq!(reminders(&due), 1, "{due:?}");
+    assert!(
+        s.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("status update due")
+    );
+    assert_eq!(
+        reminders(&tick(&mut s, t0() + every + chrono::Duration::seconds(5))),
+        0,
+        "once"
+    );
+    // An update sent resets the clock: the next reminder is a period after it.
+    let sent_at = t0() + every + chrono::Duration::seconds(10);
+    let fx = update(
+        &mut s,
+        Msg::Do(Intent::Submit(
+            InputKind::Comms,
+            "Investigating payments".into(),
+        )),
+        sent_at,
+    );
+    let mut seq = s.incident.as_ref().map_or(0, |i| i.events.len() as u64);
+    for d in appended(&fx) {
+        seq += 1;
+        update(
+            &mut s,
+            Msg::Appended(d.clone().into_event(seq, sent_at)),
+            sent_at,
+        );
+    }
+    assert_eq!(
+        reminders(&tick(
+            &mut s,
+            sent_at + every - chrono::Duration::seconds(1)
+        )),
+        0
+    );
+    assert_eq!(reminders(&tick(&mut s, sent_at + every)), 1);
+}

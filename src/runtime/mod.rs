@@ -778,6 +778,7 @@ impl Runtime {
                 self.pending.push(draft);
                 self.flush();
             }
+            Effect::Remind(text) => self.notifier.reminder(&text),
             Effect::Notify(sig, send) => {
                 if send {
                     self.notifier.signal(&sig);

@@ -67,6 +67,8 @@ pub trait Notifications: Send {
     fn signal(&mut self, signal: &Signal);
     /// A status update the responder sent.
     fn comms(&mut self, text: &str);
+    /// A reminder for the responder (a status update falls due).
+    fn reminder(&mut self, text: &str);
 }
 
 impl Notifications for Notifier {
@@ -76,6 +78,10 @@ impl Notifications for Notifier {
 
     fn comms(&mut self, text: &str) {
         Notifier::comms(self, text);
+    }
+
+    fn reminder(&mut self, text: &str) {
+        Notifier::reminder(self, text);
     }
 }
 

@@ -180,8 +180,8 @@ impl Dialog {
     pub fn summary(&self) -> String {
         let n = self.line_count();
         format!(
-            "Run this command? step `{}` ({}) · {n} line{} · timeout {}",
-            self.plan.step,
+            "Run this command? “{}” ({}) · {n} line{} · timeout {}",
+            crate::core::text::ellipsis(&crate::core::text::escape(&self.plan.title), 32),
             self.plan.phase,
             if n == 1 { "" } else { "s" },
             crate::core::units::format_duration(self.plan.timeout)
@@ -378,6 +378,7 @@ mod tests {
         Dialog::new(
             RunPlan {
                 step: "rollback".into(),
+                title: "Roll back the last deploy".into(),
                 phase: Phase::Mitigate,
                 command: Command::parse(template).unwrap(),
                 values: v,

@@ -6,7 +6,7 @@ use super::keymap;
 use super::theme::Theme;
 use crate::app::State;
 use crate::core::event::{Phase, Stage};
-use crate::core::text::escape;
+use crate::core::text::{elide_middle, escape};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -15,7 +15,14 @@ use ratatui::widgets::Paragraph;
 /// Draws the footer.
 pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
     let first = match (&s.message, &s.banner) {
-        (Some(m), _) => Line::styled(format!(" {}", escape(m)), th.warn()),
+        // Too long for the row: the middle goes, so a path at the end stays readable.
+        (Some(m), _) => Line::styled(
+            format!(
+                " {}",
+                elide_middle(&escape(m), usize::from(area.width).saturating_sub(1))
+            ),
+            th.warn(),
+        ),
         (None, Some((b, _))) => Line::styled(format!(" {} ", escape(b)), th.banner()),
         (None, None) => Line::styled(" all quiet", th.dim()),
     };

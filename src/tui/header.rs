@@ -69,7 +69,20 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
             .playbook()
             .zip(sev)
             .and_then(|(p, sv)| p.severity.get(&sv));
-        let ack_within = guidance.and_then(|g| g.ack_within);
+        // Until a severity is set, the ack clock runs at the most urgent
+        // level's pace (assume the worst), and says so.
+        let (ack_within, assumed) = match guidance.and_then(|g| g.ack_within) {
+            Some(a) => (Some(a), ""),
+            None if sev.is_none() => (
+                s.playbook().and_then(|p| {
+                    crate::core::event::Severity::ALL
+                        .iter()
+                        .find_map(|sv| p.severity.get(sv).and_then(|g| g.ack_within))
+                }),
+                ", at SEV-1 pace",
+            ),
+            None => (None, ""),
+        };
         match (
             i.stage(Stage::Acknowledged),
             ack_within,
@@ -79,9 +92,15 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
             (None, Some(ack), Some(d)) => {
                 let left = chrono::Duration::from_std(ack.get()).unwrap_or_default() - (s.now - d);
                 second.push(if left.num_seconds() < 0 {
-                    Span::styled(format!(" · ack overdue by {} (A)", span(-left)), th.bad())
+                    Span::styled(
+                        format!(" · ack overdue by {} (A{assumed})", span(-left)),
+                        th.bad(),
+                    )
                 } else {
-                    Span::styled(format!(" · ack due in {} (A)", span(left)), th.warn())
+                    Span::styled(
+                        format!(" · ack due in {} (A{assumed})", span(left)),
+                        th.warn(),
+                    )
                 });
             }
             (None, ..) if i.is_open() => {
@@ -109,7 +128,13 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
         }
     } else {
         second.push(Span::styled(
-            format!(" timelines: {}", s.timeline_dir.display()),
+            format!(
+                " timelines: {}",
+                crate::core::text::elide_middle(
+                    &escape(&s.timeline_dir.display().to_string()),
+                    usize::from(area.width).saturating_sub(13)
+                )
+            ),
             th.dim(),
         ));
     }

@@ -104,7 +104,7 @@ fn on_key(view: &mut View, engine: &State, key: Key, out: &mut Vec<Msg>) {
             ask(out, Intent::RecordTriage);
             match key {
                 Key::Char('u') => view.edit(InputKind::Comms, &triage::summary(engine).text()),
-                Key::Esc | Key::Enter | Key::Char('T') => {}
+                Key::Esc | Key::Char('T') => {}
                 _ => on_normal_key(view, engine, key, out),
             }
         }

@@ -175,7 +175,7 @@ fn draw_triage(f: &mut Frame, area: Rect, s: &State, th: Theme) {
     }
     lines.push(Line::from(""));
     lines.push(Line::styled(
-        "recorded in the timeline · u sends it as a status update · any other key closes",
+        "recorded in the timeline · u sends it as a status update · Esc closes · other keys close it and act",
         th.dim(),
     ));
     let width = area.width.saturating_sub(4).min(120);

@@ -66,15 +66,20 @@ impl Session {
         Session(name)
     }
 
-    /// `ic demo` on the fast scenario with timelines in `timelines`.
+    /// `ic demo` on the fast scenario with timelines in `timelines`, at 160×45.
     pub fn demo(tag: &str, dir: &Path, timelines: &Path) -> Session {
+        Session::demo_at(tag, dir, timelines, 160, 45)
+    }
+
+    /// `ic demo` on the fast scenario at `w`×`h`.
+    pub fn demo_at(tag: &str, dir: &Path, timelines: &Path, w: u16, h: u16) -> Session {
         let shell = format!(
             "IC_LOG=off {} demo --scenario {} --timeline-dir {} --rps 60",
             env!("CARGO_BIN_EXE_ic"),
             fast_scenario(dir).display(),
             timelines.display()
         );
-        Session::start(tag, 160, 45, &shell)
+        Session::start(tag, w, h, &shell)
     }
 
     /// The visible screen.
@@ -126,6 +131,18 @@ impl Session {
             .next()
             .and_then(|p| p.parse().ok())
             .expect("ic runs under the pane's shell")
+    }
+
+    /// Waits for the triage summary a signal-opened incident shows, and closes it.
+    pub fn close_triage(&self) {
+        self.wait("the triage summary", 30, |t| {
+            t.contains("Triage summary at")
+        });
+        self.keys(&["Escape"]);
+        // (The timeline then lists the recorded summary: wait for the overlay's own line.)
+        self.wait("the summary closed", 5, |t| {
+            !t.contains("u sends it as a status update")
+        });
     }
 
     /// Polls the screen until `pred` holds, up to `secs`.
