@@ -178,10 +178,12 @@ fn the_screen_webhooks_and_status_updates_never_show_them() {
             log.display()
         ),
     );
-    // The endpoint fails, the detail pane shows its exemplars, an incident opens.
-    let mut seen = s.wait("the failure and its exemplar", 20, |t| {
+    // The incident opens with the triage summary (its exemplars included: kept
+    // with the rest of what was seen); closed, the detail pane shows the exemplars.
+    let mut seen = s.close_triage();
+    seen.push_str(&s.wait("the failure and its exemplar", 20, |t| {
         t.contains("http_5xx 500") && t.contains("incident opened")
-    });
+    }));
     // The failed probes' class (500) chose the playbook (once the signals that
     // open the incident have been gathered, a few seconds later).
     seen.push_str(&s.wait("the playbook chosen", 10, |t| {

@@ -327,6 +327,21 @@ fn the_palette_the_triage_summary_an_open_event_and_scrolled_steps_at_both_sizes
         h.view.mode
     );
     h.key(KeyCode::Esc, at(121));
+    // A scrape whose 5xx concentrate on one label value: "who" names it.
+    let view = RouteView {
+        route: "/api/payments".into(),
+        requests: 20.0,
+        errors_5xx: 6.0,
+        rate: Some(20.0),
+        by_label: vec![incident_commander::core::metrics::LabelShare {
+            label: "method".into(),
+            value: "POST".into(),
+            share: 1.0,
+            traffic: 0.4,
+        }],
+        ..RouteView::default()
+    };
+    h.send(Msg::Views("shop".into(), vec![view], at(121)), at(121));
     // The triage summary answers from the data.
     h.key(KeyCode::Char('T'), at(122));
     let (big, _) = h.render(160, 45);

@@ -1497,12 +1497,23 @@ fn next_phase(state: &mut State, repeat: bool, fx: &mut Vec<Effect>) {
         state.pending_override = Some(Override::NextPhase);
         let titles: Vec<String> = open.iter().map(|id| state.step_title(id)).collect();
         state.say(format!(
-            "{} required step(s) open in {current}: {} — press p again to move on anyway (recorded)",
+            "press p again to move on anyway (recorded): {} required step(s) open in {current}: {}",
             open.len(),
             titles.join(" · ")
         ));
         return;
     }
+    state.say(format!(
+        "now in {next}{}",
+        if open.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} required step(s) of {current} left open, recorded)",
+                open.len()
+            )
+        }
+    ));
     fx.push(Effect::Append(Draft::typed(
         Kind::PhaseEntered,
         &state.actor,
@@ -1711,9 +1722,8 @@ pub fn comms_draft(state: &State) -> String {
             },
         ),
     ]);
-    playbook::render_comms(&template, &vars)
-        .unwrap_or(template)
-        .replace('\n', " | ")
+    // Lines as the template has them: the editor takes several.
+    playbook::render_comms(&template, &vars).unwrap_or(template)
 }
 
 impl crate::core::verify::LiveData for State {

@@ -157,6 +157,9 @@ pub struct Target {
     pub detectors: RouteDetectors,
     /// Latest route view (metrics only).
     pub last_view: Option<RouteView>,
+    /// The latest scrape whose 5xx concentrated on label values: when, and where
+    /// (metrics only; a scrape without 5xx leaves it as it was).
+    pub breakdown: Option<(DateTime<Utc>, Vec<crate::core::metrics::LabelShare>)>,
     down: DownDetector,
     cert: CertificateDetector,
     /// Detectors firing now.
@@ -208,6 +211,7 @@ impl Target {
                 .then(|| EndpointWindow::for_interval(interval.unwrap_or(Duration::from_secs(2)))),
             detectors: RouteDetectors::default(),
             last_view: None,
+            breakdown: None,
             down: DownDetector::default(),
             cert: CertificateDetector::default(),
             firing: BTreeSet::new(),
@@ -272,6 +276,9 @@ impl Target {
             settings,
             &mut out,
         );
+        if !v.by_label.is_empty() {
+            self.breakdown = Some((at, v.by_label.clone()));
+        }
         self.last_view = Some(v);
         out
     }

@@ -187,21 +187,46 @@ fn trend(state: &State, firing: &[&Target]) -> String {
 fn who(state: &State, firing: &[&Target]) -> String {
     let mut parts = Vec::new();
     for t in firing.iter().take(4) {
-        if let Some(v) = &t.last_view {
+        let r = t.row(state.now);
+        if t.last_view.is_some() {
             let mut p = format!(
-                "{}: {:.0} of {:.0} requests 5xx, {:.0} 4xx in the last scrape",
-                t.name, v.errors_5xx, v.requests, v.errors_4xx
+                "{}: {:.1}% of its {:.1} req/s fail (5xx) over the last minute",
+                t.name,
+                r.err * 100.0,
+                r.rps
             );
-            if !v.by_label.is_empty() {
-                p.push_str("; failing most: ");
-                p.push_str(
-                    &v.by_label
-                        .iter()
-                        .take(3)
-                        .map(|l| format!("{}={} {:.0}%", l.label, l.value, l.share * 100.0))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                );
+            if r.r4xx > 0.0 {
+                p.push_str(&format!(", {:.1}% 4xx", r.r4xx * 100.0));
+            }
+            // Where the 5xx concentrate, from the latest scrape that had some
+            // (within 5 minutes).
+            let recent = t
+                .breakdown
+                .as_ref()
+                .filter(|(at, _)| (state.now - *at).num_seconds() <= 300);
+            match recent {
+                Some((_, shares)) => {
+                    p.push_str("; failing most: ");
+                    p.push_str(
+                        &shares
+                            .iter()
+                            .take(3)
+                            .map(|l| {
+                                format!(
+                                    "{}={} ({:.0}% of the 5xx, {:.0}% of the traffic)",
+                                    l.label,
+                                    l.value,
+                                    l.share * 100.0,
+                                    l.traffic * 100.0
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    );
+                }
+                None => p.push_str(
+                    "; spread evenly over its labels (or it has none besides route and status)",
+                ),
             }
             parts.push(p);
         } else if let Some(w) = &t.window {
@@ -278,9 +303,10 @@ fn likely_class(state: &State, firing: &[&Target]) -> String {
                 *a += b;
             }
         }
-        if let Some(v) = &t.last_view {
-            r5xx += v.errors_5xx;
-            r4xx += v.errors_4xx;
+        if t.last_view.is_some() {
+            let r = t.row(state.now);
+            r5xx += r.err * r.rps;
+            r4xx += r.r4xx * r.rps;
         }
         latency |= t.firing.iter().any(|k| k.as_str().contains("latency"));
     }

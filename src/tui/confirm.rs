@@ -181,7 +181,7 @@ impl Dialog {
         let n = self.line_count();
         format!(
             "Run this command? “{}” ({}) · {n} line{} · timeout {}",
-            crate::core::text::ellipsis(&crate::core::text::escape(&self.plan.title), 32),
+            crate::core::text::ellipsis(&crate::core::text::escape(&self.plan.title), 24),
             self.plan.phase,
             if n == 1 { "" } else { "s" },
             crate::core::units::format_duration(self.plan.timeout)

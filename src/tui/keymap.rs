@@ -176,7 +176,7 @@ pub const BINDINGS: [Binding; 30] = [
     b(
         &[Key::Enter, C(' ')],
         "Enter",
-        "do step / run / open",
+        "do / open",
         Action::Enter,
         When::Always,
     ),

@@ -179,10 +179,12 @@ fn draw_triage(f: &mut Frame, area: Rect, s: &State, th: Theme) {
         th.dim(),
     ));
     let width = area.width.saturating_sub(4).min(120);
-    let r = centered(area, width, area.height.saturating_sub(2));
+    let body = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let rows = body.line_count(width.saturating_sub(2)) as u16 + 2;
+    let r = centered(area, width, rows.min(area.height.saturating_sub(2)));
     f.render_widget(Clear, r);
     f.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+        body.block(
             Block::default()
                 .borders(Borders::ALL)
                 .border_style(th.focus())

@@ -125,5 +125,12 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
             })
             .collect()
     };
-    f.render_widget(Paragraph::new(lines).block(block), area);
+    // Rows stay one line each (the window counts them); the hint may wrap.
+    let p = Paragraph::new(lines).block(block);
+    let p = if listed.is_empty() {
+        p.wrap(ratatui::widgets::Wrap { trim: true })
+    } else {
+        p
+    };
+    f.render_widget(p, area);
 }

@@ -133,9 +133,10 @@ impl Session {
             .expect("ic runs under the pane's shell")
     }
 
-    /// Waits for the triage summary a signal-opened incident shows, and closes it.
-    pub fn close_triage(&self) {
-        self.wait("the triage summary", 30, |t| {
+    /// Waits for the triage summary a signal-opened incident shows, closes it,
+    /// and returns the screen that showed it.
+    pub fn close_triage(&self) -> String {
+        let shown = self.wait("the triage summary", 30, |t| {
             t.contains("Triage summary at")
         });
         self.keys(&["Escape"]);
@@ -143,6 +144,7 @@ impl Session {
         self.wait("the summary closed", 5, |t| {
             !t.contains("u sends it as a status update")
         });
+        shown
     }
 
     /// Polls the screen until `pred` holds, up to `secs`.
