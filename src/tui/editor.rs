@@ -112,6 +112,7 @@ impl Editor {
             }
             // Shell meanings where the editor's defaults differ.
             Key::Ctrl('u') => return self.edit(|a| a.delete_line_by_head()),
+            Key::Ctrl('w') => return self.edit(rub_out_word),
             Key::Ctrl('z') => return self.edit(|a| a.undo()),
             Key::Char(c) if is_unsafe(c) => return Edit::Changed,
             _ => {}
@@ -180,6 +181,34 @@ impl Editor {
     }
 }
 
+/// Ctrl-W as a shell has it: back to the previous whitespace (`due:next-week`
+/// goes whole), spaces before the cursor first.
+fn rub_out_word(a: &mut TextArea<'static>) -> bool {
+    let (row, col) = (a.cursor().0, a.cursor().1);
+    let Some(line) = a.lines().get(row) else {
+        return false;
+    };
+    let before: Vec<char> = line.chars().take(col).collect();
+    let spaces = before
+        .iter()
+        .rev()
+        .take_while(|c| c.is_whitespace())
+        .count();
+    let word = before[..before.len() - spaces]
+        .iter()
+        .rev()
+        .take_while(|c| !c.is_whitespace())
+        .count();
+    let n = spaces + word;
+    if n == 0 {
+        return false;
+    }
+    for _ in 0..n {
+        a.move_cursor(CursorMove::Back);
+    }
+    a.delete_str(n)
+}
+
 /// The editor's input for a view key; `None` for keys it has no use for.
 fn translate(key: Key) -> Option<TaInput> {
     let plain = |key| TaInput {
@@ -236,7 +265,7 @@ mod tests {
         assert_eq!(e.text(), "");
         e.key(Key::Ctrl('y'), &[]);
         assert_eq!(e.text(), "pool is nearly full");
-        // Ctrl-W deletes the word before the cursor; Ctrl-U the line before it.
+        // Ctrl-W deletes back to the previous space; Ctrl-U the line before the cursor.
         e.key(Key::Ctrl('w'), &[]);
         assert_eq!(e.text(), "pool is nearly ");
         e.key(Key::Left, &[]);
@@ -248,6 +277,21 @@ mod tests {
         e.key(Key::Home, &[]);
         e.key(Key::Delete, &[]);
         assert_eq!(e.text(), "x");
+    }
+
+    #[test]
+    fn ctrl_w_rubs_out_back_to_the_previous_space_like_a_shell() {
+        let mut e = Editor::new(InputKind::ActionItem, "bigger pool @ann due:next-week");
+        e.key(Key::Ctrl('w'), &[]);
+        assert_eq!(e.text(), "bigger pool @ann ");
+        e.key(Key::Ctrl('w'), &[]);
+        assert_eq!(e.text(), "bigger pool ");
+        let mut e = Editor::new(InputKind::Note, "");
+        assert_eq!(
+            e.key(Key::Ctrl('w'), &[]),
+            Edit::Changed,
+            "nothing to rub out"
+        );
     }
 
     #[test]

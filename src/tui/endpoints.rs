@@ -51,18 +51,8 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) -> Rect {
     let order = v.order(s);
     let header = if wide {
         vec![
-            "",
-            "endpoint",
-            "state",
-            "rps",
-            "err%",
-            "4xx%",
-            "p50",
-            "p95",
-            "p99",
-            "errors",
-            "p95 trend",
-            "cert",
+            "", "endpoint", "state", "rps", "err%", "4xx%", "p50", "p95", "p99", "errors",
+            "latency", "cert",
         ]
     } else {
         vec!["", "endpoint", "state", "rps", "err%", "p95", "errors"]

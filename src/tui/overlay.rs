@@ -321,11 +321,11 @@ fn draw_severity(f: &mut Frame, area: Rect, s: &State, cur: usize, th: Theme) {
 /// entry up to a few lines.
 fn draw_input(f: &mut Frame, area: Rect, s: &State, editor: &Editor, th: Theme) {
     let width = area.width.saturating_sub(4);
-    let inner = width.saturating_sub(2).max(1) as usize;
+    let inner = width.saturating_sub(2).max(1);
     let wrapped: usize = editor
         .text()
         .split('\n')
-        .map(|l| Line::raw(l).width() / inner + 1)
+        .map(|l| Line::raw(l).width() / usize::from(inner) + 1)
         .sum();
     let most = if editor.multiline() {
         (area.height / 3).max(3)
@@ -333,19 +333,9 @@ fn draw_input(f: &mut Frame, area: Rect, s: &State, editor: &Editor, th: Theme) 
         3
     };
     let rows = (wrapped as u16).clamp(1, most);
-    let r = centered(area, width, rows + 4);
-    f.render_widget(Clear, r);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(format!(" {} ", editor.kind.prompt()));
-    let body = block.inner(r);
-    f.render_widget(block, r);
-    let text = Rect {
-        height: body.height.saturating_sub(2),
-        ..body
-    };
-    f.render_widget(editor.area(), text);
-    let understood = match grammar::parse(editor.kind, &editor.text(), s.now.date_naive()) {
+    // What the grammar makes of the entry, on as many rows as it takes (up to 3).
+    let verdict = match grammar::parse(editor.kind, &editor.text(), crate::clock::local_date(s.now))
+    {
         Ok(cmd) => Line::styled(
             format!("✔ {}", crate::core::text::escape(&cmd.understood())),
             th.ok(),
@@ -353,28 +343,47 @@ fn draw_input(f: &mut Frame, area: Rect, s: &State, editor: &Editor, th: Theme) 
         Err(e) if editor.text().trim().is_empty() => Line::styled(e.to_string(), th.dim()),
         Err(e) => Line::styled(format!("✘ {e}"), th.bad()),
     };
+    let verdict = Paragraph::new(verdict).wrap(Wrap { trim: false });
+    let verdict_rows = (verdict.line_count(inner) as u16).clamp(1, 3);
+    let r = centered(area, width, rows + verdict_rows + 3);
+    f.render_widget(Clear, r);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(format!(" {} ", editor.kind.prompt()));
+    let body = block.inner(r);
+    f.render_widget(block, r);
+    let text = Rect {
+        height: body.height.saturating_sub(verdict_rows + 1),
+        ..body
+    };
+    f.render_widget(editor.area(), text);
     let keys = if editor.multiline() {
         "Enter saves · Alt-Enter new line · ↑↓ history · Ctrl-A/E/W/U/K · Esc cancels"
     } else {
         "Enter saves · ↑↓ history · Ctrl-A/E/W/U/K Alt-B/F · Esc cancels"
     };
-    let foot = Rect {
+    let below = Rect {
         y: text.y + text.height,
-        height: body.height.saturating_sub(text.height),
+        height: verdict_rows.min(body.height.saturating_sub(text.height)),
         ..body
     };
-    f.render_widget(
-        Paragraph::new(vec![understood, Line::styled(keys, th.dim())]),
-        foot,
-    );
+    f.render_widget(verdict, below);
+    let hint = Rect {
+        y: below.y + below.height,
+        height: body.height.saturating_sub(text.height + below.height),
+        ..body
+    };
+    f.render_widget(Paragraph::new(Line::styled(keys, th.dim())), hint);
 }
 
 /// A y/n question (quit, the stale incident).
 fn draw_question(f: &mut Frame, area: Rect, s: &State, what: &Confirm, th: Theme) {
     let q = match what {
         Confirm::QuitWhileRunning => format!(
-            "A command is running (step `{}`). Quit? It will be stopped — its whole process group ended — and how it ended recorded. (y/n)",
-            s.running.as_deref().unwrap_or("?")
+            "A command is running (step “{}”). Quit? It will be stopped — its whole process group ended — and how it ended recorded. (y/n)",
+            s.running
+                .as_deref()
+                .map_or("?".to_string(), |id| s.step_title(id))
         ),
         Confirm::QuitUnsaved => format!(
             "{} event(s) are NOT SAVED (the timeline cannot be written). Quit anyway? They are printed as JSON lines when ic exits, not written. (y/n)",
