@@ -327,6 +327,16 @@ fn the_palette_the_triage_summary_an_open_event_and_scrolled_steps_at_both_sizes
         h.view.mode
     );
     h.key(KeyCode::Esc, at(121));
+    // Help filters as you type.
+    h.key(KeyCode::Char('?'), at(121));
+    h.text("phase", at(121));
+    let (help, _) = h.render(160, 45);
+    assert!(
+        help.contains("next phase") && !help.contains("  severity"),
+        "{help}"
+    );
+    insta::assert_snapshot!("help_filtered_160x45", help);
+    h.key(KeyCode::Esc, at(121));
     // A scrape whose 5xx concentrate on one label value: "who" names it.
     let view = RouteView {
         route: "/api/payments".into(),
@@ -366,6 +376,7 @@ fn the_palette_the_triage_summary_an_open_event_and_scrolled_steps_at_both_sizes
     h.key(KeyCode::Enter, at(123));
     assert!(matches!(h.view.mode, Mode::Event(_)), "{:?}", h.view.mode);
     insta::assert_snapshot!("event_80x24", h.render(80, 24).0);
+    insta::assert_snapshot!("event_160x45", h.render(160, 45).0);
     h.key(KeyCode::Esc, at(123));
     // The 5xx playbook's triage tab at 80×24: the last step scrolls into view.
     h.view.focus = Pane::Playbook;
@@ -407,6 +418,19 @@ fn the_palette_the_triage_summary_an_open_event_and_scrolled_steps_at_both_sizes
         .unwrap()
         .clone();
     assert_eq!(undone.kind, Kind::StepUndone, "{undone:?}");
+    // Down past the last step reads on: the answers under the steps come into view.
+    for _ in 0..40 {
+        h.key(KeyCode::Down, at(127));
+    }
+    let (small, _) = h.render(80, 24);
+    assert!(small.contains("likely class"), "the last answer: {small}");
+    assert!(!small.contains("more ↓"), "nothing left below: {small}");
+    // Up comes back through them to the steps.
+    for _ in 0..40 {
+        h.key(KeyCode::Up, at(127));
+    }
+    assert_eq!(h.view.step_cursor, 0);
+    assert!(h.render(80, 24).0.contains("more ↓"));
 }
 
 #[test]

@@ -79,9 +79,19 @@ fn move_cursor(view: &mut View, engine: &State, d: i64) {
     };
     match view.focus {
         Pane::Endpoints => view.selected = step(view.selected, engine.targets.len()),
+        // Past the last step, Down reads on (the triage answers, the ledger);
+        // Up comes back through them first.
         Pane::Playbook => {
             let n = view.visible_steps(engine).len();
-            view.step_cursor = step(view.step_cursor, n);
+            let last = view.step_cursor + 1 >= n;
+            if d > 0 && last {
+                view.read_on = (view.read_on + 1).min(view.offsets.below_steps.get());
+            } else if d < 0 && view.read_on > 0 {
+                view.read_on -= 1;
+            } else {
+                view.read_on = 0;
+                view.step_cursor = step(view.step_cursor, n);
+            }
         }
         Pane::Timeline => {
             // Rows count from the newest (0): down moves toward it.
@@ -337,6 +347,7 @@ fn on_action(view: &mut View, engine: &State, action: Action, again: bool, out: 
             };
             view.phase_tab = Phase::ALL[j];
             view.step_cursor = 0;
+            view.read_on = 0;
         }
         Action::Enter => match view.focus {
             Pane::Playbook => match view.visible_steps(engine).get(view.step_cursor) {

@@ -69,7 +69,7 @@ fn draw_help(f: &mut Frame, area: Rect, filter: &str, th: Theme) {
         ));
     }
     lines.push(Line::styled(
-        "type to filter · : runs any action by name · Esc or Enter closes",
+        "type to filter · : runs any action · Esc closes",
         th.dim(),
     ));
     let r = centered(area, 64, lines.len() as u16 + 2);

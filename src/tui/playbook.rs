@@ -174,12 +174,23 @@ fn draw_body(f: &mut Frame, body: Rect, lines: Vec<(Line, Option<usize>)>, steps
     let height = usize::from(body.height);
     let cursor = v.step_cursor.min(steps.saturating_sub(1));
     // Keep the selected step's last row, then its first, in view.
+    let last_end = span
+        .last()
+        .map_or(0, |&(a, b)| if a == usize::MAX { 0 } else { b });
+    v.offsets.below_steps.set(total.saturating_sub(last_end));
     let offset = match span.get(cursor) {
+        // Read on past the last step: the rows under it, as far as they go.
+        Some(&(_, b)) if v.read_on > 0 && cursor + 1 == steps => scroll::follow(
+            &v.offsets.playbook,
+            total,
+            height,
+            (b - 1 + v.read_on).min(total.saturating_sub(1)),
+        ),
         Some(&(a, b)) if a != usize::MAX => {
             scroll::follow(&v.offsets.playbook, total, height, b - 1);
             scroll::follow(&v.offsets.playbook, total, height, a)
         }
-        _ => scroll::follow(&v.offsets.playbook, total, height, 0),
+        _ => scroll::follow(&v.offsets.playbook, total, height, v.read_on),
     };
     let above = span
         .iter()

@@ -89,6 +89,8 @@ pub struct View {
     pub phase_tab: Phase,
     /// Cursor in the step list.
     pub step_cursor: usize,
+    /// Rows read on past the last step (the triage answers, the ledger).
+    pub read_on: usize,
     /// Timeline filter.
     pub filter: Option<Kind>,
     /// The selected timeline row, counted from the newest (0) of those listed.
@@ -120,6 +122,8 @@ pub struct Offsets {
     pub playbook: Cell<usize>,
     /// The timeline.
     pub timeline: Cell<usize>,
+    /// How many rows the playbook pane held under its last step (how far Down reads on).
+    pub below_steps: Cell<usize>,
 }
 
 impl Default for View {
@@ -138,6 +142,7 @@ impl View {
             mode: Mode::Normal,
             phase_tab: Phase::Detect,
             step_cursor: 0,
+            read_on: 0,
             filter: None,
             scroll: 0,
             areas: Areas::default(),
@@ -235,6 +240,7 @@ impl View {
             Notice::Phase(p) => {
                 self.phase_tab = p;
                 self.step_cursor = 0;
+                self.read_on = 0;
             }
             Notice::ConfirmRun(plan) => {
                 let dialog = Dialog::new(*plan, self.size);
