@@ -132,7 +132,14 @@ fn series_key(expo: &Exposition<'_>, s: &Sample<'_>, skip: &str) -> String {
         key.push('\u{1f}');
         key.push_str(l.name);
         key.push('=');
-        key.push_str(&l.value());
+        // The separator cannot come from a value: a label value holding it
+        // would forge a label of its own when the key is read back.
+        let value = l.value();
+        if value.contains('\u{1f}') {
+            key.push_str(&value.replace('\u{1f}', "\u{fffd}"));
+        } else {
+            key.push_str(&value);
+        }
     }
     key
 }
@@ -301,6 +308,8 @@ fn concentrate(views: &mut [RouteView], prev: &Snapshot, cur: &Snapshot) {
     if failing.is_empty() {
         return;
     }
+    let failing_routes: std::collections::HashSet<&str> =
+        failing.iter().map(|i| views[*i].route.as_str()).collect();
     let resolved = cur.resolved.as_ref();
     let skip = [
         resolved.and_then(|r| r.route_label.as_deref()),
@@ -309,7 +318,7 @@ fn concentrate(views: &mut [RouteView], prev: &Snapshot, cur: &Snapshot) {
     // (route, label, value) → (requests, 5xx)
     let mut acc: BTreeMap<(&str, &str, &str), (f64, f64)> = BTreeMap::new();
     for (key, (route, status, v)) in &cur.requests {
-        if !failing.iter().any(|i| views[*i].route == *route) {
+        if !failing_routes.contains(route.as_str()) {
             continue;
         }
         let d = match prev.requests.get(key) {
@@ -595,6 +604,21 @@ mod tests {
         assert_eq!(pay.by_label.len(), 1, "{:?}", pay.by_label);
         let top = &pay.by_label[0];
         assert_eq!((top.label.as_str(), top.value.as_str()), ("method", "POST"));
+        // A label value holding the key separator forges no label of its own.
+        let forged = |n: u32| {
+            format!(
+                "http_requests_total{{route=\"/x\",method=\"GET\\u001fregion=evil\",status=\"500\"}} {n}\n\
+                 http_requests_total{{route=\"/x\",method=\"POST\",status=\"200\"}} {n}\n"
+            )
+            .replace("\\u001f", "\u{1f}")
+        };
+        let (views, _) = deltas(&snap(&forged(0)), &snap(&forged(10)), 1.0);
+        let x = views.iter().find(|v| v.route == "/x").expect("route");
+        assert!(
+            x.by_label.iter().all(|l| l.label == "method"),
+            "{:?}",
+            x.by_label
+        );
         // All of the 5xx, three quarters of the requests (10 GET, 10 + 20 POST).
         assert!(
             (top.share - 1.0).abs() < 1e-9 && (top.traffic - 0.75).abs() < 1e-9,
