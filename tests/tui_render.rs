@@ -178,6 +178,16 @@ impl Harness {
         h
     }
 
+    /// The newest event of the open incident.
+    fn last_event(&self) -> Event {
+        self.state
+            .incident
+            .as_ref()
+            .and_then(|i| i.events.last())
+            .expect("an incident with events")
+            .clone()
+    }
+
     fn render(&mut self, w: u16, hgt: u16) -> (String, ratatui::buffer::Buffer) {
         self.render_in(Theme::of(ThemeName::Default), w, hgt)
     }
@@ -301,7 +311,7 @@ fn overlays_and_modes() {
     h.text("pool waits at 100%", at(121));
     insta::assert_snapshot!("note_input_80x24", h.render(80, 24).0);
     h.key(KeyCode::Enter, at(122));
-    let last = h.state.incident.as_ref().unwrap().events.last().unwrap();
+    let last = &h.last_event();
     assert_eq!(
         (last.kind, last.msg.as_str()),
         (Kind::Note, "pool waits at 100%")
@@ -396,27 +406,11 @@ fn the_palette_the_triage_summary_an_open_event_and_scrolled_steps_at_both_sizes
     assert!(small.contains("more ↑"), "{small}");
     insta::assert_snapshot!("steps_scrolled_80x24", small);
     h.key(KeyCode::Enter, at(125));
-    let ticked = h
-        .state
-        .incident
-        .as_ref()
-        .unwrap()
-        .events
-        .last()
-        .unwrap()
-        .clone();
+    let ticked = h.last_event();
     assert_eq!(ticked.kind, Kind::StepDone, "{ticked:?}");
     // Un-ticked: recorded, and open again.
     h.key(KeyCode::Char('U'), at(126));
-    let undone = h
-        .state
-        .incident
-        .as_ref()
-        .unwrap()
-        .events
-        .last()
-        .unwrap()
-        .clone();
+    let undone = h.last_event();
     assert_eq!(undone.kind, Kind::StepUndone, "{undone:?}");
     // Down past the last step reads on: the answers under the steps come into view.
     for _ in 0..40 {
@@ -506,15 +500,7 @@ fn phases_refuse_with_open_steps_and_record_an_override() {
         Some(incident_commander::core::event::Phase::Detect)
     );
     h.key(KeyCode::Char('p'), at(131));
-    let last = h
-        .state
-        .incident
-        .as_ref()
-        .unwrap()
-        .events
-        .last()
-        .unwrap()
-        .clone();
+    let last = h.last_event();
     assert_eq!(last.kind, Kind::PhaseEntered);
     assert_eq!(last.data["override"], true);
     // Resolving while a signal fires is refused, then overridden and recorded.
@@ -553,15 +539,7 @@ fn phases_refuse_with_open_steps_and_record_an_override() {
     );
     h.key(KeyCode::Char('C'), at(135));
     assert!(!h.state.incident_open());
-    let last = h
-        .state
-        .incident
-        .as_ref()
-        .unwrap()
-        .events
-        .last()
-        .unwrap()
-        .clone();
+    let last = h.last_event();
     assert_eq!(
         (last.kind, last.data["override"].clone()),
         (Kind::IncidentClosed, serde_json::json!(true))
@@ -781,15 +759,7 @@ fn the_target_of_a_command_is_the_incident_primary_target() {
         .unwrap();
     h.view.selected = row;
     h.key(KeyCode::Char('t'), at(16));
-    let last = h
-        .state
-        .incident
-        .as_ref()
-        .unwrap()
-        .events
-        .last()
-        .unwrap()
-        .clone();
+    let last = h.last_event();
     assert_eq!(
         (last.kind, last.actor.as_str()),
         (Kind::TargetSelected, "ann")

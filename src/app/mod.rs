@@ -13,7 +13,7 @@ pub mod targets;
 pub mod triage;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use crate::core::command::Values;
 use crate::core::detect::Settings;

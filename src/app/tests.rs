@@ -6,11 +6,13 @@ use super::*;
 use crate::core::detect::Settings;
 use chrono::TimeZone;
 
-fn t0() -> DateTime<Utc> {
+/// The fixed start of every engine test (also the view's key tests).
+pub(crate) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 3, 0, 0).unwrap()
 }
 
-fn engine() -> State {
+/// An engine watching one probe, `payments`, with the bundled playbooks.
+pub(crate) fn engine() -> State {
     State::new(
         "shop",
         "ann",

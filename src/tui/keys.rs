@@ -408,29 +408,11 @@ fn ask(out: &mut Vec<Msg>, intent: Intent) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::targets::{SourceKind, Target};
     use crate::app::{Effect, update};
-    use crate::core::detect::Settings;
     use crate::core::event::Draft;
-    use crate::core::playbook;
     use crate::tui::editor::Editor;
-    use chrono::{DateTime, TimeZone, Utc};
 
-    fn t0() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 22, 3, 0, 0).unwrap()
-    }
-
-    fn engine() -> State {
-        State::new(
-            "shop",
-            "ann",
-            Settings::default(),
-            vec![Target::new("payments", SourceKind::Probe, None)],
-            playbook::bundled(),
-            "/nowhere".into(),
-            t0(),
-        )
-    }
+    use crate::app::tests::{engine, t0};
 
     /// Keys through the view; what the engine answers comes back as notices;
     /// what it appends is written at once (as the runtime would).
