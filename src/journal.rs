@@ -464,15 +464,8 @@ impl Journal {
         if let Some(at) = torn_at {
             self.set_aside(at, len)?;
         }
-        // The event's own time (when it happened, also when it is written late). Within
-        // ORDER_SLACK time never goes backwards in a file: a writer that took its time just
-        // before another process's append gets that event's time. A last time far ahead
-        // (a hand-edited line) is not copied: readers report it.
-        let at = draft.at.unwrap_or(now);
-        let ts = match last_ts {
-            Some(t) if t > at && t - at <= ORDER_SLACK => t,
-            _ => at,
-        };
+        // The event's own time (when it happened, also when it is written late).
+        let ts = event_time(last_ts, draft.at.unwrap_or(now));
         if draft.id.is_none() {
             draft.id = Some(EventId::v7(ts, rand::random()));
         }
@@ -869,27 +862,53 @@ pub fn newest_open_for(dir: &Path, service: &str) -> Option<PathBuf> {
 /// been quiet: an incident quiet for `incidents.stale_after` is not resumed
 /// silently, and no new signal joins it).
 pub fn newest_open_with_last(dir: &Path, service: &str) -> Option<(PathBuf, DateTime<Utc>)> {
+    newest_open_at(dir, service, crate::clock::now())
+}
+
+/// Like [`newest_open_with_last`], read at `now`.
+pub fn newest_open_at(
+    dir: &Path,
+    service: &str,
+    now: DateTime<Utc>,
+) -> Option<(PathBuf, DateTime<Utc>)> {
     timelines(dir).into_iter().find_map(|p| {
         let r = read(&p).ok()?;
-        let opened = r.events.iter().find(|e| e.kind == Kind::IncidentOpened)?;
-        let theirs = match opened.payload() {
-            Ok(Payload::Opened(p)) => p.service,
-            _ => String::new(),
-        };
-        let ours = service.is_empty() || theirs.is_empty() || theirs == service;
-        let closed = r.events.iter().any(|e| e.kind == Kind::IncidentClosed);
-        // An event dated past the reader's clock (a hand edit, a writer's wrong clock) is
-        // not news from the incident: it would keep a stale incident fresh for years.
-        let horizon = crate::clock::now() + FUTURE_SLACK;
-        let last = r
-            .events
-            .iter()
-            .map(|e| e.ts)
-            .filter(|ts| *ts <= horizon)
-            .max()
-            .unwrap_or(DateTime::UNIX_EPOCH);
-        (ours && !closed).then_some((p, last))
+        open_since(&r.events, service, now).map(|last| (p, last))
     })
+}
+
+/// When the incident in `events` last had news, if it is an open incident of
+/// `service` (an incident or a `service` left empty matches any); `now` is the
+/// reader's clock.
+pub fn open_since(events: &[Event], service: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let opened = events.iter().find(|e| e.kind == Kind::IncidentOpened)?;
+    let theirs = match opened.payload() {
+        Ok(Payload::Opened(p)) => p.service,
+        _ => String::new(),
+    };
+    let ours = service.is_empty() || theirs.is_empty() || theirs == service;
+    let closed = events.iter().any(|e| e.kind == Kind::IncidentClosed);
+    // An event dated past the reader's clock (a hand edit, a writer's wrong clock) is
+    // not news from the incident: it would keep a stale incident fresh for years.
+    let horizon = now + FUTURE_SLACK;
+    let last = events
+        .iter()
+        .map(|e| e.ts)
+        .filter(|ts| *ts <= horizon)
+        .max()
+        .unwrap_or(DateTime::UNIX_EPOCH);
+    (ours && !closed).then_some(last)
+}
+
+/// The time an event drafted for `at` is written with, after a last event at
+/// `last`: within a couple of seconds, time never goes backwards in a file (a
+/// writer that took its time just before another process's append gets that
+/// event's time); a last time far ahead (a hand-edited line) is not copied.
+pub fn event_time(last: Option<DateTime<Utc>>, at: DateTime<Utc>) -> DateTime<Utc> {
+    match last {
+        Some(t) if t > at && t - at <= ORDER_SLACK => t,
+        _ => at,
+    }
 }
 
 /// How [`open_or_join`] found the incident.
@@ -926,7 +945,9 @@ pub fn open_or_join(
     )?;
     lock.lock()
         .map_err(io_err(&lock_path, "lock the timeline directory"))?;
-    let fresh = newest_open_with_last(dir, service).filter(|(_, last)| *last >= stale_before);
+    // Read at the opener's time when its clock is ahead of the process's (a test's clock).
+    let now = crate::clock::now().max(started);
+    let fresh = newest_open_at(dir, service, now).filter(|(_, last)| *last >= stale_before);
     let result = match fresh {
         Some((path, _)) => Journal::open(&path).map(Opening::Joined),
         None => Journal::create(dir, started, title).and_then(|mut j| {

@@ -1,8 +1,9 @@
 //! The real runtime loop (`runtime::Runtime`) over injected ports: a manual
-//! clock, a notifier that records, and a scripted command runner, with the
-//! timeline in a private temporary directory. No terminal, no sleeps: the
-//! test says what time it is and what arrives, and asserts what the runtime
-//! did — what is on disk, what was notified, what was run.
+//! clock, a notifier that records, a scripted command runner, and timelines
+//! either in a private temporary directory (the real files) or in memory (to
+//! fill the "disk", delete a file, or append as another responder). No
+//! terminal, no sleeps: the test says what time it is and what arrives, and
+//! asserts what the runtime did — what is stored, notified and run.
 
 use incident_commander::app::targets::{SourceKind, Target, TargetId};
 use incident_commander::app::{Msg, State};
@@ -15,8 +16,9 @@ use incident_commander::journal;
 use incident_commander::runner::{CommandOutcome, RunOptions};
 use incident_commander::runtime::Runtime;
 use incident_commander::runtime::ports::{
-    CommandRunner, ManualClock, Notifications, Ports, RunFuture,
+    Clock, CommandRunner, ManualClock, Notifications, Ports, RunFuture,
 };
+use incident_commander::runtime::timelines::{FileTimelines, MemoryTimelines};
 use incident_commander::tui::Screen;
 use incident_commander::tui::input::Key;
 use incident_commander::tui::view::Pane;
@@ -131,6 +133,7 @@ async fn an_outage_opens_one_incident_notifies_once_and_a_confirmed_command_is_r
         clock: clock.clone(),
         notifier: Box::new(Recording(notes.clone())),
         runner: Arc::new(Scripted(runs.clone())),
+        timelines: Box::new(FileTimelines::new(timelines.clone())),
     };
     let mut rt = Runtime::with_ports(state, ports, Vec::new(), Vec::new(), false);
 
@@ -280,4 +283,244 @@ async fn an_outage_opens_one_incident_notifies_once_and_a_confirmed_command_is_r
 
     let unsaved = rt.stop().await;
     assert!(unsaved.is_empty());
+}
+
+fn t0() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-11-22T03:00:00.250Z")
+        .unwrap()
+        .to_utc()
+}
+
+/// A runtime over in-memory timelines, with the returned handle on the same store.
+fn in_memory(
+    clock: &Arc<ManualClock>,
+    store: &MemoryTimelines,
+    notes: &Log,
+    runs: &Log,
+    resume: bool,
+) -> Runtime {
+    let pb = Playbook::parse(std::path::Path::new("rollback.yaml"), PLAYBOOK).unwrap();
+    let mut state = State::new(
+        "shop",
+        "ann",
+        Settings::default(),
+        vec![Target::new("payments", SourceKind::Probe, None)],
+        vec![pb],
+        "/nowhere/incidents".into(),
+        clock.now(),
+    );
+    state.interactive = true;
+    let ports = Ports {
+        clock: clock.clone(),
+        notifier: Box::new(Recording(notes.clone())),
+        runner: Arc::new(Scripted(runs.clone())),
+        timelines: Box::new(store.clone()),
+    };
+    Runtime::with_ports(state, ports, Vec::new(), Vec::new(), resume)
+}
+
+/// Good probes for `good` seconds from `from`, then failing ones until `until`.
+fn probes(rt: &mut Runtime, clock: &ManualClock, from: i64, good: i64, until: i64) {
+    for s in from..until {
+        let at = t0() + chrono::Duration::seconds(s);
+        clock.set(at);
+        rt.handle(Msg::Probe(
+            TargetId::Probe("payments".into()),
+            Box::new(sample(at, s < from + good)),
+        ));
+        rt.handle(Msg::Tick);
+    }
+}
+
+fn note(sc: &mut Screen, text: &str) {
+    sc.key(Key::Char('n'));
+    for c in text.chars() {
+        sc.key(Key::Char(c));
+    }
+    sc.key(Key::Enter);
+}
+
+#[tokio::test]
+async fn a_full_disk_keeps_every_event_in_order_refuses_commands_and_writes_them_when_room_is_back()
+{
+    let clock = Arc::new(ManualClock::new(t0()));
+    let store = MemoryTimelines::new(std::path::Path::new("/nowhere/incidents"));
+    let (notes, runs): (Log, Log) = Default::default();
+    let rt = in_memory(&clock, &store, &notes, &runs, false);
+    let mut sc = Screen::new(rt);
+    probes(&mut sc.rt, &clock, 0, 60, 90);
+    let path = sc.rt.timeline().expect("an incident is open").to_path_buf();
+    assert_eq!(store.paths(), std::slice::from_ref(&path));
+    let stored = store.events(&path).len();
+
+    // The disk fills: notes are kept, in order, and counted as not saved.
+    store.set_full(true);
+    for n in ["one", "two", "three"] {
+        note(&mut sc, n);
+    }
+    assert_eq!(
+        store.events(&path).len(),
+        stored,
+        "nothing reached the store"
+    );
+    assert_eq!(sc.rt.state.unsaved, 3);
+    assert_eq!(sc.rt.unsaved().len(), 3);
+    assert!(
+        sc.rt
+            .state
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("disk is full")),
+        "{:?}",
+        sc.rt.state.message
+    );
+    // A command that could leave no record is not run.
+    sc.view.focus = Pane::Playbook;
+    sc.key(Key::Enter);
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 45)).unwrap();
+    let theme =
+        incident_commander::tui::theme::Theme::of(incident_commander::tui::theme::ThemeName::Mono);
+    term.draw(|f| sc.draw(f, theme)).unwrap();
+    sc.key(Key::Char('y'));
+    assert!(
+        runs.lock().unwrap().is_empty(),
+        "{:?}",
+        runs.lock().unwrap()
+    );
+    assert_eq!(sc.rt.state.running, None);
+
+    // Room again: the next tick writes them, oldest first, each once.
+    store.set_full(false);
+    clock.advance(chrono::Duration::seconds(1));
+    sc.rt.handle(Msg::Tick);
+    assert_eq!(sc.rt.state.unsaved, 0);
+    let events = store.events(&path);
+    let notes_stored: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == Kind::Note && e.actor == "ann")
+        .map(|e| e.msg.as_str())
+        .collect();
+    assert_eq!(notes_stored, ["one", "two", "three"]);
+    let ids: std::collections::HashSet<_> = events.iter().map(|e| e.id.clone().unwrap()).collect();
+    assert_eq!(
+        ids.len(),
+        events.len(),
+        "every event once, each with its id"
+    );
+    assert!(
+        events
+            .windows(2)
+            .all(|w| w[0].seq < w[1].seq && w[0].ts <= w[1].ts)
+    );
+    let learnt = &sc.rt.state.incident.as_ref().unwrap().events;
+    assert_eq!(
+        learnt.len(),
+        events.len(),
+        "the state learnt what is stored"
+    );
+    assert!(sc.rt.stop().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_open_incident_is_resumed_a_teammate_s_events_are_followed_and_a_deleted_timeline_goes_on()
+ {
+    let clock = Arc::new(ManualClock::new(t0()));
+    let store = MemoryTimelines::new(std::path::Path::new("/nowhere/incidents"));
+    let (notes, runs): (Log, Log) = Default::default();
+    // Another process opened an incident for the service a minute ago.
+    let path = std::path::Path::new("/nowhere/incidents/20261122T025900Z-payments.jsonl");
+    let before = t0() - chrono::Duration::seconds(60);
+    store
+        .append(
+            path,
+            incident_commander::core::event::Draft::opened("ic", "payments", "shop"),
+            before,
+        )
+        .unwrap();
+    store
+        .append(
+            path,
+            incident_commander::core::event::Draft::note("bob", "looking at the pool", &[]),
+            before,
+        )
+        .unwrap();
+    let rt = in_memory(&clock, &store, &notes, &runs, true);
+    let mut sc = Screen::new(rt);
+    assert_eq!(sc.rt.timeline(), Some(path));
+    assert_eq!(sc.rt.state.incident.as_ref().unwrap().events.len(), 2);
+
+    // Bob writes again: the tick learns it; a copy of it is learnt once.
+    let bob = store
+        .append(
+            path,
+            incident_commander::core::event::Draft::note("bob", "pool is at 100%", &[]),
+            t0(),
+        )
+        .unwrap();
+    let mut copy = bob.clone();
+    copy.seq += 1;
+    store.push_raw(path, copy);
+    sc.rt.handle(Msg::Tick);
+    let learnt = &sc.rt.state.incident.as_ref().unwrap().events;
+    assert_eq!(learnt.len(), 3);
+    assert_eq!(learnt.last().unwrap().msg, "pool is at 100%");
+
+    // The timeline is deleted behind our back: the next event starts it again at
+    // the same path, and the responder is told.
+    store.remove(path);
+    note(&mut sc, "restarting the pool");
+    assert_eq!(store.events(path).len(), 1);
+    assert_eq!(store.events(path)[0].msg, "restarting the pool");
+    let said = sc.rt.state.message.clone().unwrap_or_default();
+    assert!(said.contains("moved or deleted"), "{said}");
+    assert!(
+        notes.lock().unwrap().is_empty(),
+        "a resumed incident pages no one"
+    );
+    assert!(sc.rt.stop().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_stale_open_incident_is_asked_about_and_closing_it_is_recorded_in_its_own_timeline() {
+    let clock = Arc::new(ManualClock::new(t0()));
+    let store = MemoryTimelines::new(std::path::Path::new("/nowhere/incidents"));
+    let (notes, runs): (Log, Log) = Default::default();
+    let path = std::path::Path::new("/nowhere/incidents/20261121T230000Z-old.jsonl");
+    store
+        .append(
+            path,
+            incident_commander::core::event::Draft::opened("ic", "old", "shop"),
+            t0() - chrono::Duration::hours(4),
+        )
+        .unwrap();
+    let rt = in_memory(&clock, &store, &notes, &runs, true);
+    let mut sc = Screen::new(rt);
+    assert!(
+        sc.rt.timeline().is_none(),
+        "a stale incident is not taken over silently"
+    );
+    assert_eq!(
+        sc.rt.state.stale.as_ref().map(|(p, _)| p.as_path()),
+        Some(path)
+    );
+    // The question is on screen; `c` closes it, in its own timeline.
+    sc.key(Key::Char('c'));
+    let events = store.events(path);
+    assert_eq!(
+        events.last().map(|e| e.kind),
+        Some(Kind::IncidentClosed),
+        "{events:#?}"
+    );
+    // A new outage opens a new incident, not the old one.
+    probes(&mut sc.rt, &clock, 0, 60, 90);
+    let new = sc.rt.timeline().expect("a new incident").to_path_buf();
+    assert_ne!(new, path);
+    assert_eq!(store.paths().len(), 2);
+    // P writes the postmortem beside the new timeline.
+    sc.key(Key::Char('P'));
+    let pm = store
+        .postmortem(&new)
+        .expect("a postmortem beside the timeline");
+    assert!(pm.contains("payments"), "{pm}");
+    assert!(sc.rt.stop().await.is_empty());
 }

@@ -17,10 +17,12 @@ use crate::config::{AlertmanagerSource, Notify, PrometheusSource};
 use crate::core::event::{Draft, Event, EventId, Kind};
 use crate::core::metrics::RouteView;
 use crate::core::signal::Signal;
-use crate::journal::{self, Follower, Journal, Opening};
+use crate::journal;
 use ports::{Clock, CommandRunner, Notifications, Ports};
+use timelines::{Opened, Timeline, Timelines};
 
 pub mod ports;
+pub mod timelines;
 use crate::source::probe::ProbeTarget;
 use crate::source::schedule::{self, ProbeEvent};
 use crate::source::scrape::{self, ScrapeEvent, ScrapeTarget};
@@ -170,9 +172,11 @@ pub struct Runtime {
     /// Signals reported while handling the last messages (drained by the front end;
     /// not all were sent to the notifiers: see `Effect::Notify`).
     pub notified: Vec<Signal>,
-    journal: Option<Journal>,
-    /// Reads what other processes (`ic event`, another `ic`) append to the open timeline.
-    follower: Option<Follower>,
+    /// The open incident's timeline: appended to, and followed for what other
+    /// processes (`ic event`, another `ic`) append.
+    timeline: Option<Box<dyn Timeline>>,
+    /// Where timelines live.
+    timelines: Box<dyn Timelines>,
     /// Every event of the open timeline the state has learnt.
     known: Known,
     pending: Vec<Draft>,
@@ -213,7 +217,7 @@ impl Runtime {
         env: Vec<(String, String)>,
         resume: bool,
     ) -> Runtime {
-        let ports = Ports::real(notify, &secrets);
+        let ports = Ports::real(notify, &secrets, state.timeline_dir.clone());
         Runtime::with_ports(state, ports, secrets, env, resume)
     }
 
@@ -226,9 +230,11 @@ impl Runtime {
         env: Vec<(String, String)>,
         resume: bool,
     ) -> Runtime {
-        let (mut journal, mut follower) = (None, None);
+        let mut timeline = None;
         let mut notices = Vec::new();
-        let found = journal::newest_open_with_last(&state.timeline_dir, &state.service);
+        let found = ports
+            .timelines
+            .newest_open(&state.service, ports.clock.now());
         if resume && let Some((path, last)) = found {
             if ports.clock.now() - last >= state.stale_after {
                 // Quiet too long to take over silently: the responder decides.
@@ -238,11 +244,13 @@ impl Runtime {
                     notices.push(Notice::Stale);
                 }
             } else {
-                match replay(&mut state, &path, ports.clock.now()) {
-                    Ok((j, f)) => {
-                        journal = Some(j);
-                        follower = Some(f);
-                    }
+                match replay(
+                    &mut state,
+                    ports.timelines.as_ref(),
+                    &path,
+                    ports.clock.now(),
+                ) {
+                    Ok(t) => timeline = Some(t),
                     Err(why) => {
                         // Not silent: the open incident was not taken over.
                         let text = format!(
@@ -286,8 +294,8 @@ impl Runtime {
             state,
             written: Vec::new(),
             notified: Vec::new(),
-            journal,
-            follower,
+            timeline,
+            timelines: ports.timelines,
             known,
             pending: Vec::new(),
             notifier: ports.notifier,
@@ -315,15 +323,19 @@ impl Runtime {
 
     /// Takes over the stale incident the responder chose to resume.
     fn resume_stale(&mut self, path: PathBuf) {
-        if self.journal.is_some() || self.opening() {
+        if self.timeline.is_some() || self.opening() {
             self.say("an incident is already open: the stale one stays as it is".into());
             return;
         }
-        match replay(&mut self.state, &path, self.clock.now()) {
-            Ok((j, f)) => {
+        match replay(
+            &mut self.state,
+            self.timelines.as_ref(),
+            &path,
+            self.clock.now(),
+        ) {
+            Ok(t) => {
                 self.known = Known::of(&self.state);
-                self.journal = Some(j);
-                self.follower = Some(f);
+                self.timeline = Some(t);
                 self.state.mark_resumed();
                 if let Some(p) = self.state.incident.as_ref().and_then(|i| i.state.phase)
                     && self.state.interactive
@@ -355,7 +367,11 @@ impl Runtime {
                 stale: Some(true),
             },
         );
-        match Journal::open(&path).and_then(|mut j| j.append(draft, now)) {
+        match self
+            .timelines
+            .open(&path)
+            .and_then(|mut t| t.append(draft, now))
+        {
             Ok(_) => self.say(format!("closed the stale incident {}", path.display())),
             Err(e) => self.say(format!("could not close {}: {e}", path.display())),
         }
@@ -368,7 +384,7 @@ impl Runtime {
 
     /// The open incident's timeline file, if one is open.
     pub fn timeline(&self) -> Option<&Path> {
-        self.journal.as_ref().map(Journal::path)
+        self.timeline.as_deref().map(Timeline::path)
     }
 
     /// Starts the sources and the tick.
@@ -664,12 +680,12 @@ impl Runtime {
 
     /// Feeds the state the events other processes appended to the open timeline.
     fn follow(&mut self) {
-        let Some(f) = self.follower.as_mut() else {
+        let Some(t) = self.timeline.as_mut() else {
             return;
         };
-        match f.poll() {
-            Ok(replay) => {
-                for e in replay.events {
+        match t.poll() {
+            Ok(events) => {
+                for e in events {
                     match self.known.seen(&e) {
                         Seen::New => self.appended(e),
                         Seen::Again => {}
@@ -790,7 +806,7 @@ impl Runtime {
             Effect::CloseStale(path, last) => self.close_stale(path, last),
             Effect::CommandEnded(mut draft) => {
                 let theirs = self.command_timeline.take();
-                let ours = self.journal.as_ref().map(|j| j.path().to_path_buf());
+                let ours = self.timeline().map(Path::to_path_buf);
                 match theirs {
                     Some(path) if Some(&path) != ours.as_ref() => {
                         // Its incident was closed (or another opened) while it ran: the end
@@ -807,7 +823,10 @@ impl Runtime {
             Effect::WritePostmortem => {
                 let msg = match &self.state.timeline_path {
                     None => "no incident timeline yet".to_string(),
-                    Some(p) => write_postmortem(p),
+                    Some(p) => match self.timelines.write_postmortem(p) {
+                        Ok(out) => format!("postmortem written to {}", out.display()),
+                        Err(e) => format!("cannot write the postmortem: {e}"),
+                    },
                 };
                 self.say(msg);
             }
@@ -844,13 +863,13 @@ impl Runtime {
                 ),
             );
         }
-        let Some(journal) = self.journal.as_mut() else {
+        let Some(timeline) = self.timeline.as_mut() else {
             return not_run(self, "no incident timeline is open to record it in".into());
         };
         let mut started = req.started.clone();
         crate::core::redact::redact_json(&mut started.data, &self.secrets);
         started.msg = crate::core::redact::redact_text(&started.msg, &self.secrets);
-        let event = match journal.append(started, now) {
+        let event = match timeline.append(started, now) {
             Ok(e) => e,
             Err(e) => {
                 return not_run(
@@ -862,7 +881,7 @@ impl Runtime {
             }
         };
         let run = event.seq;
-        self.command_timeline = Some(journal.path().to_path_buf());
+        self.command_timeline = Some(timeline.path().to_path_buf());
         self.appended(event);
         let mut env = self.env.clone();
         env.retain(|(k, _)| !req.env.iter().any(|(r, _)| r == k));
@@ -927,8 +946,7 @@ impl Runtime {
         self.written.push(e.clone());
         let fx = app::update(&mut self.state, Msg::Appended(e), self.clock.now());
         if closed {
-            self.journal = None;
-            self.follower = None;
+            self.timeline = None;
         }
         for f in fx {
             self.apply(f);
@@ -946,19 +964,21 @@ impl Runtime {
     /// the disk refuses, the draft waits in memory, first in line, and the open
     /// is tried again (join or create, under the directory's lock) with each flush.
     fn open_incident(&mut self, title: String, draft: Draft, now: chrono::DateTime<chrono::Utc>) {
-        let dir = self.state.timeline_dir.clone();
         let service = self.state.service.clone();
         let started = draft.at.unwrap_or(now);
         let stale_before = now - self.state.stale_after;
-        match journal::open_or_join(&dir, &service, started, stale_before, &title, draft.clone()) {
-            Ok(Opening::Created(j, e)) => {
-                self.adopt(j);
+        match self
+            .timelines
+            .open_or_join(&service, started, stale_before, &title, draft.clone())
+        {
+            Ok(Opened::Created(t, e)) => {
+                self.adopt(t);
                 self.joined = false;
                 self.appended(e);
             }
-            Ok(Opening::Joined(j)) => {
-                let path = j.path().display().to_string();
-                self.adopt(j);
+            Ok(Opened::Joined(t)) => {
+                let path = t.path().display().to_string();
+                self.adopt(t);
                 self.joined = true;
                 // Learn the other process's incident from its file; what it records as
                 // firing goes on silently when our detectors see it too.
@@ -977,11 +997,10 @@ impl Runtime {
         }
     }
 
-    /// Makes `j` the open incident's timeline.
-    fn adopt(&mut self, j: Journal) {
-        self.state.timeline_path = Some(j.path().to_path_buf());
-        self.follower = Some(Follower::new(j.path(), true));
-        self.journal = Some(j);
+    /// Makes `t` the open incident's timeline.
+    fn adopt(&mut self, t: Box<dyn Timeline>) {
+        self.state.timeline_path = Some(t.path().to_path_buf());
+        self.timeline = Some(t);
         self.state.incident = None;
         self.known = Known::default();
     }
@@ -1003,14 +1022,14 @@ impl Runtime {
             {
                 let draft = self.pending.remove(0);
                 self.open_incident(title, draft, now);
-                if self.journal.is_none() {
+                if self.timeline.is_none() {
                     return;
                 }
             }
         }
         while !self.pending.is_empty() {
             let now = self.clock.now();
-            let Some(j) = self.journal.as_mut() else {
+            let Some(j) = self.timeline.as_mut() else {
                 break;
             };
             let moved_before = j.moved();
@@ -1044,7 +1063,11 @@ impl Runtime {
     /// open incident's; kept and retried every second when it cannot be written.
     fn write_stray(&mut self, path: PathBuf, draft: Draft) {
         let now = self.clock.now();
-        match Journal::open(&path).and_then(|mut j| j.append(draft.clone(), now)) {
+        match self
+            .timelines
+            .open(&path)
+            .and_then(|mut t| t.append(draft.clone(), now))
+        {
             Ok(_) => self.say(format!(
                 "the command's end is recorded in its incident's timeline {}",
                 path.display()
@@ -1091,34 +1114,19 @@ fn per_interval(mut v: RouteView, every: Duration) -> RouteView {
     v
 }
 
-/// Replays the timeline at `path` into `state` (through a follower, so nothing
-/// appended meanwhile is missed) and opens it for appending.
-/// `Err` says why the file could not be read or opened for appending.
+/// Replays the timeline at `path` into `state` (through the timeline's own
+/// following, so nothing appended meanwhile is missed), open for appending.
+/// `Err` says why it could not be read or opened for appending.
 fn replay(
     state: &mut State,
+    timelines: &dyn Timelines,
     path: &Path,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(Journal, Follower), String> {
-    let mut f = Follower::new(path, true);
-    let replay = f.poll().map_err(|e| e.to_string())?;
-    for e in replay.events {
+) -> Result<Box<dyn Timeline>, String> {
+    let mut t = timelines.open(path).map_err(|e| e.to_string())?;
+    for e in t.poll().map_err(|e| e.to_string())? {
         app::update(state, Msg::Appended(e), now);
     }
-    let j = Journal::open(path).map_err(|e| e.to_string())?;
     state.timeline_path = Some(path.to_path_buf());
-    Ok((j, f))
-}
-
-fn write_postmortem(timeline: &Path) -> String {
-    let out: PathBuf = timeline.with_extension("postmortem.md");
-    let result = journal::read(timeline)
-        .map_err(|e| e.to_string())
-        .and_then(|r| {
-            let text = crate::core::postmortem::markdown(&r.events);
-            crate::paths::write_private(&out, text.as_bytes()).map_err(|e| e.to_string())
-        });
-    match result {
-        Ok(()) => format!("postmortem written to {}", out.display()),
-        Err(e) => format!("cannot write the postmortem: {e}"),
-    }
+    Ok(t)
 }

@@ -1,14 +1,17 @@
 //! The runtime's ports: the clock it reads, where notifications and status
-//! updates go, and what runs a confirmed command. The real ones wrap the
-//! process clock, the notifier and `sh`; tests give a manual clock, a
-//! recording notifier and a scripted runner, and run the real loop.
+//! updates go, what runs a confirmed command, and where timelines live
+//! ([`super::timelines`]). The real ones wrap the process clock, the notifier,
+//! `sh` and the timeline directory; tests give a manual clock, a recording
+//! notifier, a scripted runner and timelines in memory, and run the real loop.
 
+use super::timelines::{FileTimelines, Timelines};
 use crate::config::Notify;
 use crate::core::signal::Signal;
 use crate::notify::Notifier;
 use crate::runner::{CommandOutcome, Confirmed, RunError, RunOptions};
 use chrono::{DateTime, Utc};
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -118,8 +121,7 @@ impl CommandRunner for ShellRunner {
     }
 }
 
-/// Everything the runtime reaches the outside world through (besides the
-/// timeline files and the sources).
+/// Everything the runtime reaches the outside world through (besides the sources).
 pub struct Ports {
     /// The clock.
     pub clock: Arc<dyn Clock>,
@@ -127,15 +129,19 @@ pub struct Ports {
     pub notifier: Box<dyn Notifications>,
     /// The command runner.
     pub runner: Arc<dyn CommandRunner>,
+    /// The incidents' timelines.
+    pub timelines: Box<dyn Timelines>,
 }
 
 impl Ports {
-    /// The real ports: the process clock, the configured notifier, `sh`.
-    pub fn real(notify: &Notify, secrets: &[String]) -> Ports {
+    /// The real ports: the process clock, the configured notifier, `sh`, the
+    /// timeline files in `dir`.
+    pub fn real(notify: &Notify, secrets: &[String], dir: PathBuf) -> Ports {
         Ports {
             clock: Arc::new(ProcessClock),
             notifier: Box::new(Notifier::start(notify, secrets)),
             runner: Arc::new(ShellRunner),
+            timelines: Box::new(FileTimelines::new(dir)),
         }
     }
 }
