@@ -1,0 +1,245 @@
+//! Signals in the engine: a fired or resolved signal joins or opens the
+//! incident, raises the ALERT banner, notifies once per burst, and — once the
+//! first signals are gathered — chooses the incident's playbook and primary
+//! target from the dominant failure class (a later, better fitting playbook is
+//! only proposed).
+
+use super::*;
+
+pub(super) fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
+    // After a restart, detectors start afresh and fire again for what the open
+    // incident already records as firing: that is the same signal going on, so
+    // it is resumed silently — no second signal_fired, no second notification.
+    let live = state
+        .targets
+        .iter()
+        .find(|t| t.name == s.target)
+        .is_some_and(|t| t.firing.contains(&s.kind));
+    let key = (s.kind.as_str().to_string(), s.target.clone());
+    let recorded_firing = state.incident_open()
+        && state
+            .incident
+            .as_ref()
+            .is_some_and(|i| i.state.signals.get(&key).is_some_and(|r| r.firing));
+    if s.state == SignalState::Fired && recorded_firing && !live && state.resumed.remove(&key) {
+        tracing::info!(
+            detector = s.kind.as_str(),
+            target = %s.target,
+            "resumed a signal the open incident already records as firing"
+        );
+        if let Some(t) = state.targets.iter_mut().find(|t| t.name == s.target) {
+            t.firing.insert(s.kind);
+        }
+        return;
+    }
+    if let Some(t) = state.targets.iter_mut().find(|t| t.name == s.target) {
+        match s.state {
+            SignalState::Fired | SignalState::Updated => {
+                t.firing.insert(s.kind);
+            }
+            SignalState::Resolved => {
+                t.firing.remove(&s.kind);
+            }
+        }
+    }
+    if s.state == SignalState::Fired {
+        state.banner_of = Some((
+            s.kind.as_str().to_string(),
+            s.target.clone(),
+            s.evidence.clone(),
+        ));
+        state.banner = Some((banner_text(state), state.now));
+    }
+    // Written first, then sent: what a notification says is already on disk.
+    // Correlated signals (this service, while the incident is open or being
+    // opened) join the one incident.
+    let fired = s.state == SignalState::Fired;
+    if state.incident_open() || state.choosing.is_some() {
+        fx.push(Effect::Append(Draft::signal(&s)));
+        if fired {
+            match &mut state.choosing {
+                Some(c) => c.situations.push((playbook::Situation::of(&s), s.severity)),
+                None => propose_playbook(state, &s),
+            }
+        }
+    } else if fired && state.auto_open {
+        fx.push(Effect::Open(format!("{} on {}", s.kind.as_str(), s.target)));
+        fx.push(Effect::Append(Draft::signal(&s)));
+        state.choosing = Some(Choosing {
+            since: state.now,
+            situations: vec![(playbook::Situation::of(&s), s.severity)],
+        });
+        fx.push(Effect::Ui(Notice::OpenedBySignal));
+    }
+    // One notification per burst: a signal firing within a minute of the last
+    // one joins quietly; a resolution is news once nothing fires any more.
+    let notify = match s.state {
+        SignalState::Fired => {
+            let joins = state.incident_open() || state.choosing.is_some();
+            let quiet = joins
+                && state
+                    .last_notified
+                    .is_some_and(|t| state.now - t < NOTIFY_QUIET);
+            if !quiet {
+                state.last_notified = Some(state.now);
+            }
+            !quiet
+        }
+        SignalState::Updated => true,
+        SignalState::Resolved => state.targets.iter().all(|t| t.firing.is_empty()),
+    };
+    fx.push(Effect::Notify(s, notify));
+}
+
+/// Decides what is still pending before the engine stops: a new incident's
+/// playbook and primary target, whose gathering time has not run out.
+pub fn settle(state: &mut State) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    if state.choosing.is_some() && state.incident_open() {
+        choose_playbook(state, &mut fx);
+    }
+    fx
+}
+
+/// The ALERT banner with live numbers: the signal that raised it and what its
+/// target shows now.
+pub(super) fn banner_text(state: &State) -> String {
+    let Some((kind, target, evidence)) = &state.banner_of else {
+        return String::new();
+    };
+    let name = impact::measured_target(state, target);
+    let live = state.targets.iter().find(|t| t.name == name).map(|t| {
+        let r = t.row(state.now);
+        let p95 = r
+            .p95
+            .map(|p| format!(", p95 {:.0} ms", p * 1000.0))
+            .unwrap_or_default();
+        format!("now {:.1}% errors, {:.1} req/s{p95}", r.err * 100.0, r.rps)
+    });
+    // The live numbers first: at 80 columns the evidence is what gets cut.
+    match live {
+        Some(live) => format!("ALERT {kind} {target}: {live} · fired on {evidence}"),
+        None => format!("ALERT {kind} {target}: {evidence}"),
+    }
+}
+
+/// Chooses the new incident's playbook and primary target once, from the
+/// signals gathered since it opened: the dominant failure class (most
+/// signals; critical first on a tie) decides.
+pub(super) fn choose_playbook(state: &mut State, fx: &mut Vec<Effect>) {
+    let Some(c) = state.choosing.take() else {
+        return;
+    };
+    let key = |s: &playbook::Situation| {
+        s.class
+            .map_or_else(|| s.detector.as_str().to_string(), |c| c.to_string())
+    };
+    let mut tally: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for (sit, sev) in &c.situations {
+        let e = tally.entry(key(sit)).or_default();
+        e.0 += 1;
+        e.1 += usize::from(*sev == crate::core::signal::SeverityHint::Critical);
+    }
+    let dominant = tally
+        .iter()
+        .max_by_key(|(_, (n, critical))| (*n, *critical))
+        .map(|(k, _)| k.clone())
+        .unwrap_or_default();
+    let situations: Vec<playbook::Situation> = c
+        .situations
+        .iter()
+        .filter(|(s, _)| key(s) == dominant)
+        .map(|(s, _)| s.clone())
+        .collect();
+    let chosen = state
+        .incident
+        .as_ref()
+        .is_some_and(|i| i.state.playbook.is_some());
+    if let Some(p) = playbook::rank(&state.playbooks, &situations)
+        .first()
+        .filter(|_| !chosen)
+    {
+        let why = if c.situations.len() > 1 {
+            format!(
+                " (from {} signals; dominant: {dominant})",
+                c.situations.len()
+            )
+        } else {
+            String::new()
+        };
+        fx.push(Effect::Append(Draft::typed(
+            Kind::PlaybookSelected,
+            "ic",
+            format!("playbook {}{why}", p.id),
+            &payload::PlaybookSelected {
+                playbook: p.id.clone(),
+            },
+        )));
+    }
+    // The primary target: the first signal's when it is of the dominant class,
+    // else the first critical one of that class — as the target it is counted
+    // under (a probe's route when it has one).
+    let first = state
+        .incident
+        .as_ref()
+        .and_then(|i| i.state.primary_target.clone());
+    let of_dominant: Vec<&(playbook::Situation, crate::core::signal::SeverityHint)> = c
+        .situations
+        .iter()
+        .filter(|(s, _)| key(s) == dominant)
+        .collect();
+    let primary = of_dominant
+        .iter()
+        .find(|(s, _)| Some(&s.target) == first.as_ref())
+        .or_else(|| {
+            of_dominant
+                .iter()
+                .find(|(_, sev)| *sev == crate::core::signal::SeverityHint::Critical)
+        })
+        .or(of_dominant.first())
+        .map(|(s, _)| impact::canonical(state, &s.target).0);
+    if let Some(target) = primary
+        && first.as_ref().is_some_and(|f| *f != target)
+        && state
+            .incident
+            .as_ref()
+            .is_some_and(|i| i.state.primary_target_by.is_none())
+    {
+        fx.push(Effect::Append(Draft::typed(
+            Kind::TargetSelected,
+            "ic",
+            format!("primary target: {target} (the dominant failure class: {dominant})"),
+            &payload::TargetSelected {
+                target: target.to_string(),
+            },
+        )));
+    }
+}
+
+/// A signal firing after the playbook was chosen: when the playbook in use
+/// does not cover it (or it is critical) and another playbook fits it better,
+/// propose that one — the responder decides (`b` switches).
+pub(super) fn propose_playbook(state: &mut State, s: &Signal) {
+    let sit = playbook::Situation::of(s);
+    let Some((best, best_fit)) = playbook::rank(&state.playbooks, std::slice::from_ref(&sit))
+        .first()
+        .map(|p| (p.id.clone(), playbook::fit(p, &sit)))
+    else {
+        return;
+    };
+    let Some(current) = state.playbook() else {
+        return;
+    };
+    let current_fit = playbook::fit(current, &sit);
+    let uncovered = current_fit <= 1;
+    let critical = s.severity == crate::core::signal::SeverityHint::Critical;
+    if current.id != best && best_fit > current_fit && (uncovered || critical) {
+        state.say(format!(
+            "the new {} signal on {} fits playbook `{best}` better than `{}`: press b to switch",
+            s.kind.as_str(),
+            s.target,
+            current.id
+        ));
+        state.proposed_playbook = Some(best);
+    }
+}
