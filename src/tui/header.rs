@@ -6,6 +6,7 @@
 use super::theme::{Theme, is_production};
 use crate::app::State;
 use crate::core::event::Stage;
+use crate::core::incident::Incident;
 use crate::core::postmortem::span;
 use crate::core::text::escape;
 use ratatui::Frame;
@@ -13,14 +14,40 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-/// Draws the header.
+/// Draws the header: who and what on the first line, clocks and health on the second.
 pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
     let inc = s
         .incident
         .as_ref()
         .filter(|_| s.incident_open())
         .map(|i| &i.state);
-    let sev = inc.and_then(|i| i.current_severity());
+    let width = usize::from(area.width);
+    let mut second = Vec::new();
+    match inc {
+        Some(i) => clocks(&mut second, s, i, th),
+        None => second.push(Span::styled(
+            format!(
+                " timelines: {}",
+                crate::core::text::elide_middle(
+                    &escape(&s.timeline_dir.display().to_string()),
+                    width.saturating_sub(13)
+                )
+            ),
+            th.dim(),
+        )),
+    }
+    health(&mut second, s, th);
+    f.render_widget(
+        Paragraph::new(vec![
+            Line::from(identity(s, inc, width, th)),
+            Line::from(second),
+        ]),
+        area,
+    );
+}
+
+/// The first line: service, environment badge, severity, title, phase, wall time.
+fn identity<'a>(s: &State, inc: Option<&Incident>, width: usize, th: Theme) -> Vec<Span<'a>> {
     let mut top = vec![Span::styled(
         format!(" {} ", escape(&s.service)),
         th.focus(),
@@ -36,6 +63,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
     let mut title = None;
     match inc {
         Some(i) => {
+            let sev = i.current_severity();
             top.push(Span::styled(
                 format!(" {} ", sev.map_or("SEV ?".to_string(), |s| s.to_string())),
                 th.severity(sev),
@@ -54,114 +82,114 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
         th.dim(),
     ));
     if let Some(t) = title {
-        fit_title(&mut top, t, usize::from(area.width));
+        fit_title(&mut top, t, width);
     }
-    let mut second = Vec::new();
-    if let Some(i) = inc {
-        let since = |st: Stage| i.stage(st).map(|t| span(s.now - t));
-        if let Some(d) = since(Stage::ImpactStarted) {
-            second.push(Span::raw(format!(" impact {d} ago")));
-        }
-        if let Some(d) = since(Stage::Detected) {
-            second.push(Span::raw(format!(" · detected {d} ago")));
-        }
-        let guidance = s
-            .playbook()
-            .zip(sev)
-            .and_then(|(p, sv)| p.severity.get(&sv));
-        // Until a severity is set, the ack clock runs at the most urgent
-        // level's pace (assume the worst), and says so.
-        let (ack_within, assumed) = match guidance.and_then(|g| g.ack_within) {
-            Some(a) => (Some(a), ""),
-            None if sev.is_none() => (
-                s.playbook().and_then(|p| {
-                    crate::core::event::Severity::ALL
-                        .iter()
-                        .find_map(|sv| p.severity.get(sv).and_then(|g| g.ack_within))
-                }),
-                ", at SEV-1 pace",
-            ),
-            None => (None, ""),
-        };
-        match (
-            i.stage(Stage::Acknowledged),
-            ack_within,
-            i.stage(Stage::Detected),
-        ) {
-            (Some(a), ..) => second.push(Span::raw(format!(" · acked {} ago", span(s.now - a)))),
-            (None, Some(ack), Some(d)) => {
-                let left = chrono::Duration::from_std(ack.get()).unwrap_or_default() - (s.now - d);
-                second.push(if left.num_seconds() < 0 {
-                    Span::styled(
-                        format!(" · ack overdue by {} (A{assumed})", span(-left)),
-                        th.bad(),
-                    )
-                } else {
-                    Span::styled(
-                        format!(" · ack due in {} (A{assumed})", span(left)),
-                        th.warn(),
-                    )
-                });
-            }
-            (None, ..) if i.is_open() => {
-                second.push(Span::styled(" · not acknowledged (A)", th.warn()));
-            }
-            _ => {}
-        }
-        let last_update = i.comms.last().map(|c| c.at).or(i.opened);
-        if let (Some(every), Some(l)) = (guidance.and_then(|g| g.update_every), last_update) {
-            let left = chrono::Duration::from_std(every.get()).unwrap_or_default() - (s.now - l);
-            second.push(if left.num_seconds() < 0 {
+    top
+}
+
+/// The open incident's clocks: since impact and detection, the acknowledgement
+/// countdown, the next status update, and events not yet saved.
+fn clocks(line: &mut Vec<Span<'_>>, s: &State, i: &Incident, th: Theme) {
+    let since = |st: Stage| i.stage(st).map(|t| span(s.now - t));
+    if let Some(d) = since(Stage::ImpactStarted) {
+        line.push(Span::raw(format!(" impact {d} ago")));
+    }
+    if let Some(d) = since(Stage::Detected) {
+        line.push(Span::raw(format!(" · detected {d} ago")));
+    }
+    let sev = i.current_severity();
+    let guidance = s
+        .playbook()
+        .zip(sev)
+        .and_then(|(p, sv)| p.severity.get(&sv));
+    ack_clock(line, s, i, guidance.and_then(|g| g.ack_within), th);
+    let last_update = i.comms.last().map(|c| c.at).or(i.opened);
+    if let (Some(every), Some(l)) = (guidance.and_then(|g| g.update_every), last_update) {
+        let left = chrono::Duration::from_std(every.get()).unwrap_or_default() - (s.now - l);
+        line.push(if left.num_seconds() < 0 {
+            Span::styled(
+                format!(" · update overdue by {} (u)", span(-left)),
+                th.bad(),
+            )
+        } else {
+            Span::styled(format!(" · next update in {}", span(left)), th.dim())
+        });
+    }
+    if s.unsaved > 0 {
+        line.push(Span::styled(
+            format!(" · {} NOT SAVED", s.unsaved),
+            th.bad(),
+        ));
+    }
+}
+
+/// Acknowledged how long ago, or the countdown to the severity's `ack_within`.
+/// Until a severity is set, the clock runs at the most urgent level's pace
+/// (assume the worst), and says so.
+fn ack_clock(
+    line: &mut Vec<Span<'_>>,
+    s: &State,
+    i: &Incident,
+    ack_within: Option<crate::core::units::HumanDuration>,
+    th: Theme,
+) {
+    let (ack_within, assumed) = match ack_within {
+        Some(a) => (Some(a), ""),
+        None if i.current_severity().is_none() => (
+            s.playbook().and_then(|p| {
+                crate::core::event::Severity::ALL
+                    .iter()
+                    .find_map(|sv| p.severity.get(sv).and_then(|g| g.ack_within))
+            }),
+            ", at SEV-1 pace",
+        ),
+        None => (None, ""),
+    };
+    match (
+        i.stage(Stage::Acknowledged),
+        ack_within,
+        i.stage(Stage::Detected),
+    ) {
+        (Some(a), ..) => line.push(Span::raw(format!(" · acked {} ago", span(s.now - a)))),
+        (None, Some(ack), Some(d)) => {
+            let left = chrono::Duration::from_std(ack.get()).unwrap_or_default() - (s.now - d);
+            line.push(if left.num_seconds() < 0 {
                 Span::styled(
-                    format!(" · update overdue by {} (u)", span(-left)),
+                    format!(" · ack overdue by {} (A{assumed})", span(-left)),
                     th.bad(),
                 )
             } else {
-                Span::styled(format!(" · next update in {}", span(left)), th.dim())
+                Span::styled(
+                    format!(" · ack due in {} (A{assumed})", span(left)),
+                    th.warn(),
+                )
             });
         }
-        if s.unsaved > 0 {
-            second.push(Span::styled(
-                format!(" · {} NOT SAVED", s.unsaved),
-                th.bad(),
-            ));
+        (None, ..) if i.is_open() => {
+            line.push(Span::styled(" · not acknowledged (A)", th.warn()));
         }
-    } else {
-        second.push(Span::styled(
-            format!(
-                " timelines: {}",
-                crate::core::text::elide_middle(
-                    &escape(&s.timeline_dir.display().to_string()),
-                    usize::from(area.width).saturating_sub(13)
-                )
-            ),
-            th.dim(),
-        ));
+        _ => {}
     }
+}
+
+/// What is wrong with ic itself: errors background work reported, sources down.
+fn health(line: &mut Vec<Span<'_>>, s: &State, th: Theme) {
+    let errors = s.errors.len() + s.errors_dropped;
     if !s.errors.is_empty() {
-        second.push(Span::styled(
+        line.push(Span::styled(
             format!(
-                " · {} error{} (E)",
-                s.errors.len() + s.errors_dropped,
-                if s.errors.len() + s.errors_dropped == 1 {
-                    ""
-                } else {
-                    "s"
-                }
+                " · {errors} error{} (E)",
+                if errors == 1 { "" } else { "s" }
             ),
             th.bad(),
         ));
     }
     for (name, why) in &s.sources_down {
-        second.push(Span::styled(
+        line.push(Span::styled(
             format!(" · {} down: {}", escape(name), escape(why)),
             th.bad(),
         ));
     }
-    f.render_widget(
-        Paragraph::new(vec![Line::from(top), Line::from(second)]),
-        area,
-    );
 }
 
 /// Shortens the title span `top[title]` (elided with `…`, at least
