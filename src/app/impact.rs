@@ -7,7 +7,7 @@
 //! The result is the `impact_measured` event the postmortem reads.
 
 use super::State;
-use super::targets::{SourceKind, Target};
+use super::targets::{Feed, Target};
 use crate::core::event::{Draft, Kind};
 use crate::core::incident::SignalRecord;
 use crate::core::payload::{ImpactMeasured, ImpactRow};
@@ -208,13 +208,13 @@ fn ts(second: i64) -> DateTime<Utc> {
 /// (requests, failed) of `t` in the seconds `from..=to`.
 fn counts(t: &Target, from: i64, to: i64) -> (u64, u64) {
     let secs = (to - from + 1).max(1);
-    match (&t.window, t.source) {
-        (Some(w), SourceKind::Probe) => {
-            let s = w.stats(Duration::from_secs(secs as u64), ts(to));
+    match &t.feed {
+        Feed::Probe(p) => {
+            let s = p.window.stats(Duration::from_secs(secs as u64), ts(to));
             (s.total, (s.error_ratio * s.total as f64).round() as u64)
         }
-        _ => {
-            let c = t.detectors.series().window(to, secs);
+        Feed::Route(r) => {
+            let c = r.detectors.series().window(to, secs);
             (c.total, c.errors)
         }
     }
@@ -268,6 +268,7 @@ fn p95_ms(t: &Target, from: i64, to: i64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::targets::SourceKind;
 
     #[test]
     fn route_labels_match_paths_with_templates() {

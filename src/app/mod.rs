@@ -456,7 +456,7 @@ impl State {
                 .targets
                 .iter()
                 .find(|t| t.name == name)
-                .map_or(name.contains(' '), |t| t.source == SourceKind::Metrics);
+                .map_or(name.contains(' '), |t| t.kind() == SourceKind::Metrics);
             v.set_target(&name, is_route);
         }
         v.set("service", self.service.clone());

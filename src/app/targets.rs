@@ -1,6 +1,6 @@
-//! One row of the endpoints table: a probed endpoint or a metrics route, its
-//! detectors, its recent history (for sparklines and charts) and the figures
-//! shown for it.
+//! One row of the endpoints table: a probed endpoint or a metrics route —
+//! each with the state only its kind has ([`Feed`]) — its recent history (for
+//! sparklines and charts) and the figures shown for it.
 
 use crate::core::detect::{CertificateDetector, Counts, DownDetector, RouteDetectors, Settings};
 use crate::core::metrics::RouteView;
@@ -149,29 +149,48 @@ pub struct Target {
     pub id: TargetId,
     /// `id` as written in events and shown (`payments`, `shop /api/payments`).
     pub name: String,
-    /// Where its numbers come from (`id`'s kind).
-    pub source: SourceKind,
-    /// Probe window (probes only).
-    pub window: Option<EndpointWindow>,
-    /// Route detectors (metrics only).
-    pub detectors: RouteDetectors,
-    /// Latest route view (metrics only).
-    pub last_view: Option<RouteView>,
-    /// The latest scrape whose 5xx concentrated on label values: when, and where
-    /// (metrics only; a scrape without 5xx leaves it as it was).
-    pub breakdown: Option<(DateTime<Utc>, Vec<crate::core::metrics::LabelShare>)>,
-    down: DownDetector,
-    cert: CertificateDetector,
+    /// Where its numbers come from, with what only that kind keeps.
+    pub feed: Feed,
     /// Detectors firing now.
     pub firing: BTreeSet<DetectorKind>,
     /// Recent history.
     pub history: VecDeque<Point>,
-    /// Certificate days left.
+    /// The first second data arrived (an onset here began before `ic` started).
+    pub first_seen: Option<i64>,
+}
+
+/// What a target's numbers come from, and the state only that kind has.
+#[derive(Debug, Clone)]
+pub enum Feed {
+    /// Probes `ic` sends.
+    Probe(Box<ProbeFeed>),
+    /// A route of a metrics source.
+    Route(Box<RouteFeed>),
+}
+
+/// A probed endpoint's own state.
+#[derive(Debug, Clone)]
+pub struct ProbeFeed {
+    /// The recent probes.
+    pub window: EndpointWindow,
+    down: DownDetector,
+    cert: CertificateDetector,
+    /// Certificate days left, as the last probe saw.
     pub cert_days: Option<f64>,
     /// Whether TLS verification is off for it.
     pub insecure: bool,
-    /// The first second data arrived (an onset here began before `ic` started).
-    pub first_seen: Option<i64>,
+}
+
+/// A metrics route's own state.
+#[derive(Debug, Clone, Default)]
+pub struct RouteFeed {
+    /// The route's detectors (and their per-second series).
+    pub detectors: RouteDetectors,
+    /// The latest view of the route.
+    pub last_view: Option<RouteView>,
+    /// The latest scrape whose 5xx concentrated on label values: when, and
+    /// where (a scrape without 5xx leaves it as it was).
+    pub breakdown: Option<(DateTime<Utc>, Vec<crate::core::metrics::LabelShare>)>,
 }
 
 impl Target {
@@ -202,24 +221,65 @@ impl Target {
     }
 
     fn with_id(id: TargetId, interval: Option<Duration>) -> Target {
-        let source = id.kind();
+        let feed = match id.kind() {
+            SourceKind::Probe => Feed::Probe(Box::new(ProbeFeed {
+                window: EndpointWindow::for_interval(interval.unwrap_or(Duration::from_secs(2))),
+                down: DownDetector::default(),
+                cert: CertificateDetector::default(),
+                cert_days: None,
+                insecure: false,
+            })),
+            SourceKind::Metrics => Feed::Route(Box::default()),
+        };
         Target {
             name: id.to_string(),
             id,
-            source,
-            window: (source == SourceKind::Probe)
-                .then(|| EndpointWindow::for_interval(interval.unwrap_or(Duration::from_secs(2)))),
-            detectors: RouteDetectors::default(),
-            last_view: None,
-            breakdown: None,
-            down: DownDetector::default(),
-            cert: CertificateDetector::default(),
+            feed,
             firing: BTreeSet::new(),
             // Exactly the points kept: a growing deque would double to 512.
             history: VecDeque::with_capacity(HISTORY),
-            cert_days: None,
-            insecure: false,
             first_seen: None,
+        }
+    }
+
+    /// Where its numbers come from.
+    pub fn kind(&self) -> SourceKind {
+        match self.feed {
+            Feed::Probe(_) => SourceKind::Probe,
+            Feed::Route(_) => SourceKind::Metrics,
+        }
+    }
+
+    /// A probed endpoint's own state (`None` for a route).
+    pub fn probe_feed(&self) -> Option<&ProbeFeed> {
+        match &self.feed {
+            Feed::Probe(p) => Some(p.as_ref()),
+            Feed::Route(_) => None,
+        }
+    }
+
+    /// A route's own state (`None` for a probed endpoint).
+    pub fn route_feed(&self) -> Option<&RouteFeed> {
+        match &self.feed {
+            Feed::Route(r) => Some(r.as_ref()),
+            Feed::Probe(_) => None,
+        }
+    }
+
+    /// The recent probes (probed endpoints only).
+    pub fn window(&self) -> Option<&EndpointWindow> {
+        self.probe_feed().map(|p| &p.window)
+    }
+
+    /// The latest route view (routes only).
+    pub fn last_view(&self) -> Option<&RouteView> {
+        self.route_feed().and_then(|r| r.last_view.as_ref())
+    }
+
+    /// Marks a probed endpoint's TLS verification as off (shown in the table).
+    pub fn set_insecure(&mut self, insecure: bool) {
+        if let Feed::Probe(p) = &mut self.feed {
+            p.insecure = insecure;
         }
     }
 
@@ -228,34 +288,39 @@ impl Target {
         self.firing.iter().map(|k| Situation {
             detector: *k,
             target: self.name.clone(),
-            class: match k {
-                DetectorKind::Down => self.down.last_failure(),
-                other => other.usual_class(),
+            class: match (k, &self.feed) {
+                (DetectorKind::Down, Feed::Probe(p)) => p.down.last_failure(),
+                (other, _) => other.usual_class(),
             },
         })
     }
 
-    /// Records a probe; returns the signals it caused.
+    /// Records a probe; returns the signals it caused (none on a route).
     pub fn on_probe(&mut self, s: &ProbeSample, now: DateTime<Utc>) -> Vec<Signal> {
+        let Feed::Probe(p) = &mut self.feed else {
+            return Vec::new();
+        };
         self.first_seen.get_or_insert(s.at.timestamp());
-        if let Some(w) = &mut self.window {
-            w.record(s, now);
-        }
+        p.window.record(s, now);
         let what = format!("{}: {}", s.class, s.error.clone().unwrap_or_default());
-        let mut out: Vec<Signal> = self
+        let mut out: Vec<Signal> = p
             .down
             .observe(&self.name, s.at.timestamp(), s.class, &what)
             .into_iter()
             .collect();
         if let Some(days) = s.cert_days_left {
-            self.cert_days = Some(days);
-            out.extend(self.cert.observe(&self.name, s.at.timestamp(), days));
+            p.cert_days = Some(days);
+            out.extend(p.cert.observe(&self.name, s.at.timestamp(), days));
         }
         out
     }
 
-    /// Records a route view (counts since the previous scrape); returns the signals.
+    /// Records a route view (counts since the previous scrape); returns the
+    /// signals (none on a probed endpoint).
     pub fn on_view(&mut self, v: RouteView, at: DateTime<Utc>, settings: &Settings) -> Vec<Signal> {
+        let Feed::Route(r) = &mut self.feed else {
+            return Vec::new();
+        };
         self.first_seen.get_or_insert(at.timestamp());
         let count = |x: f64| x.round().max(0.0) as u64;
         let counts = Counts {
@@ -268,7 +333,7 @@ impl Target {
             .pick(v.p50, v.p95, v.p99)
             .map(|p| (p, counts.total));
         let mut out = Vec::new();
-        self.detectors.observe(
+        r.detectors.observe(
             &self.name,
             at.timestamp(),
             counts,
@@ -277,16 +342,19 @@ impl Target {
             &mut out,
         );
         if !v.by_label.is_empty() {
-            self.breakdown = Some((at, v.by_label.clone()));
+            r.breakdown = Some((at, v.by_label.clone()));
         }
-        self.last_view = Some(v);
+        r.last_view = Some(v);
         out
     }
 
     /// Records that the route was missing from a scrape at `at`: no traffic at all.
     pub fn on_silence(&mut self, at: DateTime<Utc>, settings: &Settings) -> Vec<Signal> {
         let mut out = Vec::new();
-        self.detectors.observe(
+        let Feed::Route(r) = &mut self.feed else {
+            return out;
+        };
+        r.detectors.observe(
             &self.name,
             at.timestamp(),
             Counts::default(),
@@ -315,8 +383,8 @@ impl Target {
         while self.history.len() > HISTORY {
             self.history.pop_front();
         }
-        if let Some(w) = &mut self.window {
-            w.prune(now);
+        if let Feed::Probe(p) = &mut self.feed {
+            p.window.prune(now);
         }
     }
 
@@ -327,9 +395,9 @@ impl Target {
 
     fn stats(&self, now: DateTime<Utc>, window: Duration) -> Row {
         let firing = !self.firing.is_empty();
-        match &self.window {
-            Some(w) => {
-                let s = w.stats(window, now);
+        match &self.feed {
+            Feed::Probe(p) => {
+                let s = p.window.stats(window, now);
                 let health = if s.total == 0 {
                     Health::Unknown
                 } else if self.firing.contains(&DetectorKind::Down) {
@@ -347,12 +415,12 @@ impl Target {
                     p50: s.p50.map(|d| d.as_secs_f64()),
                     p95: s.p95.map(|d| d.as_secs_f64()),
                     p99: s.p99.map(|d| d.as_secs_f64()),
-                    cert_days: self.cert_days,
+                    cert_days: p.cert_days,
                     failed_last_minute: (s.error_ratio * s.total as f64).round() as u64,
                 }
             }
-            None => {
-                let c = self
+            Feed::Route(r) => {
+                let c = r
                     .detectors
                     .series()
                     .window(now.timestamp(), window.as_secs() as i64);
@@ -363,8 +431,8 @@ impl Target {
                     .map_or(1, |f| now.timestamp() - f + 1)
                     .clamp(1, window.as_secs().max(1) as i64);
                 let secs = covered as f64;
-                let v = self.last_view.as_ref();
-                let health = if self.last_view.is_none() {
+                let v = r.last_view.as_ref();
+                let health = if v.is_none() {
                     Health::Unknown
                 } else if firing {
                     Health::Degraded
@@ -400,12 +468,12 @@ impl Target {
             Measure::ErrorRate => Some(r.err),
             Measure::Ratio4xx => Some(r.r4xx),
             // A probe's rate is how often we probe, not the traffic: unknown.
-            Measure::Rate => (self.source == SourceKind::Metrics).then_some(r.rps),
+            Measure::Rate => (self.kind() == SourceKind::Metrics).then_some(r.rps),
             Measure::Quantile(500) => r.p50,
             Measure::Quantile(950) => r.p95,
             Measure::Quantile(_) => r.p99,
             Measure::ClassShare(class) => {
-                let w = self.window.as_ref()?;
+                let w = self.window()?;
                 let s = w.stats(window, now);
                 let i = FailureClass::ALL
                     .iter()

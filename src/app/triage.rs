@@ -188,7 +188,7 @@ fn who(state: &State, firing: &[&Target]) -> String {
     let mut parts = Vec::new();
     for t in firing.iter().take(4) {
         let r = t.row(state.now);
-        if t.last_view.is_some() {
+        if t.last_view().is_some() {
             let mut p = format!(
                 "{}: {:.1}% of its {:.1} req/s fail (5xx) over the last minute",
                 t.name,
@@ -201,8 +201,8 @@ fn who(state: &State, firing: &[&Target]) -> String {
             // Where the 5xx concentrate, from the latest scrape that had some
             // (within 5 minutes).
             let recent = t
-                .breakdown
-                .as_ref()
+                .route_feed()
+                .and_then(|r| r.breakdown.as_ref())
                 .filter(|(at, _)| (state.now - *at).num_seconds() <= 300);
             match recent {
                 Some((_, shares)) => {
@@ -229,7 +229,7 @@ fn who(state: &State, firing: &[&Target]) -> String {
                 ),
             }
             parts.push(p);
-        } else if let Some(w) = &t.window {
+        } else if let Some(w) = t.window() {
             let st = w.stats(Duration::from_secs(300), state.now);
             parts.push(format!(
                 "{}: every caller of this probe ({} of {} probes failed in 5m)",
@@ -297,13 +297,13 @@ fn likely_class(state: &State, firing: &[&Target]) -> String {
     let mut by_class = [0u64; FailureClass::ALL.len()];
     let (mut r5xx, mut r4xx, mut latency) = (0.0, 0.0, false);
     for t in firing {
-        if let Some(w) = &t.window {
+        if let Some(w) = t.window() {
             let st = w.stats(Duration::from_secs(300), state.now);
             for (a, b) in by_class.iter_mut().zip(st.by_class) {
                 *a += b;
             }
         }
-        if t.last_view.is_some() {
+        if t.last_view().is_some() {
             let r = t.row(state.now);
             r5xx += r.err * r.rps;
             r4xx += r.r4xx * r.rps;
@@ -333,7 +333,7 @@ fn likely_class(state: &State, firing: &[&Target]) -> String {
 fn exemplars(firing: &[&Target]) -> Vec<String> {
     let mut out: Vec<(DateTime<Utc>, String)> = firing
         .iter()
-        .filter_map(|t| t.window.as_ref().map(|w| (t, w)))
+        .filter_map(|t| t.window().map(|w| (t, w)))
         .flat_map(|(t, w)| {
             w.exemplars().map(move |e| {
                 (

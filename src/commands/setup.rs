@@ -126,7 +126,7 @@ fn state_for(sources: &Sources, playbooks: Vec<Playbook>, dir: PathBuf) -> State
         .map(|p| Target::probe(&p.name, Some(p.interval)))
         .collect();
     for (t, ep) in targets.iter_mut().zip(&config.endpoints) {
-        t.insecure = ep.tls.insecure;
+        t.set_insecure(ep.tls.insecure);
     }
     let mut state = State::new(
         config.service.expose(),

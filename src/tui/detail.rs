@@ -144,7 +144,7 @@ fn draw_error_rate(f: &mut Frame, area: Rect, t: &Target, s: &State, th: Theme) 
 /// metrics route), then the detectors firing.
 fn draw_lines(f: &mut Frame, area: Rect, t: &Target, s: &State, th: Theme) {
     let mut lines = Vec::new();
-    if let Some(w) = &t.window {
+    if let Some(w) = t.window() {
         let st = w.stats(std::time::Duration::from_secs(300), s.now);
         let classes: Vec<String> = FailureClass::ALL
             .iter()
@@ -173,7 +173,7 @@ fn draw_lines(f: &mut Frame, area: Rect, t: &Target, s: &State, th: Theme) {
                 th.warn(),
             ));
         }
-    } else if let Some(v) = &t.last_view {
+    } else if let Some(v) = t.last_view() {
         lines.push(Line::from(format!(
             "last scrape: {:.0} requests, {:.0} 5xx, {:.0} 4xx",
             v.requests, v.errors_5xx, v.errors_4xx

@@ -68,7 +68,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) -> Rect {
         .map(|(pos, i)| {
             let t = &s.targets[*i];
             let r = t.row(s.now);
-            let src = match t.source {
+            let src = match t.kind() {
                 SourceKind::Probe => "◉",
                 SourceKind::Metrics => "≋",
             };
@@ -96,7 +96,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) -> Rect {
                 cells.push(Cell::from(Span::styled(spark(&errs, 10), th.bad())));
                 cells.push(Cell::from(spark(&p95s, 10)));
                 let cert = r.cert_days.map_or("-".into(), |d| format!("{d:.0}d"));
-                cells.push(Cell::from(if t.insecure {
+                cells.push(Cell::from(if t.probe_feed().is_some_and(|p| p.insecure) {
                     format!("{cert} INSECURE")
                 } else {
                     cert
