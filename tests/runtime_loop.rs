@@ -299,6 +299,22 @@ fn in_memory(
     runs: &Log,
     resume: bool,
 ) -> Runtime {
+    in_memory_with(
+        clock,
+        store,
+        notes,
+        Arc::new(Scripted(runs.clone())),
+        resume,
+    )
+}
+
+fn in_memory_with(
+    clock: &Arc<ManualClock>,
+    store: &MemoryTimelines,
+    notes: &Log,
+    runner: Arc<dyn CommandRunner>,
+    resume: bool,
+) -> Runtime {
     let pb = Playbook::parse(std::path::Path::new("rollback.yaml"), PLAYBOOK).unwrap();
     let mut state = State::new(
         "shop",
@@ -313,7 +329,7 @@ fn in_memory(
     let ports = Ports {
         clock: clock.clone(),
         notifier: Box::new(Recording(notes.clone())),
-        runner: Arc::new(Scripted(runs.clone())),
+        runner,
         timelines: Box::new(store.clone()),
     };
     Runtime::with_ports(state, ports, Vec::new(), Vec::new(), resume)
@@ -523,4 +539,81 @@ async fn a_stale_open_incident_is_asked_about_and_closing_it_is_recorded_in_its_
         .expect("a postmortem beside the timeline");
     assert!(pm.contains("payments"), "{pm}");
     assert!(sc.rt.stop().await.is_empty());
+}
+
+/// A runner whose `sh` cannot start.
+struct Unstartable;
+
+impl CommandRunner for Unstartable {
+    fn run(
+        &self,
+        _command: String,
+        _confirmed_by: String,
+        _opts: RunOptions,
+        _cancel: watch::Receiver<bool>,
+    ) -> RunFuture {
+        Box::pin(async {
+            Err(incident_commander::runner::RunError::Spawn {
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                hint: "check PATH".into(),
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_command_that_cannot_start_is_recorded_as_ended_with_why_and_its_step_stays_open() {
+    let clock = Arc::new(ManualClock::new(t0()));
+    let store = MemoryTimelines::new(std::path::Path::new("/nowhere/incidents"));
+    let notes: Log = Default::default();
+    let rt = in_memory_with(&clock, &store, &notes, Arc::new(Unstartable), false);
+    let mut sc = Screen::new(rt);
+    probes(&mut sc.rt, &clock, 0, 60, 90);
+    let path = sc.rt.timeline().expect("an incident").to_path_buf();
+    sc.view.focus = Pane::Playbook;
+    sc.key(Key::Enter);
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 45)).unwrap();
+    let theme =
+        incident_commander::tui::theme::Theme::of(incident_commander::tui::theme::ThemeName::Mono);
+    term.draw(|f| sc.draw(f, theme)).unwrap();
+    sc.key(Key::Char('y'));
+    let mut rt = sc.rt;
+    let batch = tokio::time::timeout(Duration::from_secs(10), rt.next_batch())
+        .await
+        .expect("the runner's answer arrives")
+        .expect("the channel is open");
+    for m in batch {
+        rt.handle(m);
+    }
+    let events = store.events(&path);
+    let started = events
+        .iter()
+        .find(|e| e.kind == Kind::CommandStarted)
+        .expect("started");
+    let finished = events
+        .iter()
+        .find(|e| e.kind == Kind::CommandFinished)
+        .expect("finished");
+    assert_eq!(finished.data["run"], started.seq);
+    assert_eq!(finished.data["step"], "undo");
+    assert_eq!(finished.data["confirmed_by"], "ann");
+    assert!(finished.data["exit_code"].is_null(), "{}", finished.data);
+    let why = finished.data["why"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("could not start: cannot start `sh`"),
+        "{why}"
+    );
+    assert!(finished.msg.contains("could not start"), "{}", finished.msg);
+    // The fold reads it as a command that did not succeed: the step is not done.
+    let inc = &rt.state.incident.as_ref().unwrap().state;
+    assert!(
+        inc.commands.iter().all(|c| !c.unfinished()),
+        "its end is known"
+    );
+    assert_ne!(
+        rt.state
+            .step_state(incident_commander::core::event::Phase::Detect, "undo"),
+        Some(true)
+    );
+    assert!(rt.stop().await.is_empty());
 }

@@ -88,21 +88,16 @@ struct Running {
 impl Running {
     /// The message for a runner that failed instead of returning one.
     fn failed(&self, why: String) -> Msg {
-        let finished = Draft::new(
-            Kind::CommandFinished,
+        let finished = unrecorded_end(
+            self.run,
+            &self.step,
+            &self.command,
             &self.confirmed_by,
             format!(
                 "`{}` ended unrecorded: {why}",
                 self.command.lines().next().unwrap_or_default()
             ),
-            serde_json::json!({
-                "run": self.run,
-                "step": self.step,
-                "command": self.command,
-                "confirmed_by": self.confirmed_by,
-                "exit_code": null,
-                "why": why,
-            }),
+            &why,
         );
         Msg::CommandDone(Box::new(CommandDone {
             step: self.step.clone(),
@@ -111,6 +106,31 @@ impl Running {
             finished,
         }))
     }
+}
+
+/// The `command_finished` of run `run` that has no exit to record (it could
+/// not start, or its runner failed): `why` in place of the outcome.
+fn unrecorded_end(
+    run: u64,
+    step: &str,
+    command: &str,
+    confirmed_by: &str,
+    msg: String,
+    why: &str,
+) -> Draft {
+    Draft::typed(
+        Kind::CommandFinished,
+        confirmed_by,
+        msg,
+        &crate::core::payload::CommandFinished {
+            run: Some(run),
+            step: Some(step.to_string()),
+            command: command.to_string(),
+            confirmed_by: Some(confirmed_by.to_string()),
+            why: why.to_string(),
+            ..Default::default()
+        },
+    )
 }
 
 /// The events of the open timeline the state has learnt: by `seq`, and by
@@ -915,12 +935,13 @@ impl Runtime {
                     let why = format!("could not start: {e}");
                     let shown = crate::core::redact::redact_text(&command, &secrets);
                     Msg::CommandDone(Box::new(CommandDone {
-                        finished: Draft::new(
-                            Kind::CommandFinished,
+                        finished: unrecorded_end(
+                            run,
+                            &step,
+                            &shown,
                             &actor,
                             format!("`{}` {why}", shown.lines().next().unwrap_or_default()),
-                            serde_json::json!({"run": run, "step": step, "command": shown,
-                                "confirmed_by": actor, "exit_code": null, "why": why}),
+                            &why,
                         ),
                         summary: why,
                         succeeded: false,
