@@ -273,6 +273,12 @@ fn print_table(report: &Report) {
             o.alerts
         );
     }
+    if !report.noisy_anchors.is_empty() {
+        out!(
+            "not counted as the fastest anchor (they alerted outside the faults): {}",
+            report.noisy_anchors.join(", ")
+        );
+    }
     out!("every strategy: incident faults detected, the slowest detection and reset, false alerts");
     out!(
         "{:<24}  {:>8}  {:>8}  {:>10}  {:>12}  {:>14}",

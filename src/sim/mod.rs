@@ -40,6 +40,9 @@ pub struct Report {
     pub strategies: Vec<StrategyReport>,
     /// Per incident fault occurrence: `ic` against the fastest anchor.
     pub versus_anchors: Vec<Versus>,
+    /// Anchors not counted in `versus_anchors`: they alerted outside the faults (false or
+    /// warm-up alerts), so an alert of theirs during a fault does not tell it from noise.
+    pub noisy_anchors: Vec<&'static str>,
 }
 
 /// `ic` against the fastest anchor on one incident fault occurrence.
@@ -213,11 +216,23 @@ pub fn run(scenario: &Scenario, routes: &[RouteTraffic], seed: u64) -> Report {
         routes: names,
         cold_start: scenario.cold_start,
         versus_anchors: versus(&scored),
+        noisy_anchors: scored
+            .iter()
+            .skip(1)
+            .filter(|s| noisy(s))
+            .map(|s| s.name)
+            .collect(),
         strategies: scored,
     }
 }
 
-/// `ic` (the first report) against the fastest of the others, per incident occurrence.
+/// Whether a strategy alerted outside the faults in this run.
+fn noisy(s: &StrategyReport) -> bool {
+    s.false_alerts > 0 || s.warm_up_alerts > 0
+}
+
+/// `ic` (the first report) against the fastest of the others that stayed quiet outside the
+/// faults, per incident occurrence.
 fn versus(reports: &[StrategyReport]) -> Vec<Versus> {
     let Some((ic, anchors)) = reports.split_first() else {
         return Vec::new();
@@ -229,6 +244,7 @@ fn versus(reports: &[StrategyReport]) -> Vec<Versus> {
         .map(|(j, o)| {
             let fastest = anchors
                 .iter()
+                .filter(|a| !noisy(a))
                 .filter_map(|a| Some((a.name, a.faults.get(j)?.detected_after_s?)))
                 .min_by_key(|(_, s)| *s);
             Versus {
@@ -559,5 +575,63 @@ mod tests {
         assert_eq!(r.false_alerts, 1, "an alert on noise is false");
         assert_eq!(r.faults[2].detected_after_s, Some(100));
         assert_eq!(r.faults[0].reset_after_s, None, "never detected: no reset");
+    }
+
+    #[test]
+    fn the_fastest_quiet_anchor_is_the_bar_and_a_noisy_one_is_not() {
+        let o = [
+            occ("f", 600, Some(900), true),
+            occ("g", 1200, Some(1500), true),
+        ];
+        let ic = score("ic", &[ev(610, 0, true), ev(950, 0, false)], &o, 60, 3000);
+        let quick = score(
+            "quick",
+            &[ev(605, 0, true), ev(920, 0, false)],
+            &o,
+            60,
+            3000,
+        );
+        // Fires before any fault: whatever it fires during one is not told from its noise.
+        let noisy = score(
+            "noisy",
+            &[ev(100, 0, true), ev(601, 0, false), ev(601, 0, true)],
+            &o,
+            60,
+            3000,
+        );
+        let v = versus(&[ic, quick, noisy]);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].fastest_anchor, Some("quick"));
+        assert_eq!(
+            (v[0].ic_after_s, v[0].fastest_anchor_after_s),
+            (Some(10), Some(5))
+        );
+        assert!(v[0].ic_slower);
+        assert_eq!(v[1].fastest_anchor, None, "nobody quiet detected g");
+        assert!(!v[1].ic_slower);
+    }
+
+    #[test]
+    fn a_repeating_fault_is_one_span_of_pages_and_resolutions() {
+        let mut o = vec![
+            occ("f #1", 600, Some(620), true),
+            occ("f #2", 660, Some(680), true),
+        ];
+        for x in &mut o {
+            x.fault_name = "f".into();
+        }
+        let log = [
+            ev(605, 0, true),
+            ev(640, 0, false),
+            ev(662, 0, true),
+            ev(700, 0, false),
+        ];
+        let r = score("x", &log, &o, 60, 3000);
+        assert_eq!(r.fault_spans.len(), 1);
+        let span = &r.fault_spans[0];
+        assert_eq!(
+            (span.name.as_str(), span.pages, span.resolved_during),
+            ("f", 2, 1)
+        );
     }
 }

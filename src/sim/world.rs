@@ -25,8 +25,16 @@ const Z99: f64 = 2.326_347_9;
 /// Latency histogram buckets per route-second: bounds `1 ms × √2^k` for `k < BUCKETS - 1`
 /// (1 ms to 32.8 s), and `+Inf`.
 pub const BUCKETS: usize = 32;
-/// The lowest bucket bound, in seconds.
-const FIRST_BOUND: f64 = 0.001;
+/// The finite bucket bounds, in seconds: 1 ms × √2^k.
+const BOUNDS: [f64; BUCKETS - 1] = {
+    let mut b = [0.001; BUCKETS - 1];
+    let mut k = 1;
+    while k < BUCKETS - 1 {
+        b[k] = b[k - 1] * std::f64::consts::SQRT_2;
+        k += 1;
+    }
+    b
+};
 /// Seconds between latency readings (`ic`'s default scrape interval).
 const READING_SPAN: usize = 5;
 /// Least requests behind a latency reading.
@@ -59,26 +67,13 @@ pub struct RouteSecond {
 
 /// The upper bound of latency bucket `k`, in seconds (`+Inf` for the last).
 pub fn bucket_bound(k: usize) -> f64 {
-    if k + 1 >= BUCKETS {
-        f64::INFINITY
-    } else {
-        FIRST_BOUND * std::f64::consts::SQRT_2.powi(k as i32)
-    }
+    BOUNDS.get(k).copied().unwrap_or(f64::INFINITY)
 }
 
-/// The bucket a latency of `v` seconds falls in: the first whose bound is at least `v`.
+/// The bucket a latency of `v` seconds falls in: the first whose bound is at least `v`
+/// (`+Inf` past the last; the first for NaN).
 fn bucket_of(v: f64) -> usize {
-    if v.is_nan() || v <= FIRST_BOUND {
-        return 0;
-    }
-    let k = (2.0 * (v / FIRST_BOUND).log2()).ceil().max(0.0) as usize;
-    // Rounding at a bound: step back when the bucket below holds it.
-    let k = if k > 0 && v <= bucket_bound(k - 1) {
-        k - 1
-    } else {
-        k
-    };
-    k.min(BUCKETS - 1)
+    BOUNDS.partition_point(|b| *b < v)
 }
 
 /// What one probe saw.
