@@ -25,9 +25,11 @@ use std::time::Duration;
 
 /// The memory `ic simulate` keeps within, in MB; the limits below follow from it.
 pub const SIM_MEMORY_MB: u64 = 256;
-/// Most simulated routes: each costs up to about 160 KB once six hours are
+/// Most simulated routes: each costs up to about 240 KB once three days are
 /// simulated (its detectors' windows, six hours of scrapes for the burn-rate
-/// rule, five seconds of drawn latencies), so 1,000 stay well within the bound.
+/// page, two hours and three days (every 5 minutes) for the ticket, five
+/// minutes of latency buckets, a day of 5-minute baselines, five seconds of
+/// drawn latencies), so 1,000 stay within the bound.
 pub const MAX_SIM_ROUTES: usize = 1_000;
 /// Highest simulated request rate of one route, per second.
 pub const MAX_RPS: f64 = 1e9;

@@ -26,7 +26,7 @@
 //!   requests in 5 m (as ic's own line).
 //!
 //! The last three run on the fast setup's 5 s scrapes and evaluations. Their
-//! baseline is a recording rule of the same expression, evaluated every minute:
+//! baseline is a recording rule of the same expression, evaluated every 5 minutes:
 //! its value a day ago (`offset 1d`) when the history holds it, else its
 //! average over the last hour (`avg_over_time(…[1h])`) — so on a cold start
 //! the baseline is whatever minutes exist.
@@ -110,9 +110,9 @@ struct Counters {
     keep_coarse: i64,
 }
 
-/// Seconds between the samples kept for ranges of days: a range's first sample is then at
-/// most this late, under 0.2% of a day.
-const COARSE_EVERY: i64 = 120;
+/// Seconds between the samples kept for ranges of 6 hours and more: a range's first sample
+/// is then at most this late (1.4% of 6 h, 0.1% of 3 d), and a route's 3 days take 28 KB.
+const COARSE_EVERY: i64 = 300;
 
 impl Counters {
     fn new(keep: i64, keep_coarse: i64) -> Self {
@@ -206,26 +206,29 @@ fn push(log: &mut Vec<AlertEvent>, t: i64, route: usize, rule: &'static str, fir
     });
 }
 
-/// A recording rule evaluated every minute, kept for a day and an hour.
+/// A recording rule evaluated every [`RECORD_EVERY`] seconds, kept for a day and an hour.
 #[derive(Debug, Clone, Default)]
 struct Recorded {
     /// (evaluation time, value), oldest first.
     values: VecDeque<(i64, f64)>,
-    last_minute: Option<i64>,
+    last_slot: Option<i64>,
 }
+
+/// The recording rules' interval (a group with `interval: 5m`): a day of them is 288 values.
+const RECORD_EVERY: i64 = 300;
 
 const DAY: i64 = 86_400;
 /// How far back `offset 1d` looks for a sample (Prometheus's lookback delta).
 const LOOKBACK: i64 = 300;
 
 impl Recorded {
-    /// Records `value` at the first evaluation of each minute (nothing when it had no result).
+    /// Records `value` at the first evaluation of each interval (nothing without a result).
     fn record(&mut self, t: i64, value: Option<f64>) {
-        let minute = t.div_euclid(60);
-        if self.last_minute == Some(minute) {
+        let slot = t.div_euclid(RECORD_EVERY);
+        if self.last_slot == Some(slot) {
             return;
         }
-        self.last_minute = Some(minute);
+        self.last_slot = Some(slot);
         if let Some(v) = value.filter(|v| v.is_finite()) {
             self.values.push_back((t, v));
         }
@@ -344,7 +347,7 @@ pub struct BurnRateTicket {
 impl BurnRateTicket {
     /// The ticket rules for an objective `slo` (0.999) over `n` routes.
     pub fn new(slo: f64, n: usize) -> Self {
-        let counters = Counters::new(6 * 3600 + 2 * DEFAULT.scrape, 3 * DAY + COARSE_EVERY);
+        let counters = Counters::new(7200 + 2 * DEFAULT.scrape, 3 * DAY + COARSE_EVERY);
         BurnRateTicket {
             budget: (1.0 - slo).max(1e-9),
             routes: vec![(counters, Alert::default()); n],
@@ -704,9 +707,9 @@ mod tests {
         assert_eq!(r.baseline(now), Some(10.0), "offset 1d");
         let mut fresh = Recorded::default();
         fresh.record(0, Some(2.0));
-        fresh.record(60, Some(4.0));
-        fresh.record(70, Some(100.0)); // same minute: not recorded
-        assert_eq!(fresh.baseline(120), Some(3.0));
+        fresh.record(300, Some(4.0));
+        fresh.record(310, Some(100.0)); // same interval: not recorded
+        assert_eq!(fresh.baseline(360), Some(3.0));
     }
 
     #[test]
