@@ -1,6 +1,9 @@
 //! `ic simulate` end to end: every suite file in `assets/scenarios/sim-*.yaml`
-//! meets the issue's targets for `ic` (and the anchors are reported beside it),
-//! runs are deterministic per seed, and mistakes are reported with positions.
+//! meets its `expect:` on seeds 1–30 (fewer for the day-long files in debug
+//! builds) and `ic` is never slower than the fastest anchor on it — except the
+//! gaps listed, with what was measured, in [`KNOWN_EXPECT_GAPS`] and
+//! [`KNOWN_SLOWER_THAN_AN_ANCHOR`]; runs are deterministic per seed, and
+//! mistakes are reported with positions.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -343,4 +346,316 @@ fn a_billion_requests_a_second_take_no_more_memory_than_one() {
     assert!(kb < 64 * 1024, "peak {kb} KB");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["ic_misses"], serde_json::json!([]), "{report}");
+}
+
+/// Every shipped suite file, the seeds it runs on here (1..=N) and which of the
+/// [`PARTS`] tests runs it, balanced so that each stays under ~30 s in a debug build.
+/// The noise week takes 35 s a seed in debug: its seed 1 is [`a_week_of_noise_never_pages`]
+/// (`cargo run --release -- simulate FILE --seed N` runs any seed of any file in seconds).
+const SUITE: &[(&str, u64, usize)] = &[
+    ("sim-spikes", 30, 0),
+    ("sim-blip-3s", 30, 0),
+    ("sim-flapping", 30, 0),
+    ("sim-step-2", 30, 1),
+    ("sim-hung-504", 30, 1),
+    ("sim-latency-creep", 30, 2),
+    ("sim-subthreshold-shift", 30, 2),
+    ("sim-low-traffic-step", 30, 3),
+    ("sim-ramp-slow", 30, 3),
+    ("sim-probe-vs-traffic", 30, 4),
+    ("sim-step-5", 30, 4),
+    ("sim-retry-storm", 30, 4),
+    ("sim-cold-start", 30, 5),
+    ("sim-ramp-4", 30, 5),
+    ("sim-traffic-drop", 30, 5),
+    ("sim-diurnal-day", 3, 6),
+    ("sim-low-traffic", 30, 6),
+    ("sim-latency-2x", 30, 6),
+    ("sim-tail-only", 30, 7),
+    ("sim-step-15", 30, 7),
+    ("sim-outage", 30, 7),
+    ("sim-step-2-slow", 30, 7),
+    ("sim-noise-week", 0, 7),
+];
+
+/// How many tests share the suite.
+const PARTS: usize = 8;
+
+/// Suite files whose `expect:` today's `ic` does not meet on every seed it runs on here,
+/// and what was measured (`ic simulate FILE --json --seed N`). The issue's goals stand in
+/// the files; detector work removes entries (the suite fails on a listed gap that closed).
+/// The entries marked "before issue #17" failed the same way before this suite ran every
+/// seed (the same figures from the previous commit's binary).
+const KNOWN_EXPECT_GAPS: &[(&str, &str)] = &[
+    (
+        "sim-blip-3s",
+        "a 3 s 100% blip pages on 30 of 30 seeds (error_rate fires at its first second, e.g. 8.1% over 10 s, 14 of 172); goal: shown, never paged",
+    ),
+    (
+        "sim-cold-start",
+        "30 of 30 seeds: started during the orders outage, ic's latency baseline is the outage's 2 ms refusals; when it ends a latency alert fires (p95 62.7x its baseline) and never resolves",
+    ),
+    (
+        "sim-flapping",
+        "30 of 30 seeds: 6-10 pages and 5-9 resolutions while it flaps (goal: 1 page, none resolving); 13 seeds have an episode ic detects after an anchor (ic 7-246 s, anchor 2-122 s, the anchor still firing from an earlier episode)",
+    ),
+    (
+        "sim-hung-504",
+        "seed 29: reset 1m52s after the end (target 1m30s: the last 504s surface 30 s after it); seed 8: ic 9 s, sre-burn-rate-ticket 7 s",
+    ),
+    (
+        "sim-latency-creep",
+        "30 of 30 seeds: never detected (the hour's baseline follows the creep; target: by x1.6, 72 min in)",
+    ),
+    (
+        "sim-low-traffic-step",
+        "28 of 30 seeds: ic 2m57s-26m05s, later than prometheus-5s-1m-for-1m (1m02s-7m22s); over the 6 min target on 20 seeds",
+    ),
+    (
+        "sim-outage",
+        "seed 25: reset 1m01s after the end (target 60 s); before issue #17",
+    ),
+    (
+        "sim-ramp-4",
+        "7 of 30 seeds detected after 15m11s-16m29s (target 15 min), before issue #17; every seed later than the fastest anchor (ic 11m47s-16m29s, prometheus-5s-1m-for-1m or sre-burn-rate-ticket 7s-12m37s)",
+    ),
+    (
+        "sim-ramp-slow",
+        "30 of 30 seeds: ic 12m37s-17m21s, target 10 min; later than prometheus-5s-1m-for-1m or sre-burn-rate-ticket (5m27s-10m07s)",
+    ),
+    (
+        "sim-spikes",
+        "seeds 12, 15 and 17: a spike resets 1m03s-1m05s after its end (target 60 s); before issue #17",
+    ),
+    (
+        "sim-step-2-slow",
+        "15 of 30 seeds: never detected (seeds 1, 9, 30) or after 10m15s-18m39s (target 10 min); before issue #17",
+    ),
+    (
+        "sim-subthreshold-shift",
+        "seed 17: one false `down` (3 failing probes in a row at 0.6% failures, 1321 s in)",
+    ),
+];
+
+/// Suite files where `ic` detects some fault later than the fastest anchor that stayed quiet
+/// outside the faults (or misses one it detects), and what was measured. The suite fails on
+/// any other file where that happens, and on a listed one where it no longer does.
+const KNOWN_SLOWER_THAN_AN_ANCHOR: &[(&str, &str)] = &[
+    (
+        "sim-flapping",
+        "13 of 30 seeds: an episode ic detects after an anchor still firing from an earlier one",
+    ),
+    (
+        "sim-latency-creep",
+        "2 of 30 seeds: ic never detects it; sre-burn-rate-ticket fires 1h50m07s-2h00m07s in (0.1% base errors burn a 99.9% budget 1x: its noise, inside the fault's window)",
+    ),
+    (
+        "sim-low-traffic-step",
+        "28 of 30 seeds: ic 2m57s-26m05s, prometheus-5s-1m-for-1m 1m02s-7m22s",
+    ),
+    (
+        "sim-ramp-4",
+        "30 of 30 seeds: ic 11m47s-16m29s, prometheus-5s-1m-for-1m or sre-burn-rate-ticket 7s-12m37s",
+    ),
+    (
+        "sim-ramp-slow",
+        "30 of 30 seeds: ic 12m37s-17m21s, prometheus-5s-1m-for-1m or sre-burn-rate-ticket 5m27s-10m07s",
+    ),
+    (
+        "sim-step-2",
+        "21 of 30 seeds: ic 31s-4m26s, prometheus-5s-1m-for-1m or sre-burn-rate-ticket 7s-1m47s",
+    ),
+    (
+        "sim-step-2-slow",
+        "30 of 30 seeds: ic 4m10s-18m39s or never, prometheus-5s-1m-for-1m 1m02s-3m42s",
+    ),
+    (
+        "sim-step-5",
+        "seeds 8 and 17: ic 9-21 s, sre-burn-rate-ticket 7 s (its 6 h ratio sits at 1x the budget: the first errors tip it)",
+    ),
+    (
+        "sim-hung-504",
+        "seed 8: ic 9 s, sre-burn-rate-ticket 7 s (its 6 h ratio sits at 1x the budget)",
+    ),
+];
+
+/// Runs `file` on seeds 1..=`seeds`: the seeds whose `expect:` failed (with the misses),
+/// and those where `ic` was slower than the fastest anchor (with the faults).
+fn suite_run(file: &str, seeds: u64) -> (Vec<String>, Vec<String>) {
+    let (mut misses, mut slower) = (Vec::new(), Vec::new());
+    for seed in 1..=seeds {
+        let (code, report) = simulate(file, &["--seed", &seed.to_string()]);
+        let missed = report["ic_misses"].as_array().cloned().unwrap_or_default();
+        assert_eq!(
+            code != 0,
+            !missed.is_empty(),
+            "{file} seed {seed}: exit {code}"
+        );
+        if !missed.is_empty() {
+            misses.push(format!("seed {seed}: {missed:?}"));
+        }
+        let behind: Vec<String> = report["versus_anchors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|v| v["ic_slower"] == true)
+            .map(|v| {
+                format!(
+                    "{}: ic {} s, {} {} s",
+                    v["name"], v["ic_after_s"], v["fastest_anchor"], v["fastest_anchor_after_s"]
+                )
+            })
+            .collect();
+        if !behind.is_empty() {
+            slower.push(format!("seed {seed}: {behind:?}"));
+        }
+    }
+    (misses, slower)
+}
+
+/// Holds part `part` of the suite to its expectations and to the anchors.
+fn suite_part(part: usize) {
+    let listed = |list: &[(&str, &str)], file: &str| list.iter().any(|(f, _)| *f == file);
+    for (file, seeds, _) in SUITE.iter().filter(|(_, _, p)| *p == part) {
+        if *seeds == 0 {
+            continue;
+        }
+        let (misses, slower) = suite_run(file, *seeds);
+        if listed(KNOWN_EXPECT_GAPS, file) {
+            assert!(
+                !misses.is_empty(),
+                "{file} now meets its expect: on seeds 1-{seeds}: remove it from KNOWN_EXPECT_GAPS"
+            );
+        } else {
+            assert!(misses.is_empty(), "{file}: expect: not met: {misses:#?}");
+        }
+        if listed(KNOWN_SLOWER_THAN_AN_ANCHOR, file) {
+            assert!(
+                !slower.is_empty(),
+                "{file}: ic is no longer slower than an anchor on seeds 1-{seeds}: remove it from KNOWN_SLOWER_THAN_AN_ANCHOR"
+            );
+        } else {
+            assert!(
+                slower.is_empty(),
+                "{file}: ic slower than the fastest anchor: {slower:#?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn suite_part_1_meets_expect_and_ic_is_never_slower_than_the_fastest_anchor() {
+    suite_part(0);
+}
+
+#[test]
+fn suite_part_2_meets_expect_and_ic_is_never_slower_than_the_fastest_anchor() {
+    suite_part(1);
+}
+
+#[test]
+fn suite_part_3_meets_expect_and_ic_is_never_slower_than_the_fastest_anchor() {
+    suite_part(2);
+}
+
+#[test]
+fn suite_part_4_meets_expect_and_ic_is_never_slower_than_the_fastest_anchor() {
+    suite_part(3);
+}
+
+#[test]
+fn suite_part_5_meets_expect_and_ic_is_never_slower_than_the_fastest_anchor() {
+    suite_part(4);
+}
+
+#[test]
+fn suite_part_6_meets_expect_and_ic_is_never_slower_than_the_fastest_anchor() {
+    suite_part(5);
+}
+
+#[test]
+fn suite_part_7_meets_expect_and_ic_is_never_slower_than_the_fastest_anchor() {
+    suite_part(6);
+}
+
+#[test]
+fn suite_part_8_meets_expect_and_ic_is_never_slower_than_the_fastest_anchor() {
+    suite_part(7);
+}
+
+/// No shipped file escapes the suite, and every gap names a shipped file and says why.
+#[test]
+fn every_shipped_file_is_in_the_suite_and_every_gap_is_explained() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/scenarios");
+    let mut shipped: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().to_string_lossy().into_owned();
+            let stem = name.strip_suffix(".yaml")?;
+            stem.starts_with("sim-").then(|| stem.to_string())
+        })
+        .collect();
+    shipped.sort();
+    let mut suite: Vec<String> = SUITE.iter().map(|(f, _, _)| f.to_string()).collect();
+    suite.sort();
+    assert_eq!(
+        shipped, suite,
+        "SUITE must list every assets/scenarios/sim-*.yaml"
+    );
+    assert!(SUITE.iter().all(|(_, _, p)| *p < PARTS));
+    for (file, reason) in KNOWN_EXPECT_GAPS.iter().chain(KNOWN_SLOWER_THAN_AN_ANCHOR) {
+        assert!(suite.iter().any(|f| f == file), "{file} is not shipped");
+        assert!(reason.len() > 20, "{file}: say what was measured");
+    }
+}
+
+/// Every anchor is reported, each fault gets a verdict against the fastest one, and the
+/// table shows it.
+#[test]
+fn the_report_names_the_fastest_anchor_per_fault() {
+    let (_, report) = simulate("sim-step-15", &[]);
+    let names: Vec<&str> = report["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    for anchor in [
+        "prometheus-for-5m",
+        "sre-burn-rate",
+        "gatus-3-checks",
+        "prometheus-5s-for-5m",
+        "prometheus-5s-1m-for-1m",
+        "sre-burn-rate-ticket",
+        "prometheus-latency",
+        "prometheus-4xx",
+        "prometheus-traffic",
+    ] {
+        assert!(names.contains(&anchor), "{anchor} missing from {names:?}");
+    }
+    let v = &report["versus_anchors"][0];
+    assert_eq!(v["name"], "step-15");
+    assert_eq!(v["ic_slower"], false, "{v}");
+    let (ours, anchor) = (
+        v["ic_after_s"].as_u64(),
+        v["fastest_anchor_after_s"].as_u64(),
+    );
+    assert!(ours.is_some() && anchor.is_some() && ours <= anchor, "{v}");
+    // The latency anchor sees a p99 ×4 that the error-ratio rules cannot.
+    let (_, report) = simulate("sim-tail-only", &[]);
+    assert_eq!(
+        report["versus_anchors"][0]["fastest_anchor"], "prometheus-latency",
+        "{}",
+        report["versus_anchors"]
+    );
+    let out = ic()
+        .arg("simulate")
+        .arg(suite_file("sim-step-15"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("fastest anchor") && text.contains("ic vs anchor"),
+        "{text}"
+    );
 }

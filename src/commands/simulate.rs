@@ -65,6 +65,7 @@ fn demo_traffic() -> Vec<RouteTraffic> {
                     jitter: Percent::default(),
                 },
                 daily_swing: Percent::default(),
+                weekly_swing: Percent::default(),
                 probe: true,
                 max_latency: None,
             }
@@ -90,6 +91,46 @@ fn misses(scenario: &Scenario, report: &Report) -> Vec<String> {
             "{} alerts during the warm-up (ic must be quiet on a cold start)",
             ic.warm_up_alerts
         ));
+    }
+    if let Some(max) = scenario.expect.and_then(|e| e.max_pages_per_fault) {
+        for span in ic
+            .fault_spans
+            .iter()
+            .filter(|s| s.incident && s.pages > max)
+        {
+            out.push(format!(
+                "{}: {} pages (at most {max} per fault)",
+                span.name, span.pages
+            ));
+        }
+    }
+    if scenario.expect.is_some_and(|e| e.no_resolve_during_fault) {
+        for span in ic
+            .fault_spans
+            .iter()
+            .filter(|s| s.incident && s.resolved_during > 0)
+        {
+            out.push(format!(
+                "{}: {} alerts resolved while the fault lasted (none may)",
+                span.name, span.resolved_during
+            ));
+        }
+    }
+    if scenario.expect.is_some_and(|e| e.never_slower_than_anchors) {
+        for v in report.versus_anchors.iter().filter(|v| v.ic_slower) {
+            let (name, after) = (
+                v.fastest_anchor.unwrap_or("an anchor"),
+                v.fastest_anchor_after_s.map_or("-".to_string(), secs),
+            );
+            out.push(match v.ic_after_s {
+                Some(ic) => format!(
+                    "{}: ic detected after {}, {name} after {after}",
+                    v.name,
+                    secs(ic)
+                ),
+                None => format!("{}: ic missed it, {name} detected it after {after}", v.name),
+            });
+        }
     }
     let reset_within = scenario
         .expect
@@ -165,14 +206,21 @@ fn cell(o: &FaultOutcome) -> String {
 
 fn print_table(report: &Report) {
     out!(
-        "scenario {} (seed {}): {} simulated after a {} warm-up, {} route(s)",
+        "scenario {} (seed {}): {} simulated after a {} warm-up, {} route(s){}",
         report.scenario,
         report.seed,
         secs(report.duration_s),
         secs(report.warm_up_s),
-        report.routes.len()
+        report.routes.len(),
+        if report.cold_start {
+            "; cold start: every strategy starts at the first fault"
+        } else {
+            ""
+        }
     );
-    let first = report.strategies.first();
+    let Some(ic) = report.strategies.first() else {
+        return;
+    };
     // Fault names come from the scenario file: escaped, and padded without a
     // format width (which panics past 65,535).
     let label = |o: &FaultOutcome| match o.end_s {
@@ -184,66 +232,112 @@ fn print_table(report: &Report) {
         ),
         None => format!("{} [from {}]", text::escape(&o.name), secs(o.start_s)),
     };
-    let width = first
-        .map(|s| {
-            s.faults
-                .iter()
-                .map(|o| label(o).chars().count())
-                .max()
-                .unwrap_or(0)
-        })
+    let width = ic
+        .faults
+        .iter()
+        .map(|o| label(o).chars().count())
+        .max()
         .unwrap_or(0)
-        .max("warm-up alerts".len());
+        .max("fault".len());
     out!("each cell: time to the first alert after the fault began, and to quiet after it ended");
-    let mut header = text::pad_right("fault", width);
+    out!(
+        "{}  {:>20}  {:>34}  {:>5}  ic vs anchor",
+        text::pad_right("fault", width),
+        "ic",
+        "fastest anchor",
+        "pages"
+    );
+    for o in &ic.faults {
+        let versus = report.versus_anchors.iter().find(|v| v.name == o.name);
+        let (anchor, verdict) = match versus {
+            None => ("-".to_string(), "-"),
+            Some(v) => match (v.fastest_anchor, v.fastest_anchor_after_s, v.ic_after_s) {
+                (Some(name), Some(s), ic_after) => (
+                    format!("{name} {}", secs(s)),
+                    match ic_after {
+                        None => "MISSED",
+                        Some(_) if v.ic_slower => "SLOWER",
+                        Some(i) if i == s => "as fast",
+                        Some(_) => "faster",
+                    },
+                ),
+                _ if v.ic_after_s.is_some() => ("none".to_string(), "ic only"),
+                _ => ("none".to_string(), "missed by all"),
+            },
+        };
+        out!(
+            "{}  {:>20}  {:>34}  {:>5}  {verdict}",
+            text::pad_right(&label(o), width),
+            cell(o),
+            anchor,
+            o.alerts
+        );
+    }
+    if !report.noisy_anchors.is_empty() {
+        out!(
+            "not counted as the fastest anchor (they alerted outside the faults): {}",
+            report.noisy_anchors.join(", ")
+        );
+    }
+    out!("every strategy: incident faults detected, the slowest detection and reset, false alerts");
+    out!(
+        "{:<24}  {:>8}  {:>8}  {:>10}  {:>12}  {:>14}",
+        "strategy",
+        "detected",
+        "slowest",
+        "reset",
+        "false alerts",
+        "warm-up alerts"
+    );
     for s in &report.strategies {
-        header.push_str(&format!("  {:>22}", s.name));
-    }
-    out!("{header}");
-    if let Some(first) = first {
-        for (i, o) in first.faults.iter().enumerate() {
-            let mut line = text::pad_right(&label(o), width);
-            for s in &report.strategies {
-                let c = s.faults.get(i).map(cell).unwrap_or_default();
-                line.push_str(&format!("  {c:>22}"));
-            }
-            out!("{line}");
-        }
-    }
-    let mut line = text::pad_right("false alerts", width);
-
-    for s in &report.strategies {
-        line.push_str(&format!("  {:>22}", s.false_alerts));
-    }
-    out!("{line}");
-    if report.strategies.iter().any(|s| s.warm_up_alerts > 0) {
-        let mut line = text::pad_right("warm-up alerts", width);
-        for s in &report.strategies {
-            line.push_str(&format!("  {:>22}", s.warm_up_alerts));
-        }
-        out!("{line}");
-    }
-    if let Some(ic) = report.strategies.iter().find(|s| s.name == "ic") {
-        let estimates: Vec<String> = ic
-            .faults
+        let incidents: Vec<&FaultOutcome> = s.faults.iter().filter(|o| o.incident).collect();
+        let found: Vec<u64> = incidents
             .iter()
-            .filter(|o| o.onset_error_s.is_some() || o.end_error_s.is_some())
-            .map(|o| {
-                let signed = |v: Option<i64>| v.map_or("-".to_string(), |v| format!("{v:+}s"));
-                format!(
-                    "  {}: onset {} (true onset at {}), end {}",
-                    text::escape(&o.name),
-                    signed(o.onset_error_s),
-                    secs(o.onset_s),
-                    signed(o.end_error_s)
-                )
-            })
+            .filter_map(|o| o.detected_after_s)
             .collect();
-        if !estimates.is_empty() {
-            out!("ic's estimates, minus the truth:");
-            for e in estimates {
-                out!("{e}");
-            }
+        let slowest = found.iter().max().map_or("-".to_string(), |s| secs(*s));
+        let ended: Vec<&&FaultOutcome> = incidents
+            .iter()
+            .filter(|o| o.end_s.is_some() && (o.detected_after_s.is_some() || o.already_firing))
+            .collect();
+        let reset = if ended.iter().any(|o| o.reset_after_s.is_none()) {
+            "no reset".to_string()
+        } else {
+            ended
+                .iter()
+                .filter_map(|o| o.reset_after_s)
+                .max()
+                .map_or("-".to_string(), secs)
+        };
+        out!(
+            "{:<24}  {:>8}  {:>8}  {:>10}  {:>12}  {:>14}",
+            s.name,
+            format!("{}/{}", found.len(), incidents.len()),
+            slowest,
+            reset,
+            s.false_alerts,
+            s.warm_up_alerts
+        );
+    }
+    let estimates: Vec<String> = ic
+        .faults
+        .iter()
+        .filter(|o| o.onset_error_s.is_some() || o.end_error_s.is_some())
+        .map(|o| {
+            let signed = |v: Option<i64>| v.map_or("-".to_string(), |v| format!("{v:+}s"));
+            format!(
+                "  {}: onset {} (true onset at {}), end {}",
+                text::escape(&o.name),
+                signed(o.onset_error_s),
+                secs(o.onset_s),
+                signed(o.end_error_s)
+            )
+        })
+        .collect();
+    if !estimates.is_empty() {
+        out!("ic's estimates, minus the truth:");
+        for e in estimates {
+            out!("{e}");
         }
     }
 }

@@ -25,9 +25,11 @@ use std::time::Duration;
 
 /// The memory `ic simulate` keeps within, in MB; the limits below follow from it.
 pub const SIM_MEMORY_MB: u64 = 256;
-/// Most simulated routes: each costs up to about 160 KB once six hours are
+/// Most simulated routes: each costs up to about 240 KB once three days are
 /// simulated (its detectors' windows, six hours of scrapes for the burn-rate
-/// rule, five seconds of drawn latencies), so 1,000 stay well within the bound.
+/// page, two hours and three days (every 5 minutes) for the ticket, five
+/// minutes of latency buckets, a day of 5-minute baselines, five seconds of
+/// drawn latencies), so 1,000 stay within the bound.
 pub const MAX_SIM_ROUTES: usize = 1_000;
 /// Highest simulated request rate of one route, per second.
 pub const MAX_RPS: f64 = 1e9;
@@ -72,6 +74,10 @@ pub struct Scenario {
     /// Simulation: what `ic` must achieve on this file (`ic simulate` exits 1 otherwise).
     #[serde(default)]
     pub expect: Option<Expect>,
+    /// Simulation: every strategy, `ic` included, starts at the first fault's start with
+    /// empty state (a responder starting the tool during an incident): no warm-up history.
+    #[serde(default)]
+    pub cold_start: bool,
 }
 
 /// One simulated route at baseline.
@@ -94,6 +100,10 @@ pub struct RouteTraffic {
     /// Traffic follows the day: ± this share over 24 hours (peak at 15:00 UTC).
     #[serde(default)]
     pub daily_swing: Percent,
+    /// Traffic follows the week: ± this share over 7 days (lowest at Sunday noon UTC,
+    /// highest at Thursday 00:00).
+    #[serde(default)]
+    pub weekly_swing: Percent,
     /// Whether the route is also probed (by `ic` and by the Gatus-style check); default true.
     #[serde(default = "yes")]
     pub probe: bool,
@@ -139,6 +149,47 @@ pub struct Expect {
     /// Every fault occurrence must reset this soon after it ends.
     #[serde(default)]
     pub reset_within: Option<HumanDuration>,
+    /// Most alerts `ic` may fire on an incident fault's routes from its first start to its
+    /// last end (all occurrences of a repeating fault together) plus the grace period.
+    #[serde(default)]
+    pub max_pages_per_fault: Option<u32>,
+    /// No alert on an incident fault's routes may resolve while the fault lasts (from its
+    /// first start to its last end, off periods of a repeating fault included).
+    #[serde(default)]
+    pub no_resolve_during_fault: bool,
+    /// `ic` detects every incident fault occurrence no later than the fastest anchor strategy
+    /// that detects it (issue #17's first goal).
+    #[serde(default)]
+    pub never_slower_than_anchors: bool,
+}
+
+/// One period a fault is in force (`periods:`), from the scenario start.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Period {
+    /// When it begins.
+    pub start: HumanDuration,
+    /// When it ends.
+    pub end: HumanDuration,
+}
+
+/// Which requests a fault reaches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reach {
+    /// Real traffic and probes alike.
+    #[default]
+    Both,
+    /// Real traffic only (the probe takes a healthy path: another pod, a cached answer).
+    Traffic,
+    /// Probes only (the probe's own path is broken; customers are fine).
+    Probe,
+}
+
+impl Reach {
+    fn covers(self, what: Reach) -> bool {
+        self == Reach::Both || what == Reach::Both || self == what
+    }
 }
 
 /// A fault that comes back: each occurrence lasts `lasts`, one starts every `every`.
@@ -181,9 +232,20 @@ pub struct Fault {
     /// Latency multiplier.
     #[serde(default)]
     pub latency_factor: Option<Ramp<Factor>>,
+    /// Simulation: multiplier of the 99th percentile with the median unchanged (the log-normal
+    /// spread widens): a tail-only slowdown.
+    #[serde(default)]
+    pub tail_factor: Option<Ramp<Factor>>,
     /// Share of requests that never get an answer.
     #[serde(default)]
     pub hang: Option<Ramp<Percent>>,
+    /// Simulation: hung requests are answered 504 by a gateway this long after they arrived
+    /// (and a hung probe gets a 504); without it they are never answered.
+    #[serde(default)]
+    pub gateway_timeout: Option<HumanDuration>,
+    /// Simulation: which requests the fault reaches: `both` (default), `traffic` or `probe`.
+    #[serde(default)]
+    pub reaches: Reach,
     /// Response-schema drift: a top-level JSON field renamed.
     #[serde(default)]
     pub rename_field: Option<Rename>,
@@ -199,6 +261,10 @@ pub struct Fault {
     /// Comes back periodically (spikes, bursts).
     #[serde(default)]
     pub repeat: Option<Repeat>,
+    /// In force only in these periods (irregular repeats, flapping); instead of
+    /// `start`/`end`/`repeat`.
+    #[serde(default)]
+    pub periods: Vec<Period>,
     /// Whether a tool should alert on it; `false` marks noise that must stay silent.
     #[serde(default = "yes")]
     pub incident: bool,
@@ -274,8 +340,12 @@ pub struct RouteEffects {
     pub retry_after_s: Option<u64>,
     /// Latency multiplier.
     pub latency_factor: f64,
+    /// Multiplier of the 99th percentile, the median unchanged.
+    pub tail_factor: f64,
     /// Share of requests that hang.
     pub hang: f64,
+    /// Seconds after which a gateway answers hung requests with a 504.
+    pub gateway_timeout_s: Option<u64>,
     /// Field renamed in the JSON body.
     pub rename: Option<Rename>,
     /// Traffic multiplier.
@@ -293,6 +363,7 @@ impl RouteEffects {
     pub fn calm() -> Self {
         RouteEffects {
             latency_factor: 1.0,
+            tail_factor: 1.0,
             traffic_factor: 1.0,
             ..RouteEffects::default()
         }
@@ -311,8 +382,15 @@ impl RouteEffects {
         if let Some(f) = &fault.latency_factor {
             self.latency_factor = self.latency_factor.max(f.at(progress));
         }
+        if let Some(f) = &fault.tail_factor {
+            self.tail_factor = self.tail_factor.max(f.at(progress));
+        }
         if let Some(h) = &fault.hang {
-            self.hang = self.hang.max(h.at(progress, 0.0));
+            let share = h.at(progress, 0.0);
+            if share >= self.hang {
+                self.hang = share;
+                self.gateway_timeout_s = fault.gateway_timeout.map(|d| d.get().as_secs().max(1));
+            }
         }
         if let Some(f) = &fault.traffic_factor {
             let v = f.at(progress);
@@ -335,11 +413,19 @@ impl RouteEffects {
 impl Fault {
     /// How far along the fault is at `elapsed` (0..=1), or `None` when not in force.
     pub fn progress(&self, elapsed: Duration) -> Option<f64> {
-        let start = self.start.get();
-        if elapsed < start || self.end.is_some_and(|e| elapsed >= e.get()) {
-            return None;
-        }
-        let mut since = elapsed - start;
+        let mut since = if self.periods.is_empty() {
+            let start = self.start.get();
+            if elapsed < start || self.end.is_some_and(|e| elapsed >= e.get()) {
+                return None;
+            }
+            elapsed - start
+        } else {
+            let p = self
+                .periods
+                .iter()
+                .find(|p| p.start.get() <= elapsed && elapsed < p.end.get())?;
+            elapsed - p.start.get()
+        };
         if let Some(r) = self.repeat {
             let every = r.every.get().as_nanos().max(1);
             since = Duration::from_nanos((since.as_nanos() % every) as u64);
@@ -357,6 +443,14 @@ impl Fault {
     /// Each time the fault is in force before `until`: (start, end), `end` = `None` for
     /// "until the end".
     pub fn occurrences(&self, until: Duration) -> Vec<(Duration, Option<Duration>)> {
+        if !self.periods.is_empty() {
+            return self
+                .periods
+                .iter()
+                .filter(|p| p.start.get() < until)
+                .map(|p| (p.start.get(), Some(p.end.get()).filter(|e| *e < until)))
+                .collect();
+        }
         let start = self.start.get();
         let end = self.end.map(|e| e.get());
         let Some(r) = self.repeat else {
@@ -379,6 +473,7 @@ impl Fault {
     fn has_effect(&self) -> bool {
         self.error_rate.is_some()
             || self.latency_factor.is_some()
+            || self.tail_factor.is_some()
             || self.hang.is_some()
             || self.rename_field.is_some()
             || self.traffic_factor.is_some()
@@ -403,8 +498,14 @@ impl Scenario {
 
     /// What the faults do to `route` at `elapsed` since the start.
     pub fn effects_at(&self, route: &str, elapsed: Duration) -> RouteEffects {
+        self.effects_reaching(route, elapsed, Reach::Both)
+    }
+
+    /// What the faults that reach `what` (real traffic, or probes) do to `route` at `elapsed`.
+    pub fn effects_reaching(&self, route: &str, elapsed: Duration, what: Reach) -> RouteEffects {
         let mut fx = RouteEffects::calm();
-        for f in self.faults.iter().filter(|f| f.route.matches(route)) {
+        let reaching = |f: &&Fault| f.route.matches(route) && f.reaches.covers(what);
+        for f in self.faults.iter().filter(reaching) {
             if let Some(p) = f.progress(elapsed) {
                 fx.merge(&f.name, f, p);
             }
@@ -440,10 +541,21 @@ impl Scenario {
         let last = self
             .faults
             .iter()
-            .map(|f| f.end.unwrap_or(f.start).get())
+            .map(|f| match f.periods.last() {
+                Some(p) => p.end.get(),
+                None => f.end.unwrap_or(f.start).get(),
+            })
             .max()
             .unwrap_or(Duration::ZERO);
         last + Duration::from_secs(600)
+    }
+
+    /// When the first fault begins (where a cold start starts); `None` without faults.
+    pub fn first_fault_start(&self) -> Option<Duration> {
+        self.faults
+            .iter()
+            .map(|f| f.periods.first().map_or(f.start.get(), |p| p.start.get()))
+            .min()
     }
 
     /// How long after a fault an alert still belongs to it.
@@ -494,7 +606,17 @@ impl Scenario {
         for (i, f) in self.faults.iter().enumerate() {
             let pos = || locate_after(text, "name:", &f.name, i);
             let Some(r) = f.repeat else {
-                total += 1;
+                total = total.saturating_add(f.periods.len().max(1) as u64);
+                if total > MAX_OCCURRENCES {
+                    return Err(at(
+                        pos(),
+                        format!(
+                            "fault `{}`: {total} fault occurrences in the run (each period counts), more than the {MAX_OCCURRENCES} `ic simulate` scores",
+                            f.name
+                        ),
+                        "list fewer periods, or use repeat: {every, lasts}".into(),
+                    ));
+                }
                 continue;
             };
             if r.every.get() < Duration::from_secs(1) {
@@ -525,11 +647,21 @@ impl Scenario {
         Ok(())
     }
 
-    fn check_simulation(&self, file: &Path) -> Result<(), YamlError> {
+    fn check_simulation(&self, file: &Path, text: &str) -> Result<(), YamlError> {
         let bad =
             |msg: String, hint: &str| Err(YamlError::whole_file(file, msg, Some(hint.to_string())));
         if let Some((message, hint)) = self.detect.problem() {
             return bad(message, hint);
+        }
+        if self.cold_start && self.faults.is_empty() {
+            let pos = locate(text, "cold_start:", 0);
+            return Err(YamlError {
+                file: file.to_path_buf(),
+                line: pos.map(|p| p.0),
+                column: pos.map(|p| p.1),
+                message: "`cold_start: true` but there is no fault: the strategies start at the first fault".into(),
+                hint: Some("add a fault, or drop cold_start".into()),
+            });
         }
         if self.duration.is_some_and(|d| d.get().is_zero()) {
             return bad("`duration` is 0s".into(), "e.g. duration: 1h");
@@ -576,15 +708,19 @@ impl Scenario {
     }
 
     fn check(&self, file: &Path, text: &str) -> Result<(), YamlError> {
-        self.check_simulation(file)?;
+        self.check_simulation(file, text)?;
         let mut names = HashSet::new();
-        for f in &self.faults {
+        for (i, f) in self.faults.iter().enumerate() {
+            // At the fault's `name:` (the n-th one, when two share a name).
+            let pos = locate_after(text, "name:", &f.name, i);
             let err = |msg: String, hint: &str| {
-                Err(YamlError::whole_file(
-                    file,
-                    format!("fault `{}`: {msg}", f.name),
-                    Some(hint.to_string()),
-                ))
+                Err(YamlError {
+                    file: file.to_path_buf(),
+                    line: pos.map(|p| p.0),
+                    column: pos.map(|p| p.1),
+                    message: format!("fault `{}`: {msg}", f.name),
+                    hint: Some(hint.to_string()),
+                })
             };
             if f.name.trim().is_empty() {
                 return Err(YamlError::whole_file(
@@ -602,7 +738,7 @@ impl Scenario {
             if !f.has_effect() {
                 return err(
                     "does nothing".into(),
-                    "set at least one of error_rate, latency_factor, hang, rename_field, traffic_factor, outage, fail_requests",
+                    "set at least one of error_rate, latency_factor, tail_factor, hang, rename_field, traffic_factor, outage, fail_requests",
                 );
             }
             if let Some(end) = f.end
@@ -636,6 +772,65 @@ impl Scenario {
                         "make `lasts` longer than `ramp`",
                     );
                 }
+            }
+            if !f.periods.is_empty() {
+                if f.repeat.is_some() || f.end.is_some() || !f.start.get().is_zero() {
+                    return err(
+                        "`periods` is set together with `start`, `end` or `repeat`".into(),
+                        "give the times either as periods: [{start: 5m, end: 5m20s}, …] or as start/end/repeat",
+                    );
+                }
+                let mut last_end = Duration::ZERO;
+                for (k, p) in f.periods.iter().enumerate() {
+                    let (a, b) = (p.start.get(), p.end.get());
+                    if b <= a + f.ramp.get() {
+                        return err(
+                            format!(
+                                "period {} ends at {} before it has started and ramped up (start {}, ramp {})",
+                                k + 1,
+                                p.end,
+                                p.start,
+                                f.ramp
+                            ),
+                            "make each period's end later than its start + ramp",
+                        );
+                    }
+                    if k > 0 && a < last_end {
+                        return err(
+                            format!(
+                                "period {} starts at {}, before the previous one ends",
+                                k + 1,
+                                p.start
+                            ),
+                            "list the periods in order, each starting after the previous one ends",
+                        );
+                    }
+                    last_end = b;
+                }
+            }
+            if let Some(t) = f.gateway_timeout {
+                if f.hang.is_none() {
+                    return err(
+                        "`gateway_timeout` is set but there is no `hang`".into(),
+                        "add e.g. hang: 20%, or drop gateway_timeout",
+                    );
+                }
+                if t.get() < Duration::from_secs(1) {
+                    return err(
+                        format!(
+                            "`gateway_timeout` {t} is under 1s: the simulation steps one second at a time"
+                        ),
+                        "e.g. gateway_timeout: 30s",
+                    );
+                }
+            }
+            if let Some(t) = &f.tail_factor
+                && (t.to.get() < 1.0 || t.from.is_some_and(|v| v.get() < 1.0))
+            {
+                return err(
+                    "`tail_factor` is under 1: it widens the tail, it cannot narrow it".into(),
+                    "e.g. tail_factor: 3 (p99 ×3, the median unchanged)",
+                );
             }
             if f.fail_requests == Some(0) {
                 return err("`fail_requests` is 0".into(), "e.g. fail_requests: 1");
@@ -839,5 +1034,68 @@ mod tests {
         assert!(e.message.contains("p95"), "{e}");
         let e = parse("detect: {latency_factor: 0.5}\n").unwrap_err();
         assert!(e.message.contains("above 1"), "{e}");
+    }
+
+    #[test]
+    fn periods_flapping_tails_gateways_reach_and_cold_starts_are_read_and_checked() {
+        let s = parse(
+            "cold_start: true\nexpect: {max_pages_per_fault: 1, no_resolve_during_fault: true}\ntraffic: [{route: /a, rps: 5/s, weekly_swing: 20%}]\nfaults:\n  - name: flap\n    route: /a\n    periods: [{start: 1m, end: 1m20s}, {start: 3m, end: 3m05s}]\n    error_rate: 10%\n  - {name: slow, route: /a, start: 2m, tail_factor: 3, reaches: traffic}\n  - {name: hung, route: /a, start: 4m, end: 5m, hang: 10%, gateway_timeout: 30s, reaches: probe}\n",
+        )
+        .unwrap();
+        assert!(s.cold_start);
+        let e = s.expect.unwrap();
+        assert_eq!(
+            (e.max_pages_per_fault, e.no_resolve_during_fault),
+            (Some(1), true)
+        );
+        assert!(!e.never_slower_than_anchors);
+        let at = |secs| s.effects_reaching("/a", Duration::from_secs(secs), Reach::Traffic);
+        assert_eq!(at(59).error_rate, 0.0);
+        assert_eq!(at(70).error_rate, 0.1);
+        assert_eq!(at(100).error_rate, 0.0);
+        assert_eq!(at(182).error_rate, 0.1);
+        assert_eq!(at(150).tail_factor, 3.0);
+        let probe = s.effects_reaching("/a", Duration::from_secs(250), Reach::Probe);
+        assert_eq!(
+            (probe.tail_factor, probe.gateway_timeout_s),
+            (1.0, Some(30))
+        );
+        assert_eq!(at(250).hang, 0.0, "hung reaches only the probe");
+        let occ = s.faults[0].occurrences(Duration::from_secs(3600));
+        assert_eq!(occ.len(), 2);
+        assert_eq!(s.first_fault_start(), Some(Duration::from_secs(60)));
+        assert_eq!(s.duration(), Duration::from_secs(900));
+
+        // Mistakes point at the fault (line:column of its name) with a hint.
+        let cases = [
+            (
+                "faults:\n  - name: a\n    periods: [{start: 2m, end: 1m}]\n    outage: true\n",
+                "period 1 ends at 1m",
+            ),
+            (
+                "faults:\n  - name: a\n    periods: [{start: 1m, end: 2m}, {start: 90s, end: 3m}]\n    outage: true\n",
+                "before the previous one ends",
+            ),
+            (
+                "faults:\n  - name: a\n    start: 1m\n    periods: [{start: 1m, end: 2m}]\n    outage: true\n",
+                "together with `start`",
+            ),
+            (
+                "faults:\n  - name: a\n    outage: true\n    gateway_timeout: 30s\n",
+                "no `hang`",
+            ),
+            ("faults:\n  - name: a\n    tail_factor: 0.5\n", "under 1"),
+        ];
+        for (text, needle) in cases {
+            let e = parse(text).unwrap_err();
+            assert!(e.message.contains(needle), "{needle}: {e}");
+            assert_eq!((e.line, e.column), (Some(2), Some(5)), "{e}");
+            assert!(e.hint.is_some());
+        }
+        let e = parse("faults:\n  - {name: a, outage: true, reaches: sideways}\n").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        let e = parse("duration: 1h\ncold_start: true\n").unwrap_err();
+        assert_eq!((e.line, e.column), (Some(2), Some(1)), "{e}");
+        assert!(e.message.contains("no fault"), "{e}");
     }
 }

@@ -2,14 +2,17 @@
 //! per-second request outcomes and latencies per route, and probe results, from
 //! a scenario and a seed, replays them through our detectors and, side by side,
 //! through the anchors' strategies (see `strategies`), and scores each: time to
-//! detect and to reset per fault occurrence, and false alerts. Pure: no clock,
-//! no sleeping, no I/O — a simulated week takes seconds.
+//! detect and to reset per fault occurrence, and false alerts; per fault, the
+//! fastest anchor and whether `ic` was slower than it. Pure: no clock, no
+//! sleeping, no I/O — a simulated week takes seconds.
 
+pub mod anchors;
 pub mod strategies;
 pub mod world;
 
 use crate::core::detect::Settings;
 use crate::core::scenario::{Fault, RouteTraffic, Scenario};
+use anchors::{BurnRateTicket, ClientErrorRule, ErrorRatioRule, LatencyRule, TrafficRule};
 use serde::Serialize;
 use std::rc::Rc;
 use strategies::{AlertEvent, Gatus3Checks, Ic, PrometheusFor5m, SreBurnRate, Strategy};
@@ -31,14 +34,36 @@ pub struct Report {
     pub duration_s: u64,
     /// Routes simulated.
     pub routes: Vec<String>,
+    /// Whether every strategy started at the first fault with empty state (`cold_start`).
+    pub cold_start: bool,
     /// One entry per strategy, `ic` first.
     pub strategies: Vec<StrategyReport>,
+    /// Per incident fault occurrence: `ic` against the fastest anchor.
+    pub versus_anchors: Vec<Versus>,
+    /// Anchors not counted in `versus_anchors`: they alerted outside the faults (false or
+    /// warm-up alerts), so an alert of theirs during a fault does not tell it from noise.
+    pub noisy_anchors: Vec<&'static str>,
+}
+
+/// `ic` against the fastest anchor on one incident fault occurrence.
+#[derive(Debug, Clone, Serialize)]
+pub struct Versus {
+    /// Fault occurrence name, as in `faults`.
+    pub name: String,
+    /// `ic`'s time to detect (`null`: missed).
+    pub ic_after_s: Option<u64>,
+    /// The anchor that detected it first (`null`: none did).
+    pub fastest_anchor: Option<&'static str>,
+    /// That anchor's time to detect.
+    pub fastest_anchor_after_s: Option<u64>,
+    /// An anchor detected it, and `ic` later or not at all.
+    pub ic_slower: bool,
 }
 
 /// How one strategy did.
 #[derive(Debug, Clone, Serialize)]
 pub struct StrategyReport {
-    /// `ic`, `prometheus-for-5m`, `sre-burn-rate` or `gatus-3-checks`.
+    /// `ic`, or an anchor's name (see `strategies` and `anchors`).
     pub name: &'static str,
     /// Alerts fired after time 0 outside every incident fault (and its grace period), or on noise.
     pub false_alerts: u32,
@@ -48,6 +73,8 @@ pub struct StrategyReport {
     pub alerts: u32,
     /// One entry per fault occurrence.
     pub faults: Vec<FaultOutcome>,
+    /// One entry per fault of the scenario, its occurrences together.
+    pub fault_spans: Vec<FaultSpan>,
     /// Every alert start and end, in order.
     pub alert_log: Vec<AlertEvent>,
 }
@@ -84,7 +111,24 @@ pub struct FaultOutcome {
     pub end_error_s: Option<i64>,
 }
 
+/// How one strategy did over the whole of one scenario fault: from its first start to its
+/// last end (all occurrences of a repeating fault, and the gaps between them).
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultSpan {
+    /// Fault name.
+    pub name: String,
+    /// Whether it is an incident.
+    pub incident: bool,
+    /// Alerts fired on its routes from its first start to its last end plus the grace period.
+    pub pages: u32,
+    /// Alerts on its routes that resolved while it lasted (first start to last end).
+    pub resolved_during: u32,
+}
+
 struct Occurrence {
+    /// Index of the scenario fault it is an occurrence of, and its name.
+    fault: usize,
+    fault_name: Rc<str>,
     name: String,
     incident: bool,
     start: i64,
@@ -108,19 +152,29 @@ pub fn run(scenario: &Scenario, routes: &[RouteTraffic], seed: u64) -> Report {
     let names: Vec<String> = routes.iter().map(|r| r.route.clone()).collect();
     let settings = scenario.detect;
     let mut world = World::new(scenario, routes, seed);
+    let n = routes.len();
+    let threshold = settings.error_rate.fraction();
     let mut strategies: Vec<Box<dyn Strategy>> = vec![
         Box::new(Ic::new(
             settings,
             names.clone(),
             scenario.probe_interval().as_secs() as i64,
         )),
-        Box::new(PrometheusFor5m::new(
-            settings.error_rate.fraction(),
-            routes.len(),
-        )),
-        Box::new(SreBurnRate::new(settings.slo.fraction(), routes.len())),
-        Box::new(Gatus3Checks::new(routes.len())),
+        Box::new(PrometheusFor5m::new(threshold, n)),
+        Box::new(SreBurnRate::new(settings.slo.fraction(), n)),
+        Box::new(Gatus3Checks::new(n)),
+        Box::new(ErrorRatioRule::fast_5m(threshold, n)),
+        Box::new(ErrorRatioRule::fast_1m(threshold, n)),
+        Box::new(BurnRateTicket::new(settings.slo.fraction(), n)),
+        Box::new(LatencyRule::new(&settings, n)),
+        Box::new(ClientErrorRule::new(n)),
+        Box::new(TrafficRule::new(&settings, n)),
     ];
+    // A cold start: the strategies see nothing before the first fault.
+    let feed_from = match scenario.first_fault_start() {
+        Some(start) if scenario.cold_start => start.as_secs() as i64,
+        _ => -warm,
+    };
     let probed: Vec<usize> = routes
         .iter()
         .enumerate()
@@ -132,6 +186,9 @@ pub fn run(scenario: &Scenario, routes: &[RouteTraffic], seed: u64) -> Report {
     for t in -warm..duration {
         let unix = T0 + t;
         world.second(t, unix, &mut seconds);
+        if t < feed_from {
+            continue;
+        }
         for (s, log) in strategies.iter_mut().zip(logs.iter_mut()) {
             s.second(t, unix, &seconds, log);
             if let Some((every, offset)) = s.probe_schedule()
@@ -146,18 +203,59 @@ pub fn run(scenario: &Scenario, routes: &[RouteTraffic], seed: u64) -> Report {
     }
     let occurrences = occurrences(scenario, routes, duration, &settings);
     let grace = scenario.grace().as_secs() as i64;
+    let scored: Vec<StrategyReport> = strategies
+        .iter()
+        .zip(&logs)
+        .map(|(s, log)| score(s.name(), log, &occurrences, grace, duration))
+        .collect();
     Report {
         scenario: scenario.name.clone(),
         seed,
         warm_up_s: warm as u64,
         duration_s: duration as u64,
         routes: names,
-        strategies: strategies
+        cold_start: scenario.cold_start,
+        versus_anchors: versus(&scored),
+        noisy_anchors: scored
             .iter()
-            .zip(&logs)
-            .map(|(s, log)| score(s.name(), log, &occurrences, grace, duration))
+            .skip(1)
+            .filter(|s| noisy(s))
+            .map(|s| s.name)
             .collect(),
+        strategies: scored,
     }
+}
+
+/// Whether a strategy alerted outside the faults in this run.
+fn noisy(s: &StrategyReport) -> bool {
+    s.false_alerts > 0 || s.warm_up_alerts > 0
+}
+
+/// `ic` (the first report) against the fastest of the others that stayed quiet outside the
+/// faults, per incident occurrence.
+fn versus(reports: &[StrategyReport]) -> Vec<Versus> {
+    let Some((ic, anchors)) = reports.split_first() else {
+        return Vec::new();
+    };
+    ic.faults
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.incident)
+        .map(|(j, o)| {
+            let fastest = anchors
+                .iter()
+                .filter(|a| !noisy(a))
+                .filter_map(|a| Some((a.name, a.faults.get(j)?.detected_after_s?)))
+                .min_by_key(|(_, s)| *s);
+            Versus {
+                name: o.name.clone(),
+                ic_after_s: o.detected_after_s,
+                fastest_anchor: fastest.map(|f| f.0),
+                fastest_anchor_after_s: fastest.map(|f| f.1),
+                ic_slower: fastest.is_some_and(|(_, a)| o.detected_after_s.is_none_or(|ic| ic > a)),
+            }
+        })
+        .collect()
 }
 
 /// Seconds from a fault's start to where its ramp crosses the line a detector draws:
@@ -209,7 +307,7 @@ fn occurrences(
 ) -> Vec<Occurrence> {
     let until = std::time::Duration::from_secs(duration as u64);
     let mut out = Vec::new();
-    for f in &scenario.faults {
+    for (index, f) in scenario.faults.iter().enumerate() {
         let routes: Rc<[bool]> = traffic.iter().map(|r| f.route.matches(&r.route)).collect();
         // The highest base error rate among its routes: the first to cross the line.
         let base = traffic
@@ -220,9 +318,11 @@ fn occurrences(
             .unwrap_or(0.0);
         let offset = crossing(f, base, settings);
         let all = f.occurrences(until);
-        let numbered = all.len() > 1 || f.repeat.is_some();
+        let numbered = all.len() > 1 || f.repeat.is_some() || !f.periods.is_empty();
         for (k, (start, end)) in all.into_iter().enumerate() {
             out.push(Occurrence {
+                fault: index,
+                fault_name: f.name.as_str().into(),
                 name: if numbered {
                     format!("{} #{}", f.name, k + 1)
                 } else {
@@ -313,8 +413,49 @@ fn score(
         warm_up_alerts,
         alerts: log.iter().filter(|e| e.firing).count() as u32,
         faults,
+        fault_spans: spans(log, occurrences, grace, duration),
         alert_log: log.to_vec(),
     }
+}
+
+/// Pages and resolutions per scenario fault, its occurrences together.
+fn spans(
+    log: &[AlertEvent],
+    occurrences: &[Occurrence],
+    grace: i64,
+    duration: i64,
+) -> Vec<FaultSpan> {
+    let mut out: Vec<FaultSpan> = Vec::new();
+    let mut k = 0;
+    while k < occurrences.len() {
+        let first = &occurrences[k];
+        let all: Vec<&Occurrence> = occurrences[k..]
+            .iter()
+            .take_while(|o| o.fault == first.fault)
+            .collect();
+        k += all.len();
+        let last_end = all
+            .iter()
+            .map(|o| o.end.unwrap_or(duration))
+            .max()
+            .unwrap_or(duration);
+        let mine = |e: &&AlertEvent| first.covers(e.route);
+        out.push(FaultSpan {
+            name: first.fault_name.to_string(),
+            incident: first.incident,
+            pages: log
+                .iter()
+                .filter(mine)
+                .filter(|e| e.firing && (first.start..=last_end + grace).contains(&e.t))
+                .count() as u32,
+            resolved_during: log
+                .iter()
+                .filter(mine)
+                .filter(|e| !e.firing && e.t > first.start && e.t < last_end)
+                .count() as u32,
+        });
+    }
+    out
 }
 
 /// The (route, rule) alerts firing just before second `t`.
@@ -374,6 +515,8 @@ mod tests {
 
     fn occ(name: &str, start: i64, end: Option<i64>, incident: bool) -> Occurrence {
         Occurrence {
+            fault: 0,
+            fault_name: name.into(),
             name: name.into(),
             incident,
             start,
@@ -432,5 +575,63 @@ mod tests {
         assert_eq!(r.false_alerts, 1, "an alert on noise is false");
         assert_eq!(r.faults[2].detected_after_s, Some(100));
         assert_eq!(r.faults[0].reset_after_s, None, "never detected: no reset");
+    }
+
+    #[test]
+    fn the_fastest_quiet_anchor_is_the_bar_and_a_noisy_one_is_not() {
+        let o = [
+            occ("f", 600, Some(900), true),
+            occ("g", 1200, Some(1500), true),
+        ];
+        let ic = score("ic", &[ev(610, 0, true), ev(950, 0, false)], &o, 60, 3000);
+        let quick = score(
+            "quick",
+            &[ev(605, 0, true), ev(920, 0, false)],
+            &o,
+            60,
+            3000,
+        );
+        // Fires before any fault: whatever it fires during one is not told from its noise.
+        let noisy = score(
+            "noisy",
+            &[ev(100, 0, true), ev(601, 0, false), ev(601, 0, true)],
+            &o,
+            60,
+            3000,
+        );
+        let v = versus(&[ic, quick, noisy]);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].fastest_anchor, Some("quick"));
+        assert_eq!(
+            (v[0].ic_after_s, v[0].fastest_anchor_after_s),
+            (Some(10), Some(5))
+        );
+        assert!(v[0].ic_slower);
+        assert_eq!(v[1].fastest_anchor, None, "nobody quiet detected g");
+        assert!(!v[1].ic_slower);
+    }
+
+    #[test]
+    fn a_repeating_fault_is_one_span_of_pages_and_resolutions() {
+        let mut o = vec![
+            occ("f #1", 600, Some(620), true),
+            occ("f #2", 660, Some(680), true),
+        ];
+        for x in &mut o {
+            x.fault_name = "f".into();
+        }
+        let log = [
+            ev(605, 0, true),
+            ev(640, 0, false),
+            ev(662, 0, true),
+            ev(700, 0, false),
+        ];
+        let r = score("x", &log, &o, 60, 3000);
+        assert_eq!(r.fault_spans.len(), 1);
+        let span = &r.fault_spans[0];
+        assert_eq!(
+            (span.name.as_str(), span.pages, span.resolved_during),
+            ("f", 2, 1)
+        );
     }
 }

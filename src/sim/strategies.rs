@@ -375,7 +375,7 @@ mod tests {
             total,
             errors,
             client_errors: 0,
-            latency: None,
+            ..RouteSecond::default()
         }
     }
 

@@ -6,8 +6,12 @@
 //! binomial errors), and at most [`LATENCIES_PER_SECOND`] latencies are drawn
 //! per route-second — above that, a uniform sample of that many stands for
 //! all of the second's answers, each weighing for its share of them.
+//!
+//! Each second also carries a latency histogram of its answers (as a service's
+//! `http_request_duration_seconds_bucket` would count them), for the anchors'
+//! `histogram_quantile` rules: [`BUCKETS`] buckets, bounds growing by √2 from 1 ms.
 
-use crate::core::scenario::{RouteTraffic, Scenario};
+use crate::core::scenario::{Reach, RouteEffects, RouteTraffic, Scenario};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_distr::{Binomial, Distribution, LogNormal, Poisson};
@@ -16,6 +20,21 @@ use std::time::Duration;
 
 /// z of the 95th percentile of a standard normal.
 const Z95: f64 = 1.644_853_6;
+/// z of the 99th percentile of a standard normal.
+const Z99: f64 = 2.326_347_9;
+/// Latency histogram buckets per route-second: bounds `1 ms × √2^k` for `k < BUCKETS - 1`
+/// (1 ms to 32.8 s), and `+Inf`.
+pub const BUCKETS: usize = 32;
+/// The finite bucket bounds, in seconds: 1 ms × √2^k.
+const BOUNDS: [f64; BUCKETS - 1] = {
+    let mut b = [0.001; BUCKETS - 1];
+    let mut k = 1;
+    while k < BUCKETS - 1 {
+        b[k] = b[k - 1] * std::f64::consts::SQRT_2;
+        k += 1;
+    }
+    b
+};
 /// Seconds between latency readings (`ic`'s default scrape interval).
 const READING_SPAN: usize = 5;
 /// Least requests behind a latency reading.
@@ -42,6 +61,19 @@ pub struct RouteSecond {
     /// (`detect.latency_quantile`) in seconds of the answers since the last reading, and
     /// how many there were (when at least 20).
     pub latency: Option<(f64, u64)>,
+    /// Answers per latency bucket (see [`bucket_bound`]), not cumulative.
+    pub buckets: [u64; BUCKETS],
+}
+
+/// The upper bound of latency bucket `k`, in seconds (`+Inf` for the last).
+pub fn bucket_bound(k: usize) -> f64 {
+    BOUNDS.get(k).copied().unwrap_or(f64::INFINITY)
+}
+
+/// The bucket a latency of `v` seconds falls in: the first whose bound is at least `v`
+/// (`+Inf` past the last; the first for NaN).
+fn bucket_of(v: f64) -> usize {
+    BOUNDS.partition_point(|b| *b < v)
 }
 
 /// What one probe saw.
@@ -65,6 +97,9 @@ struct RouteState {
     recent: VecDeque<(u64, Vec<f64>)>,
     /// Latency wobble of the current minute: (minute, factor).
     jitter: (i64, f64),
+    /// Hung requests a gateway will answer 504: (second due, how many, their latency), in
+    /// order.
+    timeouts: VecDeque<(i64, u64, f64)>,
 }
 
 /// The world of one simulation run.
@@ -94,6 +129,7 @@ impl<'a> World<'a> {
                     spec: r.clone(),
                     recent: VecDeque::new(),
                     jitter: (i64::MIN, 1.0),
+                    timeouts: VecDeque::new(),
                 })
                 .collect(),
             rng: Xoshiro256PlusPlus::seed_from_u64(seed),
@@ -118,23 +154,42 @@ impl<'a> World<'a> {
         }
     }
 
+    fn effects(&self, i: usize, t: i64, what: Reach) -> RouteEffects {
+        match elapsed(t) {
+            Some(e) => self
+                .scenario
+                .effects_reaching(&self.routes[i].spec.route, e, what),
+            None => RouteEffects::calm(),
+        }
+    }
+
     fn route_second(&mut self, i: usize, t: i64, unix: i64) -> RouteSecond {
+        let fx = self.effects(i, t, Reach::Traffic);
         let route = &self.routes[i];
-        let fx = match elapsed(t) {
-            Some(e) => self.scenario.effects_at(&route.spec.route, e),
-            None => crate::core::scenario::RouteEffects::calm(),
-        };
-        let hour = unix.rem_euclid(86_400) as f64 / 3600.0;
-        let swing = 1.0
-            + route.spec.daily_swing.fraction()
-                * ((hour - 9.0) / 24.0 * std::f64::consts::TAU).sin();
-        let rate = (route.spec.rps.get() * fx.traffic_factor * swing).min(MAX_RATE);
+        let rate =
+            (route.spec.rps.get() * fx.traffic_factor * swing(&route.spec, unix)).min(MAX_RATE);
         let arrivals = draw_poisson(&mut self.rng, rate);
         let hung = draw_binomial(&mut self.rng, arrivals, fx.hang);
-        let answered = arrivals - hung;
         let minute = unix.div_euclid(60);
         let jitter_share = route.spec.latency.jitter.fraction();
         let route = &mut self.routes[i];
+        if let Some(after) = fx.gateway_timeout_s
+            && hung > 0
+        {
+            route
+                .timeouts
+                .push_back((t + after as i64, hung, after as f64));
+        }
+        // Hung requests whose gateway timeout is up are answered now: 504s, as slow as it.
+        let mut timed_out: Vec<(u64, f64)> = Vec::new();
+        while let Some(&(due, n, latency)) = route.timeouts.front() {
+            if due > t {
+                break;
+            }
+            route.timeouts.pop_front();
+            timed_out.push((n, latency));
+        }
+        let answered = arrivals - hung;
         if route.jitter.0 != minute {
             let j = if jitter_share > 0.0 {
                 1.0 + jitter_share * (2.0 * self.rng.random::<f64>() - 1.0)
@@ -183,14 +238,42 @@ impl<'a> World<'a> {
             client_errors +=
                 draw_binomial(&mut self.rng, rest, route.spec.client_error_rate.fraction());
             let median = route.spec.latency.median.get().as_secs_f64();
-            if let Ok(d) = LogNormal::new(median.ln(), route.sigma) {
+            // A wider tail: p99 × tail_factor, the median where it was.
+            let sigma = route.sigma + fx.tail_factor.max(1.0).ln() / Z99;
+            if let Ok(d) = LogNormal::new(median.ln(), sigma) {
                 let scale = fx.latency_factor * route.jitter.1;
                 for _ in 0..drawn {
                     latencies.push(d.sample(&mut self.rng) * scale);
                 }
             }
         }
-        route.recent.push_back((answered, latencies));
+        let mut buckets = [0u64; BUCKETS];
+        // Each drawn latency stands for `answered / drawn` answers.
+        let mut weights = [0f64; BUCKETS];
+        for v in &latencies {
+            weights[bucket_of(*v)] += 1.0;
+        }
+        let weight = if drawn > 0 {
+            answered as f64 / drawn as f64
+        } else {
+            0.0
+        };
+        for (b, w) in buckets.iter_mut().zip(weights) {
+            *b = (w * weight).round() as u64;
+        }
+        // The gateway's 504s count as answers, in the histogram and (while the second's
+        // latencies are all drawn, up to the cap) in the watched quantile.
+        let mut total = answered;
+        for (n, latency) in timed_out {
+            buckets[bucket_of(latency)] += n;
+            total += n;
+            errors += n;
+            let room = LATENCIES_PER_SECOND.saturating_sub(latencies.len() as u64);
+            if answered == drawn {
+                latencies.extend(std::iter::repeat_n(latency, n.min(room) as usize));
+            }
+        }
+        route.recent.push_back((total, latencies));
         let mut reading = None;
         if t.rem_euclid(READING_SPAN as i64) == 0 {
             let q = self.scenario.detect.latency_quantile.fraction();
@@ -210,26 +293,29 @@ impl<'a> World<'a> {
             }
         }
         RouteSecond {
-            total: answered,
+            total,
             errors,
             client_errors,
             latency: reading,
+            buckets,
         }
     }
 
     /// One probe request to route `i` at second `t`.
     pub fn probe(&mut self, i: usize, t: i64) -> Probe {
+        let fx = self.effects(i, t, Reach::Probe);
         let route = &self.routes[i];
-        let fx = match elapsed(t) {
-            Some(e) => self.scenario.effects_at(&route.spec.route, e),
-            None => crate::core::scenario::RouteEffects::calm(),
-        };
         let rng = &mut self.rng;
         if fx.outage {
             return Probe::Failed;
         }
         if rng.random::<f64>() < fx.hang {
-            return Probe::Unreachable;
+            // Behind a gateway that times out, the probe gets its 504.
+            return if fx.gateway_timeout_s.is_some() {
+                Probe::Failed
+            } else {
+                Probe::Unreachable
+            };
         }
         if rng.random::<f64>() < fx.error_rate {
             let pick = rng.random_range(0..fx.statuses.len().max(1));
@@ -243,7 +329,8 @@ impl<'a> World<'a> {
         }
         if let Some(max) = route.spec.max_latency {
             let median = route.spec.latency.median.get().as_secs_f64();
-            let latency = LogNormal::new(median.ln(), route.sigma)
+            let sigma = route.sigma + fx.tail_factor.max(1.0).ln() / Z99;
+            let latency = LogNormal::new(median.ln(), sigma)
                 .map(|d| d.sample(rng))
                 .unwrap_or(median)
                 * fx.latency_factor
@@ -282,6 +369,17 @@ fn weighted_quantile(
     buf.last().map(|(v, _)| *v)
 }
 
+/// The route's traffic multiplier at `unix` from its daily and weekly swings.
+fn swing(spec: &RouteTraffic, unix: i64) -> f64 {
+    use std::f64::consts::TAU;
+    let hour = unix.rem_euclid(86_400) as f64 / 3600.0;
+    let daily = 1.0 + spec.daily_swing.fraction() * ((hour - 9.0) / 24.0 * TAU).sin();
+    // Days since Sunday 00:00 UTC (1970-01-01 was a Thursday).
+    let day = (unix + 4 * 86_400).rem_euclid(7 * 86_400) as f64 / 86_400.0;
+    let weekly = 1.0 - spec.weekly_swing.fraction() * ((day - 0.5) / 7.0 * TAU).cos();
+    daily * weekly
+}
+
 fn elapsed(t: i64) -> Option<Duration> {
     u64::try_from(t).ok().map(Duration::from_secs)
 }
@@ -301,4 +399,100 @@ fn draw_binomial(rng: &mut impl Rng, n: u64, p: f64) -> u64 {
         return n;
     }
     Binomial::new(n, p).map_or(0, |d| d.sample(rng))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn scenario(text: &str) -> Scenario {
+        Scenario::parse(Path::new("w.yaml"), text).unwrap()
+    }
+
+    /// Every latency drawn from `seconds` seconds of route 0, sorted.
+    fn latencies(s: &Scenario, from: i64, seconds: i64) -> Vec<f64> {
+        let mut w = World::new(s, &s.traffic, 1);
+        let mut out = Vec::new();
+        let mut all = Vec::new();
+        for t in from..from + seconds {
+            w.second(t, crate::sim::T0 + t, &mut out);
+            if let Some((_, v)) = w.routes[0].recent.back() {
+                all.extend_from_slice(v);
+            }
+        }
+        all.sort_by(f64::total_cmp);
+        all
+    }
+
+    #[test]
+    fn buckets_grow_by_root_two_and_hold_their_bound() {
+        assert_eq!(bucket_of(0.0005), 0);
+        assert_eq!(bucket_of(0.001), 0);
+        assert_eq!(bucket_of(0.0011), 1);
+        assert_eq!(bucket_of(bucket_bound(10)), 10);
+        assert_eq!(bucket_of(bucket_bound(10) * 1.0001), 11);
+        assert_eq!(bucket_of(1e6), BUCKETS - 1);
+        assert!(bucket_bound(BUCKETS - 1).is_infinite());
+    }
+
+    #[test]
+    fn a_tail_factor_moves_the_p99_and_leaves_the_median() {
+        let s = scenario(
+            "traffic: [{route: /a, rps: 200/s, latency: {median: 50ms, p95: 120ms}}]\nfaults: [{name: tail, route: /a, start: 100s, tail_factor: 3}]\n",
+        );
+        let q = |v: &[f64], q: f64| v[(v.len() as f64 * q) as usize];
+        let (calm, tail) = (latencies(&s, 0, 100), latencies(&s, 100, 100));
+        let median = q(&tail, 0.5) / q(&calm, 0.5);
+        let p99 = q(&tail, 0.99) / q(&calm, 0.99);
+        assert!((0.95..1.05).contains(&median), "median ×{median}");
+        assert!((2.6..3.4).contains(&p99), "p99 ×{p99}");
+    }
+
+    #[test]
+    fn hung_requests_behind_a_gateway_surface_as_504s_after_its_timeout() {
+        let s = scenario(
+            "traffic: [{route: /a, rps: 20/s, error_rate: 0%}]\nfaults: [{name: hang, route: /a, start: 10s, end: 20s, hang: 100%, gateway_timeout: 30s}]\n",
+        );
+        let mut w = World::new(&s, &s.traffic, 1);
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        for t in 0..60 {
+            w.second(t, crate::sim::T0 + t, &mut out);
+            errors.push((out[0].total, out[0].errors, out[0].buckets[bucket_of(30.0)]));
+        }
+        // Nothing answered while hung, then every hung request answered 504 after 30 s.
+        assert!(errors[10..20].iter().all(|e| e.0 == 0), "{errors:?}");
+        assert!(
+            errors[40..50].iter().all(|e| e.1 > 0 && e.1 == e.2),
+            "{errors:?}"
+        );
+        assert!(errors[50..].iter().all(|e| e.1 == 0), "{errors:?}");
+        assert_eq!(w.probe(0, 15), Probe::Failed, "the probe gets its 504");
+    }
+
+    #[test]
+    fn a_fault_reaches_traffic_or_the_probe_as_told() {
+        let s = scenario(
+            "traffic: [{route: /a, rps: 20/s, error_rate: 0%}, {route: /b, rps: 20/s, error_rate: 0%}]\nfaults:\n  - {name: t, route: /a, outage: true, reaches: traffic}\n  - {name: p, route: /b, outage: true, reaches: probe}\n",
+        );
+        let mut w = World::new(&s, &s.traffic, 1);
+        let mut out = Vec::new();
+        w.second(5, crate::sim::T0 + 5, &mut out);
+        assert_eq!(out[0].errors, out[0].total);
+        assert_eq!(out[1].errors, 0);
+        assert_eq!(w.probe(0, 5), Probe::Ok);
+        assert_eq!(w.probe(1, 5), Probe::Failed);
+    }
+
+    #[test]
+    fn the_weekly_swing_is_lowest_on_sunday_and_highest_midweek() {
+        let s = scenario("traffic: [{route: /a, rps: 10/s, weekly_swing: 30%}]\n");
+        let spec = &s.traffic[0];
+        // 2026-01-04 was a Sunday, 2026-01-01 a Thursday.
+        let sunday_noon = crate::sim::T0 + 3 * 86_400 + 12 * 3600;
+        let thursday = crate::sim::T0;
+        assert!((swing(spec, sunday_noon) - 0.7).abs() < 1e-9);
+        assert!((swing(spec, thursday) - 1.3).abs() < 0.01);
+    }
 }
