@@ -519,8 +519,9 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
         Msg::Do(intent) => on_intent(state, intent, &mut fx),
         Msg::Tick => on_tick(state, now, &mut fx),
         Msg::Probe(id, sample) => {
+            let settings = state.settings;
             let signals = match state.targets.iter_mut().find(|t| t.id == id) {
-                Some(t) => t.on_probe(&sample, now),
+                Some(t) => t.on_probe(&sample, now, &settings),
                 None => Vec::new(),
             };
             for s in signals {
@@ -635,7 +636,30 @@ fn on_command_done(state: &mut State, done: CommandDone, fx: &mut Vec<Effect>) {
     }
 }
 
+/// A blip (a fault healed within `detect.min_duration`): shown and printed,
+/// on the open incident's timeline, but it opens nothing and pages no one.
+fn on_blip(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
+    if let Some(t) = state.targets.iter_mut().find(|t| t.name == s.target) {
+        t.last_blip = Some((state.now, s.kind));
+    }
+    state.say(format!(
+        "blip: {} on {} healed within {} at {} — recorded, not paged",
+        s.kind.as_str(),
+        s.target,
+        state.settings.min_duration,
+        s.at.format("%H:%M:%S UTC")
+    ));
+    if state.incident_open() || state.choosing.is_some() {
+        fx.push(Effect::Append(Draft::signal(&s)));
+    }
+    fx.push(Effect::Notify(s, false));
+}
+
 fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
+    if s.state == SignalState::Blip {
+        on_blip(state, s, fx);
+        return;
+    }
     // After a restart, detectors start afresh and fire again for what the open
     // incident already records as firing: that is the same signal going on, so
     // it is resumed silently — no second signal_fired, no second notification.
@@ -663,12 +687,13 @@ fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
     }
     if let Some(t) = state.targets.iter_mut().find(|t| t.name == s.target) {
         match s.state {
-            SignalState::Fired | SignalState::Updated => {
+            SignalState::Fired | SignalState::Updated | SignalState::Flapping => {
                 t.firing.insert(s.kind);
             }
             SignalState::Resolved => {
                 t.firing.remove(&s.kind);
             }
+            SignalState::Blip => {}
         }
     }
     if s.state == SignalState::Fired {
@@ -715,6 +740,8 @@ fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
             !quiet
         }
         SignalState::Updated => true,
+        // The open signal going on: on the timeline, printed, never sent.
+        SignalState::Flapping | SignalState::Blip => false,
         SignalState::Resolved => state.targets.iter().all(|t| t.firing.is_empty()),
     };
     fx.push(Effect::Notify(s, notify));
@@ -989,8 +1016,13 @@ fn auto_tick(state: &mut State, fx: &mut Vec<Effect>) {
 }
 
 fn on_tick(state: &mut State, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+    let mut signals = Vec::new();
     for t in &mut state.targets {
         t.tick(now, &state.settings);
+        signals.extend(t.poll(now, &state.settings));
+    }
+    for s in signals {
+        on_signal(state, s, fx);
     }
     // A metric snapshot a minute while an incident is open: the postmortem counts the impact.
     if state.incident_open()

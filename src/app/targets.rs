@@ -2,6 +2,7 @@
 //! detectors, its recent history (for sparklines and charts) and the figures
 //! shown for it.
 
+use crate::core::detect::lifecycle::{self, Lifecycle};
 use crate::core::detect::{CertificateDetector, Counts, DownDetector, RouteDetectors, Settings};
 use crate::core::metrics::RouteView;
 use crate::core::playbook::Situation;
@@ -162,6 +163,10 @@ pub struct Target {
     pub breakdown: Option<(DateTime<Utc>, Vec<crate::core::metrics::LabelShare>)>,
     down: DownDetector,
     cert: CertificateDetector,
+    /// Between the detectors and the signals: holds blips back, keeps a flapping signal open.
+    lifecycle: Lifecycle,
+    /// The latest blip on it: (when, detector), shown in its row.
+    pub last_blip: Option<(DateTime<Utc>, DetectorKind)>,
     /// Detectors firing now.
     pub firing: BTreeSet<DetectorKind>,
     /// Recent history.
@@ -214,6 +219,8 @@ impl Target {
             breakdown: None,
             down: DownDetector::default(),
             cert: CertificateDetector::default(),
+            lifecycle: Lifecycle::default(),
+            last_blip: None,
             firing: BTreeSet::new(),
             // Exactly the points kept: a growing deque would double to 512.
             history: VecDeque::with_capacity(HISTORY),
@@ -235,8 +242,38 @@ impl Target {
         })
     }
 
+    /// Passes the detectors' raw transitions through the lifecycle at `now`
+    /// (Unix second), then lets its holds run to `now`: the signals to act on.
+    fn settle(&mut self, raw: Vec<Signal>, now: i64, settings: &Settings) -> Vec<Signal> {
+        let (down, detectors) = (&self.down, &self.detectors);
+        let health = |kind, onset, from, to| -> Option<lifecycle::Health> {
+            match kind {
+                DetectorKind::Down => down.health(from, to),
+                _ => detectors.health(kind, onset, from, to),
+            }
+        };
+        let min = settings.min_duration_s();
+        let mut out = Vec::new();
+        for s in raw {
+            self.lifecycle.feed(s, now, min, &health, &mut out);
+        }
+        self.lifecycle.poll(now, min, &health, &mut out);
+        out
+    }
+
+    /// Once a second: held fires that are due, flapping signals that have
+    /// been quiet long enough.
+    pub fn poll(&mut self, now: DateTime<Utc>, settings: &Settings) -> Vec<Signal> {
+        self.settle(Vec::new(), now.timestamp(), settings)
+    }
+
     /// Records a probe; returns the signals it caused.
-    pub fn on_probe(&mut self, s: &ProbeSample, now: DateTime<Utc>) -> Vec<Signal> {
+    pub fn on_probe(
+        &mut self,
+        s: &ProbeSample,
+        now: DateTime<Utc>,
+        settings: &Settings,
+    ) -> Vec<Signal> {
         self.first_seen.get_or_insert(s.at.timestamp());
         if let Some(w) = &mut self.window {
             w.record(s, now);
@@ -251,7 +288,7 @@ impl Target {
             self.cert_days = Some(days);
             out.extend(self.cert.observe(&self.name, s.at.timestamp(), days));
         }
-        out
+        self.settle(out, s.at.timestamp().max(now.timestamp()), settings)
     }
 
     /// Records a route view (counts since the previous scrape); returns the signals.
@@ -280,7 +317,7 @@ impl Target {
             self.breakdown = Some((at, v.by_label.clone()));
         }
         self.last_view = Some(v);
-        out
+        self.settle(out, at.timestamp(), settings)
     }
 
     /// Records that the route was missing from a scrape at `at`: no traffic at all.
@@ -294,7 +331,7 @@ impl Target {
             settings,
             &mut out,
         );
-        out
+        self.settle(out, at.timestamp(), settings)
     }
 
     /// Once a second: history points.

@@ -282,6 +282,9 @@ pub struct Incident {
     pub lifecycle: BTreeMap<&'static str, DateTime<Utc>>,
     /// (detector, target) → what it said.
     pub signals: BTreeMap<(String, String), SignalRecord>,
+    /// Blips seen while it was open (faults healed within `detect.min_duration`,
+    /// never paged): (when, detector, target), in file order.
+    pub blips: Vec<(DateTime<Utc>, String, String)>,
     /// Commands run (or running), in the order they started.
     pub commands: Vec<CommandRecord>,
     /// The target `{target}` means: the first signal's, or the one a responder chose.
@@ -399,6 +402,11 @@ impl Incident {
         if key.0.is_empty() || key.1.is_empty() {
             self.problems
                 .push((e.seq, "signal without `detector` and `target`".into()));
+            return;
+        }
+        // A blip is on record, and is no signal: nothing fired.
+        if e.kind == Kind::SignalBlip {
+            self.blips.push((e.ts, key.0, key.1));
             return;
         }
         let rec = self
@@ -966,6 +974,7 @@ fn deliberate(kind: Kind) -> bool {
             | Kind::SignalFired
             | Kind::SignalUpdated
             | Kind::SignalResolved
+            | Kind::SignalBlip
             | Kind::MetricSnapshot
             | Kind::ImpactMeasured
             | Kind::ChangeMarker
