@@ -1091,6 +1091,20 @@ mod tests {
             (0, Draft::opened("ic", "Payments 5xx", "shop")),
             (0, signal(SignalState::Fired, 0)),
             (
+                40,
+                Draft::signal(&Signal {
+                    kind: DetectorKind::Down,
+                    target: "orders".into(),
+                    state: SignalState::Blip,
+                    severity: SeverityHint::Critical,
+                    evidence: "2 of the last 3 probes got no answer — healed within 5s".into(),
+                    started: t(35),
+                    at: t(40),
+                    class: None,
+                    ended: None,
+                }),
+            ),
+            (
                 60,
                 Draft::severity("ann", Severity::Sev2, "checkout failing"),
             ),
@@ -1573,6 +1587,9 @@ mod tests {
         assert!(!s.is_open());
         assert_eq!(s.current_severity(), Some(Severity::Sev2));
         assert_eq!(s.roles["incident-lead"], "ann");
+        // A blip is on record, and no signal.
+        assert_eq!(s.blips, vec![(t(40), "down".to_string(), "orders".to_string())]);
+        assert!(!s.signals.contains_key(&("down".to_string(), "orders".to_string())));
         assert_eq!(s.playbook.as_deref(), Some("http-5xx-spike"));
         assert_eq!(s.phase, Some(Phase::Resolve));
         assert!(

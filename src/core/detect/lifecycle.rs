@@ -13,9 +13,12 @@
 //!   data turns surely bad again, or if the detector has not resolved within
 //!   the stability time (below).
 //! - **Flapping.** A paged signal whose episode was short (under the
-//!   stability time) or that fired 3 times within 10 minutes is not resolved
-//!   when its detector resolves: it stays open until the detector has stayed
-//!   quiet for the stability time — the detector's reset × 3. A fire in
+//!   stability time, with no other signal of the target open beside it — then
+//!   it is part of that one's incident) or that fired 3 times within 10
+//!   minutes is not resolved
+//!   when its detector resolves: it stays open until the stability time — the
+//!   detector's reset × 3 — has passed since the episode's last bad second
+//!   (the detector's estimated end). A fire in
 //!   between is the same signal going on, a [`SignalState::Flapping`] update
 //!   with the number of flaps in its evidence: one page, not seven.
 //!
@@ -86,8 +89,8 @@ enum Phase {
     Blip(Signal, i64),
     /// Paged and firing.
     Open(Signal),
-    /// Paged; the detector resolved (this signal) and the signal is held open
-    /// since that second.
+    /// Paged; the detector resolved (this signal) and the signal is held open:
+    /// quiet since the second given (the episode's last bad second).
     Settling(Signal, Signal, i64),
 }
 
@@ -99,6 +102,8 @@ struct Entry {
     fires: VecDeque<i64>,
     /// Fires absorbed into the open signal.
     flaps: u32,
+    /// When it was last paged and until when it was open (`i64::MAX`: it is).
+    open: Option<(i64, i64)>,
 }
 
 /// The layer for one target: one entry per detector that has spoken.
@@ -118,6 +123,7 @@ impl Lifecycle {
                     phase: Phase::Quiet,
                     fires: VecDeque::new(),
                     flaps: 0,
+                    open: None,
                 });
                 self.entries.len() - 1
             }
@@ -139,6 +145,17 @@ impl Lifecycle {
             return;
         }
         let i = self.index(raw.kind);
+        // Another signal of this target paged before this one and still open
+        // when this episode began: a short episode beside it belongs to that
+        // incident, and ends with its data.
+        let began = match &self.entries[i].phase {
+            Phase::Open(open) => raw.started.max(open.started).timestamp(),
+            _ => now,
+        };
+        let paged = self.entries[i].open.map_or(now, |(from, _)| from);
+        let beside = self.entries.iter().enumerate().any(|(j, e)| {
+            j != i && e.open.is_some_and(|(from, to)| from < paged && to >= began)
+        });
         let e = &mut self.entries[i];
         let phase = std::mem::replace(&mut e.phase, Phase::Quiet);
         e.phase = match (phase, raw.state) {
@@ -156,14 +173,16 @@ impl Lifecycle {
             }
             (Phase::Open(open), SignalState::Resolved) => {
                 prune(&mut e.fires, now);
-                // The last episode's own length: a detector's long windows may
-                // have carried earlier episodes into this one.
-                let began = raw.started.max(open.started).timestamp();
+                // The last episode's own length (`began`): a detector's long
+                // windows may have carried earlier episodes into this one.
                 let lasted = raw.ended.map_or(now, |t| t.timestamp()) - began;
-                if lasted < stability(raw.kind) || e.fires.len() >= FLAP_FIRES {
-                    Phase::Settling(open, raw, now)
+                let short = lasted < stability(raw.kind) && !beside;
+                if short || e.fires.len() >= FLAP_FIRES {
+                    let last_bad = raw.ended.map_or(now, |t| t.timestamp()).min(now);
+                    Phase::Settling(open, raw, last_bad)
                 } else {
                     e.flaps = 0;
+                    e.open = e.open.map(|(from, _)| (from, now));
                     out.push(raw);
                     Phase::Quiet
                 }
@@ -241,6 +260,7 @@ impl Lifecycle {
                     format!("{} (quiet for {}s)", resolved.evidence, now - since)
                 };
                 e.flaps = 0;
+                e.open = e.open.map(|(from, _)| (from, now));
                 out.push(Signal {
                     evidence,
                     started: open.started,
@@ -273,6 +293,7 @@ fn page(e: &mut Entry, held: Signal, now: i64, out: &mut Vec<Signal>) -> Phase {
     prune(&mut e.fires, now);
     e.fires.push_back(now);
     e.flaps = 0;
+    e.open = Some((now, i64::MAX));
     let fired = Signal {
         state: SignalState::Fired,
         at: ts(now),
@@ -412,7 +433,7 @@ mod tests {
             // Open from the page through the last episode (540–560 s) and the
             // stability after it: quiet for 90 s once the detector has resolved.
             assert!(open[paged..560].iter().all(|o| *o), "seed {seed}");
-            assert!(resolved >= 560 + stability(DetectorKind::ErrorRate), "seed {seed}: {resolved}");
+            assert!(resolved >= 559 + stability(DetectorKind::ErrorRate), "seed {seed}: {resolved}");
             assert!(resolved <= 560 + 60 + stability(DetectorKind::ErrorRate), "seed {seed}: {resolved}");
             assert!(last.evidence.contains("flaps"), "{}", last.evidence);
             let flapping = out.iter().rev().find(|(_, s)| s.state == SignalState::Flapping).unwrap();
