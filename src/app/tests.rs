@@ -350,7 +350,9 @@ fn a_blip_is_shown_but_opens_no_incident_and_pages_no_one() {
     assert!(t.firing.is_empty());
     assert_eq!(t.last_blip.map(|b| b.1), Some(DetectorKind::ErrorRate));
     assert!(
-        s.message.as_deref().is_some_and(|m| m.starts_with("blip: error_rate on shop /api/payments")),
+        s.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("blip: error_rate on shop /api/payments")),
         "{:?}",
         s.message
     );
@@ -408,5 +410,8 @@ fn a_flapping_route_is_one_incident_and_one_notification() {
             _ => None,
         })
         .unwrap();
-    assert!(resolved >= t0() + chrono::Duration::seconds(659 + 90), "{resolved}");
+    assert!(
+        resolved >= t0() + chrono::Duration::seconds(659 + 90),
+        "{resolved}"
+    );
 }

@@ -1588,8 +1588,14 @@ mod tests {
         assert_eq!(s.current_severity(), Some(Severity::Sev2));
         assert_eq!(s.roles["incident-lead"], "ann");
         // A blip is on record, and no signal.
-        assert_eq!(s.blips, vec![(t(40), "down".to_string(), "orders".to_string())]);
-        assert!(!s.signals.contains_key(&("down".to_string(), "orders".to_string())));
+        assert_eq!(
+            s.blips,
+            vec![(t(40), "down".to_string(), "orders".to_string())]
+        );
+        assert!(
+            !s.signals
+                .contains_key(&("down".to_string(), "orders".to_string()))
+        );
         assert_eq!(s.playbook.as_deref(), Some("http-5xx-spike"));
         assert_eq!(s.phase, Some(Phase::Resolve));
         assert!(

@@ -153,9 +153,10 @@ impl Lifecycle {
             _ => now,
         };
         let paged = self.entries[i].open.map_or(now, |(from, _)| from);
-        let beside = self.entries.iter().enumerate().any(|(j, e)| {
-            j != i && e.open.is_some_and(|(from, to)| from < paged && to >= began)
-        });
+        let beside =
+            self.entries.iter().enumerate().any(|(j, e)| {
+                j != i && e.open.is_some_and(|(from, to)| from < paged && to >= began)
+            });
         let e = &mut self.entries[i];
         let phase = std::mem::replace(&mut e.phase, Phase::Quiet);
         e.phase = match (phase, raw.state) {
@@ -239,8 +240,8 @@ impl Lifecycle {
                 }
             }
             Phase::Blip(held, decided) => {
-                let back = health(held.kind, held.started.timestamp(), decided, now)
-                    == Some(Health::Bad);
+                let back =
+                    health(held.kind, held.started.timestamp(), decided, now) == Some(Health::Bad);
                 if back || now >= decided + stability(held.kind) {
                     page(e, held, now, out)
                 } else {
@@ -354,7 +355,14 @@ mod tests {
         for t in -3600..secs {
             let now = T0 + t;
             let share = if t < 0 { 0.001 } else { p(t) };
-            detectors.observe("r", now, traffic.second(20, share), None, &settings, &mut raw);
+            detectors.observe(
+                "r",
+                now,
+                traffic.second(20, share),
+                None,
+                &settings,
+                &mut raw,
+            );
             let health = |k, o, f, n| detectors.health(k, o, f, n);
             let mut here = Vec::new();
             for s in raw.drain(..) {
@@ -376,12 +384,23 @@ mod tests {
     #[test]
     fn a_three_second_blip_is_recorded_and_never_paged() {
         for seed in 1..=10 {
-            let (out, open) = route(seed, 300, |t| if (60..63).contains(&t) { 1.0 } else { 0.001 });
+            let (out, open) = route(
+                seed,
+                300,
+                |t| if (60..63).contains(&t) { 1.0 } else { 0.001 },
+            );
             assert_eq!(count(&out, SignalState::Fired), 0, "seed {seed}: {out:?}");
-            assert_eq!(count(&out, SignalState::Resolved), 0, "seed {seed}: {out:?}");
+            assert_eq!(
+                count(&out, SignalState::Resolved),
+                0,
+                "seed {seed}: {out:?}"
+            );
             assert_eq!(count(&out, SignalState::Blip), 1, "seed {seed}: {out:?}");
             assert!(open.iter().all(|o| !o), "seed {seed}");
-            let (t, blip) = out.iter().find(|(_, s)| s.state == SignalState::Blip).unwrap();
+            let (t, blip) = out
+                .iter()
+                .find(|(_, s)| s.state == SignalState::Blip)
+                .unwrap();
             assert!((60..=70).contains(t), "seed {seed}: blip at {t}");
             assert!(blip.evidence.contains("blip"), "{}", blip.evidence);
         }
@@ -391,8 +410,10 @@ mod tests {
     fn an_outage_pages_by_five_seconds_after_its_onset() {
         for seed in 1..=10 {
             let (out, _) = route(seed, 200, |t| if t >= 60 { 1.0 } else { 0.001 });
-            let fired: Vec<&(i64, Signal)> =
-                out.iter().filter(|(_, s)| s.state == SignalState::Fired).collect();
+            let fired: Vec<&(i64, Signal)> = out
+                .iter()
+                .filter(|(_, s)| s.state == SignalState::Fired)
+                .collect();
             assert_eq!(fired.len(), 1, "seed {seed}: {out:?}");
             let (t, s) = fired[0];
             assert!(*t <= 65, "seed {seed}: paged at {t}");
@@ -403,7 +424,13 @@ mod tests {
 
     #[test]
     fn a_blip_then_an_outage_still_pages_the_outage() {
-        let (out, _) = route(3, 200, |t| if (60..63).contains(&t) || t >= 75 { 1.0 } else { 0.001 });
+        let (out, _) = route(3, 200, |t| {
+            if (60..63).contains(&t) || t >= 75 {
+                1.0
+            } else {
+                0.001
+            }
+        });
         assert_eq!(count(&out, SignalState::Blip), 1, "{out:?}");
         let fired: Vec<i64> = out
             .iter()
@@ -421,9 +448,19 @@ mod tests {
         for seed in 1..=5 {
             let (out, open) = route(seed, 1000, |t| if on(t) { 0.10 } else { 0.001 });
             assert_eq!(count(&out, SignalState::Fired), 1, "seed {seed}: {out:?}");
-            assert_eq!(count(&out, SignalState::Resolved), 1, "seed {seed}: {out:?}");
-            assert!(count(&out, SignalState::Flapping) >= 2, "seed {seed}: {out:?}");
-            let first = out.iter().position(|(_, s)| s.state == SignalState::Fired).unwrap();
+            assert_eq!(
+                count(&out, SignalState::Resolved),
+                1,
+                "seed {seed}: {out:?}"
+            );
+            assert!(
+                count(&out, SignalState::Flapping) >= 2,
+                "seed {seed}: {out:?}"
+            );
+            let first = out
+                .iter()
+                .position(|(_, s)| s.state == SignalState::Fired)
+                .unwrap();
             let paged = out[first].0 as usize;
             let (resolved, last) = out
                 .iter()
@@ -433,19 +470,41 @@ mod tests {
             // Open from the page through the last episode (540–560 s) and the
             // stability after it: quiet for 90 s once the detector has resolved.
             assert!(open[paged..560].iter().all(|o| *o), "seed {seed}");
-            assert!(resolved >= 559 + stability(DetectorKind::ErrorRate), "seed {seed}: {resolved}");
-            assert!(resolved <= 560 + 60 + stability(DetectorKind::ErrorRate), "seed {seed}: {resolved}");
+            assert!(
+                resolved >= 559 + stability(DetectorKind::ErrorRate),
+                "seed {seed}: {resolved}"
+            );
+            assert!(
+                resolved <= 560 + 60 + stability(DetectorKind::ErrorRate),
+                "seed {seed}: {resolved}"
+            );
             assert!(last.evidence.contains("flaps"), "{}", last.evidence);
-            let flapping = out.iter().rev().find(|(_, s)| s.state == SignalState::Flapping).unwrap();
-            assert!(flapping.1.evidence.starts_with("flapping: fired"), "{}", flapping.1.evidence);
+            let flapping = out
+                .iter()
+                .rev()
+                .find(|(_, s)| s.state == SignalState::Flapping)
+                .unwrap();
+            assert!(
+                flapping.1.evidence.starts_with("flapping: fired"),
+                "{}",
+                flapping.1.evidence
+            );
         }
     }
 
     #[test]
     fn a_long_episode_resolves_as_soon_as_its_detector_does() {
-        let (out, _) = route(1, 900, |t| if (60..360).contains(&t) { 0.15 } else { 0.001 });
+        let (out, _) = route(
+            1,
+            900,
+            |t| if (60..360).contains(&t) { 0.15 } else { 0.001 },
+        );
         assert_eq!(count(&out, SignalState::Fired), 1, "{out:?}");
-        let resolved = out.iter().find(|(_, s)| s.state == SignalState::Resolved).unwrap().0;
+        let resolved = out
+            .iter()
+            .find(|(_, s)| s.state == SignalState::Resolved)
+            .unwrap()
+            .0;
         assert!((360..420).contains(&resolved), "resolved at {resolved}");
     }
 
@@ -460,7 +519,11 @@ mod tests {
             let mut here = Vec::new();
             layer.poll(now, 5, &health, &mut here);
             if t % 2 == 0 {
-                let class = if down(t) { FailureClass::Connect } else { FailureClass::Ok };
+                let class = if down(t) {
+                    FailureClass::Connect
+                } else {
+                    FailureClass::Ok
+                };
                 let raw = d.observe("e", now, class, "connect: refused");
                 let health = |_, _, f, n| d.health(f, n);
                 if let Some(s) = raw {

@@ -20,9 +20,9 @@ pub use surge::TrafficSurgeDetector;
 pub use traffic::TrafficDropDetector;
 
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
-use lifecycle::Health;
 use crate::core::units::{HumanDuration, Percent};
 use chrono::{DateTime, TimeZone, Utc};
+use lifecycle::Health;
 use serde::Deserialize;
 use std::collections::VecDeque;
 
