@@ -127,6 +127,8 @@ impl Notifier {
                     return Decision::TooSoon; // nothing was announced, so nothing to close
                 }
             }
+            // Recorded and shown, never sent: a blip healed, a flap is the open signal going on.
+            SignalState::Blip | SignalState::Flapping => return Decision::TooSoon,
             SignalState::Fired | SignalState::Updated => {
                 if self
                     .last

@@ -143,6 +143,67 @@ fn every_spike_is_detected_within_a_minute() {
 }
 
 #[test]
+fn a_three_second_blip_never_pages_and_an_outage_still_pages_within_5_seconds() {
+    for seed in 1..=30 {
+        let (code, report) = simulate("sim-blip", &["--seed", &seed.to_string()]);
+        assert_eq!(code, 0, "seed {seed}: {}", report["ic_misses"]);
+        let ic = strategy(&report, "ic");
+        assert_eq!(ic["false_alerts"], 0, "seed {seed}: {ic}");
+        let faults = ic["faults"].as_array().unwrap();
+        for blip in &faults[..2] {
+            assert_eq!(blip["alerts"], 0, "seed {seed}: {blip}");
+        }
+        let outage = &faults[2];
+        assert!(
+            outage["detected_after_s"].as_u64().is_some_and(|d| d <= 5),
+            "seed {seed}: {outage}"
+        );
+    }
+}
+
+#[test]
+fn a_flapping_route_pages_once_and_stays_open_while_it_flaps() {
+    let mut once = 0;
+    for seed in 1..=30 {
+        let (code, report) = simulate("sim-flap", &["--seed", &seed.to_string()]);
+        assert_eq!(code, 0, "seed {seed}: {}", report["ic_misses"]);
+        let ic = strategy(&report, "ic");
+        let log = ic["alert_log"].as_array().unwrap();
+        let fired = |rule: &str| {
+            log.iter()
+                .filter(|e| e["firing"] == true && e["rule"] == rule)
+                .count()
+        };
+        // Ten episodes: at most two error-rate pages (a detector whose windows
+        // merge the first episodes resolves them as one long one), and no
+        // resolution while the route flaps unless it was such a long one.
+        assert!(
+            (1..=2).contains(&fired("error_rate")),
+            "seed {seed}: {log:?}"
+        );
+        once += usize::from(fired("error_rate") == 1);
+        let first = &ic["faults"][0];
+        assert!(
+            first["detected_after_s"].as_u64().is_some_and(|d| d <= 15),
+            "seed {seed}: {first}"
+        );
+        // Resolved 90 s (the error-rate reset × 3) after the last episode's
+        // last bad second (its end: 860 s), not before.
+        let last = log
+            .iter()
+            .rev()
+            .find(|e| e["firing"] == false && e["rule"] == "error_rate")
+            .and_then(|e| e["t"].as_i64())
+            .unwrap();
+        assert!(
+            (945..=960).contains(&last),
+            "seed {seed}: resolved at {last}"
+        );
+    }
+    assert!(once >= 25, "one page on {once} of 30 seeds");
+}
+
+#[test]
 fn a_week_of_noise_never_pages() {
     let report = check("sim-noise-week", None);
     assert_eq!(report["duration_s"], 7 * 86_400);

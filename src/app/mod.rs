@@ -530,8 +530,9 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
         Msg::Do(intent) => on_intent(state, intent, &mut fx),
         Msg::Tick => on_tick(state, now, &mut fx),
         Msg::Probe(id, sample) => {
+            let settings = state.settings;
             let signals = match state.targets.iter_mut().find(|t| t.id == id) {
-                Some(t) => t.on_probe(&sample, now),
+                Some(t) => t.on_probe(&sample, now, &settings),
                 None => Vec::new(),
             };
             for s in signals {
@@ -685,8 +686,13 @@ fn on_appended(state: &mut State, e: Event, fx: &mut Vec<Effect>) {
 }
 
 fn on_tick(state: &mut State, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
+    let mut signals = Vec::new();
     for t in &mut state.targets {
         t.tick(now, &state.settings);
+        signals.extend(t.poll(now, &state.settings));
+    }
+    for s in signals {
+        on_signal(state, s, fx);
     }
     // A metric snapshot a minute while an incident is open: the postmortem counts the impact.
     if state.incident_open()

@@ -6,7 +6,30 @@
 
 use super::*;
 
+/// A blip (a fault healed within `detect.min_duration`): shown and printed,
+/// on the open incident's timeline, but it opens nothing and pages no one.
+fn on_blip(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
+    if let Some(t) = state.targets.iter_mut().find(|t| t.name == s.target) {
+        t.last_blip = Some((state.now, s.kind));
+    }
+    state.say(format!(
+        "blip: {} on {} healed within {} at {} — recorded, not paged",
+        s.kind.as_str(),
+        s.target,
+        state.settings.min_duration,
+        s.at.format("%H:%M:%S UTC")
+    ));
+    if state.incident_open() || state.choosing.is_some() {
+        fx.push(Effect::Append(Draft::signal(&s)));
+    }
+    fx.push(Effect::Notify(s, false));
+}
+
 pub(super) fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
+    if s.state == SignalState::Blip {
+        on_blip(state, s, fx);
+        return;
+    }
     // After a restart, detectors start afresh and fire again for what the open
     // incident already records as firing: that is the same signal going on, so
     // it is resumed silently — no second signal_fired, no second notification.
@@ -34,12 +57,13 @@ pub(super) fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
     }
     if let Some(t) = state.targets.iter_mut().find(|t| t.name == s.target) {
         match s.state {
-            SignalState::Fired | SignalState::Updated => {
+            SignalState::Fired | SignalState::Updated | SignalState::Flapping => {
                 t.firing.insert(s.kind);
             }
             SignalState::Resolved => {
                 t.firing.remove(&s.kind);
             }
+            SignalState::Blip => {}
         }
     }
     if s.state == SignalState::Fired {
@@ -86,6 +110,8 @@ pub(super) fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
             !quiet
         }
         SignalState::Updated => true,
+        // The open signal going on: on the timeline, printed, never sent.
+        SignalState::Flapping | SignalState::Blip => false,
         SignalState::Resolved => state.targets.iter().all(|t| t.firing.is_empty()),
     };
     fx.push(Effect::Notify(s, notify));

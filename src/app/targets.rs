@@ -2,6 +2,7 @@
 //! each with the state only its kind has ([`Feed`]) — its recent history (for
 //! sparklines and charts) and the figures shown for it.
 
+use crate::core::detect::lifecycle::{self, Lifecycle};
 use crate::core::detect::{CertificateDetector, Counts, DownDetector, RouteDetectors, Settings};
 use crate::core::metrics::RouteView;
 use crate::core::playbook::Situation;
@@ -151,6 +152,10 @@ pub struct Target {
     pub name: String,
     /// Where its numbers come from, with what only that kind keeps.
     pub feed: Feed,
+    /// Between the detectors and the signals: holds blips back, keeps a flapping signal open.
+    lifecycle: Lifecycle,
+    /// The latest blip on it: (when, detector), shown in its row.
+    pub last_blip: Option<(DateTime<Utc>, DetectorKind)>,
     /// Detectors firing now.
     pub firing: BTreeSet<DetectorKind>,
     /// Recent history.
@@ -235,6 +240,8 @@ impl Target {
             name: id.to_string(),
             id,
             feed,
+            lifecycle: Lifecycle::default(),
+            last_blip: None,
             firing: BTreeSet::new(),
             // Exactly the points kept: a growing deque would double to 512.
             history: VecDeque::with_capacity(HISTORY),
@@ -295,8 +302,39 @@ impl Target {
         })
     }
 
+    /// Passes the detectors' raw transitions through the lifecycle at `now`
+    /// (Unix second), then lets its holds run to `now`: the signals to act on.
+    fn settle(&mut self, raw: Vec<Signal>, now: i64, settings: &Settings) -> Vec<Signal> {
+        let feed = &self.feed;
+        let health = |kind, onset, from, to| -> Option<lifecycle::Health> {
+            match (kind, feed) {
+                (DetectorKind::Down, Feed::Probe(p)) => p.down.health(from, to),
+                (_, Feed::Route(r)) => r.detectors.health(kind, onset, from, to),
+                (_, Feed::Probe(_)) => None,
+            }
+        };
+        let min = settings.min_duration_s();
+        let mut out = Vec::new();
+        for s in raw {
+            self.lifecycle.feed(s, now, min, &health, &mut out);
+        }
+        self.lifecycle.poll(now, min, &health, &mut out);
+        out
+    }
+
+    /// Once a second: held fires that are due, flapping signals that have
+    /// been quiet long enough.
+    pub fn poll(&mut self, now: DateTime<Utc>, settings: &Settings) -> Vec<Signal> {
+        self.settle(Vec::new(), now.timestamp(), settings)
+    }
+
     /// Records a probe; returns the signals it caused (none on a route).
-    pub fn on_probe(&mut self, s: &ProbeSample, now: DateTime<Utc>) -> Vec<Signal> {
+    pub fn on_probe(
+        &mut self,
+        s: &ProbeSample,
+        now: DateTime<Utc>,
+        settings: &Settings,
+    ) -> Vec<Signal> {
         let Feed::Probe(p) = &mut self.feed else {
             return Vec::new();
         };
@@ -312,7 +350,7 @@ impl Target {
             p.cert_days = Some(days);
             out.extend(p.cert.observe(&self.name, s.at.timestamp(), days));
         }
-        out
+        self.settle(out, s.at.timestamp().max(now.timestamp()), settings)
     }
 
     /// Records a route view (counts since the previous scrape); returns the
@@ -345,7 +383,7 @@ impl Target {
             r.breakdown = Some((at, v.by_label.clone()));
         }
         r.last_view = Some(v);
-        out
+        self.settle(out, at.timestamp(), settings)
     }
 
     /// Records that the route was missing from a scrape at `at`: no traffic at all.
@@ -362,7 +400,7 @@ impl Target {
             settings,
             &mut out,
         );
-        out
+        self.settle(out, at.timestamp(), settings)
     }
 
     /// Once a second: history points.

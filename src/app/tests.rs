@@ -4,6 +4,7 @@
 use super::targets::{SourceKind, Target, TargetId};
 use super::*;
 use crate::core::detect::Settings;
+use crate::core::signal::DetectorKind;
 use chrono::TimeZone;
 
 /// The fixed start of every engine test (also the view's key tests).
@@ -283,4 +284,134 @@ fn an_update_falls_due_once_per_period_and_a_sent_update_resets_it() {
         0
     );
     assert_eq!(reminders(&tick(&mut s, sent_at + every)), 1);
+}
+
+/// An engine watching the metrics route `shop /api/payments` (20 req/s),
+/// fed one second at a time: `errors(s)` 5xx in second `s`. Returns every
+/// effect, with the events it appends written back in.
+fn route_run(secs: i64, errors: impl Fn(i64) -> f64) -> (State, Vec<Effect>) {
+    let mut s = State::new(
+        "shop",
+        "ann",
+        Settings::default(),
+        Vec::new(),
+        playbook::bundled(),
+        "/nowhere".into(),
+        t0(),
+    );
+    let mut all = Vec::new();
+    for i in 0..secs {
+        let at = t0() + chrono::Duration::seconds(i);
+        let view = RouteView {
+            route: "/api/payments".into(),
+            requests: 20.0,
+            errors_5xx: errors(i),
+            errors_4xx: 0.0,
+            rate: Some(20.0),
+            p50: Some(0.045),
+            p95: Some(0.120),
+            p99: Some(0.200),
+            by_label: Vec::new(),
+        };
+        for msg in [Msg::Views("shop".into(), vec![view], at), Msg::Tick] {
+            let fx = update(&mut s, msg, at);
+            written(&mut s, &fx);
+            all.extend(fx);
+        }
+    }
+    (s, all)
+}
+
+fn pages(fx: &[Effect]) -> Vec<&Signal> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Notify(s, true) if s.state == SignalState::Fired => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_blip_is_shown_but_opens_no_incident_and_pages_no_one() {
+    let (s, fx) = route_run(200, |i| if (100..103).contains(&i) { 20.0 } else { 0.0 });
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Open(_))), "{fx:?}");
+    assert!(pages(&fx).is_empty(), "{fx:?}");
+    let blips: Vec<&Signal> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Notify(s, false) if s.state == SignalState::Blip => Some(s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(blips.len(), 1, "{fx:?}");
+    assert_eq!(blips[0].target, "shop /api/payments");
+    assert!(!s.incident_open());
+    let t = &s.targets[0];
+    assert!(t.firing.is_empty());
+    assert_eq!(t.last_blip.map(|b| b.1), Some(DetectorKind::ErrorRate));
+    assert!(
+        s.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("blip: error_rate on shop /api/payments")),
+        "{:?}",
+        s.message
+    );
+}
+
+#[test]
+fn a_blip_during_an_incident_is_on_its_timeline() {
+    let mut s = engine();
+    let fx = ask(&mut s, Intent::Severity(Severity::Sev2));
+    written(&mut s, &fx);
+    let blip = Signal {
+        kind: DetectorKind::Down,
+        target: "payments".into(),
+        state: SignalState::Blip,
+        severity: crate::core::signal::SeverityHint::Critical,
+        evidence: "2 of the last 3 probes got no answer — healed within 5s".into(),
+        started: t0(),
+        ended: None,
+        at: t0(),
+        class: None,
+    };
+    let fx = update(&mut s, Msg::Signal(blip), t0());
+    let drafts = appended(&fx);
+    assert_eq!(drafts.len(), 1, "{fx:?}");
+    assert_eq!(drafts[0].kind, Kind::SignalBlip);
+    written(&mut s, &fx);
+    let inc = &s.incident.as_ref().unwrap().state;
+    assert_eq!(inc.blips.len(), 1);
+    assert!(inc.firing().next().is_none());
+}
+
+#[test]
+fn a_flapping_route_is_one_incident_and_one_notification() {
+    // 10% errors 20 s on / 40 s off for 10 minutes, then calm.
+    let on = |i: i64| (100..700).contains(&i) && (i - 100) % 60 < 20;
+    let (s, fx) = route_run(900, |i| if on(i) { 2.0 } else { 0.0 });
+    let opened = fx.iter().filter(|e| matches!(e, Effect::Open(_))).count();
+    assert_eq!(opened, 1, "{fx:?}");
+    assert_eq!(pages(&fx).len(), 1, "{fx:?}");
+    let flaps = fx
+        .iter()
+        .filter(|e| matches!(e, Effect::Notify(s, false) if s.state == SignalState::Flapping))
+        .count();
+    assert!(flaps >= 2, "{fx:?}");
+    let inc = &s.incident.as_ref().unwrap().state;
+    let rec = &inc.signals[&("error_rate".to_string(), "shop /api/payments".to_string())];
+    assert_eq!(rec.episodes, 1, "one signal, fired once");
+    assert!(rec.evidence.contains("flap"), "{}", rec.evidence);
+    assert!(!rec.firing, "resolved once stable");
+    // Resolved only after the last episode (640–660 s) and 90 s of quiet.
+    let resolved = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::Notify(s, _) if s.state == SignalState::Resolved => Some(s.at),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        resolved >= t0() + chrono::Duration::seconds(659 + 90),
+        "{resolved}"
+    );
 }

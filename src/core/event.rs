@@ -137,6 +137,9 @@ pub enum Kind {
     SignalUpdated,
     /// A detector resolved.
     SignalResolved,
+    /// A detector fired and the fault healed within `detect.min_duration`:
+    /// recorded, never paged (data: the signal). Older versions read it as unknown.
+    SignalBlip,
     /// Severity set or changed (data: `severity`, `reason`).
     SeveritySet,
     /// A role given to a person (data: `role`, `person`).
@@ -197,12 +200,13 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind this version writes.
-    pub const ALL: [Kind; 28] = [
+    pub const ALL: [Kind; 29] = [
         Kind::IncidentOpened,
         Kind::IncidentClosed,
         Kind::SignalFired,
         Kind::SignalUpdated,
         Kind::SignalResolved,
+        Kind::SignalBlip,
         Kind::SeveritySet,
         Kind::RoleAssigned,
         Kind::PhaseEntered,
@@ -236,6 +240,7 @@ impl Kind {
             Kind::SignalFired => "signal_fired",
             Kind::SignalUpdated => "signal_updated",
             Kind::SignalResolved => "signal_resolved",
+            Kind::SignalBlip => "signal_blip",
             Kind::SeveritySet => "severity_set",
             Kind::RoleAssigned => "role_assigned",
             Kind::PhaseEntered => "phase_entered",
@@ -500,8 +505,9 @@ impl Draft {
     pub fn signal(signal: &Signal) -> Draft {
         let kind = match signal.state {
             SignalState::Fired => Kind::SignalFired,
-            SignalState::Updated => Kind::SignalUpdated,
+            SignalState::Updated | SignalState::Flapping => Kind::SignalUpdated,
             SignalState::Resolved => Kind::SignalResolved,
+            SignalState::Blip => Kind::SignalBlip,
         };
         let data = payload::SignalData {
             detector: signal.kind.as_str().to_string(),

@@ -282,6 +282,9 @@ pub struct Incident {
     pub lifecycle: BTreeMap<&'static str, DateTime<Utc>>,
     /// (detector, target) → what it said.
     pub signals: BTreeMap<(String, String), SignalRecord>,
+    /// Blips seen while it was open (faults healed within `detect.min_duration`,
+    /// never paged): (when, detector, target), in file order.
+    pub blips: Vec<(DateTime<Utc>, String, String)>,
     /// Commands run (or running), in the order they started.
     pub commands: Vec<CommandRecord>,
     /// The target `{target}` means: the first signal's, or the one a responder chose.
@@ -399,6 +402,11 @@ impl Incident {
         if key.0.is_empty() || key.1.is_empty() {
             self.problems
                 .push((e.seq, "signal without `detector` and `target`".into()));
+            return;
+        }
+        // A blip is on record, and is no signal: nothing fired.
+        if e.kind == Kind::SignalBlip {
+            self.blips.push((e.ts, key.0, key.1));
             return;
         }
         let rec = self
@@ -966,6 +974,7 @@ fn deliberate(kind: Kind) -> bool {
             | Kind::SignalFired
             | Kind::SignalUpdated
             | Kind::SignalResolved
+            | Kind::SignalBlip
             | Kind::MetricSnapshot
             | Kind::ImpactMeasured
             | Kind::ChangeMarker
@@ -1081,6 +1090,20 @@ mod tests {
         let drafts = vec![
             (0, Draft::opened("ic", "Payments 5xx", "shop")),
             (0, signal(SignalState::Fired, 0)),
+            (
+                40,
+                Draft::signal(&Signal {
+                    kind: DetectorKind::Down,
+                    target: "orders".into(),
+                    state: SignalState::Blip,
+                    severity: SeverityHint::Critical,
+                    evidence: "2 of the last 3 probes got no answer — healed within 5s".into(),
+                    started: t(35),
+                    at: t(40),
+                    class: None,
+                    ended: None,
+                }),
+            ),
             (
                 60,
                 Draft::severity("ann", Severity::Sev2, "checkout failing"),
@@ -1564,6 +1587,15 @@ mod tests {
         assert!(!s.is_open());
         assert_eq!(s.current_severity(), Some(Severity::Sev2));
         assert_eq!(s.roles["incident-lead"], "ann");
+        // A blip is on record, and no signal.
+        assert_eq!(
+            s.blips,
+            vec![(t(40), "down".to_string(), "orders".to_string())]
+        );
+        assert!(
+            !s.signals
+                .contains_key(&("down".to_string(), "orders".to_string()))
+        );
         assert_eq!(s.playbook.as_deref(), Some("http-5xx-spike"));
         assert_eq!(s.phase, Some(Phase::Resolve));
         assert!(

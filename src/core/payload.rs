@@ -642,7 +642,7 @@ impl Payload {
         Ok(match kind {
             Kind::IncidentOpened => Payload::Opened(read(data)?),
             Kind::IncidentClosed => Payload::Closed(read(data)?),
-            Kind::SignalFired | Kind::SignalUpdated | Kind::SignalResolved => {
+            Kind::SignalFired | Kind::SignalUpdated | Kind::SignalResolved | Kind::SignalBlip => {
                 Payload::Signal(read(data)?)
             }
             Kind::SeveritySet => Payload::Severity(read(data)?),

@@ -70,6 +70,11 @@ pub enum SignalState {
     Updated,
     /// Over, after a quiet period.
     Resolved,
+    /// Fired and healed within `detect.min_duration`: recorded and shown, never paged.
+    Blip,
+    /// Fired again while held open after a short or repeated episode: the same
+    /// signal going on (its evidence counts the flaps), not a new page.
+    Flapping,
 }
 
 /// How bad the detector thinks it is (the responder sets the real severity).
@@ -120,6 +125,8 @@ impl Signal {
             SignalState::Fired => "ALERT",
             SignalState::Updated => "STILL",
             SignalState::Resolved => "RESOLVED",
+            SignalState::Blip => "BLIP",
+            SignalState::Flapping => "FLAPPING",
         };
         format!(
             "{word} {} {}: {} (since {})",

@@ -14,9 +14,10 @@
 //!   default `failure-threshold` and `success-threshold`).
 
 use super::world::{Probe, RouteSecond};
+use crate::core::detect::lifecycle::Lifecycle;
 use crate::core::detect::{Counts, DownDetector, RouteDetectors, Settings};
 use crate::core::sample::FailureClass;
-use crate::core::signal::SignalState;
+use crate::core::signal::{DetectorKind, SignalState};
 use std::collections::VecDeque;
 
 /// An alert starting or ending.
@@ -52,14 +53,18 @@ pub trait Strategy {
     fn probe(&mut self, t: i64, unix: i64, route: usize, result: Probe, log: &mut Vec<AlertEvent>);
 }
 
-/// Ours: every route detector over per-second counts, and `down` over probes.
+/// Ours: every route detector over per-second counts, and `down` over probes,
+/// through the same lifecycle as the engine (blips held back, flapping kept
+/// open), so a page here is a page live.
 pub struct Ic {
     settings: Settings,
     names: Vec<String>,
     routes: Vec<RouteDetectors>,
     down: Vec<DownDetector>,
+    lifecycle: Vec<Lifecycle>,
     probe_every: i64,
     buf: Vec<crate::core::signal::Signal>,
+    out: Vec<crate::core::signal::Signal>,
 }
 
 impl Ic {
@@ -69,19 +74,35 @@ impl Ic {
             settings,
             routes: vec![RouteDetectors::default(); names.len()],
             down: vec![DownDetector::default(); names.len()],
+            lifecycle: vec![Lifecycle::default(); names.len()],
             names,
             probe_every: probe_every.max(1),
             buf: Vec::new(),
+            out: Vec::new(),
         }
     }
 
+    /// Passes the raw signals of `route` through its lifecycle, lets it run to
+    /// `unix`, and logs the pages and their ends.
     fn drain(&mut self, t: i64, unix: i64, route: usize, log: &mut Vec<AlertEvent>) {
+        let (detectors, down) = (&self.routes[route], &self.down[route]);
+        let health = |kind, onset, from, to| match kind {
+            DetectorKind::Down => down.health(from, to),
+            _ => detectors.health(kind, onset, from, to),
+        };
+        let min = self.settings.min_duration_s();
+        let layer = &mut self.lifecycle[route];
+        for raw in self.buf.drain(..) {
+            layer.feed(raw, unix, min, &health, &mut self.out);
+        }
+        layer.poll(unix, min, &health, &mut self.out);
         let sim = |at: chrono::DateTime<chrono::Utc>| at.timestamp() - (unix - t);
-        for sig in self.buf.drain(..) {
+        for sig in self.out.drain(..) {
+            // Pages and their ends only: a blip pages no one, a flap is the open signal going on.
             let firing = match sig.state {
                 SignalState::Fired => true,
                 SignalState::Resolved => false,
-                SignalState::Updated => continue,
+                SignalState::Updated | SignalState::Blip | SignalState::Flapping => continue,
             };
             log.push(AlertEvent {
                 t,

@@ -308,7 +308,7 @@ mod tests {
                     SignalState::Resolved => {
                         resolved.get_or_insert(t - 4200);
                     }
-                    SignalState::Updated => {}
+                    SignalState::Updated | SignalState::Blip | SignalState::Flapping => {}
                 }
             }
         }

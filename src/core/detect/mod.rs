@@ -6,6 +6,7 @@
 mod client_errors;
 mod error_rate;
 mod latency;
+pub mod lifecycle;
 mod onset;
 mod probe;
 mod surge;
@@ -19,8 +20,9 @@ pub use surge::TrafficSurgeDetector;
 pub use traffic::TrafficDropDetector;
 
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
-use crate::core::units::Percent;
+use crate::core::units::{HumanDuration, Percent};
 use chrono::{DateTime, TimeZone, Utc};
+use lifecycle::Health;
 use serde::Deserialize;
 use std::collections::VecDeque;
 
@@ -311,6 +313,9 @@ pub struct Settings {
     pub traffic_surge: f64,
     /// Which latency quantile the latency detector watches: `p50`, `p95` (default) or `p99`.
     pub latency_quantile: Quantile,
+    /// A fault that heals within this long of its onset is a blip: recorded
+    /// and shown, never paged (default 5 s; `0s` pages at once).
+    pub min_duration: HumanDuration,
 }
 
 /// A latency quantile the latency detector can watch.
@@ -362,11 +367,20 @@ impl Default for Settings {
             traffic_drop: Percent::from_fraction(0.5),
             traffic_surge: 3.0,
             latency_quantile: Quantile::P95,
+            min_duration: HumanDuration(std::time::Duration::from_secs(5)),
         }
     }
 }
 
+/// The longest `detect.min_duration`: an outage must still page within a minute.
+pub const MAX_MIN_DURATION: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl Settings {
+    /// `min_duration` in whole seconds.
+    pub fn min_duration_s(&self) -> i64 {
+        self.min_duration.get().as_secs() as i64
+    }
+
     /// The error-rate thresholds as fractions.
     pub fn thresholds(&self) -> Thresholds {
         Thresholds {
@@ -405,6 +419,16 @@ impl Settings {
                     self.traffic_surge
                 ),
                 "e.g. traffic_surge: 3 fires when traffic triples and stays there",
+            ));
+        }
+        if self.min_duration.get() > MAX_MIN_DURATION {
+            return Some((
+                format!(
+                    "detect.min_duration is {}: a fault that lasts over {} is no blip",
+                    self.min_duration,
+                    HumanDuration(MAX_MIN_DURATION)
+                ),
+                "e.g. min_duration: 5s lets a 3-second pod restart pass without a page",
             ));
         }
         let drop = self.traffic_drop.fraction();
@@ -480,6 +504,41 @@ impl RouteDetectors {
                 settings.latency_factor,
             ));
         }
+    }
+
+    /// What the counts in (`from`, `now`] say about the anomaly of `kind` that
+    /// began at `onset` (Unix seconds), for [`lifecycle`]: healed when the
+    /// share of failures there is surely under half of what it was from the
+    /// onset through `from`, bad when surely over it; `None` without requests
+    /// there. Only the error-rate and 4xx detectors count failures; the others
+    /// are `Unsure`.
+    pub fn health(&self, kind: DetectorKind, onset: i64, from: i64, now: i64) -> Option<Health> {
+        let bad = |c: Counts| match kind {
+            DetectorKind::ClientErrors => c.client_errors,
+            _ => c.errors,
+        };
+        if !matches!(kind, DetectorKind::ErrorRate | DetectorKind::ClientErrors) {
+            return Some(Health::Unsure);
+        }
+        let tail = self.series.window(now, now - from);
+        if tail.total == 0 {
+            return None;
+        }
+        let before = self.series.window(from, from - onset + 1);
+        if before.total == 0 {
+            return Some(Health::Unsure);
+        }
+        let level = bad(before) as f64 / before.total as f64 / 2.0;
+        let k = bad(tail);
+        Some(if surely_below(k, tail.total, level, lifecycle::ALPHA) {
+            Health::Healed
+        } else if k as f64 > tail.total as f64 * level
+            && binomial_tail(k, tail.total, level) < lifecycle::ALPHA
+        {
+            Health::Bad
+        } else {
+            Health::Unsure
+        })
     }
 
     /// The counts recorded so far.
@@ -611,6 +670,17 @@ mod tests {
         assert_eq!(s.window(now, 5).total, 10);
         assert_eq!(s.second(now - 5).map(|c| c.total), Some(9));
         assert_eq!(s.window(now, 3600).total, 2 * (40 + 59 * 60) + 7);
+    }
+
+    #[test]
+    fn min_duration_is_read_and_bounded() {
+        let s: Settings = yaml_serde::from_str("min_duration: 3s").unwrap();
+        assert_eq!(s.min_duration_s(), 3);
+        assert_eq!(Settings::default().min_duration_s(), 5);
+        assert!(s.problem().is_none());
+        let long: Settings = yaml_serde::from_str("min_duration: 2m").unwrap();
+        let (message, _) = long.problem().unwrap();
+        assert!(message.contains("detect.min_duration is 2m"), "{message}");
     }
 
     #[test]

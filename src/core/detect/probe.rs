@@ -1,6 +1,7 @@
 //! Probe-level detectors of one endpoint: `down` (consecutive failed probes)
 //! and certificate expiry.
 
+use super::lifecycle::Health;
 use super::{make_signal, ts};
 use crate::core::sample::FailureClass;
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
@@ -52,7 +53,12 @@ pub struct DownDetector {
     last_bad: Option<i64>,
     /// The current run of good probes: (how many, when the first was taken).
     good_run: Option<(u32, i64)>,
+    /// The last [`RECENT`] probes: (when, good), for [`DownDetector::health`].
+    recent: VecDeque<(i64, bool)>,
 }
+
+/// Probes kept for [`DownDetector::health`].
+const RECENT: usize = 8;
 
 /// Good probes in a row that end a `down`.
 const RESOLVE_PROBES: u32 = 3;
@@ -76,6 +82,10 @@ impl DownDetector {
         } else {
             let run = self.good_run.get_or_insert((0, at));
             run.0 += 1;
+        }
+        self.recent.push_back((at, result == ProbeResult::Ok));
+        if self.recent.len() > RECENT {
+            self.recent.pop_front();
         }
         self.last.push_back((at, result));
         if self.last.len() > 3 {
@@ -141,6 +151,26 @@ impl DownDetector {
     /// Whether it is firing.
     pub fn is_firing(&self) -> bool {
         self.firing_since.is_some()
+    }
+
+    /// What the probes taken in (`from`, `now`] say, for
+    /// [`lifecycle`](super::lifecycle): healed when all passed, bad when two
+    /// or more were taken and all failed; `None` without a probe there.
+    pub fn health(&self, from: i64, now: i64) -> Option<Health> {
+        let (mut good, mut bad) = (0, 0);
+        for (_, ok) in self.recent.iter().filter(|(t, _)| *t > from && *t <= now) {
+            if *ok {
+                good += 1;
+            } else {
+                bad += 1;
+            }
+        }
+        match (good, bad) {
+            (0, 0) => None,
+            (_, 0) => Some(Health::Healed),
+            (0, b) if b >= 2 => Some(Health::Bad),
+            _ => Some(Health::Unsure),
+        }
     }
 
     /// The class of the last failed probe, if any failed.

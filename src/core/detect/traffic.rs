@@ -210,7 +210,7 @@ mod tests {
                         fired = Some(t - 1800);
                     }
                     SignalState::Resolved => resolved = Some(t - 2400),
-                    SignalState::Updated => {}
+                    SignalState::Updated | SignalState::Blip | SignalState::Flapping => {}
                 }
             }
         }
