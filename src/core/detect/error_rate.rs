@@ -31,6 +31,7 @@
 //! so the old one cannot page twice.
 
 use super::onset::{self, Model, Onset};
+use super::sequential::{Evidence, Verdict};
 use super::{CountSeries, Thresholds, make_signal, pct, surely_above, surely_below, ts};
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
 
@@ -61,6 +62,8 @@ pub struct ErrorRateDetector {
     /// After a resolution, windows reaching back before this second are not evidence of a new
     /// incident (they still hold the old one).
     fresh_from: i64,
+    /// The sequential tests (CUSUMs) of the ratio against the line.
+    evidence: Evidence,
 }
 
 impl ErrorRateDetector {
@@ -82,7 +85,9 @@ impl ErrorRateDetector {
         } else {
             self.fresh_from
         };
-        let hot = hot_evidence(series, now, th, fresh_from);
+        let sequential = self.evidence.update(series, now, th.error_rate);
+        let hot = hot_evidence(series, now, th, fresh_from)
+            .or_else(|| sequential.map(|v| (sequential_evidence(v, now, th), SeverityHint::Warning)));
         let signal = |state, evidence, started, severity| {
             make_signal(
                 DetectorKind::ErrorRate,
@@ -140,6 +145,7 @@ impl ErrorRateDetector {
                     // Windows holding the old incident are no evidence of a new one.
                     self.fresh_from = ended + 1;
                     self.firing = None;
+                    self.evidence.reset(now);
                     let evidence = format!(
                         "{} over the last {QUIET_WINDOW}s ({} of {}), under {} for {QUIET_FOR}s",
                         pct(recent.ratio()),
@@ -232,6 +238,23 @@ fn hot_evidence(
         }
     }
     None
+}
+
+/// The words for a sequential test's verdict.
+fn sequential_evidence(v: Verdict, now: i64, th: Thresholds) -> String {
+    format!(
+        "{} errors over the last {}s ({} of {}): likelier over {} than at {} \
+         (log-likelihood ratio {:.1} ≥ {:.1}; threshold {})",
+        pct(v.counts.ratio()),
+        now - v.since + 1,
+        v.counts.errors,
+        v.counts.total,
+        pct(v.p1),
+        pct(v.q),
+        v.llr,
+        v.h,
+        pct(th.error_rate)
+    )
 }
 
 /// The onset of the current rise above `threshold`, looked for in the data since

@@ -8,6 +8,7 @@ mod error_rate;
 mod latency;
 mod onset;
 mod probe;
+mod sequential;
 mod surge;
 mod traffic;
 
