@@ -142,6 +142,16 @@ impl Evidence {
             .max_by(|a, b| (a.llr / a.h).total_cmp(&(b.llr / b.h)))
     }
 
+    /// The start of the longest evidence now gathering (the earliest second after a
+    /// test last stood at zero, among the tests above zero).
+    pub(crate) fn since(&self) -> Option<i64> {
+        self.tests
+            .iter()
+            .filter(|t| t.sum > 0.0)
+            .map(|t| t.zero_at + 1)
+            .min()
+    }
+
     /// Starts afresh from `now`: no evidence before it counts.
     pub(crate) fn reset(&mut self, now: i64) {
         for t in &mut self.tests {
@@ -253,10 +263,14 @@ mod tests {
         // The classic `5m > 1% for: 5m` rule needs 337–442 s here (seeds 1–5).
         let mut delays = Vec::new();
         for seed in 1..=10 {
-            let (t, v) = first_fire(seed, 2, 3000, |t| if t >= 600 { 0.031 } else { 0.001 })
-                .expect("fires");
+            let (t, v) =
+                first_fire(seed, 2, 3000, |t| if t >= 600 { 0.031 } else { 0.001 }).expect("fires");
             assert!(t >= 600, "seed {seed}: before the step at {t}");
-            assert!(v.since >= T0 + 400, "seed {seed}: evidence from {}", v.since);
+            assert!(
+                v.since >= T0 + 400,
+                "seed {seed}: evidence from {}",
+                v.since
+            );
             assert!(v.counts.errors >= 6, "seed {seed}: {v:?}");
             delays.push(t - 600);
         }
@@ -295,7 +309,11 @@ mod tests {
             (200, 0.003, 21_600),
             (20, 0.005, 86_400),
         ] {
-            assert_eq!(first_fire(rps, rps, secs, |_| p).map(|f| f.0), None, "{rps} {p}");
+            assert_eq!(
+                first_fire(rps, rps, secs, |_| p).map(|f| f.0),
+                None,
+                "{rps} {p}"
+            );
         }
         let shift = first_fire(9, 50, 86_400, |t| if t < 7200 { 0.002 } else { 0.006 });
         assert_eq!(shift.map(|f| f.0), None);
