@@ -2,7 +2,7 @@
 //! buckets (last 5 minutes) and 1-minute buckets (last 6 hours), and the
 //! detectors that turn them into signals with hysteresis.
 //!
-//! Error rate fires on either
+//! Error rate fires on any of
 //! - the fast path: in any of the 10 s / 30 s / 60 s / 5 m windows, the error
 //!   count is *statistically certain* to come from a ratio above
 //!   `detect.error_rate` (exact binomial tail under `ALPHA` = 1e-6, with at least
@@ -11,6 +11,12 @@
 //!   bound: at a handful of expected errors Wilson (even at z = 5) claimed
 //!   certainty on noise, and a week of 0.5% errors against a 1% line paged
 //!   dozens of times (`ic simulate assets/scenarios/sim-noise-week.yaml`);
+//! - sequential evidence (`sequential`): three CUSUMs of the binomial
+//!   log-likelihood ratio of 1.5×, 3× and 10× the line against the route's own
+//!   noise (at least 60% of the line), each second's counts folded in, firing
+//!   at a boundary that bounds false alarms to one per 10⁹ route-seconds — a
+//!   2 req/s route at 3% or a ramp just past the line is caught as soon as the
+//!   data can tell, not when one fixed window happens to hold enough of it;
 //! - the SRE-workbook multi-window burn rate against `detect.slo`: 14.4× the
 //!   budget over 1 h and 5 m, or 6× over 6 h and 30 m (with at least 3 errors
 //!   in the short window, and only once the series covers the long window — a
@@ -18,7 +24,9 @@
 //!
 //! The onset is a change point in the per-second counts of the last hour
 //! (`onset`: a step's or a ramp's crossing of the line, whichever fits better),
-//! refined by each update; when the data begins inside the anomaly the
+//! a step's no earlier than the sequential evidence allows (the second after
+//! the CUSUMs last stood at zero, less the wait for a first error), refined by
+//! each update; when the data begins inside the anomaly the
 //! evidence says so. On resolution `ended` is the last bad second, the change
 //! point back down.
 //!
@@ -27,10 +35,11 @@
 //! (binomial lower tail under 1%) that the ratio is back under the threshold,
 //! so a fault's end is seen within about 45 s at 20 req/s (about 1.5 minutes at
 //! 5 req/s, where a quiet half-minute is common in a 2% fault), and once resolved only
-//! windows that start after the quiet began count as evidence of a new incident,
-//! so the old one cannot page twice.
+//! windows that start after the quiet began count as evidence of a new incident
+//! (and the sequential tests start afresh), so the old one cannot page twice.
 
 use super::onset::{self, Model, Onset};
+use super::sequential::{Evidence, Verdict};
 use super::{CountSeries, Thresholds, make_signal, pct, surely_above, surely_below, ts};
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
 
@@ -61,6 +70,8 @@ pub struct ErrorRateDetector {
     /// After a resolution, windows reaching back before this second are not evidence of a new
     /// incident (they still hold the old one).
     fresh_from: i64,
+    /// The sequential tests (CUSUMs) of the ratio against the line.
+    evidence: Evidence,
 }
 
 impl ErrorRateDetector {
@@ -82,7 +93,10 @@ impl ErrorRateDetector {
         } else {
             self.fresh_from
         };
-        let hot = hot_evidence(series, now, th, fresh_from);
+        let sequential = self.evidence.update(series, now, th.error_rate);
+        let hot = hot_evidence(series, now, th, fresh_from).or_else(|| {
+            sequential.map(|v| (sequential_evidence(v, now, th), SeverityHint::Warning))
+        });
         let signal = |state, evidence, started, severity| {
             make_signal(
                 DetectorKind::ErrorRate,
@@ -96,7 +110,8 @@ impl ErrorRateDetector {
         };
         match (&mut self.firing, hot) {
             (None, Some((evidence, severity))) => {
-                let o = estimate_onset(series, now, th.error_rate, self.fresh_from);
+                let from = sequential.map(|v| v.since).or(self.evidence.since());
+                let o = estimate_onset(series, now, th.error_rate, self.fresh_from, from);
                 self.firing = Some(Firing {
                     started: o.at,
                     last_update: now,
@@ -140,6 +155,7 @@ impl ErrorRateDetector {
                     // Windows holding the old incident are no evidence of a new one.
                     self.fresh_from = ended + 1;
                     self.firing = None;
+                    self.evidence.reset(now);
                     let evidence = format!(
                         "{} over the last {QUIET_WINDOW}s ({} of {}), under {} for {QUIET_FOR}s",
                         pct(recent.ratio()),
@@ -157,7 +173,8 @@ impl ErrorRateDetector {
                 {
                     f.last_update = now;
                     // More data since the alert: a better onset (a ramp's climb shows better).
-                    let o = estimate_onset(series, now, th.error_rate, self.fresh_from);
+                    let from = self.evidence.since();
+                    let o = estimate_onset(series, now, th.error_rate, self.fresh_from, from);
                     if o.at <= now - UPDATE_EVERY {
                         f.started = o.at;
                     }
@@ -234,13 +251,37 @@ fn hot_evidence(
     None
 }
 
+/// The words for a sequential test's verdict.
+fn sequential_evidence(v: Verdict, now: i64, th: Thresholds) -> String {
+    format!(
+        "{} errors over the last {}s ({} of {}): likelier over {} than at {} \
+         (log-likelihood ratio {:.1} ≥ {:.1}; threshold {})",
+        pct(v.counts.ratio()),
+        now - v.since + 1,
+        v.counts.errors,
+        v.counts.total,
+        pct(v.p1),
+        pct(v.q),
+        v.llr,
+        v.h,
+        pct(th.error_rate)
+    )
+}
+
 /// The onset of the current rise above `threshold`, looked for in the data since
-/// `fresh_from` (the last resolution's quiet).
-fn estimate_onset(series: &CountSeries, now: i64, threshold: f64, fresh_from: i64) -> Onset {
+/// `fresh_from` (the last resolution's quiet); a step's no earlier than the
+/// sequential evidence's start `evidence_from` allows.
+fn estimate_onset(
+    series: &CountSeries,
+    now: i64,
+    threshold: f64,
+    fresh_from: i64,
+    evidence_from: Option<i64>,
+) -> Onset {
     let points = onset::history(series, now, fresh_from, Model::Share, |c| {
         (c.errors, c.total)
     });
-    onset::rise(Model::Share, &points, threshold).unwrap_or(Onset {
+    onset::rise_after(Model::Share, &points, threshold, evidence_from).unwrap_or(Onset {
         at: now,
         before_data: false,
     })

@@ -9,6 +9,7 @@ mod latency;
 pub mod lifecycle;
 mod onset;
 mod probe;
+mod sequential;
 mod surge;
 mod traffic;
 

@@ -213,6 +213,19 @@ fn best_hinge(model: Model, points: &[Point]) -> Option<(usize, f64, f64, f64)> 
 /// second): a step's change point or a hinge's crossing of the line, whichever fits
 /// better; `None` when there are no points.
 pub(crate) fn rise(model: Model, points: &[Point], line: f64) -> Option<Onset> {
+    rise_after(model, points, line, None)
+}
+
+/// [`rise`], where sequential evidence for the rise began at `evidence_from`: a step
+/// cannot have begun earlier than that by more than twice the median wait for its
+/// first event (plus 5 s) — the evidence would have started with it. A hinge's
+/// crossing is not moved: a ramp's evidence starts wherever noise lets it.
+pub(crate) fn rise_after(
+    model: Model,
+    points: &[Point],
+    line: f64,
+    evidence_from: Option<i64>,
+) -> Option<Onset> {
     let first = points.first()?.t;
     let earliest = Onset {
         at: first,
@@ -254,7 +267,8 @@ pub(crate) fn rise(model: Model, points: &[Point], line: f64) -> Option<Onset> {
         } else {
             0.0
         };
-        points[i].t - wait.round() as i64
+        let at = points[i].t - wait.round() as i64;
+        evidence_from.map_or(at, |e| at.max(e - (2.0 * wait).round() as i64 - 5))
     };
     let at = match best_hinge(model, points) {
         Some((h, p0, b, hinge_ll)) if hinge_ll > step_ll && p0 < line => {
