@@ -165,8 +165,8 @@ fn a_three_second_blip_never_pages_and_an_outage_still_pages_within_5_seconds() 
 fn a_flapping_route_pages_once_and_stays_open_while_it_flaps() {
     let mut once = 0;
     for seed in 1..=30 {
-        let (code, report) = simulate("sim-flap", &["--seed", &seed.to_string()]);
-        assert_eq!(code, 0, "seed {seed}: {}", report["ic_misses"]);
+        // Its `expect:` (one page, no resolution) is the suite's: see KNOWN_EXPECT_GAPS.
+        let (_, report) = simulate("sim-flapping", &["--seed", &seed.to_string()]);
         let ic = strategy(&report, "ic");
         let log = ic["alert_log"].as_array().unwrap();
         let fired = |rule: &str| {
@@ -188,7 +188,7 @@ fn a_flapping_route_pages_once_and_stays_open_while_it_flaps() {
             "seed {seed}: {first}"
         );
         // Resolved 90 s (the error-rate reset × 3) after the last episode's
-        // last bad second (its end: 860 s), not before.
+        // last bad second (its end: 1160 s), not before.
         let last = log
             .iter()
             .rev()
@@ -196,7 +196,7 @@ fn a_flapping_route_pages_once_and_stays_open_while_it_flaps() {
             .and_then(|e| e["t"].as_i64())
             .unwrap();
         assert!(
-            (945..=960).contains(&last),
+            (1245..=1260).contains(&last),
             "seed {seed}: resolved at {last}"
         );
     }
@@ -415,7 +415,7 @@ fn a_billion_requests_a_second_take_no_more_memory_than_one() {
 /// (`cargo run --release -- simulate FILE --seed N` runs any seed of any file in seconds).
 const SUITE: &[(&str, u64, usize)] = &[
     ("sim-spikes", 30, 0),
-    ("sim-blip-3s", 30, 0),
+    ("sim-blip", 30, 0),
     ("sim-flapping", 30, 0),
     ("sim-step-2", 30, 1),
     ("sim-hung-504", 30, 1),
@@ -449,20 +449,16 @@ const PARTS: usize = 8;
 /// seed (the same figures from the previous commit's binary).
 const KNOWN_EXPECT_GAPS: &[(&str, &str)] = &[
     (
-        "sim-blip-3s",
-        "a 3 s 100% blip pages on 30 of 30 seeds (error_rate fires at its first second, e.g. 8.1% over 10 s, 14 of 172); goal: shown, never paged",
-    ),
-    (
         "sim-cold-start",
         "30 of 30 seeds: started during the orders outage, ic's latency baseline is the outage's 2 ms refusals; when it ends a latency alert fires (p95 62.7x its baseline) and never resolves",
     ),
     (
         "sim-flapping",
-        "30 of 30 seeds: 6-10 pages and 5-9 resolutions while it flaps (goal: 1 page, none resolving); 13 seeds have an episode ic detects after an anchor (ic 7-246 s, anchor 2-122 s, the anchor still firing from an earlier episode)",
+        "seed 29: the detector's windows merge the first episodes into one long one, which resolves; episode 2 pages again 2m10s in (prometheus-5s-1m-for-1m: 7 s): 2 pages, 1 resolution",
     ),
     (
         "sim-hung-504",
-        "seed 29: reset 1m52s after the end (target 1m30s: the last 504s surface 30 s after it); seed 8: ic 9 s, sre-burn-rate-ticket 7 s",
+        "seed 29: reset 1m52s after the end (target 1m30s: the last 504s surface 30 s after it); seed 8: ic 10 s, sre-burn-rate-ticket 7 s",
     ),
     (
         "sim-latency-creep",
@@ -470,19 +466,15 @@ const KNOWN_EXPECT_GAPS: &[(&str, &str)] = &[
     ),
     (
         "sim-low-traffic-step",
-        "28 of 30 seeds: ic 2m57s-26m05s, later than prometheus-5s-1m-for-1m (1m02s-7m22s); over the 6 min target on 20 seeds",
+        "28 of 30 seeds: ic 2m57s-11m26s, later than prometheus-5s-1m-for-1m (1m02s-7m22s); over the 6 min target on some",
     ),
     (
         "sim-outage",
         "seed 25: reset 1m01s after the end (target 60 s); before issue #17",
     ),
     (
-        "sim-ramp-4",
-        "7 of 30 seeds detected after 15m11s-16m29s (target 15 min), before issue #17; every seed later than the fastest anchor (ic 11m47s-16m29s, prometheus-5s-1m-for-1m or sre-burn-rate-ticket 7s-12m37s)",
-    ),
-    (
         "sim-ramp-slow",
-        "30 of 30 seeds: ic 12m37s-17m21s, target 10 min; later than prometheus-5s-1m-for-1m or sre-burn-rate-ticket (5m27s-10m07s)",
+        "30 of 30 seeds: ic 10m28s-13m57s, target 10 min; later than prometheus-5s-1m-for-1m or sre-burn-rate-ticket (5m27s-10m07s)",
     ),
     (
         "sim-spikes",
@@ -490,7 +482,7 @@ const KNOWN_EXPECT_GAPS: &[(&str, &str)] = &[
     ),
     (
         "sim-step-2-slow",
-        "15 of 30 seeds: never detected (seeds 1, 9, 30) or after 10m15s-18m39s (target 10 min); before issue #17",
+        "seeds 9 and 17: detected after 10m10s and 10m40s (target 10 min); before issue #17 15 of 30 seeds missed it",
     ),
     (
         "sim-subthreshold-shift",
@@ -504,7 +496,7 @@ const KNOWN_EXPECT_GAPS: &[(&str, &str)] = &[
 const KNOWN_SLOWER_THAN_AN_ANCHOR: &[(&str, &str)] = &[
     (
         "sim-flapping",
-        "13 of 30 seeds: an episode ic detects after an anchor still firing from an earlier one",
+        "seed 29: episode 2 paged again after 2m10s, prometheus-5s-1m-for-1m 7 s",
     ),
     (
         "sim-latency-creep",
@@ -512,31 +504,31 @@ const KNOWN_SLOWER_THAN_AN_ANCHOR: &[(&str, &str)] = &[
     ),
     (
         "sim-low-traffic-step",
-        "28 of 30 seeds: ic 2m57s-26m05s, prometheus-5s-1m-for-1m 1m02s-7m22s",
+        "28 of 30 seeds: ic 2m57s-11m26s, prometheus-5s-1m-for-1m 1m02s-7m22s",
     ),
     (
         "sim-ramp-4",
-        "30 of 30 seeds: ic 11m47s-16m29s, prometheus-5s-1m-for-1m or sre-burn-rate-ticket 7s-12m37s",
+        "29 of 30 seeds: ic 9m14s-14m02s, prometheus-5s-1m-for-1m or sre-burn-rate-ticket 7s-12m37s",
     ),
     (
         "sim-ramp-slow",
-        "30 of 30 seeds: ic 12m37s-17m21s, prometheus-5s-1m-for-1m or sre-burn-rate-ticket 5m27s-10m07s",
+        "30 of 30 seeds: ic 10m28s-13m57s, prometheus-5s-1m-for-1m or sre-burn-rate-ticket 5m27s-10m07s",
     ),
     (
         "sim-step-2",
-        "21 of 30 seeds: ic 31s-4m26s, prometheus-5s-1m-for-1m or sre-burn-rate-ticket 7s-1m47s",
+        "17 of 30 seeds: ic 31s-3m18s, prometheus-5s-1m-for-1m or sre-burn-rate-ticket 7s-1m47s",
     ),
     (
         "sim-step-2-slow",
-        "30 of 30 seeds: ic 4m10s-18m39s or never, prometheus-5s-1m-for-1m 1m02s-3m42s",
+        "30 of 30 seeds: ic 2m19s-10m40s, prometheus-5s-1m-for-1m 1m02s-3m42s",
     ),
     (
         "sim-step-5",
-        "seeds 8 and 17: ic 9-21 s, sre-burn-rate-ticket 7 s (its 6 h ratio sits at 1x the budget: the first errors tip it)",
+        "seeds 8 and 17: ic 9-20 s, sre-burn-rate-ticket 7 s (its 6 h ratio sits at 1x the budget: the first errors tip it)",
     ),
     (
         "sim-hung-504",
-        "seed 8: ic 9 s, sre-burn-rate-ticket 7 s (its 6 h ratio sits at 1x the budget)",
+        "seed 8: ic 10 s, sre-burn-rate-ticket 7 s (its 6 h ratio sits at 1x the budget)",
     ),
 ];
 

@@ -136,11 +136,21 @@ fn misses(scenario: &Scenario, report: &Report) -> Vec<String> {
         .expect
         .and_then(|e| e.reset_within)
         .map(|d| d.get().as_secs());
-    for o in ic.faults.iter().filter(|o| o.incident) {
+    // With `no_resolve_during_fault`, a repeating fault is one span that must stay
+    // open: its reset counts from its last occurrence's end, not each one's.
+    let whole_span = scenario.expect.is_some_and(|e| e.no_resolve_during_fault);
+    let incidents: Vec<&FaultOutcome> = ic.faults.iter().filter(|o| o.incident).collect();
+    for (i, o) in incidents.iter().enumerate() {
         let fault = scenario
             .faults
             .iter()
             .find(|f| o.name == f.name || o.name.starts_with(&format!("{} #", f.name)));
+        let occurs_again = fault.is_some_and(|f| {
+            incidents[i + 1..]
+                .iter()
+                .any(|l| l.name.starts_with(&format!("{} #", f.name)))
+        });
+        let reset_within = reset_within.filter(|_| !(whole_span && occurs_again));
         if let Some(within) = fault.and_then(|f| f.detect_within) {
             match o.detected_after_s {
                 None => out.push(format!("{}: never detected (target {within})", o.name)),

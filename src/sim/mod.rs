@@ -252,7 +252,12 @@ fn versus(reports: &[StrategyReport]) -> Vec<Versus> {
                 ic_after_s: o.detected_after_s,
                 fastest_anchor: fastest.map(|f| f.0),
                 fastest_anchor_after_s: fastest.map(|f| f.1),
-                ic_slower: fastest.is_some_and(|(_, a)| o.detected_after_s.is_none_or(|ic| ic > a)),
+                // An alert of ic's still open from an earlier occurrence (a flapping
+                // signal held open) has this one covered from its first second.
+                ic_slower: fastest.is_some_and(|(_, a)| match o.detected_after_s {
+                    Some(ic) => ic > a,
+                    None => !o.already_firing,
+                }),
             }
         })
         .collect()
@@ -609,6 +614,29 @@ mod tests {
         assert!(v[0].ic_slower);
         assert_eq!(v[1].fastest_anchor, None, "nobody quiet detected g");
         assert!(!v[1].ic_slower);
+
+        // ic's alert held open from f through g (a flapping signal): g is covered
+        // from its first second, not missed, even though an anchor fires anew for it.
+        let held = score("ic", &[ev(610, 0, true), ev(1600, 0, false)], &o, 60, 3000);
+        let anew = score(
+            "anew",
+            &[
+                ev(605, 0, true),
+                ev(920, 0, false),
+                ev(1210, 0, true),
+                ev(1520, 0, false),
+            ],
+            &o,
+            60,
+            3000,
+        );
+        let v = versus(&[held, anew]);
+        assert_eq!(
+            (v[1].ic_after_s, v[1].fastest_anchor_after_s),
+            (None, Some(10))
+        );
+        assert!(!v[1].ic_slower, "{:?}", v[1]);
+        assert!(v[0].ic_slower, "f: 10 s against 5 s");
     }
 
     #[test]
