@@ -530,7 +530,8 @@ fn a_restart_resumes_what_the_incident_records_without_firing_it_again() {
         .arg(&log)
         .arg("-c")
         .arg(&cfg)
-        .args(["watch", "--json", "--duration", "3s"])
+        // Past `detect.min_duration` (5 s), when the detector's fire is let through.
+        .args(["watch", "--json", "--duration", "8s"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
