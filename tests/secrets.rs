@@ -84,7 +84,8 @@ fn tokens_and_cookies_never_reach_any_output() {
     let mut seen = String::new();
     seen.push_str(&run(&["check", "--json"]));
     seen.push_str(&run(&["check"]));
-    let watched = run(&["watch", "--json", "--duration", "3s"]);
+    // Past `detect.min_duration` (5 s), when the failures are let through as a signal.
+    let watched = run(&["watch", "--json", "--duration", "8s"]);
     assert!(
         watched.contains("\"type\":\"incident\""),
         "the failures opened an incident: {watched}"
