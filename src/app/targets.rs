@@ -313,12 +313,12 @@ impl Target {
                 (_, Feed::Probe(_)) => None,
             }
         };
-        let min = settings.min_duration_s();
+        let holds = settings.holds();
         let mut out = Vec::new();
         for s in raw {
-            self.lifecycle.feed(s, now, min, &health, &mut out);
+            self.lifecycle.feed(s, now, holds, &health, &mut out);
         }
-        self.lifecycle.poll(now, min, &health, &mut out);
+        self.lifecycle.poll(now, holds, &health, &mut out);
         out
     }
 

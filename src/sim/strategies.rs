@@ -90,12 +90,12 @@ impl Ic {
             DetectorKind::Down => down.health(from, to),
             _ => detectors.health(kind, onset, from, to),
         };
-        let min = self.settings.min_duration_s();
+        let holds = self.settings.holds();
         let layer = &mut self.lifecycle[route];
         for raw in self.buf.drain(..) {
-            layer.feed(raw, unix, min, &health, &mut self.out);
+            layer.feed(raw, unix, holds, &health, &mut self.out);
         }
-        layer.poll(unix, min, &health, &mut self.out);
+        layer.poll(unix, holds, &health, &mut self.out);
         let sim = |at: chrono::DateTime<chrono::Utc>| at.timestamp() - (unix - t);
         for sig in self.out.drain(..) {
             // Pages and their ends only: a blip pages no one, a flap is the open signal going on.

@@ -136,6 +136,7 @@ fn the_postmortem_matches_the_demo_apis_own_counters_and_fault_times() {
         &cfg,
         format!(
             "service: shop\nnotify: {{desktop: false, bell: false}}\n\
+             detect: {{stable_for: 20s}}\n\
              poll: {{interval: 1s, timeout: 1500ms}}\n\
              endpoints:\n\
              \x20 - {{name: payments, url: \"{base}/api/payments\", expect: {{status: [200], json: {{/status: ok}}}}}}\n\

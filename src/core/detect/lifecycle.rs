@@ -16,8 +16,9 @@
 //!   stability time, with no other signal of the target open beside it — then
 //!   it is part of that one's incident) or that fired 3 times within 10
 //!   minutes is not resolved
-//!   when its detector resolves: it stays open until the stability time — the
-//!   detector's reset × 3 — has passed since the episode's last bad second
+//!   when its detector resolves: it stays open until the stability time
+//!   (`detect.stable_for`, default 90 s: three times the 30 s a route
+//!   detector needs to resolve) has passed since the episode's last bad second
 //!   (the detector's estimated end). A fire in
 //!   between is the same signal going on, a [`SignalState::Flapping`] update
 //!   with the number of flaps in its evidence: one page, not seven.
@@ -54,25 +55,28 @@ pub const FLAP_WINDOW: i64 = 600;
 /// Fires within [`FLAP_WINDOW`] that make a signal flapping.
 pub const FLAP_FIRES: usize = 3;
 
-/// The quiet time a detector needs before it resolves, in seconds: the
-/// 30-second windows of the route detectors, and the 30 s span of good probes
-/// that ends a `down`.
-pub fn reset(kind: DetectorKind) -> i64 {
-    match kind {
-        DetectorKind::Down
-        | DetectorKind::ErrorRate
-        | DetectorKind::Latency
-        | DetectorKind::TrafficDrop
-        | DetectorKind::TrafficSurge
-        | DetectorKind::ClientErrors => 30,
-        DetectorKind::Certificate | DetectorKind::Alert => 0,
-    }
+/// The default stability time (`detect.stable_for`): three times the 30 s a
+/// route detector (or a `down`) needs to resolve. A flapping (or short)
+/// signal resolves only once its target has been quiet this long.
+pub const STABLE_FOR: i64 = 90;
+
+/// The lifecycle's two waits, in seconds, from `detect:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holds {
+    /// `detect.min_duration`: a fault healed within this long of its onset is a blip.
+    pub min_duration: i64,
+    /// `detect.stable_for`: how long a flapping or short signal must stay
+    /// quiet before it resolves (and what counts as short).
+    pub stable_for: i64,
 }
 
-/// How long a flapping (or short) signal must stay quiet before it resolves:
-/// the detector's reset × 3.
-pub fn stability(kind: DetectorKind) -> i64 {
-    reset(kind) * 3
+impl Default for Holds {
+    fn default() -> Self {
+        Holds {
+            min_duration: 5,
+            stable_for: STABLE_FOR,
+        }
+    }
 }
 
 fn passes_through(kind: DetectorKind) -> bool {
@@ -131,12 +135,12 @@ impl Lifecycle {
     }
 
     /// Feeds one raw transition of a detector at Unix second `now`; appends
-    /// what the rest of `ic` should see to `out`. `min_duration` in seconds.
+    /// what the rest of `ic` should see to `out`.
     pub fn feed(
         &mut self,
         raw: Signal,
         now: i64,
-        min_duration: i64,
+        holds: Holds,
         health: Evidence,
         out: &mut Vec<Signal>,
     ) {
@@ -164,7 +168,7 @@ impl Lifecycle {
             (Phase::Held(_), SignalState::Fired | SignalState::Updated) => Phase::Held(raw),
             // Healed before the hold ended: a blip, and nothing to resolve.
             (Phase::Held(held), SignalState::Resolved) => {
-                out.push(blip(&held, now, min_duration));
+                out.push(blip(&held, now, holds.min_duration));
                 Phase::Quiet
             }
             (Phase::Blip(..), SignalState::Resolved) => Phase::Quiet,
@@ -177,7 +181,7 @@ impl Lifecycle {
                 // The last episode's own length (`began`): a detector's long
                 // windows may have carried earlier episodes into this one.
                 let lasted = raw.ended.map_or(now, |t| t.timestamp()) - began;
-                let short = lasted < stability(raw.kind) && !beside;
+                let short = lasted < holds.stable_for && !beside;
                 if short || e.fires.len() >= FLAP_FIRES {
                     let last_bad = raw.ended.map_or(now, |t| t.timestamp()).min(now);
                     Phase::Settling(open, raw, last_bad)
@@ -192,21 +196,21 @@ impl Lifecycle {
                 prune(&mut e.fires, now);
                 e.fires.push_back(now);
                 e.flaps += 1;
-                out.push(flapping(&open, &raw, e.flaps, e.fires.len(), now));
+                out.push(flapping(&open, &raw, e.flaps, e.fires.len(), now, holds));
                 Phase::Open(open)
             }
             // Anything else (a resolution of what never fired here, a fire
             // while already firing) changes nothing.
             (phase, _) => phase,
         };
-        self.poll_entry(i, now, min_duration, health, out);
+        self.poll_entry(i, now, holds, health, out);
     }
 
     /// Lets time pass to Unix second `now`: releases holds that are due,
     /// resolves settled signals. Called at least once a second of data.
-    pub fn poll(&mut self, now: i64, min_duration: i64, health: Evidence, out: &mut Vec<Signal>) {
+    pub fn poll(&mut self, now: i64, holds: Holds, health: Evidence, out: &mut Vec<Signal>) {
         for i in 0..self.entries.len() {
-            self.poll_entry(i, now, min_duration, health, out);
+            self.poll_entry(i, now, holds, health, out);
         }
     }
 
@@ -214,10 +218,11 @@ impl Lifecycle {
         &mut self,
         i: usize,
         now: i64,
-        min_duration: i64,
+        holds: Holds,
         health: Evidence,
         out: &mut Vec<Signal>,
     ) {
+        let min_duration = holds.min_duration;
         let Some(e) = self.entries.get_mut(i) else {
             return;
         };
@@ -242,13 +247,13 @@ impl Lifecycle {
             Phase::Blip(held, decided) => {
                 let back =
                     health(held.kind, held.started.timestamp(), decided, now) == Some(Health::Bad);
-                if back || now >= decided + stability(held.kind) {
+                if back || now >= decided + holds.stable_for {
                     page(e, held, now, out)
                 } else {
                     Phase::Blip(held, decided)
                 }
             }
-            Phase::Settling(open, resolved, since) if now >= since + stability(open.kind) => {
+            Phase::Settling(open, resolved, since) if now >= since + holds.stable_for => {
                 let evidence = if e.flaps > 0 {
                     format!(
                         "{} (after {} flap{}, quiet for {}s)",
@@ -316,7 +321,14 @@ fn blip(held: &Signal, now: i64, min_duration: i64) -> Signal {
     }
 }
 
-fn flapping(open: &Signal, raw: &Signal, flaps: u32, fires: usize, now: i64) -> Signal {
+fn flapping(
+    open: &Signal,
+    raw: &Signal,
+    flaps: u32,
+    fires: usize,
+    now: i64,
+    holds: Holds,
+) -> Signal {
     let what = if fires >= FLAP_FIRES {
         format!("flapping: fired {fires} times in 10 min")
     } else {
@@ -327,7 +339,7 @@ fn flapping(open: &Signal, raw: &Signal, flaps: u32, fires: usize, now: i64) -> 
         evidence: format!(
             "{what} ({flaps} flap{}; open until quiet for {}s): {}",
             if flaps == 1 { "" } else { "s" },
-            stability(raw.kind),
+            holds.stable_for,
             raw.evidence
         ),
         started: open.started,
@@ -347,6 +359,16 @@ mod tests {
     /// an hour of calm, through the detectors and the layer: what comes out,
     /// as (second from the start, signal), and whether the signal was open at each second.
     fn route(seed: u64, secs: i64, p: impl Fn(i64) -> f64) -> (Vec<(i64, Signal)>, Vec<bool>) {
+        route_with(seed, secs, Holds::default(), p)
+    }
+
+    /// [`route`] with the given holds.
+    fn route_with(
+        seed: u64,
+        secs: i64,
+        holds: Holds,
+        p: impl Fn(i64) -> f64,
+    ) -> (Vec<(i64, Signal)>, Vec<bool>) {
         let settings = Settings::default();
         let mut traffic = Traffic { seed };
         let mut detectors = RouteDetectors::default();
@@ -366,9 +388,9 @@ mod tests {
             let health = |k, o, f, n| detectors.health(k, o, f, n);
             let mut here = Vec::new();
             for s in raw.drain(..) {
-                layer.feed(s, now, 5, &health, &mut here);
+                layer.feed(s, now, holds, &health, &mut here);
             }
-            layer.poll(now, 5, &health, &mut here);
+            layer.poll(now, holds, &health, &mut here);
             out.extend(here.into_iter().map(|s| (t, s)));
             if t >= 0 {
                 open.push(layer.is_open(DetectorKind::ErrorRate));
@@ -470,14 +492,8 @@ mod tests {
             // Open from the page through the last episode (540–560 s) and the
             // stability after it: quiet for 90 s once the detector has resolved.
             assert!(open[paged..560].iter().all(|o| *o), "seed {seed}");
-            assert!(
-                resolved >= 559 + stability(DetectorKind::ErrorRate),
-                "seed {seed}: {resolved}"
-            );
-            assert!(
-                resolved <= 560 + 60 + stability(DetectorKind::ErrorRate),
-                "seed {seed}: {resolved}"
-            );
+            assert!(resolved >= 559 + STABLE_FOR, "seed {seed}: {resolved}");
+            assert!(resolved <= 560 + 60 + STABLE_FOR, "seed {seed}: {resolved}");
             assert!(last.evidence.contains("flaps"), "{}", last.evidence);
             let flapping = out
                 .iter()
@@ -490,6 +506,36 @@ mod tests {
                 flapping.1.evidence
             );
         }
+    }
+
+    #[test]
+    fn a_short_episode_stays_open_for_stable_for_after_its_last_bad_second() {
+        // 15 s of 30% errors: shorter than the default 90 s, so held open;
+        // with `stable_for: 20s` it is not short and resolves with its detector.
+        let fault = |t: i64| if (60..75).contains(&t) { 0.30 } else { 0.001 };
+        let resolved_at = |holds| {
+            let (out, _) = route_with(3, 400, holds, fault);
+            assert_eq!(count(&out, SignalState::Fired), 1, "{out:?}");
+            let (t, s) = out
+                .iter()
+                .find(|(_, s)| s.state == SignalState::Resolved)
+                .unwrap()
+                .clone();
+            // Either way the episode's end is the fault's.
+            let ended = s.ended.unwrap().timestamp() - T0;
+            assert!((70..=78).contains(&ended), "ended at {ended}");
+            t
+        };
+        let held = resolved_at(Holds::default());
+        assert!(
+            (74 + STABLE_FOR..=76 + STABLE_FOR).contains(&held),
+            "{held}"
+        );
+        let quick = resolved_at(Holds {
+            stable_for: 20,
+            ..Holds::default()
+        });
+        assert!((90..=130).contains(&quick), "{quick}");
     }
 
     #[test]
@@ -517,7 +563,7 @@ mod tests {
             let now = T0 + t;
             let health = |_, _, f, n| d.health(f, n);
             let mut here = Vec::new();
-            layer.poll(now, 5, &health, &mut here);
+            layer.poll(now, Holds::default(), &health, &mut here);
             if t % 2 == 0 {
                 let class = if down(t) {
                     FailureClass::Connect
@@ -527,9 +573,9 @@ mod tests {
                 let raw = d.observe("e", now, class, "connect: refused");
                 let health = |_, _, f, n| d.health(f, n);
                 if let Some(s) = raw {
-                    layer.feed(s, now, 5, &health, &mut here);
+                    layer.feed(s, now, Holds::default(), &health, &mut here);
                 }
-                layer.poll(now, 5, &health, &mut here);
+                layer.poll(now, Holds::default(), &health, &mut here);
             }
             out.extend(here.into_iter().map(|s| (t, s)));
         }
@@ -565,7 +611,7 @@ mod tests {
         let mut cert = crate::core::detect::CertificateDetector::default();
         let raw = cert.observe("e", T0, 10.0);
         if let Some(s) = raw {
-            layer.feed(s, T0, 5, &|_, _, _, _| None, &mut out);
+            layer.feed(s, T0, Holds::default(), &|_, _, _, _| None, &mut out);
         }
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].state, SignalState::Fired);

@@ -317,6 +317,11 @@ pub struct Settings {
     /// A fault that heals within this long of its onset is a blip: recorded
     /// and shown, never paged (default 5 s; `0s` pages at once).
     pub min_duration: HumanDuration,
+    /// A signal that flaps (3 fires in 10 minutes) or whose episode was
+    /// shorter than this stays open until its target has been quiet this long
+    /// (default 90 s; like Prometheus's `keep_firing_for`): one page, not one
+    /// per flap.
+    pub stable_for: HumanDuration,
 }
 
 /// A latency quantile the latency detector can watch.
@@ -369,17 +374,23 @@ impl Default for Settings {
             traffic_surge: 3.0,
             latency_quantile: Quantile::P95,
             min_duration: HumanDuration(std::time::Duration::from_secs(5)),
+            stable_for: HumanDuration(std::time::Duration::from_secs(lifecycle::STABLE_FOR as u64)),
         }
     }
 }
 
 /// The longest `detect.min_duration`: an outage must still page within a minute.
 pub const MAX_MIN_DURATION: std::time::Duration = std::time::Duration::from_secs(60);
+/// The longest `detect.stable_for`: a resolved fault must not look open for hours.
+pub const MAX_STABLE_FOR: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl Settings {
-    /// `min_duration` in whole seconds.
-    pub fn min_duration_s(&self) -> i64 {
-        self.min_duration.get().as_secs() as i64
+    /// The lifecycle's waits (`min_duration`, `stable_for`) in whole seconds.
+    pub fn holds(&self) -> lifecycle::Holds {
+        lifecycle::Holds {
+            min_duration: self.min_duration.get().as_secs() as i64,
+            stable_for: self.stable_for.get().as_secs() as i64,
+        }
     }
 
     /// The error-rate thresholds as fractions.
@@ -430,6 +441,16 @@ impl Settings {
                     HumanDuration(MAX_MIN_DURATION)
                 ),
                 "e.g. min_duration: 5s lets a 3-second pod restart pass without a page",
+            ));
+        }
+        if self.stable_for.get() > MAX_STABLE_FOR {
+            return Some((
+                format!(
+                    "detect.stable_for is {}: a resolved fault would look open for over {}",
+                    self.stable_for,
+                    HumanDuration(MAX_STABLE_FOR)
+                ),
+                "e.g. stable_for: 90s resolves a flapping signal after 90 s of quiet",
             ));
         }
         let drop = self.traffic_drop.fraction();
@@ -676,12 +697,17 @@ mod tests {
     #[test]
     fn min_duration_is_read_and_bounded() {
         let s: Settings = yaml_serde::from_str("min_duration: 3s").unwrap();
-        assert_eq!(s.min_duration_s(), 3);
-        assert_eq!(Settings::default().min_duration_s(), 5);
+        assert_eq!(s.holds().min_duration, 3);
+        assert_eq!(Settings::default().holds(), lifecycle::Holds::default());
         assert!(s.problem().is_none());
         let long: Settings = yaml_serde::from_str("min_duration: 2m").unwrap();
         let (message, _) = long.problem().unwrap();
         assert!(message.contains("detect.min_duration is 2m"), "{message}");
+        let s: Settings = yaml_serde::from_str("stable_for: 30s").unwrap();
+        assert_eq!(s.holds().stable_for, 30);
+        let long: Settings = yaml_serde::from_str("stable_for: 2h").unwrap();
+        let (message, _) = long.problem().unwrap();
+        assert!(message.contains("detect.stable_for is 2h"), "{message}");
     }
 
     #[test]
