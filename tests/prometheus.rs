@@ -12,80 +12,26 @@ use incident_commander::source::prometheus::PromClient;
 use incident_commander::source::scrape;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Prometheus {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::prometheus::Prometheus;
 
 /// Starts Prometheus scraping `target` (host:port) every second; `None` when not installed.
-async fn start_prometheus(target: &str) -> Option<Prometheus> {
-    if Command::new("prometheus")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        if std::env::var("IC_REQUIRE_PROMETHEUS").as_deref() == Ok("1") {
-            panic!(
-                "IC_REQUIRE_PROMETHEUS=1 but the prometheus binary is missing (apt-get install prometheus)"
-            );
-        }
-        eprintln!("SKIPPED: prometheus is not installed (apt-get install prometheus)");
-        return None;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &cfg,
-        format!("global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nscrape_configs:\n  - job_name: demo\n    static_configs: [{{targets: ['{target}']}}]\n"),
+fn start_prometheus(target: &str) -> Option<Prometheus> {
+    Prometheus::start(
+        &format!(
+            "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nscrape_configs:\n  - job_name: demo\n    static_configs: [{{targets: ['{target}']}}]\n"
+        ),
+        &[],
     )
-    .unwrap();
-    let port = support::free_port();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let prom = Prometheus {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let client = scrape::client(Duration::from_secs(2)).unwrap();
-    loop {
-        if let Ok(r) = client.get(format!("{}/-/ready", prom.url)).send().await
-            && r.status() == 200
-        {
-            return Some(prom);
-        }
-        assert!(Instant::now() < deadline, "Prometheus did not become ready");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
-#[tokio::test]
+// Multi-threaded: starting Prometheus blocks this thread while the demo API serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_source_agrees_with_our_own_scrape() {
     let server = DemoServer::start(demo::load_scenario("calm").unwrap(), 0, 0.0)
         .await
         .unwrap();
-    let Some(prom) = start_prometheus(&server.addr().to_string()).await else {
+    let Some(prom) = start_prometheus(&server.addr().to_string()) else {
         return;
     };
     let http = scrape::client(Duration::from_secs(10)).unwrap();

@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests: free ports, a real Alertmanager,
+//! a real Prometheus (`prometheus`),
 //! the hostile HTTP server (`hostile`), a blocking HTTP client (`http`), tmux
 //! sessions (`tmux`) and `ic` as a child process whose output lines are
 //! collected as they come (`proc`).
@@ -7,6 +8,7 @@
 pub mod hostile;
 pub mod http;
 pub mod proc;
+pub mod prometheus;
 pub mod tmux;
 
 use std::process::{Child, Command, Stdio};
