@@ -51,6 +51,10 @@ pub enum Command {
     /// List playbooks, or show one with the exact commands it would run (a dry run).
     #[command(subcommand)]
     Playbook(PlaybookCommand),
+    /// Silence targets for a while (a deploy, a known problem): their signals are
+    /// recorded and shown but never page or open an incident.
+    #[command(subcommand)]
+    Silence(SilenceCommand),
     /// Write a commented starter ic.yaml.
     Init(InitArgs),
     /// Print shell completions.
@@ -341,4 +345,77 @@ mod tests {
             "{e}"
         );
     }
+}
+
+/// `ic silence`.
+#[derive(Debug, Subcommand)]
+pub enum SilenceCommand {
+    /// Add a silence; prints its id. A running `ic` or `ic watch` honours it within a second.
+    Add(SilenceAddArgs),
+    /// The silences in force and to come, and the maintenance windows of the config.
+    List(SilenceListArgs),
+    /// End a silence now (its id from `ic silence list`, e.g. s3).
+    Expire(SilenceExpireArgs),
+}
+
+/// `ic silence add`.
+#[derive(Debug, clap::Args)]
+pub struct SilenceAddArgs {
+    /// The target as the endpoints table names it (`payments`, `demo /api/pay`); `*`
+    /// matches any run of characters (`demo /api/*`).
+    #[arg(
+        value_name = "TARGET",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub target: Option<String>,
+    /// Every target of the service.
+    #[arg(long)]
+    pub all: bool,
+    /// How long (e.g. 30m, 2h; at most 7 days).
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: std::time::Duration,
+    /// Why (shown wherever the silence holds a signal).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// When it starts (RFC 3339, e.g. 2026-12-05T22:00:00Z; default now).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Who (default: the config's `responder:`, else $USER@host).
+    #[arg(long, short = 'a', value_name = "NAME")]
+    pub actor: Option<String>,
+    /// Where timelines live (default: the config's `timeline_dir`, else the platform data dir).
+    #[arg(long, value_name = "DIR")]
+    pub timeline_dir: Option<PathBuf>,
+    /// Print the written event as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ic silence list`.
+#[derive(Debug, clap::Args)]
+pub struct SilenceListArgs {
+    /// Also the silences that ended.
+    #[arg(long)]
+    pub all: bool,
+    /// Where timelines live (default: the config's `timeline_dir`, else the platform data dir).
+    #[arg(long, value_name = "DIR")]
+    pub timeline_dir: Option<PathBuf>,
+    /// One JSON object per silence.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ic silence expire`.
+#[derive(Debug, clap::Args)]
+pub struct SilenceExpireArgs {
+    /// The silence's id (`ic silence list` shows it).
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Who (default: the config's `responder:`, else $USER@host).
+    #[arg(long, short = 'a', value_name = "NAME")]
+    pub actor: Option<String>,
+    /// Where timelines live (default: the config's `timeline_dir`, else the platform data dir).
+    #[arg(long, value_name = "DIR")]
+    pub timeline_dir: Option<PathBuf>,
 }

@@ -71,6 +71,9 @@ pub struct Config {
     /// Notification settings.
     #[serde(default)]
     pub notify: Notify,
+    /// Maintenance windows: the targets they cover never page while they hold.
+    #[serde(default)]
+    pub maintenance: Vec<crate::core::silence::Window>,
     /// Values that came from the environment, and credentials from URLs, to redact
     /// wherever output leaves `ic`.
     #[serde(skip)]

@@ -832,7 +832,13 @@ impl Follower {
     }
 }
 
-/// The `*.jsonl` timelines in `dir`, newest first (by file name, which starts with the UTC start).
+/// The timeline directory's silence log: `silence_added` / `silence_expired`
+/// events (`ic silence`) and the signals silences held (`signal_silenced`).
+/// Not an incident: [`timelines`] leaves it out.
+pub const SILENCE_LOG: &str = "silences.jsonl";
+
+/// The `*.jsonl` timelines in `dir`, newest first (by file name, which starts
+/// with the UTC start); the silence log is not one.
 pub fn timelines(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = fs::read_dir(dir)
         .into_iter()
@@ -841,6 +847,7 @@ pub fn timelines(dir: &Path) -> Vec<PathBuf> {
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .filter(|p| p.file_name().is_none_or(|n| n != SILENCE_LOG))
         .collect();
     files.sort();
     files.reverse();

@@ -77,6 +77,8 @@ fn example_config_documents_every_field_and_parses() {
     assert_eq!(c.metrics[0].interval.get(), Duration::from_secs(5));
     assert!((c.detect.slo.fraction() - 0.999).abs() < 1e-12);
     assert!(c.notify.webhook.is_some());
+    let windows: Vec<&str> = c.maintenance.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(windows, ["weekly db vacuum", "datacenter migration"]);
     // Every secret is known for redaction and none shows in debug output.
     let debug = format!("{c:?}");
     for (_, value) in secrets {

@@ -1049,3 +1049,41 @@ fn every_theme_draws_the_same_text_and_its_own_colours() {
             .contains(ratatui::style::Modifier::UNDERLINED)
     );
 }
+
+#[test]
+fn a_silenced_target_shows_silenced_and_the_header_names_the_silence() {
+    use incident_commander::core::silence::{Matcher, Origin, Silence};
+    let mut h = Harness::new();
+    h.send(
+        Msg::Silences(vec![Silence {
+            id: "s1".into(),
+            matcher: Matcher::parse("payments").unwrap(),
+            starts: t0(),
+            ends: t0() + chrono::Duration::minutes(30),
+            reason: "deploy 4.2".into(),
+            origin: Origin::Added("ann".into()),
+        }]),
+        t0(),
+    );
+    for s in 0..12 {
+        let at = at(s);
+        h.send(
+            Msg::Probe(
+                TargetId::Probe("payments".into()),
+                Box::new(sample(at, s < 4)),
+            ),
+            at,
+        );
+        h.send(Msg::Tick, at);
+    }
+    assert!(!h.state.incident_open(), "a silenced outage opens nothing");
+    for (w, hgt) in [(80, 24), (160, 45)] {
+        let (screen, _) = h.render(w, hgt);
+        assert!(screen.contains("SILENCED"), "{screen}");
+        assert!(
+            screen.contains("silence s1 on payments until 03:30 (1 held)"),
+            "{screen}"
+        );
+        assert!(!screen.contains("ALERT"), "{screen}");
+    }
+}

@@ -12,6 +12,7 @@ pub mod impact;
 mod lifecycle;
 pub mod run;
 mod signals;
+pub mod silences;
 pub mod targets;
 pub mod triage;
 
@@ -95,6 +96,9 @@ pub enum Msg {
     CommandNotRun(String, String),
     /// Something to tell the responder.
     Info(String),
+    /// The silences of the timeline directory's silence log (all of them,
+    /// ended and to come: the engine decides which hold now).
+    Silences(Vec<crate::core::silence::Silence>),
     /// Something failed that the responder must know of (a background task
     /// stopped, the terminal's input died, an incident could not be resumed):
     /// kept in the errors list (`E`), not only the footer.
@@ -138,6 +142,8 @@ pub enum Effect {
     SendComms(String),
     /// Write the postmortem next to the timeline.
     WritePostmortem,
+    /// Append to the timeline directory's silence log (a signal a silence held).
+    RecordSilenced(Draft),
     /// Tell the view (nothing to do without one).
     Ui(Notice),
     /// Leave.
@@ -341,6 +347,16 @@ pub struct State {
     pub banner_of: Option<(String, String, String)>,
     /// A playbook a later signal fits better (`b` switches to it).
     pub proposed_playbook: Option<String>,
+    /// The silence log's silences (`ic silence add`), as last read.
+    pub silences: Vec<crate::core::silence::Silence>,
+    /// The config's `maintenance:` windows.
+    pub maintenance: Vec<crate::core::silence::Window>,
+    /// Signals a silence holds, by (detector, target).
+    pub held: BTreeMap<(String, String), silences::Held>,
+    /// Silences already warned of as ending: (id, end).
+    pub silence_warned: std::collections::BTreeSet<(String, DateTime<Utc>)>,
+    /// Silences the open incident records: (`silence_added` or `silence_expired`, id).
+    pub silence_marks: std::collections::BTreeSet<(Kind, String)>,
 }
 
 impl State {
@@ -393,6 +409,11 @@ impl State {
             last_notified: None,
             banner_of: None,
             proposed_playbook: None,
+            silences: Vec::new(),
+            maintenance: Vec::new(),
+            held: BTreeMap::new(),
+            silence_warned: Default::default(),
+            silence_marks: Default::default(),
             stale: None,
             stale_after: chrono::Duration::hours(1),
             interactive: false,
@@ -547,6 +568,7 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
             state.sources_down.remove(&source);
         }
         Msg::Signal(s) => on_signal(state, s, &mut fx),
+        Msg::Silences(list) => state.silences = list,
         Msg::Appended(e) => on_appended(state, e, &mut fx),
         Msg::AppendFailed(why) => {
             state.unsaved = state.unsaved.max(1);
@@ -650,6 +672,10 @@ fn on_command_done(state: &mut State, done: CommandDone, fx: &mut Vec<Effect>) {
 fn on_appended(state: &mut State, e: Event, fx: &mut Vec<Effect>) {
     let ts = e.ts;
     let ours_resolved = e.kind == Kind::SignalResolved && e.actor == "ic";
+    if e.kind == Kind::IncidentOpened {
+        state.silence_marks.clear();
+    }
+    silences::on_appended(state, &e);
     let view = state.incident.get_or_insert_with(IncidentView::default);
     view.state.apply(&e);
     let kind = e.kind;
@@ -694,6 +720,7 @@ fn on_tick(state: &mut State, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
     for s in signals {
         on_signal(state, s, fx);
     }
+    silences::on_tick(state, fx);
     // A metric snapshot a minute while an incident is open: the postmortem counts the impact.
     if state.incident_open()
         && state

@@ -25,9 +25,14 @@ fn on_blip(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
     fx.push(Effect::Notify(s, false));
 }
 
+/// A signal from a detector or Alertmanager: held by a silence, or joining
+/// or opening the incident, and notified once per burst.
 pub(super) fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
     if s.state == SignalState::Blip {
         on_blip(state, s, fx);
+        return;
+    }
+    if super::silences::hold(state, &s, fx) {
         return;
     }
     // After a restart, detectors start afresh and fire again for what the open

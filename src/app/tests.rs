@@ -290,6 +290,15 @@ fn an_update_falls_due_once_per_period_and_a_sent_update_resets_it() {
 /// fed one second at a time: `errors(s)` 5xx in second `s`. Returns every
 /// effect, with the events it appends written back in.
 fn route_run(secs: i64, errors: impl Fn(i64) -> f64) -> (State, Vec<Effect>) {
+    route_run_with(secs, errors, |_| {})
+}
+
+/// [`route_run`] with the engine prepared first (silences, maintenance).
+fn route_run_with(
+    secs: i64,
+    errors: impl Fn(i64) -> f64,
+    prepare: impl FnOnce(&mut State),
+) -> (State, Vec<Effect>) {
     let mut s = State::new(
         "shop",
         "ann",
@@ -299,6 +308,7 @@ fn route_run(secs: i64, errors: impl Fn(i64) -> f64) -> (State, Vec<Effect>) {
         "/nowhere".into(),
         t0(),
     );
+    prepare(&mut s);
     let mut all = Vec::new();
     for i in 0..secs {
         let at = t0() + chrono::Duration::seconds(i);
@@ -413,5 +423,185 @@ fn a_flapping_route_is_one_incident_and_one_notification() {
     assert!(
         resolved >= t0() + chrono::Duration::seconds(659 + 90),
         "{resolved}"
+    );
+}
+
+fn silence(id: &str, pattern: &str, from: i64, until: i64) -> crate::core::silence::Silence {
+    crate::core::silence::Silence {
+        id: id.into(),
+        matcher: crate::core::silence::Matcher::parse(pattern).unwrap(),
+        starts: t0() + chrono::Duration::seconds(from),
+        ends: t0() + chrono::Duration::seconds(until),
+        reason: "deploy 4.2".into(),
+        origin: crate::core::silence::Origin::Added("ann".into()),
+    }
+}
+
+fn silenced(fx: &[Effect]) -> Vec<payload::SignalSilenced> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::RecordSilenced(d) => match d.payload() {
+                Ok(payload::Payload::SignalSilenced(p)) => Some(p),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_silenced_outage_is_recorded_but_opens_nothing_and_pages_no_one() {
+    // Every request fails from 100 s to 300 s, under a silence of `shop /api/*`.
+    let (s, fx) = route_run_with(
+        500,
+        |i| if (100..300).contains(&i) { 20.0 } else { 0.0 },
+        |s| s.silences = vec![silence("s1", "shop /api/*", 0, 600)],
+    );
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Open(_))), "{fx:?}");
+    assert!(pages(&fx).is_empty(), "{fx:?}");
+    assert!(!s.incident_open());
+    let held = silenced(&fx);
+    let states: Vec<&str> = held.iter().map(|h| h.state.as_str()).collect();
+    assert!(
+        states.contains(&"fired") && states.contains(&"resolved"),
+        "{states:?}"
+    );
+    assert!(held.iter().all(|h| h.silence == "s1"));
+    let signal = held[0].signal.as_ref().unwrap();
+    assert_eq!(signal.target, "shop /api/payments");
+    // The onset is the fault's, as the detector estimated it.
+    let onset = signal.started.unwrap();
+    assert!(
+        (onset - (t0() + chrono::Duration::seconds(100)))
+            .num_seconds()
+            .abs()
+            <= 5,
+        "{onset}"
+    );
+    assert!(s.held.is_empty(), "resolved while held: let go");
+}
+
+#[test]
+fn a_silence_of_another_target_holds_nothing() {
+    let (s, fx) = route_run_with(
+        200,
+        |i| if i >= 100 { 20.0 } else { 0.0 },
+        |s| {
+            s.silences = vec![
+                silence("s1", "search", 0, 600),
+                silence("s2", "shop /api/payments", 300, 600),
+            ]
+        },
+    );
+    assert_eq!(pages(&fx).len(), 1, "s2 has not started: {fx:?}");
+    assert!(silenced(&fx).is_empty());
+    assert!(s.incident_open());
+}
+
+#[test]
+fn a_signal_still_firing_when_its_silence_ends_pages_then() {
+    let (s, fx) = route_run_with(
+        400,
+        |i| if i >= 100 { 20.0 } else { 0.0 },
+        |s| s.silences = vec![silence("s1", "*", 0, 200)],
+    );
+    let paged = pages(&fx);
+    assert_eq!(paged.len(), 1, "{fx:?}");
+    assert_eq!(
+        paged[0].at,
+        t0() + chrono::Duration::seconds(200),
+        "paged as the silence ended"
+    );
+    assert!(
+        paged[0].evidence.contains("held by silence s1"),
+        "{}",
+        paged[0].evidence
+    );
+    assert!(
+        (paged[0].started - (t0() + chrono::Duration::seconds(100)))
+            .num_seconds()
+            .abs()
+            <= 5
+    );
+    assert!(s.incident_open());
+    // The incident records the silence that held its first signal.
+    let inc = s.incident.as_ref().unwrap();
+    assert!(
+        inc.events
+            .iter()
+            .any(|e| e.kind == Kind::SilenceAdded && e.data["silence"] == "s1"),
+        "{:?}",
+        inc.events.iter().map(|e| e.kind).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_silence_warns_once_five_minutes_before_it_ends() {
+    let mut s = engine();
+    s.silences = vec![silence("s1", "payments", 0, 600)];
+    let reminders = |fx: &[Effect]| fx.iter().filter(|e| matches!(e, Effect::Remind(_))).count();
+    let mut count = Vec::new();
+    for i in [0, 299, 300, 301, 400, 599] {
+        count.push(reminders(&update(
+            &mut s,
+            Msg::Tick,
+            t0() + chrono::Duration::seconds(i),
+        )));
+    }
+    assert_eq!(count, [0, 0, 1, 0, 0, 0]);
+    assert!(
+        s.message
+            .as_deref()
+            .is_some_and(|m| m.contains("silence s1 ends in 5 min")),
+        "{:?}",
+        s.message
+    );
+}
+
+#[test]
+fn a_maintenance_window_holds_like_a_silence() {
+    let window: crate::core::silence::Window = yaml_serde::from_str(
+        "{name: db vacuum, targets: [\"shop *\"], from: 2026-11-22T03:00:00Z, until: 2026-11-22T04:00:00Z}",
+    )
+    .unwrap();
+    let (s, fx) = route_run_with(
+        300,
+        |i| if i >= 100 { 20.0 } else { 0.0 },
+        |s| s.maintenance = vec![window],
+    );
+    assert!(pages(&fx).is_empty(), "{fx:?}");
+    let held = silenced(&fx);
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].silence, "m1");
+    assert_eq!(s.held.len(), 1, "still failing, still held");
+}
+
+#[test]
+fn an_open_incident_records_each_silence_in_force_and_its_end_once() {
+    let mut s = engine();
+    let fx = ask(&mut s, Intent::Severity(Severity::Sev2));
+    written(&mut s, &fx);
+    update(
+        &mut s,
+        Msg::Silences(vec![silence("s1", "payments", 0, 60)]),
+        t0(),
+    );
+    let mut kinds = Vec::new();
+    for i in 1..120 {
+        let at = t0() + chrono::Duration::seconds(i);
+        let fx = update(&mut s, Msg::Tick, at);
+        for d in appended(&fx) {
+            if matches!(d.kind, Kind::SilenceAdded | Kind::SilenceExpired) {
+                kinds.push((i, d.kind, d.data["silence"].clone()));
+            }
+        }
+        written(&mut s, &fx);
+    }
+    assert_eq!(
+        kinds,
+        [
+            (1, Kind::SilenceAdded, json!("s1")),
+            (60, Kind::SilenceExpired, json!("s1"))
+        ]
     );
 }

@@ -39,27 +39,7 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
         )
         .into());
     }
-    if let Some(a) = &args.actor
-        && (a.chars().count() > 64 || a.chars().any(char::is_control))
-    {
-        return Err(UsageError(
-            "--actor must be a name of at most 64 characters without control characters".into(),
-        )
-        .into());
-    }
-    let actor = args
-        .actor
-        .clone()
-        .filter(|a| !a.trim().is_empty())
-        .unwrap_or_else(|| {
-            let configured = crate::config::Config::discover(config).ok();
-            crate::responder::name(
-                configured
-                    .as_ref()
-                    .and_then(|c| c.responder.as_ref())
-                    .map(|r| r.expose()),
-            )
-        });
+    let actor = actor_name(args.actor.as_deref(), config)?;
     let now = crate::clock::now();
     // With --stdin each line is a message and this draft is never written: it only
     // checks the kind and its options, on a text every kind accepts (a severity
@@ -422,4 +402,29 @@ fn draft(
         );
     }
     Ok((command, d))
+}
+
+/// Who an `ic event` or `ic silence` is by: `--actor` (one short line), else
+/// the config's `responder:`, else `$USER@host`.
+pub(super) fn actor_name(explicit: Option<&str>, config: Option<&Path>) -> anyhow::Result<String> {
+    if let Some(a) = explicit
+        && (a.chars().count() > 64 || a.chars().any(char::is_control))
+    {
+        return Err(UsageError(
+            "--actor must be a name of at most 64 characters without control characters".into(),
+        )
+        .into());
+    }
+    Ok(explicit
+        .map(str::to_string)
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(|| {
+            let configured = crate::config::Config::discover(config).ok();
+            crate::responder::name(
+                configured
+                    .as_ref()
+                    .and_then(|c| c.responder.as_ref())
+                    .map(|r| r.expose()),
+            )
+        }))
 }

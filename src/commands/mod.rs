@@ -18,6 +18,7 @@ mod playbook;
 mod postmortem;
 mod scrape;
 mod setup;
+mod silence;
 mod simulate;
 mod view;
 mod watch;
@@ -85,6 +86,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Event(args) => event::run(&args, cli.config.as_deref()),
         Command::Postmortem(args) => postmortem::run(&args, cli.config.as_deref()),
         Command::Playbook(args) => playbook::run(&args, cli.config.as_deref()),
+        Command::Silence(args) => silence::run(&args, cli.config.as_deref()),
     }
 }
 

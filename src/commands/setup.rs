@@ -142,6 +142,7 @@ fn state_for(sources: &Sources, playbooks: Vec<Playbook>, dir: PathBuf) -> State
         .as_ref()
         .map(|e| e.expose().trim().to_string());
     state.auto_open = config.incidents.auto_open;
+    state.maintenance = config.maintenance.clone();
     state.stale_after = chrono::Duration::from_std(config.incidents.stale_after.get())
         .unwrap_or(chrono::Duration::hours(1));
     let probes: Vec<(String, url::Url)> = sources

@@ -177,6 +177,22 @@ fn report(rt: &mut Runtime, json: bool, said: &mut Option<String>) {
     for signal in rt.notified.drain(..) {
         print_signal(&signal, json);
     }
+    // Signals a silence held: printed, never sent.
+    for d in rt.silenced.drain(..) {
+        let at = d.at.unwrap_or(rt.state.now);
+        if json {
+            let mut obj = d.data.clone();
+            obj["type"] = serde_json::json!("silenced");
+            obj["at"] = serde_json::json!(crate::core::event::format_ts(at));
+            out!("{obj}");
+        } else {
+            out!(
+                "{} SILENCED {}",
+                at.format("%H:%M:%S"),
+                crate::core::text::escape(&d.msg)
+            );
+        }
+    }
     if rt.state.message != *said {
         said.clone_from(&rt.state.message);
         if let Some(m) = said {

@@ -193,6 +193,14 @@ pub enum Kind {
     Lifecycle,
     /// The cause, for the postmortem (data: `technical`, `process`).
     RootCause,
+    /// A silence: signals of the targets it covers are recorded, never paged
+    /// (data: `silence`, `target`, `starts`, `ends`, `reason`). In the timeline
+    /// directory's silence log, and copied into an incident it bears on.
+    SilenceAdded,
+    /// A silence ended before its time, or (in an incident) ran out (data: `silence`).
+    SilenceExpired,
+    /// A signal held back by a silence (data: `silence`, `state`, `signal`).
+    SignalSilenced,
     /// A kind this version does not know (written by a newer `ic`).
     #[serde(other)]
     Unknown,
@@ -200,7 +208,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind this version writes.
-    pub const ALL: [Kind; 29] = [
+    pub const ALL: [Kind; 32] = [
         Kind::IncidentOpened,
         Kind::IncidentClosed,
         Kind::SignalFired,
@@ -230,6 +238,9 @@ impl Kind {
         Kind::ActionItem,
         Kind::Lifecycle,
         Kind::RootCause,
+        Kind::SilenceAdded,
+        Kind::SilenceExpired,
+        Kind::SignalSilenced,
     ];
 
     /// The snake_case name written to the file.
@@ -264,6 +275,9 @@ impl Kind {
             Kind::ActionItem => "action_item",
             Kind::Lifecycle => "lifecycle",
             Kind::RootCause => "root_cause",
+            Kind::SilenceAdded => "silence_added",
+            Kind::SilenceExpired => "silence_expired",
+            Kind::SignalSilenced => "signal_silenced",
             Kind::Unknown => "unknown",
         }
     }

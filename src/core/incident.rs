@@ -285,6 +285,9 @@ pub struct Incident {
     /// Blips seen while it was open (faults healed within `detect.min_duration`,
     /// never paged): (when, detector, target), in file order.
     pub blips: Vec<(DateTime<Utc>, String, String)>,
+    /// Silences in force while it was open, their ends and the signals they
+    /// held, in file order (tag: the silence's id).
+    pub silences: Vec<Entry>,
     /// Commands run (or running), in the order they started.
     pub commands: Vec<CommandRecord>,
     /// The target `{target}` means: the first signal's, or the one a responder chose.
@@ -380,6 +383,19 @@ impl Incident {
             }),
             Payload::Lifecycle(p) => self.apply_lifecycle(e, p),
             Payload::RootCause(p) => self.root_cause = Some((p.technical, p.process)),
+            Payload::SilenceAdded(payload::SilenceAdded { silence, .. })
+            | Payload::SilenceExpired(payload::SilenceExpired { silence })
+            | Payload::SignalSilenced(payload::SignalSilenced { silence, .. }) => {
+                self.silences.push(Entry {
+                    at: e.ts,
+                    actor: e.actor.clone(),
+                    text: e.msg.clone(),
+                    tags: vec![silence]
+                        .into_iter()
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                });
+            }
             Payload::Unknown(_) => {}
         }
     }
@@ -975,6 +991,9 @@ fn deliberate(kind: Kind) -> bool {
             | Kind::SignalUpdated
             | Kind::SignalResolved
             | Kind::SignalBlip
+            | Kind::SignalSilenced
+            | Kind::SilenceAdded
+            | Kind::SilenceExpired
             | Kind::MetricSnapshot
             | Kind::ImpactMeasured
             | Kind::ChangeMarker
@@ -1307,6 +1326,33 @@ mod tests {
                 ),
             ),
             (
+                221,
+                Draft::new(
+                    Kind::SilenceAdded,
+                    "ic",
+                    "silence: s1 search until …",
+                    json!({"silence": "s1", "target": "search", "reason": "deploy"}),
+                ),
+            ),
+            (
+                222,
+                Draft::new(
+                    Kind::SignalSilenced,
+                    "ic",
+                    "silenced by s1",
+                    json!({"silence": "s1", "state": "fired", "signal": {"target": "search"}}),
+                ),
+            ),
+            (
+                223,
+                Draft::new(
+                    Kind::SilenceExpired,
+                    "ic",
+                    "silence s1 ended",
+                    json!({"silence": "s1"}),
+                ),
+            ),
+            (
                 1000,
                 Draft::new(Kind::IncidentClosed, "ann", "closed", Value::Null),
             ),
@@ -1596,6 +1642,15 @@ mod tests {
             !s.signals
                 .contains_key(&("down".to_string(), "orders".to_string()))
         );
+        // Silences are on record; the signal one held is no signal of the incident.
+        let silences: Vec<(&str, &[String])> = s
+            .silences
+            .iter()
+            .map(|e| (e.text.as_str(), e.tags.as_slice()))
+            .collect();
+        assert_eq!(silences.len(), 3, "{silences:?}");
+        assert!(silences.iter().all(|(_, tags)| *tags == ["s1".to_string()]));
+        assert!(!s.signals.keys().any(|(_, target)| target == "search"));
         assert_eq!(s.playbook.as_deref(), Some("http-5xx-spike"));
         assert_eq!(s.phase, Some(Phase::Resolve));
         assert!(

@@ -14,6 +14,7 @@ pub mod redact;
 pub mod sample;
 pub mod scenario;
 pub mod signal;
+pub mod silence;
 pub mod text;
 pub mod units;
 pub mod verify;

@@ -571,6 +571,55 @@ pub struct RootCause {
     pub process: String,
 }
 
+/// `silence_added`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SilenceAdded {
+    /// Its id when copied from the silence log into an incident (in the log
+    /// itself empty: the id is `s<seq>`).
+    #[serde(
+        deserialize_with = "lenient::text",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub silence: String,
+    /// The target pattern (`*`: every target).
+    #[serde(deserialize_with = "lenient::text")]
+    pub target: String,
+    /// When it starts (default: the event's time).
+    #[serde(deserialize_with = "lenient::time", serialize_with = "ser_time")]
+    pub starts: Option<DateTime<Utc>>,
+    /// When it ends.
+    #[serde(deserialize_with = "lenient::time", serialize_with = "ser_time")]
+    pub ends: Option<DateTime<Utc>>,
+    /// Why.
+    #[serde(deserialize_with = "lenient::text")]
+    pub reason: String,
+}
+
+/// `silence_expired`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SilenceExpired {
+    /// The silence's id (`s3`, `m1`).
+    #[serde(deserialize_with = "lenient::text")]
+    pub silence: String,
+}
+
+/// `signal_silenced`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SignalSilenced {
+    /// The silence that held it.
+    #[serde(deserialize_with = "lenient::text")]
+    pub silence: String,
+    /// `fired` or `resolved`.
+    #[serde(deserialize_with = "lenient::text")]
+    pub state: String,
+    /// The signal.
+    #[serde(deserialize_with = "lenient::any")]
+    pub signal: Option<SignalData>,
+}
+
 /// An event's payload, typed by its kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
@@ -618,6 +667,12 @@ pub enum Payload {
     Lifecycle(Lifecycle),
     /// `root_cause`.
     RootCause(RootCause),
+    /// `silence_added`.
+    SilenceAdded(SilenceAdded),
+    /// `silence_expired`.
+    SilenceExpired(SilenceExpired),
+    /// `signal_silenced`.
+    SignalSilenced(SignalSilenced),
     /// A kind this version does not know: the data as it is.
     Unknown(Value),
 }
@@ -664,6 +719,9 @@ impl Payload {
             Kind::ActionItem => Payload::ActionItem(read(data)?),
             Kind::Lifecycle => Payload::Lifecycle(read(data)?),
             Kind::RootCause => Payload::RootCause(read(data)?),
+            Kind::SilenceAdded => Payload::SilenceAdded(read(data)?),
+            Kind::SilenceExpired => Payload::SilenceExpired(read(data)?),
+            Kind::SignalSilenced => Payload::SignalSilenced(read(data)?),
             Kind::Unknown => Payload::Unknown(data.clone()),
         })
     }
@@ -699,6 +757,9 @@ impl Payload {
             Payload::ActionItem(p) => to_data(p),
             Payload::Lifecycle(p) => to_data(p),
             Payload::RootCause(p) => to_data(p),
+            Payload::SilenceAdded(p) => to_data(p),
+            Payload::SilenceExpired(p) => to_data(p),
+            Payload::SignalSilenced(p) => to_data(p),
             Payload::Unknown(v) => v.clone(),
         }
     }

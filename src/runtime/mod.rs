@@ -22,6 +22,7 @@ use ports::{Clock, CommandRunner, Notifications, Ports};
 use timelines::{Opened, Timeline, Timelines};
 
 pub mod ports;
+mod silences;
 pub mod timelines;
 use crate::source::probe::ProbeTarget;
 use crate::source::schedule::{self, ProbeEvent};
@@ -192,6 +193,11 @@ pub struct Runtime {
     /// Signals reported while handling the last messages (drained by the front end;
     /// not all were sent to the notifiers: see `Effect::Notify`).
     pub notified: Vec<Signal>,
+    /// Signals a silence held, as recorded in the silence log while handling
+    /// the last messages (drained by the front end).
+    pub silenced: Vec<Draft>,
+    /// The timeline directory's silence log.
+    silence_log: silences::SilenceLog,
     /// The open incident's timeline: appended to, and followed for what other
     /// processes (`ic event`, another `ic`) append.
     timeline: Option<Box<dyn Timeline>>,
@@ -310,10 +316,20 @@ impl Runtime {
         }
         let (tx, rx) = mpsc::channel::<Msg>(4096);
         let (stop_tx, _) = watch::channel(false);
+        // The silences in force before the first signal can fire.
+        let mut silence_log = silences::SilenceLog::default();
+        learn_silences(
+            &mut state,
+            &mut silence_log,
+            ports.timelines.as_ref(),
+            ports.clock.now(),
+        );
         Runtime {
             state,
             written: Vec::new(),
             notified: Vec::new(),
+            silenced: Vec::new(),
+            silence_log,
             timeline,
             timelines: ports.timelines,
             known,
@@ -625,6 +641,14 @@ impl Runtime {
     /// unsaved events and picks up what other processes appended.
     pub fn handle(&mut self, msg: Msg) {
         let tick = matches!(msg, Msg::Tick);
+        if tick {
+            learn_silences(
+                &mut self.state,
+                &mut self.silence_log,
+                self.timelines.as_ref(),
+                self.clock.now(),
+            );
+        }
         let fx = app::update(&mut self.state, msg, self.clock.now());
         if tick {
             if !self.pending.is_empty() || !self.stray.is_empty() {
@@ -651,6 +675,7 @@ impl Runtime {
         }
         self.written.clear();
         self.notified.clear();
+        self.silenced.clear();
     }
 
     /// Stops a running command (its whole process group) and records how it
@@ -815,6 +840,18 @@ impl Runtime {
                 self.flush();
             }
             Effect::Remind(text) => self.notifier.reminder(&text),
+            Effect::RecordSilenced(mut draft) => {
+                draft.at.get_or_insert(now);
+                crate::core::redact::redact_json(&mut draft.data, &self.secrets);
+                draft.msg = crate::core::redact::redact_text(&draft.msg, &self.secrets);
+                if let Err(why) =
+                    self.silence_log
+                        .record(self.timelines.as_ref(), draft.clone(), now)
+                {
+                    self.say(why);
+                }
+                self.silenced.push(draft);
+            }
             Effect::Notify(sig, send) => {
                 if send {
                     self.notifier.signal(&sig);
@@ -1150,4 +1187,20 @@ fn replay(
     }
     state.timeline_path = Some(path.to_path_buf());
     Ok(t)
+}
+
+/// Gives the engine the silence log's silences when they changed (or says why
+/// the log cannot be read, once).
+fn learn_silences(
+    state: &mut State,
+    log: &mut silences::SilenceLog,
+    timelines: &dyn Timelines,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let msg = match log.poll(timelines) {
+        silences::Found::Nothing => return,
+        silences::Found::Silences(list) => Msg::Silences(list),
+        silences::Found::Problem(text) => Msg::TaskFailed(text),
+    };
+    app::update(state, msg, now);
 }

@@ -54,6 +54,9 @@ pub trait Timelines: Send {
     /// Renders the postmortem of the timeline at `path` and stores it beside
     /// it; returns where.
     fn write_postmortem(&self, path: &Path) -> Result<PathBuf, String>;
+    /// The directory's silence log ([`journal::SILENCE_LOG`]), followed from
+    /// its start; `None` while it does not exist, unless `create`.
+    fn silence_log(&self, create: bool) -> Result<Option<Box<dyn Timeline>>, JournalError>;
 }
 
 /// The timeline files of a directory.
@@ -134,6 +137,14 @@ impl Timelines for FileTimelines {
         let text = crate::core::postmortem::markdown(&replay.events);
         crate::paths::write_private(&out, text.as_bytes()).map_err(|e| e.to_string())?;
         Ok(out)
+    }
+
+    fn silence_log(&self, create: bool) -> Result<Option<Box<dyn Timeline>>, JournalError> {
+        let path = self.dir.join(journal::SILENCE_LOG);
+        if !create && std::fs::symlink_metadata(&path).is_err() {
+            return Ok(None);
+        }
+        Journal::open(&path).map(|j| Some(FileTimeline::of(j)))
     }
 }
 
@@ -368,6 +379,14 @@ impl Timelines for MemoryTimelines {
         let out = path.with_extension("postmortem.md");
         store.postmortems.insert(out.clone(), text);
         Ok(out)
+    }
+
+    fn silence_log(&self, create: bool) -> Result<Option<Box<dyn Timeline>>, JournalError> {
+        let path = self.store().dir.join(journal::SILENCE_LOG);
+        if !create && !self.store().files.contains_key(&path) {
+            return Ok(None);
+        }
+        self.open(&path).map(Some)
     }
 }
 

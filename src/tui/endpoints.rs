@@ -77,7 +77,12 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) -> Rect {
             let mut cells = vec![
                 Cell::from(src),
                 Cell::from(escape(&t.name).into_owned()),
-                Cell::from(Span::styled(r.health.label(), th.health(r.health))),
+                if s.held.keys().any(|(_, target)| *target == t.name) {
+                    // Failing, but a silence holds it: shown, never paged.
+                    Cell::from(Span::styled("SILENCED", th.warn()))
+                } else {
+                    Cell::from(Span::styled(r.health.label(), th.health(r.health)))
+                },
                 Cell::from(format!("{:.1}", r.rps)),
                 Cell::from(Span::styled(
                     pct(r.err),

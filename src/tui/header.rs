@@ -184,6 +184,26 @@ fn health(line: &mut Vec<Span<'_>>, s: &State, th: Theme) {
             th.bad(),
         ));
     }
+    let silences = crate::app::silences::in_force(s);
+    if let Some(first) = silences.first() {
+        let held = s.held.len();
+        let text = if silences.len() == 1 {
+            format!(
+                " · silence {} on {} until {}",
+                first.id,
+                escape(first.matcher.text()),
+                first.ends.format("%H:%M")
+            )
+        } else {
+            format!(" · {} silences", silences.len())
+        };
+        let held = if held > 0 {
+            format!(" ({held} held)")
+        } else {
+            String::new()
+        };
+        line.push(Span::styled(format!("{text}{held}"), th.warn()));
+    }
     for (name, why) in &s.sources_down {
         line.push(Span::styled(
             format!(" · {} down: {}", escape(name), escape(why)),

@@ -121,12 +121,13 @@ pub fn terminate(child: &mut Child, within: Duration) -> Option<ExitStatus> {
     }
 }
 
-/// The incident timelines (`*.jsonl`) in `dir`, sorted.
+/// The incident timelines (`*.jsonl` but the silence log) in `dir`, sorted.
 pub fn timelines(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+                .filter(|p| p.file_name().is_some_and(|n| n != "silences.jsonl"))
                 .collect()
         })
         .unwrap_or_default();

@@ -54,10 +54,22 @@ impl Session {
         let name = format!("ic-{tag}-{}", std::process::id());
         let cmd = format!("{shell}; echo IC-EXIT=$?; sleep 60");
         let (w, h) = (w.to_string(), h.to_string());
-        let out = Command::new("tmux")
-            .args(["new-session", "-d", "-s", &name, "-x", &w, "-y", &h, &cmd])
-            .output()
-            .unwrap();
+        // A session started while the last one's server is exiting (a test that
+        // just dropped its session) fails with "server exited unexpectedly":
+        // tried again, a few times, with a fresh server.
+        let mut tries = 0;
+        let out = loop {
+            let out = Command::new("tmux")
+                .args(["new-session", "-d", "-s", &name, "-x", &w, "-y", &h, &cmd])
+                .output()
+                .unwrap();
+            tries += 1;
+            let raced = String::from_utf8_lossy(&out.stderr).contains("server exited unexpectedly");
+            if out.status.success() || !raced || tries == 5 {
+                break out;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        };
         assert!(
             out.status.success(),
             "{}",
