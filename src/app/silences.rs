@@ -52,10 +52,11 @@ pub(super) fn hold(state: &mut State, s: &Signal, fx: &mut Vec<Effect>) -> bool 
         return false;
     };
     state.say(format!(
-        "silenced: {} on {} ({}) — recorded, not paged",
+        "silenced by {} ({}): {} on {} — recorded, not paged",
+        silence.id,
+        silence.reason,
         s.kind.as_str(),
-        s.target,
-        silence.describe()
+        s.target
     ));
     state.held.insert(
         key,
@@ -111,6 +112,12 @@ pub(super) fn on_tick(state: &mut State, fx: &mut Vec<Effect>) {
             continue;
         };
         let mut s = h.signal;
+        state.say(format!(
+            "silence {} ended: {} on {} still fires — paged",
+            h.silence,
+            s.kind.as_str(),
+            s.target
+        ));
         s.state = SignalState::Fired;
         s.at = now;
         s.evidence = format!(

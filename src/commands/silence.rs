@@ -267,26 +267,40 @@ fn list(args: &SilenceListArgs, config: Option<&Path>) -> anyhow::Result<u8> {
     }
     for s in &shown {
         let state = if s.active(now) {
-            format!(
-                "in force, {} left",
-                crate::core::units::format_duration((s.ends - now).to_std().unwrap_or_default())
-            )
+            format!("in force, {} left", left(s.ends - now))
         } else if s.starts > now {
             format!("starts {}", s.starts.format("%Y-%m-%d %H:%M UTC"))
         } else {
             "ended".to_string()
         };
+        let by = match &s.origin {
+            Origin::Added(who) => who.as_str(),
+            Origin::Maintenance => "maintenance",
+        };
         println!(
-            "{:<5} {}  {state}; held {} signal(s)",
+            "{:<5} {}  until {}  {state}, held {} signal(s) — {} ({})",
             s.id,
-            escape(&s.describe()),
-            held.get(&s.id).copied().unwrap_or(0)
+            escape(s.matcher.text()),
+            s.ends.format("%Y-%m-%d %H:%M UTC"),
+            held.get(&s.id).copied().unwrap_or(0),
+            escape(&s.reason),
+            escape(by)
         );
     }
     for (i, w) in windows.iter().enumerate() {
         println!("{}", escape(&describe_window(i + 1, w, now)));
     }
     Ok(EXIT_OK)
+}
+
+/// `2h 05m`, `9m 12s`, `40s`.
+fn left(d: Duration) -> String {
+    let s = d.num_seconds().max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, s % 3600 / 60),
+    }
 }
 
 fn describe_when(when: &When) -> String {

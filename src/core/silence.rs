@@ -19,6 +19,10 @@ pub const WARN_BEFORE: Duration = Duration::minutes(5);
 /// Most characters of a target pattern or a reason.
 pub const MAX_TEXT: usize = 200;
 
+/// Most silences a log holds: past these, `silence_added` lines are reported
+/// and ignored (a log grown by a script gone wrong must not slow every signal).
+pub const MAX_SILENCES: usize = 10_000;
+
 /// Which targets a silence covers: every target of the service, or those
 /// whose name matches a pattern where `*` stands for any run of characters
 /// (`payments`, `demo /api/*`, `* /checkout`).
@@ -166,23 +170,33 @@ impl Silence {
 
 /// The silences of a silence log (its events in file order): each
 /// `silence_added` less those a `silence_expired` ended (from that moment).
-/// Lines that do not make a silence (an unreadable target, an end before the
-/// start, a span past [`MAX_SILENCE`], an expiry of an unknown id) are
-/// returned as problems with their line's `seq`, never a panic.
+/// A silence's id is `s<seq>` of its line. Lines that do not make a silence
+/// (an unreadable target, an end before the start, a span past
+/// [`MAX_SILENCE`], a second line with one `seq`, past [`MAX_SILENCES`], an
+/// expiry of an unknown id) are returned as problems with their line's
+/// `seq`, never a panic. Linear in the log's length.
 pub fn fold(events: &[Event]) -> (Vec<Silence>, Vec<(u64, String)>) {
     let mut out: Vec<Silence> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = Default::default();
     let mut problems = Vec::new();
     for e in events {
         match (e.kind, Payload::read(e.kind, &e.data)) {
             (Kind::SilenceAdded, Ok(Payload::SilenceAdded(p))) => match added(e, &p) {
-                Ok(s) if out.iter().any(|o| o.id == s.id) => {
+                Ok(s) if index.contains_key(&s.id) => {
                     problems.push((e.seq, format!("a second silence {}: ignored", s.id)));
                 }
-                Ok(s) => out.push(s),
+                Ok(_) if out.len() >= MAX_SILENCES => problems.push((
+                    e.seq,
+                    format!("more than {MAX_SILENCES} silences in the log: ignored"),
+                )),
+                Ok(s) => {
+                    index.insert(s.id.clone(), out.len());
+                    out.push(s);
+                }
                 Err(why) => problems.push((e.seq, why)),
             },
             (Kind::SilenceExpired, Ok(Payload::SilenceExpired(p))) => {
-                match out.iter_mut().find(|s| s.id == p.silence) {
+                match index.get(&p.silence).and_then(|i| out.get_mut(*i)) {
                     Some(s) => s.ends = s.ends.min(e.ts).max(s.starts),
                     None => problems.push((
                         e.seq,
@@ -216,13 +230,8 @@ fn added(e: &Event, p: &payload::SilenceAdded) -> Result<Silence, String> {
             MAX_SILENCE.num_days()
         ));
     }
-    let id = if p.silence.is_empty() {
-        format!("s{}", e.seq)
-    } else {
-        p.silence.clone()
-    };
     Ok(Silence {
-        id,
+        id: format!("s{}", e.seq),
         matcher,
         starts,
         ends,
@@ -522,9 +531,10 @@ mod tests {
     }
 
     #[test]
-    fn a_second_silence_with_the_same_id_is_a_problem() {
+    fn ids_come_from_seq_and_a_line_cannot_take_another_s() {
+        // A line claiming `s2` keeps its own id; a second line with seq 1 is ignored.
         let mut data = add("payments", at(10, 0), at(11, 0));
-        data["silence"] = "s1".into();
+        data["silence"] = "s2".into();
         let events = vec![
             event(
                 1,
@@ -532,12 +542,38 @@ mod tests {
                 Kind::SilenceAdded,
                 add("a", at(10, 0), at(11, 0)),
             ),
-            event(2, at(10, 0), Kind::SilenceAdded, data),
+            event(
+                1,
+                at(10, 0),
+                Kind::SilenceAdded,
+                add("b", at(10, 0), at(11, 0)),
+            ),
+            event(3, at(10, 0), Kind::SilenceAdded, data),
         ];
         let (s, problems) = fold(&events);
-        assert_eq!(s.len(), 1);
-        assert_eq!(s[0].matcher.text(), "a");
+        let ids: Vec<(&str, &str)> = s
+            .iter()
+            .map(|s| (s.id.as_str(), s.matcher.text()))
+            .collect();
+        assert_eq!(ids, [("s1", "a"), ("s3", "payments")]);
         assert_eq!(problems.len(), 1);
+    }
+
+    #[test]
+    fn a_huge_log_folds_in_linear_time_and_is_capped() {
+        let events: Vec<Event> = (1..=MAX_SILENCES as u64 + 500)
+            .map(|i| {
+                event(
+                    i,
+                    at(10, 0),
+                    Kind::SilenceAdded,
+                    add("*", at(10, 0), at(11, 0)),
+                )
+            })
+            .collect();
+        let (s, problems) = fold(&events);
+        assert_eq!(s.len(), MAX_SILENCES);
+        assert_eq!(problems.len(), 500);
     }
 
     fn window(yaml: &str) -> Result<Window, String> {

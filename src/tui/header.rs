@@ -191,7 +191,10 @@ fn health(line: &mut Vec<Span<'_>>, s: &State, th: Theme) {
             format!(
                 " · silence {} on {} until {}",
                 first.id,
-                escape(first.matcher.text()),
+                match &first.matcher {
+                    crate::core::silence::Matcher::All => "every target".into(),
+                    m => escape(m.text()),
+                },
                 first.ends.format("%H:%M")
             )
         } else {
