@@ -842,7 +842,7 @@ fn a_burst_of_signals_is_one_incident_one_playbook_one_notification() {
     let sent = h
         .effects
         .iter()
-        .filter(|e| matches!(e, Effect::Notify(_, true)))
+        .filter(|e| matches!(e, Effect::Notify(_, true) | Effect::Page(_)))
         .count();
     let reported = h
         .effects

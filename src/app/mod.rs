@@ -8,6 +8,7 @@
 //! running confirmed commands, notifying — and feeds the results back.
 
 mod comms;
+pub mod grouping;
 pub mod impact;
 mod lifecycle;
 pub mod run;
@@ -142,6 +143,9 @@ pub enum Effect {
     SendComms(String),
     /// Write the postmortem next to the timeline.
     WritePostmortem,
+    /// Page: send this signal to the notifiers (desktop, bell, webhook) — the
+    /// one page of a burst, [`grouping::GROUP_WAIT`] after its first signal.
+    Page(Signal),
     /// Append to the timeline directory's silence log (a signal a silence held).
     RecordSilenced(Draft),
     /// Tell the view (nothing to do without one).
@@ -347,6 +351,12 @@ pub struct State {
     pub banner_of: Option<(String, String, String)>,
     /// A playbook a later signal fits better (`b` switches to it).
     pub proposed_playbook: Option<String>,
+    /// The service-down signal while most targets fail (see [`grouping`]).
+    pub service_down: Option<Signal>,
+    /// The onset of each firing signal, by (detector, target).
+    pub onsets: BTreeMap<(String, String), DateTime<Utc>>,
+    /// The page waiting for the rest of its burst: (since, the signals).
+    pub pending_page: Option<(DateTime<Utc>, Vec<Signal>)>,
     /// The silence log's silences (`ic silence add`), as last read.
     pub silences: Vec<crate::core::silence::Silence>,
     /// The config's `maintenance:` windows.
@@ -409,6 +419,9 @@ impl State {
             last_notified: None,
             banner_of: None,
             proposed_playbook: None,
+            service_down: None,
+            pending_page: None,
+            onsets: BTreeMap::new(),
             silences: Vec::new(),
             maintenance: Vec::new(),
             held: BTreeMap::new(),
@@ -721,6 +734,7 @@ fn on_tick(state: &mut State, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
         on_signal(state, s, fx);
     }
     silences::on_tick(state, fx);
+    grouping::page_due(state, false, fx);
     // A metric snapshot a minute while an incident is open: the postmortem counts the impact.
     if state.incident_open()
         && state

@@ -5,6 +5,7 @@
 //! only proposed).
 
 use super::*;
+use crate::core::signal::DetectorKind;
 
 /// A blip (a fault healed within `detect.min_duration`): shown and printed,
 /// on the open incident's timeline, but it opens nothing and pages no one.
@@ -83,9 +84,12 @@ pub(super) fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
     // Correlated signals (this service, while the incident is open or being
     // opened) join the one incident.
     let fired = s.state == SignalState::Fired;
+    // The service-down signal stands for the others: it chooses no playbook
+    // and is no target of commands.
+    let grouped = s.kind == DetectorKind::ServiceDown;
     if state.incident_open() || state.choosing.is_some() {
         fx.push(Effect::Append(Draft::signal(&s)));
-        if fired {
+        if fired && !grouped {
             match &mut state.choosing {
                 Some(c) => c.situations.push((playbook::Situation::of(&s), s.severity)),
                 None => propose_playbook(state, &s),
@@ -100,8 +104,10 @@ pub(super) fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
         });
         fx.push(Effect::Ui(Notice::OpenedBySignal));
     }
-    // One notification per burst: a signal firing within a minute of the last
-    // one joins quietly; a resolution is news once nothing fires any more.
+    // One page per burst: a signal firing within a minute of the last page
+    // joins quietly; a page waits GROUP_WAIT for the rest of its burst (see
+    // `grouping`), and a service going down pages even within the minute. A
+    // resolution is news once nothing fires any more.
     let notify = match s.state {
         SignalState::Fired => {
             let joins = state.incident_open() || state.choosing.is_some();
@@ -109,23 +115,34 @@ pub(super) fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
                 && state
                     .last_notified
                     .is_some_and(|t| state.now - t < NOTIFY_QUIET);
-            if !quiet {
-                state.last_notified = Some(state.now);
+            if state.pending_page.is_some() || !quiet || grouped {
+                if !quiet || grouped {
+                    state.last_notified = Some(state.now);
+                }
+                super::grouping::wait_to_page(state, &s);
             }
-            !quiet
+            false
         }
         SignalState::Updated => true,
         // The open signal going on: on the timeline, printed, never sent.
         SignalState::Flapping | SignalState::Blip => false,
         SignalState::Resolved => state.targets.iter().all(|t| t.firing.is_empty()),
     };
+    let regroup = !grouped && matches!(s.state, SignalState::Fired | SignalState::Resolved);
+    if regroup {
+        super::grouping::note_onset(state, &s);
+    }
     fx.push(Effect::Notify(s, notify));
+    if regroup {
+        super::grouping::regroup(state, fx);
+    }
 }
 
 /// Decides what is still pending before the engine stops: a new incident's
 /// playbook and primary target, whose gathering time has not run out.
 pub fn settle(state: &mut State) -> Vec<Effect> {
     let mut fx = Vec::new();
+    super::grouping::page_due(state, true, &mut fx);
     if state.choosing.is_some() && state.incident_open() {
         choose_playbook(state, &mut fx);
     }

@@ -335,7 +335,7 @@ fn route_run_with(
 fn pages(fx: &[Effect]) -> Vec<&Signal> {
     fx.iter()
         .filter_map(|e| match e {
-            Effect::Notify(s, true) if s.state == SignalState::Fired => Some(s),
+            Effect::Page(s) if s.state == SignalState::Fired => Some(s),
             _ => None,
         })
         .collect()
@@ -604,4 +604,152 @@ fn an_open_incident_records_each_silence_in_force_and_its_end_once() {
             (60, Kind::SilenceExpired, json!("s1"))
         ]
     );
+}
+
+fn probe_sample(at: DateTime<Utc>, ok: bool) -> ProbeSample {
+    use crate::core::sample::FailureClass;
+    ProbeSample {
+        at,
+        status: Some(if ok { 200 } else { 503 }),
+        latency: std::time::Duration::from_millis(if ok { 40 } else { 5 }),
+        phases: Default::default(),
+        bytes: 100,
+        cert_days_left: None,
+        retry_after: None,
+        class: if ok {
+            FailureClass::Ok
+        } else {
+            FailureClass::Http5xx
+        },
+        error: (!ok).then(|| "HTTP 503".to_string()),
+        warnings: Vec::new(),
+        lateness: std::time::Duration::ZERO,
+        exemplar: None,
+        redirects: Vec::new(),
+    }
+}
+
+/// Probes `names`, one sample a second for `secs`; `fails(name, s)` says
+/// which fail. Every effect, with the appends written back.
+fn probes_run(
+    names: &[&str],
+    secs: i64,
+    fails: impl Fn(&str, i64) -> bool,
+) -> (State, Vec<Effect>) {
+    let mut s = State::new(
+        "shop",
+        "ann",
+        Settings::default(),
+        names
+            .iter()
+            .map(|n| Target::new(n, SourceKind::Probe, None))
+            .collect(),
+        playbook::bundled(),
+        "/nowhere".into(),
+        t0(),
+    );
+    let mut all = Vec::new();
+    for i in 0..secs {
+        let at = t0() + chrono::Duration::seconds(i);
+        let mut msgs: Vec<Msg> = names
+            .iter()
+            .map(|n| {
+                Msg::Probe(
+                    TargetId::Probe(n.to_string()),
+                    Box::new(probe_sample(at, !fails(n, i))),
+                )
+            })
+            .collect();
+        msgs.push(Msg::Tick);
+        for msg in msgs {
+            let fx = update(&mut s, msg, at);
+            written(&mut s, &fx);
+            all.extend(fx);
+        }
+    }
+    (s, all)
+}
+
+const SHOP: [&str; 5] = ["payments", "orders", "search", "users", "health"];
+
+#[test]
+fn a_full_outage_is_one_service_down_signal_and_one_page_with_the_list() {
+    let (s, fx) = probes_run(&SHOP, 300, |_, i| (30..90).contains(&i));
+    let paged = pages(&fx);
+    assert_eq!(paged.len(), 1, "{paged:?}");
+    assert_eq!(paged[0].kind, DetectorKind::ServiceDown);
+    assert_eq!(paged[0].target, "shop (service)");
+    assert!(
+        paged[0].evidence.starts_with("5 of 5 targets failing: "),
+        "{}",
+        paged[0].evidence
+    );
+    for n in SHOP {
+        assert!(paged[0].evidence.contains(n), "{}", paged[0].evidence);
+    }
+    // The onset is the earliest of theirs; every target's own signal is on the timeline.
+    assert!(
+        (paged[0].started - (t0() + chrono::Duration::seconds(30)))
+            .num_seconds()
+            .abs()
+            <= 2
+    );
+    let inc = s.incident.as_ref().unwrap();
+    let key = |d: &str, t: &str| (d.to_string(), t.to_string());
+    assert!(
+        inc.state
+            .signals
+            .contains_key(&key("service_down", "shop (service)"))
+    );
+    for n in SHOP {
+        assert!(inc.state.signals.contains_key(&key("down", n)), "{n}");
+    }
+    // It chose no playbook of its own and is no command target.
+    assert_ne!(inc.state.primary_target.as_deref(), Some("shop (service)"));
+    // Over when they recover.
+    assert!(!inc.state.signals[&key("service_down", "shop (service)")].firing);
+    assert!(s.service_down.is_none());
+}
+
+#[test]
+fn one_failing_target_or_a_healthy_health_check_is_no_service_down() {
+    let (_, fx) = probes_run(&SHOP, 60, |n, i| n == "payments" && i >= 30);
+    let paged = pages(&fx);
+    assert_eq!(paged.len(), 1);
+    assert_eq!(paged[0].kind, DetectorKind::Down);
+    // Four of five fail but the health check answers: a dependency, not the service.
+    let (s, fx) = probes_run(&SHOP, 60, |n, i| n != "health" && i >= 30);
+    assert!(
+        !pages(&fx)
+            .iter()
+            .any(|p| p.kind == DetectorKind::ServiceDown),
+        "{:?}",
+        pages(&fx)
+    );
+    assert!(s.service_down.is_none());
+}
+
+#[test]
+fn a_burst_is_one_page_naming_the_others() {
+    let (_, fx) = probes_run(&SHOP, 60, |n, i| {
+        (n == "payments" && i >= 30) || (n == "orders" && i >= 31)
+    });
+    let paged = pages(&fx);
+    assert_eq!(paged.len(), 1, "{paged:?}");
+    assert_eq!(paged[0].target, "payments", "the earliest");
+    assert!(
+        paged[0].evidence.ends_with("(+1 more: down on orders)"),
+        "{}",
+        paged[0].evidence
+    );
+    // It waited for the burst, no longer.
+    let page_at = fx
+        .iter()
+        .position(|e| matches!(e, Effect::Page(_)))
+        .unwrap();
+    let fired_at = fx
+        .iter()
+        .position(|e| matches!(e, Effect::Notify(s, _) if s.target == "payments"))
+        .unwrap();
+    assert!(fired_at < page_at);
 }

@@ -26,6 +26,9 @@ pub enum DetectorKind {
     Certificate,
     /// A firing Alertmanager alert.
     Alert,
+    /// Most of the service's targets, its health check among them, failing
+    /// at once: one signal for the whole service, with the list.
+    ServiceDown,
 }
 
 impl DetectorKind {
@@ -40,6 +43,7 @@ impl DetectorKind {
             DetectorKind::ClientErrors => "client_errors",
             DetectorKind::Certificate => "certificate",
             DetectorKind::Alert => "alert",
+            DetectorKind::ServiceDown => "service_down",
         }
     }
 
@@ -55,7 +59,8 @@ impl DetectorKind {
             | DetectorKind::ClientErrors
             | DetectorKind::TrafficDrop
             | DetectorKind::TrafficSurge
-            | DetectorKind::Alert => None,
+            | DetectorKind::Alert
+            | DetectorKind::ServiceDown => None,
         }
     }
 }

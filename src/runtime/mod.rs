@@ -840,6 +840,7 @@ impl Runtime {
                 self.flush();
             }
             Effect::Remind(text) => self.notifier.reminder(&text),
+            Effect::Page(sig) => self.notifier.signal(&sig),
             Effect::RecordSilenced(mut draft) => {
                 draft.at.get_or_insert(now);
                 crate::core::redact::redact_json(&mut draft.data, &self.secrets);
