@@ -72,7 +72,9 @@ pub(super) fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
             SignalState::Blip => {}
         }
     }
-    if s.state == SignalState::Fired {
+    // While the service is down, the banner says so, not its latest target.
+    let service_banner = state.service_down.is_some() && s.kind != DetectorKind::ServiceDown;
+    if s.state == SignalState::Fired && !service_banner {
         state.banner_of = Some((
             s.kind.as_str().to_string(),
             s.target.clone(),

@@ -753,3 +753,13 @@ fn a_burst_is_one_page_naming_the_others() {
         .unwrap();
     assert!(fired_at < page_at);
 }
+
+#[test]
+fn while_the_service_is_down_the_banner_says_so() {
+    let (s, _) = probes_run(&SHOP, 40, |_, i| i >= 30);
+    let banner = s.banner.as_ref().map(|b| b.0.clone()).unwrap_or_default();
+    assert!(
+        banner.starts_with("ALERT service_down shop (service): 5 of 5 targets failing"),
+        "{banner}"
+    );
+}

@@ -477,6 +477,11 @@ pub struct Thresholds {
 }
 
 /// Every detector that watches one target's request counts (a metrics route, a
+/// Seconds of counts that say whether a route is mostly failing.
+const FAILING_SPAN: i64 = 10;
+/// Least requests in [`FAILING_SPAN`] for a route to count as mostly failing.
+const FAILING_MIN_REQUESTS: u64 = 10;
+
 /// Prometheus route, a simulated route): error rate, latency, traffic drop and surge, 4xx surge.
 #[derive(Debug, Clone, Default)]
 pub struct RouteDetectors {
@@ -517,7 +522,12 @@ impl RouteDetectors {
                 .evaluate(target, &self.series, second, settings.traffic_surge),
         );
         out.extend(self.client_errors.evaluate(target, &self.series, second));
-        if let Some((value, requests)) = latency {
+        // While most requests fail, their latency is the error path's (an
+        // outage's fast refusals, a timeout's wait), not the route's: it is
+        // neither learnt as a baseline nor judged (the error rate speaks).
+        let recent = self.series.window(second, FAILING_SPAN);
+        let failing = recent.total >= FAILING_MIN_REQUESTS && recent.errors * 2 >= recent.total;
+        if let Some((value, requests)) = latency.filter(|_| !failing) {
             out.extend(self.latency.observe(
                 target,
                 second,
@@ -708,6 +718,60 @@ mod tests {
         let long: Settings = yaml_serde::from_str("stable_for: 2h").unwrap();
         let (message, _) = long.problem().unwrap();
         assert!(message.contains("detect.stable_for is 2h"), "{message}");
+    }
+
+    #[test]
+    fn the_latency_of_a_mostly_failing_route_is_neither_learnt_nor_judged() {
+        // ic starts during an outage answered by fast refusals (2 ms), which
+        // ends after 15 minutes: the route's usual 200 ms are no regression.
+        let settings = Settings::default();
+        let mut d = RouteDetectors::default();
+        let mut out = Vec::new();
+        for t in 0..1800 {
+            let outage = t < 900;
+            let counts = Counts {
+                total: 30,
+                errors: if outage { 30 } else { 0 },
+                client_errors: 0,
+            };
+            let p95 = if outage { 0.002 } else { 0.2 };
+            d.observe(
+                "orders",
+                T0 + t,
+                counts,
+                Some((p95, 30)),
+                &settings,
+                &mut out,
+            );
+        }
+        let latency: Vec<&Signal> = out
+            .iter()
+            .filter(|s| s.kind == DetectorKind::Latency)
+            .collect();
+        assert!(latency.is_empty(), "{latency:?}");
+        // The same readings with the route answering are judged: a ×3 shift fires.
+        let mut d = RouteDetectors::default();
+        let mut out = Vec::new();
+        for t in 0..1800 {
+            let counts = Counts {
+                total: 30,
+                errors: 0,
+                client_errors: 0,
+            };
+            let p95 = if t < 900 { 0.05 } else { 0.2 };
+            d.observe(
+                "orders",
+                T0 + t,
+                counts,
+                Some((p95, 30)),
+                &settings,
+                &mut out,
+            );
+        }
+        assert!(
+            out.iter()
+                .any(|s| s.kind == DetectorKind::Latency && s.state == SignalState::Fired)
+        );
     }
 
     #[test]

@@ -109,7 +109,17 @@ impl Evidence {
             self.tune(series, now, line);
             self.tuned = Some((line, minute));
         }
-        let done = *self.done.get_or_insert(now - 1);
+        // The first data: the evidence starts here (a cold start's verdict must
+        // not say it gathered since 1970).
+        let done = match self.done {
+            Some(d) => d,
+            None => {
+                for t in &mut self.tests {
+                    t.zero_at = t.zero_at.max(now - 1);
+                }
+                *self.done.insert(now - 1)
+            }
+        };
         for s in (done + 1).max(now - SECOND_BUCKETS + 1)..now {
             let c = series.second(s).unwrap_or_default();
             for t in &mut self.tests {
