@@ -339,7 +339,9 @@ fn watch_detects_a_failing_route_and_a_down_endpoint() {
         ),
     )
     .unwrap();
-    let out = ic(&["-c", cfg.to_str().unwrap(), "watch", "--duration", "6s"])
+    // 8 s: the signals fire 5 s after their onset (detect.min_duration), the
+    // snapshot on the tick after the incident opens — with room on a loaded machine.
+    let out = ic(&["-c", cfg.to_str().unwrap(), "watch", "--duration", "8s"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));

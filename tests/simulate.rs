@@ -461,10 +461,6 @@ const KNOWN_EXPECT_GAPS: &[(&str, &str)] = &[
         "seed 29: reset 1m52s after the end (target 1m30s: the last 504s surface 30 s after it); seed 8: ic 10 s, sre-burn-rate-ticket 7 s",
     ),
     (
-        "sim-latency-creep",
-        "30 of 30 seeds: never detected (the hour's baseline follows the creep; target: by x1.6, 72 min in)",
-    ),
-    (
         "sim-low-traffic-step",
         "28 of 30 seeds: ic 2m57s-11m26s, later than prometheus-5s-1m-for-1m (1m02s-7m22s); over the 6 min target on some",
     ),
@@ -497,10 +493,6 @@ const KNOWN_SLOWER_THAN_AN_ANCHOR: &[(&str, &str)] = &[
     (
         "sim-flapping",
         "seed 29: episode 2 paged again after 2m10s, prometheus-5s-1m-for-1m 7 s",
-    ),
-    (
-        "sim-latency-creep",
-        "2 of 30 seeds: ic never detects it; sre-burn-rate-ticket fires 1h50m07s-2h00m07s in (0.1% base errors burn a 99.9% budget 1x: its noise, inside the fault's window)",
     ),
     (
         "sim-low-traffic-step",

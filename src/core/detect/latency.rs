@@ -25,9 +25,19 @@ use std::collections::VecDeque;
 /// `factor + 1` × that baseline (at 85%, as above), reached by the median of the last 15 s — so a
 /// ×3 shift a minute after the start alerts without waiting ten minutes.
 ///
+/// A **creep** (a leak, a growing scan: the p95 climbing for hours) moves the
+/// hour's baseline with it, so a second, slow line stands beside the first:
+/// the median of the last 6 per-minute p95s reaching `1 + (factor − 1) / 2`
+/// (1.5× for `latency_factor: 2`) × the long reference — the lowest of the
+/// hourly medians of per-minute p95s over the 6 hours before the last hour
+/// (at least 30 minutes in one of them). With a day of history, it must also
+/// be 1.3× the same hour yesterday, so a daily peak is no creep. A creep
+/// resolves as a regression does, under the halfway line to its reference.
+///
 /// The onset is the change point of the mean log reading over the last 5
-/// minutes (the first reading after it, less one reading interval); the end,
-/// on resolution, the last reading before the change point back down.
+/// minutes (the first reading after it, less one reading interval) — for a
+/// creep, the end of the last minute still within 5% of its reference; the
+/// end, on resolution, the last reading before the change point back down.
 #[derive(Debug, Clone, Default)]
 pub struct LatencyDetector {
     /// (minute, p95s seen in that minute) for the last hour.
@@ -44,6 +54,15 @@ pub struct LatencyDetector {
     cold: Vec<(i64, f64)>,
     /// (second, p95) of the last `HISTORY` seconds, for onsets and ends.
     history: VecDeque<(i64, f64)>,
+    /// (minute, that minute's median p95) for the last [`LONG_MINUTES`]: the
+    /// creep's history (regressions included: yesterday is what it was).
+    long: VecDeque<(i64, f64)>,
+    /// The readings of the minute not yet in `long`.
+    this_minute: Option<(i64, Vec<f64>)>,
+    /// The long reference a firing creep is judged against.
+    creep_reference: Option<f64>,
+    /// (minute, long reference) — recomputed once a minute.
+    long_cached: Option<(i64, Option<f64>)>,
 }
 
 /// Seconds of first readings behind a cold-start baseline.
@@ -55,6 +74,18 @@ const COLD_MIN_READINGS: usize = 3;
 const COLD_SUSTAIN: i64 = 15;
 /// Seconds of readings kept for change points.
 const HISTORY: i64 = 300;
+/// Minutes of per-minute medians kept for creeps: a day and the hours before it.
+const LONG_MINUTES: i64 = 25 * 60 + 60;
+/// Per-minute medians behind a creep's current level.
+const CREEP_CURRENT: usize = 6;
+/// Hours before the last hour whose medians the long reference is the lowest of.
+const CREEP_HOURS: i64 = 6;
+/// Least per-minute medians in an hour for its median to count.
+const CREEP_MIN_MINUTES: usize = 30;
+/// With a day of history, how far over the same hour yesterday a creep must be.
+const CREEP_OVER_YESTERDAY: f64 = 1.3;
+/// Within this share of its reference, a minute is before the creep (its onset).
+const CREEP_ONSET_SHARE: f64 = 1.05;
 
 /// Readings behind the firing decision: a regression must hold for this long.
 const LATENCY_SUSTAIN: i64 = 60;
@@ -102,6 +133,7 @@ impl LatencyDetector {
             self.history.pop_front();
         }
         let minute = at.div_euclid(60);
+        self.remember(minute, p95);
         // While firing, keep the regression out of the baseline.
         if self.firing_since.is_none() {
             match self.minutes.back_mut() {
@@ -133,7 +165,14 @@ impl LatencyDetector {
                 )
             }
         };
-        let resolve_line = RESOLVE_SHARE * line / FIRE_SHARE;
+        let creep = match (self.firing_since, cold) {
+            (None, false) => self.creep(minute, factor),
+            _ => None,
+        };
+        let resolve_line = match self.creep_reference {
+            Some(r) => (1.0 + (creep_line(factor) - 1.0) / 2.0) * r,
+            None => RESOLVE_SHARE * line / FIRE_SHARE,
+        };
         let mut scratch = std::mem::take(&mut self.scratch);
         let mut median_since = |from: i64| {
             scratch.clear();
@@ -167,6 +206,30 @@ impl LatencyDetector {
             )
         };
         match self.firing_since {
+            // A creep still climbing now: the last 30 s are over the line too
+            // (the minutes' median lags a fall by minutes).
+            None if !over && creep.is_some_and(|(_, r)| recent >= creep_line(factor) * r) => {
+                let (level, reference) = creep?;
+                let since = self.creep_onset(reference, at);
+                self.firing_since = Some(since);
+                self.under_since = None;
+                self.creep_reference = Some(reference);
+                Some(make_signal(
+                    DetectorKind::Latency,
+                    target,
+                    SignalState::Fired,
+                    SeverityHint::Warning,
+                    format!(
+                        "{} crept to {:.0} ms (median of the last {CREEP_CURRENT} minutes), {:.2}× its long reference of {:.0} ms (the lowest hourly median of the {CREEP_HOURS} hours before the last)",
+                        quantile.label(),
+                        level * 1000.0,
+                        level / reference,
+                        reference * 1000.0
+                    ),
+                    since,
+                    at,
+                ))
+            }
             None if over => {
                 let since = self.onset(at);
                 self.firing_since = Some(since);
@@ -195,6 +258,7 @@ impl LatencyDetector {
                 let quiet = *self.under_since.get_or_insert(at);
                 if at - quiet >= LATENCY_QUIET_FOR {
                     self.firing_since = None;
+                    self.creep_reference = None;
                     let ended = self.end(since, quiet);
                     return Some(Signal {
                         ended: Some(ts(ended)),
@@ -212,6 +276,100 @@ impl LatencyDetector {
                 None
             }
         }
+    }
+
+    /// Adds a reading to the long history (a minute's median once it is complete).
+    fn remember(&mut self, minute: i64, p95: f64) {
+        match &mut self.this_minute {
+            Some((m, v)) if *m == minute => v.push(p95),
+            _ => {
+                if let Some((m, mut v)) = self.this_minute.take() {
+                    let mid = v.len() / 2;
+                    if !v.is_empty() {
+                        let median = *v.select_nth_unstable_by(mid, f64::total_cmp).1;
+                        self.long.push_back((m, median));
+                    }
+                }
+                while self
+                    .long
+                    .front()
+                    .is_some_and(|(m, _)| *m <= minute - LONG_MINUTES)
+                {
+                    self.long.pop_front();
+                }
+                self.this_minute = Some((minute, vec![p95]));
+            }
+        }
+    }
+
+    /// A creep now: (the median of the last [`CREEP_CURRENT`] minute medians,
+    /// the long reference) when the first reaches [`creep_line`] × the second
+    /// (and, with a day of history, [`CREEP_OVER_YESTERDAY`] × the same hour
+    /// yesterday).
+    fn creep(&mut self, minute: i64, factor: f64) -> Option<(f64, f64)> {
+        let reference = self.long_reference(minute)?;
+        let mut last: Vec<f64> = self
+            .long
+            .iter()
+            .rev()
+            .take_while(|(m, _)| *m >= minute - 2 * CREEP_CURRENT as i64)
+            .take(CREEP_CURRENT)
+            .map(|(_, v)| *v)
+            .collect();
+        if last.len() < CREEP_CURRENT {
+            return None;
+        }
+        let mid = last.len() / 2;
+        let level = *last.select_nth_unstable_by(mid, f64::total_cmp).1;
+        if level < creep_line(factor) * reference {
+            return None;
+        }
+        let yesterday = self.hour_median(minute - 24 * 60 - 30, minute - 24 * 60 + 30);
+        if yesterday.is_some_and(|y| level < CREEP_OVER_YESTERDAY * y) {
+            return None;
+        }
+        Some((level, reference))
+    }
+
+    /// The lowest hourly median over the [`CREEP_HOURS`] hours before the last hour.
+    fn long_reference(&mut self, minute: i64) -> Option<f64> {
+        if let Some((m, r)) = self.long_cached
+            && m == minute
+        {
+            return r;
+        }
+        let r = (1..=CREEP_HOURS)
+            .filter_map(|k| self.hour_median(minute - 60 * (k + 1), minute - 60 * k))
+            .min_by(f64::total_cmp);
+        self.long_cached = Some((minute, r));
+        r
+    }
+
+    /// The median of the minute medians in [`from`, `to`), with at least
+    /// [`CREEP_MIN_MINUTES`] of them.
+    fn hour_median(&self, from: i64, to: i64) -> Option<f64> {
+        let mut v: Vec<f64> = self
+            .long
+            .iter()
+            .filter(|(m, _)| *m >= from && *m < to)
+            .map(|(_, v)| *v)
+            .collect();
+        if v.len() < CREEP_MIN_MINUTES {
+            return None;
+        }
+        let mid = v.len() / 2;
+        Some(*v.select_nth_unstable_by(mid, f64::total_cmp).1)
+    }
+
+    /// A creep's onset: the end of the last minute still within
+    /// [`CREEP_ONSET_SHARE`] of the reference (the first minute when none is).
+    fn creep_onset(&self, reference: f64, at: i64) -> i64 {
+        self.long
+            .iter()
+            .rev()
+            .find(|(_, v)| *v <= CREEP_ONSET_SHARE * reference)
+            .or(self.long.front())
+            .map_or(at, |(m, _)| (m + 1) * 60)
     }
 
     /// The frozen cold-start baseline: the median of the first 30 s of readings.
@@ -277,6 +435,11 @@ impl LatencyDetector {
         self.cached = Some((minute, b));
         b
     }
+}
+
+/// The creep line: halfway to the regression line (1.5× for `latency_factor: 2`).
+fn creep_line(factor: f64) -> f64 {
+    1.0 + (factor - 1.0) / 2.0
 }
 
 #[cfg(test)]
@@ -367,5 +530,90 @@ mod tests {
                 "3 requests are not evidence"
             );
         }
+    }
+
+    /// Readings every 5 s of `p95(t)` (seconds since the start) with ±10%
+    /// noise, for `secs`: (when it fired, when it resolved), seconds from the start.
+    fn run(secs: i64, p95: impl Fn(i64) -> f64) -> (Option<i64>, Option<i64>, usize) {
+        let mut d = LatencyDetector::default();
+        let mut traffic = Traffic { seed: 11 };
+        let (mut fired, mut resolved, mut fires) = (None, None, 0);
+        for i in 0..secs / 5 {
+            let t = i * 5;
+            let noise = 0.9 + 0.2 * traffic.uniform();
+            if let Some(s) = d.observe("api", T0 + t, (p95(t) * noise, 100), Quantile::P95, 2.0) {
+                match s.state {
+                    SignalState::Fired => {
+                        fires += 1;
+                        fired.get_or_insert(t);
+                    }
+                    SignalState::Resolved => {
+                        resolved.get_or_insert(t);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        (fired, resolved, fires)
+    }
+
+    #[test]
+    fn a_creep_the_hour_baseline_follows_is_caught_before_it_reaches_1_6x() {
+        // An hour at 110 ms, then ×1 → ×2 over 2 hours, held 20 minutes, then back.
+        let creep = |t: i64| {
+            let f = match t {
+                ..3600 => 1.0,
+                3600..10800 => 1.0 + (t - 3600) as f64 / 7200.0,
+                10800..12000 => 2.0,
+                _ => 1.0,
+            };
+            0.110 * f
+        };
+        let (fired, resolved, fires) = run(13000, creep);
+        let fired = fired.unwrap_or(i64::MAX);
+        let at_fire = 1.0 + (fired - 3600) as f64 / 7200.0;
+        assert!(at_fire < 1.6, "fired at ×{at_fire:.2} ({fired} s)");
+        assert!(at_fire > 1.3, "fired too early, at ×{at_fire:.2}");
+        assert_eq!(fires, 1);
+        let resolved = resolved.unwrap_or(i64::MAX);
+        assert!(
+            resolved - 12000 <= 60,
+            "resolved {} s after the end",
+            resolved - 12000
+        );
+    }
+
+    #[test]
+    fn a_daily_peak_is_no_creep_once_a_day_of_history_exists() {
+        // Every day 10:00–14:00 runs at ×1.7 (the lunch peak), climbing over an
+        // hour: against the lowest hour of the morning it looks like a creep,
+        // against the same hour yesterday it does not. Two days; the first day's
+        // peak may fire (no yesterday yet), the second's must not.
+        let day = 86_400;
+        let p95 = |t: i64| {
+            let h = (t % day) as f64 / 3600.0;
+            let f = if (9.0..10.0).contains(&h) {
+                1.0 + 0.7 * (h - 9.0)
+            } else if (10.0..14.0).contains(&h) {
+                1.7
+            } else {
+                1.0
+            };
+            0.1 * f
+        };
+        let mut d = LatencyDetector::default();
+        let mut traffic = Traffic { seed: 5 };
+        let mut second_day = 0;
+        for i in 0..(2 * day) / 5 {
+            let t = i * 5;
+            let noise = 0.9 + 0.2 * traffic.uniform();
+            if let Some(s) = d.observe("api", T0 + t, (p95(t) * noise, 100), Quantile::P95, 2.0)
+                && s.state == SignalState::Fired
+                && t >= day + 3600
+            {
+                second_day += 1;
+            }
+        }
+        assert_eq!(second_day, 0);
     }
 }
