@@ -1062,6 +1062,7 @@ fn a_silenced_target_shows_silenced_and_the_header_names_the_silence() {
             ends: t0() + chrono::Duration::minutes(30),
             reason: "deploy 4.2".into(),
             origin: Origin::Added("ann".into()),
+            service: None,
         }]),
         t0(),
     );

@@ -161,9 +161,16 @@ fn compose(state: &State, burst: &[Signal]) -> Option<Signal> {
     {
         return Some(down.clone());
     }
+    // Only what still fires: a signal that resolved while its page waited is
+    // no news (its resolution was said).
     let live: Vec<&Signal> = burst
         .iter()
         .filter(|s| s.kind != DetectorKind::ServiceDown)
+        .filter(|s| {
+            state
+                .onsets
+                .contains_key(&(s.kind.as_str().to_string(), s.target.clone()))
+        })
         .collect();
     let first = live
         .iter()

@@ -81,6 +81,9 @@ pub enum Msg {
     Probe(TargetId, Box<ProbeSample>),
     /// Per-route views from a metrics source (source name, views, when).
     Views(String, Vec<RouteView>, DateTime<Utc>),
+    /// Per-route figures over a metrics source's counter lifetimes (source
+    /// name, views), from its first scrape: baselines for a cold start.
+    Lifetime(String, Vec<RouteView>),
     /// A source could not be read (name, why).
     SourceDown(String, String),
     /// A source answered again (name).
@@ -574,6 +577,23 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
             }
         }
         Msg::Views(source, views, at) => on_views(state, source, views, at, &mut fx),
+        Msg::Lifetime(source, views) => {
+            for v in views {
+                let id = TargetId::Route {
+                    source: source.clone(),
+                    route: v.route.clone(),
+                };
+                let idx = match state.targets.iter().position(|t| t.id == id) {
+                    Some(i) => i,
+                    None => {
+                        state.targets.push(Target::route(&source, &v.route));
+                        state.targets.len() - 1
+                    }
+                };
+                let settings = state.settings;
+                state.targets[idx].seed_lifetime(&v, &settings);
+            }
+        }
         Msg::SourceDown(source, why) => {
             state.sources_down.insert(source, why);
         }

@@ -16,11 +16,17 @@ pub struct Held {
     pub signal: Signal,
     /// The id of the silence that held it first.
     pub silence: String,
+    /// How many fires stand behind it (alerts of one name with different
+    /// labels are one target): it is let go when the last resolves.
+    pub fires: usize,
 }
 
-/// The silences in force now: the log's and the config's maintenance windows'.
+/// The silences in force now for this service: the log's and the config's
+/// maintenance windows'.
 pub fn in_force(state: &State) -> Vec<Silence> {
-    silence::in_force(&state.silences, &state.maintenance, state.now)
+    let mut v = silence::in_force(&state.silences, &state.maintenance, state.now);
+    v.retain(|s| s.for_service(&state.service));
+    v
 }
 
 /// The silence in force now that covers `target`, if any.
@@ -37,15 +43,30 @@ pub(super) fn hold(state: &mut State, s: &Signal, fx: &mut Vec<Effect>) -> bool 
     if let Some(held) = state.held.get_mut(&key) {
         match s.state {
             SignalState::Resolved => {
-                let id = held.silence.clone();
-                state.held.remove(&key);
-                record(state, s, &id, "resolved", fx);
+                held.fires = held.fires.saturating_sub(1);
+                if held.fires == 0 {
+                    let id = held.silence.clone();
+                    state.held.remove(&key);
+                    record(state, s, &id, "resolved", fx);
+                }
             }
+            SignalState::Fired => held.fires += 1,
             _ => held.signal = s.clone(),
         }
         return true;
     }
     if s.state != SignalState::Fired {
+        return false;
+    }
+    // What the open incident already records as firing goes on there (a
+    // restart or a join meets it again): a silence added since holds only
+    // what fires after it.
+    let recorded = state.incident_open()
+        && state
+            .incident
+            .as_ref()
+            .is_some_and(|i| i.state.signals.get(&key).is_some_and(|r| r.firing));
+    if recorded {
         return false;
     }
     let Some(silence) = covering(state, &s.target) else {
@@ -63,6 +84,7 @@ pub(super) fn hold(state: &mut State, s: &Signal, fx: &mut Vec<Effect>) -> bool 
         Held {
             signal: s.clone(),
             silence: silence.id.clone(),
+            fires: 1,
         },
     );
     record(state, s, &silence.id, "fired", fx);
@@ -124,7 +146,16 @@ pub(super) fn on_tick(state: &mut State, fx: &mut Vec<Effect>) {
             "{} (held by silence {} until it ended)",
             s.evidence, h.silence
         );
-        super::on_signal(state, s, fx);
+        super::on_signal(state, s.clone(), fx);
+        // It pages, even within a minute of the last page: the silence hid it
+        // until now (one page with the rest of its burst).
+        let waiting = state
+            .pending_page
+            .as_ref()
+            .is_some_and(|(_, b)| b.iter().any(|p| p.kind == s.kind && p.target == s.target));
+        if !waiting {
+            super::grouping::wait_to_page(state, &s);
+        }
         // The incident it opens (or joins) says which silence held it.
         let ended = state
             .silences
@@ -139,6 +170,7 @@ pub(super) fn on_tick(state: &mut State, fx: &mut Vec<Effect>) {
             )
             .find(|s| s.id == h.silence);
         if let Some(ended) = ended
+            && (state.incident_open() || state.choosing.is_some())
             && state
                 .silence_marks
                 .insert((Kind::SilenceAdded, ended.id.clone()))
@@ -226,6 +258,7 @@ fn added_copy(s: &Silence) -> Draft {
         &payload::SilenceAdded {
             silence: s.id.clone(),
             target: s.matcher.text().to_string(),
+            service: s.service.clone().unwrap_or_default(),
             starts: Some(s.starts),
             ends: Some(s.ends),
             reason: s.reason.clone(),

@@ -355,6 +355,19 @@ impl Target {
 
     /// Records a route view (counts since the previous scrape); returns the
     /// signals (none on a probed endpoint).
+    /// Seeds the route's cold-start baselines from its figures over the
+    /// counters' lifetime (the first scrape): a probe ignores it.
+    pub fn seed_lifetime(&mut self, v: &RouteView, settings: &Settings) {
+        let Feed::Route(r) = &mut self.feed else {
+            return;
+        };
+        if let Some(value) = settings.latency_quantile.pick(v.p50, v.p95, v.p99) {
+            r.detectors
+                .seed_latency(value, v.requests.round().max(0.0) as u64);
+        }
+    }
+
+    /// A route's figures since the last scrape: the detectors' verdicts.
     pub fn on_view(&mut self, v: RouteView, at: DateTime<Utc>, settings: &Settings) -> Vec<Signal> {
         let Feed::Route(r) = &mut self.feed else {
             return Vec::new();

@@ -434,6 +434,7 @@ fn silence(id: &str, pattern: &str, from: i64, until: i64) -> crate::core::silen
         ends: t0() + chrono::Duration::seconds(until),
         reason: "deploy 4.2".into(),
         origin: crate::core::silence::Origin::Added("ann".into()),
+        service: None,
     }
 }
 
@@ -762,4 +763,125 @@ fn while_the_service_is_down_the_banner_says_so() {
         banner.starts_with("ALERT service_down shop (service): 5 of 5 targets failing"),
         "{banner}"
     );
+}
+
+fn sig(kind: DetectorKind, target: &str, state: SignalState, at: i64) -> Signal {
+    Signal {
+        kind,
+        target: target.into(),
+        state,
+        severity: crate::core::signal::SeverityHint::Critical,
+        evidence: "e".into(),
+        started: t0() + chrono::Duration::seconds(at),
+        ended: None,
+        at: t0() + chrono::Duration::seconds(at),
+        class: None,
+    }
+}
+
+/// Sends `msg` at second `at`, writing back what it appends.
+fn send(s: &mut State, msg: Msg, at: i64) -> Vec<Effect> {
+    let fx = update(s, msg, t0() + chrono::Duration::seconds(at));
+    written(s, &fx);
+    fx
+}
+
+#[test]
+fn two_alerts_of_one_name_stay_held_until_both_resolve_and_the_rest_pages_when_the_silence_ends() {
+    let mut s = engine();
+    s.silences = vec![silence("s1", "HighLatency", 0, 100)];
+    let fire = |st| sig(DetectorKind::Alert, "HighLatency", st, 10);
+    send(&mut s, Msg::Signal(fire(SignalState::Fired)), 10);
+    send(&mut s, Msg::Signal(fire(SignalState::Fired)), 11);
+    send(&mut s, Msg::Signal(fire(SignalState::Resolved)), 20);
+    assert_eq!(s.held.len(), 1, "one of the two still fires");
+    let mut all = Vec::new();
+    for i in 21..110 {
+        all.extend(send(&mut s, Msg::Tick, i));
+    }
+    assert_eq!(
+        pages(&all).len(),
+        1,
+        "released and paged when the silence ended"
+    );
+    assert!(s.incident_open());
+}
+
+#[test]
+fn what_the_open_incident_records_as_firing_is_not_held_by_a_later_silence() {
+    let mut s = engine();
+    send(
+        &mut s,
+        Msg::Signal(sig(DetectorKind::Down, "payments", SignalState::Fired, 0)),
+        0,
+    );
+    assert!(s.incident_open());
+    s.silences = vec![silence("s1", "payments", 5, 600)];
+    // A restart's detectors fire again for it: it goes on in the incident.
+    let fx = send(
+        &mut s,
+        Msg::Signal(sig(DetectorKind::Down, "payments", SignalState::Fired, 10)),
+        10,
+    );
+    assert!(silenced(&fx).is_empty(), "{fx:?}");
+    let fx = send(
+        &mut s,
+        Msg::Signal(sig(
+            DetectorKind::Down,
+            "payments",
+            SignalState::Resolved,
+            20,
+        )),
+        20,
+    );
+    assert!(
+        appended(&fx).iter().any(|d| d.kind == Kind::SignalResolved),
+        "{fx:?}"
+    );
+}
+
+#[test]
+fn with_auto_open_off_a_released_signal_opens_nothing() {
+    let mut s = engine();
+    s.auto_open = false;
+    s.silences = vec![silence("s1", "payments", 0, 30)];
+    send(
+        &mut s,
+        Msg::Signal(sig(DetectorKind::Down, "payments", SignalState::Fired, 5)),
+        5,
+    );
+    let mut all = Vec::new();
+    for i in 6..40 {
+        all.extend(send(&mut s, Msg::Tick, i));
+    }
+    assert!(
+        !all.iter()
+            .any(|e| matches!(e, Effect::Open(_) | Effect::Append(_))),
+        "{all:?}"
+    );
+    assert_eq!(pages(&all).len(), 1, "it still pages: {all:?}");
+}
+
+#[test]
+fn a_signal_that_resolves_while_its_page_waits_is_not_paged() {
+    let mut s = engine();
+    let mut all = send(
+        &mut s,
+        Msg::Signal(sig(DetectorKind::Down, "payments", SignalState::Fired, 0)),
+        0,
+    );
+    all.extend(send(
+        &mut s,
+        Msg::Signal(sig(
+            DetectorKind::Down,
+            "payments",
+            SignalState::Resolved,
+            2,
+        )),
+        2,
+    ));
+    for i in 3..10 {
+        all.extend(send(&mut s, Msg::Tick, i));
+    }
+    assert!(pages(&all).is_empty(), "{all:?}");
 }

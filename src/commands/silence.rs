@@ -84,6 +84,9 @@ fn add(args: &SilenceAddArgs, config: Option<&Path>) -> anyhow::Result<u8> {
     }
     let dir = timeline_dir(args.timeline_dir.as_deref(), config)?;
     let reason = args.reason.trim().to_string();
+    // The service's, when a config names it: another service's `ic` on the
+    // same directory is not silenced.
+    let service = service_of(configured.as_ref());
     let mut log = Journal::open(&dir.join(journal::SILENCE_LOG))?;
     let event = log.append(
         Draft::typed(
@@ -97,6 +100,7 @@ fn add(args: &SilenceAddArgs, config: Option<&Path>) -> anyhow::Result<u8> {
             &payload::SilenceAdded {
                 silence: String::new(),
                 target: matcher.text().to_string(),
+                service: service.clone(),
                 starts: Some(starts),
                 ends: Some(ends),
                 reason: reason.clone(),
@@ -105,7 +109,7 @@ fn add(args: &SilenceAddArgs, config: Option<&Path>) -> anyhow::Result<u8> {
         now,
     )?;
     let id = format!("s{}", event.seq);
-    let copied = copy_to_incident(&dir, &event, &id, now);
+    let copied = copy_to_incident(&dir, &service, &event, &id, now);
     if args.json {
         let mut obj = serde_json::json!(event);
         obj["silence"] = id.clone().into();
@@ -154,15 +158,26 @@ fn unknown_target(c: &Config, m: &Matcher) -> Option<String> {
     ))
 }
 
-/// Copies a silence event into the open incident of the directory, if any,
-/// with the silence's id (so a running `ic` does not copy it again).
+/// The configured service (empty without a config: every service).
+fn service_of(c: Option<&Config>) -> String {
+    c.map(|c| c.service.expose().to_string())
+        .unwrap_or_default()
+}
+
+/// Copies a silence event into the service's open incident in the
+/// directory, if any and not stale (an hour without an event), with the
+/// silence's id (so a running `ic` does not copy it again).
 fn copy_to_incident(
     dir: &Path,
+    service: &str,
     e: &Event,
     id: &str,
     now: DateTime<Utc>,
 ) -> Option<Result<PathBuf, String>> {
-    let path = journal::newest_open(dir)?;
+    let (path, last) = journal::newest_open_at(dir, service, now)?;
+    if now - last >= Duration::hours(1) {
+        return None;
+    }
     let mut data = e.data.clone();
     data["silence"] = id.into();
     let draft = Draft::new(e.kind, &e.actor, e.msg.clone(), data);
@@ -222,13 +237,14 @@ fn list(args: &SilenceListArgs, config: Option<&Path>) -> anyhow::Result<u8> {
             *held.entry(p.silence).or_default() += 1;
         }
     }
+    let configured = Config::discover(config).ok();
+    let service = service_of(configured.as_ref());
     let shown: Vec<&Silence> = silences
         .iter()
         .filter(|s| args.all || s.ends > now)
+        .filter(|s| service.is_empty() || s.for_service(&service))
         .collect();
-    let windows = Config::discover(config)
-        .map(|c| c.maintenance)
-        .unwrap_or_default();
+    let windows = configured.map(|c| c.maintenance).unwrap_or_default();
     if args.json {
         for s in &shown {
             let by = match &s.origin {
@@ -384,6 +400,7 @@ fn expire(args: &SilenceExpireArgs, config: Option<&Path>) -> anyhow::Result<u8>
         now,
     )?;
     println!("{} expired ({})", s.id, escape(&s.describe()));
-    report_copy(copy_to_incident(&dir, &event, &s.id, now));
+    let service = s.service.clone().unwrap_or_default();
+    report_copy(copy_to_incident(&dir, &service, &event, &s.id, now));
     Ok(EXIT_OK)
 }

@@ -585,6 +585,12 @@ pub struct SilenceAdded {
     /// The target pattern (`*`: every target).
     #[serde(deserialize_with = "lenient::text")]
     pub target: String,
+    /// The service it silences (empty: every service of the directory).
+    #[serde(
+        deserialize_with = "lenient::text",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub service: String,
     /// When it starts (default: the event's time).
     #[serde(deserialize_with = "lenient::time", serialize_with = "ser_time")]
     pub starts: Option<DateTime<Utc>>,

@@ -19,8 +19,9 @@ pub const WARN_BEFORE: Duration = Duration::minutes(5);
 /// Most characters of a target pattern or a reason.
 pub const MAX_TEXT: usize = 200;
 
-/// Most silences a log holds: past these, `silence_added` lines are reported
-/// and ignored (a log grown by a script gone wrong must not slow every signal).
+/// Most silences in force or to come at once: past these, `silence_added`
+/// lines are reported and ignored (a log grown by a script gone wrong must not
+/// slow every signal). Silences that ended do not count.
 pub const MAX_SILENCES: usize = 10_000;
 
 /// Which targets a silence covers: every target of the service, or those
@@ -139,9 +140,18 @@ pub struct Silence {
     pub reason: String,
     /// Who or what made it.
     pub origin: Origin,
+    /// The service it silences (`None`: every service of the timeline
+    /// directory — a line written without one, a maintenance window of the
+    /// service's own config).
+    pub service: Option<String>,
 }
 
 impl Silence {
+    /// Whether it is for `service`.
+    pub fn for_service(&self, service: &str) -> bool {
+        self.service.as_deref().is_none_or(|s| s == service)
+    }
+
     /// Whether it is in force at `now` for `target`.
     pub fn covers(&self, target: &str, now: DateTime<Utc>) -> bool {
         self.active(now) && self.matcher.matches(target)
@@ -178,6 +188,9 @@ impl Silence {
 pub fn fold(events: &[Event]) -> (Vec<Silence>, Vec<(u64, String)>) {
     let mut out: Vec<Silence> = Vec::new();
     let mut index: std::collections::HashMap<String, usize> = Default::default();
+    // The ends of the silences not over at the current line's time, soonest first.
+    let mut open: std::collections::BinaryHeap<std::cmp::Reverse<DateTime<Utc>>> =
+        Default::default();
     let mut problems = Vec::new();
     for e in events {
         match (e.kind, Payload::read(e.kind, &e.data)) {
@@ -185,13 +198,22 @@ pub fn fold(events: &[Event]) -> (Vec<Silence>, Vec<(u64, String)>) {
                 Ok(s) if index.contains_key(&s.id) => {
                     problems.push((e.seq, format!("a second silence {}: ignored", s.id)));
                 }
-                Ok(_) if out.len() >= MAX_SILENCES => problems.push((
-                    e.seq,
-                    format!("more than {MAX_SILENCES} silences in the log: ignored"),
-                )),
                 Ok(s) => {
-                    index.insert(s.id.clone(), out.len());
-                    out.push(s);
+                    while open.peek().is_some_and(|r| r.0 <= e.ts) {
+                        open.pop();
+                    }
+                    if open.len() >= MAX_SILENCES {
+                        problems.push((
+                            e.seq,
+                            format!(
+                                "more than {MAX_SILENCES} silences in force or to come: ignored"
+                            ),
+                        ));
+                    } else {
+                        open.push(std::cmp::Reverse(s.ends));
+                        index.insert(s.id.clone(), out.len());
+                        out.push(s);
+                    }
                 }
                 Err(why) => problems.push((e.seq, why)),
             },
@@ -217,6 +239,10 @@ pub fn fold(events: &[Event]) -> (Vec<Silence>, Vec<(u64, String)>) {
 fn added(e: &Event, p: &payload::SilenceAdded) -> Result<Silence, String> {
     let matcher = Matcher::parse(&p.target)?;
     check_reason(&p.reason)?;
+    // A start that does not read would make it start now: more than was meant.
+    if e.data.get("starts").is_some_and(|v| !v.is_null()) && p.starts.is_none() {
+        return Err("`starts` is not an RFC 3339 time: ignored".into());
+    }
     let starts = p.starts.unwrap_or(e.ts);
     let Some(ends) = p.ends else {
         return Err("a silence without `ends`: ignored".into());
@@ -237,6 +263,7 @@ fn added(e: &Event, p: &payload::SilenceAdded) -> Result<Silence, String> {
         ends,
         reason: p.reason.trim().to_string(),
         origin: Origin::Added(e.actor.clone()),
+        service: Some(p.service.clone()).filter(|s| !s.is_empty()),
     })
 }
 
@@ -399,6 +426,7 @@ impl Window {
                 ends,
                 reason: self.name.clone(),
                 origin: Origin::Maintenance,
+                service: None,
             })
             .collect()
     }
@@ -435,6 +463,7 @@ mod tests {
         to_data(&payload::SilenceAdded {
             silence: String::new(),
             target: target.into(),
+            service: String::new(),
             starts: Some(starts),
             ends: Some(ends),
             reason: "deploy 4.2".into(),
@@ -509,6 +538,7 @@ mod tests {
             to_data(&payload::SilenceAdded {
                 silence: String::new(),
                 target: "payments".into(),
+                service: String::new(),
                 starts: None,
                 ends: Some(at(11, 0)),
                 reason: " ".into(),
@@ -574,6 +604,16 @@ mod tests {
         let (s, problems) = fold(&events);
         assert_eq!(s.len(), MAX_SILENCES);
         assert_eq!(problems.len(), 500);
+        // Those that ended do not count: an hour later there is room again.
+        let mut more = events;
+        more.push(event(
+            20_000,
+            at(11, 0),
+            Kind::SilenceAdded,
+            add("*", at(11, 0), at(12, 0)),
+        ));
+        let (s, _) = fold(&more);
+        assert_eq!(s.last().map(|s| s.id.as_str()), Some("s20000"));
     }
 
     fn window(yaml: &str) -> Result<Window, String> {
@@ -656,5 +696,21 @@ mod tests {
             let e = window(bad).err().unwrap_or_default();
             assert!(e.contains(says), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn a_silence_is_its_service_s_and_an_unreadable_start_is_no_silence() {
+        let mut data = add("payments", at(10, 0), at(11, 0));
+        data["service"] = "shop".into();
+        let mut bad_start = add("payments", at(10, 0), at(11, 0));
+        bad_start["starts"] = "2026-12-05 22:00 UTC".into();
+        let events = vec![
+            event(1, at(10, 0), Kind::SilenceAdded, data),
+            event(2, at(10, 0), Kind::SilenceAdded, bad_start),
+        ];
+        let (s, problems) = fold(&events);
+        assert_eq!(s.len(), 1);
+        assert!(s[0].for_service("shop") && !s[0].for_service("billing"));
+        assert!(problems[0].1.contains("`starts`"), "{problems:?}");
     }
 }

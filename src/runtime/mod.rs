@@ -500,11 +500,11 @@ impl Runtime {
             tap.scrape(&ev);
             let name = names.get(ev.target).cloned().unwrap_or_default();
             match ev.result {
-                Ok(o) => o
-                    .routes
-                    .map(|views| Msg::Views(name, views, o.at))
-                    .into_iter()
-                    .collect(),
+                Ok(o) => {
+                    let lifetime = o.lifetime.map(|views| Msg::Lifetime(name.clone(), views));
+                    let views = o.routes.map(|views| Msg::Views(name, views, o.at));
+                    lifetime.into_iter().chain(views).collect()
+                }
                 Err(e) => vec![Msg::SourceDown(name, e.to_string())],
             }
         });

@@ -17,6 +17,9 @@ pub struct SilenceLog {
     events: Vec<Event>,
     /// The last problem said (said again only when it changes).
     said: Option<String>,
+    /// The highest `seq` read: a line at or under it means the file was
+    /// replaced or shortened (a hand edit) and is being read again from its start.
+    last_seq: u64,
 }
 
 /// What following the log found.
@@ -46,13 +49,18 @@ impl SilenceLog {
             Ok(events) => events,
             Err(e) => return self.problem(format!("cannot read the silence log: {e}")),
         };
+        let reread = fresh.first().is_some_and(|e| e.seq <= self.last_seq);
+        if reread {
+            self.events.clear();
+        }
+        self.last_seq = fresh.iter().map(|e| e.seq).max().unwrap_or(self.last_seq);
         let before = self.events.len();
         self.events.extend(
             fresh
                 .into_iter()
                 .filter(|e| matches!(e.kind, Kind::SilenceAdded | Kind::SilenceExpired)),
         );
-        if self.events.len() == before {
+        if self.events.len() == before && !reread {
             return Found::Nothing;
         }
         let (silences, problems) = silence::fold(&self.events);
@@ -91,5 +99,58 @@ impl SilenceLog {
         tracing::warn!("{text}");
         self.said = Some(text.clone());
         Found::Problem(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::payload::{self, to_data};
+    use crate::journal::SILENCE_LOG;
+    use crate::runtime::timelines::MemoryTimelines;
+    use chrono::TimeZone;
+
+    fn added(target: &str) -> Draft {
+        let now = Utc.with_ymd_and_hms(2026, 12, 3, 10, 0, 0).unwrap();
+        Draft::new(
+            Kind::SilenceAdded,
+            "ann",
+            "x",
+            to_data(&payload::SilenceAdded {
+                target: target.into(),
+                starts: Some(now),
+                ends: Some(now + chrono::Duration::hours(1)),
+                reason: "deploy".into(),
+                ..Default::default()
+            }),
+        )
+    }
+
+    fn targets(found: Found) -> Option<Vec<String>> {
+        match found {
+            Found::Silences(v) => Some(v.iter().map(|s| s.matcher.text().to_string()).collect()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn appends_are_learnt_and_a_replaced_log_is_read_again_from_its_start() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 3, 10, 0, 0).unwrap();
+        let store = MemoryTimelines::new(std::path::Path::new("/t"));
+        let mut log = SilenceLog::default();
+        assert!(matches!(log.poll(&store), Found::Nothing), "no log yet");
+        let path = std::path::Path::new("/t").join(SILENCE_LOG);
+        store.append(&path, added("payments"), now).unwrap();
+        assert_eq!(targets(log.poll(&store)), Some(vec!["payments".into()]));
+        assert!(matches!(log.poll(&store), Found::Nothing), "nothing new");
+        store.append(&path, added("search"), now).unwrap();
+        assert_eq!(
+            targets(log.poll(&store)),
+            Some(vec!["payments".into(), "search".into()])
+        );
+        // A hand edit leaves one line: the running engine sees exactly it.
+        store.remove(&path);
+        store.append(&path, added("orders"), now).unwrap();
+        assert_eq!(targets(log.poll(&store)), Some(vec!["orders".into()]));
     }
 }

@@ -385,6 +385,9 @@ pub struct ScrapeObservation {
     pub at: chrono::DateTime<chrono::Utc>,
     /// Per-route figures since the previous scrape (`None` on the first scrape).
     pub routes: Option<Vec<crate::core::metrics::RouteView>>,
+    /// On the first scrape only: each route's figures over the counters'
+    /// lifetime (since the exporter started), the baselines a cold start has.
+    pub lifetime: Option<Vec<crate::core::metrics::RouteView>>,
     /// Counter resets and vanished series since the previous scrape.
     pub changes: crate::core::metrics::Changes,
     /// Samples parsed.
@@ -566,9 +569,13 @@ fn observe(
         }
         None => (None, Default::default()),
     };
+    let lifetime = previous
+        .is_none()
+        .then(|| crate::core::metrics::totals(&snap));
     let obs = Box::new(ScrapeObservation {
         at,
         routes,
+        lifetime,
         changes,
         samples: expo.samples.len(),
         warnings,

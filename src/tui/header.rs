@@ -195,7 +195,11 @@ fn health(line: &mut Vec<Span<'_>>, s: &State, th: Theme) {
                     crate::core::silence::Matcher::All => "every target".into(),
                     m => escape(m.text()),
                 },
-                first.ends.format("%H:%M")
+                if first.ends.date_naive() == s.now.date_naive() {
+                    first.ends.format("%H:%M").to_string()
+                } else {
+                    first.ends.format("%Y-%m-%d %H:%M").to_string()
+                }
             )
         } else {
             format!(" · {} silences", silences.len())

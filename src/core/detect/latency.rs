@@ -63,8 +63,13 @@ pub struct LatencyDetector {
     creep_reference: Option<f64>,
     /// (minute, long reference) — recomputed once a minute.
     long_cached: Option<(i64, Option<f64>)>,
+    /// The quantile over the route's lifetime at the first scrape, when
+    /// enough requests stand behind it: the cold-start baseline.
+    seeded: Option<f64>,
 }
 
+/// Least requests behind a lifetime reading for it to seed the baseline.
+const SEED_MIN_REQUESTS: u64 = 200;
 /// Seconds of first readings behind a cold-start baseline.
 const COLD_SPAN: i64 = 30;
 /// Least span and number of readings for a cold-start baseline.
@@ -201,7 +206,11 @@ impl LatencyDetector {
                 quantile.label(),
                 value * 1000.0,
                 value / baseline,
-                if cold { "cold-start " } else { "" },
+                match (cold, self.seeded.is_some()) {
+                    (true, true) => "lifetime ",
+                    (true, false) => "cold-start ",
+                    _ => "",
+                },
                 baseline * 1000.0
             )
         };
@@ -372,8 +381,23 @@ impl LatencyDetector {
             .map_or(at, |(m, _)| (m + 1) * 60)
     }
 
-    /// The frozen cold-start baseline: the median of the first 30 s of readings.
+    /// Seeds the cold-start baseline with the quantile over the route's
+    /// lifetime (the first scrape's cumulative histogram), when at least
+    /// [`SEED_MIN_REQUESTS`] requests stand behind it: `ic` started during a
+    /// regression then judges it against the route's past, not against the
+    /// regression's first 30 s.
+    pub fn seed(&mut self, value: f64, requests: u64) {
+        if value.is_finite() && value > 0.0 && requests >= SEED_MIN_REQUESTS {
+            self.seeded = Some(value);
+        }
+    }
+
+    /// The frozen cold-start baseline: the lifetime seed, else the median of
+    /// the first 30 s of readings.
     fn cold_baseline(&self) -> Option<f64> {
+        if self.seeded.is_some() {
+            return self.seeded;
+        }
         let (first, last) = (self.cold.first()?.0, self.cold.last()?.0);
         if self.cold.len() < COLD_MIN_READINGS || last - first < COLD_MIN_SPAN {
             return None;
@@ -615,5 +639,38 @@ mod tests {
             }
         }
         assert_eq!(second_day, 0);
+    }
+
+    #[test]
+    fn a_lifetime_seed_is_the_cold_baseline_when_enough_requests_stand_behind_it() {
+        // Started during a ×4 regression: the first readings are the regression.
+        let fire = |seed: Option<(f64, u64)>| {
+            let mut d = LatencyDetector::default();
+            if let Some((v, n)) = seed {
+                d.seed(v, n);
+            }
+            (0..60).find_map(|i| {
+                d.observe("api", T0 + i * 5, (0.4, 100), Quantile::P95, 2.0)
+                    .filter(|s| s.state == SignalState::Fired)
+                    .map(|s| (i * 5, s.evidence))
+            })
+        };
+        let (at, evidence) = fire(Some((0.1, 5000))).unwrap_or_default();
+        assert!(at <= 20, "{at}");
+        assert!(
+            evidence.contains("4.0× its lifetime baseline of 100 ms"),
+            "{evidence}"
+        );
+        assert_eq!(
+            fire(None),
+            None,
+            "against its own first readings it cannot tell"
+        );
+        assert_eq!(
+            fire(Some((0.1, 199))),
+            None,
+            "too few requests behind the seed"
+        );
+        assert_eq!(fire(Some((f64::NAN, 5000))), None);
     }
 }

@@ -476,12 +476,12 @@ pub struct Thresholds {
     pub error_rate: f64,
 }
 
-/// Every detector that watches one target's request counts (a metrics route, a
 /// Seconds of counts that say whether a route is mostly failing.
 const FAILING_SPAN: i64 = 10;
 /// Least requests in [`FAILING_SPAN`] for a route to count as mostly failing.
 const FAILING_MIN_REQUESTS: u64 = 10;
 
+/// Every detector that watches one target's request counts (a metrics route, a
 /// Prometheus route, a simulated route): error rate, latency, traffic drop and surge, 4xx surge.
 #[derive(Debug, Clone, Default)]
 pub struct RouteDetectors {
@@ -536,6 +536,12 @@ impl RouteDetectors {
                 settings.latency_factor,
             ));
         }
+    }
+
+    /// Seeds the latency detector's cold-start baseline with a reading over
+    /// the route's lifetime (`requests` behind it).
+    pub fn seed_latency(&mut self, value: f64, requests: u64) {
+        self.latency.seed(value, requests);
     }
 
     /// What the counts in (`from`, `now`] say about the anomaly of `kind` that
