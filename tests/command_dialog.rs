@@ -288,7 +288,9 @@ fn a_sigkill_during_a_command_leaves_its_start_and_the_next_start_says_so() {
     let _ = std::process::Command::new("kill")
         .args(["-9", &pid.to_string()])
         .status();
-    s.wait("ic to die", 10, |t| t.contains("IC-EXIT=137"));
+    s.wait("ic to die", 10, |t| {
+        tmux::unwrapped(t).contains("IC-EXIT=137")
+    });
     // The orphaned command is the test's to clean up.
     let _ = std::process::Command::new("pkill")
         .args(["-f", "^sleep 38\\.5$"])

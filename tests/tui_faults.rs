@@ -90,7 +90,9 @@ fn sigkill_loses_nothing_the_screen_showed() {
         t.contains("note number 4")
     });
     kill(s.ic_pid(), "-KILL");
-    s.wait("ic to be gone", 10, |t| t.contains("IC-EXIT="));
+    s.wait("ic to be gone", 10, |t| {
+        tmux::unwrapped(t).contains("IC-EXIT=")
+    });
     let files = journal::timelines(&tl);
     assert_eq!(files.len(), 1);
     let replay = journal::read(&files[0]).unwrap();

@@ -48,6 +48,12 @@ pub fn fast_scenario(dir: &Path) -> std::path::PathBuf {
     file
 }
 
+/// The screen as one line: after a SIGKILL the view's screen stays and the
+/// shell's next words wrap wherever the cursor was (`…IC-` / `EXIT=137`).
+pub fn unwrapped(screen: &str) -> String {
+    screen.replace('\n', "")
+}
+
 impl Session {
     /// Starts `sh -c "<shell>; echo IC-EXIT=$?; sleep 60"` at `w`×`h`, named after `tag`.
     pub fn start(tag: &str, w: u16, h: u16, shell: &str) -> Session {
