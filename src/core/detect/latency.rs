@@ -126,37 +126,8 @@ impl LatencyDetector {
             return None;
         }
         let warm = self.baseline(at);
-        if self.cold.first().is_none_or(|(t, _)| at - t <= COLD_SPAN) {
-            self.cold.push((at, p95));
-        }
-        self.history.push_back((at, p95));
-        while self
-            .history
-            .front()
-            .is_some_and(|(t, _)| *t <= at - HISTORY)
-        {
-            self.history.pop_front();
-        }
         let minute = at.div_euclid(60);
-        self.remember(minute, p95);
-        // While firing, keep the regression out of the baseline.
-        if self.firing_since.is_none() {
-            match self.minutes.back_mut() {
-                Some((m, v)) if *m == minute => v.push(p95),
-                _ => self.minutes.push_back((minute, vec![p95])),
-            }
-            while self.minutes.front().is_some_and(|(m, _)| *m <= minute - 60) {
-                self.minutes.pop_front();
-            }
-        }
-        self.recent.push_back((at, p95));
-        while self
-            .recent
-            .front()
-            .is_some_and(|(t, _)| *t <= at - LATENCY_SUSTAIN)
-        {
-            self.recent.pop_front();
-        }
+        self.record(at, minute, p95);
         let (baseline, line, sustain, min_readings, cold) = match warm {
             Some(b) => (b, FIRE_SHARE * factor * b, LATENCY_SUSTAIN, 6, false),
             None => {
@@ -219,25 +190,7 @@ impl LatencyDetector {
             // (the minutes' median lags a fall by minutes).
             None if !over && creep.is_some_and(|(_, r)| recent >= creep_line(factor) * r) => {
                 let (level, reference) = creep?;
-                let since = self.creep_onset(reference, at);
-                self.firing_since = Some(since);
-                self.under_since = None;
-                self.creep_reference = Some(reference);
-                Some(make_signal(
-                    DetectorKind::Latency,
-                    target,
-                    SignalState::Fired,
-                    SeverityHint::Warning,
-                    format!(
-                        "{} crept to {:.0} ms (median of the last {CREEP_CURRENT} minutes), {:.2}× its long reference of {:.0} ms (the lowest hourly median of the {CREEP_HOURS} hours before the last)",
-                        quantile.label(),
-                        level * 1000.0,
-                        level / reference,
-                        reference * 1000.0
-                    ),
-                    since,
-                    at,
-                ))
+                Some(self.fire_creep(target, at, level, reference, quantile))
             }
             None if over => {
                 let since = self.onset(at);
@@ -285,6 +238,71 @@ impl LatencyDetector {
                 None
             }
         }
+    }
+
+    /// Keeps a reading: the cold-start span, the change-point history, the
+    /// long history, the hour's minutes (not while firing: the regression
+    /// stays out of the baseline) and the last minute's readings.
+    fn record(&mut self, at: i64, minute: i64, p95: f64) {
+        if self.cold.first().is_none_or(|(t, _)| at - t <= COLD_SPAN) {
+            self.cold.push((at, p95));
+        }
+        self.history.push_back((at, p95));
+        while self
+            .history
+            .front()
+            .is_some_and(|(t, _)| *t <= at - HISTORY)
+        {
+            self.history.pop_front();
+        }
+        self.remember(minute, p95);
+        if self.firing_since.is_none() {
+            match self.minutes.back_mut() {
+                Some((m, v)) if *m == minute => v.push(p95),
+                _ => self.minutes.push_back((minute, vec![p95])),
+            }
+            while self.minutes.front().is_some_and(|(m, _)| *m <= minute - 60) {
+                self.minutes.pop_front();
+            }
+        }
+        self.recent.push_back((at, p95));
+        while self
+            .recent
+            .front()
+            .is_some_and(|(t, _)| *t <= at - LATENCY_SUSTAIN)
+        {
+            self.recent.pop_front();
+        }
+    }
+
+    /// Fires on a creep to `level` over `reference`.
+    fn fire_creep(
+        &mut self,
+        target: &str,
+        at: i64,
+        level: f64,
+        reference: f64,
+        quantile: Quantile,
+    ) -> Signal {
+        let since = self.creep_onset(reference, at);
+        self.firing_since = Some(since);
+        self.under_since = None;
+        self.creep_reference = Some(reference);
+        make_signal(
+            DetectorKind::Latency,
+            target,
+            SignalState::Fired,
+            SeverityHint::Warning,
+            format!(
+                "{} crept to {:.0} ms (median of the last {CREEP_CURRENT} minutes), {:.2}× its long reference of {:.0} ms (the lowest hourly median of the {CREEP_HOURS} hours before the last)",
+                quantile.label(),
+                level * 1000.0,
+                level / reference,
+                reference * 1000.0
+            ),
+            since,
+            at,
+        )
     }
 
     /// Adds a reading to the long history (a minute's median once it is complete).
