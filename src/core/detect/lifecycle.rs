@@ -245,9 +245,13 @@ impl Lifecycle {
                 }
             }
             Phase::Blip(held, decided) => {
-                let back =
-                    health(held.kind, held.started.timestamp(), decided, now) == Some(Health::Bad);
-                if back || now >= decided + holds.stable_for {
+                let since = health(held.kind, held.started.timestamp(), decided, now);
+                let back = since == Some(Health::Bad);
+                // Not resolved within `stable_for` pages after all — unless the
+                // data since the blip says healed (a `down` detector resolves only
+                // after 30 s of good probes, longer than a short `stable_for`).
+                let healed = since == Some(Health::Healed);
+                if back || (now >= decided + holds.stable_for && !healed) {
                     page(e, held, now, out)
                 } else {
                     Phase::Blip(held, decided)
@@ -556,6 +560,10 @@ mod tests {
 
     /// Probes every 2 s: unreachable while `down(t)`.
     fn probes(secs: i64, down: impl Fn(i64) -> bool) -> Vec<(i64, Signal)> {
+        probes_with(secs, Holds::default(), down)
+    }
+
+    fn probes_with(secs: i64, holds: Holds, down: impl Fn(i64) -> bool) -> Vec<(i64, Signal)> {
         let mut d = DownDetector::default();
         let mut layer = Lifecycle::default();
         let mut out = Vec::new();
@@ -563,7 +571,7 @@ mod tests {
             let now = T0 + t;
             let health = |_, _, f, n| d.health(f, n);
             let mut here = Vec::new();
-            layer.poll(now, Holds::default(), &health, &mut here);
+            layer.poll(now, holds, &health, &mut here);
             if t % 2 == 0 {
                 let class = if down(t) {
                     FailureClass::Connect
@@ -573,13 +581,26 @@ mod tests {
                 let raw = d.observe("e", now, class, "connect: refused");
                 let health = |_, _, f, n| d.health(f, n);
                 if let Some(s) = raw {
-                    layer.feed(s, now, Holds::default(), &health, &mut here);
+                    layer.feed(s, now, holds, &health, &mut here);
                 }
-                layer.poll(now, Holds::default(), &health, &mut here);
+                layer.poll(now, holds, &health, &mut here);
             }
             out.extend(here.into_iter().map(|s| (t, s)));
         }
         out
+    }
+
+    #[test]
+    fn a_probe_blip_that_healed_never_pages_even_with_a_short_stable_for() {
+        // `down` resolves after 30 s of good probes; a `stable_for` of 20 s
+        // must not page a blip whose probes have all passed since.
+        let holds = Holds {
+            stable_for: 20,
+            ..Holds::default()
+        };
+        let out = probes_with(200, holds, |t| (60..63).contains(&t));
+        assert_eq!(count(&out, SignalState::Fired), 0, "{out:?}");
+        assert_eq!(count(&out, SignalState::Blip), 1, "{out:?}");
     }
 
     #[test]
