@@ -51,6 +51,10 @@ pub struct DownDetector {
     last_failure: Option<FailureClass>,
     /// When the last failed probe was taken.
     last_bad: Option<i64>,
+    /// When the last failed probe next to another failure (2 of the last 3)
+    /// was taken: the episode's end, which a lone failure among good probes
+    /// later (a route's background errors) does not move.
+    last_bad_run: Option<i64>,
     /// The current run of good probes: (how many, when the first was taken).
     good_run: Option<(u32, i64)>,
     /// The last [`RECENT`] probes: (when, good), for [`DownDetector::health`].
@@ -93,6 +97,9 @@ impl DownDetector {
         }
         let count = |r: ProbeResult| self.last.iter().filter(|(_, x)| *x == r).count();
         let (unreachable, failed) = (count(ProbeResult::Unreachable), count(ProbeResult::Failed));
+        if result != ProbeResult::Ok && unreachable + failed >= 2 {
+            self.last_bad_run = Some(at);
+        }
         let last_failure = self.last_failure;
         let signal = |state, evidence, started, severity| Signal {
             class: last_failure,
@@ -134,8 +141,12 @@ impl DownDetector {
             {
                 self.firing_since = None;
                 let n = self.good_run.map_or(0, |r| r.0);
+                let ended = self
+                    .last_bad_run
+                    .filter(|t| *t >= started)
+                    .or(self.last_bad);
                 Some(Signal {
-                    ended: Some(ts(self.last_bad.unwrap_or(started))),
+                    ended: Some(ts(ended.unwrap_or(started))),
                     ..signal(
                         SignalState::Resolved,
                         format!("{n} good probes in a row over {RESOLVE_SPAN}s or more"),
@@ -302,6 +313,31 @@ mod tests {
         let resolved = d.observe("e", 35, Ok, "").unwrap();
         assert_eq!(resolved.state, SignalState::Resolved);
         assert_eq!(resolved.ended.map(|e| e.timestamp()), Some(3));
+    }
+
+    #[test]
+    fn a_lone_failure_after_recovery_does_not_move_the_end() {
+        use FailureClass::{Connect, Ok};
+        let mut d = DownDetector::default();
+        let mut resolved = None;
+        for t in 0..120 {
+            // Down 10..20 s, then one background error at 33 s.
+            let class = if (10..20).contains(&t) || t == 33 {
+                Connect
+            } else {
+                Ok
+            };
+            if let Some(s) = d.observe("e", t, class, "x")
+                && s.state == SignalState::Resolved
+            {
+                resolved = s.ended.map(|e| e.timestamp());
+            }
+        }
+        assert_eq!(
+            resolved,
+            Some(19),
+            "the outage's last failure, not the lone one"
+        );
     }
 
     #[test]
