@@ -13,20 +13,7 @@ use support::proc::{self, Lines};
 
 #[test]
 fn ic_started_during_a_latency_regression_pages_it_against_the_lifetime_baseline() {
-    let mut demo = proc::ic()
-        .args(["demo", "--serve", "--scenario", "calm", "--rps", "80"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn ic demo --serve");
-    let demo_out = Lines::collect(demo.stdout.take().expect("stdout"));
-    let first = demo_out
-        .wait_for(Duration::from_secs(15), |_| true)
-        .expect("ic demo --serve printed its address");
-    let port: u16 = first
-        .strip_prefix("listening on http://127.0.0.1:")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+    let (mut demo, port) = proc::demo_serve("calm", "80");
     // The service's past: 15 s of calm traffic (its lifetime counters).
     std::thread::sleep(Duration::from_secs(15));
     let (status, answer) = http::request(

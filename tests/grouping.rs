@@ -46,20 +46,7 @@ fn receiver() -> (u16, Arc<Mutex<Vec<String>>>) {
 
 #[test]
 fn a_full_outage_pages_once_with_every_target_named() {
-    let mut demo = proc::ic()
-        .args(["demo", "--serve", "--scenario", "calm", "--rps", "40"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn ic demo --serve");
-    let demo_out = Lines::collect(demo.stdout.take().expect("stdout"));
-    let first = demo_out
-        .wait_for(Duration::from_secs(15), |_| true)
-        .expect("ic demo --serve printed its address");
-    let port: u16 = first
-        .strip_prefix("listening on http://127.0.0.1:")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+    let (mut demo, port) = proc::demo_serve("calm", "40");
     let base = format!("http://127.0.0.1:{port}");
     let (hook, bodies) = receiver();
     let dir = tempfile::tempdir().expect("temp dir");

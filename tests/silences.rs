@@ -52,27 +52,9 @@ fn news(out: &Lines) -> Vec<String> {
         .collect()
 }
 
-fn demo() -> (std::process::Child, u16) {
-    let mut demo = proc::ic()
-        .args(["demo", "--serve", "--scenario", "calm", "--rps", "40"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn ic demo --serve");
-    let out = Lines::collect(demo.stdout.take().expect("stdout"));
-    let first = out
-        .wait_for(Duration::from_secs(15), |_| true)
-        .expect("ic demo --serve printed its address");
-    let port = first
-        .strip_prefix("listening on http://127.0.0.1:")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
-    (demo, port)
-}
-
 #[test]
 fn a_silenced_outage_pages_no_one_until_the_silence_is_expired() {
-    let (mut demo, port) = demo();
+    let (mut demo, port) = proc::demo_serve("calm", "40");
     let base = format!("http://127.0.0.1:{port}");
     let dir = tempfile::tempdir().expect("temp dir");
     let timelines = dir.path().join("incidents");

@@ -147,3 +147,23 @@ pub fn events(dir: &Path) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+/// `ic demo --serve` on `scenario` at `rps`, stderr discarded: the child and
+/// the port it printed on its first line.
+pub fn demo_serve(scenario: &str, rps: &str) -> (Child, u16) {
+    let mut demo = ic()
+        .args(["demo", "--serve", "--scenario", scenario, "--rps", rps])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn ic demo --serve");
+    let out = Lines::collect(demo.stdout.take().expect("stdout"));
+    let first = out
+        .wait_for(Duration::from_secs(15), |_| true)
+        .expect("ic demo --serve printed its address");
+    let port = first
+        .strip_prefix("listening on http://127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+    (demo, port)
+}
