@@ -241,9 +241,11 @@ async fn scenario_fault_shows_in_the_counters() {
             !l.contains("route=\"/api/search\"") && l.contains("status=\"503\"")
         });
         assert_eq!(other_503, 0.0, "the fault leaked to other routes");
-        if bad >= 20.0 {
+        // Judged over at least 200 requests (not at the 20th 503, which stops
+        // early on a lucky run): 60% of 200 is 120 ± 7, so 45%–75% is ±4 sd.
+        if all >= 200.0 {
             let share = bad / all;
-            assert!((0.4..0.8).contains(&share), "503 share {share} of {all}");
+            assert!((0.45..0.75).contains(&share), "503 share {share} of {all}");
             break;
         }
         assert!(
