@@ -133,6 +133,23 @@ fn traffic_to_zero_is_detected_within_15_seconds() {
     check("sim-traffic-drop", Some(15));
 }
 
+/// Why `ic` is later than `prometheus-5s-1m-for-1m` on small steps at low traffic
+/// (`KNOWN_SLOWER_THAN_AN_ANCHOR`): that rule's speed there is its line at two errors in
+/// a minute, so on the same route with 5xx at 0.6% (60% of the line) it pages on every
+/// seed, while `ic` stays silent. A rule quiet at 60% of the line cannot fire sooner.
+#[test]
+fn the_fastest_rule_on_small_steps_pages_on_a_sub_threshold_shift_and_ic_does_not() {
+    for seed in 1..=10 {
+        let (code, report) = simulate("sim-low-traffic-shift", &["--seed", &seed.to_string()]);
+        assert_eq!(code, 0, "seed {seed}: {}", report["ic_misses"]);
+        assert_eq!(strategy(&report, "ic")["false_alerts"], 0, "seed {seed}");
+        let fast = strategy(&report, "prometheus-5s-1m-for-1m")["false_alerts"]
+            .as_u64()
+            .unwrap();
+        assert!(fast >= 5, "seed {seed}: the 1m rule paged {fast} times");
+    }
+}
+
 #[test]
 fn every_spike_is_detected_within_a_minute() {
     let report = check("sim-spikes", Some(60));
@@ -422,6 +439,7 @@ const SUITE: &[(&str, u64, usize)] = &[
     ("sim-latency-creep", 30, 2),
     ("sim-subthreshold-shift", 30, 2),
     ("sim-low-traffic-step", 30, 3),
+    ("sim-low-traffic-shift", 30, 1),
     ("sim-ramp-slow", 30, 3),
     ("sim-probe-vs-traffic", 30, 4),
     ("sim-step-5", 30, 4),

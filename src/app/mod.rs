@@ -579,17 +579,7 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
         Msg::Views(source, views, at) => on_views(state, source, views, at, &mut fx),
         Msg::Lifetime(source, views) => {
             for v in views {
-                let id = TargetId::Route {
-                    source: source.clone(),
-                    route: v.route.clone(),
-                };
-                let idx = match state.targets.iter().position(|t| t.id == id) {
-                    Some(i) => i,
-                    None => {
-                        state.targets.push(Target::route(&source, &v.route));
-                        state.targets.len() - 1
-                    }
-                };
+                let idx = route_target(state, &source, &v.route);
                 let settings = state.settings;
                 state.targets[idx].seed_lifetime(&v, &settings);
             }
@@ -628,6 +618,17 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
     fx
 }
 
+/// The index of a metrics source's route target, created on first sight.
+fn route_target(state: &mut State, source: &str, route: &str) -> usize {
+    let found = state.targets.iter().position(|t| {
+        matches!(&t.id, TargetId::Route { source: s, route: r } if s == source && r == route)
+    });
+    found.unwrap_or_else(|| {
+        state.targets.push(Target::route(source, route));
+        state.targets.len() - 1
+    })
+}
+
 /// Per-route views from a metrics source: new routes become targets, a
 /// route missing from the exposition had no traffic.
 fn on_views(
@@ -641,17 +642,7 @@ fn on_views(
     let mut signals = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for v in views {
-        let id = TargetId::Route {
-            source: source.clone(),
-            route: v.route.clone(),
-        };
-        let idx = match state.targets.iter().position(|t| t.id == id) {
-            Some(i) => i,
-            None => {
-                state.targets.push(Target::route(&source, &v.route));
-                state.targets.len() - 1
-            }
-        };
+        let idx = route_target(state, &source, &v.route);
         seen.insert(idx);
         signals.extend(state.targets[idx].on_view(v, at, &state.settings));
     }

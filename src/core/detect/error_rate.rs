@@ -40,7 +40,9 @@
 
 use super::onset::{self, Model, Onset};
 use super::sequential::{Evidence, Verdict};
-use super::{CountSeries, Thresholds, make_signal, pct, surely_above, surely_below, ts};
+use super::{
+    CountSeries, Thresholds, make_signal, pct, slo_pct, surely_above, surely_below, ts,
+};
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
 
 const FAST_WINDOWS: [i64; 4] = [10, 30, 60, 300];
@@ -238,7 +240,7 @@ fn hot_evidence(
                     long / 60,
                     pct(s.ratio()),
                     short / 60,
-                    pct(th.slo)
+                    slo_pct(th.slo)
                 ),
                 if factor > 10.0 {
                     SeverityHint::Critical
@@ -309,6 +311,14 @@ mod tests {
     use super::super::Counts;
     use super::super::testing::{T0, TH, Traffic};
     use super::*;
+
+    #[test]
+    fn the_slo_in_evidence_reads_as_written_never_rounded_to_100() {
+        assert_eq!(slo_pct(0.999), "99.9%");
+        assert_eq!(slo_pct(0.9995), "99.95%");
+        assert_eq!(slo_pct(0.99), "99%");
+        assert_eq!(slo_pct(0.995), "99.5%");
+    }
 
     /// Runs `secs` seconds of 20 rps with `p(t)`; returns (seconds to fire after `fault_at`, seconds
     /// to resolve after `fault_end`, false alerts before the fault).

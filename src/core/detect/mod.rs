@@ -631,6 +631,12 @@ pub(crate) fn pct(r: f64) -> String {
     }
 }
 
+/// An SLO as people write it: 99.9%, 99.95%, 99% (never rounded up to 100%).
+pub(crate) fn slo_pct(slo: f64) -> String {
+    let digits = format!("{:.3}", slo * 100.0);
+    format!("{}%", digits.trim_end_matches('0').trim_end_matches('.'))
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     use super::*;
