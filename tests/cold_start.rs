@@ -1,15 +1,94 @@
-//! Cold start, live: a responder starts `ic watch` while search is already
-//! four times slower than usual. The first scrape's cumulative histograms say
-//! what the route's latency was over the exporter's lifetime, so `ic` judges
-//! the regression against that — not against its own first 30 s, which are
-//! the regression (it never fired before).
+//! Cold start, live: a responder starts `ic watch` during an incident.
+//! - Search is already four times slower than usual. The first scrape's
+//!   cumulative histograms say what the route's latency was over the
+//!   exporter's lifetime, so `ic` judges the regression against that — not
+//!   against its own first 30 s, which are the regression (it never fired
+//!   before).
+//! - A route stopped taking traffic two minutes ago. A real Prometheus holds
+//!   its last hour (backfilled by `promtool`); `ic` learns it through
+//!   `query_range` before its first live query, so the drop pages at once
+//!   (without that history there is no baseline, and it never could).
 
 mod support;
 
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use support::http;
 use support::proc::{self, Lines};
+use support::prometheus::Prometheus;
+
+#[test]
+fn ic_started_after_a_route_stopped_learns_prometheus_history_and_pages_the_drop() {
+    let now = incident_commander::clock::now().timestamp();
+    let (start, end) = (now - 3720, now - 120);
+    // An hour of /api/orders at 20 req/s with 0.2% 5xx, then nothing.
+    let mut past = String::from("# TYPE http_requests counter\n");
+    for (status, per_second) in [("200", 19.96), ("500", 0.04)] {
+        for t in (start..=end).step_by(15) {
+            let total = per_second * (t - start) as f64;
+            past.push_str(&format!(
+                "http_requests_total{{route=\"/api/orders\",status=\"{status}\"}} {total:.2} {t}\n"
+            ));
+        }
+    }
+    past.push_str("# EOF\n");
+    let Some(prom) = Prometheus::start_with_past(
+        "global: {scrape_interval: 15s, evaluation_interval: 15s}\n",
+        &[],
+        Some(&past),
+    ) else {
+        return;
+    };
+    // The history is queryable (the route's last hour), and nothing is live now.
+    let hour = prom.scalar("sum(increase(http_requests_total[1h] offset 2m))");
+    assert!(
+        hour.is_some_and(|v| v > 60_000.0),
+        "backfill not visible: {hour:?}"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = dir.path().join("ic.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "service: shop\nnotify: {{desktop: false, bell: false}}\nprometheus: {{url: \"{}\", interval: 1s}}\n",
+            prom.url
+        ),
+    )
+    .expect("write ic.yaml");
+    let started = Instant::now();
+    let mut watch = proc::ic()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["watch", "--json", "--no-incident"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ic watch");
+    let out = Lines::collect(watch.stdout.take().expect("stdout"));
+    let fired = out.wait_for(Duration::from_secs(25), |l| {
+        l.contains("\"type\":\"signal\"")
+            && l.contains("\"kind\":\"traffic_drop\"")
+            && l.contains("\"state\":\"fired\"")
+    });
+    proc::terminate(&mut watch, Duration::from_secs(10));
+    let signals: Vec<String> = out
+        .all()
+        .into_iter()
+        .map(|(_, l)| l)
+        .filter(|l| l.contains("\"type\":\"signal\""))
+        .collect();
+    let fired = fired.unwrap_or_else(|| panic!("no traffic drop within 25 s: {signals:?}"));
+    assert!(fired.contains("/api/orders"), "{fired}");
+    assert!(fired.contains("baseline 20.0/s"), "{fired}");
+    assert!(started.elapsed() < Duration::from_secs(25));
+    // The past's 0.2% errors are learnt, not judged: the drop is the only page.
+    assert!(
+        signals
+            .iter()
+            .all(|l| l.contains("traffic_drop") || !l.contains("\"state\":\"fired\"")),
+        "{signals:?}"
+    );
+}
 
 #[test]
 fn ic_started_during_a_latency_regression_pages_it_against_the_lifetime_baseline() {

@@ -432,6 +432,7 @@ fn a_billion_requests_a_second_take_no_more_memory_than_one() {
 /// (`cargo run --release -- simulate FILE --seed N` runs any seed of any file in seconds).
 const SUITE: &[(&str, u64, usize)] = &[
     ("sim-spikes", 30, 0),
+    ("sim-office-hours", 2, 0),
     ("sim-blip", 30, 0),
     ("sim-flapping", 30, 0),
     ("sim-step-2", 30, 1),

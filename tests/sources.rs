@@ -321,3 +321,56 @@ async fn query_source_sends_credentials_and_reports_refusals() {
     );
     assert!(!err.message.contains("s3cret"));
 }
+
+#[tokio::test]
+async fn a_hostile_query_range_answer_is_filtered_not_trusted() {
+    // Every range query gets the same matrix: points far outside the asked span
+    // (years away, at the end of time, before the epoch), NaN, negative and
+    // infinite values, a string that is no number, and one good point.
+    let now = 1_800_000_000.0_f64;
+    let good = now - 600.0;
+    let body = format!(
+        r#"{{"status":"success","data":{{"resultType":"matrix","result":[{{"metric":{{"route":"/a"}},"values":[[1e300,"5"],[-1e300,"5"],[0,"5"],[{far},"5"],[{good},"NaN"],[{good},"-3"],[{good},"+Inf"],[{good},"x"],[{good},"2"]]}}]}}}}"#,
+        far = now + 86_400.0 * 365.0,
+    );
+    let port = serve("Content-Type: application/json\r\n", move |_| {
+        body.clone().into_bytes()
+    })
+    .await;
+    let yaml = format!("service: t\nprometheus: {{url: \"http://127.0.0.1:{port}\"}}\n");
+    let config = Config::parse(Path::new("ic.yaml"), &yaml, |_| None).unwrap();
+    let client = incident_commander::source::prometheus::PromClient::new(
+        config.prometheus.as_ref().unwrap(),
+    )
+    .unwrap();
+    let minutes = client
+        .history(now, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    // Only the good point is left: one minute, 2/s × 60 requests, all of them 5xx
+    // and 4xx at most (the same matrix answered every query, clipped to the total).
+    assert_eq!(minutes.len(), 1, "{minutes:?}");
+    let (at, views) = &minutes[0];
+    assert_eq!(*at, (good as i64 / 60 - 1) * 60);
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0].requests, 120.0);
+    assert!(views[0].errors_5xx <= views[0].requests);
+    assert_eq!(views[0].p95, Some(2.0));
+    // A server answering garbage is an error that says where, not a panic.
+    let port = serve("Content-Type: application/json\r\n", |_| {
+        b"{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{\"values\":7}]}}"
+            .to_vec()
+    })
+    .await;
+    let yaml = format!("service: t\nprometheus: {{url: \"http://127.0.0.1:{port}\"}}\n");
+    let config = Config::parse(Path::new("ic.yaml"), &yaml, |_| None).unwrap();
+    let client = incident_commander::source::prometheus::PromClient::new(
+        config.prometheus.as_ref().unwrap(),
+    )
+    .unwrap();
+    let err = client
+        .history(now, Duration::from_secs(3600))
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("query_range"), "{}", err.message);
+}

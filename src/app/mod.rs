@@ -84,6 +84,10 @@ pub enum Msg {
     /// Per-route figures over a metrics source's counter lifetimes (source
     /// name, views), from its first scrape: baselines for a cold start.
     Lifetime(String, Vec<RouteView>),
+    /// A metrics source's past, one entry a minute, oldest first (source name,
+    /// (minute's start, views with that minute's counts)): learnt as baselines,
+    /// never judged.
+    History(String, Vec<(DateTime<Utc>, Vec<RouteView>)>),
     /// A source could not be read (name, why).
     SourceDown(String, String),
     /// A source answered again (name).
@@ -584,6 +588,15 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
                 state.targets[idx].seed_lifetime(&v, &settings);
             }
         }
+        Msg::History(source, minutes) => {
+            let settings = state.settings;
+            for (at, views) in minutes {
+                for v in views {
+                    let idx = route_target(state, &source, &v.route);
+                    state.targets[idx].learn(&v, at, &settings);
+                }
+            }
+        }
         Msg::SourceDown(source, why) => {
             state.sources_down.insert(source, why);
         }
@@ -620,9 +633,9 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
 
 /// The index of a metrics source's route target, created on first sight.
 fn route_target(state: &mut State, source: &str, route: &str) -> usize {
-    let found = state.targets.iter().position(|t| {
-        matches!(&t.id, TargetId::Route { source: s, route: r } if s == source && r == route)
-    });
+    let found = state.targets.iter().position(
+        |t| matches!(&t.id, TargetId::Route { source: s, route: r } if s == source && r == route),
+    );
     found.unwrap_or_else(|| {
         state.targets.push(Target::route(source, route));
         state.targets.len() - 1

@@ -367,6 +367,26 @@ impl Target {
         }
     }
 
+    /// A minute of the route's past (`at`: the minute's start), learnt as
+    /// baselines, judging nothing.
+    pub fn learn(&mut self, v: &RouteView, at: DateTime<Utc>, settings: &Settings) {
+        let Feed::Route(r) = &mut self.feed else {
+            return;
+        };
+        let count = |x: f64| x.round().max(0.0) as u64;
+        let counts = Counts {
+            total: count(v.requests),
+            errors: count(v.errors_5xx),
+            client_errors: count(v.errors_4xx),
+        };
+        let reading = settings
+            .latency_quantile
+            .pick(v.p50, v.p95, v.p99)
+            .map(|p| (p, counts.total));
+        r.detectors
+            .learn_minute(at.timestamp().div_euclid(60), counts, reading);
+    }
+
     /// A route's figures since the last scrape: the detectors' verdicts.
     pub fn on_view(&mut self, v: RouteView, at: DateTime<Utc>, settings: &Settings) -> Vec<Signal> {
         let Feed::Route(r) = &mut self.feed else {

@@ -14,7 +14,7 @@
 //! than once a second.
 
 use crate::core::detect::Settings;
-use crate::core::units::{Factor, HumanDuration, Percent, Ramp, Rate};
+use crate::core::units::{Factor, HumanDuration, Percent, Ramp, Rate, TimeOfDay};
 use crate::core::yaml::{self, YamlError};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
@@ -104,6 +104,10 @@ pub struct RouteTraffic {
     /// highest at Thursday 00:00).
     #[serde(default)]
     pub weekly_swing: Percent,
+    /// Parts of the day when traffic is a multiple of the usual (office hours ending,
+    /// a nightly batch), every day.
+    #[serde(default)]
+    pub daily: Vec<DailyWindow>,
     /// Whether the route is also probed (by `ic` and by the Gatus-style check); default true.
     #[serde(default = "yes")]
     pub probe: bool,
@@ -114,6 +118,45 @@ pub struct RouteTraffic {
 
 fn yes() -> bool {
     true
+}
+
+/// A part of every day when a route's traffic is `factor` × its usual rate: it
+/// moves there over `ramp` from `from`, and back over `ramp` from `until`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DailyWindow {
+    /// UTC time it begins, `18:00`.
+    pub from: TimeOfDay,
+    /// UTC time it ends; earlier than `from`, it runs past midnight.
+    pub until: TimeOfDay,
+    /// Traffic multiple inside the window (`0.2`, `4`).
+    pub factor: Factor,
+    /// How long each change takes; default 10m.
+    #[serde(default)]
+    pub ramp: Option<HumanDuration>,
+}
+
+impl DailyWindow {
+    /// The traffic multiple at `second_of_day` (0..86 400).
+    pub fn factor_at(&self, second_of_day: i64) -> f64 {
+        const DAY: i64 = 86_400;
+        let ramp = self
+            .ramp
+            .map_or(600, |r| r.get().as_secs() as i64)
+            .clamp(1, DAY / 2);
+        let from = i64::from(self.from.seconds());
+        let len = (i64::from(self.until.seconds()) - from).rem_euclid(DAY);
+        let since = (second_of_day - from).rem_euclid(DAY);
+        let weight = if since < len {
+            (since as f64 / ramp as f64).min(1.0)
+        } else if since - len < ramp {
+            let inside = (len as f64 / ramp as f64).min(1.0);
+            inside * (1.0 - (since - len) as f64 / ramp as f64)
+        } else {
+            0.0
+        };
+        1.0 + (self.factor.get() - 1.0) * weight
+    }
 }
 
 /// A route's latency at baseline.
@@ -146,6 +189,10 @@ pub struct Expect {
     /// Most false alerts allowed.
     #[serde(default)]
     pub false_alerts: u32,
+    /// Most alerts allowed during the warm-up (default 0): e.g. a daily shape the first
+    /// day cannot know yet.
+    #[serde(default)]
+    pub warm_up_alerts: u32,
     /// Every fault occurrence must reset this soon after it ends.
     #[serde(default)]
     pub reset_within: Option<HumanDuration>,

@@ -1,5 +1,6 @@
 //! Human-written quantities in YAML: durations (`500ms`, `2s`, `5m`, `1h`),
-//! percentages (`1%`, `99.9%`) and values that ramp from one level to another.
+//! percentages (`1%`, `99.9%`), UTC times of day (`18:00`) and values that ramp
+//! from one level to another.
 //!
 //! Every type here deserializes through a visitor so that a bad value is
 //! reported at its own `line:col`, with a message that says how to write it.
@@ -119,6 +120,44 @@ impl<'de> Deserialize<'de> for HumanDuration {
                 Err(E::custom(format!(
                     "`{n}` has no unit: write a number and a unit, like {n}s"
                 )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A UTC time of day written `HH:MM` (`02:00`, `18:30`), kept as seconds after midnight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimeOfDay(u32);
+
+impl TimeOfDay {
+    /// Seconds after midnight, 0..86 400.
+    pub fn seconds(self) -> u32 {
+        self.0
+    }
+}
+
+/// Parses `HH:MM` (00:00 to 23:59); returns a message on failure.
+pub fn parse_time_of_day(text: &str) -> Result<TimeOfDay, String> {
+    let bad = || format!("`{text}` is not a UTC time of day: write HH:MM, like 02:00 or 18:30");
+    let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
+    let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if h > 23 || m > 59 || text.trim().len() != 5 {
+        return Err(bad());
+    }
+    Ok(TimeOfDay(h * 3600 + m * 60))
+}
+
+impl<'de> Deserialize<'de> for TimeOfDay {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = TimeOfDay;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a UTC time of day like 02:00")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<TimeOfDay, E> {
+                parse_time_of_day(s).map_err(E::custom)
             }
         }
         d.deserialize_any(V)
@@ -435,6 +474,21 @@ impl<'de> Deserialize<'de> for Rate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_of_day_parse_as_hh_mm_and_nothing_else() {
+        assert_eq!(parse_time_of_day("02:00").map(TimeOfDay::seconds), Ok(7200));
+        assert_eq!(
+            parse_time_of_day(" 23:59 ").map(TimeOfDay::seconds),
+            Ok(86_340)
+        );
+        for bad in [
+            "24:00", "2:00", "02:60", "0200", "", "-1:00", "02:00:00", "ab:cd",
+        ] {
+            let e = parse_time_of_day(bad).unwrap_err();
+            assert!(e.contains("HH:MM"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn durations_parse_in_every_unit() {

@@ -35,6 +35,9 @@ use tokio::task::JoinHandle;
 
 /// Messages drained from the channel before the front end gets to draw.
 const BATCH: usize = 512;
+/// How much of a Prometheus server's past the baselines learn at start: the
+/// longest window a detector reads (the error rate's 6 h noise and burn rate).
+const PROMETHEUS_HISTORY: Duration = Duration::from_secs(6 * 3600);
 
 /// What to watch.
 #[derive(Default)]
@@ -510,7 +513,8 @@ impl Runtime {
         });
     }
 
-    /// The Prometheus query API, polled every `p.interval`.
+    /// The Prometheus query API, polled every `p.interval` after its last
+    /// [`PROMETHEUS_HISTORY`] is learnt.
     fn start_prometheus(
         &mut self,
         p: &PrometheusSource,
@@ -524,6 +528,32 @@ impl Runtime {
                 self.guard(
                     "prometheus",
                     tokio::spawn(async move {
+                        // The baselines learn the server's last hours first.
+                        let now = crate::clock::now().timestamp() as f64;
+                        match client.history(now, PROMETHEUS_HISTORY).await {
+                            Ok(minutes) => {
+                                tracing::info!(
+                                    "prometheus: learnt {} minutes of history",
+                                    minutes.len()
+                                );
+                                let minutes = minutes
+                                    .into_iter()
+                                    .filter_map(|(t, v)| {
+                                        Some((chrono::DateTime::from_timestamp(t, 0)?, v))
+                                    })
+                                    .collect();
+                                if tx
+                                    .send(Msg::History("prometheus".into(), minutes))
+                                    .await
+                                    .is_err()
+                                {
+                                    return;
+                                }
+                            }
+                            Err(e) => tracing::warn!(
+                                "prometheus: no history for the baselines, they learn from now: {e}"
+                            ),
+                        }
                         let mut tick = tokio::time::interval(every);
                         loop {
                             tokio::select! {

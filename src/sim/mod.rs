@@ -203,6 +203,7 @@ pub fn run(scenario: &Scenario, routes: &[RouteTraffic], seed: u64) -> Report {
     }
     let occurrences = occurrences(scenario, routes, duration, &settings);
     let grace = scenario.grace().as_secs() as i64;
+    let learning = scenario.expect.is_some_and(|e| e.warm_up_alerts > 0);
     let scored: Vec<StrategyReport> = strategies
         .iter()
         .zip(&logs)
@@ -215,25 +216,27 @@ pub fn run(scenario: &Scenario, routes: &[RouteTraffic], seed: u64) -> Report {
         duration_s: duration as u64,
         routes: names,
         cold_start: scenario.cold_start,
-        versus_anchors: versus(&scored),
+        versus_anchors: versus(&scored, learning),
         noisy_anchors: scored
             .iter()
             .skip(1)
-            .filter(|s| noisy(s))
+            .filter(|s| noisy(s, learning))
             .map(|s| s.name)
             .collect(),
         strategies: scored,
     }
 }
 
-/// Whether a strategy alerted outside the faults in this run.
-fn noisy(s: &StrategyReport) -> bool {
-    s.false_alerts > 0 || s.warm_up_alerts > 0
+/// Whether a strategy alerted outside the faults in this run. Where the scenario
+/// calls its warm-up a learning time (`expect.warm_up_alerts` above 0: a daily
+/// shape nobody can know on the first day), alerts there count against no one.
+fn noisy(s: &StrategyReport, learning: bool) -> bool {
+    s.false_alerts > 0 || (!learning && s.warm_up_alerts > 0)
 }
 
 /// `ic` (the first report) against the fastest of the others that stayed quiet outside the
 /// faults, per incident occurrence.
-fn versus(reports: &[StrategyReport]) -> Vec<Versus> {
+fn versus(reports: &[StrategyReport], learning: bool) -> Vec<Versus> {
     let Some((ic, anchors)) = reports.split_first() else {
         return Vec::new();
     };
@@ -244,7 +247,7 @@ fn versus(reports: &[StrategyReport]) -> Vec<Versus> {
         .map(|(j, o)| {
             let fastest = anchors
                 .iter()
-                .filter(|a| !noisy(a))
+                .filter(|a| !noisy(a, learning))
                 .filter_map(|a| Some((a.name, a.faults.get(j)?.detected_after_s?)))
                 .min_by_key(|(_, s)| *s);
             Versus {
@@ -604,7 +607,7 @@ mod tests {
             60,
             3000,
         );
-        let v = versus(&[ic, quick, noisy]);
+        let v = versus(&[ic, quick, noisy], false);
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].fastest_anchor, Some("quick"));
         assert_eq!(
@@ -614,6 +617,24 @@ mod tests {
         assert!(v[0].ic_slower);
         assert_eq!(v[1].fastest_anchor, None, "nobody quiet detected g");
         assert!(!v[1].ic_slower);
+
+        // An alert during a warm-up the scenario calls a learning time (a daily shape
+        // the first day cannot know) counts against no one: the learner is the bar.
+        let learner = || {
+            score(
+                "learner",
+                &[ev(-50, 0, true), ev(-40, 0, false), ev(603, 0, true)],
+                &o,
+                60,
+                3000,
+            )
+        };
+        let ic = || score("ic", &[ev(610, 0, true), ev(950, 0, false)], &o, 60, 3000);
+        assert_eq!(
+            versus(&[ic(), learner()], true)[0].fastest_anchor,
+            Some("learner")
+        );
+        assert_eq!(versus(&[ic(), learner()], false)[0].fastest_anchor, None);
 
         // ic's alert held open from f through g (a flapping signal): g is covered
         // from its first second, not missed, even though an anchor fires anew for it.
@@ -630,7 +651,7 @@ mod tests {
             60,
             3000,
         );
-        let v = versus(&[held, anew]);
+        let v = versus(&[held, anew], false);
         assert_eq!(
             (v[1].ic_after_s, v[1].fastest_anchor_after_s),
             (None, Some(10))

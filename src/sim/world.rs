@@ -369,7 +369,8 @@ fn weighted_quantile(
     buf.last().map(|(v, _)| *v)
 }
 
-/// The route's traffic multiplier at `unix` from its daily and weekly swings.
+/// The route's traffic multiplier at `unix` from its daily and weekly swings and
+/// its `daily:` windows.
 fn swing(spec: &RouteTraffic, unix: i64) -> f64 {
     use std::f64::consts::TAU;
     let hour = unix.rem_euclid(86_400) as f64 / 3600.0;
@@ -377,7 +378,12 @@ fn swing(spec: &RouteTraffic, unix: i64) -> f64 {
     // Days since Sunday 00:00 UTC (1970-01-01 was a Thursday).
     let day = (unix + 4 * 86_400).rem_euclid(7 * 86_400) as f64 / 86_400.0;
     let weekly = 1.0 - spec.weekly_swing.fraction() * ((day - 0.5) / 7.0 * TAU).cos();
-    daily * weekly
+    let windows: f64 = spec
+        .daily
+        .iter()
+        .map(|w| w.factor_at(unix.rem_euclid(86_400)))
+        .product();
+    daily * weekly * windows
 }
 
 fn elapsed(t: i64) -> Option<Duration> {
@@ -494,5 +500,25 @@ mod tests {
         let thursday = crate::sim::T0;
         assert!((swing(spec, sunday_noon) - 0.7).abs() < 1e-9);
         assert!((swing(spec, thursday) - 1.3).abs() < 0.01);
+    }
+
+    #[test]
+    fn a_daily_window_ramps_in_holds_and_ramps_out_even_past_midnight() {
+        let s = scenario(
+            "traffic: [{route: /a, rps: 10/s, daily: [{from: \"22:00\", until: \"02:00\", factor: 0.2, ramp: 10m}]}]\n",
+        );
+        let spec = &s.traffic[0];
+        let at = |h: i64, m: i64| swing(spec, crate::sim::T0 + h * 3600 + m * 60);
+        assert!((at(21, 59) - 1.0).abs() < 1e-9);
+        assert!((at(22, 5) - 0.6).abs() < 1e-9, "half way down");
+        assert!((at(0, 0) - 0.2).abs() < 1e-9, "past midnight");
+        assert!((at(2, 5) - 0.6).abs() < 1e-9, "half way back");
+        assert!((at(2, 10) - 1.0).abs() < 1e-9);
+        // Bad times are refused where they are written.
+        let bad = "traffic: [{route: /a, rps: 10/s, daily: [{from: \"25:00\", until: \"02:00\", factor: 2}]}]\n";
+        let e = yaml_serde::from_str::<Scenario>(bad)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("HH:MM"), "{e}");
     }
 }

@@ -286,18 +286,95 @@ impl PromClient {
             .collect())
     }
 
+    /// The last `span` before `now` (Unix seconds) of per-route figures, one
+    /// entry a minute, oldest first: (the minute's start, views whose counts
+    /// are that minute's — rate × 60). It ends with the minute before `now`'s,
+    /// so live views never count a minute twice. Baselines for a cold start.
+    pub async fn history(
+        &self,
+        now: f64,
+        span: Duration,
+    ) -> Result<Vec<(i64, Vec<RouteView>)>, ScrapeError> {
+        const STEP: f64 = 60.0;
+        let end = (now / STEP).floor() * STEP;
+        let start = end - span.as_secs_f64().max(STEP);
+        let step = Duration::from_secs(60);
+        let q = &self.queries;
+        let (rate, e5, e4, p50, p95, p99) = tokio::try_join!(
+            self.query_range(&q.rate, start, end, step),
+            self.query_range(&q.errors_5xx, start, end, step),
+            self.query_range(&q.errors_4xx, start, end, step),
+            self.query_range(&q.p50, start, end, step),
+            self.query_range(&q.p95, start, end, step),
+            self.query_range(&q.p99, start, end, step),
+        )?;
+        // A point at t is the rate over the window ending at t: the minute before t.
+        // Points outside what was asked for (a server's bug or malice) are dropped.
+        let minute_of = |t: f64| (t / STEP).round() as i64 - 1;
+        let asked = |t: f64, v: f64| (start..=end).contains(&t) && v.is_finite() && v >= 0.0;
+        let mut minutes: BTreeMap<i64, BTreeMap<String, RouteView>> = BTreeMap::new();
+        for (labels, points) in rate {
+            let route = self.route_of(&labels);
+            for (t, v) in points.into_iter().filter(|(t, v)| asked(*t, *v)) {
+                minutes.entry(minute_of(t)).or_default().insert(
+                    route.clone(),
+                    RouteView {
+                        route: route.clone(),
+                        requests: v * STEP,
+                        errors_5xx: 0.0,
+                        errors_4xx: 0.0,
+                        rate: Some(v),
+                        p50: None,
+                        p95: None,
+                        p99: None,
+                        by_label: Vec::new(),
+                    },
+                );
+            }
+        }
+        let set = |minutes: &mut BTreeMap<i64, BTreeMap<String, RouteView>>,
+                   series: Vec<Range>,
+                   put: fn(&mut RouteView, f64)| {
+            for (labels, points) in series {
+                let route = self.route_of(&labels);
+                for (t, v) in points.into_iter().filter(|(t, v)| asked(*t, *v)) {
+                    if let Some(view) = minutes
+                        .get_mut(&minute_of(t))
+                        .and_then(|m| m.get_mut(&route))
+                    {
+                        put(view, v);
+                    }
+                }
+            }
+        };
+        set(&mut minutes, e5, |r, v| {
+            r.errors_5xx = (v * STEP).min(r.requests)
+        });
+        set(&mut minutes, e4, |r, v| {
+            r.errors_4xx = (v * STEP).min(r.requests)
+        });
+        set(&mut minutes, p50, |r, v| r.p50 = Some(v));
+        set(&mut minutes, p95, |r, v| r.p95 = Some(v));
+        set(&mut minutes, p99, |r, v| r.p99 = Some(v));
+        Ok(minutes
+            .into_iter()
+            .map(|(m, routes)| (m * 60, routes.into_values().collect()))
+            .collect())
+    }
+
+    /// The route a series is about (`(all)` without the route label).
+    fn route_of(&self, labels: &BTreeMap<String, String>) -> String {
+        labels
+            .get(&self.route_label)
+            .cloned()
+            .unwrap_or_else(|| "(all)".into())
+    }
+
     /// Per-route rate, 5xx / 4xx and quantiles now, as `RouteView`s (requests = rate).
     pub async fn route_views(&self) -> Result<Vec<RouteView>, ScrapeError> {
         let by_route = |rows: Vec<Instant>| -> HashMap<String, f64> {
             rows.into_iter()
-                .map(|(m, v)| {
-                    (
-                        m.get(&self.route_label)
-                            .cloned()
-                            .unwrap_or_else(|| "(all)".into()),
-                        v,
-                    )
-                })
+                .map(|(m, v)| (self.route_of(&m), v))
                 .collect()
         };
         let q = &self.queries;

@@ -1,5 +1,6 @@
 //! A real Prometheus (Debian's `prometheus`) on 127.0.0.1 for the tests: started
-//! with a config and rule files in a temp dir, waited on until ready, queried
+//! with a config and rule files in a temp dir (and, when asked, a past
+//! backfilled by `promtool`), waited on until ready, queried
 //! through its HTTP API, reloaded after a rule file changes, killed when dropped.
 
 use super::{free_port, http};
@@ -30,6 +31,17 @@ impl Prometheus {
     /// text) beside it; `None`, with a printed reason, when it is not installed,
     /// unless `IC_REQUIRE_PROMETHEUS=1`, which makes that a failure.
     pub fn start(config: &str, files: &[(&str, &str)]) -> Option<Prometheus> {
+        Prometheus::start_with_past(config, files, None)
+    }
+
+    /// As [`Prometheus::start`], its storage first filled with `past`, an
+    /// OpenMetrics text with timestamps (`promtool tsdb create-blocks-from
+    /// openmetrics`): hours of history a test cannot wait for.
+    pub fn start_with_past(
+        config: &str,
+        files: &[(&str, &str)],
+        past: Option<&str>,
+    ) -> Option<Prometheus> {
         if Command::new("prometheus")
             .arg("--version")
             .output()
@@ -48,6 +60,21 @@ impl Prometheus {
         std::fs::write(&cfg, config).expect("write prometheus.yml");
         for (name, text) in files {
             std::fs::write(dir.path().join(name), text).expect("write a Prometheus file");
+        }
+        if let Some(text) = past {
+            let om = dir.path().join("past.om");
+            std::fs::write(&om, text).expect("write the OpenMetrics history");
+            let out = Command::new("promtool")
+                .args(["tsdb", "create-blocks-from", "openmetrics"])
+                .arg(&om)
+                .arg(dir.path().join("data"))
+                .output()
+                .expect("run promtool (it comes with Prometheus)");
+            assert!(
+                out.status.success(),
+                "promtool could not backfill: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let port = free_port();
         let child = Command::new("prometheus")

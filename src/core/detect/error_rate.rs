@@ -40,9 +40,7 @@
 
 use super::onset::{self, Model, Onset};
 use super::sequential::{Evidence, Verdict};
-use super::{
-    CountSeries, Thresholds, make_signal, pct, slo_pct, surely_above, surely_below, ts,
-};
+use super::{CountSeries, Thresholds, make_signal, pct, slo_pct, surely_above, surely_below, ts};
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
 
 const FAST_WINDOWS: [i64; 4] = [10, 30, 60, 300];

@@ -42,8 +42,8 @@ use std::collections::VecDeque;
 pub struct LatencyDetector {
     /// (minute, p95s seen in that minute) for the last hour.
     minutes: VecDeque<(i64, Vec<f64>)>,
-    /// (second, p95) of the last `LATENCY_SUSTAIN` seconds.
-    recent: VecDeque<(i64, f64)>,
+    /// (second, p95, requests behind it) of the last `SUSTAIN_MAX` seconds.
+    recent: VecDeque<(i64, f64, u64)>,
     under_since: Option<i64>,
     firing_since: Option<i64>,
     /// (minute, baseline) — the baseline only changes when a minute completes.
@@ -94,6 +94,13 @@ const CREEP_ONSET_SHARE: f64 = 1.05;
 
 /// Readings behind the firing decision: a regression must hold for this long.
 const LATENCY_SUSTAIN: i64 = 60;
+/// Least requests behind a firing decision: at low traffic, a p95 of 25
+/// requests is one of its two slowest, and a minute of such readings reached
+/// 1.7× on plain noise (`sim-office-hours`, 5 req/s: 5 of 30 seeds). The
+/// window then reaches back until its readings hold this many requests.
+const FIRE_MIN_REQUESTS: u64 = 1000;
+/// How far back the firing decision may reach for them.
+const SUSTAIN_MAX: i64 = 300;
 /// Readings behind the resolving decision (recovery shows faster).
 const RESOLVE_SPAN: i64 = 30;
 /// How long the readings must stay under the resolve line.
@@ -127,9 +134,9 @@ impl LatencyDetector {
         }
         let warm = self.baseline(at);
         let minute = at.div_euclid(60);
-        self.record(at, minute, p95);
+        self.record(at, minute, p95, requests);
         let (baseline, line, sustain, min_readings, cold) = match warm {
-            Some(b) => (b, FIRE_SHARE * factor * b, LATENCY_SUSTAIN, 6, false),
+            Some(b) => (b, FIRE_SHARE * factor * b, self.span_holding(at), 6, false),
             None => {
                 let b = self.cold_baseline()?;
                 (
@@ -155,8 +162,8 @@ impl LatencyDetector {
             scratch.extend(
                 self.recent
                     .iter()
-                    .filter(|(t, _)| *t > from)
-                    .map(|(_, v)| *v),
+                    .filter(|(t, _, _)| *t > from)
+                    .map(|(_, v, _)| *v),
             );
             let mid = scratch.len() / 2;
             (scratch.len() >= 3).then(|| *scratch.select_nth_unstable_by(mid, f64::total_cmp).1)
@@ -167,7 +174,7 @@ impl LatencyDetector {
         let readings = self
             .recent
             .iter()
-            .filter(|(t, _)| *t > at - sustain)
+            .filter(|(t, _, _)| *t > at - sustain)
             .count();
         let over = readings >= min_readings && current >= line;
         let still_over = recent >= resolve_line;
@@ -240,10 +247,34 @@ impl LatencyDetector {
         }
     }
 
+    /// Learns a reading of a source's history taken in Unix minute `minute`,
+    /// judging nothing: the baselines (the hour's, the long reference) have it
+    /// at once.
+    pub fn learn(&mut self, minute: i64, p95: f64) {
+        if p95.is_finite() && p95 > 0.0 {
+            self.learnt(minute, p95);
+        }
+    }
+
+    /// A reading into the baselines: the long history, and the hour's minutes
+    /// (not while firing: the regression stays out of the baseline).
+    fn learnt(&mut self, minute: i64, p95: f64) {
+        self.remember(minute, p95);
+        if self.firing_since.is_none() {
+            match self.minutes.back_mut() {
+                Some((m, v)) if *m == minute => v.push(p95),
+                _ => self.minutes.push_back((minute, vec![p95])),
+            }
+            while self.minutes.front().is_some_and(|(m, _)| *m <= minute - 60) {
+                self.minutes.pop_front();
+            }
+        }
+    }
+
     /// Keeps a reading: the cold-start span, the change-point history, the
     /// long history, the hour's minutes (not while firing: the regression
     /// stays out of the baseline) and the last minute's readings.
-    fn record(&mut self, at: i64, minute: i64, p95: f64) {
+    fn record(&mut self, at: i64, minute: i64, p95: f64, requests: u64) {
         if self.cold.first().is_none_or(|(t, _)| at - t <= COLD_SPAN) {
             self.cold.push((at, p95));
         }
@@ -255,24 +286,32 @@ impl LatencyDetector {
         {
             self.history.pop_front();
         }
-        self.remember(minute, p95);
-        if self.firing_since.is_none() {
-            match self.minutes.back_mut() {
-                Some((m, v)) if *m == minute => v.push(p95),
-                _ => self.minutes.push_back((minute, vec![p95])),
-            }
-            while self.minutes.front().is_some_and(|(m, _)| *m <= minute - 60) {
-                self.minutes.pop_front();
-            }
-        }
-        self.recent.push_back((at, p95));
+        self.learnt(minute, p95);
+        self.recent.push_back((at, p95, requests));
         while self
             .recent
             .front()
-            .is_some_and(|(t, _)| *t <= at - LATENCY_SUSTAIN)
+            .is_some_and(|(t, _, _)| *t <= at - SUSTAIN_MAX)
         {
             self.recent.pop_front();
         }
+    }
+
+    /// The span of readings behind a firing decision at `at`: the last
+    /// [`LATENCY_SUSTAIN`] seconds, or as far back as it takes (at most
+    /// [`SUSTAIN_MAX`]) for them to hold [`FIRE_MIN_REQUESTS`] requests.
+    fn span_holding(&self, at: i64) -> i64 {
+        let mut held = 0;
+        for (t, _, n) in self.recent.iter().rev() {
+            let span = at - t + 1;
+            if span > LATENCY_SUSTAIN && held >= FIRE_MIN_REQUESTS {
+                return span - 1;
+            }
+            held += n;
+        }
+        self.recent.front().map_or(LATENCY_SUSTAIN, |(t, _, _)| {
+            (at - t + 1).max(LATENCY_SUSTAIN)
+        })
     }
 
     /// Fires on a creep to `level` over `reference`.

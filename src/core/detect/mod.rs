@@ -71,8 +71,54 @@ const MINUTE_BUCKETS: i64 = 360;
 pub struct CountSeries {
     seconds: Buckets,
     minutes: Buckets,
+    /// Requests per minute over the last 25 hours (the traffic detectors' yesterday).
+    day: DayTotals,
     /// The first second ever recorded.
     since: Option<i64>,
+}
+
+/// Minutes of per-minute request totals kept: a day and an hour.
+const DAY_MINUTES: usize = 25 * 60;
+/// How far either side of "this minute, yesterday" a daily pattern may wander.
+const YESTERDAY_SLACK: i64 = 10;
+
+/// Request totals of consecutive minutes from `first` (a minute without data holds 0).
+#[derive(Debug, Clone, Default)]
+struct DayTotals {
+    first: i64,
+    counts: VecDeque<u32>,
+}
+
+impl DayTotals {
+    fn add(&mut self, minute: i64, n: u64) {
+        let far = (DAY_MINUTES * 2) as i64;
+        // Empty, or the clock jumped a day forward or an hour back: start again.
+        if self.counts.is_empty()
+            || minute - self.first >= far + self.counts.len() as i64
+            || self.first - minute > 60
+        {
+            self.first = minute;
+            self.counts.clear();
+        }
+        let Ok(i) = usize::try_from(minute - self.first) else {
+            return; // older than what is kept
+        };
+        if self.counts.len() <= i {
+            self.counts.resize(i + 1, 0);
+        }
+        self.counts[i] = self.counts[i].saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+        while self.counts.len() > DAY_MINUTES {
+            self.counts.pop_front();
+            self.first += 1;
+        }
+    }
+
+    /// The per-minute totals of `from..=to`, when all of them are kept.
+    fn range(&self, from: i64, to: i64) -> Option<Vec<u32>> {
+        let a = usize::try_from(from - self.first).ok()?;
+        let b = usize::try_from(to - self.first).ok()?;
+        (b < self.counts.len()).then(|| self.counts.range(a..=b).copied().collect())
+    }
 }
 
 /// Time-ordered buckets: (key, own counts, running total through this bucket).
@@ -136,18 +182,46 @@ impl Buckets {
 /// Complete minutes of the last hour a traffic baseline needs.
 const BASELINE_MINUTES: usize = 10;
 
-/// A target's usual traffic for the traffic detectors: requests per second,
-/// the median per-minute count of the last hour's complete minutes (at least
-/// [`BASELINE_MINUTES`] of them), computed once a minute.
+/// A target's usual traffic for the traffic detectors, computed once a minute.
 #[derive(Debug, Clone, Default)]
-pub(super) struct HourlyRate {
-    /// (minute it was computed for, requests per second).
-    cached: Option<(i64, Option<f64>)>,
+pub(super) struct UsualRate {
+    /// (minute it was computed for, the rate).
+    cached: Option<(i64, Option<Usual>)>,
 }
 
-impl HourlyRate {
-    /// The baseline at Unix second `now`, `None` while there is too little history.
-    pub(super) fn at(&mut self, series: &CountSeries, now: i64) -> Option<f64> {
+/// What a route usually carries now, in requests per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Usual {
+    /// The median per-minute count of the last hour's complete minutes (at least
+    /// [`BASELINE_MINUTES`] of them).
+    pub hour: f64,
+    /// The same minutes yesterday, lowest and highest (`CountSeries::yesterday`).
+    pub yesterday: Option<(f64, f64)>,
+}
+
+impl Usual {
+    /// The baseline a drop is judged against: the lower of the hour's and yesterday's,
+    /// so traffic that falls every evening is not a drop; and whether it is yesterday's.
+    pub(super) fn low(self) -> (f64, bool) {
+        match self.yesterday {
+            Some((low, _)) if low < self.hour => (low, true),
+            _ => (self.hour, false),
+        }
+    }
+
+    /// The baseline a surge is judged against: the higher of the hour's and yesterday's,
+    /// so the morning rise or a nightly batch is not a surge; and whether it is yesterday's.
+    pub(super) fn high(self) -> (f64, bool) {
+        match self.yesterday {
+            Some((_, high)) if high > self.hour => (high, true),
+            _ => (self.hour, false),
+        }
+    }
+}
+
+impl UsualRate {
+    /// The usual rate at Unix second `now`, `None` while the last hour holds too little.
+    pub(super) fn at(&mut self, series: &CountSeries, now: i64) -> Option<Usual> {
         let minute = now.div_euclid(60);
         if let Some((m, b)) = self.cached
             && m == minute
@@ -161,7 +235,10 @@ impl HourlyRate {
             .collect();
         let b = (per_minute.len() >= BASELINE_MINUTES).then(|| {
             per_minute.sort_unstable();
-            per_minute[per_minute.len() / 2] as f64 / 60.0
+            Usual {
+                hour: per_minute[per_minute.len() / 2] as f64 / 60.0,
+                yesterday: series.yesterday(minute),
+            }
         });
         self.cached = Some((minute, b));
         b
@@ -179,6 +256,29 @@ impl CountSeries {
         self.seconds.evict_through(newest - SECOND_BUCKETS);
         self.minutes
             .evict_through(newest.div_euclid(60) - MINUTE_BUCKETS);
+        self.day.add(minute, c.total);
+    }
+
+    /// Adds a whole minute of counts learnt from a source's history (no
+    /// per-second detail: the fixed windows of the last 5 minutes never see it).
+    pub fn add_minute(&mut self, minute: i64, c: Counts) {
+        let second = minute * 60;
+        self.since = Some(self.since.map_or(second, |s| s.min(second)));
+        self.minutes.add(minute, c);
+        self.minutes.evict_through(minute - MINUTE_BUCKETS);
+        self.day.add(minute, c.total);
+    }
+
+    /// What the same minutes yesterday carried — `minute` one day back, give or take
+    /// [`YESTERDAY_SLACK`] minutes — as requests per second: the second lowest and the
+    /// second highest minute (one odd minute does not count). `None` until a day of
+    /// history exists.
+    pub fn yesterday(&self, minute: i64) -> Option<(f64, f64)> {
+        let at = minute - 24 * 60;
+        let mut m = self.day.range(at - YESTERDAY_SLACK, at + YESTERDAY_SLACK)?;
+        m.sort_unstable();
+        let per_second = |v: u32| f64::from(v) / 60.0;
+        Some((per_second(m[1]), per_second(m[m.len() - 2])))
     }
 
     /// Sum over the last `secs` seconds ending at `now` (inclusive). Windows up to 5 minutes
@@ -538,6 +638,17 @@ impl RouteDetectors {
         }
     }
 
+    /// Learns a minute of a source's history (`minute` in Unix minutes): its
+    /// counts and latency reading become baselines, and nothing is judged —
+    /// what happened before `ic` started pages no one.
+    pub fn learn_minute(&mut self, minute: i64, counts: Counts, latency: Option<(f64, u64)>) {
+        self.series.add_minute(minute, counts);
+        let failing = counts.total >= FAILING_MIN_REQUESTS && counts.errors * 2 >= counts.total;
+        if let Some((value, _)) = latency.filter(|_| !failing) {
+            self.latency.learn(minute, value);
+        }
+    }
+
     /// Seeds the latency detector's cold-start baseline with a reading over
     /// the route's lifetime (`requests` behind it).
     pub fn seed_latency(&mut self, value: f64, requests: u64) {
@@ -784,6 +895,77 @@ mod tests {
             out.iter()
                 .any(|s| s.kind == DetectorKind::Latency && s.state == SignalState::Fired)
         );
+    }
+
+    #[test]
+    fn history_learnt_at_start_gives_baselines_at_once_and_judges_nothing() {
+        // An hour of a source's past: 20 req/s, 0.2% errors, p95 100 ms, with a
+        // 5-minute outage in it that paged no one then and pages no one now.
+        let settings = Settings::default();
+        let start = T0.div_euclid(60) * 60;
+        let learnt = |d: &mut RouteDetectors| {
+            for m in 0..60 {
+                let outage = (30..35).contains(&m);
+                let counts = Counts {
+                    total: 1200,
+                    errors: if outage { 1200 } else { 2 },
+                    client_errors: 0,
+                };
+                d.learn_minute(start / 60 + m, counts, Some((0.1, 1200)));
+            }
+        };
+        let mut d = RouteDetectors::default();
+        learnt(&mut d);
+        // Live: the route has stopped (0 requests) — a drop at once — and on
+        // another route of the same past, the p95 is 4× — a regression in a minute.
+        let (mut out, mut slow) = (Vec::new(), RouteDetectors::default());
+        learnt(&mut slow);
+        let fired = |out: &[Signal], kind| {
+            out.iter()
+                .find(|s| s.kind == kind && s.state == SignalState::Fired)
+                .map(|s| s.at.timestamp() - start - 3600)
+        };
+        let mut slow_out = Vec::new();
+        for t in 0..120 {
+            let at = start + 3600 + t;
+            d.observe("orders", at, Counts::default(), None, &settings, &mut out);
+            let counts = Counts {
+                total: 20,
+                errors: 0,
+                client_errors: 0,
+            };
+            slow.observe(
+                "search",
+                at,
+                counts,
+                Some((0.4, 20)),
+                &settings,
+                &mut slow_out,
+            );
+        }
+        assert!(
+            !out.iter()
+                .chain(&slow_out)
+                .any(|s| s.kind == DetectorKind::ErrorRate),
+            "the learnt outage is not judged: {out:?}"
+        );
+        let drop = fired(&out, DetectorKind::TrafficDrop);
+        assert!(drop.is_some_and(|s| s <= 15), "{out:?}");
+        let latency = fired(&slow_out, DetectorKind::Latency);
+        assert!(latency.is_some_and(|s| s <= 70), "{slow_out:?}");
+        // Without the past, neither fires in those two minutes.
+        let (mut bare, mut out) = (RouteDetectors::default(), Vec::new());
+        for t in 0..120 {
+            bare.observe(
+                "orders",
+                start + 3600 + t,
+                Counts::default(),
+                None,
+                &settings,
+                &mut out,
+            );
+        }
+        assert!(out.is_empty(), "{out:?}");
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! end are change points in the per-second counts (`onset`).
 
 use super::onset::{self, Model, Onset};
-use super::{CountSeries, HourlyRate, make_signal, ts};
+use super::{CountSeries, UsualRate, make_signal, ts};
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
 
 const SUSTAIN: i64 = 20;
@@ -35,8 +35,8 @@ struct Firing {
 /// The traffic-surge detector of one target.
 #[derive(Debug, Clone, Default)]
 pub struct TrafficSurgeDetector {
-    /// The baseline: requests per second over the last hour.
-    hourly: HourlyRate,
+    /// The baseline: requests per second over the last hour, and yesterday.
+    usual: UsualRate,
     firing: Option<Firing>,
     /// After a resolution, data before this second still holds the old surge.
     fresh_from: i64,
@@ -107,11 +107,14 @@ impl TrafficSurgeDetector {
         if now - SUSTAIN + 1 < self.fresh_from {
             return None;
         }
-        let (baseline, line, cold) = match self.hourly.at(series, now) {
-            Some(b) => (b, factor * b, false),
+        let (baseline, line, kind) = match self.usual.at(series, now) {
+            Some(u) => {
+                let (b, yesterday) = u.high();
+                (b, factor * b, if yesterday { "yesterday's " } else { "" })
+            }
             None => {
                 let b = cold_baseline(series, now, self.fresh_from)?;
-                (b, (factor + 1.0) * b, true)
+                (b, (factor + 1.0) * b, "cold-start ")
             }
         };
         let expected = line * SUSTAIN as f64;
@@ -139,7 +142,7 @@ impl TrafficSurgeDetector {
         let evidence = format!(
             "{rate:.1}/s over {SUSTAIN}s is {:.1}× the {}baseline {baseline:.1}/s (alert at {:.0}×){}",
             rate / baseline,
-            if cold { "cold-start " } else { "" },
+            kind,
             line / baseline,
             o.note()
         );
@@ -222,6 +225,28 @@ mod tests {
         assert!((15..=35).contains(&onset), "onset {onset}");
         let ended = got[1].2.ended.map(|e| e.timestamp() - T0);
         assert!(ended.is_some_and(|e| (e - 314).abs() <= 10), "{ended:?}");
+    }
+
+    #[test]
+    fn a_nightly_batch_seen_yesterday_is_no_surge_and_a_flood_at_noon_is() {
+        // 5/s, ×4 from hour 2 to 2h20m every day; on the second day a ×5 flood at hour 36.
+        let got = run(2 * 86_400, |t| {
+            let s = t % 86_400;
+            let batch = (7200..7200 + 1200).contains(&s);
+            let flood = (36 * 3600..36 * 3600 + 600).contains(&t);
+            5.0 * if batch { 4.0 } else { 1.0 } * if flood { 5.0 } else { 1.0 }
+        });
+        let fired: Vec<_> = got
+            .iter()
+            .filter(|(_, state, _)| *state == SignalState::Fired)
+            .collect();
+        // The first night's batch is new; the second's was there yesterday.
+        assert_eq!(fired.len(), 2, "{fired:?}");
+        assert!((7200..7260).contains(&fired[0].0), "{fired:?}");
+        assert!(
+            (36 * 3600..36 * 3600 + 60).contains(&fired[1].0),
+            "{fired:?}"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! traffic is a few requests an hour never fires. It resolves after 20 s in
 //! which the last 30 s carried at least the allowed share of the baseline.
 
-use super::{CountSeries, HourlyRate, make_signal};
+use super::{CountSeries, UsualRate, make_signal};
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
 
 const WINDOWS: [i64; 4] = [10, 30, 60, 300];
@@ -31,8 +31,8 @@ struct Firing {
 /// The traffic-drop detector of one target.
 #[derive(Debug, Clone, Default)]
 pub struct TrafficDropDetector {
-    /// The baseline: requests per second over the last hour.
-    hourly: HourlyRate,
+    /// The baseline: requests per second over the last hour, and yesterday.
+    usual: UsualRate,
     firing: Option<Firing>,
     /// After a resolution, windows reaching back before this second still hold the old drop.
     fresh_from: i64,
@@ -114,7 +114,8 @@ impl TrafficDropDetector {
             }
             return None;
         }
-        let baseline = self.hourly.at(series, now)?;
+        let (baseline, yesterday) = self.usual.at(series, now)?.low();
+        let kind = if yesterday { "yesterday's " } else { "" };
         for w in WINDOWS
             .into_iter()
             .filter(|w| now - w + 1 >= self.fresh_from)
@@ -126,13 +127,13 @@ impl TrafficDropDetector {
                 let (severity, evidence) = if seen == 0 {
                     (
                         SeverityHint::Critical,
-                        format!("no requests for {w}s (baseline {baseline:.1}/s)"),
+                        format!("no requests for {w}s ({kind}baseline {baseline:.1}/s)"),
                     )
                 } else {
                     (
                         SeverityHint::Warning,
                         format!(
-                            "{seen} requests over {w}s, {:.0}% of the baseline {baseline:.1}/s (alert under {:.0}%)",
+                            "{seen} requests over {w}s, {:.0}% of the {kind}baseline {baseline:.1}/s (alert under {:.0}%)",
                             seen as f64 / (baseline * w as f64) * 100.0,
                             allowed_share * 100.0
                         ),
@@ -234,6 +235,43 @@ mod tests {
             let n = u64::from(t % 360 == 0 && t < 7200);
             assert!(feed(&mut series, &mut det, t, n).is_none(), "alert at {t}");
         }
+    }
+
+    /// Requests in second `t` at about `rate` per second (±10%, deterministic).
+    fn about(t: i64, rate: f64) -> u64 {
+        (rate * (0.9 + 0.2 * ((t * 7919) % 101) as f64 / 100.0)).round() as u64
+    }
+
+    #[test]
+    fn an_evening_fall_that_came_yesterday_too_is_no_drop_and_a_stop_at_night_is() {
+        // 20/s by day, a fifth of it from hour 10 to 22 (15-minute slopes), two days;
+        // on the second night the route stops for 5 minutes at hour 38.
+        let rate = |t: i64| {
+            let h = (t % 86_400) as f64 / 3600.0;
+            let night = ((h - 10.0) * 4.0).clamp(0.0, 1.0) - ((h - 22.0) * 4.0).clamp(0.0, 1.0);
+            20.0 * (1.0 - 0.8 * night)
+        };
+        let (mut series, mut det) = (CountSeries::default(), TrafficDropDetector::default());
+        let mut fired = Vec::new();
+        for t in 0..2 * 86_400 {
+            let n = if (38 * 3600..38 * 3600 + 300).contains(&t) {
+                0
+            } else {
+                about(t, rate(t))
+            };
+            if let Some(s) = feed(&mut series, &mut det, t, n)
+                && s.state == SignalState::Fired
+            {
+                fired.push((t, s.evidence));
+            }
+        }
+        // The first evening has no yesterday: its fall is a drop. The second's is not.
+        assert_eq!(fired.len(), 2, "{fired:?}");
+        assert!((10 * 3600..11 * 3600).contains(&fired[0].0), "{fired:?}");
+        assert!(
+            (38 * 3600..38 * 3600 + 30).contains(&fired[1].0),
+            "{fired:?}"
+        );
     }
 
     #[test]
