@@ -4,6 +4,10 @@
 //!   exporter's lifetime, so `ic` judges the regression against that — not
 //!   against its own first 30 s, which are the regression (it never fired
 //!   before).
+//! - Orders stopped taking traffic just before. The first scrape's counters
+//!   and `process_start_time_seconds` give its rate over the exporter's
+//!   lifetime, and traffic under a tenth of it is a drop: paged in seconds
+//!   (without the seed there is no baseline for an hour's first minutes).
 //! - A route stopped taking traffic two minutes ago. A real Prometheus holds
 //!   its last hour (backfilled by `promtool`); `ic` learns it through
 //!   `query_range` before its first live query, so the drop pages at once
@@ -16,6 +20,78 @@ use std::time::{Duration, Instant};
 use support::http;
 use support::proc::{self, Lines};
 use support::prometheus::Prometheus;
+
+#[test]
+fn ic_started_after_a_route_stopped_pages_the_drop_against_its_lifetime_rate() {
+    let (mut demo, port) = proc::demo_serve("calm", "1000");
+    // The exporter's past: wait (bounded) until orders has counted 1,500 requests.
+    let orders = || -> f64 {
+        let (_, text) = http::request(port, "GET", "/metrics", "").unwrap_or_default();
+        text.lines()
+            .filter(|l| l.starts_with("http_requests_total{") && l.contains("/api/orders"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while orders() < 1500.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the demo never counted 1,500 orders"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, answer) = http::request(
+        port,
+        "POST",
+        "/_demo/fault",
+        r#"{"route": "/api/orders", "traffic_factor": 0}"#,
+    )
+    .expect("fault control");
+    assert_eq!(status, 200, "{answer}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = dir.path().join("ic.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "service: shop\nnotify: {{desktop: false, bell: false}}\n\
+             metrics:\n  - {{name: shop, url: \"http://127.0.0.1:{port}/metrics\", interval: 1s}}\n"
+        ),
+    )
+    .expect("write ic.yaml");
+    let mut watch = proc::ic()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["watch", "--json", "--no-incident"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ic watch");
+    let out = Lines::collect(watch.stdout.take().expect("stdout"));
+    let fired = out.wait_for(Duration::from_secs(25), |l| {
+        l.contains("\"type\":\"signal\"")
+            && l.contains("\"kind\":\"traffic_drop\"")
+            && l.contains("\"state\":\"fired\"")
+    });
+    let _ = http::request(port, "DELETE", "/_demo/fault", "");
+    proc::terminate(&mut watch, Duration::from_secs(10));
+    proc::terminate(&mut demo, Duration::from_secs(10));
+    let signals: Vec<String> = out
+        .all()
+        .into_iter()
+        .map(|(_, l)| l)
+        .filter(|l| l.contains("\"type\":\"signal\""))
+        .collect();
+    let fired = fired.unwrap_or_else(|| panic!("no traffic drop within 25 s: {signals:?}"));
+    assert!(fired.contains("shop /api/orders"), "{fired}");
+    assert!(fired.contains("lifetime baseline"), "{fired}");
+    // Only orders: the other routes' first seconds are no drop.
+    assert!(
+        signals
+            .iter()
+            .all(|l| l.contains("/api/orders") || !l.contains("\"state\":\"fired\"")),
+        "{signals:?}"
+    );
+}
 
 #[test]
 fn ic_started_after_a_route_stopped_learns_prometheus_history_and_pages_the_drop() {

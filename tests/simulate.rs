@@ -446,6 +446,7 @@ const SUITE: &[(&str, u64, usize)] = &[
     ("sim-step-5", 30, 4),
     ("sim-retry-storm", 30, 4),
     ("sim-cold-start", 30, 5),
+    ("sim-cold-start-lifetime", 30, 3),
     ("sim-ramp-4", 30, 5),
     ("sim-traffic-drop", 30, 5),
     ("sim-diurnal-day", 3, 6),

@@ -374,3 +374,48 @@ async fn a_hostile_query_range_answer_is_filtered_not_trusted() {
         .unwrap_err();
     assert!(err.message.contains("query_range"), "{}", err.message);
 }
+
+#[tokio::test]
+async fn a_lifetime_rate_needs_one_sane_process_start_time() {
+    // The exporter's start time turns lifetime totals into a rate — unless it
+    // is in the future, missing, not a number, or one of several.
+    let now = incident_commander::clock::now().timestamp();
+    let counters = "http_requests_total{route=\"/a\",status=\"200\"} 20000\n";
+    let cases = [
+        (format!("process_start_time_seconds {}\n", now - 100), true),
+        (
+            format!("process_start_time_seconds {}\n", now + 3600),
+            false,
+        ),
+        ("process_start_time_seconds NaN\n".to_string(), false),
+        (String::new(), false),
+        (
+            format!(
+                "process_start_time_seconds{{pid=\"1\"}} {}\nprocess_start_time_seconds{{pid=\"2\"}} {}\n",
+                now - 100,
+                now - 5
+            ),
+            false,
+        ),
+    ];
+    for (start, sane) in cases {
+        let body = format!("{counters}{start}");
+        let port = serve("", move |_| body.clone().into_bytes()).await;
+        let t = targets(&format!(
+            "  - {{name: t, url: \"http://127.0.0.1:{port}/metrics\", interval: 1s}}\n"
+        ));
+        let events = collect(t, |ev| !ev.is_empty()).await;
+        let first = events[0].result.as_ref().unwrap();
+        let life = first.lifetime.as_ref().unwrap();
+        let rate = life.iter().find(|v| v.route == "/a").unwrap().rate;
+        if sane {
+            // 20,000 requests in about 100 s.
+            assert!(
+                rate.is_some_and(|r| (150.0..=205.0).contains(&r)),
+                "{rate:?}"
+            );
+        } else {
+            assert_eq!(rate, None, "{start}");
+        }
+    }
+}

@@ -3,7 +3,9 @@
 //! sparklines and charts) and the figures shown for it.
 
 use crate::core::detect::lifecycle::{self, Lifecycle};
-use crate::core::detect::{CertificateDetector, Counts, DownDetector, RouteDetectors, Settings};
+use crate::core::detect::{
+    CertificateDetector, Counts, DownDetector, Lifetime, RouteDetectors, Settings,
+};
 use crate::core::metrics::RouteView;
 use crate::core::playbook::Situation;
 use crate::core::sample::{FailureClass, ProbeSample};
@@ -353,18 +355,18 @@ impl Target {
         self.settle(out, s.at.timestamp().max(now.timestamp()), settings)
     }
 
-    /// Records a route view (counts since the previous scrape); returns the
-    /// signals (none on a probed endpoint).
     /// Seeds the route's cold-start baselines from its figures over the
     /// counters' lifetime (the first scrape): a probe ignores it.
     pub fn seed_lifetime(&mut self, v: &RouteView, settings: &Settings) {
         let Feed::Route(r) = &mut self.feed else {
             return;
         };
-        if let Some(value) = settings.latency_quantile.pick(v.p50, v.p95, v.p99) {
-            r.detectors
-                .seed_latency(value, v.requests.round().max(0.0) as u64);
-        }
+        let count = |x: f64| x.round().max(0.0) as u64;
+        r.detectors.seed(&Lifetime {
+            requests: count(v.requests),
+            latency: settings.latency_quantile.pick(v.p50, v.p95, v.p99),
+            rate: v.rate.filter(|r| r.is_finite() && *r > 0.0),
+        });
     }
 
     /// A minute of the route's past (`at`: the minute's start), learnt as

@@ -183,11 +183,23 @@ pub fn run(scenario: &Scenario, routes: &[RouteTraffic], seed: u64) -> Report {
         .collect();
     let mut logs: Vec<Vec<AlertEvent>> = vec![Vec::new(); strategies.len()];
     let mut seconds = Vec::with_capacity(routes.len());
+    // A cold start's past: what the exporter counted before the strategies began.
+    let mut past = vec![Past::default(); routes.len()];
     for t in -warm..duration {
         let unix = T0 + t;
         world.second(t, unix, &mut seconds);
         if t < feed_from {
+            for (p, r) in past.iter_mut().zip(&seconds) {
+                p.add(r);
+            }
             continue;
+        }
+        if t == feed_from && t > -warm {
+            let q = settings.latency_quantile.fraction();
+            let lifetimes: Vec<_> = past.iter().map(|p| p.lifetime(q, t + warm)).collect();
+            for s in strategies.iter_mut() {
+                s.lifetime(&lifetimes);
+            }
         }
         for (s, log) in strategies.iter_mut().zip(logs.iter_mut()) {
             s.second(t, unix, &seconds, log);
@@ -224,6 +236,42 @@ pub fn run(scenario: &Scenario, routes: &[RouteTraffic], seed: u64) -> Report {
             .map(|s| s.name)
             .collect(),
         strategies: scored,
+    }
+}
+
+/// One route's counters before a cold start (the exporter's lifetime so far).
+#[derive(Debug, Clone, Default)]
+struct Past {
+    total: u64,
+    buckets: [u64; world::BUCKETS],
+}
+
+impl Past {
+    fn add(&mut self, r: &world::RouteSecond) {
+        self.total += r.total;
+        for (b, n) in self.buckets.iter_mut().zip(r.buckets) {
+            *b += n;
+        }
+    }
+
+    /// The figures a first scrape shows after `age` seconds: totals, the
+    /// quantile `q` of the cumulative histogram, and the rate over the age.
+    fn lifetime(&self, q: f64, age: i64) -> crate::core::detect::Lifetime {
+        let mut cumulative = 0.0;
+        let buckets: Vec<(f64, f64)> = self
+            .buckets
+            .iter()
+            .enumerate()
+            .map(|(k, n)| {
+                cumulative += *n as f64;
+                (world::bucket_bound(k), cumulative)
+            })
+            .collect();
+        crate::core::detect::Lifetime {
+            requests: self.total,
+            latency: crate::core::metrics::histogram_quantile(q, &buckets),
+            rate: (age > 0).then(|| self.total as f64 / age as f64),
+        }
     }
 }
 

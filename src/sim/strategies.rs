@@ -15,7 +15,7 @@
 
 use super::world::{Probe, RouteSecond};
 use crate::core::detect::lifecycle::Lifecycle;
-use crate::core::detect::{Counts, DownDetector, RouteDetectors, Settings};
+use crate::core::detect::{Counts, DownDetector, Lifetime, RouteDetectors, Settings};
 use crate::core::sample::FailureClass;
 use crate::core::signal::{DetectorKind, SignalState};
 use std::collections::VecDeque;
@@ -51,6 +51,10 @@ pub trait Strategy {
     fn second(&mut self, t: i64, unix: i64, routes: &[RouteSecond], log: &mut Vec<AlertEvent>);
     /// One probe of `route`.
     fn probe(&mut self, t: i64, unix: i64, route: usize, result: Probe, log: &mut Vec<AlertEvent>);
+    /// On a cold start, before the first second: each route's figures over the
+    /// exporter's lifetime (the warm-up), as a first scrape of `/metrics` shows
+    /// them. Rules evaluated by a Prometheus started then have no such past.
+    fn lifetime(&mut self, _routes: &[Lifetime]) {}
 }
 
 /// Ours: every route detector over per-second counts, and `down` over probes,
@@ -140,6 +144,11 @@ impl Strategy for Ic {
                 &mut self.buf,
             );
             self.drain(t, unix, i, log);
+        }
+    }
+    fn lifetime(&mut self, routes: &[Lifetime]) {
+        for (detectors, life) in self.routes.iter_mut().zip(routes) {
+            detectors.seed(life);
         }
     }
     fn probe(&mut self, t: i64, unix: i64, route: usize, result: Probe, log: &mut Vec<AlertEvent>) {

@@ -386,7 +386,8 @@ pub struct ScrapeObservation {
     /// Per-route figures since the previous scrape (`None` on the first scrape).
     pub routes: Option<Vec<crate::core::metrics::RouteView>>,
     /// On the first scrape only: each route's figures over the counters'
-    /// lifetime (since the exporter started), the baselines a cold start has.
+    /// lifetime (since the exporter started), the baselines a cold start has;
+    /// `rate` is set when the exposition has `process_start_time_seconds`.
     pub lifetime: Option<Vec<crate::core::metrics::RouteView>>,
     /// Counter resets and vanished series since the previous scrape.
     pub changes: crate::core::metrics::Changes,
@@ -569,9 +570,24 @@ fn observe(
         }
         None => (None, Default::default()),
     };
-    let lifetime = previous
-        .is_none()
-        .then(|| crate::core::metrics::totals(&snap));
+    let lifetime = previous.is_none().then(|| {
+        let mut views = crate::core::metrics::totals(&snap);
+        // The exporter's age turns lifetime totals into rates — when it has one
+        // start time (several processes behind one exposition have several).
+        let mut starts = expo
+            .samples
+            .iter()
+            .filter(|s| s.name == "process_start_time_seconds");
+        let age = match (starts.next(), starts.next()) {
+            (Some(s), None) => Some(at.timestamp() as f64 - s.value),
+            _ => None,
+        }
+        .filter(|age| age.is_finite() && *age >= 1.0);
+        for v in views.iter_mut() {
+            v.rate = age.map(|age| v.requests / age);
+        }
+        views
+    });
     let obs = Box::new(ScrapeObservation {
         at,
         routes,

@@ -75,7 +75,25 @@ pub struct CountSeries {
     day: DayTotals,
     /// The first second ever recorded.
     since: Option<i64>,
+    /// The first second recorded with per-second detail (a source's history
+    /// has only minutes).
+    live_since: Option<i64>,
 }
+
+/// A route's figures over its counters' lifetime, as the first scrape of an
+/// exporter shows them: the baselines a cold start has.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Lifetime {
+    /// Requests counted.
+    pub requests: u64,
+    /// The watched latency quantile over them, seconds.
+    pub latency: Option<f64>,
+    /// Requests per second over the exporter's age (`process_start_time_seconds`).
+    pub rate: Option<f64>,
+}
+
+/// Least lifetime requests behind a traffic seed.
+const LIFETIME_MIN_REQUESTS: u64 = 1000;
 
 /// Minutes of per-minute request totals kept: a day and an hour.
 const DAY_MINUTES: usize = 25 * 60;
@@ -249,6 +267,7 @@ impl CountSeries {
     /// Adds counts observed in Unix second `second` (out-of-order within the kept span is fine).
     pub fn add(&mut self, second: i64, c: Counts) {
         self.since = Some(self.since.map_or(second, |s| s.min(second)));
+        self.live_since = Some(self.live_since.map_or(second, |s| s.min(second)));
         self.seconds.add(second, c);
         let minute = second.div_euclid(60);
         self.minutes.add(minute, c);
@@ -298,9 +317,20 @@ impl CountSeries {
         self.since
     }
 
-    /// Whether the series has data reaching back over the whole `secs` window ending at `now`.
+    /// The first second recorded with per-second detail (not a source's history).
+    pub fn live_since(&self) -> Option<i64> {
+        self.live_since
+    }
+
+    /// Whether the series has data reaching back over the whole `secs` window
+    /// ending at `now` (windows up to 5 minutes: per-second data).
     pub fn covers(&self, now: i64, secs: i64) -> bool {
-        self.since.is_some_and(|s| now - s + 1 >= secs)
+        let since = if secs <= SECOND_BUCKETS {
+            self.live_since
+        } else {
+            self.since
+        };
+        since.is_some_and(|s| now - s + 1 >= secs)
     }
 
     /// The 1-minute buckets, oldest first: (Unix minute, counts).
@@ -649,10 +679,17 @@ impl RouteDetectors {
         }
     }
 
-    /// Seeds the latency detector's cold-start baseline with a reading over
-    /// the route's lifetime (`requests` behind it).
-    pub fn seed_latency(&mut self, value: f64, requests: u64) {
-        self.latency.seed(value, requests);
+    /// Seeds the cold-start baselines with the route's figures over its
+    /// counters' lifetime (the first scrape): each only where enough requests
+    /// stand behind it, and each until the route's own history overrules it.
+    pub fn seed(&mut self, life: &Lifetime) {
+        if let Some(value) = life.latency {
+            self.latency.seed(value, life.requests);
+        }
+        if let Some(rate) = life.rate.filter(|_| life.requests >= LIFETIME_MIN_REQUESTS) {
+            self.traffic.seed(rate);
+            self.surge.seed(rate);
+        }
     }
 
     /// What the counts in (`from`, `now`] say about the anomaly of `kind` that
@@ -966,6 +1003,70 @@ mod tests {
             );
         }
         assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn a_lifetime_seed_judges_a_cold_start_and_caps_what_it_learns_first() {
+        // ic starts while orders has stopped and exports is in a ×10 storm that
+        // ends after 10 minutes; the exporter counted 20/s and 10/s so far.
+        let settings = Settings::default();
+        let life = |rate: f64| Lifetime {
+            requests: (rate * 7200.0) as u64,
+            latency: Some(0.1),
+            rate: Some(rate),
+        };
+        let (mut orders, mut exports) = (RouteDetectors::default(), RouteDetectors::default());
+        orders.seed(&life(20.0));
+        exports.seed(&life(10.0));
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for t in 0..1500 {
+            orders.observe("orders", T0 + t, Counts::default(), None, &settings, &mut a);
+            let n = if t < 600 { 100 } else { 10 };
+            let counts = Counts {
+                total: n,
+                ..Counts::default()
+            };
+            exports.observe("exports", T0 + t, counts, None, &settings, &mut b);
+        }
+        let fired = |out: &[Signal], kind| {
+            out.iter()
+                .filter(|s| s.kind == kind && s.state == SignalState::Fired)
+                .map(|s| s.at.timestamp() - T0)
+                .collect::<Vec<_>>()
+        };
+        // Not at once: the first seconds are no 5-minute window of silence.
+        assert_eq!(fired(&a, DetectorKind::TrafficDrop), vec![9], "{a:?}");
+        let drop = a
+            .iter()
+            .find(|s| s.kind == DetectorKind::TrafficDrop)
+            .unwrap();
+        assert_eq!(drop.started.timestamp(), T0, "not before the first data");
+        assert!(
+            drop.evidence.contains("began before ic's data did"),
+            "{drop:?}"
+        );
+        assert_eq!(fired(&b, DetectorKind::TrafficSurge), vec![9], "{b:?}");
+        let surge = b
+            .iter()
+            .find(|s| s.kind == DetectorKind::TrafficSurge)
+            .unwrap();
+        assert!(surge.evidence.starts_with("100.0/s over 10s"), "{surge:?}");
+        // The storm's end is no drop: in the first hour the lifetime caps the
+        // hour's baseline, which learnt the storm.
+        assert!(fired(&b, DetectorKind::TrafficDrop).is_empty(), "{b:?}");
+        // Without the seed, neither is seen.
+        let (mut bare, mut out) = (RouteDetectors::default(), Vec::new());
+        for t in 0..600 {
+            let counts = Counts {
+                total: 100,
+                ..Counts::default()
+            };
+            bare.observe("exports", T0 + t, counts, None, &settings, &mut out);
+        }
+        assert!(
+            fired(&out, DetectorKind::TrafficSurge).is_empty(),
+            "{out:?}"
+        );
     }
 
     #[test]

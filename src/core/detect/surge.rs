@@ -40,6 +40,8 @@ pub struct TrafficSurgeDetector {
     firing: Option<Firing>,
     /// After a resolution, data before this second still holds the old surge.
     fresh_from: i64,
+    /// Requests per second over the route's counters' lifetime (a cold start's baseline).
+    seeded: Option<f64>,
 }
 
 /// A lower confidence bound for a Poisson count `k` (square-root approximation).
@@ -49,6 +51,15 @@ fn poisson_lower(k: u64, z: f64) -> f64 {
 }
 
 impl TrafficSurgeDetector {
+    /// Seeds a cold start's baseline with the route's rate over its counters'
+    /// lifetime: until an hour of its own exists, it stands instead of the
+    /// first seconds (which, started during a retry storm, are the storm).
+    pub fn seed(&mut self, rate: f64) {
+        if rate.is_finite() && rate > 0.0 {
+            self.seeded = Some(rate);
+        }
+    }
+
     /// Whether it is firing.
     pub fn is_firing(&self) -> bool {
         self.firing.is_some()
@@ -107,12 +118,22 @@ impl TrafficSurgeDetector {
         if now - SUSTAIN + 1 < self.fresh_from {
             return None;
         }
-        let (baseline, line, kind) = match self.usual.at(series, now) {
-            Some(u) => {
-                let (b, yesterday) = u.high();
-                (b, factor * b, if yesterday { "yesterday's " } else { "" })
-            }
-            None => {
+        let usual = self.usual.at(series, now).map(|u| {
+            let (b, yesterday) = u.high();
+            (b, factor * b, if yesterday { "yesterday's " } else { "" })
+        });
+        // The lifetime stands in until the route's own hour exists, and within
+        // that first hour it also floors the hour's (which, after a cold start
+        // while the route was down, learnt the outage).
+        let lifetime = self
+            .seeded
+            .filter(|_| !series.covers(now, 3600))
+            .map(|b| (b, (factor + 1.0) * b, "lifetime "));
+        let (baseline, line, kind) = match (usual, lifetime) {
+            (Some(u), Some(l)) if l.1 > u.1 => l,
+            (Some(u), _) => u,
+            (None, Some(l)) => l,
+            (None, None) => {
                 let b = cold_baseline(series, now, self.fresh_from)?;
                 (b, (factor + 1.0) * b, "cold-start ")
             }
@@ -138,9 +159,13 @@ impl TrafficSurgeDetector {
             line,
             quiet_since: None,
         });
-        let rate = seen as f64 / SUSTAIN as f64;
+        // Over the seconds that have data (fewer than the window on a cold start).
+        let span = series
+            .live_since()
+            .map_or(SUSTAIN, |s| (now - s + 1).clamp(1, SUSTAIN));
+        let rate = seen as f64 / span as f64;
         let evidence = format!(
-            "{rate:.1}/s over {SUSTAIN}s is {:.1}× the {}baseline {baseline:.1}/s (alert at {:.0}×){}",
+            "{rate:.1}/s over {span}s is {:.1}× the {}baseline {baseline:.1}/s (alert at {:.0}×){}",
             rate / baseline,
             kind,
             line / baseline,

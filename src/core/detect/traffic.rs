@@ -25,8 +25,15 @@ struct Firing {
     started: i64,
     /// Requests per second before the drop.
     baseline: f64,
+    /// The share of it under which the traffic counted as dropped.
+    allowed_share: f64,
     back_since: Option<i64>,
 }
+
+/// Against a lifetime rate (a cold start: no hour of its own yet), only a fall
+/// under this share of it is a drop — the lifetime averages day and night, and
+/// a night's traffic is well over a tenth of it.
+const LIFETIME_SHARE: f64 = 0.1;
 
 /// The traffic-drop detector of one target.
 #[derive(Debug, Clone, Default)]
@@ -36,6 +43,8 @@ pub struct TrafficDropDetector {
     firing: Option<Firing>,
     /// After a resolution, windows reaching back before this second still hold the old drop.
     fresh_from: i64,
+    /// Requests per second over the route's counters' lifetime (a cold start's baseline).
+    seeded: Option<f64>,
 }
 
 /// An upper confidence bound for a Poisson count `k` (square-root approximation).
@@ -45,6 +54,15 @@ fn poisson_upper(k: u64, z: f64) -> f64 {
 }
 
 impl TrafficDropDetector {
+    /// Seeds a cold start's baseline with the route's rate over its counters'
+    /// lifetime: until an hour of its own exists, traffic under a tenth of it
+    /// is a drop (a route that stopped before `ic` started).
+    pub fn seed(&mut self, rate: f64) {
+        if rate.is_finite() && rate > 0.0 {
+            self.seeded = Some(rate);
+        }
+    }
+
     /// Whether it is firing.
     pub fn is_firing(&self) -> bool {
         self.firing.is_some()
@@ -58,7 +76,6 @@ impl TrafficDropDetector {
         now: i64,
         drop: f64,
     ) -> Option<Signal> {
-        let allowed_share = 1.0 - drop;
         let signal = |state, severity, evidence, started| {
             make_signal(
                 DetectorKind::TrafficDrop,
@@ -72,6 +89,7 @@ impl TrafficDropDetector {
         };
         if let Some(f) = &mut self.firing {
             let recent = series.window(now, QUIET_WINDOW).total as f64;
+            let allowed_share = f.allowed_share;
             if recent >= allowed_share * f.baseline * QUIET_WINDOW as f64 {
                 let since = *f.back_since.get_or_insert(now);
                 if now - since >= QUIET_FOR {
@@ -114,26 +132,51 @@ impl TrafficDropDetector {
             }
             return None;
         }
-        let (baseline, yesterday) = self.usual.at(series, now)?.low();
-        let kind = if yesterday { "yesterday's " } else { "" };
+        let usual = self.usual.at(series, now).map(|u| {
+            let (b, yesterday) = u.low();
+            (b, 1.0 - drop, if yesterday { "yesterday's " } else { "" })
+        });
+        // The lifetime stands in until the route's own hour exists, and within
+        // that first hour it also caps the hour's (which, after a cold start
+        // during a retry storm, learnt the storm).
+        let lifetime = self
+            .seeded
+            .filter(|_| !series.covers(now, 3600))
+            .map(|b| (b, LIFETIME_SHARE, "lifetime "));
+        let (baseline, allowed_share, kind) = match (usual, lifetime) {
+            (Some(u), Some(l)) if l.0 * l.1 < u.0 * u.1 => l,
+            (Some(u), _) => u,
+            (None, l) => l?,
+        };
+        // A window counts only where the data reaches back over all of it.
         for w in WINDOWS
             .into_iter()
-            .filter(|w| now - w + 1 >= self.fresh_from)
+            .filter(|w| now - w + 1 >= self.fresh_from && series.covers(now, *w))
         {
             let allowed = allowed_share * baseline * w as f64;
             let seen = series.window(now, w).total;
             if allowed >= MIN_EXPECTED && poisson_upper(seen, Z) < allowed {
                 let started = estimate_start(series, now, allowed_share * baseline);
+                let before_data = series.live_since() == Some(started);
+                let note = if before_data {
+                    super::onset::Onset {
+                        at: started,
+                        before_data: true,
+                    }
+                    .note()
+                } else {
+                    ""
+                };
                 let (severity, evidence) = if seen == 0 {
                     (
                         SeverityHint::Critical,
-                        format!("no requests for {w}s ({kind}baseline {baseline:.1}/s)"),
+                        format!("no requests for {w}s ({kind}baseline {baseline:.1}/s){note}"),
                     )
                 } else {
                     (
                         SeverityHint::Warning,
                         format!(
-                            "{seen} requests over {w}s, {:.0}% of the {kind}baseline {baseline:.1}/s (alert under {:.0}%)",
+                            "{seen} requests over {w}s, {:.0}% of the {kind}baseline {baseline:.1}/s (alert under {:.0}%){note}",
                             seen as f64 / (baseline * w as f64) * 100.0,
                             allowed_share * 100.0
                         ),
@@ -142,6 +185,7 @@ impl TrafficDropDetector {
                 self.firing = Some(Firing {
                     started,
                     baseline,
+                    allowed_share,
                     back_since: None,
                 });
                 return Some(signal(SignalState::Fired, severity, evidence, started));
@@ -151,10 +195,13 @@ impl TrafficDropDetector {
     }
 }
 
-/// The first second of the current low stretch, bridging up to `START_GAP` normal seconds.
+/// The first second of the current low stretch, bridging up to `START_GAP` normal
+/// seconds (at most 5 minutes back, and not before the first data).
 fn estimate_start(series: &CountSeries, now: i64, allowed_per_second: f64) -> i64 {
     let (mut start, mut gap, mut s) = (now, 0, now);
-    while s > now - 300 {
+    // Not before the first second of data: what came before it is unknown.
+    let first = series.live_since().unwrap_or(now).max(now - 299);
+    while s >= first {
         let count = series.second(s).map_or(0, |c| c.total) as f64;
         if count < allowed_per_second {
             start = s;
