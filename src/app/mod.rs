@@ -590,9 +590,18 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
         }
         Msg::History(source, minutes) => {
             let settings = state.settings;
+            // One lookup per route, not per route and minute.
+            let mut index: std::collections::HashMap<String, usize> = Default::default();
             for (at, views) in minutes {
                 for v in views {
-                    let idx = route_target(state, &source, &v.route);
+                    let idx = match index.get(&v.route) {
+                        Some(i) => *i,
+                        None => {
+                            let i = route_target(state, &source, &v.route);
+                            index.insert(v.route.clone(), i);
+                            i
+                        }
+                    };
                     state.targets[idx].learn(&v, at, &settings);
                 }
             }

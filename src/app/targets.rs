@@ -200,6 +200,16 @@ pub struct RouteFeed {
     pub breakdown: Option<(DateTime<Utc>, Vec<crate::core::metrics::LabelShare>)>,
 }
 
+/// A view's count as a whole number: negative and NaN are 0, and no interval
+/// counts more than [`MAX_VIEW_COUNT`] (a hostile source's 1e300 would
+/// overflow every window sum after it).
+fn view_count(x: f64) -> u64 {
+    x.round().clamp(0.0, MAX_VIEW_COUNT) as u64
+}
+
+/// Most requests one view may carry: a trillion.
+const MAX_VIEW_COUNT: f64 = 1e12;
+
 impl Target {
     /// A row for the probed endpoint `name`, its window sized for `interval`.
     pub fn probe(name: &str, interval: Option<Duration>) -> Target {
@@ -361,7 +371,7 @@ impl Target {
         let Feed::Route(r) = &mut self.feed else {
             return;
         };
-        let count = |x: f64| x.round().max(0.0) as u64;
+        let count = view_count;
         r.detectors.seed(&Lifetime {
             requests: count(v.requests),
             latency: settings.latency_quantile.pick(v.p50, v.p95, v.p99),
@@ -375,7 +385,7 @@ impl Target {
         let Feed::Route(r) = &mut self.feed else {
             return;
         };
-        let count = |x: f64| x.round().max(0.0) as u64;
+        let count = view_count;
         let counts = Counts {
             total: count(v.requests),
             errors: count(v.errors_5xx),
@@ -395,7 +405,7 @@ impl Target {
             return Vec::new();
         };
         self.first_seen.get_or_insert(at.timestamp());
-        let count = |x: f64| x.round().max(0.0) as u64;
+        let count = view_count;
         let counts = Counts {
             total: count(v.requests),
             errors: count(v.errors_5xx),

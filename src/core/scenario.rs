@@ -123,7 +123,7 @@ fn yes() -> bool {
 /// A part of every day when a route's traffic is `factor` × its usual rate: it
 /// moves there over `ramp` from `from`, and back over `ramp` from `until`.
 #[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, try_from = "RawDailyWindow")]
 pub struct DailyWindow {
     /// UTC time it begins, `18:00`.
     pub from: TimeOfDay,
@@ -132,8 +132,43 @@ pub struct DailyWindow {
     /// Traffic multiple inside the window (`0.2`, `4`).
     pub factor: Factor,
     /// How long each change takes; default 10m.
-    #[serde(default)]
     pub ramp: Option<HumanDuration>,
+}
+
+/// A `daily:` window as written, checked into a [`DailyWindow`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDailyWindow {
+    from: TimeOfDay,
+    until: TimeOfDay,
+    factor: Factor,
+    #[serde(default)]
+    ramp: Option<HumanDuration>,
+}
+
+impl TryFrom<RawDailyWindow> for DailyWindow {
+    type Error = String;
+    fn try_from(r: RawDailyWindow) -> Result<DailyWindow, String> {
+        let len = (i64::from(r.until.seconds()) - i64::from(r.from.seconds())).rem_euclid(86_400);
+        let ramp = r.ramp.map_or(600, |d| d.get().as_secs() as i64);
+        if len == 0 {
+            return Err(
+                "a daily window's `from` and `until` are the same time: give it a length".into(),
+            );
+        }
+        if ramp > len || ramp > 86_400 - len {
+            return Err(format!(
+                "a daily window's `ramp` ({}) is longer than the window or the rest of the day: make it shorter",
+                crate::core::units::format_duration(Duration::from_secs(ramp.max(0) as u64))
+            ));
+        }
+        Ok(DailyWindow {
+            from: r.from,
+            until: r.until,
+            factor: r.factor,
+            ramp: r.ramp,
+        })
+    }
 }
 
 impl DailyWindow {

@@ -520,5 +520,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("HH:MM"), "{e}");
+        for (window, says) in [
+            (
+                "{from: \"02:00\", until: \"02:00\", factor: 2}",
+                "same time",
+            ),
+            (
+                "{from: \"02:00\", until: \"02:20\", factor: 2, ramp: 30m}",
+                "ramp",
+            ),
+            (
+                "{from: \"02:00\", until: \"01:50\", factor: 2, ramp: 30m}",
+                "ramp",
+            ),
+        ] {
+            let bad = format!("traffic: [{{route: /a, rps: 10/s, daily: [{window}]}}]\n");
+            let e = yaml_serde::from_str::<Scenario>(&bad)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{window}: {e}");
+        }
     }
 }

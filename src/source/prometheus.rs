@@ -12,6 +12,10 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+/// The highest per-second figure taken from a server's history (a billion
+/// requests a second; anything above is a server's bug or malice).
+const MAX_RATE: f64 = 1e9;
+
 /// The PromQL behind each per-route figure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queries {
@@ -311,7 +315,7 @@ impl PromClient {
         // A point at t is the rate over the window ending at t: the minute before t.
         // Points outside what was asked for (a server's bug or malice) are dropped.
         let minute_of = |t: f64| (t / STEP).round() as i64 - 1;
-        let asked = |t: f64, v: f64| (start..=end).contains(&t) && v.is_finite() && v >= 0.0;
+        let asked = |t: f64, v: f64| (start..=end).contains(&t) && (0.0..=MAX_RATE).contains(&v);
         let mut minutes: BTreeMap<i64, BTreeMap<String, RouteView>> = BTreeMap::new();
         for (labels, points) in rate {
             let route = self.route_of(&labels);

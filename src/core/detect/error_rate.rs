@@ -225,7 +225,10 @@ fn hot_evidence(
             continue;
         }
         let (l, s) = (series.window(now, long), series.window(now, short));
+        // The short window is live data: a source's history is learnt, never judged.
+        let live = series.live_since().is_some_and(|l| now - l + 1 >= short);
         if series.covers(now, long)
+            && live
             && s.errors >= MIN_ERRORS
             && l.ratio() > factor * budget
             && s.ratio() > factor * budget

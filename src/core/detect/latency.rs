@@ -42,8 +42,11 @@ use std::collections::VecDeque;
 pub struct LatencyDetector {
     /// (minute, p95s seen in that minute) for the last hour.
     minutes: VecDeque<(i64, Vec<f64>)>,
-    /// (second, p95, requests behind it) of the last `SUSTAIN_MAX` seconds.
-    recent: VecDeque<(i64, f64, u64)>,
+    /// (second, p95, requests behind it, requests behind every reading kept
+    /// through this one) of the last `SUSTAIN_MAX` seconds.
+    recent: VecDeque<(i64, f64, u64, u64)>,
+    /// The last resolution: a firing decision never reaches back before it.
+    resolved_at: Option<i64>,
     under_since: Option<i64>,
     firing_since: Option<i64>,
     /// (minute, baseline) — the baseline only changes when a minute completes.
@@ -111,7 +114,7 @@ const FIRE_SHARE: f64 = 0.85;
 const RESOLVE_SHARE: f64 = 0.75;
 const LATENCY_MIN_MINUTES: usize = 10;
 /// Least requests behind one p95 reading.
-const MIN_REQUESTS: u64 = 20;
+pub(super) const MIN_REQUESTS: u64 = 20;
 
 impl LatencyDetector {
     /// Whether it is firing.
@@ -162,8 +165,9 @@ impl LatencyDetector {
             scratch.extend(
                 self.recent
                     .iter()
-                    .filter(|(t, _, _)| *t > from)
-                    .map(|(_, v, _)| *v),
+                    .rev()
+                    .take_while(|(t, ..)| *t > from)
+                    .map(|(_, v, ..)| *v),
             );
             let mid = scratch.len() / 2;
             (scratch.len() >= 3).then(|| *scratch.select_nth_unstable_by(mid, f64::total_cmp).1)
@@ -174,7 +178,8 @@ impl LatencyDetector {
         let readings = self
             .recent
             .iter()
-            .filter(|(t, _, _)| *t > at - sustain)
+            .rev()
+            .take_while(|(t, ..)| *t > at - sustain)
             .count();
         let over = readings >= min_readings && current >= line;
         let still_over = recent >= resolve_line;
@@ -228,6 +233,7 @@ impl LatencyDetector {
                 if at - quiet >= LATENCY_QUIET_FOR {
                     self.firing_since = None;
                     self.creep_reference = None;
+                    self.resolved_at = Some(at);
                     let ended = self.end(since, quiet);
                     return Some(Signal {
                         ended: Some(ts(ended)),
@@ -287,11 +293,13 @@ impl LatencyDetector {
             self.history.pop_front();
         }
         self.learnt(minute, p95);
-        self.recent.push_back((at, p95, requests));
+        let behind = self.recent.back().map_or(0, |r| r.3);
+        self.recent
+            .push_back((at, p95, requests, behind.saturating_add(requests)));
         while self
             .recent
             .front()
-            .is_some_and(|(t, _, _)| *t <= at - SUSTAIN_MAX)
+            .is_some_and(|(t, ..)| *t <= at - SUSTAIN_MAX)
         {
             self.recent.pop_front();
         }
@@ -299,19 +307,29 @@ impl LatencyDetector {
 
     /// The span of readings behind a firing decision at `at`: the last
     /// [`LATENCY_SUSTAIN`] seconds, or as far back as it takes (at most
-    /// [`SUSTAIN_MAX`]) for them to hold [`FIRE_MIN_REQUESTS`] requests.
+    /// [`SUSTAIN_MAX`]) for them to hold [`FIRE_MIN_REQUESTS`] requests; never
+    /// reaching back before the last resolution.
     fn span_holding(&self, at: i64) -> i64 {
-        let mut held = 0;
-        for (t, _, n) in self.recent.iter().rev() {
-            let span = at - t + 1;
-            if span > LATENCY_SUSTAIN && held >= FIRE_MIN_REQUESTS {
-                return span - 1;
+        let r = &self.recent;
+        let span = match r.back() {
+            None => LATENCY_SUSTAIN,
+            Some(&(.., all)) => {
+                // Requests behind the readings from index `i` on (fewer as `i` grows).
+                let from = |i: usize| all - (r[i].3 - r[i].2);
+                let in_sustain = r.partition_point(|(t, ..)| *t <= at - LATENCY_SUSTAIN);
+                if in_sustain >= r.len() || from(in_sustain) >= FIRE_MIN_REQUESTS {
+                    LATENCY_SUSTAIN
+                } else {
+                    // The newest reading whose span to now holds enough, else the oldest.
+                    let enough =
+                        r.partition_point(|&(.., n, cum)| all - (cum - n) >= FIRE_MIN_REQUESTS);
+                    let t = r[enough.saturating_sub(1)].0;
+                    (at - t + 1).max(LATENCY_SUSTAIN)
+                }
             }
-            held += n;
-        }
-        self.recent.front().map_or(LATENCY_SUSTAIN, |(t, _, _)| {
-            (at - t + 1).max(LATENCY_SUSTAIN)
-        })
+        };
+        // Never back before the last resolution: those readings were judged.
+        self.resolved_at.map_or(span, |done| span.min(at - done))
     }
 
     /// Fires on a creep to `level` over `reference`.
@@ -558,6 +576,33 @@ mod tests {
         }
         assert!(fired.unwrap() <= 60, "{fired:?}");
         assert!(resolved.unwrap() <= 60, "{resolved:?}");
+    }
+
+    #[test]
+    fn at_low_traffic_a_regression_fires_once_and_its_end_does_not_fire_it_again() {
+        // Readings every 5 s over 25 requests (5 req/s): 100 ms for an hour, then
+        // 300 ms for 5 minutes, then 100 ms. The firing window reaches back to
+        // hold 1000 requests, but never before the resolution.
+        let mut d = LatencyDetector::default();
+        let mut traffic = Traffic { seed: 9 };
+        let (mut fired, mut resolved) = (Vec::new(), Vec::new());
+        for i in 0..(3600 + 900) / 5 {
+            let t = i * 5;
+            let p95 = if (3600..3900).contains(&t) { 0.3 } else { 0.1 };
+            let noise = 0.9 + 0.2 * traffic.uniform();
+            if let Some(s) = d.observe("api", T0 + t, (p95 * noise, 25), Quantile::P95, 2.0) {
+                match s.state {
+                    SignalState::Fired => fired.push((t, s.evidence)),
+                    _ => resolved.push(t),
+                }
+            }
+        }
+        assert_eq!(fired.len(), 1, "{fired:?} {resolved:?}");
+        assert_eq!(resolved.len(), 1, "{fired:?} {resolved:?}");
+        // 1000 requests at 5/s: the decision stands on 40 readings, 196 s.
+        let (t, evidence) = &fired[0];
+        assert!((3600..3900).contains(t), "{fired:?}");
+        assert!(evidence.contains("over the last 196s"), "{evidence}");
     }
 
     #[test]

@@ -40,9 +40,9 @@ pub struct Counts {
 
 impl Counts {
     fn add(&mut self, o: Counts) {
-        self.total += o.total;
-        self.errors += o.errors;
-        self.client_errors += o.client_errors;
+        self.total = self.total.saturating_add(o.total);
+        self.errors = self.errors.saturating_add(o.errors);
+        self.client_errors = self.client_errors.saturating_add(o.client_errors);
     }
     fn minus(self, o: Counts) -> Counts {
         Counts {
@@ -97,24 +97,28 @@ const LIFETIME_MIN_REQUESTS: u64 = 1000;
 
 /// Minutes of per-minute request totals kept: a day and an hour.
 const DAY_MINUTES: usize = 25 * 60;
+/// The least share of the hour's rate yesterday's low may be for a drop's
+/// baseline (an evening fall to a fifth is a shape; to nothing, an outage).
+const YESTERDAY_LEAST: f64 = 0.1;
 /// How far either side of "this minute, yesterday" a daily pattern may wander.
 const YESTERDAY_SLACK: i64 = 10;
 
-/// Request totals of consecutive minutes from `first` (a minute without data holds 0).
+/// Request totals of consecutive minutes from `first`; a minute without data
+/// is unknown ([`UNKNOWN`]), never 0: a gap in the data is no outage.
 #[derive(Debug, Clone, Default)]
 struct DayTotals {
     first: i64,
     counts: VecDeque<u32>,
 }
 
+/// A minute of [`DayTotals`] without data.
+const UNKNOWN: u32 = u32::MAX;
+
 impl DayTotals {
     fn add(&mut self, minute: i64, n: u64) {
-        let far = (DAY_MINUTES * 2) as i64;
-        // Empty, or the clock jumped a day forward or an hour back: start again.
-        if self.counts.is_empty()
-            || minute - self.first >= far + self.counts.len() as i64
-            || self.first - minute > 60
-        {
+        let newest = self.first + self.counts.len() as i64 - 1;
+        // Empty, or the clock jumped over a day forward or over an hour back: start again.
+        if self.counts.is_empty() || minute - newest > DAY_MINUTES as i64 || newest - minute > 60 {
             self.first = minute;
             self.counts.clear();
         }
@@ -122,20 +126,30 @@ impl DayTotals {
             return; // older than what is kept
         };
         if self.counts.len() <= i {
-            self.counts.resize(i + 1, 0);
+            self.counts.resize(i + 1, UNKNOWN);
         }
-        self.counts[i] = self.counts[i].saturating_add(u32::try_from(n).unwrap_or(u32::MAX));
+        let n = u32::try_from(n).unwrap_or(UNKNOWN - 1);
+        let slot = &mut self.counts[i];
+        *slot = if *slot == UNKNOWN {
+            n
+        } else {
+            slot.saturating_add(n).min(UNKNOWN - 1)
+        };
         while self.counts.len() > DAY_MINUTES {
             self.counts.pop_front();
             self.first += 1;
         }
     }
 
-    /// The per-minute totals of `from..=to`, when all of them are kept.
+    /// The per-minute totals of `from..=to`, when every one of them is known.
     fn range(&self, from: i64, to: i64) -> Option<Vec<u32>> {
         let a = usize::try_from(from - self.first).ok()?;
         let b = usize::try_from(to - self.first).ok()?;
-        (b < self.counts.len()).then(|| self.counts.range(a..=b).copied().collect())
+        if a > b || b >= self.counts.len() {
+            return None;
+        }
+        let m: Vec<u32> = self.counts.range(a..=b).copied().collect();
+        m.iter().all(|c| *c != UNKNOWN).then_some(m)
     }
 }
 
@@ -222,7 +236,8 @@ impl Usual {
     /// so traffic that falls every evening is not a drop; and whether it is yesterday's.
     pub(super) fn low(self) -> (f64, bool) {
         match self.yesterday {
-            Some((low, _)) if low < self.hour => (low, true),
+            // Yesterday near zero was an outage or a gap, not the day's shape.
+            Some((low, _)) if low < self.hour && low >= YESTERDAY_LEAST * self.hour => (low, true),
             _ => (self.hour, false),
         }
     }
@@ -674,7 +689,9 @@ impl RouteDetectors {
     pub fn learn_minute(&mut self, minute: i64, counts: Counts, latency: Option<(f64, u64)>) {
         self.series.add_minute(minute, counts);
         let failing = counts.total >= FAILING_MIN_REQUESTS && counts.errors * 2 >= counts.total;
-        if let Some((value, _)) = latency.filter(|_| !failing) {
+        // As live readings: a minute of a handful of requests is no p95.
+        let enough = counts.total >= latency::MIN_REQUESTS;
+        if let Some((value, _)) = latency.filter(|_| !failing && enough) {
             self.latency.learn(minute, value);
         }
     }
@@ -936,13 +953,14 @@ mod tests {
 
     #[test]
     fn history_learnt_at_start_gives_baselines_at_once_and_judges_nothing() {
-        // An hour of a source's past: 20 req/s, 0.2% errors, p95 100 ms, with a
-        // 5-minute outage in it that paged no one then and pages no one now.
+        // Six hours of a source's past: 20 req/s, 0.2% errors, p95 100 ms, with a
+        // 5-minute outage that ended 25 minutes before the start: it paged no one
+        // then and pages no one now (not even the burn rate over 6 h and 30 m).
         let settings = Settings::default();
         let start = T0.div_euclid(60) * 60;
         let learnt = |d: &mut RouteDetectors| {
-            for m in 0..60 {
-                let outage = (30..35).contains(&m);
+            for m in 0..360 {
+                let outage = (330..335).contains(&m);
                 let counts = Counts {
                     total: 1200,
                     errors: if outage { 1200 } else { 2 },
@@ -960,11 +978,11 @@ mod tests {
         let fired = |out: &[Signal], kind| {
             out.iter()
                 .find(|s| s.kind == kind && s.state == SignalState::Fired)
-                .map(|s| s.at.timestamp() - start - 3600)
+                .map(|s| s.at.timestamp() - start - 6 * 3600)
         };
         let mut slow_out = Vec::new();
         for t in 0..120 {
-            let at = start + 3600 + t;
+            let at = start + 6 * 3600 + t;
             d.observe("orders", at, Counts::default(), None, &settings, &mut out);
             let counts = Counts {
                 total: 20,
@@ -995,7 +1013,7 @@ mod tests {
         for t in 0..120 {
             bare.observe(
                 "orders",
-                start + 3600 + t,
+                start + 6 * 3600 + t,
                 Counts::default(),
                 None,
                 &settings,

@@ -30,10 +30,15 @@ struct Firing {
     back_since: Option<i64>,
 }
 
-/// Against a lifetime rate (a cold start: no hour of its own yet), only a fall
-/// under this share of it is a drop — the lifetime averages day and night, and
-/// a night's traffic is well over a tenth of it.
+/// Against a lifetime rate (a cold start: no hour of its own yet), only
+/// silence over a window where the lifetime rate expects
+/// [`LIFETIME_MIN_EXPECTED`] requests (10 s at 20/s, 60 s at 3.4/s) is a drop;
+/// the traffic is back once it carries this share of that rate.
 const LIFETIME_SHARE: f64 = 0.1;
+/// Requests the lifetime rate must predict in a silent window.
+const LIFETIME_MIN_EXPECTED: f64 = 200.0;
+/// The evidence's name for a lifetime baseline.
+const LIFETIME: &str = "lifetime ";
 
 /// The traffic-drop detector of one target.
 #[derive(Debug, Clone, Default)]
@@ -142,7 +147,7 @@ impl TrafficDropDetector {
         let lifetime = self
             .seeded
             .filter(|_| !series.covers(now, 3600))
-            .map(|b| (b, LIFETIME_SHARE, "lifetime "));
+            .map(|b| (b, LIFETIME_SHARE, LIFETIME));
         let (baseline, allowed_share, kind) = match (usual, lifetime) {
             (Some(u), Some(l)) if l.0 * l.1 < u.0 * u.1 => l,
             (Some(u), _) => u,
@@ -155,7 +160,14 @@ impl TrafficDropDetector {
         {
             let allowed = allowed_share * baseline * w as f64;
             let seen = series.window(now, w).total;
-            if allowed >= MIN_EXPECTED && poisson_upper(seen, Z) < allowed {
+            let dropped = if kind == LIFETIME {
+                // An average of bursts and quiet hours says little about a
+                // quiet minute: only a busy route gone silent is a drop.
+                seen == 0 && w <= 60 && baseline * w as f64 >= LIFETIME_MIN_EXPECTED
+            } else {
+                allowed >= MIN_EXPECTED && poisson_upper(seen, Z) < allowed
+            };
+            if dropped {
                 let started = estimate_start(series, now, allowed_share * baseline);
                 let before_data = series.live_since() == Some(started);
                 let note = if before_data {
