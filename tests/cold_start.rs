@@ -15,11 +15,46 @@
 
 mod support;
 
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use support::http;
 use support::proc::{self, Lines};
 use support::prometheus::Prometheus;
+
+/// Runs `ic --config cfg watch --json` with `extra` arguments until a `kind`
+/// signal fires (at most `within`), then stops it: the fired line, or a
+/// failure listing every signal seen; and every signal line.
+fn watch_until_fired(
+    cfg: &Path,
+    extra: &[&str],
+    kind: &str,
+    within: Duration,
+) -> (String, Vec<String>) {
+    let mut watch = proc::ic()
+        .arg("--config")
+        .arg(cfg)
+        .args(["watch", "--json"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn ic watch");
+    let out = Lines::collect(watch.stdout.take().expect("stdout"));
+    let want = format!("\"kind\":\"{kind}\"");
+    let fired = out.wait_for(within, |l| {
+        l.contains("\"type\":\"signal\"") && l.contains(&want) && l.contains("\"state\":\"fired\"")
+    });
+    proc::terminate(&mut watch, Duration::from_secs(10));
+    let signals: Vec<String> = out
+        .all()
+        .into_iter()
+        .map(|(_, l)| l)
+        .filter(|l| l.contains("\"type\":\"signal\""))
+        .collect();
+    let fired = fired.unwrap_or_else(|| panic!("no {kind} signal within {within:?}: {signals:?}"));
+    (fired, signals)
+}
 
 #[test]
 fn ic_started_after_a_route_stopped_pages_the_drop_against_its_lifetime_rate() {
@@ -58,30 +93,14 @@ fn ic_started_after_a_route_stopped_pages_the_drop_against_its_lifetime_rate() {
         ),
     )
     .expect("write ic.yaml");
-    let mut watch = proc::ic()
-        .arg("--config")
-        .arg(&cfg)
-        .args(["watch", "--json", "--no-incident"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ic watch");
-    let out = Lines::collect(watch.stdout.take().expect("stdout"));
-    let fired = out.wait_for(Duration::from_secs(25), |l| {
-        l.contains("\"type\":\"signal\"")
-            && l.contains("\"kind\":\"traffic_drop\"")
-            && l.contains("\"state\":\"fired\"")
-    });
+    let (fired, signals) = watch_until_fired(
+        &cfg,
+        &["--no-incident"],
+        "traffic_drop",
+        Duration::from_secs(25),
+    );
     let _ = http::request(port, "DELETE", "/_demo/fault", "");
-    proc::terminate(&mut watch, Duration::from_secs(10));
     proc::terminate(&mut demo, Duration::from_secs(10));
-    let signals: Vec<String> = out
-        .all()
-        .into_iter()
-        .map(|(_, l)| l)
-        .filter(|l| l.contains("\"type\":\"signal\""))
-        .collect();
-    let fired = fired.unwrap_or_else(|| panic!("no traffic drop within 25 s: {signals:?}"));
     assert!(fired.contains("shop /api/orders"), "{fired}");
     assert!(fired.contains("lifetime baseline"), "{fired}");
     // Only orders: the other routes' first seconds are no drop.
@@ -132,28 +151,12 @@ fn ic_started_after_a_route_stopped_learns_prometheus_history_and_pages_the_drop
     )
     .expect("write ic.yaml");
     let started = Instant::now();
-    let mut watch = proc::ic()
-        .arg("--config")
-        .arg(&cfg)
-        .args(["watch", "--json", "--no-incident"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ic watch");
-    let out = Lines::collect(watch.stdout.take().expect("stdout"));
-    let fired = out.wait_for(Duration::from_secs(25), |l| {
-        l.contains("\"type\":\"signal\"")
-            && l.contains("\"kind\":\"traffic_drop\"")
-            && l.contains("\"state\":\"fired\"")
-    });
-    proc::terminate(&mut watch, Duration::from_secs(10));
-    let signals: Vec<String> = out
-        .all()
-        .into_iter()
-        .map(|(_, l)| l)
-        .filter(|l| l.contains("\"type\":\"signal\""))
-        .collect();
-    let fired = fired.unwrap_or_else(|| panic!("no traffic drop within 25 s: {signals:?}"));
+    let (fired, signals) = watch_until_fired(
+        &cfg,
+        &["--no-incident"],
+        "traffic_drop",
+        Duration::from_secs(25),
+    );
     assert!(fired.contains("/api/orders"), "{fired}");
     assert!(fired.contains("baseline 20.0/s"), "{fired}");
     assert!(started.elapsed() < Duration::from_secs(25));
@@ -189,31 +192,18 @@ fn ic_started_during_a_latency_regression_pages_it_against_the_lifetime_baseline
         ),
     )
     .expect("write ic.yaml");
-    let mut watch = proc::ic()
-        .arg("--config")
-        .arg(&cfg)
-        .args(["watch", "--json", "--timeline-dir"])
-        .arg(dir.path().join("incidents"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn ic watch");
-    let out = Lines::collect(watch.stdout.take().expect("stdout"));
-    let fired = out.wait_for(Duration::from_secs(30), |l| {
-        l.contains("\"type\":\"signal\"")
-            && l.contains("\"kind\":\"latency\"")
-            && l.contains("\"state\":\"fired\"")
-    });
+    let incidents = dir.path().join("incidents");
+    let (fired, signals) = watch_until_fired(
+        &cfg,
+        &[
+            "--timeline-dir",
+            incidents.to_str().expect("a UTF-8 temp path"),
+        ],
+        "latency",
+        Duration::from_secs(30),
+    );
     let _ = http::request(port, "DELETE", "/_demo/fault", "");
-    proc::terminate(&mut watch, Duration::from_secs(10));
     proc::terminate(&mut demo, Duration::from_secs(10));
-    let signals: Vec<String> = out
-        .all()
-        .into_iter()
-        .map(|(_, l)| l)
-        .filter(|l| l.contains("\"type\":\"signal\""))
-        .collect();
-    let fired = fired.unwrap_or_else(|| panic!("no latency alert within 30 s: {signals:?}"));
     assert!(fired.contains("shop /api/search"), "{fired}");
     assert!(fired.contains("lifetime baseline"), "{fired}");
     // Only the slow route.

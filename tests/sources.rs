@@ -322,6 +322,14 @@ async fn query_source_sends_credentials_and_reports_refusals() {
     assert!(!err.message.contains("s3cret"));
 }
 
+/// A query-API client of the server on 127.0.0.1:`port`.
+fn prom_client(port: u16) -> incident_commander::source::prometheus::PromClient {
+    let yaml = format!("service: t\nprometheus: {{url: \"http://127.0.0.1:{port}\"}}\n");
+    let config = Config::parse(Path::new("ic.yaml"), &yaml, |_| None).unwrap();
+    incident_commander::source::prometheus::PromClient::new(config.prometheus.as_ref().unwrap())
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_hostile_query_range_answer_is_filtered_not_trusted() {
     // Every range query gets the same matrix: points far outside the asked span
@@ -337,12 +345,7 @@ async fn a_hostile_query_range_answer_is_filtered_not_trusted() {
         body.clone().into_bytes()
     })
     .await;
-    let yaml = format!("service: t\nprometheus: {{url: \"http://127.0.0.1:{port}\"}}\n");
-    let config = Config::parse(Path::new("ic.yaml"), &yaml, |_| None).unwrap();
-    let client = incident_commander::source::prometheus::PromClient::new(
-        config.prometheus.as_ref().unwrap(),
-    )
-    .unwrap();
+    let client = prom_client(port);
     let minutes = client
         .history(now, Duration::from_secs(3600))
         .await
@@ -362,12 +365,7 @@ async fn a_hostile_query_range_answer_is_filtered_not_trusted() {
             .to_vec()
     })
     .await;
-    let yaml = format!("service: t\nprometheus: {{url: \"http://127.0.0.1:{port}\"}}\n");
-    let config = Config::parse(Path::new("ic.yaml"), &yaml, |_| None).unwrap();
-    let client = incident_commander::source::prometheus::PromClient::new(
-        config.prometheus.as_ref().unwrap(),
-    )
-    .unwrap();
+    let client = prom_client(port);
     let err = client
         .history(now, Duration::from_secs(3600))
         .await

@@ -210,6 +210,21 @@ fn view_count(x: f64) -> u64 {
 /// Most requests one view may carry: a trillion.
 const MAX_VIEW_COUNT: f64 = 1e12;
 
+/// A view's counts and its latency reading of the watched quantile (with the
+/// requests behind it), as the detectors take them.
+fn view_figures(v: &RouteView, settings: &Settings) -> (Counts, Option<(f64, u64)>) {
+    let counts = Counts {
+        total: view_count(v.requests),
+        errors: view_count(v.errors_5xx),
+        client_errors: view_count(v.errors_4xx),
+    };
+    let reading = settings
+        .latency_quantile
+        .pick(v.p50, v.p95, v.p99)
+        .map(|p| (p, counts.total));
+    (counts, reading)
+}
+
 impl Target {
     /// A row for the probed endpoint `name`, its window sized for `interval`.
     pub fn probe(name: &str, interval: Option<Duration>) -> Target {
@@ -371,9 +386,8 @@ impl Target {
         let Feed::Route(r) = &mut self.feed else {
             return;
         };
-        let count = view_count;
         r.detectors.seed(&Lifetime {
-            requests: count(v.requests),
+            requests: view_count(v.requests),
             latency: settings.latency_quantile.pick(v.p50, v.p95, v.p99),
             rate: v.rate.filter(|r| r.is_finite() && *r > 0.0),
         });
@@ -385,16 +399,7 @@ impl Target {
         let Feed::Route(r) = &mut self.feed else {
             return;
         };
-        let count = view_count;
-        let counts = Counts {
-            total: count(v.requests),
-            errors: count(v.errors_5xx),
-            client_errors: count(v.errors_4xx),
-        };
-        let reading = settings
-            .latency_quantile
-            .pick(v.p50, v.p95, v.p99)
-            .map(|p| (p, counts.total));
+        let (counts, reading) = view_figures(v, settings);
         r.detectors
             .learn_minute(at.timestamp().div_euclid(60), counts, reading);
     }
@@ -405,16 +410,7 @@ impl Target {
             return Vec::new();
         };
         self.first_seen.get_or_insert(at.timestamp());
-        let count = view_count;
-        let counts = Counts {
-            total: count(v.requests),
-            errors: count(v.errors_5xx),
-            client_errors: count(v.errors_4xx),
-        };
-        let reading = settings
-            .latency_quantile
-            .pick(v.p50, v.p95, v.p99)
-            .map(|p| (p, counts.total));
+        let (counts, reading) = view_figures(&v, settings);
         let mut out = Vec::new();
         r.detectors.observe(
             &self.name,
