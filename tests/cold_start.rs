@@ -15,12 +15,31 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use support::http;
 use support::proc::{self, Lines};
 use support::prometheus::Prometheus;
+
+/// Injects `fault` into the demo API on `port`, then writes an `ic.yaml` that
+/// scrapes its `/metrics` every second: the temp dir and the config's path.
+fn fault_then_config(port: u16, fault: &str) -> (tempfile::TempDir, PathBuf) {
+    let (status, answer) =
+        http::request(port, "POST", "/_demo/fault", fault).expect("fault control");
+    assert_eq!(status, 200, "{answer}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = dir.path().join("ic.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "service: shop\nnotify: {{desktop: false, bell: false}}\n\
+             metrics:\n  - {{name: shop, url: \"http://127.0.0.1:{port}/metrics\", interval: 1s}}\n"
+        ),
+    )
+    .expect("write ic.yaml");
+    (dir, cfg)
+}
 
 /// Runs `ic --config cfg watch --json` with `extra` arguments until a `kind`
 /// signal fires (at most `within`), then stops it: the fired line, or a
@@ -75,24 +94,7 @@ fn ic_started_after_a_route_stopped_pages_the_drop_against_its_lifetime_rate() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let (status, answer) = http::request(
-        port,
-        "POST",
-        "/_demo/fault",
-        r#"{"route": "/api/orders", "traffic_factor": 0}"#,
-    )
-    .expect("fault control");
-    assert_eq!(status, 200, "{answer}");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let cfg = dir.path().join("ic.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "service: shop\nnotify: {{desktop: false, bell: false}}\n\
-             metrics:\n  - {{name: shop, url: \"http://127.0.0.1:{port}/metrics\", interval: 1s}}\n"
-        ),
-    )
-    .expect("write ic.yaml");
+    let (_dir, cfg) = fault_then_config(port, r#"{"route": "/api/orders", "traffic_factor": 0}"#);
     let (fired, signals) = watch_until_fired(
         &cfg,
         &["--no-incident"],
@@ -174,24 +176,7 @@ fn ic_started_during_a_latency_regression_pages_it_against_the_lifetime_baseline
     let (mut demo, port) = proc::demo_serve("calm", "80");
     // The service's past: 15 s of calm traffic (its lifetime counters).
     std::thread::sleep(Duration::from_secs(15));
-    let (status, answer) = http::request(
-        port,
-        "POST",
-        "/_demo/fault",
-        r#"{"route": "/api/search", "latency_factor": 4}"#,
-    )
-    .expect("fault control");
-    assert_eq!(status, 200, "{answer}");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let cfg = dir.path().join("ic.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "service: shop\nnotify: {{desktop: false, bell: false}}\n\
-             metrics:\n  - {{name: shop, url: \"http://127.0.0.1:{port}/metrics\", interval: 1s}}\n"
-        ),
-    )
-    .expect("write ic.yaml");
+    let (dir, cfg) = fault_then_config(port, r#"{"route": "/api/search", "latency_factor": 4}"#);
     let incidents = dir.path().join("incidents");
     let (fired, signals) = watch_until_fired(
         &cfg,
