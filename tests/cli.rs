@@ -117,7 +117,7 @@ fn lint_accepts_the_shipped_files_and_rejects_mistakes() {
     ]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
-    assert!(out.contains("43 files checked, all valid"), "{out}");
+    assert!(out.contains("44 files checked, all valid"), "{out}");
     assert!(out.contains("playbook `http-5xx-spike`"), "{out}");
     assert!(
         out.contains("scenario `payments-pool-exhaustion`: 1 faults"),

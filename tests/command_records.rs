@@ -300,6 +300,7 @@ fn a_snapshot_dated_in_the_future_does_not_stop_the_snapshots() {
             errors_5xx: 5.0,
             errors_4xx: 0.0,
             rate: Some(20.0),
+            span: None,
             p50: Some(0.05),
             p95: Some(0.1),
             p99: Some(0.2),

@@ -220,6 +220,42 @@ fn a_flapping_route_pages_once_and_stays_open_while_it_flaps() {
     assert!(once >= 25, "one page on {once} of 30 seeds");
 }
 
+/// `ic` reading a simulated exporter's `/metrics` every 5 s through `ic watch`'s parser:
+/// scrape gaps (whose next scrape carries the gap at once), restarts (one inside a fault)
+/// and new series page no one, every fault is caught once, and the onsets are true. Before
+/// the counts of a scrape were spread over the seconds it covers, each gap ended in a
+/// surge page on every route (5 false alerts on seed 1) and a traffic drop's onset was
+/// put 289 s early, back through the silent seconds between scrapes.
+#[test]
+fn scrape_gaps_restarts_and_new_series_page_no_one_and_onsets_stay_true() {
+    for seed in 1..=4 {
+        let (code, report) = simulate("sim-scrape-trouble", &["--seed", &seed.to_string()]);
+        assert_eq!(code, 0, "seed {seed}: {}", report["ic_misses"]);
+        let ic = strategy(&report, "ic");
+        assert_eq!(ic["false_alerts"], 0, "seed {seed}: {ic}");
+        let log = ic["alert_log"].as_array().unwrap();
+        assert!(
+            !log.iter().any(|e| e["rule"] == "traffic_surge"),
+            "seed {seed}: {log:?}"
+        );
+        for fault in ic["faults"].as_array().unwrap() {
+            let onset = fault["onset_error_s"].as_i64();
+            assert!(onset.is_some_and(|e| e.abs() <= 10), "seed {seed}: {fault}");
+        }
+        // The restart at 65m, inside orders-5xx (60m-70m), resolves nothing.
+        let orders: Vec<(i64, bool)> = log
+            .iter()
+            .filter(|e| e["route"] == 0 && e["rule"] == "error_rate")
+            .map(|e| (e["t"].as_i64().unwrap(), e["firing"] == true))
+            .collect();
+        assert_eq!(orders.len(), 2, "seed {seed}: {orders:?}");
+        assert!(
+            orders[0].1 && !orders[1].1 && orders[1].0 >= 4200,
+            "seed {seed}: {orders:?}"
+        );
+    }
+}
+
 #[test]
 fn a_week_of_noise_never_pages() {
     let report = check("sim-noise-week", None);
@@ -457,6 +493,8 @@ const SUITE: &[(&str, u64, usize)] = &[
     ("sim-outage", 30, 7),
     ("sim-step-2-slow", 30, 7),
     ("sim-noise-week", 0, 7),
+    // Run on seeds 1-4 by its own test (2.5 s a seed in a debug build).
+    ("sim-scrape-trouble", 0, 7),
 ];
 
 /// How many tests share the suite.

@@ -163,6 +163,7 @@ impl Harness {
                 errors_5xx: bad,
                 errors_4xx: 0.0,
                 rate: Some(20.0),
+                span: None,
                 p50: Some(0.045),
                 p95: Some(0.120),
                 p99: Some(0.200),
@@ -353,6 +354,7 @@ fn the_palette_the_triage_summary_an_open_event_and_scrolled_steps_at_both_sizes
         requests: 20.0,
         errors_5xx: 6.0,
         rate: Some(20.0),
+        span: None,
         by_label: vec![incident_commander::core::metrics::LabelShare {
             label: "method".into(),
             value: "POST".into(),
@@ -638,6 +640,7 @@ fn text_from_the_network_cannot_drive_the_terminal() {
             errors_5xx: 0.0,
             errors_4xx: 0.0,
             rate: Some(10.0),
+            span: None,
             p50: Some(0.01),
             p95: Some(0.02),
             p99: Some(0.03),
@@ -652,6 +655,7 @@ fn text_from_the_network_cannot_drive_the_terminal() {
         route: "\u{202e}/x\nRESOLVED".into(),
         requests: 10.0,
         rate: Some(10.0),
+        span: None,
         ..RouteView::default()
     };
     h.send(Msg::Views("api".into(), vec![view], at(3)), at(3));
@@ -826,6 +830,7 @@ fn a_burst_of_signals_is_one_incident_one_playbook_one_notification() {
             errors_5xx: if ok { 0.0 } else { 20.0 },
             errors_4xx: 0.0,
             rate: Some(20.0),
+            span: None,
             p50: Some(0.045),
             p95: Some(0.120),
             p99: Some(0.200),

@@ -4,7 +4,8 @@
 
 use crate::core::detect::lifecycle::{self, Lifecycle};
 use crate::core::detect::{
-    CertificateDetector, Counts, DownDetector, Lifetime, RouteDetectors, Settings,
+    CertificateDetector, Counts, DownDetector, Lifetime, RouteDetectors, Settings, view_figures,
+    view_span,
 };
 use crate::core::metrics::RouteView;
 use crate::core::playbook::Situation;
@@ -200,31 +201,6 @@ pub struct RouteFeed {
     pub breakdown: Option<(DateTime<Utc>, Vec<crate::core::metrics::LabelShare>)>,
 }
 
-/// A view's count as a whole number: negative and NaN are 0, and no interval
-/// counts more than [`MAX_VIEW_COUNT`] (a hostile source's 1e300 would
-/// overflow every window sum after it).
-fn view_count(x: f64) -> u64 {
-    x.round().clamp(0.0, MAX_VIEW_COUNT) as u64
-}
-
-/// Most requests one view may carry: a trillion.
-const MAX_VIEW_COUNT: f64 = 1e12;
-
-/// A view's counts and its latency reading of the watched quantile (with the
-/// requests behind it), as the detectors take them.
-fn view_figures(v: &RouteView, settings: &Settings) -> (Counts, Option<(f64, u64)>) {
-    let counts = Counts {
-        total: view_count(v.requests),
-        errors: view_count(v.errors_5xx),
-        client_errors: view_count(v.errors_4xx),
-    };
-    let reading = settings
-        .latency_quantile
-        .pick(v.p50, v.p95, v.p99)
-        .map(|p| (p, counts.total));
-    (counts, reading)
-}
-
 impl Target {
     /// A row for the probed endpoint `name`, its window sized for `interval`.
     pub fn probe(name: &str, interval: Option<Duration>) -> Target {
@@ -386,11 +362,8 @@ impl Target {
         let Feed::Route(r) = &mut self.feed else {
             return;
         };
-        r.detectors.seed(&Lifetime {
-            requests: view_count(v.requests),
-            latency: settings.latency_quantile.pick(v.p50, v.p95, v.p99),
-            rate: v.rate.filter(|r| r.is_finite() && *r > 0.0),
-        });
+        r.detectors
+            .seed(&Lifetime::of_view(v, settings.latency_quantile));
     }
 
     /// A minute of the route's past (`at`: the minute's start), learnt as
@@ -399,7 +372,7 @@ impl Target {
         let Feed::Route(r) = &mut self.feed else {
             return;
         };
-        let (counts, reading) = view_figures(v, settings);
+        let (counts, reading) = view_figures(v, settings.latency_quantile);
         r.detectors
             .learn_minute(at.timestamp().div_euclid(60), counts, reading);
     }
@@ -410,11 +383,12 @@ impl Target {
             return Vec::new();
         };
         self.first_seen.get_or_insert(at.timestamp());
-        let (counts, reading) = view_figures(&v, settings);
+        let (counts, reading) = view_figures(&v, settings.latency_quantile);
         let mut out = Vec::new();
-        r.detectors.observe(
+        r.detectors.observe_over(
             &self.name,
             at.timestamp(),
+            view_span(&v),
             counts,
             reading,
             settings,

@@ -185,6 +185,7 @@ fn view(route: &str, requests: f64) -> RouteView {
         errors_5xx: 0.0,
         errors_4xx: 0.0,
         rate: Some(requests),
+        span: None,
         p50: Some(0.04),
         p95: Some(0.1),
         p99: Some(0.2),
@@ -318,6 +319,7 @@ fn route_run_with(
             errors_5xx: errors(i),
             errors_4xx: 0.0,
             rate: Some(20.0),
+            span: None,
             p50: Some(0.045),
             p95: Some(0.120),
             p99: Some(0.200),
@@ -884,4 +886,39 @@ fn a_signal_that_resolves_while_its_page_waits_is_not_paged() {
         all.extend(send(&mut s, Msg::Tick, i));
     }
     assert!(pages(&all).is_empty(), "{all:?}");
+}
+
+#[test]
+fn a_scrape_after_a_gap_carries_its_span_and_pages_no_surge() {
+    let mut s = engine();
+    let mut signals = Vec::new();
+    let mut feed = |s: &mut State, at: i64, requests: f64, span: f64| {
+        let view = RouteView {
+            span: Some(span),
+            ..view("/api/orders", requests)
+        };
+        let at = t0() + chrono::Duration::seconds(at);
+        let fx = update(s, Msg::Views("shop".into(), vec![view], at), at);
+        written(s, &fx);
+        signals.extend(fx.into_iter().filter_map(|e| match e {
+            Effect::Notify(sig, _) | Effect::Page(sig) => Some(sig.kind),
+            _ => None,
+        }));
+    };
+    // Two hours of 5 s scrapes at 50/s, then /metrics unreachable for 90 s.
+    let mut t = 0;
+    while t < 7200 {
+        t += 5;
+        feed(&mut s, t, 250.0, 5.0);
+    }
+    t += 95;
+    feed(&mut s, t, 4750.0, 95.0);
+    for _ in 0..12 {
+        t += 5;
+        feed(&mut s, t, 250.0, 5.0);
+    }
+    assert!(
+        !signals.contains(&DetectorKind::TrafficSurge),
+        "{signals:?}"
+    );
 }

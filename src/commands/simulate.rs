@@ -69,6 +69,7 @@ fn demo_traffic() -> Vec<RouteTraffic> {
                 daily: Vec::new(),
                 probe: true,
                 max_latency: None,
+                appears: None,
             }
         })
         .collect()

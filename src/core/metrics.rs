@@ -260,6 +260,9 @@ pub struct RouteView {
     pub errors_4xx: f64,
     /// Requests per second (deltas only).
     pub rate: Option<f64>,
+    /// Seconds the counts cover (deltas: since the previous scrape; a query
+    /// source's: its interval); `None` for lifetime totals.
+    pub span: Option<f64>,
     /// Median latency, seconds.
     pub p50: Option<f64>,
     /// 95th percentile latency, seconds.
@@ -473,6 +476,7 @@ pub fn deltas(prev: &Snapshot, cur: &Snapshot, seconds: f64) -> (Vec<RouteView>,
     let mut views = finish(routes);
     for v in &mut views {
         v.rate = (seconds > 0.0).then(|| v.requests / seconds);
+        v.span = (seconds > 0.0).then_some(seconds);
     }
     concentrate(&mut views, prev, cur);
     (views, changes)

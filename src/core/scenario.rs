@@ -78,6 +78,47 @@ pub struct Scenario {
     /// empty state (a responder starting the tool during an incident): no warm-up history.
     #[serde(default)]
     pub cold_start: bool,
+    /// Simulation: `ic` reads the routes as `ic watch` scrapes an exporter's `/metrics`
+    /// (the exposition text, through the same parser and deltas), with the exporter's
+    /// unreachable spells and restarts; default: `ic` sees every second's counts.
+    #[serde(default)]
+    pub scrape: Option<ScrapeModel>,
+}
+
+/// How `ic` scrapes the simulated exporter (`scrape:`), and what goes wrong there.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScrapeModel {
+    /// Scrape interval (`metrics[].interval`); default 5s.
+    #[serde(default = "five_seconds")]
+    pub every: HumanDuration,
+    /// Spells when `/metrics` cannot be scraped (the API itself answers as usual): the
+    /// anchors' Prometheus misses the same scrapes.
+    #[serde(default)]
+    pub gaps: Vec<Period>,
+    /// When the exporter restarts: every counter and histogram starts again from 0, and
+    /// what it counted since the last scrape is lost (to the anchors too).
+    #[serde(default)]
+    pub restarts: Vec<HumanDuration>,
+}
+
+fn five_seconds() -> HumanDuration {
+    HumanDuration(Duration::from_secs(5))
+}
+
+impl ScrapeModel {
+    /// Whether `/metrics` can be scraped at `t` seconds from the start.
+    pub fn reachable(&self, t: i64) -> bool {
+        !self
+            .gaps
+            .iter()
+            .any(|g| (g.start.get().as_secs() as i64..g.end.get().as_secs() as i64).contains(&t))
+    }
+
+    /// Whether the exporter restarts at second `t`.
+    pub fn restarts_at(&self, t: i64) -> bool {
+        self.restarts.iter().any(|r| r.get().as_secs() as i64 == t)
+    }
 }
 
 /// One simulated route at baseline.
@@ -114,6 +155,17 @@ pub struct RouteTraffic {
     /// A probe slower than this fails (`expect.max_latency` / Gatus `[RESPONSE_TIME] <`).
     #[serde(default)]
     pub max_latency: Option<HumanDuration>,
+    /// The route is new: no requests (and no series, no probes) before this time from the
+    /// start, e.g. an endpoint a deploy adds.
+    #[serde(default)]
+    pub appears: Option<HumanDuration>,
+}
+
+impl RouteTraffic {
+    /// Whether the route exists at `t` seconds from the start.
+    pub fn exists_at(&self, t: i64) -> bool {
+        self.appears.is_none_or(|a| t >= a.get().as_secs() as i64)
+    }
 }
 
 fn yes() -> bool {
@@ -771,6 +823,16 @@ impl Scenario {
                     "list each route once",
                 );
             }
+            if let Some(a) = t.appears.filter(|a| a.get() >= self.duration()) {
+                return bad(
+                    format!(
+                        "route `{}` appears at {a}, after the run ({})",
+                        t.route,
+                        HumanDuration(self.duration())
+                    ),
+                    "make it appear within the run, or drop the route",
+                );
+            }
             let (m, p95) = (t.latency.median.get(), t.latency.p95.get());
             if m.is_zero() || p95 <= m {
                 return bad(
@@ -785,6 +847,57 @@ impl Scenario {
         if !self.traffic.is_empty() {
             let routes: Vec<&str> = self.traffic.iter().map(|t| t.route.as_str()).collect();
             self.check_routes(file, &routes)?;
+        }
+        if let Some(scrape) = &self.scrape {
+            self.check_scrape(scrape, file, text)?;
+        }
+        Ok(())
+    }
+
+    /// `scrape:` must fit the run: an interval from 1 s to 5 min, gaps and restarts inside it.
+    fn check_scrape(&self, scrape: &ScrapeModel, file: &Path, text: &str) -> Result<(), YamlError> {
+        let pos = locate(text, "scrape:", 0);
+        let bad = |message: String, hint: &str| {
+            Err(YamlError {
+                file: file.to_path_buf(),
+                line: pos.map(|p| p.0),
+                column: pos.map(|p| p.1),
+                message,
+                hint: Some(hint.to_string()),
+            })
+        };
+        let every = scrape.every.get();
+        if every < Duration::from_secs(1) || every > Duration::from_secs(300) {
+            return bad(
+                format!(
+                    "scrape: every {} is outside 1s..5m (the simulation steps one second at a time)",
+                    scrape.every
+                ),
+                "e.g. every: 5s, as `metrics[].interval` defaults to",
+            );
+        }
+        let until = self.duration();
+        for g in &scrape.gaps {
+            if g.end.get() <= g.start.get() || g.end.get() > until {
+                return bad(
+                    format!(
+                        "scrape: gap {}..{} must end after it starts, within the run ({})",
+                        g.start,
+                        g.end,
+                        HumanDuration(until)
+                    ),
+                    "e.g. gaps: [{start: 20m, end: 21m30s}]",
+                );
+            }
+        }
+        if let Some(r) = scrape.restarts.iter().find(|r| r.get() >= until) {
+            return bad(
+                format!(
+                    "scrape: restart at {r} is after the run ({})",
+                    HumanDuration(until)
+                ),
+                "list restarts within the run, e.g. restarts: [40m]",
+            );
         }
         Ok(())
     }
@@ -981,6 +1094,41 @@ mod tests {
 
     fn parse(text: &str) -> Result<Scenario, YamlError> {
         Scenario::parse(Path::new("s.yaml"), text)
+    }
+
+    #[test]
+    fn scrape_trouble_and_new_routes_are_read_and_must_fit_the_run() {
+        let s = parse(
+            "duration: 1h\ntraffic: [{route: /a, rps: 5/s}, {route: /b, rps: 5/s, appears: 30m}]\nscrape: {gaps: [{start: 10m, end: 11m}], restarts: [20m]}\n",
+        )
+        .unwrap();
+        let scrape = s.scrape.as_ref().unwrap();
+        assert_eq!(scrape.every.get(), Duration::from_secs(5));
+        assert!(scrape.reachable(599) && !scrape.reachable(600) && !scrape.reachable(659));
+        assert!(scrape.reachable(660));
+        assert!(scrape.restarts_at(1200) && !scrape.restarts_at(1201));
+        assert!(s.traffic[0].exists_at(-60));
+        assert!(!s.traffic[1].exists_at(1799) && s.traffic[1].exists_at(1800));
+        for (bad, says) in [
+            ("scrape: {every: 0s}", "outside 1s..5m"),
+            ("scrape: {every: 10m}", "outside 1s..5m"),
+            (
+                "scrape: {gaps: [{start: 10m, end: 5m}]}",
+                "must end after it starts",
+            ),
+            ("scrape: {gaps: [{start: 50m, end: 2h}]}", "within the run"),
+            ("scrape: {restarts: [1h]}", "after the run"),
+            ("scrape: {lost: 5}", "unknown field"),
+        ] {
+            let text = format!("duration: 1h\n{bad}\n");
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+            assert!(e.contains("s.yaml"), "{bad}: {e}");
+        }
+        let e = parse("duration: 1h\ntraffic: [{route: /a, rps: 5/s, appears: 2h}]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("appears at 2h"), "{e}");
     }
 
     #[test]

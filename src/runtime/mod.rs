@@ -1200,6 +1200,7 @@ fn per_interval(mut v: RouteView, every: Duration) -> RouteView {
     v.requests *= secs;
     v.errors_5xx *= secs;
     v.errors_4xx *= secs;
+    v.span = Some(secs);
     v
 }
 

@@ -124,10 +124,15 @@ impl Counters {
     }
 
     fn second(&mut self, t: i64, r: &RouteSecond, cadence: Cadence) {
+        if r.restarted {
+            // `increase()` corrects the reset, but nothing can recover what the exporter
+            // counted since the last scrape.
+            self.now = self.fine.back().copied().unwrap_or_default();
+        }
         self.now.total += r.total;
         self.now.errors += r.errors;
         self.now.client += r.client_errors;
-        if !cadence.scrapes(t) {
+        if !cadence.scrapes(t) || r.unscrapable {
             return;
         }
         let s = Sample { t, ..self.now };
@@ -147,8 +152,9 @@ impl Counters {
         }
     }
 
-    /// The increase over `(now - w, now]`: last minus first sample in the range (no counter
-    /// resets in a simulation); `None` with fewer than two samples.
+    /// The increase over `(now - w, now]`: last minus first sample in the range (the
+    /// samples are kept reset-corrected, as `increase()` sees them); `None` with fewer
+    /// than two samples.
     fn increase(&self, now: i64, w: i64) -> Option<Increase> {
         let ring = if w <= self.keep || self.coarse.is_empty() {
             &self.fine
@@ -402,10 +408,17 @@ impl Histogram {
         if self.now.is_empty() {
             self.now = vec![0; BUCKETS];
         }
+        if r.restarted {
+            // As for the counters: what was counted since the last scrape is lost.
+            match self.samples.back() {
+                Some((_, last)) => self.now.clone_from(last),
+                None => self.now.fill(0),
+            }
+        }
         for (c, n) in self.now.iter_mut().zip(r.buckets) {
             *c += n;
         }
-        if !FAST.scrapes(t) {
+        if !FAST.scrapes(t) || r.unscrapable {
             return;
         }
         let mut reuse = if self
@@ -654,6 +667,33 @@ mod tests {
             (955..=970).contains(&times[1].0) && !times[1].1,
             "{times:?}"
         );
+    }
+
+    #[test]
+    fn a_restart_loses_only_what_was_not_scraped_and_a_gap_keeps_no_samples() {
+        let mut c = Counters::new(600, 0);
+        for t in 0..=20 {
+            let mut r = second(10, 0);
+            r.restarted = t == 13;
+            r.unscrapable = (6..=10).contains(&t);
+            c.second(t, &r, FAST);
+        }
+        // Scrapes at 0, 5, (10 missed), 15, 20: the restart at 13 lost seconds 6-12,
+        // counted but never scraped.
+        assert_eq!(
+            c.fine.iter().map(|s| s.t).collect::<Vec<_>>(),
+            [0, 5, 15, 20]
+        );
+        let inc = c.increase(20, 30).unwrap();
+        assert_eq!((inc.total, inc.span), (200 - 70, 20));
+        let mut h = Histogram::default();
+        for t in 0..=10 {
+            let mut r = second(10, 0);
+            r.buckets[3] = 10;
+            r.restarted = t == 7;
+            h.second(t, &r);
+        }
+        assert_eq!(h.samples.back().map(|s| s.1[3]), Some(60 + 40));
     }
 
     #[test]

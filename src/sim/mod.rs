@@ -7,12 +7,14 @@
 //! sleeping, no I/O — a simulated week takes seconds.
 
 pub mod anchors;
+pub mod exporter;
 pub mod strategies;
 pub mod world;
 
 use crate::core::detect::Settings;
 use crate::core::scenario::{Fault, RouteTraffic, Scenario};
 use anchors::{BurnRateTicket, ClientErrorRule, ErrorRatioRule, LatencyRule, TrafficRule};
+use exporter::Exporter;
 use serde::Serialize;
 use std::rc::Rc;
 use strategies::{AlertEvent, Gatus3Checks, Ic, PrometheusFor5m, SreBurnRate, Strategy};
@@ -154,12 +156,17 @@ pub fn run(scenario: &Scenario, routes: &[RouteTraffic], seed: u64) -> Report {
     let mut world = World::new(scenario, routes, seed);
     let n = routes.len();
     let threshold = settings.error_rate.fraction();
+    let ic = Ic::new(
+        settings,
+        names.clone(),
+        scenario.probe_interval().as_secs() as i64,
+    );
+    let scrape = scenario.scrape.as_ref();
+    // `ic` scrapes the exporter from the first second it runs: its clock started with
+    // the warm-up.
+    let mut exporter = scrape.map(|_| Exporter::new(&names, T0 - warm));
     let mut strategies: Vec<Box<dyn Strategy>> = vec![
-        Box::new(Ic::new(
-            settings,
-            names.clone(),
-            scenario.probe_interval().as_secs() as i64,
-        )),
+        Box::new(if scrape.is_some() { ic.scraping() } else { ic }),
         Box::new(PrometheusFor5m::new(threshold, n)),
         Box::new(SreBurnRate::new(settings.slo.fraction(), n)),
         Box::new(Gatus3Checks::new(n)),
@@ -188,6 +195,18 @@ pub fn run(scenario: &Scenario, routes: &[RouteTraffic], seed: u64) -> Report {
     for t in -warm..duration {
         let unix = T0 + t;
         world.second(t, unix, &mut seconds);
+        let mut exposition = None;
+        if let (Some(model), Some(exporter)) = (scrape, exporter.as_mut()) {
+            let (unscrapable, restarted) = (!model.reachable(t), model.restarts_at(t));
+            for r in seconds.iter_mut() {
+                (r.unscrapable, r.restarted) = (unscrapable, restarted);
+            }
+            exporter.second(unix, &seconds);
+            let every = model.every.get().as_secs() as i64;
+            if t >= feed_from && !unscrapable && (t - feed_from).rem_euclid(every) == 0 {
+                exposition = Some(exporter.render().to_string());
+            }
+        }
         if t < feed_from {
             for (p, r) in past.iter_mut().zip(&seconds) {
                 p.add(r);
@@ -203,10 +222,14 @@ pub fn run(scenario: &Scenario, routes: &[RouteTraffic], seed: u64) -> Report {
         }
         for (s, log) in strategies.iter_mut().zip(logs.iter_mut()) {
             s.second(t, unix, &seconds, log);
+            if let Some(text) = &exposition {
+                s.scrape(t, unix, text, log);
+            }
             if let Some((every, offset)) = s.probe_schedule()
                 && (t - offset).rem_euclid(every) == 0
             {
-                for &i in &probed {
+                // A route is probed once it exists.
+                for &i in probed.iter().filter(|&&i| routes[i].exists_at(t)) {
                     let result = world.probe(i, t);
                     s.probe(t, unix, i, result, log);
                 }

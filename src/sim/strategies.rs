@@ -15,9 +15,14 @@
 
 use super::world::{Probe, RouteSecond};
 use crate::core::detect::lifecycle::Lifecycle;
-use crate::core::detect::{Counts, DownDetector, Lifetime, RouteDetectors, Settings};
+use crate::core::detect::{
+    Counts, DownDetector, Lifetime, RouteDetectors, Settings, view_figures, view_span,
+};
+use crate::core::exposition::Format;
+use crate::core::metrics::{Mapping, RouteView, Snapshot};
 use crate::core::sample::FailureClass;
 use crate::core::signal::{DetectorKind, SignalState};
+use crate::source::scrape;
 use std::collections::VecDeque;
 
 /// An alert starting or ending.
@@ -55,11 +60,24 @@ pub trait Strategy {
     /// exporter's lifetime (the warm-up), as a first scrape of `/metrics` shows
     /// them. Rules evaluated by a Prometheus started then have no such past.
     fn lifetime(&mut self, _routes: &[Lifetime]) {}
+    /// On a scenario with `scrape:`, one scrape of the exporter's `/metrics` (`text`): what
+    /// `ic` reads instead of the seconds' counts. The anchors' Prometheus scrapes the same
+    /// counters on its own cadence, told of gaps and restarts through the seconds.
+    fn scrape(&mut self, _t: i64, _unix: i64, _text: &str, _log: &mut Vec<AlertEvent>) {}
 }
 
-/// Ours: every route detector over per-second counts, and `down` over probes,
-/// through the same lifecycle as the engine (blips held back, flapping kept
-/// open), so a page here is a page live.
+/// `ic` reading the exporter as `ic watch` does: the previous scrape's snapshot and
+/// when it was taken, and which routes it has seen (a route is a target from its first
+/// series on, and silent whenever its series are missing).
+struct Scraping {
+    previous: Option<(Snapshot, i64)>,
+    seen: Vec<bool>,
+}
+
+/// Ours: every route detector over per-second counts (or, with `scrape:`, over
+/// the scrapes of `/metrics`), and `down` over probes, through the same
+/// lifecycle as the engine (blips held back, flapping kept open), so a page
+/// here is a page live.
 pub struct Ic {
     settings: Settings,
     names: Vec<String>,
@@ -67,6 +85,7 @@ pub struct Ic {
     down: Vec<DownDetector>,
     lifecycle: Vec<Lifecycle>,
     probe_every: i64,
+    scraping: Option<Scraping>,
     buf: Vec<crate::core::signal::Signal>,
     out: Vec<crate::core::signal::Signal>,
 }
@@ -79,11 +98,22 @@ impl Ic {
             routes: vec![RouteDetectors::default(); names.len()],
             down: vec![DownDetector::default(); names.len()],
             lifecycle: vec![Lifecycle::default(); names.len()],
+            scraping: None,
             names,
             probe_every: probe_every.max(1),
             buf: Vec::new(),
             out: Vec::new(),
         }
+    }
+
+    /// `ic` reading the routes from scrapes of `/metrics` (see [`Strategy::scrape`]), not
+    /// from each second's counts.
+    pub fn scraping(mut self) -> Self {
+        self.scraping = Some(Scraping {
+            previous: None,
+            seen: vec![false; self.names.len()],
+        });
+        self
     }
 
     /// Passes the raw signals of `route` through its lifecycle, lets it run to
@@ -129,6 +159,13 @@ impl Strategy for Ic {
         Some((self.probe_every, 1))
     }
     fn second(&mut self, t: i64, unix: i64, routes: &[RouteSecond], log: &mut Vec<AlertEvent>) {
+        if self.scraping.is_some() {
+            // The counts come with the scrapes; the holds still run every second.
+            for i in 0..routes.len() {
+                self.drain(t, unix, i, log);
+            }
+            return;
+        }
         for (i, r) in routes.iter().enumerate() {
             let counts = Counts {
                 total: r.total,
@@ -147,9 +184,62 @@ impl Strategy for Ic {
         }
     }
     fn lifetime(&mut self, routes: &[Lifetime]) {
+        if self.scraping.is_some() {
+            // The first scrape tells it, as live.
+            return;
+        }
         for (detectors, life) in self.routes.iter_mut().zip(routes) {
             detectors.seed(life);
         }
+    }
+    fn scrape(&mut self, t: i64, unix: i64, text: &str, log: &mut Vec<AlertEvent>) {
+        let (Some(mut scraping), Some(at)) = (
+            self.scraping.take(),
+            chrono::DateTime::from_timestamp(unix, 0),
+        ) else {
+            return;
+        };
+        let previous = scraping
+            .previous
+            .as_ref()
+            .map(|(snap, when)| (snap, (unix - when) as f64));
+        let (obs, snap) = scrape::read(text, Format::Text, &Mapping::default(), previous, at);
+        scraping.previous = Some((snap, unix));
+        let quantile = self.settings.latency_quantile;
+        let index = |route: &str| self.names.iter().position(|n| n == route);
+        for v in obs.lifetime.iter().flatten() {
+            if let Some(i) = index(&v.route) {
+                self.routes[i].seed(&Lifetime::of_view(v, quantile));
+            }
+        }
+        let views = obs.routes.unwrap_or_default();
+        // As `ic watch`: a route in the exposition is observed, a route seen before and
+        // missing now had no traffic.
+        let mut mine: Vec<Option<&RouteView>> = vec![None; self.names.len()];
+        for v in &views {
+            if let Some(i) = index(&v.route) {
+                mine[i] = Some(v);
+            }
+        }
+        for (i, view) in mine.into_iter().enumerate() {
+            let (span, (counts, reading)) = match view {
+                Some(v) => (view_span(v), view_figures(v, quantile)),
+                None if scraping.seen[i] => (1, (Counts::default(), None)),
+                None => continue,
+            };
+            scraping.seen[i] = true;
+            self.routes[i].observe_over(
+                &self.names[i],
+                unix,
+                span,
+                counts,
+                reading,
+                &self.settings,
+                &mut self.buf,
+            );
+            self.drain(t, unix, i, log);
+        }
+        self.scraping = Some(scraping);
     }
     fn probe(&mut self, t: i64, unix: i64, route: usize, result: Probe, log: &mut Vec<AlertEvent>) {
         let class = match result {
@@ -180,9 +270,14 @@ struct Scraped {
 
 impl Scraped {
     fn second(&mut self, t: i64, r: &RouteSecond, keep: i64) {
+        if r.restarted {
+            // Reset-corrected as `rate()` sees it: what was counted since the last
+            // scrape is lost.
+            (self.total, self.errors) = self.samples.back().map_or((0, 0), |s| (s.1, s.2));
+        }
         self.total += r.total;
         self.errors += r.errors;
-        if t.rem_euclid(SCRAPE_EVERY) == 0 {
+        if t.rem_euclid(SCRAPE_EVERY) == 0 && !r.unscrapable {
             self.samples.push_back((t, self.total, self.errors));
             while self.samples.front().is_some_and(|(s, _, _)| *s <= t - keep) {
                 self.samples.pop_front();

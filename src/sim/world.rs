@@ -63,6 +63,11 @@ pub struct RouteSecond {
     pub latency: Option<(f64, u64)>,
     /// Answers per latency bucket (see [`bucket_bound`]), not cumulative.
     pub buckets: [u64; BUCKETS],
+    /// The exporter's `/metrics` cannot be scraped this second (`scrape.gaps`).
+    pub unscrapable: bool,
+    /// The exporter restarted this second (`scrape.restarts`): its counters start from
+    /// 0, and what it counted since the last scrape is lost.
+    pub restarted: bool,
 }
 
 /// The upper bound of latency bucket `k`, in seconds (`+Inf` for the last).
@@ -166,8 +171,11 @@ impl<'a> World<'a> {
     fn route_second(&mut self, i: usize, t: i64, unix: i64) -> RouteSecond {
         let fx = self.effects(i, t, Reach::Traffic);
         let route = &self.routes[i];
-        let rate =
-            (route.spec.rps.get() * fx.traffic_factor * swing(&route.spec, unix)).min(MAX_RATE);
+        let rate = if route.spec.exists_at(t) {
+            (route.spec.rps.get() * fx.traffic_factor * swing(&route.spec, unix)).min(MAX_RATE)
+        } else {
+            0.0
+        };
         let arrivals = draw_poisson(&mut self.rng, rate);
         let hung = draw_binomial(&mut self.rng, arrivals, fx.hang);
         let minute = unix.div_euclid(60);
@@ -298,6 +306,7 @@ impl<'a> World<'a> {
             client_errors,
             latency: reading,
             buckets,
+            ..RouteSecond::default()
         }
     }
 

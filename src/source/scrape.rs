@@ -523,7 +523,32 @@ fn observe(
     started: Instant,
     at: chrono::DateTime<chrono::Utc>,
 ) -> (Box<ScrapeObservation>, crate::core::metrics::Snapshot) {
-    let (expo, mut warnings) = parse_capped(&fetched.text, fetched.format, DEFAULT_MAX_SERIES);
+    let previous = previous
+        .as_ref()
+        .map(|(snap, when)| (snap, started.duration_since(*when).as_secs_f64()));
+    let (mut obs, snap) = read(&fetched.text, fetched.format, mapping, previous, at);
+    if fetched.waited >= Duration::from_secs(1) {
+        obs.warnings.push(format!(
+            "waited {} for another large exposition to be read first (not counted against the timeout)",
+            crate::core::units::format_duration(fetched.waited)
+        ));
+    }
+    obs.took = fetched.took;
+    (obs, snap)
+}
+
+/// Reads one exposition scraped at `at` against the previous scrape's snapshot
+/// (taken `seconds` before): the observation (`took` zero) and the capped
+/// snapshot to keep for the next one. Pure, so `ic simulate` reads its
+/// simulated exporter exactly as `ic watch` reads a real one.
+pub fn read(
+    text: &str,
+    format: Format,
+    mapping: &crate::core::metrics::Mapping,
+    previous: Option<(&crate::core::metrics::Snapshot, f64)>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> (Box<ScrapeObservation>, crate::core::metrics::Snapshot) {
+    let (expo, mut warnings) = parse_capped(text, format, DEFAULT_MAX_SERIES);
     warnings.extend(
         expo.errors
             .iter()
@@ -553,19 +578,9 @@ fn observe(
             dropped.series
         ));
     }
-    if fetched.waited >= Duration::from_secs(1) {
-        warnings.push(format!(
-            "waited {} for another large exposition to be read first (not counted against the timeout)",
-            crate::core::units::format_duration(fetched.waited)
-        ));
-    }
-    let (routes, changes) = match &previous {
-        Some((prev, when)) => {
-            let (views, changes) = crate::core::metrics::deltas(
-                prev,
-                &snap,
-                started.duration_since(*when).as_secs_f64(),
-            );
+    let (routes, changes) = match previous {
+        Some((prev, seconds)) => {
+            let (views, changes) = crate::core::metrics::deltas(prev, &snap, seconds);
             (Some(views), changes)
         }
         None => (None, Default::default()),
@@ -595,7 +610,7 @@ fn observe(
         changes,
         samples: expo.samples.len(),
         warnings,
-        took: fetched.took,
+        took: Duration::ZERO,
     });
     (obs, snap)
 }

@@ -20,6 +20,7 @@ pub use probe::{CertificateDetector, DownDetector, ProbeResult};
 pub use surge::TrafficSurgeDetector;
 pub use traffic::TrafficDropDetector;
 
+use crate::core::metrics::RouteView;
 use crate::core::signal::{DetectorKind, SeverityHint, Signal, SignalState};
 use crate::core::units::{HumanDuration, Percent};
 use chrono::{DateTime, TimeZone, Utc};
@@ -62,6 +63,9 @@ impl Counts {
 }
 
 pub(crate) const SECOND_BUCKETS: i64 = 300;
+/// Longest span one observation's counts are spread over: six hours (after a
+/// longer gap, the last six hours carry its counts).
+pub const MAX_SPREAD: i64 = 6 * 3600;
 const MINUTE_BUCKETS: i64 = 360;
 
 /// One target's recent counts: 1-second buckets for 5 minutes, 1-minute buckets for 6 hours.
@@ -90,6 +94,49 @@ pub struct Lifetime {
     pub latency: Option<f64>,
     /// Requests per second over the exporter's age (`process_start_time_seconds`).
     pub rate: Option<f64>,
+}
+
+impl Lifetime {
+    /// A route's figures over its counters' lifetime (the first scrape's view), with
+    /// `quantile` as the watched latency.
+    pub fn of_view(v: &RouteView, quantile: Quantile) -> Lifetime {
+        Lifetime {
+            requests: view_count(v.requests),
+            latency: quantile.pick(v.p50, v.p95, v.p99),
+            rate: v.rate.filter(|r| r.is_finite() && *r > 0.0),
+        }
+    }
+}
+
+/// A view's count as a whole number: negative and NaN are 0, and no interval
+/// counts more than [`MAX_VIEW_COUNT`] (a hostile source's 1e300 would
+/// overflow every window sum after it).
+fn view_count(x: f64) -> u64 {
+    x.round().clamp(0.0, MAX_VIEW_COUNT) as u64
+}
+
+/// Most requests one view may carry: a trillion.
+const MAX_VIEW_COUNT: f64 = 1e12;
+
+/// The whole seconds a view's counts cover (1 when it does not say).
+pub fn view_span(v: &RouteView) -> i64 {
+    v.span
+        .filter(|s| s.is_finite())
+        .map_or(1, |s| s.round().clamp(1.0, MAX_SPREAD as f64) as i64)
+}
+
+/// A scrape view's counts and its reading of `quantile` (with the requests
+/// behind it), as [`RouteDetectors::observe`] takes them.
+pub fn view_figures(v: &RouteView, quantile: Quantile) -> (Counts, Option<(f64, u64)>) {
+    let counts = Counts {
+        total: view_count(v.requests),
+        errors: view_count(v.errors_5xx),
+        client_errors: view_count(v.errors_4xx),
+    };
+    let reading = quantile
+        .pick(v.p50, v.p95, v.p99)
+        .map(|p| (p, counts.total));
+    (counts, reading)
 }
 
 /// Least lifetime requests behind a traffic seed.
@@ -291,6 +338,40 @@ impl CountSeries {
         self.minutes
             .evict_through(newest.div_euclid(60) - MINUTE_BUCKETS);
         self.day.add(minute, c.total);
+    }
+
+    /// Adds counts that cover the `span` seconds through `second` (at most
+    /// [`MAX_SPREAD`]), spread evenly over them; each second's failures stay
+    /// within its requests.
+    pub fn add_spread(&mut self, second: i64, span: i64, c: Counts) {
+        let span = span.clamp(1, MAX_SPREAD);
+        if span == 1 {
+            return self.add(second, c);
+        }
+        // Cumulative shares: requests, then failures within them, then 5xx within those.
+        let failed = c.errors.saturating_add(c.client_errors).min(c.total);
+        let errors = c.errors.min(failed);
+        let part = |n: u64, of: u64, whole: u64| -> u64 {
+            match whole {
+                0 => 0,
+                w => (u128::from(n) * u128::from(of) / u128::from(w)) as u64,
+            }
+        };
+        let (mut total0, mut failed0, mut errors0) = (0, 0, 0);
+        for k in 1..=span {
+            let total_k = part(c.total, k as u64, span as u64);
+            let failed_k = part(failed, total_k, c.total);
+            let errors_k = part(errors, failed_k, failed);
+            self.add(
+                second - span + k,
+                Counts {
+                    total: total_k - total0,
+                    errors: errors_k - errors0,
+                    client_errors: (failed_k - errors_k) - (failed0 - errors0),
+                },
+            );
+            (total0, failed0, errors0) = (total_k, failed_k, errors_k);
+        }
     }
 
     /// Adds a whole minute of counts learnt from a source's history (no
@@ -651,7 +732,26 @@ impl RouteDetectors {
         settings: &Settings,
         out: &mut Vec<Signal>,
     ) {
-        self.series.add(second, counts);
+        self.observe_over(target, second, 1, counts, latency, settings, out);
+    }
+
+    /// [`observe`](Self::observe) for counts that cover the `span` seconds
+    /// through `second` (a scrape's since the previous one, a query's
+    /// interval): they are spread evenly over those seconds, so a scrape that
+    /// carries a gap is no surge and the onsets see no silent seconds between
+    /// scrapes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn observe_over(
+        &mut self,
+        target: &str,
+        second: i64,
+        span: i64,
+        counts: Counts,
+        latency: Option<(f64, u64)>,
+        settings: &Settings,
+        out: &mut Vec<Signal>,
+    ) {
+        self.series.add_spread(second, span, counts);
         out.extend(
             self.error_rate
                 .evaluate(target, &self.series, second, settings.thresholds()),
@@ -840,6 +940,83 @@ pub(crate) mod testing {
 mod tests {
     use super::testing::T0;
     use super::*;
+
+    #[test]
+    fn counts_spread_over_their_span_sum_to_themselves_and_fail_within_each_second() {
+        let mut s = CountSeries::default();
+        let c = Counts {
+            total: 23,
+            errors: 7,
+            client_errors: 5,
+        };
+        s.add_spread(T0 + 9, 10, c);
+        assert_eq!(s.window(T0 + 9, 10), c);
+        assert_eq!(s.live_since(), Some(T0));
+        for t in 0..10 {
+            let sec = s.second(T0 + t).unwrap();
+            assert!((2..=3).contains(&sec.total), "{t}: {sec:?}");
+            assert!(sec.errors + sec.client_errors <= sec.total, "{t}: {sec:?}");
+        }
+        // A hostile view's failures beyond its requests are cut to them.
+        s.add_spread(
+            T0 + 19,
+            10,
+            Counts {
+                total: 4,
+                errors: 90,
+                client_errors: 9,
+            },
+        );
+        let w = s.window(T0 + 19, 10);
+        assert_eq!((w.total, w.errors, w.client_errors), (4, 4, 0));
+        // The span is capped, and a span of 1 (or less) is one second.
+        let mut long = CountSeries::default();
+        long.add_spread(
+            T0,
+            i64::MAX,
+            Counts {
+                total: 1,
+                ..Counts::default()
+            },
+        );
+        assert_eq!(long.since(), Some(T0 - MAX_SPREAD + 1));
+        let mut one = CountSeries::default();
+        one.add_spread(T0, -5, c);
+        assert_eq!(one.second(T0), Some(c));
+    }
+
+    #[test]
+    fn a_scrape_that_carries_a_gap_is_no_surge_and_a_drop_between_scrapes_starts_where_it_did() {
+        let settings = Settings::default();
+        let mut d = RouteDetectors::default();
+        let mut out = Vec::new();
+        let view = |n| Counts {
+            total: n,
+            ..Counts::default()
+        };
+        // Two hours of 5 s scrapes at 20/s, then one scrape after a 95 s gap.
+        let mut t = 0;
+        while t < 7200 {
+            t += 5;
+            d.observe_over("r", T0 + t, 5, view(100), None, &settings, &mut out);
+        }
+        t += 95;
+        d.observe_over("r", T0 + t, 95, view(1900), None, &settings, &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        // Traffic stops at `stop`: the drop's onset is there, not 5 minutes back
+        // through the seconds between scrapes.
+        let stop = t;
+        while out.is_empty() && t < stop + 60 {
+            t += 5;
+            d.observe_over("r", T0 + t, 5, view(0), None, &settings, &mut out);
+        }
+        let drop = out.iter().find(|s| s.kind == DetectorKind::TrafficDrop);
+        let started = drop.map(|s| s.started.timestamp() - T0);
+        assert!(
+            started.is_some_and(|s| (stop..=stop + 5).contains(&s)),
+            "{out:?}"
+        );
+    }
 
     #[test]
     fn windows_sum_seconds_and_minutes() {
