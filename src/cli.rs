@@ -48,6 +48,8 @@ pub enum Command {
     Event(EventArgs),
     /// Render the postmortem of an incident timeline (Markdown or JSON).
     Postmortem(PostmortemArgs),
+    /// List the action items of every incident: open, overdue, done, by owner.
+    Actions(ActionsArgs),
     /// List playbooks, or show one with the exact commands it would run (a dry run).
     #[command(subcommand)]
     Playbook(PlaybookCommand),
@@ -170,6 +172,9 @@ pub struct EventArgs {
     /// Due date of an action item: 2026-12-01, today, tomorrow, fri (the next Friday), +3d, +2w.
     #[arg(long, value_name = "DATE")]
     pub due: Option<String>,
+    /// Priority of an action item: P1 (due within 30 days of the incident), P2, P3.
+    #[arg(long, value_name = "P1|P2|P3")]
+    pub priority: Option<String>,
     /// With `--kind open`: open a second incident although one is open in the timeline dir.
     #[arg(long)]
     pub new: bool,
@@ -198,6 +203,33 @@ pub struct PostmortemArgs {
     pub format: String,
     /// Where timelines live (default: the config's `timeline_dir`, else the platform data dir).
     #[arg(long, value_name = "DIR")]
+    pub timeline_dir: Option<PathBuf>,
+}
+
+/// `ic actions`.
+#[derive(Debug, clap::Args)]
+pub struct ActionsArgs {
+    /// Only open items (overdue ones included).
+    #[arg(long)]
+    pub open: bool,
+    /// Only overdue items (open, their due date passed).
+    #[arg(long)]
+    pub overdue: bool,
+    /// Only done items.
+    #[arg(long)]
+    pub done: bool,
+    /// Only this owner's items (`ann` or `@ann`).
+    #[arg(long, value_name = "NAME")]
+    pub owner: Option<String>,
+    /// One JSON array of the items.
+    #[arg(long, conflicts_with = "export")]
+    pub json: bool,
+    /// JSON lines a tracker imports: title, body (the incident and its timeline),
+    /// assignee, due_date, labels, state.
+    #[arg(long)]
+    pub export: bool,
+    /// Where timelines live (default: the config's `timeline_dir`, else the platform data dir).
+    #[arg(long, visible_alias = "dir", value_name = "DIR")]
     pub timeline_dir: Option<PathBuf>,
 }
 

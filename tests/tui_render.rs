@@ -1093,3 +1093,30 @@ fn a_silenced_target_shows_silenced_and_the_header_names_the_silence() {
         assert!(!screen.contains("ALERT"), "{screen}");
     }
 }
+
+#[test]
+fn overdue_action_items_of_past_incidents_show_in_the_header_and_are_said_once() {
+    let mut h = Harness::new();
+    h.send(Msg::OverdueActions(3), t0());
+    let (screen, _) = h.render(160, 45);
+    let header: String = screen.lines().take(2).collect::<Vec<_>>().join("\n");
+    assert!(
+        header.contains("3 overdue action items (ic actions)"),
+        "{header}"
+    );
+    assert!(
+        h.state
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("ic actions --overdue")),
+        "{:?}",
+        h.state.message
+    );
+    // The same count again says nothing new; none clears the header.
+    h.send(Msg::Info("snapshot written".into()), t0());
+    h.send(Msg::OverdueActions(3), t0());
+    assert_eq!(h.state.message.as_deref(), Some("snapshot written"));
+    h.send(Msg::OverdueActions(0), t0());
+    let (screen, _) = h.render(80, 24);
+    assert!(!screen.contains("overdue action"), "{screen}");
+}

@@ -107,6 +107,8 @@ pub enum Msg {
     /// The silences of the timeline directory's silence log (all of them,
     /// ended and to come: the engine decides which hold now).
     Silences(Vec<crate::core::silence::Silence>),
+    /// How many open action items of the timeline dir's incidents are overdue.
+    OverdueActions(usize),
     /// Something failed that the responder must know of (a background task
     /// stopped, the terminal's input died, an incident could not be resumed):
     /// kept in the errors list (`E`), not only the footer.
@@ -334,6 +336,8 @@ pub struct State {
     pub timeline_dir: PathBuf,
     /// Events written by us that are not yet on disk (disk full, …), for the header.
     pub unsaved: usize,
+    /// Open action items past their due date in the timeline dir's incidents, for the header.
+    pub overdue_actions: usize,
     /// When the last metric snapshot was taken.
     pub last_snapshot: Option<DateTime<Utc>>,
     /// Signals (detector, target) the open incident recorded as firing before this
@@ -414,6 +418,7 @@ impl State {
             now,
             timeline_dir,
             unsaved: 0,
+            overdue_actions: 0,
             last_snapshot: None,
             resumed: std::collections::BTreeSet::new(),
             aliases: Vec::new(),
@@ -614,6 +619,15 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
         }
         Msg::Signal(s) => on_signal(state, s, &mut fx),
         Msg::Silences(list) => state.silences = list,
+        Msg::OverdueActions(n) => {
+            if n > 0 && n != state.overdue_actions {
+                state.say(format!(
+                    "{n} overdue action item{} from past incidents: `ic actions --overdue` lists them",
+                    if n == 1 { "" } else { "s" }
+                ));
+            }
+            state.overdue_actions = n;
+        }
         Msg::Appended(e) => on_appended(state, e, &mut fx),
         Msg::AppendFailed(why) => {
             state.unsaved = state.unsaved.max(1);

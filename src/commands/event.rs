@@ -15,7 +15,7 @@
 
 use super::{EXIT_OK, EXIT_USAGE, UsageError, timeline_dir};
 use crate::cli::EventArgs;
-use crate::core::event::{Draft, Kind, Stage, format_ts};
+use crate::core::event::{Draft, Kind, Priority, Stage, format_ts};
 use crate::core::grammar::{self, ChangeKind, Command, InputKind, NoteTag};
 use crate::core::payload::{Payload, to_data};
 use crate::journal::{self, Journal};
@@ -23,6 +23,9 @@ use chrono::{DateTime, Utc};
 use std::path::Path;
 
 pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8> {
+    if normal_kind(&args.kind) == "action-done" {
+        return action_done(args, config);
+    }
     let message = if args.stdin {
         "events from standard input".to_string()
     } else {
@@ -80,7 +83,7 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
                 // An explicit open always starts a new timeline, never one another process just made.
                 let mut journal = Journal::create(&dir, now, &message)?;
                 let event = journal.append(first, now)?;
-                report(&mut journal, &event, args.json, &command);
+                report(&mut journal, &event, args.json, &command.understood());
                 return Ok(EXIT_OK);
             } else {
                 journal::newest_open(&dir).ok_or_else(|| {
@@ -109,7 +112,7 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
     let mut journal = Journal::open(&path)?;
     if !args.stdin {
         let event = journal.append(first, now)?;
-        report(&mut journal, &event, args.json, &command);
+        report(&mut journal, &event, args.json, &command.understood());
         if event.kind == Kind::IncidentClosed {
             say_missing(&path);
         }
@@ -146,7 +149,7 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
         let now = crate::clock::now();
         let (command, d) = draft(args, &actor, &text, now)?;
         match journal.append(d, now) {
-            Ok(event) => report(&mut journal, &event, args.json, &command),
+            Ok(event) => report(&mut journal, &event, args.json, &command.understood()),
             Err(e @ journal::JournalError::TooLong { .. }) => {
                 eprintln!("warning: stdin line {n}: {e}");
                 skipped += 1;
@@ -158,6 +161,74 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
         eprintln!("{skipped} input line(s) were not written (see the warnings above)");
         return Ok(EXIT_USAGE);
     }
+    Ok(EXIT_OK)
+}
+
+/// `-k action-done ID [WHAT WAS DONE]`: closes the action item `ID` (its id or
+/// short id, as `ic actions` shows) in the timeline that holds it, open or
+/// closed — with `--timeline`, in that file only.
+fn action_done(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8> {
+    let example =
+        "e.g. `ic event -k action-done 1a2b3c4d \"pool alarm live\"` (`ic actions` lists the ids)";
+    if args.stdin {
+        return Err(UsageError(format!(
+            "--stdin is not for action-done: close one item at a time, {example}"
+        ))
+        .into());
+    }
+    let message = args.message.join(" ");
+    let (name, note) = match message.trim().split_once(char::is_whitespace) {
+        Some((name, note)) => (name, note.trim()),
+        None => (message.trim(), ""),
+    };
+    if name.is_empty() {
+        return Err(UsageError(format!(
+            "no ID: `ic event -k action-done` needs the item's id, {example}"
+        ))
+        .into());
+    }
+    let incidents = match &args.timeline {
+        Some(path) => {
+            let replay = journal::read(path)?;
+            vec![(
+                path.clone(),
+                crate::core::incident::Incident::fold(&replay.events),
+            )]
+        }
+        None => super::actions::read_all(&timeline_dir(args.timeline_dir.as_deref(), config)?),
+    };
+    let (path, item) = crate::core::actions::find(&incidents, name).map_err(UsageError)?;
+    let short = item.short_id().unwrap_or_default();
+    if let Some(done) = &item.done {
+        return Err(UsageError(format!(
+            "action item {short} \"{}\" is already done ({} by {}: {})",
+            crate::core::text::escape(&item.text),
+            format_ts(done.at),
+            crate::core::text::escape(&done.actor),
+            crate::core::text::escape(&done.text)
+        ))
+        .into());
+    }
+    let id = item
+        .id
+        .as_deref()
+        .map(crate::core::event::EventId::parse)
+        .transpose()
+        .map_err(UsageError)?
+        .ok_or_else(|| UsageError(format!("action item `{name}` has no id")))?;
+    let actor = actor_name(args.actor.as_deref(), config)?;
+    let note = if note.is_empty() {
+        format!("done: {}", item.text)
+    } else {
+        note.to_string()
+    };
+    let understood = format!(
+        "action item {short} \"{}\" done",
+        crate::core::text::escape(&item.text)
+    );
+    let mut journal = Journal::open(path)?;
+    let event = journal.append(Draft::action_done(&actor, &id, &note), crate::clock::now())?;
+    report(&mut journal, &event, args.json, &understood);
     Ok(EXIT_OK)
 }
 
@@ -279,7 +350,7 @@ fn already_open(dir: &Path, open: &Path) -> String {
 
 /// Prints the acknowledgement of a written event (and any torn tail set aside),
 /// then what was understood (the line the view shows before saving).
-fn report(journal: &mut Journal, event: &crate::core::event::Event, json: bool, command: &Command) {
+fn report(journal: &mut Journal, event: &crate::core::event::Event, json: bool, understood: &str) {
     for torn in journal.take_torn() {
         eprintln!(
             "warning: {}: a torn last line ({} bytes) from an interrupted write was moved to {}",
@@ -299,7 +370,7 @@ fn report(journal: &mut Journal, event: &crate::core::event::Event, json: bool, 
             event.kind,
             event.msg
         );
-        out!("  {}", command.understood());
+        out!("  {understood}");
     }
 }
 
@@ -343,7 +414,12 @@ fn draft(
         }
         "comms" => parse(InputKind::Comms)?,
         "action" => match parse(InputKind::ActionItem)? {
-            Command::ActionItem { text, owner, due } => {
+            Command::ActionItem {
+                text,
+                owner,
+                due,
+                priority,
+            } => {
                 let flag = match &args.due {
                     Some(d) => Some(
                         grammar::parse_due(d, today)
@@ -351,10 +427,17 @@ fn draft(
                     ),
                     None => None,
                 };
+                let flag_priority = match &args.priority {
+                    Some(p) => Some(Priority::parse(p).ok_or_else(|| {
+                        UsageError(format!("--priority `{p}`: write P1, P2 or P3"))
+                    })?),
+                    None => None,
+                };
                 Command::ActionItem {
                     text,
                     owner: args.owner.clone().or(owner),
                     due: flag.or(due),
+                    priority: flag_priority.or(priority),
                 }
             }
             other => other,
@@ -389,7 +472,7 @@ fn draft(
             }
             None => {
                 return Err(UsageError(format!(
-                    "unknown kind `{other}`: use note, deploy, rollback, config, flag, comms, action, hypothesis, role, severity, root-cause, open, close, impact-started, detected, acknowledged, mitigated, impact-ended or resolved"
+                    "unknown kind `{other}`: use note, deploy, rollback, config, flag, comms, action, action-done, hypothesis, role, severity, root-cause, open, close, impact-started, detected, acknowledged, mitigated, impact-ended or resolved"
                 ))
                 .into());
             }

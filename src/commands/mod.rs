@@ -9,6 +9,7 @@ macro_rules! out {
     };
 }
 
+mod actions;
 mod check;
 mod demo;
 mod event;
@@ -85,6 +86,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Simulate(args) => simulate::run(&args),
         Command::Event(args) => event::run(&args, cli.config.as_deref()),
         Command::Postmortem(args) => postmortem::run(&args, cli.config.as_deref()),
+        Command::Actions(args) => actions::run(&args, cli.config.as_deref()),
         Command::Playbook(args) => playbook::run(&args, cli.config.as_deref()),
         Command::Silence(args) => silence::run(&args, cli.config.as_deref()),
     }

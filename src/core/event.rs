@@ -187,8 +187,11 @@ pub enum Kind {
     ImpactMeasured,
     /// A deploy, config change or feature flag (data: `change`, `version`).
     ChangeMarker,
-    /// Follow-up work (data: `text`, `owner`, `due`).
+    /// Follow-up work (data: `text`, `owner`, `due`, `priority`).
     ActionItem,
+    /// An action item done (data: `item`, the action item event's `id`); it
+    /// counts only in the item's own timeline.
+    ActionDone,
     /// A lifecycle timestamp (data: `stage`, `at`); a later one corrects an earlier one.
     Lifecycle,
     /// The cause, for the postmortem (data: `technical`, `process`).
@@ -208,7 +211,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind this version writes.
-    pub const ALL: [Kind; 32] = [
+    pub const ALL: [Kind; 33] = [
         Kind::IncidentOpened,
         Kind::IncidentClosed,
         Kind::SignalFired,
@@ -236,6 +239,7 @@ impl Kind {
         Kind::ImpactMeasured,
         Kind::ChangeMarker,
         Kind::ActionItem,
+        Kind::ActionDone,
         Kind::Lifecycle,
         Kind::RootCause,
         Kind::SilenceAdded,
@@ -273,6 +277,7 @@ impl Kind {
             Kind::ImpactMeasured => "impact_measured",
             Kind::ChangeMarker => "change_marker",
             Kind::ActionItem => "action_item",
+            Kind::ActionDone => "action_done",
             Kind::Lifecycle => "lifecycle",
             Kind::RootCause => "root_cause",
             Kind::SilenceAdded => "silence_added",
@@ -289,6 +294,48 @@ impl Kind {
 }
 
 impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An action item's priority, P1 (most urgent) to P3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Priority {
+    /// Do first: due within [`Priority::P1_WITHIN_DAYS`] of the incident.
+    P1,
+    /// Planned work.
+    P2,
+    /// When there is time.
+    P3,
+}
+
+impl Priority {
+    /// Days within which a P1 item is due after its incident: the window the
+    /// postmortem and `ic actions` hold P1 items to.
+    pub const P1_WITHIN_DAYS: i64 = 30;
+
+    /// `P1`, `P2`, `P3`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::P1 => "P1",
+            Priority::P2 => "P2",
+            Priority::P3 => "P3",
+        }
+    }
+
+    /// `p1`…`p3` in any case.
+    pub fn parse(s: &str) -> Option<Priority> {
+        match s.to_ascii_uppercase().as_str() {
+            "P1" => Some(Priority::P1),
+            "P2" => Some(Priority::P2),
+            "P3" => Some(Priority::P3),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Priority {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -582,7 +629,13 @@ impl Draft {
     }
 
     /// An action item.
-    pub fn action_item(actor: &str, text: &str, owner: &str, due: Option<&str>) -> Draft {
+    pub fn action_item(
+        actor: &str,
+        text: &str,
+        owner: &str,
+        due: Option<&str>,
+        priority: Option<Priority>,
+    ) -> Draft {
         Draft::typed(
             Kind::ActionItem,
             actor,
@@ -591,6 +644,19 @@ impl Draft {
                 text: Some(text.to_string()),
                 owner: owner.to_string(),
                 due: due.map(str::to_string),
+                priority: priority.map(|p| p.as_str().to_string()),
+            },
+        )
+    }
+
+    /// The action item whose event id is `item` done, with what was done.
+    pub fn action_done(actor: &str, item: &EventId, note: &str) -> Draft {
+        Draft::typed(
+            Kind::ActionDone,
+            actor,
+            note,
+            &payload::ActionDone {
+                item: item.as_str().to_string(),
             },
         )
     }

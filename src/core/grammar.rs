@@ -7,7 +7,7 @@
 //! `due:+3d`) are read against the `today` the caller passes in, and stored
 //! as absolute dates.
 
-use crate::core::event::{Draft, Kind, Severity, Stage};
+use crate::core::event::{Draft, Kind, Priority, Severity, Stage};
 use crate::core::payload;
 use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
 use serde_json::Value;
@@ -201,6 +201,8 @@ pub enum Command {
         owner: Option<String>,
         /// When it is due (`due:2026-12-01`, `due:fri`, `due:+3d`: always stored as a date).
         due: Option<NaiveDate>,
+        /// `P1`…`P3`, a word of its own.
+        priority: Option<Priority>,
     },
     /// The severity set or changed.
     Severity {
@@ -519,9 +521,17 @@ pub fn due_date(s: &str) -> Option<NaiveDate> {
 fn parse_action_item(text: &str, today: NaiveDate) -> Result<Command, GrammarError> {
     let mut owner: Option<String> = None;
     let mut due: Option<NaiveDate> = None;
+    let mut priority: Option<Priority> = None;
     let mut words = Vec::new();
     for w in text.split_whitespace() {
-        if let Some(o) = w.strip_prefix('@').filter(|o| !o.is_empty()) {
+        if let Some(p) = Priority::parse(w) {
+            if let Some(first) = priority {
+                return Err(GrammarError(format!(
+                    "two priorities ({first}, {p}): an action item has one; keep one"
+                )));
+            }
+            priority = Some(p);
+        } else if let Some(o) = w.strip_prefix('@').filter(|o| !o.is_empty()) {
             if let Some(first) = &owner {
                 return Err(GrammarError(format!(
                     "two owners (@{first}, @{o}): an action item has one; write the other without @"
@@ -553,6 +563,7 @@ fn parse_action_item(text: &str, today: NaiveDate) -> Result<Command, GrammarErr
         text: words.join(" "),
         owner,
         due,
+        priority,
     })
 }
 
@@ -604,8 +615,16 @@ impl Command {
                 Some(v) => format!("{} {v}: {}", change.as_str(), q(what)),
                 None => format!("{} (no version): {}", change.as_str(), q(what)),
             },
-            Command::ActionItem { text, owner, due } => {
+            Command::ActionItem {
+                text,
+                owner,
+                due,
+                priority,
+            } => {
                 let mut s = format!("action item {}", q(text));
+                if let Some(p) = priority {
+                    s.push_str(&format!(" · {p}"));
+                }
                 match owner {
                     Some(o) => s.push_str(&format!(" · owner @{o}")),
                     None => s.push_str(" · no owner"),
@@ -729,9 +748,20 @@ impl Command {
                 version,
                 what,
             } => Draft::change(actor, change.as_str(), what, version.as_deref()),
-            Command::ActionItem { text, owner, due } => {
+            Command::ActionItem {
+                text,
+                owner,
+                due,
+                priority,
+            } => {
                 let due = due.map(|d| d.format("%Y-%m-%d").to_string());
-                Draft::action_item(actor, text, owner.as_deref().unwrap_or(""), due.as_deref())
+                Draft::action_item(
+                    actor,
+                    text,
+                    owner.as_deref().unwrap_or(""),
+                    due.as_deref(),
+                    *priority,
+                )
             }
             Command::Severity { severity, reason } => Draft::severity(actor, *severity, reason),
             Command::RootCause { text } => Draft::typed(
@@ -901,8 +931,24 @@ mod tests {
             Command::ActionItem {
                 text: "add pool alarm".into(),
                 owner: Some("ann".into()),
-                due: Some(date("2026-12-10"))
+                due: Some(date("2026-12-10")),
+                priority: None,
             }
+        );
+        assert_eq!(
+            p(InputKind::ActionItem, "p1 add pool alarm @ann"),
+            Command::ActionItem {
+                text: "add pool alarm".into(),
+                owner: Some("ann".into()),
+                due: None,
+                priority: Some(Priority::P1),
+            }
+        );
+        let e = err(InputKind::ActionItem, "P1 add pool alarm P2");
+        assert!(e.contains("two priorities (P1, P2)"), "{e}");
+        assert_eq!(
+            p(InputKind::ActionItem, "fix it P2 @bob").understood(),
+            "action item \"fix it\" · P2 · owner @bob"
         );
         let e = err(InputKind::ActionItem, "x due:next-week");
         assert!(
@@ -1075,6 +1121,7 @@ mod tests {
                     text: "fix the pool".into(),
                     owner: None,
                     due: Some(date(want)),
+                    priority: None,
                 },
                 "due:{text}"
             );

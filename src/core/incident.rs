@@ -4,7 +4,7 @@
 //! acknowledge, mitigate, resolve; impact). Resuming after a crash is folding
 //! the file again. Pure.
 
-use crate::core::event::{Event, Kind, Phase, Severity, Stage};
+use crate::core::event::{Event, Kind, Phase, Priority, Severity, Stage};
 use crate::core::payload::{self, Payload};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -100,12 +100,52 @@ pub struct Hypothesis {
 /// Follow-up work.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ActionItem {
+    /// Its event's id (`None` for an item written by a version before ids):
+    /// what `ic event -k action-done` names.
+    pub id: Option<String>,
     /// What.
     pub text: String,
     /// Who owns it.
     pub owner: String,
     /// By when (free text, usually a date).
     pub due: Option<String>,
+    /// `P1`…`P3`, if set (anything else written by hand is dropped).
+    pub priority: Option<Priority>,
+    /// When it was recorded.
+    pub created: DateTime<Utc>,
+    /// When it was done, by whom and what they said (`None`: still open).
+    pub done: Option<Entry>,
+}
+
+impl ActionItem {
+    /// The short id people type: the last 8 hex digits of the event id (its
+    /// random part), or `None` without an id.
+    pub fn short_id(&self) -> Option<String> {
+        let id = self.id.as_deref()?;
+        let hex: String = id.chars().filter(char::is_ascii_hexdigit).collect();
+        let tail = hex.get(hex.len().saturating_sub(8)..).unwrap_or(&hex);
+        (!tail.is_empty()).then(|| tail.to_ascii_lowercase())
+    }
+
+    /// Whether `name` names it: its whole id, or its short id.
+    pub fn is_named(&self, name: &str) -> bool {
+        let name = name.trim();
+        !name.is_empty()
+            && (self.id.as_deref() == Some(name)
+                || self
+                    .short_id()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(name)))
+    }
+
+    /// The due date, when `due` is one (`YYYY-MM-DD`).
+    pub fn due_date(&self) -> Option<chrono::NaiveDate> {
+        self.due.as_deref().and_then(crate::core::grammar::due_date)
+    }
+
+    /// Open with its due date before `today`.
+    pub fn is_overdue(&self, today: chrono::NaiveDate) -> bool {
+        self.done.is_none() && self.due_date().is_some_and(|d| d < today)
+    }
 }
 
 /// What a detector said about one target during the incident.
@@ -377,10 +417,29 @@ impl Incident {
                     .collect(),
             }),
             Payload::ActionItem(p) => self.action_items.push(ActionItem {
+                id: e.id.as_ref().map(|i| i.as_str().to_string()),
                 text: p.text.unwrap_or_else(|| e.msg.clone()),
                 owner: p.owner,
                 due: p.due,
+                priority: p.priority.as_deref().and_then(Priority::parse),
+                created: e.ts,
+                done: None,
             }),
+            Payload::ActionDone(p) => {
+                // Only an item of this timeline, and the first `done` counts.
+                if let Some(item) = self
+                    .action_items
+                    .iter_mut()
+                    .find(|a| a.id.as_deref() == Some(p.item.as_str()) && a.done.is_none())
+                {
+                    item.done = Some(Entry {
+                        at: e.ts,
+                        actor: e.actor.clone(),
+                        text: e.msg.clone(),
+                        tags: Vec::new(),
+                    });
+                }
+            }
             Payload::Lifecycle(p) => self.apply_lifecycle(e, p),
             Payload::RootCause(p) => self.root_cause = Some((p.technical, p.process)),
             Payload::SilenceAdded(payload::SilenceAdded { silence, .. })
@@ -1105,6 +1164,12 @@ mod tests {
     }
 
     /// One event of every kind, in a plausible order.
+    /// The id of the story's action item.
+    fn story_item() -> crate::core::event::EventId {
+        crate::core::event::EventId::parse("0190c2a4-0000-7000-8000-0000000000a1")
+            .expect("a valid id")
+    }
+
     fn story() -> Vec<Event> {
         let drafts = vec![
             (0, Draft::opened("ic", "Payments 5xx", "shop")),
@@ -1294,10 +1359,18 @@ mod tests {
                 ),
             ),
             (200, Draft::lifecycle("ann", Stage::Mitigated, t(165))),
-            (
-                210,
-                Draft::action_item("ann", "Alert on pool saturation", "bob", Some("2026-12-01")),
-            ),
+            (210, {
+                let mut d = Draft::action_item(
+                    "ann",
+                    "Alert on pool saturation",
+                    "bob",
+                    Some("2026-12-01"),
+                    Some(Priority::P1),
+                );
+                d.id = Some(story_item());
+                d
+            }),
+            (212, Draft::action_done("bob", &story_item(), "alarm live")),
             (
                 215,
                 Draft::new(
@@ -1404,6 +1477,45 @@ mod tests {
             .enumerate()
             .map(|(i, (at, d))| d.into_event(i as u64 + 1, t(at)))
             .collect()
+    }
+
+    #[test]
+    fn an_action_item_is_done_only_by_its_own_id_once_and_after_it_was_written() {
+        use crate::core::event::EventId;
+        let id = EventId::parse("0190c2a4-0000-7000-8000-00000000beef").unwrap();
+        let other = EventId::parse("0190c2a4-0000-7000-8000-00000000f00d").unwrap();
+        let mut item = Draft::action_item(
+            "ann",
+            "pool alarm",
+            "bob",
+            Some("2026-11-20"),
+            Some(Priority::P1),
+        );
+        item.id = Some(id.clone());
+        let mut odd = Draft::action_item("ann", "odd", "", Some("soon"), None);
+        odd.data["priority"] = json!("P9");
+        let s = Incident::fold(&events(vec![
+            (0, Draft::opened("ann", "x", "shop")),
+            (1, Draft::action_done("cat", &id, "too early")),
+            (2, item),
+            (3, odd),
+            (4, Draft::action_done("cat", &other, "not ours")),
+            (5, Draft::action_done("dan", &id, "alarm live")),
+            (6, Draft::action_done("eve", &id, "again")),
+        ]));
+        let a = &s.action_items[0];
+        assert_eq!(a.priority, Some(Priority::P1));
+        assert_eq!(a.short_id().as_deref(), Some("0000beef"));
+        assert!(a.is_named("0000BEEF") && a.is_named(id.as_str()) && !a.is_named(""));
+        let done = a.done.as_ref().unwrap();
+        assert_eq!(
+            (done.actor.as_str(), done.text.as_str(), done.at),
+            ("dan", "alarm live", t(5))
+        );
+        assert!(!a.is_overdue(chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()));
+        let b = &s.action_items[1];
+        assert_eq!((b.priority, b.due_date(), b.short_id()), (None, None, None));
+        assert!(b.done.is_none() && !b.is_overdue(chrono::NaiveDate::MAX));
     }
 
     fn events(drafts: Vec<(i64, Draft)>) -> Vec<Event> {
@@ -1583,13 +1695,17 @@ mod tests {
             (11, ev(Kind::Unknown, json!({"anything": [1, {"x": null}]}))),
         ]));
         assert_eq!((s.title.as_str(), s.service.as_str()), ("", "shop"));
+        let a = &s.action_items[0];
+        assert_eq!(s.action_items.len(), 1);
         assert_eq!(
-            s.action_items,
-            vec![ActionItem {
-                text: "the msg".into(),
-                owner: "bob".into(),
-                due: None
-            }]
+            (
+                a.text.as_str(),
+                a.owner.as_str(),
+                &a.due,
+                a.priority,
+                &a.done
+            ),
+            ("the msg", "bob", &None, None, &None)
         );
         assert_eq!(s.comms[0].text, "the msg");
         assert_eq!(s.phase, Some(Phase::Mitigate));
@@ -1688,6 +1804,10 @@ mod tests {
         assert_eq!(s.comms.len(), 1);
         assert_eq!(s.notes[0].tags, vec!["went_well"]);
         assert_eq!(s.action_items[0].owner, "bob");
+        assert_eq!(
+            s.action_items[0].done.as_ref().map(|d| d.text.as_str()),
+            Some("alarm live")
+        );
         assert_eq!(s.root_cause.as_ref().unwrap().1, "no load test");
         assert!(s.problems.is_empty(), "{:?}", s.problems);
         assert_eq!(s.firing().count(), 0);

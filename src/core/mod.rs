@@ -1,5 +1,6 @@
 //! The pure core: plain data and functions, no network, terminal, files or tokio.
 
+pub mod actions;
 pub mod command;
 pub mod detect;
 pub mod event;

@@ -538,6 +538,21 @@ pub struct ActionItemData {
     /// By when.
     #[serde(deserialize_with = "lenient::opt_text")]
     pub due: Option<String>,
+    /// `P1`…`P3`, if set.
+    #[serde(
+        deserialize_with = "lenient::opt_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub priority: Option<String>,
+}
+
+/// `action_done`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ActionDone {
+    /// The action item event's `id`.
+    #[serde(deserialize_with = "lenient::text")]
+    pub item: String,
 }
 
 /// `lifecycle`.
@@ -669,6 +684,8 @@ pub enum Payload {
     Change(ChangeMarker),
     /// `action_item`.
     ActionItem(ActionItemData),
+    /// `action_done`.
+    ActionDone(ActionDone),
     /// `lifecycle`.
     Lifecycle(Lifecycle),
     /// `root_cause`.
@@ -723,6 +740,7 @@ impl Payload {
             Kind::ImpactMeasured => Payload::ImpactMeasured(read(data)?),
             Kind::ChangeMarker => Payload::Change(read(data)?),
             Kind::ActionItem => Payload::ActionItem(read(data)?),
+            Kind::ActionDone => Payload::ActionDone(read(data)?),
             Kind::Lifecycle => Payload::Lifecycle(read(data)?),
             Kind::RootCause => Payload::RootCause(read(data)?),
             Kind::SilenceAdded => Payload::SilenceAdded(read(data)?),
@@ -761,6 +779,7 @@ impl Payload {
             Payload::ImpactMeasured(p) => to_data(p),
             Payload::Change(p) => to_data(p),
             Payload::ActionItem(p) => to_data(p),
+            Payload::ActionDone(p) => to_data(p),
             Payload::Lifecycle(p) => to_data(p),
             Payload::RootCause(p) => to_data(p),
             Payload::SilenceAdded(p) => to_data(p),
@@ -984,6 +1003,13 @@ mod tests {
                     text: Some("alert".into()),
                     owner: "bob".into(),
                     due: None,
+                    priority: Some("P1".into()),
+                }),
+            ),
+            (
+                Kind::ActionDone,
+                Payload::ActionDone(ActionDone {
+                    item: "0190c2a4-0000-7000-8000-000000000001".into(),
                 }),
             ),
             (
@@ -1061,7 +1087,7 @@ mod tests {
                 json!({"change": "deploy", "version": null}),
             ),
             (
-                Draft::action_item("a", "x", "", None).data,
+                Draft::action_item("a", "x", "", None, None).data,
                 json!({"text": "x", "owner": "", "due": null}),
             ),
             (

@@ -6,7 +6,7 @@
 //! control character, forged line or bidi override reaches the document.
 //! Pure: the same events always give the same document.
 
-use crate::core::event::{Event, Kind, Stage, format_ts};
+use crate::core::event::{Event, Kind, Priority, Stage, format_ts};
 use crate::core::incident::{CommandRecord, HypothesisStatus, Impact, Incident, TargetImpact};
 use crate::core::text;
 use chrono::Duration;
@@ -503,22 +503,62 @@ fn root_cause(out: &mut String, inc: &Incident) {
     }
 }
 
-/// `## Action items`: the follow-up table, or a placeholder row.
+/// `## Action items`: the follow-up table (id, priority, state), or a
+/// placeholder row; P1 items past their window are named under it.
 fn action_items(out: &mut String, inc: &Incident) {
     let _ = writeln!(out, "## Action items\n");
-    let _ = writeln!(out, "| Action | Owner | Due |\n|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| ID | Action | Owner | Due | Priority | State |\n|---|---|---|---|---|---|"
+    );
     if inc.action_items.is_empty() {
-        let _ = writeln!(out, "| _to fill in at the review_ | | |");
-    }
-    for a in &inc.action_items {
         let _ = writeln!(
             out,
-            "| {} | {} | {} |",
-            cell(&a.text),
-            cell(or_dash(&a.owner)),
-            cell(a.due.as_deref().unwrap_or("—"))
+            "| | _to fill in at the review_ (`ic event -k action \"add a pool alarm @ann due:fri P1\"`) | | | | |"
         );
     }
+    let window = inc
+        .opened
+        .map(|o| o.date_naive() + chrono::Duration::days(Priority::P1_WITHIN_DAYS));
+    let mut late = Vec::new();
+    for a in &inc.action_items {
+        let id = a.short_id().unwrap_or_default();
+        let state = match &a.done {
+            Some(d) => format!("done {} by {}", d.at.format("%Y-%m-%d"), d.actor),
+            None => "open".to_string(),
+        };
+        if a.priority == Some(Priority::P1)
+            && window.is_some_and(|w| a.due_date().is_none_or(|d| d > w))
+        {
+            late.push(if id.is_empty() {
+                a.text.clone()
+            } else {
+                id.clone()
+            });
+        }
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            cell(&id),
+            cell(&a.text),
+            cell(or_dash(&a.owner)),
+            cell(a.due.as_deref().unwrap_or("—")),
+            a.priority.map_or("—", |p| p.as_str()),
+            cell(&state)
+        );
+    }
+    if !late.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nP1 items are due within {} days of the incident; not so: {} (record it again due within the window, or lower its priority).",
+            Priority::P1_WITHIN_DAYS,
+            late.iter().map(|l| cell(l)).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nClose an item with `ic event -k action-done ID \"what was done\"`; `ic actions` lists every incident's."
+    );
 }
 
 /// `## Notes on the record`: events whose payload could not be read

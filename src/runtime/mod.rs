@@ -448,7 +448,37 @@ impl Runtime {
         if let Some(am) = alertmanager {
             self.start_alertmanager(&am, &stop);
         }
+        self.start_overdue_actions(&stop);
         self.start_ticks(stop);
+    }
+
+    /// Counts the overdue action items of the timeline dir's incidents now and
+    /// every [`OVERDUE_EVERY`], off the engine's thread, for the header.
+    fn start_overdue_actions(&mut self, stop: &watch::Receiver<bool>) {
+        let (tx, mut stop) = (self.tx.clone(), stop.clone());
+        let dir = self.state.timeline_dir.clone();
+        self.guard(
+            "overdue action items",
+            tokio::spawn(async move {
+                let mut t = tokio::time::interval(OVERDUE_EVERY);
+                loop {
+                    tokio::select! {
+                        _ = stop.changed() => break,
+                        _ = t.tick() => {}
+                    }
+                    let dir = dir.clone();
+                    let today = crate::clock::local_date(crate::clock::now());
+                    let Ok(n) =
+                        tokio::task::spawn_blocking(move || overdue_actions(&dir, today)).await
+                    else {
+                        break;
+                    };
+                    if tx.send(Msg::OverdueActions(n)).await.is_err() {
+                        break;
+                    }
+                }
+            }),
+        );
     }
 
     /// The probe scheduler and its relay.
@@ -1202,6 +1232,26 @@ fn per_interval(mut v: RouteView, every: Duration) -> RouteView {
     v.errors_4xx *= secs;
     v.span = Some(secs);
     v
+}
+
+/// How often the header's count of overdue action items is taken again.
+const OVERDUE_EVERY: Duration = Duration::from_secs(600);
+
+/// How many open action items of the incidents in `dir` were due before `today`
+/// (a timeline that cannot be read counts none).
+fn overdue_actions(dir: &Path, today: chrono::NaiveDate) -> usize {
+    let incidents: Vec<_> = crate::journal::timelines(dir)
+        .into_iter()
+        .filter_map(|p| {
+            let replay = crate::journal::read(&p).ok()?;
+            Some((p, crate::core::incident::Incident::fold(&replay.events)))
+        })
+        .collect();
+    let filter = crate::core::actions::Filter {
+        overdue: true,
+        ..Default::default()
+    };
+    crate::core::actions::rows(&incidents, today, &filter).len()
 }
 
 /// Replays the timeline at `path` into `state` (through the timeline's own

@@ -211,6 +211,16 @@ fn health(line: &mut Vec<Span<'_>>, s: &State, th: Theme) {
         };
         line.push(Span::styled(format!("{text}{held}"), th.warn()));
     }
+    if s.overdue_actions > 0 {
+        line.push(Span::styled(
+            format!(
+                " · {} overdue action item{} (ic actions)",
+                s.overdue_actions,
+                if s.overdue_actions == 1 { "" } else { "s" }
+            ),
+            th.warn(),
+        ));
+    }
     for (name, why) in &s.sources_down {
         line.push(Span::styled(
             format!(" · {} down: {}", escape(name), escape(why)),
