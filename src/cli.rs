@@ -50,6 +50,8 @@ pub enum Command {
     Postmortem(PostmortemArgs),
     /// List the action items of every incident: open, overdue, done, by owner.
     Actions(ActionsArgs),
+    /// Report across incidents: counts, MTTD/MTTA/MTTM/MTTR, response signals, action items.
+    Report(ReportArgs),
     /// List playbooks, or show one with the exact commands it would run (a dry run).
     #[command(subcommand)]
     Playbook(PlaybookCommand),
@@ -203,6 +205,23 @@ pub struct PostmortemArgs {
     pub format: String,
     /// Where timelines live (default: the config's `timeline_dir`, else the platform data dir).
     #[arg(long, value_name = "DIR")]
+    pub timeline_dir: Option<PathBuf>,
+}
+
+/// `ic report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Only incidents opened since: a span back from now (90d, 2w) or a date (2026-09-01).
+    #[arg(long, value_name = "SPAN|DATE")]
+    pub since: Option<String>,
+    /// md (default) or json.
+    #[arg(long, default_value = "md", value_parser = ["md", "json"])]
+    pub format: String,
+    /// Write to this file (mode 0600) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Where timelines live (default: the config's `timeline_dir`, else the platform data dir).
+    #[arg(long, visible_alias = "dir", value_name = "DIR")]
     pub timeline_dir: Option<PathBuf>,
 }
 

@@ -854,6 +854,58 @@ pub fn timelines(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Every timeline in `dir` (as [`timelines`] lists them) with its incident, or
+/// why it could not be read; read and folded by one thread per core (at most 16).
+pub fn incidents(
+    dir: &Path,
+) -> Vec<(
+    PathBuf,
+    Result<crate::core::incident::Incident, JournalError>,
+)> {
+    let paths = timelines(dir);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 16);
+    let chunk = paths.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let readers: Vec<_> = paths
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|path| {
+                            let folded = read(path)
+                                .map(|r| crate::core::incident::Incident::fold(&r.events));
+                            (path.clone(), folded)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        // A reader that panicked loses its part, named, rather than the whole list.
+        readers
+            .into_iter()
+            .zip(paths.chunks(chunk))
+            .flat_map(|(r, part)| {
+                r.join().unwrap_or_else(|_| {
+                    part.iter()
+                        .map(|p| {
+                            (
+                                p.clone(),
+                                Err(JournalError::Io {
+                                    path: p.clone(),
+                                    action: "read it",
+                                    error: io::Error::other("its reader thread failed"),
+                                }),
+                            )
+                        })
+                        .collect()
+                })
+            })
+            .collect()
+    })
+}
+
 /// The newest timeline in `dir` whose incident is still open.
 pub fn newest_open(dir: &Path) -> Option<PathBuf> {
     newest_open_for(dir, "")

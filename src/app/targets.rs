@@ -382,7 +382,9 @@ impl Target {
         let Feed::Route(r) = &mut self.feed else {
             return Vec::new();
         };
-        self.first_seen.get_or_insert(at.timestamp());
+        // The view's counts begin where its span does.
+        self.first_seen
+            .get_or_insert(at.timestamp() - view_span(&v) + 1);
         let (counts, reading) = view_figures(&v, settings.latency_quantile);
         let mut out = Vec::new();
         r.detectors.observe_over(

@@ -52,15 +52,12 @@ pub(super) fn run(args: &ActionsArgs, config: Option<&Path>) -> anyhow::Result<u
 /// Every timeline in `dir` with its incident; one that cannot be read is
 /// named on stderr and left out.
 pub(super) fn read_all(dir: &Path) -> Vec<(PathBuf, Incident)> {
-    journal::timelines(dir)
+    journal::incidents(dir)
         .into_iter()
-        .filter_map(|path| match journal::read(&path) {
-            Ok(replay) => Some((path, Incident::fold(&replay.events))),
+        .filter_map(|(path, folded)| match folded {
+            Ok(inc) => Some((path, inc)),
             Err(e) => {
-                eprintln!(
-                    "warning: {}: {e} (its action items are not listed)",
-                    path.display()
-                );
+                eprintln!("warning: {}: {e} (left out)", path.display());
                 None
             }
         })

@@ -17,6 +17,7 @@ mod init;
 mod lint;
 mod playbook;
 mod postmortem;
+mod report;
 mod scrape;
 mod setup;
 mod silence;
@@ -87,6 +88,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Event(args) => event::run(&args, cli.config.as_deref()),
         Command::Postmortem(args) => postmortem::run(&args, cli.config.as_deref()),
         Command::Actions(args) => actions::run(&args, cli.config.as_deref()),
+        Command::Report(args) => report::run(&args, cli.config.as_deref()),
         Command::Playbook(args) => playbook::run(&args, cli.config.as_deref()),
         Command::Silence(args) => silence::run(&args, cli.config.as_deref()),
     }

@@ -119,11 +119,13 @@ impl NoteTag {
         }
     }
 
-    /// The postmortem tags written in a note's text: `#well`, `#poorly`.
+    /// The tags written in a note's text: `#well`, `#poorly` (the postmortem's),
+    /// `#feedback` (`ic report`'s).
     pub fn in_text(word: &str) -> Option<NoteTag> {
         match word {
             "#well" | "#went_well" => Some(NoteTag::WentWell),
             "#poorly" | "#went_poorly" => Some(NoteTag::WentPoorly),
+            "#feedback" => Some(NoteTag::Other("feedback".into())),
             _ => None,
         }
     }

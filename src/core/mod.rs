@@ -12,6 +12,7 @@ pub mod payload;
 pub mod playbook;
 pub mod postmortem;
 pub mod redact;
+pub mod report;
 pub mod sample;
 pub mod scenario;
 pub mod signal;

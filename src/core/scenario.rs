@@ -823,6 +823,30 @@ impl Scenario {
                     "list each route once",
                 );
             }
+            if let Some(f) = t.appears.and_then(|a| {
+                self.faults
+                    .iter()
+                    .find(|f| {
+                        f.route.matches(&t.route)
+                            && f.start.get() < a.get()
+                            && matches!(f.route, RouteSelector::Route(_))
+                    })
+                    .map(|f| (f, a))
+            }) {
+                return bad(
+                    format!(
+                        "fault `{}` starts at {} on route `{}`, which appears only at {}",
+                        f.0.name, f.0.start, t.route, f.1
+                    ),
+                    "start the fault after the route appears",
+                );
+            }
+            if let Some(a) = t.appears.filter(|a| a.get().subsec_nanos() != 0) {
+                return bad(
+                    format!("route `{}` appears at {a}: give whole seconds", t.route),
+                    "e.g. appears: 30m",
+                );
+            }
             if let Some(a) = t.appears.filter(|a| a.get() >= self.duration()) {
                 return bad(
                     format!(
@@ -874,6 +898,16 @@ impl Scenario {
                     scrape.every
                 ),
                 "e.g. every: 5s, as `metrics[].interval` defaults to",
+            );
+        }
+        let whole = |d: &HumanDuration| d.get().subsec_nanos() == 0;
+        if !whole(&scrape.every)
+            || !scrape.gaps.iter().all(|g| whole(&g.start) && whole(&g.end))
+            || !scrape.restarts.iter().all(whole)
+        {
+            return bad(
+                "scrape: every, gaps and restarts must be whole seconds (the simulation steps one second at a time)".into(),
+                "e.g. every: 5s, gaps: [{start: 10m, end: 11m30s}], restarts: [20m]",
             );
         }
         let until = self.duration();
@@ -1119,6 +1153,8 @@ mod tests {
             ("scrape: {gaps: [{start: 50m, end: 2h}]}", "within the run"),
             ("scrape: {restarts: [1h]}", "after the run"),
             ("scrape: {lost: 5}", "unknown field"),
+            ("scrape: {every: 2500ms}", "whole seconds"),
+            ("scrape: {restarts: [5m500ms]}", "whole seconds"),
         ] {
             let text = format!("duration: 1h\n{bad}\n");
             let e = parse(&text).unwrap_err().to_string();
@@ -1129,6 +1165,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("appears at 2h"), "{e}");
+        let e = parse("duration: 1h\ntraffic: [{route: /a, rps: 5/s, appears: 20m}]\nfaults: [{name: f, route: /a, start: 5m, error_rate: 5%}]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("which appears only at 20m"), "{e}");
     }
 
     #[test]

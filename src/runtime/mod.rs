@@ -1240,12 +1240,9 @@ const OVERDUE_EVERY: Duration = Duration::from_secs(600);
 /// How many open action items of the incidents in `dir` were due before `today`
 /// (a timeline that cannot be read counts none).
 fn overdue_actions(dir: &Path, today: chrono::NaiveDate) -> usize {
-    let incidents: Vec<_> = crate::journal::timelines(dir)
+    let incidents: Vec<_> = crate::journal::incidents(dir)
         .into_iter()
-        .filter_map(|p| {
-            let replay = crate::journal::read(&p).ok()?;
-            Some((p, crate::core::incident::Incident::fold(&replay.events)))
-        })
+        .filter_map(|(p, folded)| Some((p, folded.ok()?)))
         .collect();
     let filter = crate::core::actions::Filter {
         overdue: true,

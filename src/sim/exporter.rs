@@ -37,7 +37,8 @@ impl Default for RouteCounters {
 /// The exporter of the simulated routes.
 #[derive(Debug, Clone)]
 pub struct Exporter {
-    routes: Vec<String>,
+    /// The routes as label values, escaped.
+    labels: Vec<String>,
     counters: Vec<RouteCounters>,
     /// `process_start_time_seconds`.
     started: i64,
@@ -48,7 +49,14 @@ impl Exporter {
     /// An exporter over `routes`, started at Unix second `started`.
     pub fn new(routes: &[String], started: i64) -> Self {
         Exporter {
-            routes: routes.to_vec(),
+            labels: routes
+                .iter()
+                .map(|r| {
+                    r.replace('\\', "\\\\")
+                        .replace('"', "\\\"")
+                        .replace('\n', "\\n")
+                })
+                .collect(),
             counters: vec![RouteCounters::default(); routes.len()],
             started,
             text: String::new(),
@@ -75,12 +83,13 @@ impl Exporter {
         }
     }
 
-    /// The exposition as a scrape reads it now.
+    /// The exposition as a scrape reads it now (route label values escaped as
+    /// the text format wants: `\\`, `\"`, `\n`).
     pub fn render(&mut self) -> &str {
         let text = &mut self.text;
         text.clear();
         text.push_str("# TYPE http_requests_total counter\n");
-        for (route, c) in self.routes.iter().zip(&self.counters) {
+        for (route, c) in self.labels.iter().zip(&self.counters) {
             for (status, n) in [
                 (OK, c.ok),
                 (SERVER_ERROR, c.server_errors),
@@ -95,7 +104,7 @@ impl Exporter {
             }
         }
         text.push_str("# TYPE http_request_duration_seconds histogram\n");
-        for (route, c) in self.routes.iter().zip(&self.counters) {
+        for (route, c) in self.labels.iter().zip(&self.counters) {
             let count = c.buckets[BUCKETS - 1];
             if count == 0 {
                 continue;
@@ -153,6 +162,13 @@ mod tests {
             let at = DateTime::from_timestamp(at, 0).unwrap();
             crate::source::scrape::read(e.render(), Format::Text, &Mapping::default(), prev, at)
         };
+        // A route with a quote, a backslash and a newline is read back as itself.
+        let mut odd = Exporter::new(&["/a\"b\\c\nd".to_string()], 0);
+        odd.second(10, &[second(3, 0)]);
+        let (o, snap_odd) = read(&mut odd, None, 10);
+        assert!(o.warnings.is_empty(), "{:?}", o.warnings);
+        let life = crate::core::metrics::totals(&snap_odd);
+        assert_eq!(life[0].route, "/a\"b\\c\nd");
         for t in 0..10 {
             e.second(1000 + t, &[second(10, 0), second(0, 0)]);
         }
@@ -174,11 +190,17 @@ mod tests {
         let mut restart = [second(4, 0), second(0, 0)];
         restart[0].restarted = true;
         e.second(1015, &restart);
-        let (after, _) = read(&mut e, Some((&snap, 1.0)), 1016);
+        // Scraped 20 s after the previous scrape, 5 s after the restart: the
+        // counts cover those 5 s, not the 20.
+        for t in 16..20 {
+            e.second(1000 + t, &[second(4, 0), second(0, 0)]);
+        }
+        let (after, _) = read(&mut e, Some((&snap, 20.0)), 1020);
         assert_eq!(after.changes.resets.len(), 2, "{:?}", after.changes);
         let views = after.routes.unwrap();
         assert_eq!(views.len(), 1, "/new has no series since the restart");
-        assert_eq!(views[0].requests, 4.0);
+        assert_eq!(views[0].requests, 20.0);
+        assert_eq!(views[0].span, Some(5.0));
         assert!(e.render().contains("process_start_time_seconds 1015"));
     }
 }

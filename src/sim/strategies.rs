@@ -209,6 +209,8 @@ impl Strategy for Ic {
         let index = |route: &str| self.names.iter().position(|n| n == route);
         for v in obs.lifetime.iter().flatten() {
             if let Some(i) = index(&v.route) {
+                // As `ic watch`: the first scrape makes it a target.
+                scraping.seen[i] = true;
                 self.routes[i].seed(&Lifetime::of_view(v, quantile));
             }
         }

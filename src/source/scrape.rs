@@ -578,28 +578,37 @@ pub fn read(
             dropped.series
         ));
     }
+    // The exporter's age — when it has one start time (several processes
+    // behind one exposition have several).
+    let mut starts = expo
+        .samples
+        .iter()
+        .filter(|s| s.name == "process_start_time_seconds");
+    let age = match (starts.next(), starts.next()) {
+        (Some(s), None) => Some(at.timestamp() as f64 - s.value),
+        _ => None,
+    }
+    .filter(|age| age.is_finite() && *age >= 0.0);
     let (routes, changes) = match previous {
         Some((prev, seconds)) => {
-            let (views, changes) = crate::core::metrics::deltas(prev, &snap, seconds);
+            let (mut views, changes) = crate::core::metrics::deltas(prev, &snap, seconds);
+            // Restarted since the previous scrape: the counts cover its age only
+            // (what it counted before is lost), not the whole time since.
+            if let Some(age) = age.filter(|a| *a < seconds).map(|a| a.max(1.0)) {
+                for v in views.iter_mut() {
+                    v.span = Some(age);
+                    v.rate = Some(v.requests / age);
+                }
+            }
             (Some(views), changes)
         }
         None => (None, Default::default()),
     };
     let lifetime = previous.is_none().then(|| {
         let mut views = crate::core::metrics::totals(&snap);
-        // The exporter's age turns lifetime totals into rates — when it has one
-        // start time (several processes behind one exposition have several).
-        let mut starts = expo
-            .samples
-            .iter()
-            .filter(|s| s.name == "process_start_time_seconds");
-        let age = match (starts.next(), starts.next()) {
-            (Some(s), None) => Some(at.timestamp() as f64 - s.value),
-            _ => None,
-        }
-        .filter(|age| age.is_finite() && *age >= 1.0);
+        // Its age (a second at least) turns lifetime totals into rates.
         for v in views.iter_mut() {
-            v.rate = age.map(|age| v.requests / age);
+            v.rate = age.filter(|a| *a >= 1.0).map(|age| v.requests / age);
         }
         views
     });

@@ -63,8 +63,11 @@ impl Counts {
 }
 
 pub(crate) const SECOND_BUCKETS: i64 = 300;
-/// Longest span one observation's counts are spread over: six hours (after a
-/// longer gap, the last six hours carry its counts).
+/// Seconds between what two observations cover past which the seconds
+/// between are missing data (see [`RouteDetectors::observe_over`]).
+const MISSING_AFTER: i64 = 10;
+/// Longest span one observation's counts are spread over: six hours (of a
+/// longer gap, the last six hours keep their share).
 pub const MAX_SPREAD: i64 = 6 * 3600;
 const MINUTE_BUCKETS: i64 = 360;
 
@@ -340,11 +343,21 @@ impl CountSeries {
         self.day.add(minute, c.total);
     }
 
-    /// Adds counts that cover the `span` seconds through `second` (at most
-    /// [`MAX_SPREAD`]), spread evenly over them; each second's failures stay
-    /// within its requests.
+    /// Adds counts that cover the `span` seconds through `second`, spread evenly
+    /// over them (a span past [`MAX_SPREAD`] keeps the last six hours' share);
+    /// each second's failures stay within its requests.
     pub fn add_spread(&mut self, second: i64, span: i64, c: Counts) {
-        let span = span.clamp(1, MAX_SPREAD);
+        if span > MAX_SPREAD {
+            // The last six hours keep their share at the same rate; the rest is dropped.
+            let keep = |n: u64| (u128::from(n) * MAX_SPREAD as u128 / span as u128) as u64;
+            let c = Counts {
+                total: keep(c.total),
+                errors: keep(c.errors),
+                client_errors: keep(c.client_errors),
+            };
+            return self.add_spread(second, MAX_SPREAD, c);
+        }
+        let span = span.max(1);
         if span == 1 {
             return self.add(second, c);
         }
@@ -712,6 +725,8 @@ const FAILING_MIN_REQUESTS: u64 = 10;
 #[derive(Debug, Clone, Default)]
 pub struct RouteDetectors {
     series: CountSeries,
+    /// The last second an observation covered.
+    covered_through: Option<i64>,
     error_rate: ErrorRateDetector,
     latency: LatencyDetector,
     traffic: TrafficDropDetector,
@@ -751,6 +766,17 @@ impl RouteDetectors {
         settings: &Settings,
         out: &mut Vec<Signal>,
     ) {
+        // Seconds no observation covers (a restart lost them, a query source
+        // missed its polls) are missing, not silent: the traffic windows do
+        // not reach back over them. A second or few of timer jitter is not that.
+        let first = second - span.clamp(1, MAX_SPREAD) + 1;
+        if let Some(last) = self.covered_through
+            && first - last > MISSING_AFTER
+        {
+            self.traffic.unknown_before(first);
+            self.surge.unknown_before(first);
+        }
+        self.covered_through = Some(self.covered_through.map_or(second, |c| c.max(second)));
         self.series.add_spread(second, span, counts);
         out.extend(
             self.error_rate
@@ -1016,6 +1042,35 @@ mod tests {
             started.is_some_and(|s| (stop..=stop + 5).contains(&s)),
             "{out:?}"
         );
+    }
+
+    #[test]
+    fn seconds_no_observation_covers_are_missing_not_silent_and_a_very_long_gap_keeps_its_rate() {
+        let settings = Settings::default();
+        let view = |n| Counts {
+            total: n,
+            ..Counts::default()
+        };
+        let mut d = RouteDetectors::default();
+        let mut out = Vec::new();
+        let mut t = 0;
+        while t < 7200 {
+            t += 5;
+            d.observe_over("r", T0 + t, 5, view(100), None, &settings, &mut out);
+        }
+        // A 10-minute gap whose scrape covers only the 30 s since a restart.
+        t += 600;
+        d.observe_over("r", T0 + t, 30, view(600), None, &settings, &mut out);
+        for _ in 0..60 {
+            t += 5;
+            d.observe_over("r", T0 + t, 5, view(100), None, &settings, &mut out);
+        }
+        assert!(out.is_empty(), "{out:?}");
+        // A day without scrapes: the last six hours keep the rate (20/s), no more.
+        let mut s = CountSeries::default();
+        s.add_spread(T0 + 86_400, 86_400, view(20 * 86_400));
+        assert_eq!(s.window(T0 + 86_400, 60).total, 1200);
+        assert_eq!(s.since(), Some(T0 + 86_400 - MAX_SPREAD + 1));
     }
 
     #[test]

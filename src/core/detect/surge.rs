@@ -38,7 +38,8 @@ pub struct TrafficSurgeDetector {
     /// The baseline: requests per second over the last hour, and yesterday.
     usual: UsualRate,
     firing: Option<Firing>,
-    /// After a resolution, data before this second still holds the old surge.
+    /// After a resolution, data before this second still holds the old surge;
+    /// after a stretch without data, there is none before it.
     fresh_from: i64,
     /// Requests per second over the route's counters' lifetime (a cold start's baseline).
     seeded: Option<f64>,
@@ -58,6 +59,12 @@ impl TrafficSurgeDetector {
         if rate.is_finite() && rate > 0.0 {
             self.seeded = Some(rate);
         }
+    }
+
+    /// Data before `second` is missing (counts lost, not zero): no window
+    /// reaching back before it is judged.
+    pub fn unknown_before(&mut self, second: i64) {
+        self.fresh_from = self.fresh_from.max(second);
     }
 
     /// Whether it is firing.

@@ -46,7 +46,8 @@ pub struct TrafficDropDetector {
     /// The baseline: requests per second over the last hour, and yesterday.
     usual: UsualRate,
     firing: Option<Firing>,
-    /// After a resolution, windows reaching back before this second still hold the old drop.
+    /// After a resolution, windows reaching back before this second still hold
+    /// the old drop; after a stretch without data, they hold no data.
     fresh_from: i64,
     /// Requests per second over the route's counters' lifetime (a cold start's baseline).
     seeded: Option<f64>,
@@ -66,6 +67,12 @@ impl TrafficDropDetector {
         if rate.is_finite() && rate > 0.0 {
             self.seeded = Some(rate);
         }
+    }
+
+    /// Data before `second` is missing (counts lost, not zero): no window
+    /// reaching back before it is judged.
+    pub fn unknown_before(&mut self, second: i64) {
+        self.fresh_from = self.fresh_from.max(second);
     }
 
     /// Whether it is firing.
@@ -168,7 +175,8 @@ impl TrafficDropDetector {
                 allowed >= MIN_EXPECTED && poisson_upper(seen, Z) < allowed
             };
             if dropped {
-                let started = estimate_start(series, now, allowed_share * baseline);
+                let started =
+                    estimate_start(series, now, allowed_share * baseline, self.fresh_from);
                 let before_data = series.live_since() == Some(started);
                 let note = if before_data {
                     super::onset::Onset {
@@ -209,10 +217,14 @@ impl TrafficDropDetector {
 
 /// The first second of the current low stretch, bridging up to `START_GAP` normal
 /// seconds (at most 5 minutes back, and not before the first data).
-fn estimate_start(series: &CountSeries, now: i64, allowed_per_second: f64) -> i64 {
+fn estimate_start(series: &CountSeries, now: i64, allowed_per_second: f64, fresh_from: i64) -> i64 {
     let (mut start, mut gap, mut s) = (now, 0, now);
     // Not before the first second of data: what came before it is unknown.
-    let first = series.live_since().unwrap_or(now).max(now - 299);
+    let first = series
+        .live_since()
+        .unwrap_or(now)
+        .max(now - 299)
+        .max(fresh_from);
     while s >= first {
         let count = series.second(s).map_or(0, |c| c.total) as f64;
         if count < allowed_per_second {
