@@ -140,3 +140,26 @@ fn hostile_text_in_any_field_renders_as_text_not_markup() {
         assert!(md.contains("fix "), "{md}");
     }
 }
+
+#[test]
+fn a_field_with_nothing_recorded_says_so_and_how_to_record_it() {
+    use incident_commander::core::event::Draft;
+    let t = chrono::DateTime::parse_from_rfc3339("2026-11-22T03:00:00Z")
+        .unwrap()
+        .to_utc();
+    let events = vec![Draft::opened("ic", "bare", "shop").into_event(1, t)];
+    let md = incident_commander::core::postmortem::markdown(&events);
+    for want in [
+        "## Responders\n\n_No one but `ic` wrote to the timeline (roles: `ic event -k role \"comms cat\"`)._",
+        "## Trigger\n\n- _nothing recorded: what set it off, apart from the cause: `ic event -k note \"#trigger",
+        "## Contributing factors\n\n- _nothing recorded: `ic event -k note \"#factor",
+        "## Where we got lucky\n\n- _nothing recorded: `ic event -k note \"#lucky",
+        "## Review\n\n- _no review recorded: `ic event -k note \"#review",
+        "| | _to fill in at the review_ (`ic event -k action",
+    ] {
+        assert!(md.contains(want), "missing {want:?} in\n{md}");
+    }
+    // Nothing is invented: no dead ends, no facts without times.
+    assert!(!md.contains("## Dead ends"), "{md}");
+    assert!(!md.contains("- detected "), "{md}");
+}

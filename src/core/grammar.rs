@@ -119,13 +119,20 @@ impl NoteTag {
         }
     }
 
-    /// The tags written in a note's text: `#well`, `#poorly` (the postmortem's),
-    /// `#feedback` (`ic report`'s).
+    /// The tags written in a note's text: `#well`, `#poorly`, `#trigger`,
+    /// `#factor`, `#worse`, `#lucky`, `#review`, `#approved` (the postmortem's
+    /// sections), `#feedback` (`ic report`'s).
     pub fn in_text(word: &str) -> Option<NoteTag> {
         match word {
             "#well" | "#went_well" => Some(NoteTag::WentWell),
             "#poorly" | "#went_poorly" => Some(NoteTag::WentPoorly),
             "#feedback" => Some(NoteTag::Other("feedback".into())),
+            "#trigger" => Some(NoteTag::Other("trigger".into())),
+            "#factor" => Some(NoteTag::Other("contributing_factor".into())),
+            "#worse" => Some(NoteTag::Other("made_worse".into())),
+            "#lucky" => Some(NoteTag::Other("lucky".into())),
+            "#review" => Some(NoteTag::Other("review".into())),
+            "#approved" => Some(NoteTag::Other("approved".into())),
             _ => None,
         }
     }

@@ -95,6 +95,10 @@ pub struct Hypothesis {
     pub status: HypothesisStatus,
     /// Evidence for and against.
     pub evidence: Vec<Evidence>,
+    /// When it was raised.
+    pub raised: DateTime<Utc>,
+    /// When it was confirmed or ruled out (the latest verdict).
+    pub decided: Option<DateTime<Utc>>,
 }
 
 /// Follow-up work.
@@ -606,6 +610,8 @@ impl Incident {
             actor: e.actor.clone(),
             status: HypothesisStatus::Open,
             evidence: Vec::new(),
+            raised: e.ts,
+            decided: None,
         });
     }
 
@@ -664,6 +670,7 @@ impl Incident {
             } else {
                 HypothesisStatus::RuledOut
             };
+            h.decided = Some(e.ts);
         }
     }
 

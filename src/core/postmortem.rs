@@ -10,8 +10,10 @@ use crate::core::event::{Event, Kind, Priority, Stage, format_ts};
 use crate::core::incident::{CommandRecord, HypothesisStatus, Impact, Incident, TargetImpact};
 use crate::core::text;
 use chrono::Duration;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// `1h 02m 03s`, `4m 05s`, `12s`.
@@ -75,18 +77,23 @@ pub fn markdown(events: &[Event]) -> String {
     let mut out = String::new();
     header(&mut out, &inc);
     summary(&mut out, &inc);
+    responders_section(&mut out, &inc, events);
     impact_summary(&mut out, &inc, &impact);
     impact_by_target(&mut out, &impact.targets);
     lifecycle(&mut out, &inc);
+    halving(&mut out, &inc);
     signals(&mut out, &inc);
     timeline(&mut out, events);
     hypotheses(&mut out, &inc);
+    dead_ends(&mut out, &inc);
     commands(&mut out, &inc);
     changes(&mut out, &inc);
     status_updates(&mut out, &inc);
     went_well_and_poorly(&mut out, &inc);
+    tagged_sections(&mut out, &inc);
     root_cause(&mut out, &inc);
     action_items(&mut out, &inc);
+    review(&mut out, &inc);
     notes_on_the_record(&mut out, &inc);
     out
 }
@@ -133,6 +140,131 @@ fn summary(out: &mut String, inc: &Incident) {
         let _ = writeln!(out, "| Severity history | {} |", history.join(" → "));
     }
     out.push('\n');
+}
+
+/// Everyone who wrote to the timeline (not `ic`), with their roles and when
+/// each first did: (person, roles, joined).
+pub fn responders(inc: &Incident, events: &[Event]) -> Vec<(String, Vec<String>, DateTime<Utc>)> {
+    let mut joined: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
+    for e in events
+        .iter()
+        .filter(|e| e.actor != "ic" && !e.actor.is_empty())
+    {
+        let at = joined.entry(e.actor.as_str()).or_insert(e.ts);
+        *at = (*at).min(e.ts);
+    }
+    // A role given to someone who never wrote: they joined when it was given.
+    let mut people: Vec<(String, Vec<String>, DateTime<Utc>)> = joined
+        .into_iter()
+        .map(|(p, at)| (p.to_string(), Vec::new(), at))
+        .collect();
+    for (role, person) in &inc.roles {
+        match people.iter_mut().find(|p| &p.0 == person) {
+            Some(p) => p.1.push(role.clone()),
+            None => {
+                let given = |e: &&Event| matches!(e.payload(), Ok(crate::core::payload::Payload::Role(r)) if &r.person == person);
+                let at = events
+                    .iter()
+                    .find(given)
+                    .map_or(inc.opened.unwrap_or_default(), |e| e.ts);
+                people.push((person.clone(), vec![role.clone()], at));
+            }
+        }
+    }
+    people.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| a.0.cmp(&b.0)));
+    people
+}
+
+/// `## Responders`: who took part, their roles, when each joined.
+fn responders_section(out: &mut String, inc: &Incident, events: &[Event]) {
+    let _ = writeln!(
+        out,
+        "## Responders
+"
+    );
+    let people = responders(inc, events);
+    if people.is_empty() {
+        let _ = writeln!(
+            out,
+            "_No one but `ic` wrote to the timeline (roles: `ic event -k role \"comms cat\"`)._\n"
+        );
+        return;
+    }
+    let _ = writeln!(out, "| Responder | Roles | Joined |\n|---|---|---|");
+    for (person, roles, at) in people {
+        let roles = if roles.is_empty() {
+            "—".to_string()
+        } else {
+            roles.iter().map(|r| cell(r)).collect::<Vec<_>>().join(", ")
+        };
+        let _ = writeln!(out, "| {} | {roles} | {} |", cell(&person), format_ts(at));
+    }
+    out.push('\n');
+}
+
+/// `## Halving detection and mitigation`: the facts the review starts from.
+fn halving(out: &mut String, inc: &Incident) {
+    let _ = writeln!(
+        out,
+        "## How would we have halved detection and mitigation time?\n"
+    );
+    // Only a detection that happened: a signal, or a time a responder gave.
+    let detected = inc.stage(Stage::Detected).filter(|_| {
+        !inc.signals.is_empty() || inc.lifecycle.contains_key(Stage::Detected.as_str())
+    });
+    let mut facts = Vec::new();
+    let f = inc.figures();
+    if let Some(d) = f.time_to_detect.filter(|_| detected.is_some()) {
+        let by = inc
+            .signals
+            .values()
+            .min_by_key(|s| s.first_fired)
+            .map(|s| format!(" (first signal: {} on {})", s.detector, s.target))
+            .unwrap_or_default();
+        facts.push(format!("detected {} after the impact started{by}", span(d)));
+    }
+    if let (Some(d), Some((at, what))) = (detected, inc.mitigation())
+        && at >= d
+    {
+        facts.push(format!(
+            "the first mitigation ({what}) came {} after detection",
+            span(at - d)
+        ));
+    }
+    match (detected, inc.comms.iter().map(|c| c.at).min()) {
+        (Some(d), Some(first)) if first >= d => facts.push(format!(
+            "the first status update went out {} after detection",
+            span(first - d)
+        )),
+        (_, None) => facts.push("no status update was recorded".into()),
+        _ => {}
+    }
+    let dead = inc
+        .hypotheses
+        .iter()
+        .filter(|h| h.status == HypothesisStatus::RuledOut)
+        .count();
+    if dead > 0 {
+        facts.push(if dead == 1 {
+            "1 hypothesis was ruled out on the way (see Dead ends)".to_string()
+        } else {
+            format!("{dead} hypotheses were ruled out on the way (see Dead ends)")
+        });
+    }
+    if facts.is_empty() {
+        let _ = writeln!(
+            out,
+            "_No lifecycle times recorded (`ic event -k detected`, `-k mitigated`)._\n"
+        );
+        return;
+    }
+    for fact in facts {
+        let _ = writeln!(out, "- {}", esc(&fact));
+    }
+    let _ = writeln!(
+        out,
+        "- _to answer at the review: what would have made each of these half as long_\n"
+    );
 }
 
 /// `## Impact`: the overall table (affected targets, failed requests, peak
@@ -370,6 +502,33 @@ fn hypotheses(out: &mut String, inc: &Incident) {
     }
 }
 
+/// `## Dead ends`: hypotheses ruled out, and how long each was held.
+fn dead_ends(out: &mut String, inc: &Incident) {
+    let ruled_out: Vec<_> = inc
+        .hypotheses
+        .iter()
+        .filter(|h| h.status == HypothesisStatus::RuledOut)
+        .collect();
+    if ruled_out.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "## Dead ends\n");
+    for h in ruled_out {
+        let held = h
+            .decided
+            .filter(|d| *d >= h.raised)
+            .map_or("—".to_string(), |d| span(d - h.raised));
+        let _ = writeln!(
+            out,
+            "- **{}** {} — held {held} ({})",
+            esc(&h.id),
+            esc(&h.text),
+            esc(&h.actor)
+        );
+    }
+    out.push('\n');
+}
+
 /// `## Commands run` (nothing when none ran).
 fn commands(out: &mut String, inc: &Incident) {
     if inc.commands.is_empty() {
@@ -483,6 +642,84 @@ fn went_well_and_poorly(out: &mut String, inc: &Incident) {
         }
         out.push('\n');
     }
+}
+
+/// The review's own sections, from notes tagged in their text: `## Trigger`,
+/// `## Contributing factors` (`#factor`, and `#worse` for what made it worse),
+/// `## Where we got lucky` — or how to record them.
+fn tagged_sections(out: &mut String, inc: &Incident) {
+    let tagged = |tag: &str| -> Vec<&crate::core::incident::Entry> {
+        inc.notes
+            .iter()
+            .filter(|n| n.tags.iter().any(|t| t == tag))
+            .collect()
+    };
+    for (heading, tags, how) in [
+        (
+            "Trigger",
+            &["trigger"][..],
+            "what set it off, apart from the cause: `ic event -k note \"#trigger the 02:00 batch doubled the load\"`",
+        ),
+        (
+            "Contributing factors",
+            &["contributing_factor", "made_worse"][..],
+            "`ic event -k note \"#factor no alert on pool saturation\"`; `#worse` for what made it worse",
+        ),
+        (
+            "Where we got lucky",
+            &["lucky"][..],
+            "`ic event -k note \"#lucky it happened at low traffic\"`",
+        ),
+    ] {
+        let _ = writeln!(out, "## {heading}\n");
+        let notes: Vec<_> = tags.iter().flat_map(|t| tagged(t)).collect();
+        if notes.is_empty() {
+            let _ = writeln!(out, "- _nothing recorded: {how}_");
+        }
+        for n in notes {
+            let worse = if n.tags.iter().any(|t| t == "made_worse") {
+                " _(made it worse)_"
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "- {}{worse} ({})", esc(&n.text), esc(&n.actor));
+        }
+        out.push('\n');
+    }
+}
+
+/// `## Review`: the review meeting and the approvals, from notes tagged
+/// `#review` and `#approved`.
+fn review(out: &mut String, inc: &Incident) {
+    let _ = writeln!(out, "\n## Review\n");
+    let mut any = false;
+    for (tag, what) in [("review", "Review"), ("approved", "Approved")] {
+        for n in inc.notes.iter().filter(|n| n.tags.iter().any(|t| t == tag)) {
+            any = true;
+            let _ = writeln!(
+                out,
+                "- **{what}:** {} ({}, {})",
+                esc(&n.text),
+                esc(&n.actor),
+                format_ts(n.at)
+            );
+        }
+    }
+    if !any {
+        let _ = writeln!(
+            out,
+            "- _no review recorded: `ic event -k note \"#review Tue 14:00, owner @ann\"`, then `\"#approved\"` by each approver_"
+        );
+    }
+}
+
+/// The texts of the notes tagged `tag`.
+fn tagged_texts<'a>(inc: &'a Incident, tag: &str) -> Vec<&'a str> {
+    inc.notes
+        .iter()
+        .filter(|n| n.tags.iter().any(|t| t == tag))
+        .map(|n| n.text.as_str())
+        .collect()
 }
 
 /// `## Root cause`: technical and process, or placeholders for the review.
@@ -636,6 +873,14 @@ pub fn json(events: &[Event]) -> Value {
         "went_well": inc.notes.iter().filter(|n| n.tags.iter().any(|t| t == "went_well")).map(|n| &n.text).collect::<Vec<_>>(),
         "went_poorly": inc.notes.iter().filter(|n| n.tags.iter().any(|t| t == "went_poorly")).map(|n| &n.text).collect::<Vec<_>>(),
         "root_cause": inc.root_cause.as_ref().map(|(t, p)| json!({"technical": t, "process": p})),
+        "responders": responders(&inc, events).into_iter().map(|(p, roles, at)| json!({"person": p, "roles": roles, "joined": format_ts(at)})).collect::<Vec<_>>(),
+        "first_status_update": inc.comms.iter().map(|c| c.at).min().map(format_ts),
+        "trigger": tagged_texts(&inc, "trigger"),
+        "contributing_factors": tagged_texts(&inc, "contributing_factor"),
+        "made_worse": tagged_texts(&inc, "made_worse"),
+        "lucky": tagged_texts(&inc, "lucky"),
+        "review": tagged_texts(&inc, "review"),
+        "approvals": inc.notes.iter().filter(|n| n.tags.iter().any(|t| t == "approved")).map(|n| json!({"by": n.actor, "at": format_ts(n.at), "text": n.text})).collect::<Vec<_>>(),
         "action_items": inc.action_items,
         "timeline": events.iter().map(|e| json!({"seq": e.seq, "ts": format_ts(e.ts), "kind": e.kind, "actor": e.actor, "msg": e.msg})).collect::<Vec<_>>(),
         "problems": inc.problems.iter().map(|(s, w)| json!({"seq": s, "problem": w})).collect::<Vec<_>>(),
