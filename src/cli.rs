@@ -197,11 +197,12 @@ pub struct PostmortemArgs {
     /// The timeline file; default: the newest in the timeline dir.
     #[arg(value_name = "TIMELINE")]
     pub timeline: Option<PathBuf>,
-    /// Write to this file (mode 0600) instead of stdout.
+    /// Write to this file (mode 0600) instead of stdout; Markdown gets its SVG
+    /// charts in FILE's `<name>.assets/` beside it.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// md (default) or json.
-    #[arg(long, default_value = "md", value_parser = ["md", "json"])]
+    /// md (default), json, or html (one self-contained page, charts inline).
+    #[arg(long, default_value = "md", value_parser = ["md", "json", "html"])]
     pub format: String,
     /// Where timelines live (default: the config's `timeline_dir`, else the platform data dir).
     #[arg(long, value_name = "DIR")]

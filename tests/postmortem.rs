@@ -138,6 +138,35 @@ fn hostile_text_in_any_field_renders_as_text_not_markup() {
         }
         // The text itself is there, for people to read.
         assert!(md.contains("fix "), "{md}");
+        // The HTML page, a chart's title and markers included, holds no markup of theirs.
+        let mut charted = events.clone();
+        charted.push(
+            Draft::new(
+                incident_commander::core::event::Kind::MetricSnapshot,
+                "ic",
+                "snapshot",
+                serde_json::json!({"targets": [{"target": format!("t{bad}"), "rps": 2.0, "error_ratio": 0.5, "p95_ms": 40.0}]}),
+            )
+            .into_event(99, t0 + chrono::Duration::seconds(60)),
+        );
+        let html = incident_commander::core::postmortem::html(&charted);
+        assert_eq!(html.matches("<svg").count(), 3, "case {i}");
+        // Every tag in the page is ours: theirs are text (`&lt;…`), so no tag
+        // carries a script, a handler, an image or a link out.
+        for tag in html
+            .split('<')
+            .skip(1)
+            .filter_map(|t| t.split_once('>').map(|(tag, _)| tag))
+        {
+            let name = tag.split_whitespace().next().unwrap_or("");
+            assert!(
+                !["script", "img", "a", "iframe", "object", "link"].contains(&name)
+                    && !tag.contains("onerror")
+                    && !tag.contains("javascript:")
+                    && !tag.contains("http://evil"),
+                "case {i} `{bad}`: the tag <{tag}> in\n{html}"
+            );
+        }
     }
 }
 
@@ -162,4 +191,52 @@ fn a_field_with_nothing_recorded_says_so_and_how_to_record_it() {
     // Nothing is invented: no dead ends, no facts without times.
     assert!(!md.contains("## Dead ends"), "{md}");
     assert!(!md.contains("- detected "), "{md}");
+}
+
+#[test]
+fn html_matches_the_golden_file_and_holds_its_charts_inline() {
+    let html = render("html");
+    golden("incident.postmortem.html", &html);
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert_eq!(html.matches("<svg").count(), 3, "error rate, p95, traffic");
+    assert!(!html.contains("<img"), "every chart is inline");
+    // Self-contained: nothing is fetched.
+    for fetch in [
+        "src=\"http",
+        "href=\"http",
+        "<script",
+        "<link",
+        "@import",
+        "url(",
+    ] {
+        assert!(!html.contains(fetch), "{fetch} in the page");
+    }
+}
+
+#[test]
+fn markdown_written_to_a_file_gets_its_charts_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("pm.md");
+    let o = Command::new(env!("CARGO_BIN_EXE_ic"))
+        .env("IC_LOG", "off")
+        .args(["postmortem", "-o"])
+        .arg(&out)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/incident.jsonl"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let md = std::fs::read_to_string(&out).unwrap();
+    let refs: Vec<&str> = md
+        .lines()
+        .filter_map(|l| l.strip_prefix("![")?.split_once("](")?.1.strip_suffix(')'))
+        .collect();
+    assert_eq!(refs.len(), 3, "{md}");
+    for r in refs {
+        assert!(r.starts_with("pm.assets/") && r.ends_with(".svg"), "{r}");
+        let svg = std::fs::read_to_string(dir.path().join(r)).unwrap();
+        assert!(
+            svg.starts_with("<svg xmlns=") && svg.ends_with("</svg>"),
+            "{r}"
+        );
+    }
 }

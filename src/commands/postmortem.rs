@@ -1,6 +1,7 @@
-//! `ic postmortem`: renders an incident timeline as a Markdown (or JSON)
-//! postmortem, to stdout or a private (0600) file written atomically (a
-//! failed write leaves no partial file).
+//! `ic postmortem`: renders an incident timeline as a Markdown, JSON or
+//! self-contained HTML postmortem, to stdout or a private (0600) file written
+//! atomically (a failed write leaves no partial file); Markdown written to
+//! `pm.md` gets its SVG charts in `pm.assets/`.
 
 use super::{EXIT_OK, UsageError, timeline_dir};
 use crate::cli::PostmortemArgs;
@@ -33,12 +34,24 @@ pub(super) fn run(args: &PostmortemArgs, config: Option<&Path>) -> anyhow::Resul
             text::escape(&p.message)
         );
     }
-    let text = if args.format == "json" {
-        let mut v = postmortem::json(&replay.events);
-        v["source"] = serde_json::json!(path.display().to_string());
-        format!("{v}\n")
-    } else {
-        postmortem::markdown(&replay.events)
+    // Markdown written to a file references its charts in `<name>.assets/`.
+    let assets = match (&args.output, args.format.as_str()) {
+        (Some(out), "md") => Some(assets_dir(out)?),
+        _ => None,
+    };
+    let text = match args.format.as_str() {
+        "json" => {
+            let mut v = postmortem::json(&replay.events);
+            v["source"] = serde_json::json!(path.display().to_string());
+            format!("{v}\n")
+        }
+        "html" => postmortem::html(&replay.events),
+        _ => match &assets {
+            Some((_, name)) => {
+                postmortem::markdown_with(&replay.events, postmortem::ChartRefs::Files(name))
+            }
+            None => postmortem::markdown(&replay.events),
+        },
     };
     // The renderer escapes what it takes from the timeline; this pass makes
     // sure no control character or bidi override reaches the file either (a
@@ -50,6 +63,9 @@ pub(super) fn run(args: &PostmortemArgs, config: Option<&Path>) -> anyhow::Resul
     match &args.output {
         None => super::print_lines(text.trim_end()),
         Some(out) => {
+            if let Some((dir, _)) = &assets {
+                write_charts(dir, &postmortem::charts(&replay.events))?;
+            }
             crate::paths::write_private(out, text.as_bytes()).map_err(|e| {
                 anyhow::anyhow!("{}: cannot write the postmortem: {e}", out.display())
             })?;
@@ -57,4 +73,38 @@ pub(super) fn run(args: &PostmortemArgs, config: Option<&Path>) -> anyhow::Resul
         }
     }
     Ok(EXIT_OK)
+}
+
+/// The charts' directory beside `out` (`pm.md` → `pm.assets`) and its name as
+/// the document refers to it.
+fn assets_dir(out: &Path) -> anyhow::Result<(std::path::PathBuf, String)> {
+    let stem = out
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            UsageError(format!(
+                "-o {}: give a file name, e.g. pm.md",
+                out.display()
+            ))
+        })?;
+    let name = format!("{stem}.assets");
+    Ok((out.with_file_name(&name), name))
+}
+
+/// Writes each chart as `<dir>/<name>.svg` (0600, atomically; the directory
+/// 0700), replacing what an earlier run wrote there.
+fn write_charts(dir: &Path, charts: &[postmortem::PostmortemChart]) -> anyhow::Result<()> {
+    if charts.is_empty() {
+        return Ok(());
+    }
+    crate::paths::ensure_private_dir(dir, false).map_err(|e| {
+        anyhow::anyhow!("{}: cannot make the charts' directory: {e}", dir.display())
+    })?;
+    for c in charts {
+        let file = dir.join(format!("{}.svg", c.name));
+        crate::paths::write_private(&file, c.chart.svg().as_bytes())
+            .map_err(|e| anyhow::anyhow!("{}: cannot write the chart: {e}", file.display()))?;
+    }
+    Ok(())
 }

@@ -234,6 +234,10 @@ pub struct SnapshotRow {
     pub error_ratio: Option<f64>,
     /// Failed requests since the previous snapshot.
     pub failed: Option<u64>,
+    /// Requests per second then.
+    pub rps: Option<f64>,
+    /// p95 latency then, milliseconds.
+    pub p95_ms: Option<f64>,
 }
 
 /// Time spans derived from the lifecycle.
@@ -756,6 +760,8 @@ impl Incident {
                 target: t.target,
                 error_ratio: t.error_ratio,
                 failed: t.failed,
+                rps: t.rps,
+                p95_ms: t.p95_ms,
             });
         }
     }

@@ -1,6 +1,7 @@
 //! The pure core: plain data and functions, no network, terminal, files or tokio.
 
 pub mod actions;
+pub mod chart;
 pub mod command;
 pub mod detect;
 pub mod event;

@@ -6,6 +6,7 @@
 //! control character, forged line or bidi override reaches the document.
 //! Pure: the same events always give the same document.
 
+use crate::core::chart::{Chart, Marker, Unit};
 use crate::core::event::{Event, Kind, Priority, Stage, format_ts};
 use crate::core::incident::{CommandRecord, HypothesisStatus, Impact, Incident, TargetImpact};
 use crate::core::text;
@@ -13,7 +14,7 @@ use chrono::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 /// `1h 02m 03s`, `4m 05s`, `12s`.
@@ -69,9 +70,25 @@ fn esc_code(s: &str) -> Cow<'_, str> {
     text::escape(s)
 }
 
+/// Where a Markdown postmortem finds its charts.
+#[derive(Debug, Clone, Copy)]
+pub enum ChartRefs<'a> {
+    /// Nowhere (stdout): a line says how to get them.
+    None,
+    /// SVG files in this directory, relative to the document (`pm.assets`).
+    Files(&'a str),
+    /// `chart:N` references that [`html`] replaces with the SVG itself.
+    Inline,
+}
+
 /// Renders the postmortem as Markdown: one section after another, each
 /// written by its own function below.
 pub fn markdown(events: &[Event]) -> String {
+    markdown_with(events, ChartRefs::None)
+}
+
+/// [`markdown`] with its charts referenced as `refs` says.
+pub fn markdown_with(events: &[Event], refs: ChartRefs<'_>) -> String {
     let inc = Incident::fold(events);
     let impact = inc.impact();
     let mut out = String::new();
@@ -80,6 +97,7 @@ pub fn markdown(events: &[Event]) -> String {
     responders_section(&mut out, &inc, events);
     impact_summary(&mut out, &inc, &impact);
     impact_by_target(&mut out, &impact.targets);
+    charts_section(&mut out, &charts_of(&inc), refs);
     lifecycle(&mut out, &inc);
     halving(&mut out, &inc);
     signals(&mut out, &inc);
@@ -141,6 +159,205 @@ fn summary(out: &mut String, inc: &Incident) {
     }
     out.push('\n');
 }
+
+/// One chart of the postmortem and the file name it is saved under.
+#[derive(Debug, Clone)]
+pub struct PostmortemChart {
+    /// `shop-api-payments-error-rate` (unique within the postmortem).
+    pub name: String,
+    /// The chart.
+    pub chart: Chart,
+}
+
+/// The postmortem's charts: for each affected target (else each target in
+/// the metric snapshots) with snapshots, its error rate, p95 latency and
+/// traffic over the incident — from two minutes before the impact started to
+/// a minute after it was resolved — with the lifecycle and the changes marked.
+pub fn charts(events: &[Event]) -> Vec<PostmortemChart> {
+    charts_of(&Incident::fold(events))
+}
+
+fn charts_of(inc: &Incident) -> Vec<PostmortemChart> {
+    let affected = inc.impact().affected;
+    let mut targets: Vec<&str> = inc
+        .snapshots
+        .iter()
+        .map(|r| r.target.as_str())
+        .filter(|t| affected.is_empty() || affected.contains(*t))
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
+    let stages = [
+        (Stage::ImpactStarted, "impact started"),
+        (Stage::Detected, "detected"),
+        (Stage::Acknowledged, "acknowledged"),
+        (Stage::Mitigated, "mitigated"),
+        (Stage::ImpactEnded, "impact ended"),
+        (Stage::Resolved, "resolved"),
+    ];
+    let mut markers: Vec<Marker> = stages
+        .iter()
+        .filter_map(|(s, label)| {
+            inc.stage(*s).map(|at| Marker {
+                at,
+                label: label.to_string(),
+                change: false,
+            })
+        })
+        .collect();
+    markers.extend(inc.changes.iter().map(|c| Marker {
+        at: c.at,
+        label: text::ellipsis(&c.text, 40),
+        change: true,
+    }));
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    let mut out = Vec::new();
+    for target in targets {
+        let rows: Vec<_> = inc
+            .snapshots
+            .iter()
+            .filter(|r| r.target == target)
+            .collect();
+        let first = rows.iter().map(|r| r.at).min();
+        let last = rows.iter().map(|r| r.at).max();
+        let (Some(first), Some(last)) = (first, last) else {
+            continue;
+        };
+        let start = inc
+            .stage(Stage::ImpactStarted)
+            .map_or(first, |s| s.min(first));
+        let end = inc.stage(Stage::Resolved).map_or(last, |r| r.max(last));
+        let from = start - Duration::minutes(2);
+        let to = end + Duration::minutes(1);
+        let series: [(&str, Unit, Pick); 3] = [
+            ("error rate", Unit::Percent, |r| r.error_ratio),
+            ("p95 latency", Unit::Millis, |r| r.p95_ms),
+            ("traffic", Unit::PerSecond, |r| r.rps),
+        ];
+        for (what, unit, pick) in series {
+            let points: Vec<_> = rows
+                .iter()
+                .filter_map(|r| pick(r).map(|v| (r.at, v)))
+                .collect();
+            if points.is_empty() {
+                continue;
+            }
+            let mut name = format!("{}-{}", slug(target), slug(what));
+            let mut n = 2;
+            while !names.insert(name.clone()) {
+                name = format!("{}-{}-{n}", slug(target), slug(what));
+                n += 1;
+            }
+            out.push(PostmortemChart {
+                name,
+                chart: Chart {
+                    title: format!("{target}: {what}"),
+                    unit,
+                    points,
+                    markers: markers.clone(),
+                    from,
+                    to,
+                },
+            });
+        }
+    }
+    out
+}
+
+/// Which figure of a snapshot row a chart shows.
+type Pick = fn(&crate::core::incident::SnapshotRow) -> Option<f64>;
+
+/// `shop /api/payments` → `shop-api-payments`: lower-case letters, digits, dashes.
+fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    let out = out
+        .trim_end_matches('-')
+        .chars()
+        .take(60)
+        .collect::<String>();
+    if out.is_empty() { "target".into() } else { out }
+}
+
+/// `## Charts`: the images, or how to get them.
+fn charts_section(out: &mut String, charts: &[PostmortemChart], refs: ChartRefs<'_>) {
+    let _ = writeln!(out, "## Charts\n");
+    if charts.is_empty() {
+        let _ = writeln!(
+            out,
+            "_No metric snapshots in the timeline to chart (`ic watch` and the view write one a minute while an incident is open)._\n"
+        );
+        return;
+    }
+    match refs {
+        ChartRefs::None => {
+            let _ = writeln!(
+                out,
+                "_{} charts (error rate, p95 latency and traffic of each affected target): `ic postmortem -o FILE` writes them beside the document, `--format html` puts them in it._\n",
+                charts.len()
+            );
+        }
+        ChartRefs::Files(dir) => {
+            for c in charts {
+                let _ = writeln!(out, "![{}]({dir}/{}.svg)\n", cell(&c.chart.title), c.name);
+            }
+        }
+        ChartRefs::Inline => {
+            for (i, c) in charts.iter().enumerate() {
+                let _ = writeln!(out, "![{}](chart:{i})\n", cell(&c.chart.title));
+            }
+        }
+    }
+}
+
+/// The postmortem as one self-contained HTML page: the Markdown rendered
+/// (CommonMark with tables), its charts inline as SVG, a stylesheet that
+/// prints well, nothing fetched from anywhere.
+pub fn html(events: &[Event]) -> String {
+    let inc = Incident::fold(events);
+    let md = markdown_with(events, ChartRefs::Inline);
+    let parser = pulldown_cmark::Parser::new_ext(&md, pulldown_cmark::Options::ENABLE_TABLES);
+    let mut body = String::new();
+    pulldown_cmark::html::push_html(&mut body, parser);
+    for (i, c) in charts_of(&inc).iter().enumerate() {
+        let tag = format!("<img src=\"chart:{i}\"");
+        if let Some(start) = body.find(&tag)
+            && let Some(len) = body[start..].find("/>")
+        {
+            let figure = format!("<figure class=\"chart\">{}</figure>", c.chart.svg());
+            body.replace_range(start..start + len + 2, &figure);
+        }
+    }
+    let title = if inc.title.is_empty() {
+        "Untitled incident"
+    } else {
+        &inc.title
+    };
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Postmortem: {}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n<main>\n{body}</main>\n</body>\n</html>\n",
+        crate::core::chart::xml(title)
+    )
+}
+
+/// The page's stylesheet: readable on screen, tables and charts kept whole in print.
+const STYLE: &str = "body { font-family: system-ui, sans-serif; color: #222; background: #fff; margin: 0; }
+main { max-width: 60rem; margin: 0 auto; padding: 1.5rem; line-height: 1.45; }
+h1 { font-size: 1.7rem; border-bottom: 2px solid #c0392b; padding-bottom: .3rem; }
+h2 { font-size: 1.25rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: .6rem 0; font-size: .92rem; }
+th, td { border: 1px solid #ccc; padding: .25rem .5rem; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+code { background: #f3f3f3; padding: 0 .2rem; }
+figure.chart { margin: .8rem 0; }
+figure.chart svg { max-width: 100%; height: auto; border: 1px solid #eee; }
+@media print { main { max-width: none; padding: 0; } h2 { break-after: avoid; } table, figure.chart { break-inside: avoid; } }
+";
 
 /// Everyone who wrote to the timeline (not `ic`), with their roles and when
 /// each first did: (person, roles, joined).
