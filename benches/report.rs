@@ -103,7 +103,7 @@ fn main() {
             .into_iter()
             .filter_map(|(p, f)| Some((p, f.ok()?)))
             .collect();
-        let r = report::build(&incidents, None, today);
+        let r = report::build(&incidents, None, today, false);
         let md = report::markdown(&r);
         let took = start.elapsed().as_secs_f64();
         assert_eq!(r.incidents, INCIDENTS);

@@ -33,6 +33,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the embedded demo shop API with scripted faults (no setup needed).
     Demo(DemoArgs),
+    /// A drill: `ic demo` as an exercise — the incident is marked a drill and,
+    /// once resolved, scored (time to acknowledge, severity, first update,
+    /// mitigation; steps skipped, dead ends, cadence, playbook and cause).
+    Drill(DemoArgs),
     /// Probe every endpoint once, in parallel, and report; exit 1 if any is not ok.
     Check(CheckArgs),
     /// Probe continuously without the full-screen view, for servers, CI and scripts.
@@ -221,6 +225,9 @@ pub struct ReportArgs {
     /// Write to this file (mode 0600) instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// The drills alone (`ic drill`), each with its scorecard; without it drills are left out.
+    #[arg(long)]
+    pub drills: bool,
     /// Where timelines live (default: the config's `timeline_dir`, else the platform data dir).
     #[arg(long, visible_alias = "dir", value_name = "DIR")]
     pub timeline_dir: Option<PathBuf>,

@@ -33,6 +33,8 @@ fn a_demo_incident_worked_end_to_end_in_tmux() {
         t.contains(" Help ") && t.contains("next phase")
     });
     s.keys(&["Escape"]);
+    // Closed before the next key (Escape and a letter at once read as Alt+letter).
+    s.wait("help closed", 5, |t| !t.contains(" Help "));
     s.keys(&["n"]);
     s.type_text("pool waits at 100%");
     s.keys(&["Enter"]);

@@ -184,6 +184,11 @@ fn the_generic_triage_list_scrolls_to_its_eleventh_step_which_ticks_at_80x24() {
     let s = Session::start("scroll", 80, 24, &shell);
     s.wait("the incident", 30, |t| t.contains("Triage summary at"));
     s.keys(&["Escape"]);
+    // Closed before the next key: an arrow's escape sequence sent right behind
+    // a lone Escape can be read as Escape, `[`, `C` — and `C` closes.
+    s.wait("the summary closed", 5, |t| {
+        !t.contains("u sends it as a status update")
+    });
     s.keys(&["Right"]);
     let top = s.wait("the triage tab, more below", 5, |t| {
         t.contains("What is affected") && t.contains("more ↓")

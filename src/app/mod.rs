@@ -338,6 +338,8 @@ pub struct State {
     pub unsaved: usize,
     /// Open action items past their due date in the timeline dir's incidents, for the header.
     pub overdue_actions: usize,
+    /// Set in a drill (`ic drill`): the incident it opens is marked so, with these answers.
+    pub drill: Option<crate::core::payload::Drill>,
     /// When the last metric snapshot was taken.
     pub last_snapshot: Option<DateTime<Utc>>,
     /// Signals (detector, target) the open incident recorded as firing before this
@@ -419,6 +421,7 @@ impl State {
             timeline_dir,
             unsaved: 0,
             overdue_actions: 0,
+            drill: None,
             last_snapshot: None,
             resumed: std::collections::BTreeSet::new(),
             aliases: Vec::new(),
@@ -732,6 +735,9 @@ fn on_command_done(state: &mut State, done: CommandDone, fx: &mut Vec<Effect>) {
 fn on_appended(state: &mut State, e: Event, fx: &mut Vec<Effect>) {
     let ts = e.ts;
     let ours_resolved = e.kind == Kind::SignalResolved && e.actor == "ic";
+    let resolution = e.kind == Kind::Lifecycle
+        && matches!(e.payload(), Ok(crate::core::payload::Payload::Lifecycle(l))
+            if l.stage == Some(crate::core::event::Stage::Resolved));
     if e.kind == Kind::IncidentOpened {
         state.silence_marks.clear();
     }
@@ -761,6 +767,16 @@ fn on_appended(state: &mut State, e: Event, fx: &mut Vec<Effect>) {
         // A snapshot dated far ahead (another clock, a hand edit) must not stop ours.
         Kind::MetricSnapshot if ts <= state.now + chrono::Duration::hours(1) => {
             state.last_snapshot = Some(state.last_snapshot.map_or(ts, |t| t.max(ts)));
+        }
+        // A drill resolved: its scorecard, at once (saved beside the timeline on quit).
+        Kind::Lifecycle if resolution && view.state.drill.is_some() => {
+            let cadence = crate::core::drill::cadence(&view.state, &state.playbooks);
+            if let Some(card) = crate::core::drill::score(&view.state, cadence) {
+                let said = crate::core::drill::summary(&card);
+                state.say(format!(
+                    "drill scorecard: {said} (saved beside the timeline on quit)"
+                ));
+            }
         }
         _ => {}
     }

@@ -18,27 +18,78 @@ use std::path::{Path, PathBuf};
 
 const ROUTES_LINE: &str = "routes: /api/payments /api/orders /api/search?q= /api/users/{id} /healthz  metrics: /metrics  faults: /_demo/fault  (Ctrl-C stops)";
 
-/// `ic demo`; `theme` is a `--theme` given before the subcommand (`ic --theme mono demo`).
-pub(super) async fn run(args: DemoArgs, theme: Option<ThemeName>) -> anyhow::Result<u8> {
+/// `ic demo` (or, with `drill`, `ic drill`); `theme` is a `--theme` given
+/// before the subcommand (`ic --theme mono demo`).
+pub(super) async fn run(
+    args: DemoArgs,
+    theme: Option<ThemeName>,
+    drill: bool,
+) -> anyhow::Result<u8> {
     let scenario = demo::load_scenario(&args.scenario)?;
     if args.serve {
+        if drill {
+            return Err(super::UsageError(
+                "--serve runs only the API: a drill needs the view (`ic drill`) or `--headless`"
+                    .into(),
+            )
+            .into());
+        }
         return serve(args, scenario).await;
     }
     let interactive = !args.headless
         && !args.json
         && args.duration.is_none()
         && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let answers = drill.then(|| crate::core::payload::Drill {
+        scenario: scenario.name.clone(),
+        playbook: scenario.drill.as_ref().and_then(|d| d.playbook.clone()),
+        cause: scenario.drill.as_ref().and_then(|d| d.cause.clone()),
+    });
     let server = start(scenario, &args).await?;
+    let mut dir = None;
     let code = match setup(&server.url(), args.timeline_dir.as_deref()) {
         Err(e) => Err(e),
-        Ok(s) if interactive => {
-            let theme = Theme::from_env(args.theme.or(theme));
-            super::view::run(s, super::view::ViewOptions { theme, demo: true }).await
+        Ok(mut s) => {
+            s.drill = answers;
+            dir = Some((s.dir.clone(), s.playbooks.clone()));
+            if interactive {
+                let theme = Theme::from_env(args.theme.or(theme));
+                super::view::run(s, super::view::ViewOptions { theme, demo: true }).await
+            } else {
+                headless(&args, &server, s).await
+            }
         }
-        Ok(s) => headless(&args, &server, s).await,
     };
     server.shutdown().await;
+    if drill && let Some((dir, playbooks)) = dir {
+        debrief(&dir, &playbooks);
+    }
     code
+}
+
+/// After a drill: the scorecard of its newest drill incident, printed and
+/// written beside its timeline (`<timeline>.scorecard.md`, 0600).
+fn debrief(dir: &Path, playbooks: &[crate::core::playbook::Playbook]) {
+    let newest = crate::journal::incidents(dir)
+        .into_iter()
+        .filter_map(|(p, f)| Some((p, f.ok()?)))
+        .filter(|(_, inc)| inc.drill.is_some())
+        .max_by_key(|(_, inc)| inc.opened);
+    let Some((path, inc)) = newest else {
+        eprintln!("no drill incident opened: nothing to score");
+        return;
+    };
+    let cadence = crate::core::drill::cadence(&inc, playbooks);
+    let Some(card) = crate::core::drill::score(&inc, cadence) else {
+        return;
+    };
+    let text = crate::core::drill::markdown(&card);
+    print!("{text}");
+    let out = path.with_extension("scorecard.md");
+    match crate::paths::write_private(&out, text.as_bytes()) {
+        Ok(()) => eprintln!("scorecard written to {}", out.display()),
+        Err(e) => eprintln!("{}: cannot write the scorecard: {e}", out.display()),
+    }
 }
 
 async fn start(scenario: Scenario, args: &DemoArgs) -> anyhow::Result<DemoServer> {

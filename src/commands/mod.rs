@@ -69,7 +69,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         .into());
     }
     match command {
-        Command::Demo(args) => demo::run(args, cli.theme).await,
+        Command::Demo(args) => demo::run(args, cli.theme, false).await,
+        Command::Drill(args) => demo::run(args, cli.theme, true).await,
         Command::Lint(args) => lint::run(args, cli.config.as_deref()),
         Command::Init(args) => init::run(&args),
         Command::Completions(args) => {

@@ -17,7 +17,12 @@ pub(super) fn run(args: &ReportArgs, config: Option<&Path>) -> anyhow::Result<u8
         None => None,
     };
     let incidents = super::actions::read_all(&dir);
-    let report = crate::core::report::build(&incidents, since, crate::clock::local_date(now));
+    let report = crate::core::report::build(
+        &incidents,
+        since,
+        crate::clock::local_date(now),
+        args.drills,
+    );
     let text = match args.format.as_str() {
         "json" => format!("{}\n", serde_json::to_string_pretty(&report)?),
         _ => crate::core::report::markdown(&report),

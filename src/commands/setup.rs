@@ -23,6 +23,8 @@ pub(super) struct Setup {
     pub dir: PathBuf,
     /// Extra environment for confirmed playbook commands.
     pub env: Vec<(String, String)>,
+    /// Set for a drill: its incidents are marked so.
+    pub drill: Option<crate::core::payload::Drill>,
 }
 
 /// A front end's engine, ready to run: the starting state, the sources to
@@ -55,12 +57,14 @@ impl Setup {
             playbooks,
             dir,
             env,
+            drill: None,
         })
     }
 
     /// The engine's starting state and feeds (built once, for every front end).
     pub fn engine(self) -> Engine {
-        let state = state_for(&self.sources, self.playbooks, self.dir);
+        let mut state = state_for(&self.sources, self.playbooks, self.dir);
+        state.drill = self.drill;
         let Sources {
             config,
             probes,

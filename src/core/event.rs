@@ -558,6 +558,21 @@ impl Draft {
             &payload::Opened {
                 title: title.to_string(),
                 service: service.to_string(),
+                drill: None,
+            },
+        )
+    }
+
+    /// A drill's incident opened (`ic drill`), carrying what it should find.
+    pub fn opened_drill(actor: &str, title: &str, service: &str, drill: &payload::Drill) -> Draft {
+        Draft::typed(
+            Kind::IncidentOpened,
+            actor,
+            format!("drill opened: {title}"),
+            &payload::Opened {
+                title: title.to_string(),
+                service: service.to_string(),
+                drill: Some(drill.clone()),
             },
         )
     }

@@ -304,6 +304,8 @@ pub struct Impact {
 pub struct Incident {
     /// Title.
     pub title: String,
+    /// Set when it is a drill, with what the drill expects found.
+    pub drill: Option<payload::Drill>,
     /// Service.
     pub service: String,
     /// When the incident was opened.
@@ -474,6 +476,7 @@ impl Incident {
             self.opened = Some(e.ts);
             self.title = p.title;
             self.service = p.service;
+            self.drill = p.drill;
             self.phase.get_or_insert(Phase::Detect);
         }
     }

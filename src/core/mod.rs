@@ -4,6 +4,7 @@ pub mod actions;
 pub mod chart;
 pub mod command;
 pub mod detect;
+pub mod drill;
 pub mod event;
 pub mod exposition;
 pub mod grammar;

@@ -26,6 +26,14 @@ mod lenient {
         Ok(opt_text(d)?.unwrap_or_default())
     }
 
+    /// A drill's object, or `None` (anything but an object).
+    pub fn drill<'de, D: Deserializer<'de>>(d: D) -> Result<Option<super::Drill>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            v @ Value::Object(_) => serde_json::from_value(v).ok(),
+            _ => None,
+        })
+    }
+
     /// A string, or `None`.
     pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         Ok(match Value::deserialize(d)? {
@@ -145,6 +153,27 @@ pub struct Opened {
     /// Service.
     #[serde(deserialize_with = "lenient::text")]
     pub service: String,
+    /// Set when the incident is a drill (`ic drill`), with its expected answers.
+    #[serde(
+        deserialize_with = "lenient::drill",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub drill: Option<Drill>,
+}
+
+/// A drill: the scenario rehearsed and what a team should find.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Drill {
+    /// The scenario's name.
+    #[serde(deserialize_with = "lenient::text")]
+    pub scenario: String,
+    /// The playbook that fits it.
+    #[serde(deserialize_with = "lenient::opt_text")]
+    pub playbook: Option<String>,
+    /// Words the confirmed hypothesis should hold (the cause).
+    #[serde(deserialize_with = "lenient::opt_text")]
+    pub cause: Option<String>,
 }
 
 /// `incident_closed` (the fold reads none of it).
@@ -828,6 +857,11 @@ mod tests {
                 Payload::Opened(Opened {
                     title: "Payments 5xx".into(),
                     service: "shop".into(),
+                    drill: Some(Drill {
+                        scenario: "payments-pool-exhaustion".into(),
+                        playbook: Some("db-pool".into()),
+                        cause: None,
+                    }),
                 }),
             ),
             (

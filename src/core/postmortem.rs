@@ -112,6 +112,7 @@ pub fn markdown_with(events: &[Event], refs: ChartRefs<'_>) -> String {
     root_cause(&mut out, &inc);
     action_items(&mut out, &inc);
     review(&mut out, &inc);
+    drill_scorecard(&mut out, &inc);
     notes_on_the_record(&mut out, &inc);
     out
 }
@@ -937,6 +938,15 @@ fn tagged_texts<'a>(inc: &'a Incident, tag: &str) -> Vec<&'a str> {
         .filter(|n| n.tags.iter().any(|t| t == tag))
         .map(|n| n.text.as_str())
         .collect()
+}
+
+/// `## Drill scorecard` for a drill (the bundled playbooks give the cadence).
+fn drill_scorecard(out: &mut String, inc: &Incident) {
+    let cadence = crate::core::drill::cadence(inc, &crate::core::playbook::bundled());
+    if let Some(card) = crate::core::drill::score(inc, cadence) {
+        out.push('\n');
+        out.push_str(&crate::core::drill::markdown(&card));
+    }
 }
 
 /// `## Root cause`: technical and process, or placeholders for the review.

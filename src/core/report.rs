@@ -155,6 +155,8 @@ pub struct Report {
     pub response: ResponseSignals,
     /// Action items of the counted incidents.
     pub actions: ActionSummary,
+    /// With `drills`: each drill's scorecard, oldest first (empty otherwise).
+    pub drills: Vec<crate::core::drill::Scorecard>,
 }
 
 /// The failure class of an incident: the detector of its first signal.
@@ -176,16 +178,19 @@ fn primary_target(inc: &Incident) -> Option<&str> {
 }
 
 /// The report over `incidents` (timeline, its fold) opened at or after
-/// `since`, action items as of `today`. Incidents that never opened (no
+/// `since`, action items as of `today`: the real incidents, or with `drills`
+/// the drills alone, each with its scorecard. Incidents that never opened (no
 /// `incident_opened`) are left out.
 pub fn build(
     incidents: &[(PathBuf, Incident)],
     since: Option<DateTime<Utc>>,
     today: NaiveDate,
+    drills: bool,
 ) -> Report {
+    // Drills are reported apart: never in the real figures, alone with `drills`.
     let mut all: Vec<&(PathBuf, Incident)> = incidents
         .iter()
-        .filter(|(_, i)| i.opened.is_some())
+        .filter(|(_, i)| i.opened.is_some() && i.drill.is_some() == drills)
         .collect();
     all.sort_by_key(|(p, i)| (i.opened, p.clone()));
     // Recurrence looks back over every earlier incident, inside the window or not.
@@ -295,7 +300,15 @@ pub fn build(
             }
         }
     }
+    let bundled = crate::core::playbook::bundled();
+    let scorecards = counted
+        .iter()
+        .filter_map(|e| {
+            crate::core::drill::score(&e.1, crate::core::drill::cadence(&e.1, &bundled))
+        })
+        .collect();
     Report {
+        drills: scorecards,
         since,
         incidents: counted.len(),
         by_severity,
@@ -342,7 +355,12 @@ pub fn markdown(r: &Report) -> String {
         Some(s) => format!("since {}", s.format("%Y-%m-%d")),
         None => "all time".into(),
     };
-    let _ = writeln!(out, "# Incident report ({window})\n");
+    let what = if r.drills.is_empty() {
+        "Incident report"
+    } else {
+        "Drill report"
+    };
+    let _ = writeln!(out, "# {what} ({window})\n");
     let _ = writeln!(out, "{} incident(s).\n", r.incidents);
     let counts = |m: &BTreeMap<String, usize>| {
         m.iter()
@@ -461,6 +479,36 @@ pub fn markdown(r: &Report) -> String {
         let _ = writeln!(out, "| owner | open | overdue | done |\n|---|---|---|---|");
         for (owner, (open, overdue, done)) in &a.by_owner {
             let _ = writeln!(out, "| {} | {open} | {overdue} | {done} |", cell(owner));
+        }
+    }
+    if !r.drills.is_empty() {
+        let _ = writeln!(out, "\n## Drills, oldest first\n");
+        let _ = writeln!(
+            out,
+            "| opened | scenario | acknowledge | severity | first update | mitigation | skipped | dead ends | cadence | playbook | cause |\n|---|---|---|---|---|---|---|---|---|---|---|"
+        );
+        for d in &r.drills {
+            let yes = |v: Option<bool>| match v {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "—",
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                d.opened
+                    .map_or("—".into(), |o| o.format("%Y-%m-%d %H:%M").to_string()),
+                cell(&d.scenario),
+                secs(d.to_acknowledge_s.map(|s| s as f64)),
+                secs(d.to_severity_s.map(|s| s as f64)),
+                secs(d.to_first_update_s.map(|s| s as f64)),
+                secs(d.to_mitigation_s.map(|s| s as f64)),
+                d.steps_skipped,
+                d.dead_ends,
+                yes(d.on_cadence),
+                yes(d.playbook.as_ref().map(|p| p.1)),
+                yes(d.cause.as_ref().map(|c| c.1)),
+            );
         }
     }
     if !a.oldest_overdue.is_empty() {

@@ -83,6 +83,22 @@ pub struct Scenario {
     /// unreachable spells and restarts; default: `ic` sees every second's counts.
     #[serde(default)]
     pub scrape: Option<ScrapeModel>,
+    /// `ic drill`: what the team should find — the playbook that fits, and
+    /// words of the cause the confirmed hypothesis should hold.
+    #[serde(default)]
+    pub drill: Option<DrillAnswers>,
+}
+
+/// A scenario's expected answers for a drill (`drill:`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillAnswers {
+    /// The playbook that fits, e.g. `db-pool-exhaustion`.
+    #[serde(default)]
+    pub playbook: Option<String>,
+    /// Words of the cause, e.g. `pool`.
+    #[serde(default)]
+    pub cause: Option<String>,
 }
 
 /// How `ic` scrapes the simulated exporter (`scrape:`), and what goes wrong there.

@@ -864,7 +864,10 @@ impl Runtime {
                 if self.state.incident_open() || self.opening() {
                     return;
                 }
-                let mut draft = Draft::opened("ic", &title, &self.state.service);
+                let mut draft = match &self.state.drill {
+                    Some(d) => Draft::opened_drill("ic", &title, &self.state.service, d),
+                    None => Draft::opened("ic", &title, &self.state.service),
+                };
                 draft.at = Some(now);
                 self.open_incident(title, draft, now);
             }
