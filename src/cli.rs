@@ -219,8 +219,8 @@ pub struct ReportArgs {
     /// Only incidents opened since: a span back from now (90d, 2w) or a date (2026-09-01).
     #[arg(long, value_name = "SPAN|DATE")]
     pub since: Option<String>,
-    /// md (default) or json.
-    #[arg(long, default_value = "md", value_parser = ["md", "json"])]
+    /// md (default), json, or html (one self-contained page with the trend charts).
+    #[arg(long, default_value = "md", value_parser = ["md", "json", "html"])]
     pub format: String,
     /// Write to this file (mode 0600) instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]

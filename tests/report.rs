@@ -249,6 +249,31 @@ fn the_report_on_ten_known_incidents_gives_exactly_their_figures() {
 }
 
 #[test]
+fn the_html_report_holds_the_trend_of_mttd_and_mttr_per_month() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_ten(tmp.path());
+    let o = proc::ic()
+        .args(["report", "--format", "html", "--dir"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let html = String::from_utf8_lossy(&o.stdout);
+    assert!(html.contains("<title>Incident report</title>"), "{html}");
+    assert_eq!(html.matches("<svg").count(), 2, "MTTD and MTTR: {html}");
+    assert!(html.contains("MTTD per month (median)") && html.contains("MTTR per month (median)"));
+    // Two months: a point each (MTTD medians 35 s and 85 s), labelled by month.
+    let mttd = &html[html.find("MTTD per month").unwrap()..];
+    let mttd = &mttd[..mttd.find("</svg>").unwrap()];
+    assert_eq!(mttd.matches("<circle").count(), 2, "{mttd}");
+    assert!(mttd.contains(">2026-09</text>"), "{mttd}");
+    assert!(
+        !html.contains("<img") && !html.contains("<script"),
+        "{html}"
+    );
+}
+
+#[test]
 fn a_hostile_or_unreadable_timeline_costs_only_itself() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();

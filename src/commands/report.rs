@@ -25,6 +25,7 @@ pub(super) fn run(args: &ReportArgs, config: Option<&Path>) -> anyhow::Result<u8
     );
     let text = match args.format.as_str() {
         "json" => format!("{}\n", serde_json::to_string_pretty(&report)?),
+        "html" => crate::core::report::html(&report),
         _ => crate::core::report::markdown(&report),
     };
     match &args.output {

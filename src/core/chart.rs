@@ -17,6 +17,8 @@ pub enum Unit {
     Millis,
     /// Requests per second.
     PerSecond,
+    /// A duration in seconds.
+    Seconds,
 }
 
 impl Unit {
@@ -25,6 +27,9 @@ impl Unit {
             Unit::Percent => format!("{}%", trim(v * 100.0)),
             Unit::Millis => format!("{} ms", trim(v)),
             Unit::PerSecond => format!("{}/s", trim(v)),
+            Unit::Seconds if v >= 3600.0 => format!("{}h", trim(v / 3600.0)),
+            Unit::Seconds if v >= 60.0 => format!("{}m", trim(v / 60.0)),
+            Unit::Seconds => format!("{}s", trim(v)),
         }
     }
 }
@@ -65,6 +70,8 @@ pub struct Chart {
     pub from: DateTime<Utc>,
     /// Its end (after `from`).
     pub to: DateTime<Utc>,
+    /// How the time axis is labelled (`%H:%M`; `%Y-%m` for months).
+    pub time_format: &'static str,
 }
 
 const WIDTH: f64 = 720.0;
@@ -95,7 +102,7 @@ pub fn xml(s: &str) -> String {
 fn nice_top(max: f64, unit: Unit) -> f64 {
     let floor = match unit {
         Unit::Percent => 0.01,
-        Unit::Millis | Unit::PerSecond => 1.0,
+        Unit::Millis | Unit::PerSecond | Unit::Seconds => 1.0,
     };
     let max = max.max(floor);
     let magnitude = 10f64.powf(max.log10().floor());
@@ -167,7 +174,7 @@ impl Chart {
                 "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" fill=\"#555555\">{}</text>",
                 x(t),
                 HEIGHT - 12.0,
-                t.format("%H:%M")
+                t.format(self.time_format)
             );
         }
         // Markers, their labels staggered over four rows so neighbours do not
@@ -261,6 +268,7 @@ mod tests {
             ],
             from: t(0),
             to: t(240),
+            time_format: "%H:%M",
         };
         let svg = c.svg();
         assert!(

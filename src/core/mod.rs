@@ -10,6 +10,7 @@ pub mod exposition;
 pub mod grammar;
 pub mod incident;
 pub mod metrics;
+pub mod page;
 pub mod payload;
 pub mod playbook;
 pub mod postmortem;

@@ -258,6 +258,7 @@ fn charts_of(inc: &Incident) -> Vec<PostmortemChart> {
                     markers: markers.clone(),
                     from,
                     to,
+                    time_format: "%H:%M",
                 },
             });
         }
@@ -323,42 +324,14 @@ fn charts_section(out: &mut String, charts: &[PostmortemChart], refs: ChartRefs<
 pub fn html(events: &[Event]) -> String {
     let inc = Incident::fold(events);
     let md = markdown_with(events, ChartRefs::Inline);
-    let parser = pulldown_cmark::Parser::new_ext(&md, pulldown_cmark::Options::ENABLE_TABLES);
-    let mut body = String::new();
-    pulldown_cmark::html::push_html(&mut body, parser);
-    for (i, c) in charts_of(&inc).iter().enumerate() {
-        let tag = format!("<img src=\"chart:{i}\"");
-        if let Some(start) = body.find(&tag)
-            && let Some(len) = body[start..].find("/>")
-        {
-            let figure = format!("<figure class=\"chart\">{}</figure>", c.chart.svg());
-            body.replace_range(start..start + len + 2, &figure);
-        }
-    }
+    let charts: Vec<Chart> = charts_of(&inc).into_iter().map(|c| c.chart).collect();
     let title = if inc.title.is_empty() {
         "Untitled incident"
     } else {
         &inc.title
     };
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Postmortem: {}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n<main>\n{body}</main>\n</body>\n</html>\n",
-        crate::core::chart::xml(title)
-    )
+    crate::core::page::html(&format!("Postmortem: {title}"), &md, &charts)
 }
-
-/// The page's stylesheet: readable on screen, tables and charts kept whole in print.
-const STYLE: &str = "body { font-family: system-ui, sans-serif; color: #222; background: #fff; margin: 0; }
-main { max-width: 60rem; margin: 0 auto; padding: 1.5rem; line-height: 1.45; }
-h1 { font-size: 1.7rem; border-bottom: 2px solid #c0392b; padding-bottom: .3rem; }
-h2 { font-size: 1.25rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; margin: .6rem 0; font-size: .92rem; }
-th, td { border: 1px solid #ccc; padding: .25rem .5rem; text-align: left; vertical-align: top; }
-th { background: #f3f3f3; }
-code { background: #f3f3f3; padding: 0 .2rem; }
-figure.chart { margin: .8rem 0; }
-figure.chart svg { max-width: 100%; height: auto; border: 1px solid #eee; }
-@media print { main { max-width: none; padding: 0; } h2 { break-after: avoid; } table, figure.chart { break-inside: avoid; } }
-";
 
 /// Everyone who wrote to the timeline (not `ic`), with their roles and when
 /// each first did: (person, roles, joined).

@@ -348,6 +348,77 @@ fn cell(s: &str) -> String {
     escape(&s.replace('\n', " ")).replace('|', "\\|")
 }
 
+/// The report's trend charts: the median MTTD and MTTR of each month (a
+/// point at the month's first day), when two months or more have them.
+pub fn trend_charts(r: &Report) -> Vec<crate::core::chart::Chart> {
+    use crate::core::chart::{Chart, Unit};
+    let month_start = |m: &str| {
+        NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc())
+    };
+    let starts: Vec<DateTime<Utc>> = r
+        .months
+        .iter()
+        .filter_map(|m| month_start(&m.month))
+        .collect();
+    let (Some(first), Some(last)) = (starts.first(), starts.last()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (title, pick) in [
+        (
+            "MTTD per month (median)",
+            (|t: &Times| t.mttd.median_s) as fn(&Times) -> Option<f64>,
+        ),
+        ("MTTR per month (median)", |t: &Times| t.mttr.median_s),
+    ] {
+        let points: Vec<_> = r
+            .months
+            .iter()
+            .filter_map(|m| Some((month_start(&m.month)?, pick(&m.times)?)))
+            .collect();
+        if points.len() < 2 {
+            continue;
+        }
+        out.push(Chart {
+            title: title.into(),
+            unit: Unit::Seconds,
+            points,
+            markers: Vec::new(),
+            from: *first - Duration::days(15),
+            to: *last + Duration::days(15),
+            time_format: "%Y-%m",
+        });
+    }
+    out
+}
+
+/// The report as one self-contained HTML page, its trend charts inline.
+pub fn html(r: &Report) -> String {
+    let charts = trend_charts(r);
+    let mut md = markdown(r);
+    if !charts.is_empty() {
+        let refs: String = charts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("![{}](chart:{i})\n\n", c.title))
+            .collect();
+        // The trend right under the month table.
+        match md.find("\n## How the response went") {
+            Some(at) => md.insert_str(at, &format!("\n{refs}")),
+            None => md.push_str(&refs),
+        }
+    }
+    let title = if r.drills.is_empty() {
+        "Incident report"
+    } else {
+        "Drill report"
+    };
+    crate::core::page::html(title, &md, &charts)
+}
+
 /// The report as Markdown.
 pub fn markdown(r: &Report) -> String {
     let mut out = String::new();
