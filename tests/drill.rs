@@ -93,13 +93,19 @@ fn a_drill_run_by_hand_is_scored_shown_saved_and_reported_apart() {
         .collect();
     assert_eq!(saved.len(), 1, "{saved:?}");
     let card = std::fs::read_to_string(&saved[0]).unwrap();
-    assert!(card.contains("Scenario `pool-drill`."), "{card}");
+    assert!(card.contains("Scenario pool-drill."), "{card}");
     assert!(
         card.contains("| Cause found | yes (expected: pool) |"),
         "{card}"
     );
-    assert!(card.contains("| Playbook | "), "{card}");
-    assert!(card.contains("| Status updates | 1 sent"), "{card}");
+    assert!(
+        card.contains("| Playbook | right (expected demo-payments-pool) |"),
+        "{card}"
+    );
+    assert!(
+        card.contains("| Status updates | 1 sent, on cadence (every 30m 00s) |"),
+        "{card}"
+    );
 
     // The timeline says it is a drill; the report keeps it apart, with the same figures.
     let timeline = saved[0]
@@ -126,4 +132,17 @@ fn a_drill_run_by_hand_is_scored_shown_saved_and_reported_apart() {
         "{card}\n{d}"
     );
     assert!(d["to_severity_s"].as_i64().is_some_and(|s| s >= ack), "{d}");
+    assert_eq!(
+        (&d["on_cadence"], &d["cadence_s"]),
+        (&Value::from(true), &Value::from(1800)),
+        "{d}"
+    );
+    // The postmortem of the drill ends with the same scorecard.
+    let o = proc::ic().args(["postmortem", &timeline]).output().unwrap();
+    let pm = String::from_utf8_lossy(&o.stdout);
+    assert!(pm.contains("## Drill scorecard"), "{pm}");
+    assert!(
+        pm.contains("| Status updates | 1 sent, on cadence (every 30m 00s) |"),
+        "{pm}"
+    );
 }

@@ -283,7 +283,7 @@ fn a_hostile_or_unreadable_timeline_costs_only_itself() {
         dir,
         "evil.jsonl",
         T0,
-        "evil \u{1b}[2J | title\n# forged heading",
+        "evil \u{1b}[2J | <img src=x onerror=alert(1)> ![t](http://evil.example/p.png) title\n# forged heading",
         &[
             stage("impact_started", T0 + 100),
             stage("resolved", T0 + 50),
@@ -309,6 +309,25 @@ fn a_hostile_or_unreadable_timeline_costs_only_itself() {
     let md = String::from_utf8_lossy(&o.stdout);
     assert!(!md.contains('\u{1b}') && !md.contains('\u{202e}'), "{md:?}");
     assert!(!md.lines().any(|l| l.starts_with("# forged")), "{md}");
+    // The HTML page holds no tag of theirs.
+    let o = proc::ic()
+        .args(["report", "--format", "html", "--dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let html = String::from_utf8_lossy(&o.stdout);
+    assert!(html.contains("evil"), "{html}");
+    for tag in html
+        .split('<')
+        .skip(1)
+        .filter_map(|t| t.split_once('>').map(|(tag, _)| tag))
+    {
+        let name = tag.split_whitespace().next().unwrap_or("");
+        assert!(
+            !["script", "img", "a", "iframe"].contains(&name),
+            "<{tag}> in\n{html}"
+        );
+    }
     // A bad --since is a usage error naming the forms.
     let o = proc::ic()
         .args(["report", "--since", "last-week", "--dir"])

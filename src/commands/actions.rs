@@ -39,7 +39,7 @@ pub(super) fn run(args: &ActionsArgs, config: Option<&Path>) -> anyhow::Result<u
             dir.display()
         );
     } else {
-        print!("{}", actions::table(&rows));
+        super::print_lines(&actions::table(&rows));
         let overdue = actions::overdue(&rows);
         out!(
             "{} item(s), {overdue} overdue; close one with `ic event -k action-done ID \"what was done\"`",

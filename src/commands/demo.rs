@@ -45,6 +45,7 @@ pub(super) async fn run(
         playbook: scenario.drill.as_ref().and_then(|d| d.playbook.clone()),
         cause: scenario.drill.as_ref().and_then(|d| d.cause.clone()),
     });
+    let started = crate::clock::now();
     let server = start(scenario, &args).await?;
     let mut dir = None;
     let code = match setup(&server.url(), args.timeline_dir.as_deref()) {
@@ -62,21 +63,22 @@ pub(super) async fn run(
     };
     server.shutdown().await;
     if drill && let Some((dir, playbooks)) = dir {
-        debrief(&dir, &playbooks);
+        debrief(&dir, &playbooks, started);
     }
     code
 }
 
-/// After a drill: the scorecard of its newest drill incident, printed and
-/// written beside its timeline (`<timeline>.scorecard.md`, 0600).
-fn debrief(dir: &Path, playbooks: &[crate::core::playbook::Playbook]) {
-    let newest = crate::journal::incidents(dir)
+/// After a drill: the scorecard of the drill incident this run opened (at or
+/// after `started`), printed and written beside its timeline
+/// (`<timeline>.scorecard.md`, 0600).
+fn debrief(dir: &Path, playbooks: &[crate::core::playbook::Playbook], started: DateTime<Utc>) {
+    let ours = crate::journal::incidents(dir)
         .into_iter()
         .filter_map(|(p, f)| Some((p, f.ok()?)))
-        .filter(|(_, inc)| inc.drill.is_some())
-        .max_by_key(|(_, inc)| inc.opened);
-    let Some((path, inc)) = newest else {
-        eprintln!("no drill incident opened: nothing to score");
+        .filter(|(_, inc)| inc.drill.is_some() && inc.opened.is_some_and(|o| o >= started))
+        .min_by_key(|(_, inc)| inc.opened);
+    let Some((path, inc)) = ours else {
+        eprintln!("this drill opened no incident: nothing to score");
         return;
     };
     let cadence = crate::core::drill::cadence(&inc, playbooks);
@@ -84,7 +86,7 @@ fn debrief(dir: &Path, playbooks: &[crate::core::playbook::Playbook]) {
         return;
     };
     let text = crate::core::drill::markdown(&card);
-    print!("{text}");
+    super::print_lines(&text);
     let out = path.with_extension("scorecard.md");
     match crate::paths::write_private(&out, text.as_bytes()) {
         Ok(()) => eprintln!("scorecard written to {}", out.display()),
@@ -264,10 +266,7 @@ pub(super) fn setup(base: &str, timeline_dir: Option<&Path>) -> anyhow::Result<S
     let config =
         crate::config::Config::parse(Path::new("<demo>"), &text, |k| std::env::var(k).ok())?;
     let sources = super::check::sources_from(config)?;
-    let demo_playbook = crate::core::playbook::Playbook::parse(
-        Path::new("assets/demo-playbook.yaml"),
-        include_str!("../../assets/demo-playbook.yaml"),
-    )?;
+    let demo_playbook = crate::core::playbook::demo()?;
     let env = vec![("IC_DEMO_URL".to_string(), base.to_string())];
     Setup::new(sources, vec![demo_playbook], dir, env)
 }

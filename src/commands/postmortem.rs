@@ -63,13 +63,14 @@ pub(super) fn run(args: &PostmortemArgs, config: Option<&Path>) -> anyhow::Resul
     match &args.output {
         None => super::print_lines(text.trim_end()),
         Some(out) => {
-            if let Some((dir, _)) = &assets {
-                write_charts(dir, &postmortem::charts(&replay.events))?;
-            }
+            // The document first: where it cannot be written, nothing is left behind.
             crate::paths::write_private(out, text.as_bytes()).map_err(|e| {
                 anyhow::anyhow!("{}: cannot write the postmortem: {e}", out.display())
             })?;
             eprintln!("postmortem written to {}", out.display());
+            if let Some((dir, _)) = &assets {
+                write_charts(dir, &postmortem::charts(&replay.events))?;
+            }
         }
     }
     Ok(EXIT_OK)
@@ -92,15 +93,27 @@ fn assets_dir(out: &Path) -> anyhow::Result<(std::path::PathBuf, String)> {
     Ok((out.with_file_name(&name), name))
 }
 
-/// Writes each chart as `<dir>/<name>.svg` (0600, atomically; the directory
-/// 0700), replacing what an earlier run wrote there.
+/// Writes each chart as `<dir>/<name>.svg` (0600, atomically), replacing what
+/// an earlier run wrote there; `dir` (0700) is made beside the document, never
+/// its parents.
 fn write_charts(dir: &Path, charts: &[postmortem::PostmortemChart]) -> anyhow::Result<()> {
     if charts.is_empty() {
         return Ok(());
     }
-    crate::paths::ensure_private_dir(dir, false).map_err(|e| {
-        anyhow::anyhow!("{}: cannot make the charts' directory: {e}", dir.display())
-    })?;
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        // An existing directory of its own is used; a symlink there is not followed.
+        Err(e)
+            if e.kind() == std::io::ErrorKind::AlreadyExists
+                && std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) => {}
+        Err(e) => {
+            return Err(anyhow::anyhow!(
+                "{}: cannot make the charts' directory: {e} (the document was written; its charts were not)",
+                dir.display()
+            ));
+        }
+    }
     for c in charts {
         let file = dir.join(format!("{}.svg", c.name));
         crate::paths::write_private(&file, c.chart.svg().as_bytes())

@@ -34,7 +34,7 @@ pub(super) fn run(args: &ReportArgs, config: Option<&Path>) -> anyhow::Result<u8
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
             eprintln!("wrote {}", path.display());
         }
-        None => print!("{text}"),
+        None => super::print_lines(&text),
     }
     Ok(EXIT_OK)
 }

@@ -87,12 +87,14 @@ impl Filter {
     }
 }
 
-/// Every action item of `incidents` (timeline, its fold) that `filter` keeps,
+/// Every action item of `incidents` (timeline, its fold; drills left out) that `filter` keeps,
 /// as of `today`: overdue first (oldest due date first), then open (soonest
 /// due first, undated last), then done (most recently done first).
 pub fn rows(incidents: &[(PathBuf, Incident)], today: NaiveDate, filter: &Filter) -> Vec<Row> {
     let mut rows: Vec<Row> = incidents
         .iter()
+        // A drill's follow-ups are practice: not listed with the real ones.
+        .filter(|(_, inc)| inc.drill.is_none())
         .flat_map(|(path, inc)| {
             inc.action_items
                 .iter()
@@ -124,8 +126,9 @@ fn row(path: &Path, inc: &Incident, item: &ActionItem, today: NaiveDate) -> Row 
     };
     let opened = inc.opened.unwrap_or(item.created).date_naive();
     let window = opened + Duration::days(Priority::P1_WITHIN_DAYS);
-    let p1_outside_window =
-        item.priority == Some(Priority::P1) && item.due_date().is_none_or(|d| d > window);
+    let p1_outside_window = item.priority == Some(Priority::P1)
+        && item.done.is_none()
+        && item.due_date().is_none_or(|d| d > window);
     Row {
         item: item.clone(),
         state,
@@ -280,7 +283,7 @@ pub fn find<'a>(
             escape(name)
         )),
         many => Err(format!(
-            "{} action items share the id `{}`: give the whole id (`ic actions --json` shows it)",
+            "{} action items share the id `{}`: give the whole id (`ic actions --json` shows it), or with the same whole id (a copied timeline) the file that holds it: `-t FILE`",
             many.len(),
             escape(name)
         )),

@@ -9,7 +9,6 @@ use crate::core::event::Stage;
 use crate::core::incident::{HypothesisStatus, Incident};
 use crate::core::playbook::Playbook;
 use crate::core::postmortem::span;
-use crate::core::text::escape;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::fmt::Write;
@@ -37,8 +36,9 @@ pub struct Scorecard {
     pub updates: usize,
     /// The severity's `update_every`, when the playbook sets one.
     pub cadence_s: Option<i64>,
-    /// Whether every stretch from detection to resolution without an update
-    /// stayed within the cadence (`None` without a cadence or a detection).
+    /// Whether at least one update went out and every stretch from detection
+    /// to resolution without one stayed within the cadence (`None` without a
+    /// cadence, a detection or a resolution).
     pub on_cadence: Option<bool>,
     /// The playbook the scenario expects, and whether it was the one chosen.
     pub playbook: Option<(String, bool)>,
@@ -65,18 +65,15 @@ pub fn score(inc: &Incident, cadence: Option<Duration>) -> Option<Scorecard> {
     };
     let mut updates: Vec<DateTime<Utc>> = inc.comms.iter().map(|c| c.at).collect();
     updates.sort();
-    let on_cadence = match (cadence, detected) {
-        (Some(every), Some(d)) => {
-            let end = inc.stage(Stage::Resolved).or(inc.closed);
+    // Judged from detection to resolution (or closing): a drill not yet over
+    // has no verdict, and one without a single update is off cadence.
+    let end = inc.stage(Stage::Resolved).or(inc.closed);
+    let on_cadence = match (cadence, detected, end) {
+        (Some(every), Some(d), Some(end)) => {
             let mut marks = vec![d];
-            marks.extend(
-                updates
-                    .iter()
-                    .copied()
-                    .filter(|u| *u >= d && end.is_none_or(|e| *u <= e)),
-            );
-            marks.extend(end);
-            Some(marks.windows(2).all(|w| w[1] - w[0] <= every))
+            marks.extend(updates.iter().copied().filter(|u| *u >= d && *u <= end));
+            marks.push(end);
+            Some(marks.len() > 2 && marks.windows(2).all(|w| w[1] - w[0] <= every))
         }
         _ => None,
     };
@@ -160,6 +157,11 @@ pub fn summary(s: &Scorecard) -> String {
     parts.join(" · ")
 }
 
+/// A drill's text (a hand-edited timeline's) as a Markdown table cell.
+fn md(s: &str) -> String {
+    crate::core::text::markdown(&s.replace('\n', " ")).replace('|', "\\|")
+}
+
 fn secs(s: Option<i64>) -> String {
     s.map_or("—".into(), |s| span(Duration::seconds(s)))
 }
@@ -168,11 +170,7 @@ fn secs(s: Option<i64>) -> String {
 pub fn markdown(s: &Scorecard) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## Drill scorecard\n");
-    let _ = writeln!(
-        out,
-        "Scenario `{}`.\n",
-        escape(&s.scenario).replace('`', "'")
-    );
+    let _ = writeln!(out, "Scenario {}.\n", md(&s.scenario));
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(
         out,
@@ -207,13 +205,13 @@ pub fn markdown(s: &Scorecard) -> String {
     if let Some((want, right)) = &s.playbook {
         let _ = writeln!(
             out,
-            "| Playbook | {} (expected `{}`) |",
+            "| Playbook | {} (expected {}) |",
             if *right {
                 "right"
             } else {
                 "**not the expected one**"
             },
-            escape(want)
+            md(want)
         );
     }
     if let Some((want, found)) = &s.cause {
@@ -221,7 +219,7 @@ pub fn markdown(s: &Scorecard) -> String {
             out,
             "| Cause found | {} (expected: {}) |",
             if *found { "yes" } else { "**no**" },
-            escape(want).replace('|', "\\|")
+            md(want)
         );
     }
     out

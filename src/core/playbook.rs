@@ -791,6 +791,23 @@ pub const BUNDLED: [(&str, &str); 10] = [
     ),
 ];
 
+/// The demo API's own playbook (`assets/demo-playbook.yaml`), which `ic demo`
+/// and `ic drill` add to the bundled set.
+pub fn demo() -> Result<Playbook, crate::core::yaml::YamlError> {
+    Playbook::parse(
+        Path::new("assets/demo-playbook.yaml"),
+        include_str!("../../assets/demo-playbook.yaml"),
+    )
+}
+
+/// The bundled playbooks and the demo's: every playbook `ic` ships, where a
+/// drill's status-update cadence is looked up.
+pub fn shipped() -> Vec<Playbook> {
+    let mut all = bundled();
+    all.extend(demo().ok());
+    all
+}
+
 /// The bundled playbooks, parsed (a unit test holds that every one parses).
 pub fn bundled() -> Vec<Playbook> {
     BUNDLED

@@ -38,30 +38,10 @@ fn cell(s: &str) -> String {
     esc(&s.replace('\n', " ")).replace('|', "\\|")
 }
 
-/// Text from the timeline (written by anyone who could append to it, often
-/// echoing a hostile body) as it goes into the document's prose: one line,
-/// control characters escaped, and the characters that would make Markdown
-/// markup of it — raw HTML (`<img onerror=…>`), links and images
-/// (`[x](…)`, `![](…)`), code spans, entities — backslash-escaped, so a
-/// renderer shows the text as written and fetches nothing.
+/// Text from the timeline as it goes into the document's prose (see
+/// [`text::markdown`]).
 fn esc(s: &str) -> Cow<'_, str> {
-    let s = text::escape(s);
-    if !s.contains(is_markup) {
-        return s;
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if is_markup(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    Cow::Owned(out)
-}
-
-/// Characters that start Markdown markup an attacker could use.
-fn is_markup(c: char) -> bool {
-    matches!(c, '\\' | '`' | '<' | '>' | '[' | ']' | '&')
+    text::markdown(s)
 }
 
 /// Text from the timeline inside a code block or span, where Markdown reads
@@ -206,19 +186,31 @@ fn charts_of(inc: &Incident) -> Vec<PostmortemChart> {
             })
         })
         .collect();
-    markers.extend(inc.changes.iter().map(|c| Marker {
+    markers.extend(inc.changes.iter().take(MAX_POINTS).map(|c| Marker {
         at: c.at,
         label: text::ellipsis(&c.text, 40),
         change: true,
     }));
+    // At most MAX_CHARTED targets (the most snapshot rows first), each row read once.
+    type Rows<'a> = Vec<&'a crate::core::incident::SnapshotRow>;
+    let mut by_target: BTreeMap<&str, Rows<'_>> = BTreeMap::new();
+    for r in &inc.snapshots {
+        if targets.binary_search(&r.target.as_str()).is_ok() {
+            by_target.entry(r.target.as_str()).or_default().push(r);
+        }
+    }
+    let mut ranked: Vec<(&str, Rows<'_>)> = by_target.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(b.0)));
+    ranked.truncate(MAX_CHARTED);
+    ranked.sort_by(|a, b| a.0.cmp(b.0));
     let mut names: BTreeSet<String> = BTreeSet::new();
     let mut out = Vec::new();
-    for target in targets {
-        let rows: Vec<_> = inc
-            .snapshots
-            .iter()
-            .filter(|r| r.target == target)
-            .collect();
+    for (target, mut rows) in ranked {
+        // Every n-th row past MAX_POINTS (a minute a row: days of snapshots).
+        let step = rows.len().div_ceil(MAX_POINTS).max(1);
+        if step > 1 {
+            rows = rows.into_iter().step_by(step).collect();
+        }
         let first = rows.iter().map(|r| r.at).min();
         let last = rows.iter().map(|r| r.at).max();
         let (Some(first), Some(last)) = (first, last) else {
@@ -268,6 +260,11 @@ fn charts_of(inc: &Incident) -> Vec<PostmortemChart> {
 
 /// Which figure of a snapshot row a chart shows.
 type Pick = fn(&crate::core::incident::SnapshotRow) -> Option<f64>;
+
+/// Most targets charted in one postmortem.
+const MAX_CHARTED: usize = 10;
+/// Most points in one chart.
+const MAX_POINTS: usize = 1_500;
 
 /// `shop /api/payments` → `shop-api-payments`: lower-case letters, digits, dashes.
 fn slug(s: &str) -> String {
@@ -333,13 +330,13 @@ pub fn html(events: &[Event]) -> String {
     crate::core::page::html(&format!("Postmortem: {title}"), &md, &charts)
 }
 
-/// Everyone who wrote to the timeline (not `ic`), with their roles and when
-/// each first did: (person, roles, joined).
+/// Everyone who wrote to the timeline (not `ic`, CI or a bot), with their
+/// roles and when each first did: (person, roles, joined).
 pub fn responders(inc: &Incident, events: &[Event]) -> Vec<(String, Vec<String>, DateTime<Utc>)> {
     let mut joined: BTreeMap<&str, DateTime<Utc>> = BTreeMap::new();
     for e in events
         .iter()
-        .filter(|e| e.actor != "ic" && !e.actor.is_empty())
+        .filter(|e| !e.actor.is_empty() && !crate::core::incident::is_automation(&e.actor))
     {
         let at = joined.entry(e.actor.as_str()).or_insert(e.ts);
         *at = (*at).min(e.ts);
@@ -915,7 +912,7 @@ fn tagged_texts<'a>(inc: &'a Incident, tag: &str) -> Vec<&'a str> {
 
 /// `## Drill scorecard` for a drill (the bundled playbooks give the cadence).
 fn drill_scorecard(out: &mut String, inc: &Incident) {
-    let cadence = crate::core::drill::cadence(inc, &crate::core::playbook::bundled());
+    let cadence = crate::core::drill::cadence(inc, &crate::core::playbook::shipped());
     if let Some(card) = crate::core::drill::score(inc, cadence) {
         out.push('\n');
         out.push_str(&crate::core::drill::markdown(&card));
@@ -965,6 +962,7 @@ fn action_items(out: &mut String, inc: &Incident) {
             None => "open".to_string(),
         };
         if a.priority == Some(Priority::P1)
+            && a.done.is_none()
             && window.is_some_and(|w| a.due_date().is_none_or(|d| d > w))
         {
             late.push(if id.is_empty() {
@@ -987,7 +985,7 @@ fn action_items(out: &mut String, inc: &Incident) {
     if !late.is_empty() {
         let _ = writeln!(
             out,
-            "\nP1 items are due within {} days of the incident; not so: {} (record it again due within the window, or lower its priority).",
+            "\nP1 items are due within {} days of the incident; not so: {} (its owner should plan it within the window, or the review lower its priority).",
             Priority::P1_WITHIN_DAYS,
             late.iter().map(|l| cell(l)).collect::<Vec<_>>().join(", ")
         );

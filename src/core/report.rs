@@ -14,7 +14,6 @@ use crate::core::actions::{self, Filter, State};
 use crate::core::event::Phase;
 use crate::core::incident::{HypothesisStatus, Incident};
 use crate::core::postmortem::span;
-use crate::core::text::escape;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -155,6 +154,8 @@ pub struct Report {
     pub response: ResponseSignals,
     /// Action items of the counted incidents.
     pub actions: ActionSummary,
+    /// Whether this is the drills' report.
+    pub of_drills: bool,
     /// With `drills`: each drill's scorecard, oldest first (empty otherwise).
     pub drills: Vec<crate::core::drill::Scorecard>,
 }
@@ -300,7 +301,7 @@ pub fn build(
             }
         }
     }
-    let bundled = crate::core::playbook::bundled();
+    let bundled = crate::core::playbook::shipped();
     let scorecards = counted
         .iter()
         .filter_map(|e| {
@@ -308,6 +309,7 @@ pub fn build(
         })
         .collect();
     Report {
+        of_drills: drills,
         drills: scorecards,
         since,
         incidents: counted.len(),
@@ -344,8 +346,10 @@ fn stat_cells(s: &Stat) -> String {
     )
 }
 
+/// Text from a timeline in a table cell or a line: Markdown-escaped (no
+/// HTML, link or image of theirs reaches the page), one line, `|` escaped.
 fn cell(s: &str) -> String {
-    escape(&s.replace('\n', " ")).replace('|', "\\|")
+    crate::core::text::markdown(&s.replace('\n', " ")).replace('|', "\\|")
 }
 
 /// The report's trend charts: the median MTTD and MTTR of each month (a
@@ -411,7 +415,7 @@ pub fn html(r: &Report) -> String {
             None => md.push_str(&refs),
         }
     }
-    let title = if r.drills.is_empty() {
+    let title = if !r.of_drills {
         "Incident report"
     } else {
         "Drill report"
@@ -426,7 +430,7 @@ pub fn markdown(r: &Report) -> String {
         Some(s) => format!("since {}", s.format("%Y-%m-%d")),
         None => "all time".into(),
     };
-    let what = if r.drills.is_empty() {
+    let what = if !r.of_drills {
         "Incident report"
     } else {
         "Drill report"

@@ -91,6 +91,32 @@ pub fn elide_middle(text: &str, max: usize) -> String {
     out
 }
 
+/// Text from a timeline (written by anyone who could append to it, often
+/// echoing a hostile body) as it goes into Markdown prose: control
+/// characters escaped as [`escape`] does, and the characters that would make
+/// Markdown markup of it — raw HTML (`<img onerror=…>`), links and images
+/// (`[x](…)`, `![](…)`), code spans, entities — backslash-escaped, so a
+/// renderer shows the text as written and fetches nothing.
+pub fn markdown(s: &str) -> Cow<'_, str> {
+    let s = escape(s);
+    if !s.contains(is_markup) {
+        return s;
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_markup(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    Cow::Owned(out)
+}
+
+/// The characters Markdown reads as markup.
+fn is_markup(c: char) -> bool {
+    matches!(c, '\\' | '`' | '<' | '>' | '[' | ']' | '&')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
