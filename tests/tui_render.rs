@@ -1120,3 +1120,28 @@ fn overdue_action_items_of_past_incidents_show_in_the_header_and_are_said_once()
     let (screen, _) = h.render(80, 24);
     assert!(!screen.contains("overdue action"), "{screen}");
 }
+
+#[test]
+fn d_fills_in_the_newest_open_action_item_whose_id_the_timeline_shows() {
+    let mut h = Harness::incident();
+    let mut d = Draft::action_item("ann", "pool alarm", "bob", None, None);
+    d.id = Some(
+        incident_commander::core::event::EventId::parse("0190c2a4-0000-7000-8000-00000000c0de")
+            .unwrap(),
+    );
+    h.seq += 1;
+    let event = d.into_event(h.seq, t0() + Duration::seconds(121));
+    h.send(Msg::Appended(event), t0() + Duration::seconds(121));
+    let (screen, _) = h.render(160, 45);
+    assert!(screen.contains("[0000c0de] pool alarm"), "{screen}");
+    h.key(KeyCode::Char('D'), t0() + Duration::seconds(122));
+    let (screen, _) = h.render(160, 45);
+    assert!(
+        screen.contains("Action item done: ID what was done"),
+        "{screen}"
+    );
+    assert!(
+        matches!(&h.view.mode, Mode::Input(e) if e.text().starts_with("0000c0de ")),
+        "{screen}"
+    );
+}

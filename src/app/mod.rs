@@ -1055,6 +1055,10 @@ fn submit(state: &mut State, kind: InputKind, text: &str, fx: &mut Vec<Effect>) 
             return;
         }
     };
+    if let Command::ActionDone { item, note } = &command {
+        action_done(state, item, note, fx);
+        return;
+    }
     ensure_open(state, fx, "incident");
     let next = state
         .incident
@@ -1065,6 +1069,52 @@ fn submit(state: &mut State, kind: InputKind, text: &str, fx: &mut Vec<Effect>) 
     if let Command::StatusUpdate { text } = command {
         fx.push(Effect::SendComms(text));
     }
+}
+
+/// The action item `name` (its id or short id) of the open incident done:
+/// recorded with its whole id; one of another incident, an unknown id or an
+/// item already done is said, not written.
+fn action_done(state: &mut State, name: &str, note: &str, fx: &mut Vec<Effect>) {
+    let items = state
+        .incident
+        .as_ref()
+        .filter(|_| state.incident_open())
+        .map(|i| i.state.action_items.as_slice())
+        .unwrap_or_default();
+    let Some(item) = items.iter().find(|a| a.is_named(name)) else {
+        fx.push(Effect::Ui(Notice::Refused(
+            InputKind::ActionDone,
+            format!("{name} {note}"),
+        )));
+        state.say(format!(
+            "no action item `{}` in this incident: `ic actions` lists every incident's, `ic event -k action-done ID` closes one of a past incident",
+            crate::core::text::escape(name)
+        ));
+        return;
+    };
+    if let Some(done) = &item.done {
+        state.say(format!(
+            "action item {} is already done ({} by {})",
+            item.short_id().unwrap_or_default(),
+            done.at.format("%Y-%m-%d %H:%M"),
+            crate::core::text::escape(&done.actor)
+        ));
+        return;
+    }
+    let Some(id) = item
+        .id
+        .as_deref()
+        .and_then(|i| crate::core::event::EventId::parse(i).ok())
+    else {
+        state.say("that action item has no id (written by an older version): it cannot be closed");
+        return;
+    };
+    let note = if note.is_empty() {
+        format!("done: {}", item.text)
+    } else {
+        note.to_string()
+    };
+    fx.push(Effect::Append(Draft::action_done(&state.actor, &id, &note)));
 }
 
 /// `y` in the command dialog: the request the runtime records and runs.

@@ -922,3 +922,59 @@ fn a_scrape_after_a_gap_carries_its_span_and_pages_no_surge() {
         "{signals:?}"
     );
 }
+
+#[test]
+fn an_action_item_of_the_open_incident_is_closed_by_its_short_id_once() {
+    let mut s = engine();
+    let fx = ask(&mut s, Intent::Severity(Severity::Sev2));
+    written(&mut s, &fx);
+    let fx = ask(
+        &mut s,
+        Intent::Submit(InputKind::ActionItem, "pool alarm @bob".into()),
+    );
+    // As the runtime does: the item gets its id when written.
+    let mut item = appended(&fx)[0].clone();
+    let id = crate::core::event::EventId::parse("0190c2a4-0000-7000-8000-00000000c0de").unwrap();
+    item.id = Some(id.clone());
+    let seq = s.incident.as_ref().map_or(0, |i| i.events.len() as u64) + 1;
+    update(&mut s, Msg::Appended(item.into_event(seq, t0())), t0());
+
+    // Unknown: said, nothing written, the text kept for correcting.
+    let fx = ask(
+        &mut s,
+        Intent::Submit(InputKind::ActionDone, "deadbeef live".into()),
+    );
+    assert!(appended(&fx).is_empty(), "{fx:?}");
+    assert!(
+        s.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no action item `deadbeef`")
+    );
+
+    let fx = ask(
+        &mut s,
+        Intent::Submit(InputKind::ActionDone, "0000C0DE alarm live".into()),
+    );
+    let done = appended(&fx);
+    assert_eq!(done.len(), 1, "{fx:?}");
+    assert_eq!(done[0].kind, Kind::ActionDone);
+    assert_eq!(done[0].data["item"], id.as_str(), "the whole id");
+    assert_eq!(done[0].msg, "alarm live");
+    written(&mut s, &fx);
+    let inc = &s.incident.as_ref().unwrap().state;
+    assert!(inc.action_items[0].done.is_some());
+
+    // Again: already done, nothing written.
+    let fx = ask(
+        &mut s,
+        Intent::Submit(InputKind::ActionDone, "0000c0de".into()),
+    );
+    assert!(appended(&fx).is_empty(), "{fx:?}");
+    assert!(
+        s.message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("already done")
+    );
+}

@@ -32,6 +32,8 @@ pub enum InputKind {
     Severity,
     /// The root cause.
     RootCause,
+    /// An action item done: its id, then what was done.
+    ActionDone,
 }
 
 impl InputKind {
@@ -52,6 +54,9 @@ impl InputKind {
             }
             InputKind::Severity => "Severity and why, e.g. `SEV-2 checkout failing for 8%`",
             InputKind::RootCause => "Root cause (technical)",
+            InputKind::ActionDone => {
+                "Action item done: ID what was done (ids: `ic actions`, and each action item's line in the timeline)"
+            }
         }
     }
 }
@@ -225,6 +230,13 @@ pub enum Command {
         /// The cause.
         text: String,
     },
+    /// An action item done.
+    ActionDone {
+        /// Its id or short id, as typed (the engine resolves it among the incident's items).
+        item: String,
+        /// What was done.
+        note: String,
+    },
     /// A person takes the incident.
     Acknowledge,
     /// A lifecycle time set or corrected.
@@ -328,6 +340,18 @@ pub fn parse(kind: InputKind, text: &str, today: NaiveDate) -> Result<Command, G
             Command::Severity {
                 severity,
                 reason: rest.trim().to_string(),
+            }
+        }
+        InputKind::ActionDone => {
+            let (item, note) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+            if item.is_empty() {
+                return Err(GrammarError(
+                    "no id: write the action item's id, then what was done, e.g. `1a2b3c4d alarm live`".into(),
+                ));
+            }
+            Command::ActionDone {
+                item: item.to_string(),
+                note: note.trim().to_string(),
             }
         }
         InputKind::RootCause => Command::RootCause {
@@ -651,6 +675,12 @@ impl Command {
                 }
             }
             Command::RootCause { text } => format!("root cause {}", q(text)),
+            Command::ActionDone { item, note } if note.is_empty() => {
+                format!("action item {} done", q(item))
+            }
+            Command::ActionDone { item, note } => {
+                format!("action item {} done: {}", q(item), q(note))
+            }
             Command::Acknowledge => "acknowledge the incident".to_string(),
             Command::Lifecycle { stage, at, note } => {
                 let mut s = format!(
@@ -781,6 +811,16 @@ impl Command {
                     technical: text.clone(),
                     process: String::new(),
                 },
+            ),
+            Command::ActionDone { item, note } => Draft::typed(
+                Kind::ActionDone,
+                actor,
+                if note.is_empty() {
+                    format!("action item {item} done")
+                } else {
+                    note.clone()
+                },
+                &payload::ActionDone { item: item.clone() },
             ),
             Command::Acknowledge => {
                 let mut d = Draft::lifecycle(actor, Stage::Acknowledged, now);
@@ -953,6 +993,18 @@ mod tests {
                 priority: Some(Priority::P1),
             }
         );
+        assert_eq!(
+            p(InputKind::ActionDone, "1a2b3c4d  alarm live"),
+            Command::ActionDone {
+                item: "1a2b3c4d".into(),
+                note: "alarm live".into(),
+            }
+        );
+        assert_eq!(
+            p(InputKind::ActionDone, "1a2b3c4d").understood(),
+            "action item \"1a2b3c4d\" done"
+        );
+        assert!(parse(InputKind::ActionDone, "   ", today()).is_err());
         let e = err(InputKind::ActionItem, "P1 add pool alarm P2");
         assert!(e.contains("two priorities (P1, P2)"), "{e}");
         assert_eq!(

@@ -121,14 +121,19 @@ pub struct ActionItem {
     pub done: Option<Entry>,
 }
 
+/// The short id of event id `id`: its last 8 hex digits (a UUID v7's random
+/// part), lower case; `None` without any.
+pub fn short_id(id: &str) -> Option<String> {
+    let hex: String = id.chars().filter(char::is_ascii_hexdigit).collect();
+    let tail = hex.get(hex.len().saturating_sub(8)..).unwrap_or(&hex);
+    (!tail.is_empty()).then(|| tail.to_ascii_lowercase())
+}
+
 impl ActionItem {
     /// The short id people type: the last 8 hex digits of the event id (its
     /// random part), or `None` without an id.
     pub fn short_id(&self) -> Option<String> {
-        let id = self.id.as_deref()?;
-        let hex: String = id.chars().filter(char::is_ascii_hexdigit).collect();
-        let tail = hex.get(hex.len().saturating_sub(8)..).unwrap_or(&hex);
-        (!tail.is_empty()).then(|| tail.to_ascii_lowercase())
+        short_id(self.id.as_deref()?)
     }
 
     /// Whether `name` names it: its whole id, or its short id.

@@ -43,6 +43,8 @@ pub enum Action {
     Change,
     /// Add an action item.
     ActionItem,
+    /// Mark an action item done.
+    ActionDone,
     /// Move to the next phase.
     NextPhase,
     /// Resolve the incident (it stays open for learning).
@@ -92,6 +94,9 @@ impl Action {
             Action::Snapshot => "record the current numbers of every endpoint in the timeline",
             Action::Change => "record a deploy, config or flag change",
             Action::ActionItem => "record a follow-up with @owner and due:DATE",
+            Action::ActionDone => {
+                "mark an action item done (its id; the newest open one is filled in)"
+            }
             Action::NextPhase => "move the incident to the next phase (asks if steps are open)",
             Action::Resolve => "mark the impact over; the incident stays open for learning",
             Action::Close => "close the incident",
@@ -140,7 +145,7 @@ use Key::Char as C;
 
 /// The bindings, in help order: the one table that resolves keys and writes
 /// the footer and the help overlay.
-pub const BINDINGS: [Binding; 30] = [
+pub const BINDINGS: [Binding; 31] = [
     b(
         &[C('?'), Key::F(1)],
         "?",
@@ -218,6 +223,13 @@ pub const BINDINGS: [Binding; 30] = [
         "a",
         "action item",
         Action::ActionItem,
+        When::Incident,
+    ),
+    b(
+        &[C('D')],
+        "D",
+        "action item done",
+        Action::ActionDone,
         When::Incident,
     ),
     b(
@@ -382,6 +394,7 @@ pub fn footer_hints(stage: Stage) -> Vec<(&'static str, &'static str)> {
         Some(Phase::Learn) => &[
             A::Postmortem,
             A::ActionItem,
+            A::ActionDone,
             A::Enter,
             A::Close,
             A::Note,

@@ -371,6 +371,7 @@ fn on_action(view: &mut View, engine: &State, action: Action, again: bool, out: 
         Action::Change => view.edit(InputKind::Change(ChangeKind::Deploy), ""),
         Action::Role => view.edit(InputKind::Role, ""),
         Action::ActionItem => view.edit(InputKind::ActionItem, ""),
+        Action::ActionDone => view.edit(InputKind::ActionDone, &newest_open_item(engine)),
         Action::Comms => view.edit(InputKind::Comms, &comms_draft(engine)),
         Action::Severity => view.mode = Mode::Severity(1),
         Action::Sort => view.sort = (view.sort + 1) % 3,
@@ -403,6 +404,23 @@ fn on_action(view: &mut View, engine: &State, action: Action, again: bool, out: 
 
 fn ask(out: &mut Vec<Msg>, intent: Intent) {
     out.push(Msg::Do(intent));
+}
+
+/// `D`'s pre-fill: the short id of the incident's newest open action item, and a space.
+fn newest_open_item(engine: &crate::app::State) -> String {
+    engine
+        .incident
+        .as_ref()
+        .and_then(|i| {
+            i.state
+                .action_items
+                .iter()
+                .rev()
+                .find(|a| a.done.is_none())
+                .and_then(|a| a.short_id())
+        })
+        .map(|id| format!("{id} "))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -112,8 +112,9 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
                         th.kind(e.kind),
                     ),
                     Span::raw(format!(
-                        "{}: {}",
+                        "{}: {}{}",
                         escape(&e.actor),
+                        item_id(e),
                         escape(&e.msg.replace('\n', " / "))
                     )),
                 ]);
@@ -133,4 +134,13 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
         p
     };
     f.render_widget(p, area);
+}
+
+/// An action item's short id before its text (`[1a2b3c4d] `), for `D`.
+fn item_id(e: &crate::core::event::Event) -> String {
+    e.id.as_ref()
+        .filter(|_| e.kind == crate::core::event::Kind::ActionItem)
+        .and_then(|i| crate::core::incident::short_id(i.as_str()))
+        .map(|s| format!("[{s}] "))
+        .unwrap_or_default()
 }
