@@ -148,8 +148,17 @@ fn hostile_target_names_stay_one_escaped_table_row() {
     assert!(!md.lines().any(|l| l.starts_with("| forged")), "{md}");
     // Affected targets, the per-target table, the signals table: each one line,
     // with only its own columns' separators unescaped.
-    let rows: Vec<&str> = md.lines().filter(|l| l.contains("gnp.exe")).collect();
+    let rows: Vec<&str> = md
+        .lines()
+        .filter(|l| l.contains("gnp.exe") && l.starts_with('|'))
+        .collect();
     assert_eq!(rows.len(), 3, "{md}");
+    // Prose naming it (the pre-filled facts) keeps it on one line too.
+    let prose = md
+        .lines()
+        .filter(|l| l.contains("gnp.exe") && !l.starts_with('|'))
+        .count();
+    assert_eq!(prose, 1, "{md}");
     for row in rows {
         let seps = row.replace("\\|", "").matches('|').count();
         assert!([3, 7, 8].contains(&seps), "{seps} separators: {row}");
