@@ -28,6 +28,34 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// `ic incidents`.
+#[derive(Debug, clap::Args)]
+pub struct IncidentsArgs {
+    /// Closed incidents too.
+    #[arg(long)]
+    pub all: bool,
+    /// One JSON array.
+    #[arg(long)]
+    pub json: bool,
+    /// The timeline directory (default: the config's).
+    #[arg(long, value_name = "DIR")]
+    pub timeline_dir: Option<PathBuf>,
+}
+
+/// `ic join`.
+#[derive(Debug, clap::Args)]
+pub struct JoinArgs {
+    /// The incident (its id or short id, as `ic incidents` shows); default:
+    /// the newest open one.
+    pub id: Option<String>,
+    /// Copy it here, but do not open the view.
+    #[arg(long)]
+    pub no_view: bool,
+    /// The timeline directory (default: the config's).
+    #[arg(long, value_name = "DIR")]
+    pub timeline_dir: Option<PathBuf>,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -52,6 +80,11 @@ pub enum Command {
     Event(EventArgs),
     /// Render the postmortem of an incident timeline (Markdown or JSON).
     Postmortem(PostmortemArgs),
+    /// The open incidents of the service: on the team (with `team:`) and here,
+    /// with lead, severity, age and who is in.
+    Incidents(IncidentsArgs),
+    /// Join a team incident: copy its whole timeline here and open the view on it.
+    Join(JoinArgs),
     /// List the action items of every incident: open, overdue, done, by owner.
     Actions(ActionsArgs),
     /// Report across incidents: counts, MTTD/MTTA/MTTM/MTTR, response signals, action items.
@@ -146,7 +179,7 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 }
 
 /// `ic event`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct EventArgs {
     /// What happened: the note, change, update or item text (for `severity`: e.g. "SEV-2 checkout down");
     /// optional for lifecycle stages and `close`.
@@ -158,6 +191,10 @@ pub struct EventArgs {
     /// The timeline file (created if missing); default: the newest open incident in the timeline dir.
     #[arg(long, short = 't', value_name = "FILE")]
     pub timeline: Option<PathBuf>,
+    /// With a team: the incident to append to (id or short id, as `ic
+    /// incidents` shows), copied here from the team when missing.
+    #[arg(long, value_name = "ID", conflicts_with = "timeline")]
+    pub incident: Option<String>,
     /// Where timelines live (default: the config's `timeline_dir`, else the platform data dir).
     #[arg(long, value_name = "DIR")]
     pub timeline_dir: Option<PathBuf>,

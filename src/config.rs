@@ -74,6 +74,10 @@ pub struct Config {
     /// Maintenance windows: the targets they cover never page while they hold.
     #[serde(default)]
     pub maintenance: Vec<crate::core::silence::Window>,
+    /// One incident shared by every responder over NATS JetStream (none:
+    /// everything stays on this machine).
+    #[serde(default)]
+    pub team: Option<Team>,
     /// Values that came from the environment, and credentials from URLs, to redact
     /// wherever output leaves `ic`.
     #[serde(skip)]
@@ -440,6 +444,117 @@ pub struct AlertmanagerSource {
     /// Request timeout; default 10s.
     #[serde(default = "default_query_timeout")]
     pub timeout: HumanDuration,
+}
+
+/// `team:` — the NATS server every responder's `ic` shares incidents through.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
+pub struct Team {
+    /// The server, e.g. `nats://nats.internal:4222` (`tls://` to require TLS);
+    /// several comma-separated for a cluster.
+    pub nats: Text,
+    /// User name (with `password`).
+    #[serde(default)]
+    pub user: Option<Text>,
+    /// Password (use `${ENV}`).
+    #[serde(default)]
+    pub password: Option<Text>,
+    /// Token (use `${ENV}`).
+    #[serde(default)]
+    pub token: Option<Text>,
+    /// A `.creds` file (JWT and nkey seed), relative to this config file.
+    #[serde(default, deserialize_with = "readable_file")]
+    pub creds_file: Option<PathBuf>,
+    /// An nkey seed (`SU…`; use `${ENV}`).
+    #[serde(default)]
+    pub nkey: Option<Text>,
+    /// TLS: the CA to trust, and a client certificate.
+    #[serde(default)]
+    pub tls: TeamTls,
+    /// This responder's name on the team (default: `responder:`, else `$USER@host`).
+    #[serde(default)]
+    pub responder: Option<Text>,
+    /// First token of every subject, stream and bucket; default `ic`.
+    #[serde(default = "default_stream_prefix")]
+    pub stream_prefix: String,
+    /// Where this `ic`'s probes run (`eu-west`): its samples are shared per location.
+    #[serde(default)]
+    pub location: Option<String>,
+}
+
+fn default_stream_prefix() -> String {
+    "ic".into()
+}
+
+/// `team.tls:` — files relative to the config file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamTls {
+    /// CA certificates (PEM) that sign the server's certificate.
+    #[serde(default, deserialize_with = "ca_file")]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM), with `key`.
+    #[serde(default, deserialize_with = "readable_file")]
+    pub cert: Option<PathBuf>,
+    /// Client key (PEM), with `cert`.
+    #[serde(default, deserialize_with = "readable_file")]
+    pub key: Option<PathBuf>,
+}
+
+impl Team {
+    fn check(&self) -> Result<(), String> {
+        let servers = self.nats.expose();
+        for server in servers.split(',').map(str::trim) {
+            let scheme_ok = ["nats://", "tls://"].iter().any(|s| server.starts_with(s));
+            if !scheme_ok || url::Url::parse(server).map_or(true, |u| u.host_str().is_none()) {
+                return Err(hinted(
+                    format!("team.nats `{}` is not a NATS server URL", self.nats),
+                    "write nats://HOST:4222 (or tls://HOST:4222 to require TLS)",
+                ));
+            }
+        }
+        let ways = [
+            self.user.is_some() || self.password.is_some(),
+            self.token.is_some(),
+            self.creds_file.is_some(),
+            self.nkey.is_some(),
+        ];
+        if ways.iter().filter(|w| **w).count() > 1 {
+            return Err(hinted(
+                "team has more than one credential (user/password, token, creds_file, nkey): which one is meant?",
+                "keep one",
+            ));
+        }
+        if self.user.is_some() != self.password.is_some() {
+            return Err(hinted(
+                "team.user and team.password go together",
+                "give both, or neither",
+            ));
+        }
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return Err(hinted(
+                "team.tls.cert and team.tls.key go together",
+                "give the client certificate and its key, or neither",
+            ));
+        }
+        crate::core::team::check_prefix(&self.stream_prefix)?;
+        if let Some(name) = &self.responder {
+            crate::responder::check(name.expose())?;
+        }
+        if let Some(loc) = &self.location
+            && (loc.is_empty()
+                || loc.len() > 32
+                || !loc
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        {
+            return Err(hinted(
+                format!("team.location `{loc}` must be 1 to 32 of A-Z a-z 0-9 - _"),
+                "name the region or site, e.g. `location: eu-west`",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `incidents:` — how incidents start.
@@ -1091,6 +1206,35 @@ macro_rules! checked_struct {
 checked_struct!(Endpoint, "an endpoint: {name: ..., url: ...}");
 checked_struct!(PrometheusSource, "a Prometheus source: {url: ...}");
 checked_struct!(AlertmanagerSource, "an Alertmanager source: {url: ...}");
+checked_struct!(Team, "a team server: {nats: nats://HOST:4222, ...}");
+
+/// A file the config names (a key, a credentials file): resolved against the
+/// config file's directory, and it must be a readable regular file.
+fn readable_file<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    let Some(s) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let Some(path) = resolve(&s) else {
+        return Ok(Some(PathBuf::from(s)));
+    };
+    match std::fs::metadata(&path) {
+        Ok(m) if m.is_file() => match std::fs::File::open(&path) {
+            Ok(_) => Ok(Some(path)),
+            Err(e) => Err(de::Error::custom(hinted(
+                format!("cannot read `{}`: {e}", path.display()),
+                "check the file's permissions (relative paths are relative to this config file)",
+            ))),
+        },
+        Ok(_) => Err(de::Error::custom(hinted(
+            format!("`{}` is not a regular file", path.display()),
+            "give the path of the file itself (relative paths are relative to this config file)",
+        ))),
+        Err(e) => Err(de::Error::custom(hinted(
+            format!("cannot use `{}`: {e}", path.display()),
+            "give a readable file (relative paths are relative to this config file)",
+        ))),
+    }
+}
 
 /// A duration above 0s (an interval or timeout of 0s could never run).
 fn positive_duration<'de, D: Deserializer<'de>>(d: D) -> Result<HumanDuration, D::Error> {
@@ -1595,6 +1739,15 @@ impl Config {
         Config::load(&path)
     }
 
+    /// Who is at the keyboard as configured: `team.responder`, else `responder:`.
+    pub fn responder_name(&self) -> Option<&str> {
+        self.team
+            .as_ref()
+            .and_then(|t| t.responder.as_ref())
+            .or(self.responder.as_ref())
+            .map(Text::expose)
+    }
+
     /// Values substituted from the environment and credentials from URLs (a
     /// password, its basic-auth encoding): redact these from anything shown or sent.
     pub fn secrets(&self) -> &[String] {
@@ -1809,6 +1962,60 @@ mod tests {
         }
         assert_eq!(percent_decode("p%40ss%3aw%2"), b"p@ss:w%2");
         assert_eq!(percent_decode("%C3%A9"), "é".as_bytes());
+    }
+
+    #[test]
+    fn a_team_needs_one_credential_a_nats_url_and_paired_tls_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ic.yaml");
+        std::fs::write(dir.path().join("client.pem"), "x").unwrap();
+        let parse = |team: &str| {
+            let text = format!(
+                "service: shop\nendpoints: [{{name: a, url: 'http://127.0.0.1:1/'}}]\nteam:\n{team}"
+            );
+            Config::parse(&file, &text, |k| {
+                (k == "NATS_PW").then(|| "s3cret-horse".into())
+            })
+        };
+        let ok = parse("  nats: nats://127.0.0.1:4222\n  user: ops\n  password: ${NATS_PW}\n  responder: ann\n").unwrap();
+        let team = ok.team.as_ref().unwrap();
+        assert_eq!(team.stream_prefix, "ic");
+        assert_eq!(ok.responder_name(), Some("ann"));
+        assert!(
+            ok.secrets().iter().any(|s| s == "s3cret-horse"),
+            "the password is redacted everywhere"
+        );
+        assert!(
+            !format!("{team:?}").contains("s3cret"),
+            "Debug shows the template"
+        );
+        for (bad, says) in [
+            ("  nats: http://127.0.0.1:4222\n", "not a NATS server URL"),
+            (
+                "  nats: nats://h:1\n  token: t\n  nkey: SUAX\n",
+                "more than one credential",
+            ),
+            ("  nats: nats://h:1\n  user: ops\n", "go together"),
+            (
+                "  nats: nats://h:1\n  tls: {cert: client.pem}\n",
+                "go together",
+            ),
+            (
+                "  nats: nats://h:1\n  tls: {cert: client.pem, key: missing.pem}\n",
+                "missing.pem",
+            ),
+            (
+                "  nats: nats://h:1\n  stream_prefix: a.b\n",
+                "stream_prefix",
+            ),
+            ("  nats: nats://h:1\n  location: eu west\n", "location"),
+            ("  nats: nats://h:1\n  responder: ic\n", "automation"),
+            ("  nats: nats://h:1\n  servers: x\n", "unknown field"),
+        ] {
+            let err = parse(bad).unwrap_err().to_string();
+            assert!(err.contains(says), "{bad:?}: {err}");
+            assert!(err.contains("ic.yaml:"), "says where: {err}");
+        }
     }
 
     #[test]

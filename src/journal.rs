@@ -490,6 +490,107 @@ impl Journal {
         Ok(event)
     }
 
+    /// Copies events another responder wrote (read from the team stream) into
+    /// this file: under the lock, an event whose `id` the file already holds,
+    /// or that has none, is skipped; the others are appended in `(ts, id)`
+    /// order with their own time and id and the next `seq`s, then the file is
+    /// fsynced once. An event too long for a line is skipped and logged.
+    /// Returns the events written (on disk when this returns).
+    pub fn merge(
+        &mut self,
+        events: Vec<Event>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Event>, JournalError> {
+        let mut events: Vec<Event> = events.into_iter().filter(|e| e.id.is_some()).collect();
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        events.sort_by(|a, b| (a.ts, &a.id).cmp(&(b.ts, &b.id)));
+        events.dedup_by(|a, b| a.id == b.id);
+        let path = self.path.clone();
+        self.follow_the_path()?;
+        self.file
+            .lock()
+            .map_err(io_err(&path, "lock the timeline"))?;
+        let result = self.merge_locked(events, now);
+        let unlocked = self
+            .file
+            .unlock()
+            .map_err(io_err(&path, "unlock the timeline"));
+        let written = result?;
+        unlocked?;
+        Ok(written)
+    }
+
+    fn merge_locked(
+        &mut self,
+        events: Vec<Event>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Event>, JournalError> {
+        let path = self.path.clone();
+        let len = self
+            .file
+            .metadata()
+            .map_err(io_err(&path, "read the timeline's size"))?
+            .len();
+        if len > MAX_FILE {
+            return Err(JournalError::TooLarge { path, bytes: len });
+        }
+        let (last, torn_at) = self.scan_tail(len, now)?;
+        let mut bytes = vec![0; torn_at.unwrap_or(len) as usize];
+        self.file
+            .read_exact_at(&mut bytes, 0)
+            .map_err(io_err(&path, "read the timeline"))?;
+        let held: rustc_hash::FxHashSet<EventId> = parse(&bytes, now)
+            .events
+            .into_iter()
+            .filter_map(|e| e.id)
+            .collect();
+        drop(bytes);
+        if let Some(at) = torn_at {
+            self.set_aside(at, len)?;
+        }
+        let mut seq = last.map_or(0, |(s, _)| s);
+        let mut out = Vec::new();
+        let mut lines = Vec::new();
+        for mut event in events {
+            if event.id.as_ref().is_none_or(|id| held.contains(id)) {
+                continue;
+            }
+            let Some(next) = seq.checked_add(1) else {
+                return Err(JournalError::SeqExhausted {
+                    line: line_of_seq(&path, seq),
+                    path,
+                    seq,
+                });
+            };
+            event.seq = next;
+            let line = event.to_line();
+            if line.len() > MAX_LINE {
+                tracing::warn!(
+                    timeline = %path.display(),
+                    "a merged event of {} bytes is over the {MAX_LINE}-byte line limit: not copied",
+                    line.len()
+                );
+                continue;
+            }
+            seq = next;
+            lines.extend_from_slice(line.as_bytes());
+            lines.push(b'\n');
+            out.push(event);
+        }
+        if lines.is_empty() {
+            return Ok(out);
+        }
+        self.file
+            .write_all(&lines)
+            .map_err(io_err(&path, "append to the timeline"))?;
+        self.file
+            .sync_data()
+            .map_err(io_err(&path, "flush the timeline to disk"))?;
+        Ok(out)
+    }
+
     /// The highest valid `seq` with the latest `ts` not in the future (see
     /// [`FUTURE_SLACK`]) and, when the file does not end in a newline, where the
     /// torn line starts. Reads the last 64 KiB, and twice as much each time that
@@ -1025,6 +1126,64 @@ pub fn open_or_join(
     result
 }
 
+/// The incident a timeline holds: the `id` of its first line when that is an
+/// `incident_opened` event (only the first line is read).
+pub fn incident_id(path: &Path) -> Option<EventId> {
+    let file = open_regular(path, OpenOptions::new().read(true), "open the timeline").ok()?;
+    let mut first = Vec::new();
+    file.take(MAX_LINE as u64 + 1)
+        .read_to_end(&mut first)
+        .ok()?;
+    let end = first.iter().position(|b| *b == b'\n')?;
+    let event = Event::parse_line(std::str::from_utf8(&first[..end]).ok()?).ok()?;
+    (event.kind == Kind::IncidentOpened)
+        .then_some(event.id)
+        .flatten()
+}
+
+/// The timeline of the team incident opened by `opened` (its
+/// `incident_opened` event, from another responder) in `dir`: the file that
+/// holds it, else a new file with that event copied in. Done under the
+/// directory's lock, so two processes copying one incident make one file.
+pub fn team_timeline(dir: &Path, opened: &Event) -> Result<Journal, JournalError> {
+    ensure_dir(dir)?;
+    let lock_path = dir.join(".ic-open.lock");
+    let lock = open_regular(
+        &lock_path,
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .mode(0o600),
+        "lock the timeline directory",
+    )?;
+    lock.lock()
+        .map_err(io_err(&lock_path, "lock the timeline directory"))?;
+    let existing = timelines(dir)
+        .into_iter()
+        .find(|p| opened.id.is_some() && incident_id(p) == opened.id);
+    let result = match existing {
+        Some(path) => Journal::open(&path),
+        None => {
+            let title = match opened.payload() {
+                Ok(Payload::Opened(p)) => p.title,
+                _ => "incident".to_string(),
+            };
+            Journal::create(dir, opened.ts, &title).and_then(|mut j| {
+                match j.merge(vec![opened.clone()], crate::clock::now()) {
+                    Ok(_) => Ok(j),
+                    Err(e) => {
+                        let _ = fs::remove_file(j.path());
+                        Err(e)
+                    }
+                }
+            })
+        }
+    };
+    let _ = lock.unlock();
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1032,6 +1191,71 @@ mod tests {
 
     fn t(s: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn merging_copies_keep_their_time_and_id_and_never_land_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ours = Journal::create(dir.path(), t(0), "pool").unwrap();
+        let opened = ours
+            .append(Draft::opened("ann", "pool", "shop"), t(0))
+            .unwrap();
+        ours.append(Draft::note("ann", "mine", &[]), t(5)).unwrap();
+        // Another responder's events, one older than our last, one newer, out of order.
+        let theirs_dir = tempfile::tempdir().unwrap();
+        let mut theirs = Journal::create(theirs_dir.path(), t(0), "pool").unwrap();
+        let late = theirs
+            .append(Draft::note("bob", "late", &[]), t(9))
+            .unwrap();
+        let early = theirs
+            .append(Draft::note("bob", "early", &[]), t(3))
+            .unwrap();
+        let written = ours
+            .merge(vec![late.clone(), early.clone(), late.clone()], t(10))
+            .unwrap();
+        assert_eq!(written.len(), 2);
+        // Their own time (no order fixing for copies) and id; our seq.
+        assert_eq!((written[0].ts, &written[0].id), (t(3), &early.id));
+        assert_eq!((written[1].ts, &written[1].id), (t(9), &late.id));
+        assert_eq!((written[0].seq, written[1].seq), (3, 4));
+        // Merging again (a replay after reconnect) and our own event: nothing.
+        assert!(
+            ours.merge(vec![early, late, opened.clone()], t(11))
+                .unwrap()
+                .is_empty()
+        );
+        let r = read(ours.path()).unwrap();
+        assert_eq!(r.events.len(), 4);
+        // An event without an id cannot be recognised later: never merged.
+        let mut anonymous = Draft::note("eve", "no id", &[]).into_event(1, t(4));
+        anonymous.id = None;
+        assert!(ours.merge(vec![anonymous], t(12)).unwrap().is_empty());
+        // A torn tail is set aside first, as for an append.
+        let mut f = OpenOptions::new().append(true).open(ours.path()).unwrap();
+        f.write_all(b"{\"seq\":9,\"ts\"").unwrap();
+        let mut extra = Draft::note("bob", "after the tear", &[]).into_event(1, t(13));
+        extra.id = Some(EventId::v7(t(13), [9; 10]));
+        assert_eq!(ours.merge(vec![extra], t(14)).unwrap()[0].seq, 5);
+        let problems = read(ours.path()).unwrap().problems;
+        assert!(
+            problems.iter().all(|p| p.message.contains("backwards")),
+            "only the copies' own (earlier) times: {problems:?}"
+        );
+        // The incident's file is found by its opening's id, never made twice.
+        assert_eq!(incident_id(ours.path()), opened.id);
+        let again = team_timeline(dir.path(), &opened).unwrap();
+        assert_eq!(again.path(), ours.path());
+        let copy = team_timeline(theirs_dir.path(), &opened).unwrap();
+        assert_ne!(
+            copy.path(),
+            theirs.path(),
+            "their file holds another incident"
+        );
+        assert_eq!(incident_id(copy.path()), opened.id);
+        assert_eq!(
+            team_timeline(theirs_dir.path(), &opened).unwrap().path(),
+            copy.path()
+        );
     }
 
     #[test]

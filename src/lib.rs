@@ -21,4 +21,5 @@ pub mod runtime;
 pub mod signals;
 pub mod sim;
 pub mod source;
+pub mod team;
 pub mod tui;

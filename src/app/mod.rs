@@ -109,6 +109,14 @@ pub enum Msg {
     Silences(Vec<crate::core::silence::Silence>),
     /// How many open action items of the timeline dir's incidents are overdue.
     OverdueActions(usize),
+    /// How the team connection stands (`team:` configured).
+    Team(crate::core::team::TeamStatus),
+    /// Who of the team is in now.
+    Present(Vec<crate::core::team::Presence>),
+    /// Events from the team were merged into a local timeline: look now.
+    TeamMerged,
+    /// An incident opened by another responder now has a local timeline here.
+    TeamIncident(PathBuf),
     /// Something failed that the responder must know of (a background task
     /// stopped, the terminal's input died, an incident could not be resumed):
     /// kept in the errors list (`E`), not only the footer.
@@ -338,6 +346,12 @@ pub struct State {
     pub unsaved: usize,
     /// Open action items past their due date in the timeline dir's incidents, for the header.
     pub overdue_actions: usize,
+    /// The team connection, when `team:` is configured.
+    pub team: Option<crate::core::team::TeamStatus>,
+    /// Who of the team is in (live presence records).
+    pub present: Vec<crate::core::team::Presence>,
+    /// The responder is writing a status update (told to the team).
+    pub typing: bool,
     /// Set in a drill (`ic drill`): the incident it opens is marked so, with these answers.
     pub drill: Option<crate::core::payload::Drill>,
     /// When the last metric snapshot was taken.
@@ -421,6 +435,9 @@ impl State {
             timeline_dir,
             unsaved: 0,
             overdue_actions: 0,
+            team: None,
+            present: Vec::new(),
+            typing: false,
             drill: None,
             last_snapshot: None,
             resumed: std::collections::BTreeSet::new(),
@@ -631,6 +648,18 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
             }
             state.overdue_actions = n;
         }
+        Msg::Team(status) => {
+            let was = state.team.as_ref().map(|t| t.online);
+            if was == Some(true) && !status.online {
+                state.say("team: the server is unreachable; everything goes on here and is sent when it is back");
+            } else if was == Some(false) && status.online {
+                state.say("team: connected again");
+            }
+            state.team = Some(status);
+        }
+        Msg::Present(people) => state.present = people,
+        // The runtime follows the timeline on these; the engine learns the events from it.
+        Msg::TeamMerged | Msg::TeamIncident(_) => {}
         Msg::Appended(e) => on_appended(state, e, &mut fx),
         Msg::AppendFailed(why) => {
             state.unsaved = state.unsaved.max(1);

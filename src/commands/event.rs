@@ -22,9 +22,59 @@ use crate::journal::{self, Journal};
 use chrono::{DateTime, Utc};
 use std::path::Path;
 
-pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8> {
+/// `ic event`; with `team:` configured, the event joins the team's incident
+/// (copied here first when this machine has none open) and is published.
+pub(super) async fn run_with_team(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8> {
+    let loaded = crate::config::Config::discover(config)
+        .ok()
+        .filter(|c| c.team.is_some());
+    let Some(loaded) = loaded else {
+        if args.incident.is_some() {
+            return Err(UsageError(
+                "--incident chooses a team incident: configure `team:` in ic.yaml, or give --timeline FILE".into(),
+            )
+            .into());
+        }
+        return run(args, config, &mut Vec::new());
+    };
+    let mut args_here;
+    let mut args = args;
+    if args.timeline.is_none()
+        && normal_kind(&args.kind) != "open"
+        && normal_kind(&args.kind) != "action-done"
+    {
+        let dir = timeline_dir(args.timeline_dir.as_deref(), config)?;
+        match super::team::incident_for_event(&loaded, &dir, args.incident.as_deref()).await? {
+            Some(path) => {
+                args_here = args.clone();
+                args_here.timeline = Some(path);
+                args_here.incident = None;
+                args = &args_here;
+            }
+            None if args.incident.is_some() => {
+                return Err(UsageError(format!(
+                    "no incident `{}` here or on the team: `ic incidents --all` lists them",
+                    args.incident.as_deref().unwrap_or_default()
+                ))
+                .into());
+            }
+            None => {}
+        }
+    }
+    let mut written = Vec::new();
+    let code = run(args, config, &mut written)?;
+    super::team::publish_written(&loaded, &written).await;
+    Ok(code)
+}
+
+/// `ic event` on this machine; what it writes is kept in `written`.
+pub(super) fn run(
+    args: &EventArgs,
+    config: Option<&Path>,
+    written: &mut Vec<(std::path::PathBuf, crate::core::event::Event)>,
+) -> anyhow::Result<u8> {
     if normal_kind(&args.kind) == "action-done" {
-        return action_done(args, config);
+        return action_done(args, config, written);
     }
     let message = if args.stdin {
         "events from standard input".to_string()
@@ -83,6 +133,7 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
                 // An explicit open always starts a new timeline, never one another process just made.
                 let mut journal = Journal::create(&dir, now, &message)?;
                 let event = journal.append(first, now)?;
+                super::team::keep(written, &journal, &event);
                 report(&mut journal, &event, args.json, &command.understood());
                 return Ok(EXIT_OK);
             } else {
@@ -112,6 +163,7 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
     let mut journal = Journal::open(&path)?;
     if !args.stdin {
         let event = journal.append(first, now)?;
+        super::team::keep(written, &journal, &event);
         report(&mut journal, &event, args.json, &command.understood());
         if event.kind == Kind::IncidentClosed {
             say_missing(&path);
@@ -149,7 +201,10 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
         let now = crate::clock::now();
         let (command, d) = draft(args, &actor, &text, now)?;
         match journal.append(d, now) {
-            Ok(event) => report(&mut journal, &event, args.json, &command.understood()),
+            Ok(event) => {
+                super::team::keep(written, &journal, &event);
+                report(&mut journal, &event, args.json, &command.understood());
+            }
             Err(e @ journal::JournalError::TooLong { .. }) => {
                 eprintln!("warning: stdin line {n}: {e}");
                 skipped += 1;
@@ -167,7 +222,11 @@ pub(super) fn run(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8>
 /// `-k action-done ID [WHAT WAS DONE]`: closes the action item `ID` (its id or
 /// short id, as `ic actions` shows) in the timeline that holds it, open or
 /// closed — with `--timeline`, in that file only.
-fn action_done(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8> {
+fn action_done(
+    args: &EventArgs,
+    config: Option<&Path>,
+    written: &mut Vec<(std::path::PathBuf, crate::core::event::Event)>,
+) -> anyhow::Result<u8> {
     let example =
         "e.g. `ic event -k action-done 1a2b3c4d \"pool alarm live\"` (`ic actions` lists the ids)";
     if args.stdin {
@@ -228,6 +287,7 @@ fn action_done(args: &EventArgs, config: Option<&Path>) -> anyhow::Result<u8> {
     );
     let mut journal = Journal::open(path)?;
     let event = journal.append(Draft::action_done(&actor, &id, &note), crate::clock::now())?;
+    super::team::keep(written, &journal, &event);
     report(&mut journal, &event, args.json, &understood);
     Ok(EXIT_OK)
 }
@@ -503,11 +563,6 @@ pub(super) fn actor_name(explicit: Option<&str>, config: Option<&Path>) -> anyho
         .filter(|a| !a.trim().is_empty())
         .unwrap_or_else(|| {
             let configured = crate::config::Config::discover(config).ok();
-            crate::responder::name(
-                configured
-                    .as_ref()
-                    .and_then(|c| c.responder.as_ref())
-                    .map(|r| r.expose()),
-            )
+            crate::responder::name(configured.as_ref().and_then(|c| c.responder_name()))
         }))
 }

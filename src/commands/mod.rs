@@ -22,6 +22,7 @@ mod scrape;
 mod setup;
 mod silence;
 mod simulate;
+mod team;
 mod view;
 mod watch;
 
@@ -86,7 +87,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Watch(args) => watch::run(args, cli.config.as_deref()).await,
         Command::Scrape(args) => scrape::run(args).await,
         Command::Simulate(args) => simulate::run(&args),
-        Command::Event(args) => event::run(&args, cli.config.as_deref()),
+        Command::Event(args) => event::run_with_team(&args, cli.config.as_deref()).await,
+        Command::Incidents(args) => team::incidents(&args, cli.config.as_deref()).await,
+        Command::Join(args) => team::join(&args, cli.config.as_deref()).await,
         Command::Postmortem(args) => postmortem::run(&args, cli.config.as_deref()),
         Command::Actions(args) => actions::run(&args, cli.config.as_deref()),
         Command::Report(args) => report::run(&args, cli.config.as_deref()),

@@ -79,6 +79,7 @@ impl Setup {
                 scrapes,
                 prometheus: config.prometheus.clone(),
                 alertmanager: config.alertmanager.clone(),
+                team: config.team.clone(),
             },
             notify: config.notify.clone(),
             secrets: config.secrets().to_vec(),
@@ -134,7 +135,7 @@ fn state_for(sources: &Sources, playbooks: Vec<Playbook>, dir: PathBuf) -> State
     }
     let mut state = State::new(
         config.service.expose(),
-        &crate::responder::name(config.responder.as_ref().map(|r| r.expose())),
+        &crate::responder::name(config.responder_name()),
         config.detect,
         targets,
         playbooks,

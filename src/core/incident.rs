@@ -307,6 +307,10 @@ pub struct Impact {
 /// The state of one incident.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Incident {
+    /// Its global identity: the id of its `incident_opened` event (the
+    /// subject it is shared under with the team).
+    #[serde(skip)]
+    pub id: Option<crate::core::event::EventId>,
     /// Title.
     pub title: String,
     /// Set when it is a drill, with what the drill expects found.
@@ -479,6 +483,7 @@ impl Incident {
     fn apply_opened(&mut self, e: &Event, p: payload::Opened) {
         if self.opened.is_none() {
             self.opened = Some(e.ts);
+            self.id = e.id.clone();
             self.title = p.title;
             self.service = p.service;
             self.drill = p.drill;

@@ -20,6 +20,7 @@ pub mod sample;
 pub mod scenario;
 pub mod signal;
 pub mod silence;
+pub mod team;
 pub mod text;
 pub mod units;
 pub mod verify;

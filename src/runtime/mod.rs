@@ -52,6 +52,8 @@ pub struct Feeds {
     pub prometheus: Option<PrometheusSource>,
     /// Alertmanager.
     pub alertmanager: Option<AlertmanagerSource>,
+    /// The team server, when incidents are shared.
+    pub team: Option<crate::config::Team>,
 }
 
 /// Sees every raw observation as it arrives, before the engine does (`ic watch`
@@ -234,6 +236,8 @@ pub struct Runtime {
     /// What the engine told the view since the view last looked (kept only
     /// for an interactive state: nothing drains them otherwise).
     notices: Vec<Notice>,
+    /// Our presence on the team (what we have open), when `team:` is set.
+    doing: Option<watch::Sender<crate::team::presence::Doing>>,
 }
 
 impl Runtime {
@@ -352,6 +356,7 @@ impl Runtime {
             stray: Vec::new(),
             joined: false,
             notices,
+            doing: None,
         }
     }
 
@@ -435,6 +440,7 @@ impl Runtime {
             scrapes,
             prometheus,
             alertmanager,
+            team,
         } = feeds;
         if !probes.is_empty() {
             self.start_probes(probes, concurrency, &tap, &stop);
@@ -448,8 +454,84 @@ impl Runtime {
         if let Some(am) = alertmanager {
             self.start_alertmanager(&am, &stop);
         }
+        if let Some(team) = team {
+            self.start_team(team, &stop);
+        }
         self.start_overdue_actions(&stop);
         self.start_ticks(stop);
+    }
+
+    /// The team: the timeline directory kept in step with the team stream,
+    /// and our presence (what we have open) kept fresh.
+    fn start_team(&mut self, config: crate::config::Team, stop: &watch::Receiver<bool>) {
+        let service = self.state.service.clone();
+        let responder = self.state.actor.clone();
+        let dir = self.state.timeline_dir.clone();
+        self.guard(
+            "team sync",
+            tokio::spawn(crate::team::sync::run(
+                config.clone(),
+                service.clone(),
+                responder.clone(),
+                dir,
+                self.tx.clone(),
+                stop.clone(),
+            )),
+        );
+        let (doing_tx, doing_rx) = watch::channel(self.doing());
+        self.doing = Some(doing_tx);
+        self.guard(
+            "team presence",
+            tokio::spawn(crate::team::presence::run(
+                config,
+                service,
+                responder,
+                doing_rx,
+                self.tx.clone(),
+                stop.clone(),
+            )),
+        );
+    }
+
+    /// What our presence record says: the open incident.
+    fn doing(&self) -> crate::team::presence::Doing {
+        crate::team::presence::Doing {
+            incident: self
+                .state
+                .incident
+                .as_ref()
+                .and_then(|i| i.state.id.as_ref())
+                .map(|id| id.to_string()),
+            typing: self.state.typing,
+        }
+    }
+
+    /// Joins the team incident another responder opened, when none is open here.
+    fn join_team_incident(&mut self, path: PathBuf) {
+        if self.timeline.is_some() || self.opening() {
+            return;
+        }
+        match replay(
+            &mut self.state,
+            self.timelines.as_ref(),
+            &path,
+            self.clock.now(),
+        ) {
+            Ok(t) => {
+                self.known = Known::of(&self.state);
+                self.timeline = Some(t);
+                self.joined = true;
+                self.state.mark_resumed();
+                self.say(format!("joined the team's incident ({})", path.display()));
+            }
+            Err(why) => {
+                let text = format!(
+                    "cannot join the team's incident in {}: {why}",
+                    path.display()
+                );
+                app::update(&mut self.state, Msg::TaskFailed(text), self.clock.now());
+            }
+        }
     }
 
     /// Counts the overdue action items of the timeline dir's incidents now and
@@ -701,6 +783,11 @@ impl Runtime {
     /// unsaved events and picks up what other processes appended.
     pub fn handle(&mut self, msg: Msg) {
         let tick = matches!(msg, Msg::Tick);
+        match &msg {
+            Msg::TeamMerged => self.follow(),
+            Msg::TeamIncident(path) => self.join_team_incident(path.clone()),
+            _ => {}
+        }
         if tick {
             learn_silences(
                 &mut self.state,
@@ -724,6 +811,14 @@ impl Runtime {
         }
         for e in fx {
             self.apply(e);
+        }
+        if let Some(doing) = &self.doing {
+            let now = self.doing();
+            doing.send_if_modified(|d| {
+                let changed = *d != now;
+                *d = now;
+                changed
+            });
         }
     }
 

@@ -221,6 +221,26 @@ fn health(line: &mut Vec<Span<'_>>, s: &State, th: Theme) {
             th.warn(),
         ));
     }
+    if let Some(team) = &s.team {
+        let incident = s
+            .incident
+            .as_ref()
+            .and_then(|i| i.state.id.as_ref())
+            .map(|id| id.as_str());
+        let roles: Vec<(String, String)> = s
+            .incident
+            .iter()
+            .flat_map(|i| i.state.roles.iter().map(|(r, p)| (r.clone(), p.clone())))
+            .collect();
+        let who = crate::core::team::who(&s.present, incident, &roles, s.now);
+        if team.online && team.unsent == 0 && !who.is_empty() {
+            line.push(Span::raw(format!(" · in: {}", escape(&who))));
+        } else if team.online {
+            line.push(Span::raw(format!(" · {}", team.line())));
+        } else {
+            line.push(Span::styled(format!(" · {}", team.line()), th.warn()));
+        }
+    }
     for (name, why) in &s.sources_down {
         line.push(Span::styled(
             format!(" · {} down: {}", escape(name), escape(why)),

@@ -7,6 +7,7 @@
 
 pub mod hostile;
 pub mod http;
+pub mod nats;
 pub mod proc;
 pub mod prometheus;
 pub mod tmux;

@@ -1,0 +1,459 @@
+//! Team incidents, the pure part: the names an incident's events travel under
+//! on NATS JetStream (stream, subjects, buckets), an event's wire form and
+//! its checks on the way in, presence records, and what the header says of
+//! the team. The I/O (connecting, publishing, following) is `crate::team`.
+
+use crate::core::event::{Event, EventId, MAX_LINE};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How long a presence record stands without a heartbeat.
+pub const PRESENCE_TTL: chrono::Duration = chrono::Duration::seconds(15);
+
+/// The NATS names of one service's team incidents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    /// Subject prefix (`ic`).
+    prefix: String,
+    /// The service as one subject token.
+    service: String,
+}
+
+impl Names {
+    /// The names for `service` under `prefix` (a checked token, see [`check_prefix`]).
+    pub fn new(prefix: &str, service: &str) -> Names {
+        Names {
+            prefix: prefix.to_string(),
+            service: token(service),
+        }
+    }
+
+    /// The stream holding every incident of the service: `IC_<service>`.
+    pub fn stream(&self) -> String {
+        format!("{}_{}", self.prefix.to_uppercase(), self.service)
+    }
+
+    /// The subjects of every incident's events: `ic.<service>.events.>`.
+    pub fn events(&self) -> String {
+        format!("{}.{}.events.>", self.prefix, self.service)
+    }
+
+    /// The subject of one incident's events (its id is its `incident_opened`
+    /// event's id); `None` for an id that cannot be a subject token.
+    pub fn subject(&self, incident: &EventId) -> Option<String> {
+        let id = incident.as_str();
+        is_token(id).then(|| format!("{}.{}.events.{id}", self.prefix, self.service))
+    }
+
+    /// The incident a subject of [`Names::events`] is about.
+    pub fn incident_of<'a>(&self, subject: &'a str) -> Option<&'a str> {
+        let rest = subject
+            .strip_prefix(&self.prefix)?
+            .strip_prefix('.')?
+            .strip_prefix(&self.service)?
+            .strip_prefix(".events.")?;
+        is_token(rest).then_some(rest)
+    }
+
+    /// The key-value bucket of who is in: `ic_<service>_presence`.
+    pub fn presence(&self) -> String {
+        format!("{}_{}_presence", self.prefix, self.service)
+    }
+
+    /// The key-value bucket of the paging lease: `ic_<service>_lease`.
+    pub fn lease(&self) -> String {
+        format!("{}_{}_lease", self.prefix, self.service)
+    }
+}
+
+/// Whether `s` can stand as one NATS subject token and in stream and bucket
+/// names: 1 to 64 of `A-Z a-z 0-9 - _`.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Why `prefix` cannot prefix the team's subjects and streams.
+pub fn check_prefix(prefix: &str) -> Result<(), String> {
+    if prefix.len() > 16 || !is_token(prefix) {
+        return Err(format!(
+            "`stream_prefix: {prefix}` must be 1 to 16 of A-Z a-z 0-9 - _ (it starts every subject and stream name)"
+        ));
+    }
+    Ok(())
+}
+
+/// `service` as a subject token: letters, digits, `-` and `_` kept, anything
+/// else `_`, at most 40 characters; when anything was changed, a short hash
+/// of the name follows, so `pay ments` and `pay_ments` stay two services.
+pub fn token(service: &str) -> String {
+    let mut out: String = service
+        .chars()
+        .take(40)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out != service || out.is_empty() {
+        // FNV-1a: stable across builds and machines (std's hasher is not).
+        let hash = service.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        out.push_str(&format!("_{:08x}", hash as u32));
+    }
+    out
+}
+
+/// The wire form of an event: its timeline line.
+pub fn encode(event: &Event) -> Vec<u8> {
+    event.to_line().into_bytes()
+}
+
+/// Why a message from the stream is not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// Longer than a timeline line may be.
+    #[error("a message of {0} bytes is longer than a timeline line ({MAX_LINE})")]
+    TooLong(usize),
+    /// Not UTF-8 or not an event.
+    #[error("not a timeline event: {0}")]
+    NotEvent(String),
+    /// An event without a global id cannot be merged.
+    #[error("an event without an `id`")]
+    NoId,
+    /// Its incident is not the subject's.
+    #[error(
+        "event {id} says it belongs to incident {claims}, but came on the subject of {subject}"
+    )]
+    WrongIncident {
+        /// The event.
+        id: String,
+        /// The incident it names.
+        claims: String,
+        /// The subject's incident.
+        subject: String,
+    },
+}
+
+/// Reads an event from a message on the subject of `incident`: at most a
+/// timeline line, an event with an id; an `incident_opened` event must be the
+/// incident itself (a forged one cannot open another incident's file).
+pub fn decode(payload: &[u8], incident: &str) -> Result<Event, WireError> {
+    if payload.len() > MAX_LINE {
+        return Err(WireError::TooLong(payload.len()));
+    }
+    let text = std::str::from_utf8(payload).map_err(|e| WireError::NotEvent(e.to_string()))?;
+    if text.contains('\n') {
+        return Err(WireError::NotEvent("more than one line".into()));
+    }
+    let event = Event::parse_line(text).map_err(|e| WireError::NotEvent(e.0))?;
+    let Some(id) = event.id.as_ref() else {
+        return Err(WireError::NoId);
+    };
+    if event.kind == crate::core::event::Kind::IncidentOpened && id.as_str() != incident {
+        return Err(WireError::WrongIncident {
+            id: id.to_string(),
+            claims: id.to_string(),
+            subject: incident.to_string(),
+        });
+    }
+    Ok(event)
+}
+
+/// One responder's presence, as kept in the presence bucket and renewed by
+/// heartbeat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Presence {
+    /// Who.
+    pub responder: String,
+    /// The incident they have open, if any (its id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
+    /// Whether they are writing a status update now.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub typing: bool,
+    /// Where their probes run, when they publish them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Their last heartbeat.
+    pub at: DateTime<Utc>,
+}
+
+/// Longest presence record read.
+const MAX_PRESENCE: usize = 4096;
+
+impl Presence {
+    /// Reads a record from the bucket; `None` for anything malformed or
+    /// oversized, or a name that cannot be a responder's.
+    pub fn decode(bytes: &[u8]) -> Option<Presence> {
+        if bytes.len() > MAX_PRESENCE {
+            return None;
+        }
+        let p: Presence = serde_json::from_slice(bytes).ok()?;
+        let plain =
+            |s: &str| !s.is_empty() && s.chars().count() <= 64 && !s.chars().any(char::is_control);
+        (plain(&p.responder)
+            && p.incident.as_deref().is_none_or(is_token)
+            && p.location.as_deref().is_none_or(plain))
+        .then_some(p)
+    }
+
+    /// The record as stored.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Whether its heartbeat is recent at `now` (a record from a clock far
+    /// ahead does not stand for ever either).
+    pub fn live(&self, now: DateTime<Utc>) -> bool {
+        now - self.at < PRESENCE_TTL && self.at - now < PRESENCE_TTL
+    }
+}
+
+/// A presence bucket key for `responder`: bytes outside `A-Z a-z 0-9 - _`
+/// written `=XX`, so every name has one key of its own.
+pub fn presence_key(responder: &str) -> String {
+    let mut key = String::new();
+    for b in responder.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            key.push(char::from(b));
+        } else {
+            key.push_str(&format!("={b:02X}"));
+        }
+    }
+    key
+}
+
+/// How the team connection stands, for the header and `ic incidents`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TeamStatus {
+    /// Connected to the server now.
+    pub online: bool,
+    /// When it was lost (or, never connected, when trying began).
+    pub offline_since: Option<DateTime<Utc>>,
+    /// Local events not yet confirmed in the stream.
+    pub unsent: usize,
+    /// Why it is offline, when known (an auth or TLS error says what to fix).
+    pub error: Option<String>,
+}
+
+/// Who of `present` is in on `incident` with their roles (`alice (lead) ·
+/// bob (comms) · carol`), those typing marked `✎`; people with a role who
+/// are not in are not listed.
+pub fn who(
+    present: &[Presence],
+    incident: Option<&str>,
+    roles: &[(String, String)],
+    now: DateTime<Utc>,
+) -> String {
+    {
+        let mut people: Vec<&Presence> = present
+            .iter()
+            .filter(|p| p.live(now) && (incident.is_none() || p.incident.as_deref() == incident))
+            .collect();
+        people.sort_by(|a, b| a.responder.cmp(&b.responder));
+        people.dedup_by(|a, b| a.responder == b.responder);
+        people
+            .iter()
+            .map(|p| {
+                let held: Vec<&str> = roles
+                    .iter()
+                    .filter(|(_, who)| *who == p.responder)
+                    .map(|(role, _)| short_role(role))
+                    .collect();
+                let mut s = p.responder.clone();
+                if !held.is_empty() {
+                    s.push_str(&format!(" ({})", held.join(", ")));
+                }
+                if p.typing {
+                    s.push_str(" ✎");
+                }
+                s
+            })
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+}
+
+impl TeamStatus {
+    /// The connection in a few words: `team: online`, or `team: offline since
+    /// 12:03, 4 events to send`.
+    pub fn line(&self) -> String {
+        if self.online {
+            if self.unsent == 0 {
+                "team: online".into()
+            } else {
+                format!("team: online, sending {}", plural(self.unsent))
+            }
+        } else {
+            let since = self
+                .offline_since
+                .map(|t| format!(" since {}", t.format("%H:%M")))
+                .unwrap_or_default();
+            let to_send = if self.unsent == 0 {
+                String::new()
+            } else {
+                format!(", {} to send", plural(self.unsent))
+            };
+            format!("team: offline{since}{to_send}")
+        }
+    }
+}
+
+fn plural(n: usize) -> String {
+    if n == 1 {
+        "1 event".into()
+    } else {
+        format!("{n} events")
+    }
+}
+
+/// A role's short name in the header (`incident-lead` → `lead`).
+fn short_role(role: &str) -> &str {
+    match role {
+        "incident-lead" | "incident-commander" => "lead",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::event::Draft;
+    use chrono::TimeZone;
+
+    fn t(s: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn names_are_tokens_and_odd_service_names_stay_apart() {
+        let n = Names::new("ic", "payments");
+        assert_eq!(n.stream(), "IC_payments");
+        assert_eq!(n.events(), "ic.payments.events.>");
+        let id = EventId::v7(t(0), [1; 10]);
+        let subject = n.subject(&id).unwrap();
+        assert_eq!(n.incident_of(&subject), Some(id.as_str()));
+        assert_eq!(n.incident_of("ic.payments.events.a.b"), None);
+        assert_eq!(n.incident_of("ic.other.events.x"), None);
+        // Wildcards, dots and spaces never reach a subject.
+        let odd = Names::new("ic", "pay.ments >*");
+        assert!(
+            odd.events().starts_with("ic.pay_ments___"),
+            "{}",
+            odd.events()
+        );
+        assert_ne!(token("pay ments"), token("pay_ments"));
+        assert_ne!(token("a.b"), token("a_b"));
+        assert_eq!(n.subject(&EventId::parse("a.b").unwrap()), None);
+        assert_eq!(n.subject(&EventId::parse("*").unwrap()), None);
+        assert!(check_prefix("ic").is_ok());
+        assert!(check_prefix("i.c").is_err());
+        assert!(check_prefix("").is_err());
+    }
+
+    #[test]
+    fn the_wire_takes_one_event_with_an_id_and_no_forged_opening() {
+        let mut e = Draft::note("alice", "pool at 100%", &[]).into_event(7, t(1));
+        e.id = Some(EventId::v7(t(1), [2; 10]));
+        let back = decode(&encode(&e), "whatever").unwrap();
+        assert_eq!(back, e);
+        // No id, two lines, too long, not UTF-8: refused.
+        let mut no_id = e.clone();
+        no_id.id = None;
+        assert_eq!(decode(&encode(&no_id), "x"), Err(WireError::NoId));
+        let two = [encode(&e), b"\n".to_vec(), encode(&e)].concat();
+        assert!(matches!(decode(&two, "x"), Err(WireError::NotEvent(_))));
+        assert!(matches!(
+            decode(&vec![b' '; MAX_LINE + 1], "x"),
+            Err(WireError::TooLong(_))
+        ));
+        assert!(matches!(
+            decode(&[0xff, 0xfe], "x"),
+            Err(WireError::NotEvent(_))
+        ));
+        // An opening published on another incident's subject is not that incident.
+        let mut opened = Draft::opened("ic", "pool", "payments").into_event(1, t(0));
+        opened.id = Some(EventId::v7(t(0), [3; 10]));
+        let own = opened.id.clone().unwrap();
+        assert!(decode(&encode(&opened), own.as_str()).is_ok());
+        assert!(matches!(
+            decode(&encode(&opened), "another-incident"),
+            Err(WireError::WrongIncident { .. })
+        ));
+    }
+
+    #[test]
+    fn presence_keys_are_distinct_and_records_expire() {
+        assert_eq!(presence_key("alice"), "alice");
+        assert_eq!(presence_key("bob@host"), "bob=40host");
+        assert_ne!(presence_key("a=40b"), presence_key("a@b"));
+        let p = Presence {
+            responder: "alice".into(),
+            incident: Some("abc".into()),
+            typing: true,
+            location: None,
+            at: t(0),
+        };
+        assert_eq!(Presence::decode(&p.encode()), Some(p.clone()));
+        assert!(p.live(t(14)));
+        assert!(!p.live(t(15)));
+        assert!(!p.live(t(-15)), "a heartbeat from a clock far ahead");
+        assert_eq!(
+            Presence::decode(b"{\"responder\":\"\",\"at\":\"2027-01-15T08:00:00Z\"}"),
+            None
+        );
+        assert_eq!(
+            Presence::decode(b"{\"responder\":\"x\\u0007\",\"at\":\"2027-01-15T08:00:00Z\"}"),
+            None
+        );
+        assert_eq!(Presence::decode(&vec![b' '; 5000]), None);
+    }
+
+    #[test]
+    fn the_header_names_who_is_in_with_roles_and_the_connection() {
+        let me = |name: &str, typing: bool, at: i64| Presence {
+            responder: name.into(),
+            incident: Some("inc".into()),
+            typing,
+            location: None,
+            at: t(at),
+        };
+        let present = vec![
+            me("carol", false, 0),
+            me("alice", false, 0),
+            me("bob", true, 0),
+            me("gone", false, -60),
+        ];
+        let status = TeamStatus {
+            online: true,
+            ..TeamStatus::default()
+        };
+        let roles = vec![
+            ("incident-lead".to_string(), "alice".to_string()),
+            ("comms".to_string(), "bob".to_string()),
+        ];
+        assert_eq!(
+            who(&present, Some("inc"), &roles, t(1)),
+            "alice (lead) · bob (comms) ✎ · carol"
+        );
+        assert_eq!(status.line(), "team: online");
+        let offline = TeamStatus {
+            online: false,
+            offline_since: Some(Utc.with_ymd_and_hms(2026, 12, 6, 12, 3, 0).unwrap()),
+            unsent: 4,
+            ..TeamStatus::default()
+        };
+        assert_eq!(
+            offline.line(),
+            "team: offline since 12:03, 4 events to send"
+        );
+    }
+}
