@@ -11,6 +11,8 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::nats::Nats;
 use support::proc::{ic, terminate, timelines};
@@ -23,6 +25,60 @@ fn healthy() -> u16 {
         for s in l.incoming().flatten() {
             std::thread::spawn(move || {
                 let mut s = s;
+                let mut buf = [0u8; 2048];
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                );
+            });
+        }
+    });
+    port
+}
+
+/// A webhook receiver: the paths of the POSTs it got.
+fn hooks() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let seen = got.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut s = s;
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut buf = vec![0u8; 65536];
+                let n = s.read(&mut buf).unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                if let Some(path) = head.strip_prefix("POST ").and_then(|r| r.split(' ').next()) {
+                    seen.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(path.to_string());
+                }
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            });
+        }
+    });
+    (port, got)
+}
+
+/// An endpoint that answers 200 until `fail` is set, then closes every
+/// connection unanswered.
+fn switchable(fail: Arc<AtomicBool>) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let fail = fail.clone();
+            std::thread::spawn(move || {
+                let mut s = s;
+                if fail.load(Ordering::SeqCst) {
+                    return;
+                }
                 let mut buf = [0u8; 2048];
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
                 let _ = s.read(&mut buf);
@@ -372,4 +428,97 @@ fn tls_with_a_test_ca_connects_and_without_it_says_why() {
         "{err}"
     );
     assert!(has_msg(&carol.dir, "untrusted"));
+}
+
+#[test]
+fn two_watches_page_once_and_the_survivor_takes_over_when_the_pager_dies() {
+    let Some(nats) = Nats::start(&[]) else { return };
+    let (hook, posts) = hooks();
+    let gone = support::free_port();
+    let fail = Arc::new(AtomicBool::new(false));
+    let search = switchable(fail.clone());
+    let config = |name: &str| {
+        let home = tempfile::tempdir().expect("temp dir");
+        let dir = home.path().join("timelines");
+        let config = home.path().join("ic.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "service: shop\ntimeline_dir: {}\npoll: {{interval: 200ms, timeout: 150ms}}\n\
+                 notify: {{desktop: false, bell: false, min_interval: 1s, webhook: {{url: 'http://127.0.0.1:{hook}/{name}'}}}}\n\
+                 endpoints:\n  - {{name: api, url: 'http://127.0.0.1:{gone}/'}}\n  - {{name: search, url: 'http://127.0.0.1:{search}/'}}\n\
+                 team:\n  responder: {name}\n  nats: {}\n",
+                dir.display(),
+                nats.url()
+            ),
+        )
+        .expect("write config");
+        Responder {
+            config,
+            dir,
+            _home: home,
+        }
+    };
+    let alice = config("alice");
+    let bob = config("bob");
+    let a = watch(&alice);
+    let b = watch(&bob);
+    let pages = || posts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    wait(Duration::from_secs(20), "one page", || !pages().is_empty());
+    // Both machines hold the one incident the pager opened.
+    wait(Duration::from_secs(10), "both have the incident", || {
+        timelines(&alice.dir).len() == 1 && timelines(&bob.dir).len() == 1
+    });
+    let id = |dir: &Path| {
+        incident_commander::journal::incident_id(&timelines(dir)[0]).expect("an incident")
+    };
+    assert_eq!(id(&alice.dir), id(&bob.dir), "one incident");
+    let first = pages();
+    assert_eq!(first.len(), 1, "paged once: {first:?}");
+    let (mut pager, mut other, survivor, survivor_name) = if first[0] == "/alice" {
+        (a, b, &bob, "/bob")
+    } else {
+        (b, a, &alice, "/alice")
+    };
+    // The pager dies without a word; a new failure starts: the survivor pages for it.
+    let _ = pager.kill();
+    let _ = pager.wait();
+    let killed = Instant::now();
+    fail.store(true, Ordering::SeqCst);
+    wait(Duration::from_secs(25), "the survivor pages", || {
+        pages().iter().any(|p| p == survivor_name)
+    });
+    eprintln!(
+        "takeover and page within {:?} of the kill",
+        killed.elapsed()
+    );
+    let all = pages();
+    assert_eq!(all.len(), 2, "one page per failure, none twice: {all:?}");
+    assert_eq!(
+        timelines(&survivor.dir).len(),
+        1,
+        "the same incident goes on"
+    );
+    let survivor_events = support::proc::events(&survivor.dir);
+    let fired: Vec<&serde_json::Value> = survivor_events
+        .iter()
+        .filter(|e| e["kind"] == "signal_fired")
+        .collect();
+    let targets: BTreeSet<&str> = fired
+        .iter()
+        .filter_map(|e| e["data"]["target"].as_str())
+        .collect();
+    assert!(
+        targets.contains("api") && targets.contains("search"),
+        "{targets:?}"
+    );
+    assert_eq!(
+        fired
+            .iter()
+            .filter(|e| e["data"]["target"] == "api")
+            .count(),
+        1,
+        "api recorded once, by the first pager"
+    );
+    terminate(&mut other, Duration::from_secs(10));
 }

@@ -113,6 +113,8 @@ pub enum Msg {
     Team(crate::core::team::TeamStatus),
     /// Who of the team is in now.
     Present(Vec<crate::core::team::Presence>),
+    /// Who holds the paging lease now.
+    Lease(crate::core::team::Lease),
     /// Events from the team were merged into a local timeline: look now.
     TeamMerged,
     /// An incident opened by another responder now has a local timeline here.
@@ -352,6 +354,11 @@ pub struct State {
     pub present: Vec<crate::core::team::Presence>,
     /// The responder is writing a status update (told to the team).
     pub typing: bool,
+    /// The paging lease, once the team has said who holds it.
+    pub lease: Option<crate::core::team::Lease>,
+    /// Signals fired while another `ic` held the paging lease, still firing
+    /// (by detector and target): taken up if the lease comes here.
+    pub deferred: BTreeMap<(String, String), Signal>,
     /// Set in a drill (`ic drill`): the incident it opens is marked so, with these answers.
     pub drill: Option<crate::core::payload::Drill>,
     /// When the last metric snapshot was taken.
@@ -397,6 +404,19 @@ pub struct State {
 }
 
 impl State {
+    /// Whether this `ic` opens incidents, writes the tool's signal records
+    /// and pages: always without a team; with one, when it holds the paging
+    /// lease, or while the team cannot say (offline, or not yet known) —
+    /// a responder cut off from the team still gets paged.
+    pub fn pages(&self) -> bool {
+        match (&self.team, &self.lease) {
+            (None, _) => true,
+            (Some(t), _) if !t.online => true,
+            (_, None) => true,
+            (_, Some(l)) => l.ours || l.holder.is_none(),
+        }
+    }
+
     /// A fresh state.
     pub fn new(
         service: &str,
@@ -438,6 +458,8 @@ impl State {
             team: None,
             present: Vec::new(),
             typing: false,
+            lease: None,
+            deferred: BTreeMap::new(),
             drill: None,
             last_snapshot: None,
             resumed: std::collections::BTreeSet::new(),
@@ -656,8 +678,22 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
                 state.say("team: connected again");
             }
             state.team = Some(status);
+            signals::take_up_deferred(state, &mut fx);
         }
         Msg::Present(people) => state.present = people,
+        Msg::Lease(lease) => {
+            let was = state.lease.as_ref().is_some_and(|l| l.ours);
+            if lease.ours && !was && state.lease.is_some() {
+                state.say("team: this ic now opens incidents and pages for the service");
+            } else if !lease.ours && was {
+                state.say(format!(
+                    "team: {} now opens incidents and pages; this ic detects and shows",
+                    lease.holder.as_deref().unwrap_or("another ic")
+                ));
+            }
+            state.lease = Some(lease);
+            signals::take_up_deferred(state, &mut fx);
+        }
         // The runtime follows the timeline on these; the engine learns the events from it.
         Msg::TeamMerged | Msg::TeamIncident(_) => {}
         Msg::Appended(e) => on_appended(state, e, &mut fx),

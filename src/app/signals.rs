@@ -26,9 +26,69 @@ fn on_blip(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
     fx.push(Effect::Notify(s, false));
 }
 
+/// Another `ic` of the team holds the paging lease: this one shows what it
+/// detects (the target's state, `ic watch`'s lines) but records and pages
+/// nothing; what is still firing when the lease comes here is taken up then
+/// ([`take_up_deferred`]).
+fn defer(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
+    let key = (s.kind.as_str().to_string(), s.target.clone());
+    if let Some(t) = state.targets.iter_mut().find(|t| t.name == s.target) {
+        match s.state {
+            SignalState::Fired | SignalState::Updated | SignalState::Flapping => {
+                t.firing.insert(s.kind);
+            }
+            SignalState::Resolved => {
+                t.firing.remove(&s.kind);
+            }
+            SignalState::Blip => {}
+        }
+    }
+    match s.state {
+        SignalState::Fired => {
+            state.deferred.insert(key, s.clone());
+        }
+        SignalState::Resolved => {
+            state.deferred.remove(&key);
+        }
+        _ => {}
+    }
+    fx.push(Effect::Notify(s, false));
+}
+
+/// The lease came here (or the team went quiet): signals still firing that
+/// the open incident does not record are handled now as if just fired —
+/// recorded, opening the incident, paging; those the incident records (the
+/// previous holder wrote them) go on silently.
+pub(super) fn take_up_deferred(state: &mut State, fx: &mut Vec<Effect>) {
+    if !state.pages() || state.deferred.is_empty() {
+        return;
+    }
+    let mut waiting: Vec<Signal> = std::mem::take(&mut state.deferred).into_values().collect();
+    waiting.sort_by_key(|s| s.at);
+    for s in waiting {
+        let key = (s.kind.as_str().to_string(), s.target.clone());
+        let recorded = state.incident_open()
+            && state
+                .incident
+                .as_ref()
+                .is_some_and(|i| i.state.signals.get(&key).is_some_and(|r| r.firing));
+        if recorded {
+            continue;
+        }
+        if let Some(t) = state.targets.iter_mut().find(|t| t.name == s.target) {
+            t.firing.remove(&s.kind);
+        }
+        on_signal(state, s, fx);
+    }
+}
+
 /// A signal from a detector or Alertmanager: held by a silence, or joining
 /// or opening the incident, and notified once per burst.
 pub(super) fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
+    if !state.pages() {
+        defer(state, s, fx);
+        return;
+    }
     if s.state == SignalState::Blip {
         on_blip(state, s, fx);
         return;

@@ -978,3 +978,144 @@ fn an_action_item_of_the_open_incident_is_closed_by_its_short_id_once() {
             .contains("already done")
     );
 }
+
+/// Like [`send`], with the effects of the written-back events too (a
+/// notification goes out once its signal is on disk).
+fn send_through(s: &mut State, msg: Msg, at: i64) -> Vec<Effect> {
+    let now = t0() + chrono::Duration::seconds(at);
+    let mut all = Vec::new();
+    let mut fx = update(s, msg, now);
+    for _ in 0..5 {
+        let mut next = Vec::new();
+        let mut seq = s.incident.as_ref().map_or(0, |i| i.events.len() as u64);
+        for e in &fx {
+            let d = match e {
+                Effect::Open(title) if !s.incident_open() => Draft::opened("ic", title, "shop"),
+                Effect::Append(d) => d.clone(),
+                _ => continue,
+            };
+            seq += 1;
+            next.extend(update(s, Msg::Appended(d.into_event(seq, now)), now));
+        }
+        all.append(&mut fx);
+        if next.is_empty() {
+            break;
+        }
+        fx = next;
+    }
+    all
+}
+
+fn sent_notifications(fx: &[Effect]) -> usize {
+    fx.iter()
+        .filter(|e| matches!(e, Effect::Notify(_, true) | Effect::Page(_)))
+        .count()
+}
+
+#[test]
+fn without_the_paging_lease_signals_are_shown_not_recorded_and_taken_up_with_it() {
+    let mut s = engine();
+    s.team = Some(crate::core::team::TeamStatus {
+        online: true,
+        ..Default::default()
+    });
+    let theirs = crate::core::team::Lease {
+        holder: Some("bob".into()),
+        ours: false,
+    };
+    send_through(&mut s, Msg::Lease(theirs.clone()), 0);
+    assert!(!s.pages());
+    let fx = send_through(
+        &mut s,
+        Msg::Signal(sig(DetectorKind::Down, "payments", SignalState::Fired, 5)),
+        5,
+    );
+    assert!(appended(&fx).is_empty(), "bob's ic records it: {fx:?}");
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Open(_))));
+    assert_eq!(sent_notifications(&fx), 0, "bob's ic pages");
+    assert!(
+        s.targets[0].firing.contains(&DetectorKind::Down),
+        "shown here all the same"
+    );
+    // The lease comes here (bob's ic died): what still fires is recorded and paged once.
+    let fx = send(
+        &mut s,
+        Msg::Lease(crate::core::team::Lease {
+            holder: Some("ann".into()),
+            ours: true,
+        }),
+        20,
+    );
+    assert!(
+        appended(&fx).iter().any(|d| d.kind == Kind::SignalFired),
+        "{fx:?}"
+    );
+    let mut fx = fx;
+    fx.extend(send_through(&mut s, Msg::Tick, 80));
+    assert_eq!(sent_notifications(&fx), 1, "{fx:?}");
+    assert!(s.deferred.is_empty());
+    // Handed back and forth again: nothing twice.
+    send_through(&mut s, Msg::Lease(theirs), 30);
+    let fx = send(
+        &mut s,
+        Msg::Lease(crate::core::team::Lease {
+            holder: Some("ann".into()),
+            ours: true,
+        }),
+        40,
+    );
+    let mut fx = fx;
+    fx.extend(send_through(&mut s, Msg::Tick, 100));
+    assert!(
+        appended(&fx).iter().all(|d| d.kind != Kind::SignalFired),
+        "{fx:?}"
+    );
+    assert_eq!(sent_notifications(&fx), 0, "{fx:?}");
+    // A signal the previous holder already recorded goes on silently after a takeover.
+    let mut s2 = engine();
+    s2.team = s.team.clone();
+    send_through(
+        &mut s2,
+        Msg::Lease(crate::core::team::Lease {
+            holder: Some("bob".into()),
+            ours: false,
+        }),
+        0,
+    );
+    send_through(
+        &mut s2,
+        Msg::Signal(sig(DetectorKind::Down, "payments", SignalState::Fired, 5)),
+        5,
+    );
+    let mut fired = Draft::signal(&sig(DetectorKind::Down, "payments", SignalState::Fired, 5));
+    fired.actor = "ic".into();
+    let opened = Draft::opened("ic", "payments down", "shop").into_event(1, t0());
+    update(&mut s2, Msg::Appended(opened), t0());
+    update(&mut s2, Msg::Appended(fired.into_event(2, t0())), t0());
+    let mut fx = send_through(
+        &mut s2,
+        Msg::Lease(crate::core::team::Lease {
+            holder: Some("ann".into()),
+            ours: true,
+        }),
+        20,
+    );
+    fx.extend(send_through(&mut s2, Msg::Tick, 80));
+    assert!(
+        appended(&fx).iter().all(|d| d.kind != Kind::SignalFired),
+        "{fx:?}"
+    );
+    assert_eq!(sent_notifications(&fx), 0, "{fx:?}");
+    // Offline, the team cannot page for us: this ic pages.
+    let mut s3 = engine();
+    s3.team = Some(crate::core::team::TeamStatus::default());
+    send_through(
+        &mut s3,
+        Msg::Lease(crate::core::team::Lease {
+            holder: Some("bob".into()),
+            ours: false,
+        }),
+        0,
+    );
+    assert!(s3.pages(), "offline");
+}

@@ -231,6 +231,16 @@ pub fn presence_key(responder: &str) -> String {
     key
 }
 
+/// Who holds the service's paging lease (see `team::lease`), as the engine
+/// learns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The holder's name, when anyone holds it.
+    pub holder: Option<String>,
+    /// Whether it is this `ic`.
+    pub ours: bool,
+}
+
 /// How the team connection stands, for the header and `ic incidents`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TeamStatus {

@@ -478,6 +478,16 @@ impl Runtime {
                 stop.clone(),
             )),
         );
+        self.guard(
+            "team lease",
+            tokio::spawn(crate::team::lease::run(
+                config.clone(),
+                service.clone(),
+                responder.clone(),
+                self.tx.clone(),
+                stop.clone(),
+            )),
+        );
         let (doing_tx, doing_rx) = watch::channel(self.doing());
         self.doing = Some(doing_tx);
         self.guard(
@@ -966,6 +976,7 @@ impl Runtime {
                 draft.at = Some(now);
                 self.open_incident(title, draft, now);
             }
+            Effect::Append(_) if !self.state.pages() && tool_record(&effect) => {}
             Effect::Append(mut draft) => {
                 // The tool's own playbook choice never overrides the one of an incident
                 // it joined (another process chose first).
@@ -998,7 +1009,11 @@ impl Runtime {
                 self.flush();
             }
             Effect::Remind(text) => self.notifier.reminder(&text),
-            Effect::Page(sig) => self.notifier.signal(&sig),
+            Effect::Page(sig) => {
+                if self.state.pages() {
+                    self.notifier.signal(&sig);
+                }
+            }
             Effect::RecordSilenced(mut draft) => {
                 draft.at.get_or_insert(now);
                 crate::core::redact::redact_json(&mut draft.data, &self.secrets);
@@ -1012,7 +1027,7 @@ impl Runtime {
                 self.silenced.push(draft);
             }
             Effect::Notify(sig, send) => {
-                if send {
+                if send && self.state.pages() {
                     self.notifier.signal(&sig);
                 }
                 self.notified.push(sig);
@@ -1352,6 +1367,18 @@ fn overdue_actions(dir: &Path, today: chrono::NaiveDate) -> usize {
 /// Replays the timeline at `path` into `state` (through the timeline's own
 /// following, so nothing appended meanwhile is missed), open for appending.
 /// `Err` says why it could not be read or opened for appending.
+/// Whether `effect` appends one of the tool's own records of the world (a
+/// signal, a metric snapshot, a measured impact…): with a team, only the
+/// holder of the paging lease writes those, so the shared timeline has each
+/// once. A person's events and the records of their commands always go in.
+fn tool_record(effect: &Effect) -> bool {
+    let Effect::Append(draft) = effect else {
+        return false;
+    };
+    crate::core::incident::TOOL_ACTORS.contains(&draft.actor.as_str())
+        && !matches!(draft.kind, Kind::CommandStarted | Kind::CommandFinished)
+}
+
 fn replay(
     state: &mut State,
     timelines: &dyn Timelines,

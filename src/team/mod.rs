@@ -5,6 +5,7 @@
 //! the stream; `presence` says who is in. Names, the wire form and the checks
 //! on what comes in are pure, in `core::team`.
 
+pub mod lease;
 pub mod presence;
 pub mod sync;
 
