@@ -172,6 +172,11 @@ pub struct WatchArgs {
     /// Where incident timelines go (default: the config's `timeline_dir`).
     #[arg(long, value_name = "DIR")]
     pub timeline_dir: Option<std::path::PathBuf>,
+    /// Where this watch's probes run (e.g. `eu-west`; overrides
+    /// `team.location`): its results are shared with the team, and an
+    /// endpoint is down when most locations see it down.
+    #[arg(long, value_name = "NAME")]
+    pub location: Option<String>,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

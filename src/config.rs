@@ -477,9 +477,20 @@ pub struct Team {
     /// First token of every subject, stream and bucket; default `ic`.
     #[serde(default = "default_stream_prefix")]
     pub stream_prefix: String,
-    /// Where this `ic`'s probes run (`eu-west`): its samples are shared per location.
+    /// Where this `ic`'s probes run (`eu-west`): its probe results are shared,
+    /// and an endpoint is down when most locations heard from see it down.
     #[serde(default)]
     pub location: Option<String>,
+    /// Locations heard from within this long count for that majority; default 30s.
+    #[serde(
+        default = "default_quorum_window",
+        deserialize_with = "positive_duration"
+    )]
+    pub quorum_window: HumanDuration,
+}
+
+fn default_quorum_window() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
 }
 
 fn default_stream_prefix() -> String {

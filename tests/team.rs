@@ -522,3 +522,113 @@ fn two_watches_page_once_and_the_survivor_takes_over_when_the_pager_dies() {
     );
     terminate(&mut other, Duration::from_secs(10));
 }
+
+#[test]
+fn one_location_in_trouble_is_regional_a_silent_one_is_unknown_and_two_of_three_is_down() {
+    let Some(nats) = Nats::start(&[]) else { return };
+    let (hook, posts) = hooks();
+    let eu_port = healthy();
+    let fail_us = Arc::new(AtomicBool::new(false));
+    let us_port = switchable(fail_us.clone());
+    let ap_port = support::free_port();
+    let config = |name: &str, port: u16| {
+        let home = tempfile::tempdir().expect("temp dir");
+        let dir = home.path().join("timelines");
+        let config = home.path().join("ic.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "service: shop\ntimeline_dir: {}\npoll: {{interval: 200ms, timeout: 150ms}}\n\
+                 notify: {{desktop: false, bell: false, min_interval: 1s, webhook: {{url: 'http://127.0.0.1:{hook}/{name}'}}}}\n\
+                 endpoints:\n  - {{name: api, url: 'http://127.0.0.1:{port}/'}}\n\
+                 team:\n  responder: {name}\n  nats: {}\n  location: {name}\n  quorum_window: 3s\n",
+                dir.display(),
+                nats.url()
+            ),
+        )
+        .expect("write config");
+        Responder {
+            config,
+            dir,
+            _home: home,
+        }
+    };
+    let watch_noted = |r: &Responder| {
+        let mut child = ic()
+            .args(["watch", "--config"])
+            .arg(&r.config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ic watch");
+        let notes = support::proc::Lines::collect(child.stderr.take().expect("stderr"));
+        (child, notes)
+    };
+    let (eu, us, ap) = (
+        config("eu", eu_port),
+        config("us", us_port),
+        config("ap", ap_port),
+    );
+    let (mut eu_ic, eu_notes) = watch_noted(&eu);
+    let (mut us_ic, _us_notes) = watch_noted(&us);
+    let (mut ap_ic, _) = watch_noted(&ap);
+    let pages = || posts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let no_incident = |rs: &[&Responder]| rs.iter().all(|r| timelines(&r.dir).is_empty());
+    // ap cannot reach the endpoint, eu and us can: regional, nobody paged.
+    let note = eu_notes
+        .wait_for(Duration::from_secs(15), |l| {
+            l.contains("regional: api fails from 1 of 3 locations (ap)")
+        })
+        .unwrap_or_else(|| panic!("no regional note: {:?}", eu_notes.all()));
+    assert!(note.contains("eu, us answer"), "{note}");
+    assert!(
+        pages().is_empty() && no_incident(&[&eu, &us]),
+        "{:?}",
+        pages()
+    );
+    // ap is cut off (its ic stops): after the window it is unknown, not down.
+    let _ = ap_ic.kill();
+    let _ = ap_ic.wait();
+    let silent_from = Instant::now();
+    wait(
+        Duration::from_secs(10),
+        "ap's word is older than the window",
+        || silent_from.elapsed() > Duration::from_secs(4),
+    );
+    // Now us fails too: one of the two locations heard is not a majority.
+    fail_us.store(true, Ordering::SeqCst);
+    let note = eu_notes
+        .wait_for(Duration::from_secs(15), |l| {
+            l.contains("1 of 2 locations (us)")
+        })
+        .unwrap_or_else(|| panic!("no note for us: {:?}", eu_notes.all()));
+    assert!(note.contains("ap unknown"), "{note}");
+    assert!(
+        pages().is_empty() && no_incident(&[&eu, &us]),
+        "a silent location is never down: {:?}",
+        pages()
+    );
+    // ap is back, still failing: two of three locations — the endpoint is down, paged once.
+    let (mut ap_ic, _) = watch_noted(&ap);
+    wait(Duration::from_secs(15), "a page", || !pages().is_empty());
+    wait(Duration::from_secs(10), "the incident everywhere", || {
+        [&eu, &us, &ap].iter().all(|r| timelines(&r.dir).len() == 1)
+    });
+    assert_eq!(pages().len(), 1, "{:?}", pages());
+    let fired: Vec<serde_json::Value> = support::proc::events(&eu.dir)
+        .into_iter()
+        .filter(|e| e["kind"] == "signal_fired")
+        .collect();
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    let evidence = fired[0]["data"]["evidence"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        evidence.contains("down from 2 of 3 locations (ap, us); eu answers"),
+        "{evidence}"
+    );
+    for c in [&mut eu_ic, &mut us_ic, &mut ap_ic] {
+        terminate(c, Duration::from_secs(10));
+    }
+}

@@ -11,6 +11,7 @@ mod comms;
 pub mod grouping;
 pub mod impact;
 mod lifecycle;
+mod regions;
 pub mod run;
 mod signals;
 pub mod silences;
@@ -115,6 +116,8 @@ pub enum Msg {
     Present(Vec<crate::core::team::Presence>),
     /// Who holds the paging lease now.
     Lease(crate::core::team::Lease),
+    /// Another location's word on an endpoint (`team.location`).
+    LocationSample(crate::core::team::LocationSample),
     /// Events from the team were merged into a local timeline: look now.
     TeamMerged,
     /// An incident opened by another responder now has a local timeline here.
@@ -154,6 +157,8 @@ pub enum Effect {
     ResumeStale(PathBuf),
     /// Close the stale incident in this file (quiet since the time).
     CloseStale(PathBuf, DateTime<Utc>),
+    /// Share this location's word on an endpoint with the team.
+    ShareSample(crate::core::team::LocationSample),
     /// Record `command_started`, then run the confirmed command.
     Run(Box<RunRequest>),
     /// Record a command's `command_finished` in the timeline its start is in.
@@ -359,6 +364,19 @@ pub struct State {
     /// Signals fired while another `ic` held the paging lease, still firing
     /// (by detector and target): taken up if the lease comes here.
     pub deferred: BTreeMap<(String, String), Signal>,
+    /// Where this `ic`'s probes run (`team.location`): `down` is then a
+    /// verdict across locations (see `regions`).
+    pub location: Option<String>,
+    /// Every location's latest word on each endpoint.
+    pub regions: crate::core::team::Regions,
+    /// Locations heard from within this long count for a quorum.
+    pub quorum_window: chrono::Duration,
+    /// Endpoints down by the team's verdict now.
+    pub quorum_down: std::collections::BTreeSet<String>,
+    /// Endpoints this location's own detector holds down: since, evidence.
+    pub local_down: BTreeMap<String, (DateTime<Utc>, String)>,
+    /// The last "regional" note said per endpoint (said again only when it changes).
+    pub regional_said: BTreeMap<String, String>,
     /// Set in a drill (`ic drill`): the incident it opens is marked so, with these answers.
     pub drill: Option<crate::core::payload::Drill>,
     /// When the last metric snapshot was taken.
@@ -404,6 +422,14 @@ pub struct State {
 }
 
 impl State {
+    /// How `endpoint` looks from each location (`eu ✔ us ✘ ap ?`), with
+    /// `team.location` set and word from another location heard.
+    pub fn location_marks(&self, endpoint: &str) -> Option<String> {
+        self.location.as_ref()?;
+        let v = self.regions.verdict(endpoint, self.now, self.quorum_window);
+        (v.heard.len() + v.unknown.len() > 1).then(|| v.marks())
+    }
+
     /// Whether this `ic` opens incidents, writes the tool's signal records
     /// and pages: always without a team; with one, when it holds the paging
     /// lease, or while the team cannot say (offline, or not yet known) —
@@ -460,6 +486,12 @@ impl State {
             typing: false,
             lease: None,
             deferred: BTreeMap::new(),
+            location: None,
+            regions: Default::default(),
+            quorum_window: chrono::Duration::seconds(30),
+            quorum_down: Default::default(),
+            local_down: BTreeMap::new(),
+            regional_said: BTreeMap::new(),
             drill: None,
             last_snapshot: None,
             resumed: std::collections::BTreeSet::new(),
@@ -619,9 +651,14 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
         Msg::Tick => on_tick(state, now, &mut fx),
         Msg::Probe(id, sample) => {
             let settings = state.settings;
-            let signals = match state.targets.iter_mut().find(|t| t.id == id) {
-                Some(t) => t.on_probe(&sample, now, &settings),
-                None => Vec::new(),
+            let (name, signals) = match state.targets.iter_mut().find(|t| t.id == id) {
+                Some(t) => (t.name.clone(), t.on_probe(&sample, now, &settings)),
+                None => (String::new(), Vec::new()),
+            };
+            let signals = if regions::enabled(state) && !name.is_empty() {
+                regions::on_local_probe(state, &name, signals, &mut fx)
+            } else {
+                signals
             };
             for s in signals {
                 on_signal(state, s, &mut fx);
@@ -681,6 +718,7 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
             signals::take_up_deferred(state, &mut fx);
         }
         Msg::Present(people) => state.present = people,
+        Msg::LocationSample(sample) => regions::on_remote(state, sample, &mut fx),
         Msg::Lease(lease) => {
             let was = state.lease.as_ref().is_some_and(|l| l.ours);
             if lease.ours && !was && state.lease.is_some() {
@@ -857,6 +895,19 @@ fn on_tick(state: &mut State, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
     for t in &mut state.targets {
         t.tick(now, &state.settings);
         signals.extend(t.poll(now, &state.settings));
+    }
+    if regions::enabled(state) {
+        // A `down` of this location (a resolution due by time) is its word, judged with the others'.
+        let (down, rest): (Vec<Signal>, Vec<Signal>) = signals
+            .into_iter()
+            .partition(|s| s.kind == crate::core::signal::DetectorKind::Down);
+        for s in down {
+            let target = s.target.clone();
+            let left = regions::on_local_probe(state, &target, vec![s], fx);
+            debug_assert!(left.is_empty());
+        }
+        signals = rest;
+        regions::on_tick(state, fx);
     }
     for s in signals {
         on_signal(state, s, fx);

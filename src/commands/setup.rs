@@ -147,6 +147,11 @@ fn state_for(sources: &Sources, playbooks: Vec<Playbook>, dir: PathBuf) -> State
         .as_ref()
         .map(|e| e.expose().trim().to_string());
     state.auto_open = config.incidents.auto_open;
+    if let Some(team) = &config.team {
+        state.location = team.location.clone();
+        state.quorum_window = chrono::Duration::from_std(team.quorum_window.get())
+            .unwrap_or(chrono::Duration::seconds(30));
+    }
     state.maintenance = config.maintenance.clone();
     state.stale_after = chrono::Duration::from_std(config.incidents.stale_after.get())
         .unwrap_or(chrono::Duration::hours(1));

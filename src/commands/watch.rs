@@ -30,7 +30,28 @@ use std::time::Duration;
 const SUMMARY_EVERY: Duration = Duration::from_secs(10);
 
 pub(super) async fn run(args: WatchArgs, config: Option<&Path>) -> anyhow::Result<u8> {
-    let sources = load_sources(config)?;
+    let mut sources = load_sources(config)?;
+    if let Some(location) = &args.location {
+        let Some(team) = sources.config.team.as_mut() else {
+            return Err(UsageError(
+                "--location shares probe results with a team: configure `team:` in ic.yaml first"
+                    .into(),
+            )
+            .into());
+        };
+        let plain = !location.is_empty()
+            && location.len() <= 32
+            && location
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !plain {
+            return Err(UsageError(format!(
+                "--location `{location}` must be 1 to 32 of A-Z a-z 0-9 - _"
+            ))
+            .into());
+        }
+        team.location = Some(location.clone());
+    }
     let config = &sources.config;
     if sources.probes.is_empty()
         && sources.scrapes.is_empty()

@@ -60,6 +60,16 @@ impl Names {
         format!("{}_{}_presence", self.prefix, self.service)
     }
 
+    /// The subject a location's probe results go out on: `ic.<service>.samples.<location>`.
+    pub fn samples(&self, location: &str) -> String {
+        format!("{}.{}.samples.{location}", self.prefix, self.service)
+    }
+
+    /// Every location's probe results: `ic.<service>.samples.*`.
+    pub fn all_samples(&self) -> String {
+        format!("{}.{}.samples.*", self.prefix, self.service)
+    }
+
     /// The key-value bucket of the paging lease: `ic_<service>_lease`.
     pub fn lease(&self) -> String {
         format!("{}_{}_lease", self.prefix, self.service)
@@ -231,6 +241,192 @@ pub fn presence_key(responder: &str) -> String {
     key
 }
 
+/// What one location's `ic` says of one endpoint after each probe: whether
+/// its own `down` detector holds the endpoint down there, since when, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationSample {
+    /// Where the probe ran (`eu-west`).
+    pub location: String,
+    /// The endpoint's name.
+    pub endpoint: String,
+    /// Down from there.
+    pub down: bool,
+    /// Since when, when down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    /// What the detector saw, when down.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub evidence: String,
+    /// When the probe ran (the sender's clock: shown, never compared).
+    pub at: DateTime<Utc>,
+}
+
+/// Longest sample message read.
+const MAX_SAMPLE: usize = 2048;
+/// Most locations kept per endpoint, and endpoints kept.
+const MAX_LOCATIONS: usize = 64;
+const MAX_ENDPOINTS: usize = 1024;
+
+impl LocationSample {
+    /// Reads a sample message; `None` for anything malformed, oversized, or
+    /// with a location or endpoint that is no plain name.
+    pub fn decode(bytes: &[u8]) -> Option<LocationSample> {
+        if bytes.len() > MAX_SAMPLE {
+            return None;
+        }
+        let mut s: LocationSample = serde_json::from_slice(bytes).ok()?;
+        let plain = |t: &str| {
+            !t.is_empty()
+                && t.chars().count() <= 64
+                && !t.chars().any(|c| c.is_control() || is_invisible(c))
+        };
+        if !is_token(&s.location) || !plain(&s.endpoint) {
+            return None;
+        }
+        s.evidence = crate::core::text::escape(&s.evidence.chars().take(300).collect::<String>())
+            .into_owned();
+        Some(s)
+    }
+
+    /// The message sent.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// The latest word of every location on every endpoint, with when it was
+/// heard (on this machine's clock).
+#[derive(Debug, Clone, Default)]
+pub struct Regions {
+    latest: std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<String, (LocationSample, DateTime<Utc>)>,
+    >,
+}
+
+/// How an endpoint stands across locations.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Verdict {
+    /// Locations heard from within the window: (location, down there).
+    pub heard: Vec<(String, bool)>,
+    /// Locations once heard from, silent now: unknown, never down.
+    pub unknown: Vec<String>,
+}
+
+impl Regions {
+    /// Keeps `sample`, heard at `now`.
+    pub fn record(&mut self, sample: LocationSample, now: DateTime<Utc>) {
+        if !self.latest.contains_key(&sample.endpoint) && self.latest.len() >= MAX_ENDPOINTS {
+            return;
+        }
+        let places = self.latest.entry(sample.endpoint.clone()).or_default();
+        if !places.contains_key(&sample.location) && places.len() >= MAX_LOCATIONS {
+            return;
+        }
+        places.insert(sample.location.clone(), (sample, now));
+    }
+
+    /// The endpoints anyone spoke of.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.latest.keys().cloned().collect()
+    }
+
+    /// Every location's latest sample of `endpoint` heard within `window` of `now`.
+    pub fn samples(
+        &self,
+        endpoint: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Vec<&LocationSample> {
+        self.latest
+            .get(endpoint)
+            .into_iter()
+            .flat_map(|m| m.values())
+            .filter(|(_, heard)| now - *heard <= window)
+            .map(|(s, _)| s)
+            .collect()
+    }
+
+    /// How `endpoint` stands at `now`, counting the locations heard within `window`.
+    pub fn verdict(&self, endpoint: &str, now: DateTime<Utc>, window: chrono::Duration) -> Verdict {
+        let mut v = Verdict::default();
+        for (location, (sample, heard)) in self.latest.get(endpoint).into_iter().flatten() {
+            if now - *heard <= window {
+                v.heard.push((location.clone(), sample.down));
+            } else {
+                v.unknown.push(location.clone());
+            }
+        }
+        v
+    }
+}
+
+impl Verdict {
+    /// How many of the heard locations see it down.
+    pub fn failing(&self) -> usize {
+        self.heard.iter().filter(|(_, d)| *d).count()
+    }
+
+    /// Down for everyone: a majority of the locations heard see it down.
+    pub fn down(&self) -> bool {
+        self.failing() * 2 > self.heard.len()
+    }
+
+    /// `2 of 3 locations (ap, us); eu answers; sa unknown`.
+    pub fn text(&self) -> String {
+        let down: Vec<&str> = self
+            .heard
+            .iter()
+            .filter(|(_, d)| *d)
+            .map(|(l, _)| l.as_str())
+            .collect();
+        let up: Vec<&str> = self
+            .heard
+            .iter()
+            .filter(|(_, d)| !*d)
+            .map(|(l, _)| l.as_str())
+            .collect();
+        let mut t = format!(
+            "{} of {} location{} ({})",
+            down.len(),
+            self.heard.len(),
+            if self.heard.len() == 1 { "" } else { "s" },
+            down.join(", ")
+        );
+        if !up.is_empty() {
+            t.push_str(&format!(
+                "; {} answer{}",
+                up.join(", "),
+                if up.len() == 1 { "s" } else { "" }
+            ));
+        }
+        if !self.unknown.is_empty() {
+            t.push_str(&format!("; {} unknown", self.unknown.join(", ")));
+        }
+        t
+    }
+
+    /// Per-location marks for the endpoints pane: `eu ✔ us ✘ ap ?`.
+    pub fn marks(&self) -> String {
+        let mut all: Vec<(&str, &str)> = self
+            .heard
+            .iter()
+            .map(|(l, d)| (l.as_str(), if *d { "✘" } else { "✔" }))
+            .chain(self.unknown.iter().map(|l| (l.as_str(), "?")))
+            .collect();
+        all.sort();
+        all.iter()
+            .map(|(l, m)| format!("{l} {m}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// Who holds the service's paging lease (see `team::lease`), as the engine
 /// learns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -398,6 +594,52 @@ mod tests {
             decode(&encode(&opened), "another-incident"),
             Err(WireError::WrongIncident { .. })
         ));
+    }
+
+    #[test]
+    fn down_needs_a_majority_of_the_locations_heard_and_silence_is_unknown() {
+        let window = chrono::Duration::seconds(30);
+        let sample = |loc: &str, down: bool| LocationSample {
+            location: loc.into(),
+            endpoint: "api".into(),
+            down,
+            since: None,
+            evidence: String::new(),
+            at: t(0),
+        };
+        let mut r = Regions::default();
+        r.record(sample("eu", false), t(0));
+        r.record(sample("us", false), t(0));
+        r.record(sample("ap", true), t(0));
+        let v = r.verdict("api", t(1), window);
+        assert!(!v.down(), "one region's trouble is regional");
+        assert_eq!(v.text(), "1 of 3 locations (ap); eu, us answer");
+        assert_eq!(v.marks(), "ap ✘ eu ✔ us ✔");
+        r.record(sample("us", true), t(2));
+        let v = r.verdict("api", t(3), window);
+        assert!(v.down());
+        assert_eq!(v.text(), "2 of 3 locations (ap, us); eu answers");
+        // ap and us fall silent (partitioned): unknown, never down.
+        r.record(sample("eu", false), t(40));
+        let v = r.verdict("api", t(41), window);
+        assert!(!v.down());
+        assert_eq!(v.unknown, vec!["ap".to_string(), "us".to_string()]);
+        assert_eq!(v.marks(), "ap ? eu ✔ us ?");
+        // One location alone is its own majority (as without locations).
+        let mut alone = Regions::default();
+        alone.record(sample("eu", true), t(0));
+        assert!(alone.verdict("api", t(1), window).down());
+        // Hostile messages: oversized, odd names, escapes in the evidence.
+        assert_eq!(LocationSample::decode(&vec![b' '; 3000]), None);
+        let mut odd = sample("a.b", true);
+        assert_eq!(LocationSample::decode(&odd.encode()), None);
+        odd.location = "ap".into();
+        odd.endpoint = "x\u{1b}[2J".into();
+        assert_eq!(LocationSample::decode(&odd.encode()), None);
+        odd.endpoint = "api".into();
+        odd.evidence = "\u{1b}[31mred".into();
+        let back = LocationSample::decode(&odd.encode()).unwrap();
+        assert!(!back.evidence.contains('\u{1b}'), "{}", back.evidence);
     }
 
     #[test]

@@ -238,6 +238,8 @@ pub struct Runtime {
     notices: Vec<Notice>,
     /// Our presence on the team (what we have open), when `team:` is set.
     doing: Option<watch::Sender<crate::team::presence::Doing>>,
+    /// Where this location's probe results go out (`team.location`).
+    samples: Option<mpsc::Sender<crate::core::team::LocationSample>>,
 }
 
 impl Runtime {
@@ -357,6 +359,7 @@ impl Runtime {
             joined: false,
             notices,
             doing: None,
+            samples: None,
         }
     }
 
@@ -488,6 +491,22 @@ impl Runtime {
                 stop.clone(),
             )),
         );
+        if let Some(location) = config.location.clone() {
+            let (out_tx, out_rx) = mpsc::channel(1024);
+            self.samples = Some(out_tx);
+            self.guard(
+                "team samples",
+                tokio::spawn(crate::team::samples::run(
+                    config.clone(),
+                    service.clone(),
+                    responder.clone(),
+                    location,
+                    out_rx,
+                    self.tx.clone(),
+                    stop.clone(),
+                )),
+            );
+        }
         let (doing_tx, doing_rx) = watch::channel(self.doing());
         self.doing = Some(doing_tx);
         self.guard(
@@ -1031,6 +1050,12 @@ impl Runtime {
                     self.notifier.signal(&sig);
                 }
                 self.notified.push(sig);
+            }
+            Effect::ShareSample(sample) => {
+                // Only the latest word matters: a full queue drops this one.
+                if let Some(out) = &self.samples {
+                    let _ = out.try_send(sample);
+                }
             }
             Effect::Run(req) => self.run_command(*req),
             Effect::ResumeStale(path) => self.resume_stale(path),

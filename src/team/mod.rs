@@ -7,6 +7,7 @@
 
 pub mod lease;
 pub mod presence;
+pub mod samples;
 pub mod sync;
 
 use crate::config::Team as TeamConfig;
@@ -53,7 +54,7 @@ pub enum TeamError {
 /// A connection to the team server for one service.
 #[derive(Clone)]
 pub struct Team {
-    client: async_nats::Client,
+    pub(crate) client: async_nats::Client,
     js: jetstream::Context,
     /// The subjects, stream and buckets of the service.
     pub names: Names,

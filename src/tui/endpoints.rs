@@ -76,7 +76,10 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) -> Rect {
             let p95s: Vec<f64> = t.history.iter().map(|p| p.p95.unwrap_or(0.0)).collect();
             let mut cells = vec![
                 Cell::from(src),
-                Cell::from(escape(&t.name).into_owned()),
+                Cell::from(match s.location_marks(&t.name) {
+                    Some(marks) => format!("{} {marks}", escape(&t.name)),
+                    None => escape(&t.name).into_owned(),
+                }),
                 if s.held.keys().any(|(_, target)| *target == t.name) {
                     // Failing, but a silence holds it: shown, never paged.
                     Cell::from(Span::styled("SILENCED", th.warn()))
