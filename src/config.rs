@@ -513,13 +513,50 @@ pub struct TeamTls {
 }
 
 impl Team {
+    /// `team.nats` as shown: any credentials in the URLs written `[redacted]`.
+    pub fn servers_shown(&self) -> String {
+        self.nats
+            .to_string()
+            .split(',')
+            .map(|part| {
+                let part = part.trim();
+                match (part.find("://"), part.rfind('@')) {
+                    (Some(i), Some(at)) if at > i => {
+                        format!("{}[redacted]{}", &part[..i + 3], &part[at..])
+                    }
+                    _ => part.to_string(),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     fn check(&self) -> Result<(), String> {
+        // Credentials written in the file are secrets too: redacted wherever output leaves ic.
+        let mut secrets: Vec<String> = [&self.password, &self.token, &self.nkey]
+            .into_iter()
+            .flatten()
+            .map(|t| t.expose().to_string())
+            .collect();
+        for server in self.nats.expose().split(',') {
+            if let Ok(u) = url::Url::parse(server.trim()) {
+                secrets.extend(u.password().map(str::to_string));
+                if u.password().is_none() && !u.username().is_empty() {
+                    // `nats://TOKEN@host`: the user part is a token.
+                    secrets.push(u.username().to_string());
+                }
+            }
+        }
+        add_secrets(secrets.into_iter().filter(|s| s.len() >= 4));
         let servers = self.nats.expose();
         for server in servers.split(',').map(str::trim) {
             let scheme_ok = ["nats://", "tls://"].iter().any(|s| server.starts_with(s));
             if !scheme_ok || url::Url::parse(server).map_or(true, |u| u.host_str().is_none()) {
                 return Err(hinted(
-                    format!("team.nats `{}` is not a NATS server URL", self.nats),
+                    format!(
+                        "team.nats `{}` is not a NATS server URL",
+                        self.servers_shown()
+                    ),
                     "write nats://HOST:4222 (or tls://HOST:4222 to require TLS)",
                 ));
             }
@@ -2000,6 +2037,15 @@ mod tests {
             !format!("{team:?}").contains("s3cret"),
             "Debug shows the template"
         );
+        let leaky = parse("  nats: 'nats://ops:hunter22@h1:4222, http://h2:1'\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !leaky.contains("hunter22") && leaky.contains("[redacted]@h1"),
+            "{leaky}"
+        );
+        let literal = parse("  nats: nats://h:1\n  token: plain-token-value\n").unwrap();
+        assert!(literal.secrets().iter().any(|s| s == "plain-token-value"));
         for (bad, says) in [
             ("  nats: http://127.0.0.1:4222\n", "not a NATS server URL"),
             (

@@ -501,12 +501,16 @@ impl Journal {
         events: Vec<Event>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Event>, JournalError> {
-        let mut events: Vec<Event> = events.into_iter().filter(|e| e.id.is_some()).collect();
+        // The first copy of an id (in the order given: the stream's) is the one kept.
+        let mut once = rustc_hash::FxHashSet::default();
+        let mut events: Vec<Event> = events
+            .into_iter()
+            .filter(|e| e.id.as_ref().is_some_and(|id| once.insert(id.clone())))
+            .collect();
         if events.is_empty() {
             return Ok(Vec::new());
         }
         events.sort_by(|a, b| (a.ts, &a.id).cmp(&(b.ts, &b.id)));
-        events.dedup_by(|a, b| a.id == b.id);
         let path = self.path.clone();
         self.follow_the_path()?;
         self.file
@@ -541,7 +545,7 @@ impl Journal {
         self.file
             .read_exact_at(&mut bytes, 0)
             .map_err(io_err(&path, "read the timeline"))?;
-        let held: rustc_hash::FxHashSet<EventId> = parse(&bytes, now)
+        let mut held: rustc_hash::FxHashSet<EventId> = parse(&bytes, now)
             .events
             .into_iter()
             .filter_map(|e| e.id)
@@ -554,8 +558,11 @@ impl Journal {
         let mut out = Vec::new();
         let mut lines = Vec::new();
         for mut event in events {
-            if event.id.as_ref().is_none_or(|id| held.contains(id)) {
-                continue;
+            match &event.id {
+                Some(id) if !held.contains(id) => {
+                    held.insert(id.clone());
+                }
+                _ => continue,
             }
             let Some(next) = seq.checked_add(1) else {
                 return Err(JournalError::SeqExhausted {
@@ -1169,7 +1176,8 @@ pub fn team_timeline(dir: &Path, opened: &Event) -> Result<Journal, JournalError
                 Ok(Payload::Opened(p)) => p.title,
                 _ => "incident".to_string(),
             };
-            Journal::create(dir, opened.ts, &title).and_then(|mut j| {
+            // Named by when it opened, never later than now (a copy never sorts first by a forged date).
+            Journal::create(dir, opened.ts.min(crate::clock::now()), &title).and_then(|mut j| {
                 match j.merge(vec![opened.clone()], crate::clock::now()) {
                     Ok(_) => Ok(j),
                     Err(e) => {
@@ -1210,8 +1218,15 @@ mod tests {
         let early = theirs
             .append(Draft::note("bob", "early", &[]), t(3))
             .unwrap();
+        // A replay of `late`'s id with another time in the same batch: the first copy wins.
+        let mut forged = late.clone();
+        forged.ts = t(1);
+        forged.msg = "forged".into();
         let written = ours
-            .merge(vec![late.clone(), early.clone(), late.clone()], t(10))
+            .merge(
+                vec![late.clone(), early.clone(), late.clone(), forged],
+                t(10),
+            )
             .unwrap();
         assert_eq!(written.len(), 2);
         // Their own time (no order fixing for copies) and id; our seq.

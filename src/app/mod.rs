@@ -421,6 +421,10 @@ pub struct State {
     pub silence_marks: std::collections::BTreeSet<(Kind, String)>,
 }
 
+/// How long the team may be unreachable (or the lease unsaid) before this
+/// `ic` pages on its own.
+pub const OFFLINE_GRACE: chrono::Duration = chrono::Duration::seconds(20);
+
 impl State {
     /// How `endpoint` looks from each location (`eu ✔ us ✘ ap ?`), with
     /// `team.location` set and word from another location heard.
@@ -435,10 +439,15 @@ impl State {
     /// lease, or while the team cannot say (offline, or not yet known) —
     /// a responder cut off from the team still gets paged.
     pub fn pages(&self) -> bool {
+        let held_for = |since: Option<DateTime<Utc>>, grace: chrono::Duration| {
+            since.is_none_or(|t| self.now - t >= grace)
+        };
         match (&self.team, &self.lease) {
             (None, _) => true,
-            (Some(t), _) if !t.online => true,
-            (_, None) => true,
+            // A blip of the server is not the team gone: the pager is still paging.
+            (Some(t), _) if !t.online => held_for(t.offline_since, OFFLINE_GRACE),
+            // Online, the lease not said yet (it is within a second, unless its task cannot).
+            (Some(t), None) => held_for(t.online_since, OFFLINE_GRACE),
             (_, Some(l)) => l.ours || l.holder.is_none(),
         }
     }
@@ -887,7 +896,10 @@ fn on_appended(state: &mut State, e: Event, fx: &mut Vec<Effect>) {
     if ours_resolved && let Some(d) = impact::measure(state) {
         fx.push(Effect::Append(d));
     }
-    auto_tick(state, fx);
+    // Steps that tick themselves are ticked by one ic of the team: the pager's.
+    if state.pages() {
+        auto_tick(state, fx);
+    }
 }
 
 fn on_tick(state: &mut State, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
@@ -912,10 +924,13 @@ fn on_tick(state: &mut State, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
     for s in signals {
         on_signal(state, s, fx);
     }
+    signals::take_up_deferred(state, fx);
     silences::on_tick(state, fx);
     grouping::page_due(state, false, fx);
-    // A metric snapshot a minute while an incident is open: the postmortem counts the impact.
+    // A metric snapshot a minute while an incident is open: the postmortem
+    // counts the impact. With a team, the pager's ic writes them.
     if state.incident_open()
+        && state.pages()
         && state
             .last_snapshot
             .is_none_or(|t| now - t >= SNAPSHOT_EVERY)

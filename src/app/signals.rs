@@ -55,15 +55,29 @@ fn defer(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
     fx.push(Effect::Notify(s, false));
 }
 
-/// The lease came here (or the team went quiet): signals still firing that
-/// the open incident does not record are handled now as if just fired —
-/// recorded, opening the incident, paging; those the incident records (the
-/// previous holder wrote them) go on silently.
+/// How long a signal only this `ic` sees waits for the pager to record it
+/// before this `ic` pages it itself (the pager may not see that failure).
+pub const UNPAGED_AFTER: chrono::Duration = chrono::Duration::seconds(60);
+
+/// The lease came here (or the team went quiet), or a deferred signal has
+/// waited [`UNPAGED_AFTER`] with no record of it in the shared timeline:
+/// signals still firing that the open incident does not record are handled
+/// now as if just fired — recorded, opening the incident, paging; those the
+/// incident records (another ic wrote them) go on silently.
 pub(super) fn take_up_deferred(state: &mut State, fx: &mut Vec<Effect>) {
-    if !state.pages() || state.deferred.is_empty() {
+    if state.deferred.is_empty() {
         return;
     }
-    let mut waiting: Vec<Signal> = std::mem::take(&mut state.deferred).into_values().collect();
+    let pages = state.pages();
+    let now = state.now;
+    let mut waiting: Vec<Signal> = Vec::new();
+    state.deferred.retain(|_, s| {
+        let due = pages || now - s.at >= UNPAGED_AFTER;
+        if due {
+            waiting.push(s.clone());
+        }
+        !due
+    });
     waiting.sort_by_key(|s| s.at);
     for s in waiting {
         let key = (s.kind.as_str().to_string(), s.target.clone());
@@ -78,7 +92,7 @@ pub(super) fn take_up_deferred(state: &mut State, fx: &mut Vec<Effect>) {
         if let Some(t) = state.targets.iter_mut().find(|t| t.name == s.target) {
             t.firing.remove(&s.kind);
         }
-        on_signal(state, s, fx);
+        handle(state, s, fx);
     }
 }
 
@@ -89,6 +103,11 @@ pub(super) fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
         defer(state, s, fx);
         return;
     }
+    handle(state, s, fx);
+}
+
+/// [`on_signal`] for an `ic` that pages.
+fn handle(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
     if s.state == SignalState::Blip {
         on_blip(state, s, fx);
         return;
@@ -110,7 +129,13 @@ pub(super) fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
             .incident
             .as_ref()
             .is_some_and(|i| i.state.signals.get(&key).is_some_and(|r| r.firing));
-    if s.state == SignalState::Fired && recorded_firing && !live && state.resumed.remove(&key) {
+    // With a team, another responder's ic may have recorded it first: one
+    // record per (detector, target) in the shared timeline, paged once.
+    if s.state == SignalState::Fired
+        && recorded_firing
+        && !live
+        && (state.resumed.remove(&key) || state.team.is_some())
+    {
         tracing::info!(
             detector = s.kind.as_str(),
             target = %s.target,

@@ -235,7 +235,22 @@ pub(super) async fn fetch(
 ) -> anyhow::Result<Option<PathBuf>> {
     let mut incidents = team.incidents().await?;
     let chosen = match name {
-        Some(n) => incidents.keys().find(|id| names(id, n)).cloned(),
+        Some(n) => {
+            let matching: Vec<&String> = incidents.keys().filter(|id| names(id, n)).collect();
+            if matching.len() > 1 {
+                return Err(UsageError(format!(
+                    "`{n}` names {} team incidents ({}): give the whole id",
+                    matching.len(),
+                    matching
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .into());
+            }
+            matching.first().map(|s| s.to_string())
+        }
         None => incidents
             .iter()
             .map(|(id, ev)| (id, Incident::fold(ev)))
@@ -329,11 +344,19 @@ pub(super) async fn incident_for_event(
 ) -> anyhow::Result<Option<PathBuf>> {
     if let Some(n) = name {
         // Here already?
-        let here = journal::timelines(dir)
+        let here: Vec<PathBuf> = journal::timelines(dir)
             .into_iter()
-            .find(|p| journal::incident_id(p).is_some_and(|id| names(id.as_str(), n)));
-        if here.is_some() {
-            return Ok(here);
+            .filter(|p| journal::incident_id(p).is_some_and(|id| names(id.as_str(), n)))
+            .collect();
+        if here.len() > 1 {
+            return Err(UsageError(format!(
+                "`{n}` names {} incidents here: give the whole id, or --timeline FILE",
+                here.len()
+            ))
+            .into());
+        }
+        if let Some(p) = here.into_iter().next() {
+            return Ok(Some(p));
         }
     } else if let Some(open) = journal::newest_open_for(dir, config.service.expose()) {
         return Ok(Some(open));

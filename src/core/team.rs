@@ -137,6 +137,14 @@ pub enum WireError {
     /// An event without a global id cannot be merged.
     #[error("an event without an `id`")]
     NoId,
+    /// Dated far past this machine's clock (it would sort before every real incident).
+    #[error("event {id} is dated {ts}, over an hour past this machine's clock")]
+    Future {
+        /// The event.
+        id: String,
+        /// Its time.
+        ts: String,
+    },
     /// Its incident is not the subject's.
     #[error(
         "event {id} says it belongs to incident {claims}, but came on the subject of {subject}"
@@ -154,7 +162,7 @@ pub enum WireError {
 /// Reads an event from a message on the subject of `incident`: at most a
 /// timeline line, an event with an id; an `incident_opened` event must be the
 /// incident itself (a forged one cannot open another incident's file).
-pub fn decode(payload: &[u8], incident: &str) -> Result<Event, WireError> {
+pub fn decode(payload: &[u8], incident: &str, now: DateTime<Utc>) -> Result<Event, WireError> {
     if payload.len() > MAX_LINE {
         return Err(WireError::TooLong(payload.len()));
     }
@@ -166,6 +174,12 @@ pub fn decode(payload: &[u8], incident: &str) -> Result<Event, WireError> {
     let Some(id) = event.id.as_ref() else {
         return Err(WireError::NoId);
     };
+    if event.ts > now + chrono::Duration::hours(1) {
+        return Err(WireError::Future {
+            id: id.to_string(),
+            ts: crate::core::event::format_ts(event.ts),
+        });
+    }
     if event.kind == crate::core::event::Kind::IncidentOpened && id.as_str() != incident {
         return Err(WireError::WrongIncident {
             id: id.to_string(),
@@ -444,6 +458,8 @@ pub struct TeamStatus {
     pub online: bool,
     /// When it was lost (or, never connected, when trying began).
     pub offline_since: Option<DateTime<Utc>>,
+    /// When it was (last) made.
+    pub online_since: Option<DateTime<Utc>>,
     /// Local events not yet confirmed in the stream.
     pub unsent: usize,
     /// Why it is offline, when known (an auth or TLS error says what to fix).
@@ -569,29 +585,39 @@ mod tests {
     fn the_wire_takes_one_event_with_an_id_and_no_forged_opening() {
         let mut e = Draft::note("alice", "pool at 100%", &[]).into_event(7, t(1));
         e.id = Some(EventId::v7(t(1), [2; 10]));
-        let back = decode(&encode(&e), "whatever").unwrap();
+        let back = decode(&encode(&e), "whatever", t(1)).unwrap();
         assert_eq!(back, e);
         // No id, two lines, too long, not UTF-8: refused.
         let mut no_id = e.clone();
         no_id.id = None;
-        assert_eq!(decode(&encode(&no_id), "x"), Err(WireError::NoId));
+        assert_eq!(decode(&encode(&no_id), "x", t(1)), Err(WireError::NoId));
         let two = [encode(&e), b"\n".to_vec(), encode(&e)].concat();
-        assert!(matches!(decode(&two, "x"), Err(WireError::NotEvent(_))));
         assert!(matches!(
-            decode(&vec![b' '; MAX_LINE + 1], "x"),
+            decode(&two, "x", t(1)),
+            Err(WireError::NotEvent(_))
+        ));
+        assert!(matches!(
+            decode(&vec![b' '; MAX_LINE + 1], "x", t(1)),
             Err(WireError::TooLong(_))
         ));
         assert!(matches!(
-            decode(&[0xff, 0xfe], "x"),
+            decode(&[0xff, 0xfe], "x", t(1)),
             Err(WireError::NotEvent(_))
+        ));
+        // Dated far ahead (to sort before every real incident): refused.
+        let mut ahead = e.clone();
+        ahead.ts = t(7200);
+        assert!(matches!(
+            decode(&encode(&ahead), "x", t(1)),
+            Err(WireError::Future { .. })
         ));
         // An opening published on another incident's subject is not that incident.
         let mut opened = Draft::opened("ic", "pool", "payments").into_event(1, t(0));
         opened.id = Some(EventId::v7(t(0), [3; 10]));
         let own = opened.id.clone().unwrap();
-        assert!(decode(&encode(&opened), own.as_str()).is_ok());
+        assert!(decode(&encode(&opened), own.as_str(), t(1)).is_ok());
         assert!(matches!(
-            decode(&encode(&opened), "another-incident"),
+            decode(&encode(&opened), "another-incident", t(1)),
             Err(WireError::WrongIncident { .. })
         ));
     }

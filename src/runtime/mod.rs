@@ -535,9 +535,21 @@ impl Runtime {
         }
     }
 
-    /// Joins the team incident another responder opened, when none is open here.
+    /// Joins the team incident another responder opened, when none is open
+    /// here and it had news within `incidents.stale_after`.
     fn join_team_incident(&mut self, path: PathBuf) {
         if self.timeline.is_some() || self.opening() {
+            return;
+        }
+        let now = self.clock.now();
+        let last = self
+            .timelines
+            .open(&path)
+            .and_then(|mut t| t.poll())
+            .ok()
+            .and_then(|events| events.iter().map(|e| e.ts).filter(|ts| *ts <= now).max());
+        if last.is_none_or(|t| now - t >= self.state.stale_after) {
+            tracing::info!(timeline = %path.display(), "a quiet team incident is not joined by itself");
             return;
         }
         match replay(
@@ -995,7 +1007,6 @@ impl Runtime {
                 draft.at = Some(now);
                 self.open_incident(title, draft, now);
             }
-            Effect::Append(_) if !self.state.pages() && tool_record(&effect) => {}
             Effect::Append(mut draft) => {
                 // The tool's own playbook choice never overrides the one of an incident
                 // it joined (another process chose first).
@@ -1392,18 +1403,6 @@ fn overdue_actions(dir: &Path, today: chrono::NaiveDate) -> usize {
 /// Replays the timeline at `path` into `state` (through the timeline's own
 /// following, so nothing appended meanwhile is missed), open for appending.
 /// `Err` says why it could not be read or opened for appending.
-/// Whether `effect` appends one of the tool's own records of the world (a
-/// signal, a metric snapshot, a measured impact…): with a team, only the
-/// holder of the paging lease writes those, so the shared timeline has each
-/// once. A person's events and the records of their commands always go in.
-fn tool_record(effect: &Effect) -> bool {
-    let Effect::Append(draft) = effect else {
-        return false;
-    };
-    crate::core::incident::TOOL_ACTORS.contains(&draft.actor.as_str())
-        && !matches!(draft.kind, Kind::CommandStarted | Kind::CommandFinished)
-}
-
 fn replay(
     state: &mut State,
     timelines: &dyn Timelines,

@@ -67,7 +67,18 @@ pub async fn run(
             {
                 Ok(s) => Some(s),
                 Err(e) => {
-                    tracing::warn!("team: lease bucket: {e}");
+                    // No lease to be had: every ic pages on its own rather than none.
+                    tracing::warn!("team: lease bucket: {e}; this ic pages on its own");
+                    let nobody = Lease {
+                        holder: None,
+                        ours: false,
+                    };
+                    if told.as_ref() != Some(&nobody) {
+                        if tx.send(Msg::Lease(nobody.clone())).await.is_err() {
+                            return;
+                        }
+                        told = Some(nobody);
+                    }
                     None
                 }
             },
@@ -161,15 +172,16 @@ async fn look(
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
         };
-        return Ok(match taken {
-            Ok(()) => Lease {
+        if taken.is_ok() {
+            return Ok(Lease {
                 holder: Some(me.responder.clone()),
                 ours: true,
-            },
-            Err(_) => Lease {
-                holder: None,
-                ours: false,
-            },
+            });
+        }
+        // Another ic took it first: say who.
+        return Ok(Lease {
+            holder: Some(holder_of(store).await),
+            ours: false,
         });
     };
     let holder: Option<Holder> = serde_json::from_slice(&entry.value).ok();
@@ -193,15 +205,38 @@ async fn look(
             now
         }
     };
-    if now - since >= LEASE_TTL && store.update(KEY, mine.into(), entry.revision).await.is_ok() {
-        *seen = None;
+    if now - since >= LEASE_TTL {
+        if store.update(KEY, mine.into(), entry.revision).await.is_ok() {
+            *seen = None;
+            return Ok(Lease {
+                holder: Some(me.responder.clone()),
+                ours: true,
+            });
+        }
         return Ok(Lease {
-            holder: Some(me.responder.clone()),
-            ours: true,
+            holder: Some(holder_of(store).await),
+            ours: false,
         });
     }
     Ok(Lease {
-        holder: Some(holder.map_or_else(|| "someone".into(), |h| h.responder)),
+        holder: Some(
+            holder
+                .map(|h| h.responder)
+                .filter(|r| crate::responder::check(r).is_ok())
+                .unwrap_or_else(|| "another ic".into()),
+        ),
         ours: false,
     })
+}
+
+/// Who holds the lease now (after losing a race for it).
+async fn holder_of(store: &async_nats::jetstream::kv::Store) -> String {
+    match store.entry(KEY).await {
+        Ok(Some(e)) => serde_json::from_slice::<Holder>(&e.value)
+            .ok()
+            .map(|h| h.responder)
+            .filter(|r| crate::responder::check(r).is_ok())
+            .unwrap_or_else(|| "another ic".into()),
+        _ => "another ic".into(),
+    }
 }

@@ -24,6 +24,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(3600);
 /// Most events read back from the stream in one go.
 const MAX_REPLAY: usize = 1_000_000;
+/// Most bytes of events read back from the stream in one go.
+const MAX_REPLAY_BYTES: usize = 256 << 20;
 
 /// What went wrong talking to the team server.
 #[derive(Debug, thiserror::Error)]
@@ -76,8 +78,10 @@ impl Team {
         let client = match tokio::time::timeout(wait, connect).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
+                // Whatever the client says, no credential of ours is in it.
+                let said = crate::core::redact::redact_text(&e.to_string(), &credentials(config));
                 return Err(TeamError::Connect {
-                    why: connect_hint(&e.to_string()),
+                    why: connect_hint(&said),
                     server,
                 });
             }
@@ -212,6 +216,7 @@ impl Team {
         }
         let mut messages = self.follow(1).await?;
         let mut count = 0;
+        let mut bytes = 0usize;
         loop {
             let next = tokio::time::timeout(REQUEST_TIMEOUT, messages.next())
                 .await
@@ -222,8 +227,18 @@ impl Team {
                 .info()
                 .map(|i| (i.stream_sequence, i.pending))
                 .unwrap_or((last, 0));
+            bytes = bytes.saturating_add(message.payload.len());
+            if bytes > MAX_REPLAY_BYTES {
+                return Err(self.failed(
+                    "read the stream",
+                    format!(
+                        "it holds over {} MiB of events: more than ic reads at once",
+                        MAX_REPLAY_BYTES >> 20
+                    ),
+                ));
+            }
             if let Some(incident) = self.names.incident_of(message.subject.as_str()) {
-                match team::decode(&message.payload, incident) {
+                match team::decode(&message.payload, incident, crate::clock::now()) {
                     Ok(e) => out.entry(incident.to_string()).or_default().push(e),
                     Err(why) => tracing::warn!(subject = %message.subject, "team: {why}: skipped"),
                 }
@@ -260,6 +275,8 @@ impl Team {
             max_messages_per_subject: 1,
             max_age,
             max_message_size: 4096,
+            // Kept in the server's memory: bounded, whatever anyone writes.
+            max_bytes: 4 << 20,
             storage: stream::StorageType::Memory,
             allow_rollup: true,
             deny_delete: true,
@@ -338,6 +355,25 @@ async fn options(
         o = o.require_tls(true);
     }
     Ok(o)
+}
+
+/// Every credential the team config holds (for redaction).
+fn credentials(config: &TeamConfig) -> Vec<String> {
+    let mut out: Vec<String> = [&config.password, &config.token, &config.nkey]
+        .into_iter()
+        .flatten()
+        .map(|t| t.expose().to_string())
+        .collect();
+    for server in config.nats.expose().split(',') {
+        if let Ok(u) = url::Url::parse(server.trim()) {
+            out.extend(u.password().map(str::to_string));
+            if !u.username().is_empty() {
+                out.push(u.username().to_string());
+            }
+        }
+    }
+    out.retain(|s| !s.is_empty());
+    out
 }
 
 /// The configured servers without any credentials in them.

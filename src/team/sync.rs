@@ -35,6 +35,8 @@ const CONNECT_WAIT: Duration = Duration::from_secs(3);
 const RECENT: chrono::Duration = chrono::Duration::hours(24);
 /// Most stream messages merged in one batch.
 const BATCH: usize = 512;
+/// Most team incidents followed in one directory.
+const MAX_INCIDENTS: usize = 256;
 
 /// One local timeline that is a team incident.
 struct Local {
@@ -42,6 +44,9 @@ struct Local {
     follower: Follower,
     /// Its events the stream is not known to hold, oldest first.
     unsent: Vec<Event>,
+    /// How many events it held when first read (until the stream has been
+    /// read, those may well be in it: not counted as waiting).
+    before: Option<usize>,
 }
 
 /// The directory's side of the team stream.
@@ -65,6 +70,12 @@ struct Mirror {
     next_seq: u64,
     /// Where the stream ended when reading began.
     last_at_start: u64,
+    /// Files made by the catch-up, for the engine to hear of.
+    made: Vec<PathBuf>,
+    /// Incidents read closed during the catch-up that have no file here.
+    closed: HashSet<String>,
+    /// Events the server refused, with how often.
+    refused: HashMap<Option<EventId>, u32>,
 }
 
 impl Mirror {
@@ -81,6 +92,9 @@ impl Mirror {
             to_merge: BTreeMap::new(),
             next_seq: 1,
             last_at_start: 0,
+            made: Vec::new(),
+            refused: HashMap::new(),
+            closed: HashSet::new(),
         }
     }
 
@@ -135,6 +149,7 @@ impl Mirror {
                         journal,
                         follower: Follower::new(path, true),
                         unsent: Vec::new(),
+                        before: None,
                     },
                 );
             }
@@ -153,6 +168,7 @@ impl Mirror {
                 }
             };
             let held = self.in_stream.get(incident);
+            local.before.get_or_insert(fresh.len());
             local.unsent.extend(fresh.into_iter().filter(|e| {
                 e.id.as_ref()
                     .is_some_and(|id| held.is_none_or(|h| !h.contains(id)))
@@ -162,7 +178,16 @@ impl Mirror {
 
     /// How many local events the stream is not known to hold.
     fn unsent(&self) -> usize {
-        self.files.values().map(|l| l.unsent.len()).sum()
+        self.files
+            .values()
+            .map(|l| {
+                if self.caught_up {
+                    l.unsent.len()
+                } else {
+                    l.unsent.len().saturating_sub(l.before.unwrap_or(0))
+                }
+            })
+            .sum()
     }
 
     /// One event read from the stream.
@@ -175,6 +200,17 @@ impl Mirror {
             .entry(incident.to_string())
             .or_default()
             .insert(id);
+        if !self.caught_up && !self.files.contains_key(incident) {
+            // Closed incidents are not copied here: their events need not wait in memory.
+            if self.closed.contains(incident) {
+                return;
+            }
+            if event.kind == Kind::IncidentClosed {
+                self.early.remove(incident);
+                self.closed.insert(incident.to_string());
+                return;
+            }
+        }
         let queue = if self.caught_up {
             &mut self.to_merge
         } else {
@@ -192,10 +228,7 @@ impl Mirror {
         self.caught_up = true;
         let early = std::mem::take(&mut self.early);
         for (incident, events) in early {
-            let closed = events.iter().any(|e| e.kind == Kind::IncidentClosed);
-            if self.files.contains_key(&incident) || !closed {
-                self.to_merge.insert(incident, events);
-            }
+            self.to_merge.insert(incident, events);
         }
         // Local events published while offline, which the stream now proves it holds.
         for (incident, local) in &mut self.files {
@@ -205,11 +238,13 @@ impl Mirror {
                     .retain(|e| e.id.as_ref().is_none_or(|id| !held.contains(id)));
             }
         }
-        self.merge(tx);
+        self.made = self.merge(tx);
     }
 
-    /// Writes the stream's events into their local files.
-    fn merge(&mut self, tx: &mpsc::Sender<Msg>) {
+    /// Writes the stream's events into their local files; returns the files
+    /// made for incidents opened elsewhere, newest first.
+    fn merge(&mut self, tx: &mpsc::Sender<Msg>) -> Vec<PathBuf> {
+        let mut made: Vec<(DateTime<Utc>, PathBuf)> = Vec::new();
         let batches = std::mem::take(&mut self.to_merge);
         let now = crate::clock::now();
         for (incident, events) in batches {
@@ -228,11 +263,17 @@ impl Mirror {
                 if service_of(opened).is_some_and(|s| s != self.service) {
                     continue;
                 }
+                if self.files.len() >= MAX_INCIDENTS {
+                    tracing::warn!(
+                        "team: {MAX_INCIDENTS} team incidents are followed here already: incident {incident} is not copied"
+                    );
+                    continue;
+                }
                 match journal::team_timeline(&self.dir, opened) {
                     Ok(j) => {
                         let path = j.path().to_path_buf();
                         self.adopt(incident.clone(), &path);
-                        created = Some(path);
+                        created = Some((opened.ts, path));
                     }
                     Err(e) => {
                         tracing::warn!("team: cannot copy incident {incident}: {e}");
@@ -259,21 +300,56 @@ impl Mirror {
                     local.journal.path().display()
                 ),
             }
-            if let Some(path) = created {
-                let _ = tx.try_send(Msg::TeamIncident(path));
+            if let Some(c) = created {
+                made.push(c);
             }
         }
+        made.sort_by_key(|m| std::cmp::Reverse(m.0));
+        made.into_iter().map(|(_, p)| p).collect()
     }
 
     /// Sends what the stream lacks, oldest first per incident; stops at the
     /// first failure (the connection is down: it is retried later).
+    /// Forgets what the stream was known to hold and reads every local file
+    /// again (the stream was made anew).
+    fn restart(&mut self) {
+        self.next_seq = 1;
+        self.caught_up = false;
+        self.in_stream.clear();
+        self.early.clear();
+        self.closed.clear();
+        for local in self.files.values_mut() {
+            local.unsent.clear();
+            local.before = None;
+            local.follower = Follower::new(local.journal.path(), true);
+        }
+    }
+
     async fn publish(&mut self, team: &Team) -> Result<(), TeamError> {
         for (incident, local) in &mut self.files {
             let Ok(id) = EventId::parse(incident) else {
                 continue;
             };
             while let Some(event) = local.unsent.first() {
-                team.publish(&id, event).await?;
+                if let Err(e) = team.publish(&id, event).await {
+                    if !team.online() {
+                        return Err(e);
+                    }
+                    // The server answers but refuses this one: after a few tries it
+                    // stays local, and the others go on.
+                    let key = event.id.clone();
+                    let tries = self.refused.entry(key).or_insert(0);
+                    *tries += 1;
+                    if *tries >= 3 {
+                        tracing::error!(
+                            "{e}: event #{} of {} stays in the local file only",
+                            event.seq,
+                            local.journal.path().display()
+                        );
+                        local.unsent.remove(0);
+                    }
+                    break;
+                }
                 let sent = local.unsent.remove(0);
                 if let Some(sent_id) = sent.id {
                     self.in_stream
@@ -343,7 +419,7 @@ pub async fn run(
                             let seq = message.info().map(|i| (i.stream_sequence, i.pending)).ok();
                             if let Some(incident) = mirror.names.incident_of(message.subject.as_str()) {
                                 let incident = incident.to_string();
-                                match team::decode(&message.payload, &incident) {
+                                match team::decode(&message.payload, &incident, crate::clock::now()) {
                                     Ok(event) => mirror.receive(&incident, event),
                                     Err(why) => tracing::warn!(subject = %message.subject, "team: {why}: not copied"),
                                 }
@@ -368,7 +444,13 @@ pub async fn run(
                         }
                     }
                 }
-                mirror.merge(&tx);
+                let mut made = std::mem::take(&mut mirror.made);
+                made.extend(mirror.merge(&tx));
+                for path in made {
+                    if tx.send(Msg::TeamIncident(path)).await.is_err() {
+                        return;
+                    }
+                }
             }
             _ = tick.tick() => {
                 let now = tokio::time::Instant::now();
@@ -411,6 +493,12 @@ pub async fn run(
                 if online != status.online {
                     status.online = online;
                     status.offline_since = (!online).then(crate::clock::now);
+                    status.online_since = online.then(crate::clock::now);
+                }
+                for path in std::mem::take(&mut mirror.made) {
+                    if tx.send(Msg::TeamIncident(path)).await.is_err() {
+                        return;
+                    }
                 }
                 status.unsent = mirror.unsent();
                 if told.as_ref() != Some(&status) {
@@ -438,6 +526,17 @@ async fn start_reading(
         .map_err(|e| team.failed("read the stream", e))?
         .state
         .last_sequence;
+    if last.saturating_add(1) < mirror.next_seq {
+        // The stream is shorter than what was read from it: it was deleted and
+        // made anew (its store lost). Read it from the start, and send again
+        // whatever of ours it no longer holds.
+        tracing::warn!(
+            "team: stream {} ends at {last}, before {} already read: it was made anew; reading it again",
+            team.names.stream(),
+            mirror.next_seq - 1
+        );
+        mirror.restart();
+    }
     if !mirror.caught_up {
         mirror.last_at_start = last;
         if last < mirror.next_seq {
