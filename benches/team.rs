@@ -32,7 +32,9 @@ fn main() {
         println!("team: benchmark");
         return;
     }
-    let Some(store) = tempfile::tempdir().ok() else { return };
+    let Some(store) = tempfile::tempdir().ok() else {
+        return;
+    };
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -77,8 +79,12 @@ fn main() {
         ));
     }
     let now = incident_commander::clock::now();
-    let Ok(mut a) = Journal::create(a_dir.path(), now, "propagation") else { return };
-    if a.append(Draft::opened("alice", "propagation", "bench"), now).is_err() {
+    let Ok(mut a) = Journal::create(a_dir.path(), now, "propagation") else {
+        return;
+    };
+    if a.append(Draft::opened("alice", "propagation", "bench"), now)
+        .is_err()
+    {
         return;
     }
     // B has the incident once its file exists.
@@ -101,7 +107,12 @@ fn main() {
     for i in 0..300 {
         let text = format!("note number {i} from alice");
         let sent = Instant::now();
-        if a.append(Draft::note("alice", &text, &[]), incident_commander::clock::now()).is_err() {
+        if a.append(
+            Draft::note("alice", &text, &[]),
+            incident_commander::clock::now(),
+        )
+        .is_err()
+        {
             break;
         }
         let deadline = sent + Duration::from_secs(5);

@@ -1145,3 +1145,73 @@ fn d_fills_in_the_newest_open_action_item_whose_id_the_timeline_shows() {
         "{screen}"
     );
 }
+
+#[test]
+fn the_team_header_names_who_is_in_who_types_and_a_teammates_running_command() {
+    use incident_commander::core::team::{Presence, TeamStatus};
+    let mut h = Harness::incident();
+    let now = at(130);
+    h.send(
+        Msg::Do(app::Intent::Submit(
+            InputKind::Role,
+            "incident-lead ann".into(),
+        )),
+        now,
+    );
+    let id = h.state.incident.as_ref().and_then(|i| i.state.id.clone());
+    let here = |name: &str, typing: bool| Presence {
+        responder: name.into(),
+        incident: id.as_ref().map(|i| i.to_string()),
+        typing,
+        location: None,
+        at: now,
+    };
+    h.send(
+        Msg::Team(TeamStatus {
+            online: true,
+            ..TeamStatus::default()
+        }),
+        now,
+    );
+    h.send(
+        Msg::Present(vec![here("ann", false), here("bob", true)]),
+        now,
+    );
+    // Bob's command, from his file: shown here, never run here.
+    let started = Draft::new(
+        Kind::CommandStarted,
+        "bob",
+        "running: kubectl rollout undo deploy/checkout",
+        serde_json::json!({"command": "kubectl rollout undo deploy/checkout", "step": "rollback"}),
+    );
+    h.seq += 1;
+    h.send(Msg::Appended(started.into_event(h.seq, now)), now);
+    assert!(
+        !h.effects.iter().any(|e| matches!(e, Effect::Run(_))),
+        "nothing runs on another's machine"
+    );
+    let (screen, _) = h.render(160, 45);
+    assert!(screen.contains("in: ann (lead) · bob ✎"), "{screen}");
+    assert!(
+        screen.contains("bob is running `kubectl rollout undo deploy/checkout`"),
+        "{screen}"
+    );
+    // Offline: said so, with what waits to be sent.
+    h.send(
+        Msg::Team(TeamStatus {
+            online: false,
+            offline_since: Some(now),
+            unsent: 4,
+            ..TeamStatus::default()
+        }),
+        now,
+    );
+    let (screen, _) = h.render(160, 45);
+    assert!(
+        screen.contains(&format!(
+            "team: offline since {}, 4 events to send",
+            now.format("%H:%M")
+        )),
+        "{screen}"
+    );
+}

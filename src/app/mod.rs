@@ -184,6 +184,9 @@ pub enum Effect {
 pub enum Intent {
     /// Text entered in an input line of this kind.
     Submit(InputKind, String),
+    /// The responder started (`true`) or stopped writing a status update:
+    /// the team's header shows who is typing.
+    Typing(bool),
     /// Set the severity.
     Severity(Severity),
     /// Tick this step of the playbook in use, or — when it has a command —
@@ -1032,12 +1035,13 @@ fn on_tick(state: &mut State, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
 fn on_intent(state: &mut State, intent: Intent, fx: &mut Vec<Effect>) {
     // A refusal waits for the very next ask: anything else in between drops it.
     let pending = match intent {
-        Intent::Select(_) => state.pending_override,
+        Intent::Select(_) | Intent::Typing(_) => state.pending_override,
         _ => state.pending_override.take(),
     };
     let again = |asked: bool, o: Override| asked && pending == Some(o);
     match intent {
         Intent::Submit(kind, text) => submit(state, kind, text.trim(), fx),
+        Intent::Typing(on) => state.typing = on,
         Intent::Severity(sev) => set_severity(state, sev, fx),
         Intent::Step { phase, id } => enter_step(state, phase, &id, fx),
         Intent::Run(plan) => confirm_run(state, *plan, fx),
@@ -1195,7 +1199,21 @@ fn submit(state: &mut State, kind: InputKind, text: &str, fx: &mut Vec<Effect>) 
         .incident
         .as_ref()
         .map_or_else(|| "h1".to_string(), |i| i.state.next_hypothesis_id());
-    let draft = command.draft(&state.actor, state.now, Some(&next));
+    let mut draft = command.draft(&state.actor, state.now, Some(&next));
+    // A role someone else holds is handed over: said so, for everyone to see.
+    if let Command::Role { role, person } = &command
+        && let Some(held) = state
+            .incident
+            .as_ref()
+            .and_then(|i| i.state.roles.get(role))
+            .filter(|h| !h.is_empty() && *h != person)
+    {
+        draft.msg = if person.is_empty() {
+            format!("{role}: {held} → nobody")
+        } else {
+            format!("{role}: {held} → {person}")
+        };
+    }
     fx.push(Effect::Append(draft));
     if let Command::StatusUpdate { text } = command {
         fx.push(Effect::SendComms(text));

@@ -1119,3 +1119,34 @@ fn without_the_paging_lease_signals_are_shown_not_recorded_and_taken_up_with_it(
     );
     assert!(s3.pages(), "offline");
 }
+
+#[test]
+fn handing_a_role_over_says_from_whom_to_whom() {
+    let mut s = engine();
+    let fx = ask(
+        &mut s,
+        Intent::Submit(InputKind::Role, "incident-lead alice".into()),
+    );
+    written(&mut s, &fx);
+    assert_eq!(
+        appended(&fx)[appended(&fx).len() - 1].msg,
+        "alice is incident-lead"
+    );
+    let fx = ask(
+        &mut s,
+        Intent::Submit(InputKind::Role, "incident-lead bob".into()),
+    );
+    let handoff = appended(&fx)
+        .into_iter()
+        .find(|d| d.kind == Kind::RoleAssigned)
+        .cloned();
+    written(&mut s, &fx);
+    assert_eq!(
+        handoff.map(|d| d.msg).as_deref(),
+        Some("incident-lead: alice → bob")
+    );
+    assert_eq!(
+        s.incident.as_ref().unwrap().state.roles["incident-lead"],
+        "bob"
+    );
+}

@@ -233,6 +233,26 @@ fn health(line: &mut Vec<Span<'_>>, s: &State, th: Theme) {
             .flat_map(|i| i.state.roles.iter().map(|(r, p)| (r.clone(), p.clone())))
             .collect();
         let who = crate::core::team::who(&s.present, incident, &roles, s.now);
+        // A teammate's command runs on their machine; here it is only shown.
+        if let Some(c) = s.incident.as_ref().and_then(|i| {
+            i.state
+                .commands
+                .iter()
+                .rev()
+                .find(|c| c.unfinished() && c.actor != s.actor)
+        }) {
+            let first = c.command.lines().next().unwrap_or_default();
+            let short: String = first.chars().take(40).collect();
+            let more = if short.len() < first.len() { "…" } else { "" };
+            line.push(Span::styled(
+                format!(
+                    " · {} is running `{}{more}`",
+                    escape(&c.actor),
+                    escape(&short)
+                ),
+                th.warn(),
+            ));
+        }
         if team.online && team.unsent == 0 && !who.is_empty() {
             line.push(Span::raw(format!(" · in: {}", escape(&who))));
         } else if team.online {

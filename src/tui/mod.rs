@@ -200,8 +200,13 @@ impl Screen {
         self.view.dirty = false;
     }
 
-    /// Shows the engine's notices and tells it of a selection that re-sorting moved.
+    /// Shows the engine's notices and tells it of a selection that re-sorting
+    /// moved, and whether a status update is being written (the team sees it).
     fn follow(&mut self) {
+        let typing = matches!(&self.view.mode, view::Mode::Input(e) if e.kind == crate::core::grammar::InputKind::Comms);
+        if typing != self.rt.state.typing {
+            self.rt.handle(Msg::Do(crate::app::Intent::Typing(typing)));
+        }
         for n in self.rt.take_notices() {
             self.view.notice(&self.rt.state, n);
         }
