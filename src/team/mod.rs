@@ -315,8 +315,8 @@ async fn options(
         .request_timeout(Some(REQUEST_TIMEOUT))
         .max_reconnects(None)
         .reconnect_delay_callback(|attempts| {
-            // 0.25 s, doubling to 5 s: a restarted server is found within seconds.
-            Duration::from_millis((250u64 << attempts.min(5)).min(5_000))
+            // 0.25 s, doubling to 2 s: a restarted server is found within seconds.
+            Duration::from_millis((250u64 << attempts.min(5)).min(2_000))
         })
         .event_callback(|event| async move {
             match event {

@@ -394,6 +394,7 @@ pub async fn run(
     let mut retry_at = tokio::time::Instant::now();
     let mut backoff = Duration::from_millis(500);
     let mut scanned_at: Option<tokio::time::Instant> = None;
+    let mut was_up = false;
     let mut tick = tokio::time::interval(POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -470,6 +471,13 @@ pub async fn run(
                         }
                     }
                 }
+                // Back from an outage: the server's consumer may be gone without a
+                // word (a restarted server): read on from where we were at once.
+                let up = link.as_ref().is_some_and(Team::online);
+                if up && !was_up {
+                    messages = None;
+                }
+                was_up = up;
                 if let Some(t) = &link && messages.is_none() && t.online() {
                     match start_reading(t, &mut mirror, &tx).await {
                         Ok(m) => messages = Some(m),
