@@ -1196,6 +1196,12 @@ fn the_team_header_names_who_is_in_who_types_and_a_teammates_running_command() {
         screen.contains("bob is running `kubectl rollout undo deploy/checkout`"),
         "{screen}"
     );
+    // Too narrow for the names: how many are in.
+    let (narrow, _) = h.render(80, 24);
+    assert!(
+        narrow.lines().nth(1).is_some_and(|l| l.contains("2 in")),
+        "{narrow}"
+    );
     // Offline: said so, with what waits to be sent.
     h.send(
         Msg::Team(TeamStatus {

@@ -37,6 +37,16 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, th: Theme) {
         )),
     }
     health(&mut second, s, th);
+    // Too narrow for every name of the team: how many are in.
+    let used: usize = second.iter().map(Span::width).sum();
+    if used > width
+        && let Some(span) = second
+            .iter_mut()
+            .find(|sp| sp.content.starts_with(" · in: "))
+    {
+        let people = span.content.split(" · ").filter(|p| !p.is_empty()).count();
+        *span = Span::raw(format!(" · {people} in"));
+    }
     f.render_widget(
         Paragraph::new(vec![
             Line::from(identity(s, inc, width, th)),
@@ -233,6 +243,13 @@ fn health(line: &mut Vec<Span<'_>>, s: &State, th: Theme) {
             .flat_map(|i| i.state.roles.iter().map(|(r, p)| (r.clone(), p.clone())))
             .collect();
         let who = crate::core::team::who(&s.present, incident, &roles, s.now);
+        if team.online && team.unsent == 0 && !who.is_empty() {
+            line.push(Span::raw(format!(" · in: {}", escape(&who))));
+        } else if team.online {
+            line.push(Span::raw(format!(" · {}", team.line())));
+        } else {
+            line.push(Span::styled(format!(" · {}", team.line()), th.warn()));
+        }
         // A teammate's command runs on their machine; here it is only shown.
         if let Some(c) = s.incident.as_ref().and_then(|i| {
             i.state
@@ -252,13 +269,6 @@ fn health(line: &mut Vec<Span<'_>>, s: &State, th: Theme) {
                 ),
                 th.warn(),
             ));
-        }
-        if team.online && team.unsent == 0 && !who.is_empty() {
-            line.push(Span::raw(format!(" · in: {}", escape(&who))));
-        } else if team.online {
-            line.push(Span::raw(format!(" · {}", team.line())));
-        } else {
-            line.push(Span::styled(format!(" · {}", team.line()), th.warn()));
         }
     }
     for (name, why) in &s.sources_down {
