@@ -617,3 +617,89 @@ async fn a_command_that_cannot_start_is_recorded_as_ended_with_why_and_its_step_
     );
     assert!(rt.stop().await.is_empty());
 }
+
+#[tokio::test]
+async fn the_incident_picker_lists_the_open_incidents_and_switches_to_the_chosen_one() {
+    use incident_commander::core::event::Draft;
+    let dir = tempfile::tempdir().unwrap();
+    let timelines = dir.path().join("incidents");
+    let t0 = t0();
+    // Two open incidents in the directory (one copied from the team), one closed.
+    let mut mine = journal::Journal::create(&timelines, t0, "checkout slow").unwrap();
+    mine.append(Draft::opened("ann", "checkout slow", "shop"), t0)
+        .unwrap();
+    let later = t0 + chrono::Duration::seconds(30);
+    let mut theirs = journal::Journal::create(&timelines, later, "search down").unwrap();
+    theirs
+        .append(Draft::opened("ic", "search down", "shop"), later)
+        .unwrap();
+    theirs
+        .append(Draft::note("bob", "search pods restarting", &[]), later)
+        .unwrap();
+    let mut done = journal::Journal::create(&timelines, t0, "old one").unwrap();
+    done.append(Draft::opened("ann", "old one", "shop"), t0)
+        .unwrap();
+    done.append(
+        Draft::new(
+            Kind::IncidentClosed,
+            "ann",
+            "closed",
+            serde_json::Value::Null,
+        ),
+        t0,
+    )
+    .unwrap();
+    let clock = Arc::new(ManualClock::new(later + chrono::Duration::seconds(5)));
+    let mut state = State::new(
+        "shop",
+        "ann",
+        Settings::default(),
+        vec![Target::new("payments", SourceKind::Probe, None)],
+        Vec::new(),
+        timelines.clone(),
+        t0,
+    );
+    state.interactive = true;
+    let ports = Ports {
+        clock: clock.clone(),
+        notifier: Box::new(Recording(Default::default())),
+        runner: Arc::new(Scripted(Default::default())),
+        timelines: Box::new(FileTimelines::new(timelines.clone())),
+    };
+    let rt = Runtime::with_ports(state, ports, Vec::new(), Vec::new(), true);
+    let mut sc = Screen::new(rt);
+    // The newest open one was resumed; I lists both open ones, newest first.
+    assert_eq!(sc.rt.timeline(), Some(theirs.path()));
+    sc.key(Key::Char('I'));
+    let rows: Vec<String> = sc
+        .rt
+        .state
+        .incident_list
+        .iter()
+        .map(|r| r.title.clone())
+        .collect();
+    assert_eq!(
+        rows,
+        vec!["search down".to_string(), "checkout slow".to_string()]
+    );
+    // Down, Enter: the other incident is the one on screen and appended to.
+    sc.key(Key::Down);
+    sc.key(Key::Enter);
+    assert_eq!(sc.rt.timeline(), Some(mine.path()));
+    let title = sc.rt.state.incident.as_ref().map(|i| i.state.title.clone());
+    assert_eq!(title.as_deref(), Some("checkout slow"));
+    note(&mut sc, "pool raised to 40");
+    let events = journal::read(mine.path()).unwrap().events;
+    assert!(
+        events.iter().any(|e| e.msg == "pool raised to 40"),
+        "{events:#?}"
+    );
+    assert!(
+        !journal::read(theirs.path())
+            .unwrap()
+            .events
+            .iter()
+            .any(|e| e.msg == "pool raised to 40"),
+        "nothing of it in the incident left"
+    );
+}

@@ -118,6 +118,8 @@ pub enum Msg {
     Lease(crate::core::team::Lease),
     /// Another location's word on an endpoint (`team.location`).
     LocationSample(crate::core::team::LocationSample),
+    /// The open incidents of the timeline directory, newest first.
+    IncidentList(Vec<IncidentRow>),
     /// Events from the team were merged into a local timeline: look now.
     TeamMerged,
     /// An incident opened by another responder now has a local timeline here.
@@ -159,6 +161,10 @@ pub enum Effect {
     CloseStale(PathBuf, DateTime<Utc>),
     /// Share this location's word on an endpoint with the team.
     ShareSample(crate::core::team::LocationSample),
+    /// List the open incidents of the timeline directory into the state.
+    ListIncidents,
+    /// Make the incident in this timeline the one on screen.
+    Switch(PathBuf),
     /// Record `command_started`, then run the confirmed command.
     Run(Box<RunRequest>),
     /// Record a command's `command_finished` in the timeline its start is in.
@@ -187,6 +193,11 @@ pub enum Intent {
     /// The responder started (`true`) or stopped writing a status update:
     /// the team's header shows who is typing.
     Typing(bool),
+    /// List the open incidents of the timeline directory (the team's are
+    /// copied there) to switch to one.
+    ListIncidents,
+    /// Make the incident in this timeline the one on screen.
+    Switch(PathBuf),
     /// Set the severity.
     Severity(Severity),
     /// Tick this step of the playbook in use, or — when it has a command —
@@ -270,6 +281,25 @@ pub enum Notice {
     Refused(InputKind, String),
     /// An open incident has gone quiet: ask what to do with it.
     Stale,
+    /// The open incidents are listed (`State::incident_list`): pick one.
+    IncidentList,
+}
+
+/// One open incident, as the incident picker lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentRow {
+    /// Its timeline.
+    pub path: PathBuf,
+    /// Its short id.
+    pub short_id: String,
+    /// Title.
+    pub title: String,
+    /// Severity, when set.
+    pub severity: Option<Severity>,
+    /// Incident lead, when assigned.
+    pub lead: Option<String>,
+    /// When it opened.
+    pub opened: Option<DateTime<Utc>>,
 }
 
 /// A refusal that a second ask in a row overrides.
@@ -380,6 +410,8 @@ pub struct State {
     pub local_down: BTreeMap<String, (DateTime<Utc>, String)>,
     /// The last "regional" note said per endpoint (said again only when it changes).
     pub regional_said: BTreeMap<String, String>,
+    /// The open incidents last listed for the picker.
+    pub incident_list: Vec<IncidentRow>,
     /// Set in a drill (`ic drill`): the incident it opens is marked so, with these answers.
     pub drill: Option<crate::core::payload::Drill>,
     /// When the last metric snapshot was taken.
@@ -504,6 +536,7 @@ impl State {
             quorum_down: Default::default(),
             local_down: BTreeMap::new(),
             regional_said: BTreeMap::new(),
+            incident_list: Vec::new(),
             drill: None,
             last_snapshot: None,
             resumed: std::collections::BTreeSet::new(),
@@ -731,6 +764,14 @@ pub fn update(state: &mut State, msg: Msg, now: DateTime<Utc>) -> Vec<Effect> {
         }
         Msg::Present(people) => state.present = people,
         Msg::LocationSample(sample) => regions::on_remote(state, sample, &mut fx),
+        Msg::IncidentList(rows) => {
+            if rows.is_empty() {
+                state.say("no open incident in the timeline directory");
+            } else {
+                fx.push(Effect::Ui(Notice::IncidentList));
+            }
+            state.incident_list = rows;
+        }
         Msg::Lease(lease) => {
             let was = state.lease.as_ref().is_some_and(|l| l.ours);
             if lease.ours && !was && state.lease.is_some() {
@@ -1035,13 +1076,21 @@ fn on_tick(state: &mut State, now: DateTime<Utc>, fx: &mut Vec<Effect>) {
 fn on_intent(state: &mut State, intent: Intent, fx: &mut Vec<Effect>) {
     // A refusal waits for the very next ask: anything else in between drops it.
     let pending = match intent {
-        Intent::Select(_) | Intent::Typing(_) => state.pending_override,
+        Intent::Select(_) | Intent::Typing(_) | Intent::ListIncidents => state.pending_override,
         _ => state.pending_override.take(),
     };
     let again = |asked: bool, o: Override| asked && pending == Some(o);
     match intent {
         Intent::Submit(kind, text) => submit(state, kind, text.trim(), fx),
         Intent::Typing(on) => state.typing = on,
+        Intent::ListIncidents => fx.push(Effect::ListIncidents),
+        Intent::Switch(path) => {
+            if state.timeline_path.as_deref() == Some(path.as_path()) && state.incident_open() {
+                state.say("that incident is the one on screen");
+            } else {
+                fx.push(Effect::Switch(path));
+            }
+        }
         Intent::Severity(sev) => set_severity(state, sev, fx),
         Intent::Step { phase, id } => enter_step(state, phase, &id, fx),
         Intent::Run(plan) => confirm_run(state, *plan, fx),

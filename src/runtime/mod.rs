@@ -535,6 +535,60 @@ impl Runtime {
         }
     }
 
+    /// Lists the open incidents of the service in the timeline directory for
+    /// the picker, newest first.
+    fn list_incidents(&mut self) {
+        let dir = self.state.timeline_dir.clone();
+        let service = self.state.service.clone();
+        let mut rows: Vec<app::IncidentRow> = crate::journal::incidents(&dir)
+            .into_iter()
+            .filter_map(|(path, folded)| {
+                let i = folded.ok()?;
+                let ours = i.service.is_empty() || i.service == service;
+                (ours && i.is_open()).then(|| app::IncidentRow {
+                    short_id: i
+                        .id
+                        .as_ref()
+                        .and_then(|id| crate::core::incident::short_id(id.as_str()))
+                        .unwrap_or_default(),
+                    title: i.title.clone(),
+                    severity: i.current_severity(),
+                    lead: i.roles.get("incident-lead").cloned(),
+                    opened: i.opened,
+                    path,
+                })
+            })
+            .take(50)
+            .collect();
+        rows.sort_by_key(|r| std::cmp::Reverse(r.opened));
+        for e in app::update(&mut self.state, Msg::IncidentList(rows), self.clock.now()) {
+            self.apply(e);
+        }
+    }
+
+    /// Makes the incident in `path` the one on screen (and appended to),
+    /// unless something of the current one is unfinished here.
+    fn switch_to(&mut self, path: PathBuf) {
+        if self.command.is_some() {
+            self.say("a confirmed command is running in this incident: switch once it ends".into());
+            return;
+        }
+        if !self.pending.is_empty() || self.open_later.is_some() {
+            self.say("events of this incident are not saved yet: switch once they are".into());
+            return;
+        }
+        match self.timelines.open(&path) {
+            Ok(t) => {
+                self.adopt(t);
+                self.joined = true;
+                self.follow();
+                self.state.mark_resumed();
+                self.say(format!("switched to the incident in {}", path.display()));
+            }
+            Err(e) => self.say(format!("cannot switch to {}: {e}", path.display())),
+        }
+    }
+
     /// Joins the team incident another responder opened, when none is open
     /// here and it had news within `incidents.stale_after`.
     fn join_team_incident(&mut self, path: PathBuf) {
@@ -1062,6 +1116,8 @@ impl Runtime {
                 }
                 self.notified.push(sig);
             }
+            Effect::ListIncidents => self.list_incidents(),
+            Effect::Switch(path) => self.switch_to(path),
             Effect::ShareSample(sample) => {
                 // Only the latest word matters: a full queue drops this one.
                 if let Some(out) = &self.samples {

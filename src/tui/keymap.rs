@@ -71,6 +71,8 @@ pub enum Action {
     Triage,
     /// Un-tick the selected step (recorded as undone).
     Undo,
+    /// Pick another open incident (the team's are here too) to work on.
+    Incidents,
 }
 
 impl Action {
@@ -89,6 +91,7 @@ impl Action {
             Action::Note => "write a note into the timeline (#tags work)",
             Action::Hypothesis => "state a hypothesis, or +h1/-h1 evidence, xh1 rules it out",
             Action::Severity => "pick SEV-1..4, with what each means in this playbook",
+            Action::Incidents => "list the open incidents (the team's too) and switch to one",
             Action::Role => "give a role to someone: lead @ann",
             Action::Comms => "compose a status update, pre-filled from the data",
             Action::Snapshot => "record the current numbers of every endpoint in the timeline",
@@ -145,7 +148,7 @@ use Key::Char as C;
 
 /// The bindings, in help order: the one table that resolves keys and writes
 /// the footer and the help overlay.
-pub const BINDINGS: [Binding; 31] = [
+pub const BINDINGS: [Binding; 32] = [
     b(
         &[C('?'), Key::F(1)],
         "?",
@@ -197,6 +200,7 @@ pub const BINDINGS: [Binding; 31] = [
     ),
     b(&[C('s')], "s", "severity", Action::Severity, When::Always),
     b(&[C('r')], "r", "assign role", Action::Role, When::Incident),
+    b(&[C('I')], "I", "incidents", Action::Incidents, When::Always),
     b(
         &[C('u')],
         "u",

@@ -146,6 +146,20 @@ fn on_key(view: &mut View, engine: &State, key: Key, out: &mut Vec<Msg>) {
                 _ => view.mode = Mode::Severity(cur),
             }
         }
+        Mode::Incidents(cur) => {
+            let last = engine.incident_list.len().saturating_sub(1);
+            match key {
+                Key::Esc => {}
+                Key::Up | Key::Char('k') => view.mode = Mode::Incidents(cur.saturating_sub(1)),
+                Key::Down | Key::Char('j') => view.mode = Mode::Incidents((cur + 1).min(last)),
+                Key::Enter => {
+                    if let Some(row) = engine.incident_list.get(cur) {
+                        out.push(Msg::Do(Intent::Switch(row.path.clone())));
+                    }
+                }
+                _ => view.mode = Mode::Incidents(cur),
+            }
+        }
         Mode::Confirm(Confirm::Run(dialog)) => on_dialog_key(view, *dialog, key, out),
         Mode::Confirm(Confirm::Stale) => {
             let answer = match key {
@@ -374,6 +388,7 @@ fn on_action(view: &mut View, engine: &State, action: Action, again: bool, out: 
         Action::ActionDone => view.edit(InputKind::ActionDone, &newest_open_item(engine)),
         Action::Comms => view.edit(InputKind::Comms, &comms_draft(engine)),
         Action::Severity => view.mode = Mode::Severity(1),
+        Action::Incidents => out.push(Msg::Do(Intent::ListIncidents)),
         Action::Sort => view.sort = (view.sort + 1) % 3,
         Action::Filter => {
             let kinds = [

@@ -37,6 +37,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, v: &View, th: Theme) {
         Mode::Event(i) => draw_event(f, area, s, *i, th),
         Mode::Errors => draw_errors(f, area, s, th),
         Mode::Severity(cur) => draw_severity(f, area, s, *cur, th),
+        Mode::Incidents(cur) => draw_incidents(f, area, s, *cur, th),
         Mode::Input(editor) => draw_input(f, area, s, editor, th),
         Mode::Confirm(Confirm::Run(d)) => draw_run(f, area, v, d, th),
         Mode::Confirm(what) => draw_question(f, area, s, what, th),
@@ -312,6 +313,54 @@ fn draw_severity(f: &mut Frame, area: Rect, s: &State, cur: usize, th: Theme) {
         Paragraph::new(lines)
             .wrap(Wrap { trim: true })
             .block(Block::default().borders(Borders::ALL).title(" Severity ")),
+        r,
+    );
+}
+
+/// The open incidents (the team's are copied into the timeline directory),
+/// newest first: the one on screen marked, Enter switches.
+fn draw_incidents(f: &mut Frame, area: Rect, s: &State, cur: usize, th: Theme) {
+    let mut lines = Vec::new();
+    for (i, row) in s.incident_list.iter().enumerate() {
+        let here = s.timeline_path.as_deref() == Some(row.path.as_path());
+        let style = if i == cur { th.selected() } else { th.text() };
+        let age = row.opened.map_or("?".to_string(), |o| {
+            crate::core::units::format_duration((s.now - o).to_std().unwrap_or_default())
+        });
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {} ", if here { "▶" } else { " " }), th.dim()),
+            Span::styled(
+                format!(" {} ", row.severity.map_or("SEV-?", |v| v.as_str())),
+                th.severity(row.severity),
+            ),
+            Span::styled(
+                format!(
+                    " {}  {}  lead {}  open {age}",
+                    crate::core::text::escape(&row.short_id),
+                    crate::core::text::escape(&row.title),
+                    row.lead
+                        .as_deref()
+                        .map_or("-".into(), crate::core::text::escape),
+                ),
+                style,
+            ),
+        ]));
+    }
+    lines.push(Line::styled(
+        "↑↓ choose, Enter switches (▶ is the one on screen), Esc cancels",
+        th.dim(),
+    ));
+    let height = u16::try_from(lines.len() + 2)
+        .unwrap_or(u16::MAX)
+        .min(area.height);
+    let r = centered(area, 100, height);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Open incidents "),
+        ),
         r,
     );
 }

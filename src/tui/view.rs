@@ -59,6 +59,8 @@ pub enum Mode {
     Input(Box<Editor>),
     /// The severity picker, with its cursor.
     Severity(usize),
+    /// The incident picker, with its cursor (`State::incident_list`).
+    Incidents(usize),
     /// A y/n question.
     Confirm(Confirm),
 }
@@ -254,6 +256,7 @@ impl View {
                 self.mode = Mode::Input(Box::new(Editor::new(kind, &text)))
             }
             Notice::Stale => self.mode = Mode::Confirm(Confirm::Stale),
+            Notice::IncidentList => self.mode = Mode::Incidents(0),
         }
     }
 }
