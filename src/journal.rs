@@ -421,19 +421,28 @@ impl Journal {
     /// Appends `draft` at `now`: locks, assigns the next `seq`, writes one line, fsyncs.
     /// The returned event is on disk.
     pub fn append(&mut self, draft: Draft, now: DateTime<Utc>) -> Result<Event, JournalError> {
+        self.locked(|j| j.append_locked(draft, now))
+    }
+
+    /// Runs `write` holding the file's lock (on the file at our path, reopened
+    /// if it moved), and unlocks whatever it returned.
+    fn locked<T>(
+        &mut self,
+        write: impl FnOnce(&mut Journal) -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
         let path = self.path.clone();
         self.follow_the_path()?;
         self.file
             .lock()
             .map_err(io_err(&path, "lock the timeline"))?;
-        let result = self.append_locked(draft, now);
+        let result = write(self);
         let unlocked = self
             .file
             .unlock()
             .map_err(io_err(&path, "unlock the timeline"));
-        let event = result?;
+        let done = result?;
         unlocked?;
-        Ok(event)
+        Ok(done)
     }
 
     fn append_locked(
@@ -511,19 +520,7 @@ impl Journal {
             return Ok(Vec::new());
         }
         events.sort_by(|a, b| (a.ts, &a.id).cmp(&(b.ts, &b.id)));
-        let path = self.path.clone();
-        self.follow_the_path()?;
-        self.file
-            .lock()
-            .map_err(io_err(&path, "lock the timeline"))?;
-        let result = self.merge_locked(events, now);
-        let unlocked = self
-            .file
-            .unlock()
-            .map_err(io_err(&path, "unlock the timeline"));
-        let written = result?;
-        unlocked?;
-        Ok(written)
+        self.locked(|j| j.merge_locked(events, now))
     }
 
     fn merge_locked(

@@ -19,22 +19,7 @@ use support::proc::{ic, terminate, timelines};
 
 /// An endpoint that always answers 200 (nothing fires: no incident opens by itself).
 fn healthy() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = l.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut s = s;
-                let mut buf = [0u8; 2048];
-                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                let _ = s.read(&mut buf);
-                let _ = s.write_all(
-                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                );
-            });
-        }
-    });
-    port
+    switchable(Arc::new(AtomicBool::new(false)))
 }
 
 /// A webhook receiver: the paths of the POSTs it got.

@@ -32,17 +32,7 @@ fn on_blip(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
 /// ([`take_up_deferred`]).
 fn defer(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
     let key = (s.kind.as_str().to_string(), s.target.clone());
-    if let Some(t) = state.targets.iter_mut().find(|t| t.name == s.target) {
-        match s.state {
-            SignalState::Fired | SignalState::Updated | SignalState::Flapping => {
-                t.firing.insert(s.kind);
-            }
-            SignalState::Resolved => {
-                t.firing.remove(&s.kind);
-            }
-            SignalState::Blip => {}
-        }
-    }
+    mark_firing(state, &s);
     match s.state {
         SignalState::Fired => {
             state.deferred.insert(key, s.clone());
@@ -58,6 +48,21 @@ fn defer(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
 /// How long a signal only this `ic` sees waits for the pager to record it
 /// before this `ic` pages it itself (the pager may not see that failure).
 pub const UNPAGED_AFTER: chrono::Duration = chrono::Duration::seconds(60);
+
+/// Keeps the target's set of firing detectors as `s` says.
+fn mark_firing(state: &mut State, s: &Signal) {
+    if let Some(t) = state.targets.iter_mut().find(|t| t.name == s.target) {
+        match s.state {
+            SignalState::Fired | SignalState::Updated | SignalState::Flapping => {
+                t.firing.insert(s.kind);
+            }
+            SignalState::Resolved => {
+                t.firing.remove(&s.kind);
+            }
+            SignalState::Blip => {}
+        }
+    }
+}
 
 /// The lease came here (or the team went quiet), or a deferred signal has
 /// waited [`UNPAGED_AFTER`] with no record of it in the shared timeline:
@@ -146,17 +151,7 @@ fn handle(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
         }
         return;
     }
-    if let Some(t) = state.targets.iter_mut().find(|t| t.name == s.target) {
-        match s.state {
-            SignalState::Fired | SignalState::Updated | SignalState::Flapping => {
-                t.firing.insert(s.kind);
-            }
-            SignalState::Resolved => {
-                t.firing.remove(&s.kind);
-            }
-            SignalState::Blip => {}
-        }
-    }
+    mark_firing(state, &s);
     // While the service is down, the banner says so, not its latest target.
     let service_banner = state.service_down.is_some() && s.kind != DetectorKind::ServiceDown;
     if s.state == SignalState::Fired && !service_banner {

@@ -9,7 +9,6 @@
 //! no two clocks are compared. A holder that stops cleanly gives it up at
 //! once.
 
-use super::Team;
 use crate::app::Msg;
 use crate::config::Team as TeamConfig;
 use crate::core::team::Lease;
@@ -22,8 +21,6 @@ use tokio::time::Instant;
 pub const LEASE_TTL: Duration = Duration::from_secs(10);
 /// How often the holder renews it (and others look at it).
 const RENEW: Duration = Duration::from_secs(2);
-/// How long a connection attempt may take.
-const CONNECT_WAIT: Duration = Duration::from_secs(3);
 /// The lease's key.
 const KEY: &str = "pager";
 
@@ -50,52 +47,41 @@ pub async fn run(
         instance: format!("{:016x}", rand::random::<u64>()),
     };
     let mut told: Option<Lease> = None;
-    let mut wait = Duration::from_millis(500);
+    let mut wait = super::FIRST_RETRY;
     loop {
-        let team = tokio::select! {
-            _ = stop.changed() => return,
-            t = Team::connect(&config, &service, &responder, CONNECT_WAIT) => t,
+        let Some(team) =
+            super::connect_until(&config, &service, &responder, &mut stop, &mut wait).await
+        else {
+            return;
         };
-        let store = match team {
-            Ok(team) => match team
-                .bucket(
-                    &team.names.lease(),
-                    "incident-commander: who pages",
-                    Duration::from_secs(300),
-                )
-                .await
-            {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    // No lease to be had: every ic pages on its own rather than none.
-                    tracing::warn!("team: lease bucket: {e}; this ic pages on its own");
-                    let nobody = Lease {
-                        holder: None,
-                        ours: false,
-                    };
-                    if told.as_ref() != Some(&nobody) {
-                        if tx.send(Msg::Lease(nobody.clone())).await.is_err() {
-                            return;
-                        }
-                        told = Some(nobody);
+        let store = match team
+            .bucket(
+                &team.names.lease(),
+                "incident-commander: who pages",
+                Duration::from_secs(300),
+            )
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                // No lease to be had: every ic pages on its own rather than none.
+                tracing::warn!("team: lease bucket: {e}; this ic pages on its own");
+                let nobody = Lease {
+                    holder: None,
+                    ours: false,
+                };
+                if told.as_ref() != Some(&nobody) {
+                    if tx.send(Msg::Lease(nobody.clone())).await.is_err() {
+                        return;
                     }
-                    None
+                    told = Some(nobody);
                 }
-            },
-            Err(_) => None,
-        };
-        let Some(store) = store else {
-            let stopped = tokio::select! {
-                _ = stop.changed() => true,
-                _ = tokio::time::sleep(wait) => false,
-            };
-            if stopped {
-                return;
+                if super::pause(&mut stop, &mut wait).await {
+                    return;
+                }
+                continue;
             }
-            wait = (wait * 2).min(Duration::from_secs(10));
-            continue;
         };
-        wait = Duration::from_millis(500);
         let mut seen: Option<(u64, Instant)> = None;
         let mut tick = tokio::time::interval(RENEW);
         let mut failures = 0;

@@ -295,6 +295,52 @@ impl Team {
     }
 }
 
+/// The first wait between connection attempts of the background tasks.
+pub(crate) const FIRST_RETRY: Duration = Duration::from_millis(500);
+
+/// Waits `wait` (then doubles it, to 10 s) unless `stop` changes first;
+/// `true` when stopped.
+pub(crate) async fn pause(
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+    wait: &mut Duration,
+) -> bool {
+    let stopped = tokio::select! {
+        _ = stop.changed() => true,
+        _ = tokio::time::sleep(*wait) => false,
+    };
+    *wait = (*wait * 2).min(Duration::from_secs(10));
+    stopped
+}
+
+/// Connects for a background task, again and again with [`pause`] between,
+/// until it works (the wait starts over) or `stop` changes (`None`).
+pub(crate) async fn connect_until(
+    config: &TeamConfig,
+    service: &str,
+    responder: &str,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+    wait: &mut Duration,
+) -> Option<Team> {
+    loop {
+        let team = tokio::select! {
+            _ = stop.changed() => return None,
+            t = Team::connect(config, service, responder, Duration::from_secs(3)) => t,
+        };
+        match team {
+            Ok(t) => {
+                *wait = FIRST_RETRY;
+                return Some(t);
+            }
+            // The sync task reports the connection; the others only retry.
+            Err(_) => {
+                if pause(stop, wait).await {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
 /// The incident a team incident's events belong to: the id of its
 /// `incident_opened` event.
 pub fn incident_of(events: &[Event]) -> Option<&EventId> {

@@ -18,8 +18,6 @@ use tokio::sync::{mpsc, watch};
 
 /// How often the record is renewed.
 const HEARTBEAT: Duration = Duration::from_secs(5);
-/// How long a connection attempt may take.
-const CONNECT_WAIT: Duration = Duration::from_secs(3);
 
 /// What this responder's record says besides their name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,32 +38,23 @@ pub async fn run(
     tx: mpsc::Sender<Msg>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut wait = Duration::from_millis(500);
+    let mut wait = super::FIRST_RETRY;
     loop {
-        let team = tokio::select! {
-            _ = stop.changed() => return,
-            t = Team::connect(&config, &service, &responder, CONNECT_WAIT) => t,
+        let Some(team) =
+            super::connect_until(&config, &service, &responder, &mut stop, &mut wait).await
+        else {
+            return;
         };
-        let store = match team {
-            Ok(team) => match bucket(&team).await {
-                Ok(store) => store,
-                Err(e) => {
-                    tracing::warn!("team: presence bucket: {e}");
-                    if pause(&mut stop, &mut wait).await {
-                        return;
-                    }
-                    continue;
-                }
-            },
-            Err(_) => {
-                // The sync task reports the connection; here it is only retried.
-                if pause(&mut stop, &mut wait).await {
+        let store = match bucket(&team).await {
+            Ok(store) => store,
+            Err(e) => {
+                tracing::warn!("team: presence bucket: {e}");
+                if super::pause(&mut stop, &mut wait).await {
                     return;
                 }
                 continue;
             }
         };
-        wait = Duration::from_millis(500);
         if beat(&store, &config, &responder, &mut doing, &tx, &mut stop).await {
             let _ = store.delete(team::presence_key(&responder)).await;
             return;
@@ -95,16 +84,6 @@ pub async fn snapshot(team: &Team) -> Result<Vec<Presence>, String> {
         }
     }
     Ok(out)
-}
-
-/// Waits `wait` (doubling it, to 10 s) unless stopped; `true` when stopped.
-async fn pause(stop: &mut watch::Receiver<bool>, wait: &mut Duration) -> bool {
-    let stopped = tokio::select! {
-        _ = stop.changed() => true,
-        _ = tokio::time::sleep(*wait) => false,
-    };
-    *wait = (*wait * 2).min(Duration::from_secs(10));
-    stopped
 }
 
 /// The presence bucket, created when missing (kept in memory: presence is

@@ -3,16 +3,11 @@
 //! word matters, nothing is stored), and every other location's comes in to
 //! the engine, which judges `down` across them (`app::regions`).
 
-use super::Team;
 use crate::app::Msg;
 use crate::config::Team as TeamConfig;
 use crate::core::team::LocationSample;
 use futures_util::StreamExt;
-use std::time::Duration;
 use tokio::sync::{mpsc, watch};
-
-/// How long a connection attempt may take.
-const CONNECT_WAIT: Duration = Duration::from_secs(3);
 
 /// Runs until `stop`: publishes what `out` brings, and sends every other
 /// location's samples to the engine as `Msg::LocationSample`.
@@ -25,30 +20,22 @@ pub async fn run(
     tx: mpsc::Sender<Msg>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut wait = Duration::from_millis(500);
+    let mut wait = super::FIRST_RETRY;
     loop {
-        let team = tokio::select! {
-            _ = stop.changed() => return,
-            t = Team::connect(&config, &service, &responder, CONNECT_WAIT) => t,
+        // Meanwhile our own samples are dropped: only the latest word matters.
+        while out.try_recv().is_ok() {}
+        let Some(team) =
+            super::connect_until(&config, &service, &responder, &mut stop, &mut wait).await
+        else {
+            return;
         };
-        let Ok(team) = team else {
-            // Meanwhile our own samples are dropped: only the latest word matters.
-            let stopped = tokio::select! {
-                _ = stop.changed() => true,
-                _ = tokio::time::sleep(wait) => false,
-            };
-            if stopped {
-                return;
-            }
-            while out.try_recv().is_ok() {}
-            wait = (wait * 2).min(Duration::from_secs(10));
-            continue;
-        };
-        wait = Duration::from_millis(500);
         let mut incoming = match team.client.subscribe(team.names.all_samples()).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!("team: cannot hear other locations: {e}");
+                if super::pause(&mut stop, &mut wait).await {
+                    return;
+                }
                 continue;
             }
         };
