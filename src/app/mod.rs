@@ -397,6 +397,9 @@ pub struct State {
     /// Signals fired while another `ic` held the paging lease, still firing
     /// (by detector and target): taken up if the lease comes here.
     pub deferred: BTreeMap<(String, String), Signal>,
+    /// Signals this `ic` recorded firing (by detector and target): it also
+    /// records how they go on, lease or not, so none stays firing for ever.
+    pub recorded_here: std::collections::BTreeSet<(String, String)>,
     /// Where this `ic`'s probes run (`team.location`): `down` is then a
     /// verdict across locations (see `regions`).
     pub location: Option<String>,
@@ -479,8 +482,11 @@ impl State {
         };
         match (&self.team, &self.lease) {
             (None, _) => true,
-            // A blip of the server is not the team gone: the pager is still paging.
-            (Some(t), _) if !t.online => held_for(t.offline_since, OFFLINE_GRACE),
+            // A blip of the server is not the team gone: the pager goes on
+            // paging, the others start only after the grace.
+            (Some(t), l) if !t.online => {
+                l.as_ref().is_some_and(|l| l.ours) || held_for(t.offline_since, OFFLINE_GRACE)
+            }
             // Online, the lease not said yet (it is within a second, unless its task cannot).
             (Some(t), None) => held_for(t.online_since, OFFLINE_GRACE),
             (_, Some(l)) => l.ours || l.holder.is_none(),
@@ -530,6 +536,7 @@ impl State {
             typing: false,
             lease: None,
             deferred: BTreeMap::new(),
+            recorded_here: Default::default(),
             location: None,
             regions: Default::default(),
             quorum_window: chrono::Duration::seconds(30),
@@ -599,6 +606,17 @@ impl State {
         self.selected
             .clone()
             .map(|t| (t, "the selected row".to_string()))
+    }
+
+    /// Drops what belonged to the incident on screen before another is
+    /// switched to (a playbook choice under way, a proposal, the banner, a
+    /// refusal waiting to be overridden).
+    pub fn forget_incident(&mut self) {
+        self.choosing = None;
+        self.proposed_playbook = None;
+        self.banner = None;
+        self.banner_of = None;
+        self.pending_override = None;
     }
 
     /// Notes every signal the open incident records as firing as resumed (after
@@ -937,7 +955,11 @@ fn on_appended(state: &mut State, e: Event, fx: &mut Vec<Effect>) {
         _ => {}
     }
     // A signal ended: what it did to its target is measured while the data is here.
-    if ours_resolved && let Some(d) = impact::measure(state) {
+    // With a team, the pager's ic measures (every ic reads the same resolution).
+    if ours_resolved
+        && state.pages()
+        && let Some(d) = impact::measure(state)
+    {
         fx.push(Effect::Append(d));
     }
     // Steps that tick themselves are ticked by one ic of the team: the pager's.

@@ -104,15 +104,29 @@ pub(super) fn take_up_deferred(state: &mut State, fx: &mut Vec<Effect>) {
 /// A signal from a detector or Alertmanager: held by a silence, or joining
 /// or opening the incident, and notified once per burst.
 pub(super) fn on_signal(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
-    if !state.pages() {
+    let key = (s.kind.as_str().to_string(), s.target.clone());
+    if !state.pages() && !state.recorded_here.contains(&key) {
         defer(state, s, fx);
         return;
     }
     handle(state, s, fx);
 }
 
-/// [`on_signal`] for an `ic` that pages.
+/// [`on_signal`] for an `ic` that pages (or records how a signal it
+/// recorded goes on).
 fn handle(state: &mut State, s: Signal, fx: &mut Vec<Effect>) {
+    if state.team.is_some() {
+        let key = (s.kind.as_str().to_string(), s.target.clone());
+        match s.state {
+            SignalState::Fired => {
+                state.recorded_here.insert(key);
+            }
+            SignalState::Resolved => {
+                state.recorded_here.remove(&key);
+            }
+            _ => {}
+        }
+    }
     if s.state == SignalState::Blip {
         on_blip(state, s, fx);
         return;

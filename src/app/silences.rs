@@ -192,7 +192,8 @@ pub(super) fn on_tick(state: &mut State, fx: &mut Vec<Effect>) {
             fx.push(Effect::Remind(text));
         }
     }
-    if state.incident_open() {
+    // With a team, the pager's ic copies silences into the shared incident.
+    if state.incident_open() && state.pages() {
         mark_in_incident(state, &force, fx);
     }
 }

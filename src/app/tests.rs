@@ -1150,3 +1150,76 @@ fn handing_a_role_over_says_from_whom_to_whom() {
         "bob"
     );
 }
+
+#[test]
+fn a_signal_only_this_ic_sees_is_paged_after_a_minute_and_its_end_recorded_by_it() {
+    let mut s = engine();
+    s.team = Some(crate::core::team::TeamStatus {
+        online: true,
+        ..Default::default()
+    });
+    let theirs = crate::core::team::Lease {
+        holder: Some("bob".into()),
+        ours: false,
+    };
+    send_through(&mut s, Msg::Lease(theirs), 0);
+    let fire = sig(DetectorKind::Down, "payments", SignalState::Fired, 5);
+    let fx = send_through(&mut s, Msg::Signal(fire), 5);
+    assert!(appended(&fx).is_empty());
+    // The pager's ic never records it: a minute on, this ic records and pages it.
+    let mut fx = send_through(&mut s, Msg::Tick, 66);
+    fx.extend(send_through(&mut s, Msg::Tick, 70));
+    assert!(
+        appended(&fx).iter().any(|d| d.kind == Kind::SignalFired),
+        "{fx:?}"
+    );
+    assert_eq!(sent_notifications(&fx), 1, "{fx:?}");
+    // Its resolution is this ic's to record too, lease or not.
+    let mut end = sig(DetectorKind::Down, "payments", SignalState::Resolved, 90);
+    end.ended = Some(t0() + chrono::Duration::seconds(90));
+    let fx = send_through(&mut s, Msg::Signal(end), 90);
+    assert!(
+        appended(&fx).iter().any(|d| d.kind == Kind::SignalResolved),
+        "{fx:?}"
+    );
+    let key = ("down".to_string(), "payments".to_string());
+    assert!(!s.incident.as_ref().unwrap().state.signals[&key].firing);
+}
+
+#[test]
+fn the_pager_goes_on_paging_through_a_blip_of_the_server() {
+    let mut s = engine();
+    s.team = Some(crate::core::team::TeamStatus {
+        online: true,
+        ..Default::default()
+    });
+    let ours = crate::core::team::Lease {
+        holder: Some("ann".into()),
+        ours: true,
+    };
+    send_through(&mut s, Msg::Lease(ours), 0);
+    send_through(
+        &mut s,
+        Msg::Team(crate::core::team::TeamStatus {
+            online: false,
+            offline_since: Some(t0()),
+            ..Default::default()
+        }),
+        1,
+    );
+    assert!(s.pages(), "the holder pages while the server blips");
+    let mut other = engine();
+    other.team = s.team.clone();
+    send_through(
+        &mut other,
+        Msg::Lease(crate::core::team::Lease {
+            holder: Some("ann".into()),
+            ours: false,
+        }),
+        0,
+    );
+    other.now = t0() + chrono::Duration::seconds(5);
+    assert!(!other.pages(), "the others wait out the grace");
+    other.now = t0() + chrono::Duration::seconds(25);
+    assert!(other.pages(), "then page on their own");
+}

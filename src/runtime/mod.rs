@@ -577,15 +577,26 @@ impl Runtime {
             self.say("events of this incident are not saved yet: switch once they are".into());
             return;
         }
-        match self.timelines.open(&path) {
+        // Learnt as a resumed incident is: its past read, never acted on again.
+        self.state.incident = None;
+        self.state.forget_incident();
+        match replay(
+            &mut self.state,
+            self.timelines.as_ref(),
+            &path,
+            self.clock.now(),
+        ) {
             Ok(t) => {
-                self.adopt(t);
+                self.known = Known::of(&self.state);
+                self.timeline = Some(t);
                 self.joined = true;
-                self.follow();
                 self.state.mark_resumed();
                 self.say(format!("switched to the incident in {}", path.display()));
             }
-            Err(e) => self.say(format!("cannot switch to {}: {e}", path.display())),
+            Err(why) => {
+                self.timeline = None;
+                self.say(format!("cannot switch to {}: {why}", path.display()));
+            }
         }
     }
 
@@ -604,6 +615,14 @@ impl Runtime {
             .and_then(|events| events.iter().map(|e| e.ts).filter(|ts| *ts <= now).max());
         if last.is_none_or(|t| now - t >= self.state.stale_after) {
             tracing::info!(timeline = %path.display(), "a quiet team incident is not joined by itself");
+            return;
+        }
+        let closed = self
+            .timelines
+            .open(&path)
+            .and_then(|mut t| t.poll())
+            .is_ok_and(|events| events.iter().any(|e| e.kind == Kind::IncidentClosed));
+        if closed {
             return;
         }
         match replay(
@@ -1093,11 +1112,8 @@ impl Runtime {
                 self.flush();
             }
             Effect::Remind(text) => self.notifier.reminder(&text),
-            Effect::Page(sig) => {
-                if self.state.pages() {
-                    self.notifier.signal(&sig);
-                }
-            }
+            // The engine decided: a page is only made by an ic that pages it.
+            Effect::Page(sig) => self.notifier.signal(&sig),
             Effect::RecordSilenced(mut draft) => {
                 draft.at.get_or_insert(now);
                 crate::core::redact::redact_json(&mut draft.data, &self.secrets);
@@ -1111,7 +1127,7 @@ impl Runtime {
                 self.silenced.push(draft);
             }
             Effect::Notify(sig, send) => {
-                if send && self.state.pages() {
+                if send {
                     self.notifier.signal(&sig);
                 }
                 self.notified.push(sig);

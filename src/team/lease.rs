@@ -173,10 +173,16 @@ async fn look(
     let holder: Option<Holder> = serde_json::from_slice(&entry.value).ok();
     let now = Instant::now();
     if holder.as_ref() == Some(me) {
-        store
-            .update(KEY, mine.into(), entry.revision)
-            .await
-            .map_err(|e| format!("renewing: {e}"))?;
+        if let Err(e) = store.update(KEY, mine.into(), entry.revision).await {
+            // Taken over meanwhile (we were paused, or cut off): not ours from now.
+            return match store.entry(KEY).await {
+                Ok(Some(now_held)) if now_held.revision != entry.revision => Ok(Lease {
+                    holder: Some(holder_of(store).await),
+                    ours: false,
+                }),
+                _ => Err(format!("renewing: {e}")),
+            };
+        }
         *seen = None;
         return Ok(Lease {
             holder: Some(me.responder.clone()),

@@ -35,6 +35,10 @@ const CONNECT_WAIT: Duration = Duration::from_secs(3);
 const RECENT: chrono::Duration = chrono::Duration::hours(24);
 /// Most stream messages merged in one batch.
 const BATCH: usize = 512;
+/// How long a refused event waits before it is tried again.
+const RETRY_REFUSED: Duration = Duration::from_secs(60);
+/// Refusals after which an event stays local.
+const REFUSALS: u32 = 5;
 /// Most team incidents followed in one directory.
 const MAX_INCIDENTS: usize = 256;
 
@@ -74,8 +78,8 @@ struct Mirror {
     made: Vec<PathBuf>,
     /// Incidents read closed during the catch-up that have no file here.
     closed: HashSet<String>,
-    /// Events the server refused, with how often.
-    refused: HashMap<Option<EventId>, u32>,
+    /// Events the server refused: how often, and when last.
+    refused: HashMap<Option<EventId>, (u32, std::time::Instant)>,
 }
 
 impl Mirror {
@@ -331,16 +335,28 @@ impl Mirror {
                 continue;
             };
             while let Some(event) = local.unsent.first() {
+                // A refused event is tried again every RETRY_REFUSED, not every tick.
+                let key = event.id.clone();
+                if self
+                    .refused
+                    .get(&key)
+                    .is_some_and(|(_, last)| last.elapsed() < RETRY_REFUSED)
+                {
+                    break;
+                }
                 if let Err(e) = team.publish(&id, event).await {
                     if !team.online() {
                         return Err(e);
                     }
-                    // The server answers but refuses this one: after a few tries it
-                    // stays local, and the others go on.
-                    let key = event.id.clone();
-                    let tries = self.refused.entry(key).or_insert(0);
+                    // The server answers but refuses this one: after a few tries
+                    // minutes apart it stays local, and the others go on.
+                    let (tries, last) = self
+                        .refused
+                        .entry(key)
+                        .or_insert((0, std::time::Instant::now()));
                     *tries += 1;
-                    if *tries >= 3 {
+                    *last = std::time::Instant::now();
+                    if *tries >= REFUSALS {
                         tracing::error!(
                             "{e}: event #{} of {} stays in the local file only",
                             event.seq,
@@ -492,6 +508,7 @@ pub async fn run(
                 let online = link.as_ref().is_some_and(Team::online);
                 if online
                     && mirror.caught_up
+                    && messages.is_some()
                     && mirror.unsent() > 0
                     && let Some(t) = &link
                     && let Err(e) = mirror.publish(t).await

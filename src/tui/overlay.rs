@@ -321,7 +321,10 @@ fn draw_severity(f: &mut Frame, area: Rect, s: &State, cur: usize, th: Theme) {
 /// newest first: the one on screen marked, Enter switches.
 fn draw_incidents(f: &mut Frame, area: Rect, s: &State, cur: usize, th: Theme) {
     let mut lines = Vec::new();
-    for (i, row) in s.incident_list.iter().enumerate() {
+    // The window of rows follows the cursor.
+    let fits = usize::from(area.height.saturating_sub(4)).max(1);
+    let first = cur.saturating_sub(fits - 1);
+    for (i, row) in s.incident_list.iter().enumerate().skip(first).take(fits) {
         let here = s.timeline_path.as_deref() == Some(row.path.as_path());
         let style = if i == cur { th.selected() } else { th.text() };
         let age = row.opened.map_or("?".to_string(), |o| {
