@@ -1096,6 +1096,33 @@ pub fn open_or_join(
     title: &str,
     opened: Draft,
 ) -> Result<Opening, JournalError> {
+    with_dir_lock(dir, || {
+        // Read at the opener's time when its clock is ahead of the process's (a test's clock).
+        let now = crate::clock::now().max(started);
+        let fresh = newest_open_at(dir, service, now).filter(|(_, last)| *last >= stale_before);
+        match fresh {
+            Some((path, _)) => Journal::open(&path).map(Opening::Joined),
+            None => Journal::create(dir, started, title).and_then(|mut j| {
+                match j.append(opened, started) {
+                    Ok(e) => Ok(Opening::Created(j, e)),
+                    Err(e) => {
+                        // Nothing acknowledged is in it: no empty file stands for an open
+                        // incident another process would not see (and would open again).
+                        let _ = fs::remove_file(j.path());
+                        Err(e)
+                    }
+                }
+            }),
+        }
+    })
+}
+
+/// Runs `f` holding the timeline directory's lock (`.ic-open.lock`), which
+/// every process that opens or copies an incident takes.
+fn with_dir_lock<T>(
+    dir: &Path,
+    f: impl FnOnce() -> Result<T, JournalError>,
+) -> Result<T, JournalError> {
     ensure_dir(dir)?;
     let lock_path = dir.join(".ic-open.lock");
     let lock = open_regular(
@@ -1109,23 +1136,7 @@ pub fn open_or_join(
     )?;
     lock.lock()
         .map_err(io_err(&lock_path, "lock the timeline directory"))?;
-    // Read at the opener's time when its clock is ahead of the process's (a test's clock).
-    let now = crate::clock::now().max(started);
-    let fresh = newest_open_at(dir, service, now).filter(|(_, last)| *last >= stale_before);
-    let result = match fresh {
-        Some((path, _)) => Journal::open(&path).map(Opening::Joined),
-        None => Journal::create(dir, started, title).and_then(|mut j| {
-            match j.append(opened, started) {
-                Ok(e) => Ok(Opening::Created(j, e)),
-                Err(e) => {
-                    // Nothing acknowledged is in it: no empty file stands for an open
-                    // incident another process would not see (and would open again).
-                    let _ = fs::remove_file(j.path());
-                    Err(e)
-                }
-            }
-        }),
-    };
+    let result = f();
     let _ = lock.unlock();
     result
 }
@@ -1150,43 +1161,30 @@ pub fn incident_id(path: &Path) -> Option<EventId> {
 /// holds it, else a new file with that event copied in. Done under the
 /// directory's lock, so two processes copying one incident make one file.
 pub fn team_timeline(dir: &Path, opened: &Event) -> Result<Journal, JournalError> {
-    ensure_dir(dir)?;
-    let lock_path = dir.join(".ic-open.lock");
-    let lock = open_regular(
-        &lock_path,
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .mode(0o600),
-        "lock the timeline directory",
-    )?;
-    lock.lock()
-        .map_err(io_err(&lock_path, "lock the timeline directory"))?;
-    let existing = timelines(dir)
-        .into_iter()
-        .find(|p| opened.id.is_some() && incident_id(p) == opened.id);
-    let result = match existing {
-        Some(path) => Journal::open(&path),
-        None => {
-            let title = match opened.payload() {
-                Ok(Payload::Opened(p)) => p.title,
-                _ => "incident".to_string(),
-            };
-            // Named by when it opened, never later than now (a copy never sorts first by a forged date).
-            Journal::create(dir, opened.ts.min(crate::clock::now()), &title).and_then(|mut j| {
-                match j.merge(vec![opened.clone()], crate::clock::now()) {
-                    Ok(_) => Ok(j),
-                    Err(e) => {
-                        let _ = fs::remove_file(j.path());
-                        Err(e)
-                    }
-                }
-            })
+    with_dir_lock(dir, || {
+        let existing = timelines(dir)
+            .into_iter()
+            .find(|p| opened.id.is_some() && incident_id(p) == opened.id);
+        match existing {
+            Some(path) => Journal::open(&path),
+            None => {
+                let title = match opened.payload() {
+                    Ok(Payload::Opened(p)) => p.title,
+                    _ => "incident".to_string(),
+                };
+                // Named by when it opened, never later than now (a copy never sorts first by a forged date).
+                Journal::create(dir, opened.ts.min(crate::clock::now()), &title).and_then(
+                    |mut j| match j.merge(vec![opened.clone()], crate::clock::now()) {
+                        Ok(_) => Ok(j),
+                        Err(e) => {
+                            let _ = fs::remove_file(j.path());
+                            Err(e)
+                        }
+                    },
+                )
+            }
         }
-    };
-    let _ = lock.unlock();
-    result
+    })
 }
 
 #[cfg(test)]

@@ -577,27 +577,30 @@ impl Runtime {
             self.say("events of this incident are not saved yet: switch once they are".into());
             return;
         }
-        // Learnt as a resumed incident is: its past read, never acted on again.
         self.state.incident = None;
         self.state.forget_incident();
-        match replay(
+        self.timeline = None;
+        match self.take_up(&path) {
+            Ok(()) => self.say(format!("switched to the incident in {}", path.display())),
+            Err(why) => self.say(format!("cannot switch to {}: {why}", path.display())),
+        }
+    }
+
+    /// Makes the incident in `path`, another process's, the open one here:
+    /// learnt as a resumed incident is (its past read, never acted on again;
+    /// what it records as firing goes on silently).
+    fn take_up(&mut self, path: &Path) -> Result<(), String> {
+        let t = replay(
             &mut self.state,
             self.timelines.as_ref(),
-            &path,
+            path,
             self.clock.now(),
-        ) {
-            Ok(t) => {
-                self.known = Known::of(&self.state);
-                self.timeline = Some(t);
-                self.joined = true;
-                self.state.mark_resumed();
-                self.say(format!("switched to the incident in {}", path.display()));
-            }
-            Err(why) => {
-                self.timeline = None;
-                self.say(format!("cannot switch to {}: {why}", path.display()));
-            }
-        }
+        )?;
+        self.known = Known::of(&self.state);
+        self.timeline = Some(t);
+        self.joined = true;
+        self.state.mark_resumed();
+        Ok(())
     }
 
     /// Joins the team incident another responder opened, when none is open
@@ -607,37 +610,19 @@ impl Runtime {
             return;
         }
         let now = self.clock.now();
-        let last = self
+        let events = self
             .timelines
             .open(&path)
             .and_then(|mut t| t.poll())
-            .ok()
-            .and_then(|events| events.iter().map(|e| e.ts).filter(|ts| *ts <= now).max());
-        if last.is_none_or(|t| now - t >= self.state.stale_after) {
-            tracing::info!(timeline = %path.display(), "a quiet team incident is not joined by itself");
+            .unwrap_or_default();
+        let last = events.iter().map(|e| e.ts).filter(|ts| *ts <= now).max();
+        let closed = events.iter().any(|e| e.kind == Kind::IncidentClosed);
+        if closed || last.is_none_or(|t| now - t >= self.state.stale_after) {
+            tracing::info!(timeline = %path.display(), "a closed or quiet team incident is not joined by itself");
             return;
         }
-        let closed = self
-            .timelines
-            .open(&path)
-            .and_then(|mut t| t.poll())
-            .is_ok_and(|events| events.iter().any(|e| e.kind == Kind::IncidentClosed));
-        if closed {
-            return;
-        }
-        match replay(
-            &mut self.state,
-            self.timelines.as_ref(),
-            &path,
-            self.clock.now(),
-        ) {
-            Ok(t) => {
-                self.known = Known::of(&self.state);
-                self.timeline = Some(t);
-                self.joined = true;
-                self.state.mark_resumed();
-                self.say(format!("joined the team's incident ({})", path.display()));
-            }
+        match self.take_up(&path) {
+            Ok(()) => self.say(format!("joined the team's incident ({})", path.display())),
             Err(why) => {
                 let text = format!(
                     "cannot join the team's incident in {}: {why}",
